@@ -1,0 +1,31 @@
+// Shared plumbing for duoscope-cli verbs: registration, JSON output, the stderr progress bar and
+// Ctrl-C cancellation.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/common/progress.h"
+
+namespace duo::cli {
+
+// Each verb file defines one static Registrar; main() calls every registered adder.
+using AddVerbFn = std::function<void(CLI::App& app)>;
+struct Registrar {
+  Registrar(const char* name, AddVerbFn add);
+};
+void addAllVerbs(CLI::App& app);
+// The `bench` verb, created on first use; each benchmark adds its own subcommand to it.
+CLI::App& benchVerb(CLI::App& app);
+
+// Prints JSON to stdout (2-space indent) followed by a newline.
+void printJson(const nlohmann::json& j);
+
+// A progress bar on stderr (only when stderr is a terminal or --progress is forced); returns a
+// ProgressFn that also returns false once SIGINT was received (first Ctrl-C cancels cleanly).
+ProgressFn progressBar(bool quiet = false);
+// Ends the current bar line, if one was drawn.
+void finishProgress();
+
+}  // namespace duo::cli

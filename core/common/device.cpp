@@ -1,0 +1,42 @@
+#include "core/common/device.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "core/common/version.h"
+
+namespace duo {
+
+DeviceInfo deviceInfo() {
+  DeviceInfo d;
+  d.torchVersion = kTorchVersion;
+  d.threads = at::get_num_threads();
+  d.cuda = torch::cuda::is_available();
+  d.cudaDevices = d.cuda ? static_cast<int>(torch::cuda::device_count()) : 0;
+  d.name = d.cuda ? "cuda:0" : "cpu";
+  std::ostringstream os;
+  if (d.cuda)
+    os << "CUDA (" << d.cudaDevices << " device" << (d.cudaDevices > 1 ? "s" : "") << ", LibTorch " << d.torchVersion << ")";
+  else
+    os << "CPU (" << d.threads << " threads, LibTorch " << d.torchVersion << ")";
+  d.description = os.str();
+  return d;
+}
+
+long long peakRssBytes() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<long long>(ru.ru_maxrss) * 1024;
+}
+
+long long currentRssBytes() {
+  std::ifstream f("/proc/self/statm");
+  long long pages = 0, resident = 0;
+  if (!(f >> pages >> resident)) return 0;
+  return resident * sysconf(_SC_PAGESIZE);
+}
+
+}  // namespace duo

@@ -1,0 +1,3 @@
+// Precompiled header for duo_core and torch-using tests: the expensive LibTorch headers.
+#pragma once
+#include <torch/torch.h>

@@ -1,0 +1,22 @@
+// Everything needed to build a tokenizer, independent of where it was read from: tokenizer.json
+// (HF) or GGUF metadata (tokenizer.ggml.*). The GGUF reader fills it; the tokenizer consumes it.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace duo {
+
+struct TokenizerSpec {
+  std::string model;                 // "gpt2" (byte-level BPE) | "llama" (SentencePiece BPE, byte fallback)
+  std::string pre;                   // pre-tokenizer name: "smollm", "llama-bpe", "default", ...
+  std::vector<std::string> tokens;   // id -> token string (as stored: GPT-2 byte-unicode for gpt2, ▁ for llama)
+  std::vector<float> scores;         // llama/SPM merge priorities; empty for gpt2
+  std::vector<int32_t> tokenTypes;   // 1 normal, 2 unknown, 3 control, 4 user-defined, 6 byte; may be empty
+  std::vector<std::string> merges;   // "a b" pairs in rank order (gpt2)
+  int64_t bosId = -1, eosId = -1, unkId = -1, padId = -1;
+  bool addBos = false;
+  bool addSpacePrefix = false;       // SPM: prepend ▁ to the text
+};
+
+}  // namespace duo

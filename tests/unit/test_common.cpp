@@ -1,0 +1,84 @@
+// core/common: errors carry context, atomic writes leave the old file intact on failure,
+// progress callbacks cancel.
+#include <QTemporaryDir>
+#include <QtTest>
+#include <filesystem>
+#include <fstream>
+
+#include "core/common/atomic_file.h"
+#include "core/common/error.h"
+#include "core/common/progress.h"
+
+class TestCommon : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void errorCarriesContext();
+  void atomicWriteReplaces();
+  void atomicWriteFailureKeepsOldFile();
+  void readMissingFileNamesPath();
+  void progressCancels();
+};
+
+void TestCommon::errorCarriesContext() {
+  try {
+    try {
+      duo::fail("expected [", 4, ", ", 8, "], got [4, 7]");
+    } catch (...) {
+      duo::rethrowWithContext("layer 3 q_proj");
+    }
+    QFAIL("no exception");
+  } catch (const duo::Error& e) {
+    QCOMPARE(QString(e.what()), QString("layer 3 q_proj: expected [4, 8], got [4, 7]"));
+  }
+}
+
+void TestCommon::atomicWriteReplaces() {
+  QTemporaryDir dir;
+  const std::string p = dir.filePath("a.json").toStdString();
+  duo::writeFileAtomic(p, std::string("first"));
+  duo::writeFileAtomic(p, std::string("second"));
+  QCOMPARE(QString::fromStdString(duo::readFile(p)), QString("second"));
+  QCOMPARE(std::distance(std::filesystem::directory_iterator(dir.path().toStdString()),
+                         std::filesystem::directory_iterator{}),
+           1L);  // no temp files left behind
+}
+
+void TestCommon::atomicWriteFailureKeepsOldFile() {
+  QTemporaryDir dir;
+  const std::string p = dir.filePath("b.bin").toStdString();
+  duo::writeFileAtomic(p, std::string("intact"));
+  bool threw = false;
+  try {
+    duo::writeFileAtomic(p, [](std::ostream& os) {
+      os << "half-written";
+      throw duo::Cancelled();
+    });
+  } catch (const duo::Cancelled&) {
+    threw = true;
+  }
+  QVERIFY(threw);
+  QCOMPARE(QString::fromStdString(duo::readFile(p)), QString("intact"));
+  QCOMPARE(std::distance(std::filesystem::directory_iterator(dir.path().toStdString()),
+                         std::filesystem::directory_iterator{}),
+           1L);
+}
+
+void TestCommon::readMissingFileNamesPath() {
+  try {
+    duo::readFile("/nonexistent/duo/file.json");
+    QFAIL("no exception");
+  } catch (const duo::Error& e) {
+    QVERIFY(QString(e.what()).contains("/nonexistent/duo/file.json"));
+  }
+}
+
+void TestCommon::progressCancels() {
+  int calls = 0;
+  duo::ProgressFn fn = [&](const duo::Progress& p) { return ++calls < 3 && p.done >= 0; };
+  duo::reportProgress(fn, {"x", "", 0, 10});
+  duo::reportProgress(fn, {"x", "", 1, 10});
+  QVERIFY_THROWS_EXCEPTION(duo::Cancelled, duo::reportProgress(fn, {"x", "", 2, 10}));
+}
+
+QTEST_GUILESS_MAIN(TestCommon)
+#include "test_common.moc"
