@@ -1,0 +1,77 @@
+// The whole calibration job the window and `duoscope-cli prune` run: load, calibrate layer by
+// layer, evaluate, export. Torch-free header: the UI's JobController calls it from a worker thread.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/progress.h"
+#include "core/prune/prune_types.h"
+#include "core/prune/sparsity_config.h"
+
+namespace duo {
+
+struct PruneRequest {
+  std::string model;                 // path or alias ("tiny", "smollm2")
+  Method method = Method::DuoGpt;
+  SparsityConfig sparsity;           // per layer/projection; empty (0 layers) = uniform below
+  double uniformWeight = 0.5;        // used when sparsity has 0 layers
+  double uniformAct = 0.5;
+  NmPattern nm;                      // overrides sparsity.nm when structured
+  ActRule actRule = ActRule::TopK;
+  Score score = Score::Full;          // DuoGPT only
+  double alpha = 0.5;                // DuoGPT residual-correction damping (method section 4 step 4)
+  double damp = 0.01;                // Hessian damping lambda
+  int blockSize = 128;
+  std::string calibSource = "kjv:calib";  // kjv:calib | text file | JSONL with "text"
+  int nsamples = 0;                  // 0 = default sized to the model (see defaultCalibration)
+  int seqlen = 0;                    // 0 = default
+  uint64_t seed = 0;
+  bool eval = false;                 // perplexity of the pruned model (and the dense one)
+  std::string evalSource = "kjv:eval";
+  int evalSeqlen = 0;                // 0 = calibration seqlen
+  int maxWindows = 0;                // 0 = all windows
+  std::string taskFile;              // optional multiple-choice JSONL
+  std::string outDir;                // "" = do not write a checkpoint
+  std::string device;                // "" = auto (cuda when available), "cpu", "cuda"
+};
+
+struct EvalResult {
+  bool done = false;
+  double perplexity = 0;
+  double densePerplexity = 0;
+  int64_t tokens = 0;
+  int64_t windows = 0;
+  int seqlen = 0;
+  double accuracy = -1, accuracyNorm = -1, denseAccuracy = -1;  // -1 = no task
+  int64_t taskItems = 0;
+};
+
+struct PruneResult {
+  PruneRequest request;              // with defaults filled in
+  SparsityConfig sparsity;           // the config that was applied
+  std::vector<ProjRecord> records;
+  EvalResult eval;
+  double weightSparsity = 0;         // achieved, over all prunable weights
+  double actSparsity = 0;            // achieved, mean over sites on calibration data
+  double predictedSpeedup = 0;       // end-to-end decode, bytes model
+  double secondsTotal = 0, secondsForward = 0, secondsStats = 0, secondsSolve = 0, secondsEval = 0;
+  long long peakRssBytes = 0;
+  std::string device;
+  nlohmann::json provenance;         // model hash, data, seed, versions
+  nlohmann::json toJson() const;     // the `prune --json` document
+};
+
+// Default nsamples/seqlen for a model with `params` parameters on this machine.
+void defaultCalibration(int64_t params, bool cuda, int* nsamples, int* seqlen);
+
+// Runs the job. onRecord is called (on the calling thread) as each projection finishes; progress
+// returning false cancels at the next projection boundary or inside the solver: then duo::Cancelled
+// is thrown and nothing is written.
+PruneResult runPrune(const PruneRequest& req, const ProgressFn& progress,
+                     const std::function<void(const ProjRecord&)>& onRecord = {});
+
+}  // namespace duo
