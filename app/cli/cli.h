@@ -8,6 +8,10 @@
 
 #include "core/common/progress.h"
 
+namespace duo {
+struct ModelInfo;
+}
+
 namespace duo::cli {
 
 // Each verb file defines one static Registrar; main() calls every registered adder.
@@ -18,6 +22,9 @@ struct Registrar {
 void addAllVerbs(CLI::App& app);
 // The `bench` verb, created on first use; each benchmark adds its own subcommand to it.
 CLI::App& benchVerb(CLI::App& app);
+
+// The JSON object `info --json` prints for a model (also embedded by other verbs).
+nlohmann::json modelInfoJson(const ModelInfo& m);
 
 // Prints JSON to stdout (2-space indent) followed by a newline.
 void printJson(const nlohmann::json& j);

@@ -8,6 +8,7 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/common/progress.h"
+#include "core/common/sha256.h"
 
 class TestCommon : public QObject {
   Q_OBJECT
@@ -17,6 +18,8 @@ class TestCommon : public QObject {
   void atomicWriteFailureKeepsOldFile();
   void readMissingFileNamesPath();
   void progressCancels();
+  void sha256KnownAnswers_data();
+  void sha256KnownAnswers();
 };
 
 void TestCommon::errorCarriesContext() {
@@ -78,6 +81,23 @@ void TestCommon::progressCancels() {
   duo::reportProgress(fn, {"x", "", 0, 10});
   duo::reportProgress(fn, {"x", "", 1, 10});
   QVERIFY_THROWS_EXCEPTION(duo::Cancelled, duo::reportProgress(fn, {"x", "", 2, 10}));
+}
+
+void TestCommon::sha256KnownAnswers_data() {
+  QTest::addColumn<QByteArray>("input");
+  QTest::addColumn<QString>("digest");
+  // FIPS 180-4 examples.
+  QTest::newRow("empty") << QByteArray("") << "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  QTest::newRow("abc") << QByteArray("abc") << "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  QTest::newRow("two-blocks") << QByteArray("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                              << "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+  QTest::newRow("million-a") << QByteArray(1000000, 'a') << "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0";
+}
+
+void TestCommon::sha256KnownAnswers() {
+  QFETCH(QByteArray, input);
+  QFETCH(QString, digest);
+  QCOMPARE(QString::fromStdString(duo::sha256Hex(input.toStdString())), digest);
 }
 
 QTEST_GUILESS_MAIN(TestCommon)

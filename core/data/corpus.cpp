@@ -1,0 +1,72 @@
+#include "core/data/corpus.h"
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/common/atomic_file.h"
+#include "core/common/error.h"
+#include "core/common/paths.h"
+
+namespace fs = std::filesystem;
+
+namespace duo {
+
+std::string kjvPath(const std::string& split) { return cacheDir() + "/corpus/kjv-" + split + ".txt"; }
+
+namespace {
+std::string loadKjv(const std::string& source, const std::string& split) {
+  DUO_CHECK(split == "calib" || split == "eval", "corpus '", source, "': unknown split '", split,
+            "' (expected kjv:calib or kjv:eval)");
+  const std::string path = kjvPath(split);
+  DUO_CHECK(fs::exists(path), "corpus '", source, "': ", path, " not found; run scripts/setup.sh once to derive it from Debian's bible-kjv");
+  std::string text = readFile(path);
+  const std::string manifestPath = cacheDir() + "/corpus/kjv.json";
+  if (fs::exists(manifestPath)) {
+    const auto manifest = nlohmann::json::parse(readFile(manifestPath), nullptr, false);
+    if (!manifest.is_discarded() && manifest.contains("splits") && manifest["splits"].contains(split)) {
+      const auto expected = manifest["splits"][split].value("bytes", static_cast<int64_t>(-1));
+      DUO_CHECK(expected < 0 || expected == static_cast<int64_t>(text.size()), "corpus '", source, "': ", path, " has ",
+                text.size(), " bytes, the manifest ", manifestPath, " says ", expected, "; re-run scripts/setup.sh");
+    }
+  }
+  return text;
+}
+
+std::string loadJsonl(const std::string& path) {
+  std::istringstream in(readFile(path));
+  std::string line, out;
+  int lineNo = 0;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    DUO_CHECK(!j.is_discarded(), path, ":", lineNo, ": not valid JSON");
+    DUO_CHECK(j.is_object() && j.contains("text") && j["text"].is_string(), path, ":", lineNo,
+              ": expected an object with a string field \"text\"");
+    if (!out.empty()) out += "\n";
+    out += j["text"].get<std::string>();
+  }
+  DUO_CHECK(!out.empty(), path, ": no \"text\" lines found");
+  return out;
+}
+}  // namespace
+
+CorpusText loadCorpus(const std::string& source) {
+  CorpusText c;
+  c.name = source;
+  if (source.rfind("kjv:", 0) == 0) {
+    c.path = kjvPath(source.substr(4));
+    c.text = loadKjv(source, source.substr(4));
+  } else if (source.size() > 6 && source.compare(source.size() - 6, 6, ".jsonl") == 0) {
+    c.path = source;
+    c.text = loadJsonl(source);
+  } else {
+    c.path = source;
+    c.text = readFile(source);
+    DUO_CHECK(!c.text.empty(), source, ": file is empty");
+  }
+  return c;
+}
+
+}  // namespace duo

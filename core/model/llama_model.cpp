@@ -1,0 +1,210 @@
+#include "core/model/llama_model.h"
+
+#include <cmath>
+
+#include "core/common/error.h"
+
+namespace duo {
+
+namespace {
+// rotate_half: [x1, x2] -> [-x2, x1] over the last dimension (HF's RoPE layout).
+torch::Tensor rotateHalf(const torch::Tensor& x) {
+  auto halves = x.chunk(2, -1);
+  return torch::cat({-halves[1], halves[0]}, -1);
+}
+}  // namespace
+
+torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  auto var = x.pow(2).mean(-1, /*keepdim=*/true);
+  return x * torch::rsqrt(var + eps) * weight;
+}
+
+RopeTables makeRope(const ModelConfig& cfg, int64_t maxLen, torch::Device device) {
+  const int64_t hd = cfg.headDim;
+  // inv_freq_i = theta^(-2i/hd), i in [0, hd/2)
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  auto invFreq = torch::pow(cfg.ropeTheta, -torch::arange(0, hd, 2, opts) / static_cast<double>(hd));  // [hd/2] f64
+  if (cfg.ropeScaling.type == "llama3") {
+    // LLaMA-3.1 frequency scaling: long wavelengths divided by `factor`, short kept, smooth between.
+    const auto& s = cfg.ropeScaling;
+    const double lowWavelen = static_cast<double>(s.originalMaxPositions) / s.lowFreqFactor;
+    const double highWavelen = static_cast<double>(s.originalMaxPositions) / s.highFreqFactor;
+    auto wavelen = 2.0 * M_PI / invFreq;
+    auto smooth = (static_cast<double>(s.originalMaxPositions) / wavelen - s.lowFreqFactor) /
+                  (s.highFreqFactor - s.lowFreqFactor);
+    auto mid = (1.0 - smooth) * invFreq / s.factor + smooth * invFreq;
+    invFreq = torch::where(wavelen < highWavelen, invFreq, torch::where(wavelen > lowWavelen, invFreq / s.factor, mid));
+  } else if (!cfg.ropeScaling.type.empty()) {
+    fail("rope_scaling type '", cfg.ropeScaling.type, "' is not supported (supported: llama3)");
+  }
+  auto pos = torch::arange(0, maxLen, opts);                // [T]
+  auto freqs = torch::outer(pos, invFreq);                  // [T, hd/2]
+  auto emb = torch::cat({freqs, freqs}, -1);                // [T, hd]
+  return {emb.cos().to(torch::kFloat32).to(device), emb.sin().to(torch::kFloat32).to(device)};
+}
+
+LlamaModel::LlamaModel(LlamaWeights weights, torch::Device device) : m_w(std::move(weights)), m_device(torch::kCPU) {
+  const auto& c = m_w.config;
+  DUO_CHECK(c.numLayers == static_cast<int64_t>(m_w.layers.size()), "model: config says ", c.numLayers,
+            " layers, weights have ", m_w.layers.size());
+  DUO_CHECK(c.headDim > 0 && c.numHeads > 0 && c.numKvHeads > 0 && c.numHeads % c.numKvHeads == 0,
+            "model: heads ", c.numHeads, " / kv heads ", c.numKvHeads, " / head_dim ", c.headDim, " are inconsistent");
+  to(device);
+}
+
+void LlamaModel::to(torch::Device device) {
+  if (device == m_device && m_ropeLen > 0) return;
+  auto mv = [&](torch::Tensor& t) {
+    if (t.defined()) t = t.to(device);
+  };
+  const bool tied = m_w.lmHead.defined() && m_w.lmHead.is_same(m_w.embed);
+  mv(m_w.embed);
+  for (auto& l : m_w.layers) {
+    mv(l.attnNorm);
+    mv(l.mlpNorm);
+    for (auto& p : l.proj) mv(p);
+    mv(l.qBias);
+    mv(l.kBias);
+    mv(l.vBias);
+  }
+  mv(m_w.finalNorm);
+  if (tied) m_w.lmHead = m_w.embed;
+  else mv(m_w.lmHead);
+  m_device = device;
+  m_ropeLen = 0;
+}
+
+const RopeTables& LlamaModel::rope(int64_t needLen) const {
+  if (needLen > m_ropeLen) {
+    const int64_t len = std::max<int64_t>(needLen, std::max<int64_t>(256, m_ropeLen * 2));
+    m_rope = makeRope(m_w.config, len, m_device);
+    m_ropeLen = len;
+  }
+  return m_rope;
+}
+
+torch::Tensor LlamaModel::embed(const torch::Tensor& tokens) const {
+  return torch::embedding(m_w.embed, tokens.to(m_device));  // [B, T, d]
+}
+
+torch::Tensor LlamaModel::finalNormed(const torch::Tensor& h) const {
+  return rmsNorm(h, m_w.finalNorm, m_w.config.rmsNormEps);
+}
+
+torch::Tensor LlamaModel::head(const torch::Tensor& h) const {
+  return torch::linear(finalNormed(h), m_w.lmHead);  // [B, T, vocab]
+}
+
+torch::Tensor LlamaModel::project(int index, const LayerWeights& lw, Proj p, const torch::Tensor& x, bool decode) const {
+  if (decode && m_decodeOverride) {
+    auto y = m_decodeOverride(index, p, x);
+    if (y.defined()) return y;
+  }
+  torch::Tensor bias;
+  if (p == Proj::Q) bias = lw.qBias;
+  else if (p == Proj::K) bias = lw.kBias;
+  else if (p == Proj::V) bias = lw.vBias;
+  return bias.defined() ? torch::linear(x, lw.w(p), bias) : torch::linear(x, lw.w(p));
+}
+
+torch::Tensor LlamaModel::attention(int index, const LayerWeights& lw, const torch::Tensor& x, int64_t pos0,
+                                    KvCache* cache, const InputHook& hook, bool decode) const {
+  const auto& c = m_w.config;
+  const int64_t B = x.size(0), T = x.size(1), H = c.numHeads, Hkv = c.numKvHeads, hd = c.headDim;
+  torch::Tensor xin = hook ? hook(index, Site::Qkv, x) : x;                           // [B, T, d]
+  auto q = project(index, lw, Proj::Q, xin, decode).view({B, T, H, hd}).transpose(1, 2);     // [B, H, T, hd]
+  auto k = project(index, lw, Proj::K, xin, decode).view({B, T, Hkv, hd}).transpose(1, 2);   // [B, Hkv, T, hd]
+  auto v = project(index, lw, Proj::V, xin, decode).view({B, T, Hkv, hd}).transpose(1, 2);   // [B, Hkv, T, hd]
+
+  const RopeTables& r = rope(pos0 + T);
+  auto cos = r.cos.narrow(0, pos0, T);  // [T, hd]
+  auto sin = r.sin.narrow(0, pos0, T);
+  q = q * cos + rotateHalf(q) * sin;
+  k = k * cos + rotateHalf(k) * sin;
+
+  int64_t S = T;  // key length
+  if (cache) {
+    DUO_CHECK(pos0 + T <= cache->maxLen, "decode: position ", pos0 + T, " exceeds the cache length ", cache->maxLen);
+    cache->k[static_cast<size_t>(index)].narrow(2, pos0, T).copy_(k);
+    cache->v[static_cast<size_t>(index)].narrow(2, pos0, T).copy_(v);
+    S = pos0 + T;
+    k = cache->k[static_cast<size_t>(index)].narrow(2, 0, S);
+    v = cache->v[static_cast<size_t>(index)].narrow(2, 0, S);
+  }
+  // GQA: each kv head serves H/Hkv query heads. Group queries instead of repeating k/v.
+  const int64_t g = H / Hkv;
+  auto qg = q.reshape({B, Hkv, g * T, hd});                                    // [B, Hkv, g*T, hd]
+  auto scores = torch::matmul(qg, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));  // [B, Hkv, g*T, S]
+  if (T > 1) {
+    // causal: query at position pos0+t sees keys 0..pos0+t
+    auto qpos = torch::arange(pos0, pos0 + T, torch::TensorOptions().dtype(torch::kLong).device(m_device)).repeat({g});
+    auto kpos = torch::arange(0, S, torch::TensorOptions().dtype(torch::kLong).device(m_device));
+    auto mask = kpos.unsqueeze(0) > qpos.unsqueeze(1);                          // [g*T, S] bool
+    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+  }
+  auto probs = torch::softmax(scores, -1);
+  auto out = torch::matmul(probs, v)                                           // [B, Hkv, g*T, hd]
+                 .reshape({B, H, T, hd})
+                 .transpose(1, 2)
+                 .reshape({B, T, H * hd});                                     // [B, T, qDim]
+  torch::Tensor oin = hook ? hook(index, Site::O, out) : out;
+  return project(index, lw, Proj::O, oin, decode);                              // [B, T, d]
+}
+
+torch::Tensor LlamaModel::mlp(int index, const LayerWeights& lw, const torch::Tensor& x, const InputHook& hook,
+                              bool decode) const {
+  torch::Tensor xin = hook ? hook(index, Site::GateUp, x) : x;                  // [B, T, d]
+  auto gate = project(index, lw, Proj::Gate, xin, decode);                      // [B, T, ffn]
+  auto up = project(index, lw, Proj::Up, xin, decode);                          // [B, T, ffn]
+  auto act = torch::silu(gate) * up;                                            // SwiGLU
+  torch::Tensor din = hook ? hook(index, Site::Down, act) : act;
+  return project(index, lw, Proj::Down, din, decode);                           // [B, T, d]
+}
+
+torch::Tensor LlamaModel::layerImpl(int index, const LayerWeights& lw, const torch::Tensor& h, int64_t pos0,
+                                    KvCache* cache, const InputHook& hook, bool decode) const {
+  const double eps = m_w.config.rmsNormEps;
+  auto a = attention(index, lw, rmsNorm(h, lw.attnNorm, eps), pos0, cache, hook, decode);
+  auto h1 = h + a;
+  return h1 + mlp(index, lw, rmsNorm(h1, lw.mlpNorm, eps), hook, decode);
+}
+
+torch::Tensor LlamaModel::layer(int index, const torch::Tensor& h, const InputHook& hook,
+                                const LayerWeights* override) const {
+  DUO_ASSERT(index >= 0 && index < static_cast<int>(m_w.layers.size()));
+  const LayerWeights& lw = override ? *override : m_w.layers[static_cast<size_t>(index)];
+  return layerImpl(index, lw, h, 0, nullptr, hook, false);
+}
+
+torch::Tensor LlamaModel::forward(const torch::Tensor& tokens, const InputHook& hook) const {
+  DUO_CHECK(tokens.dim() == 2, "forward: expected tokens [batch, seq], got ", tokens.dim(), " dimensions");
+  auto h = embed(tokens);
+  for (int i = 0; i < static_cast<int>(m_w.layers.size()); ++i) h = layer(i, h, hook);
+  return head(h);
+}
+
+KvCache LlamaModel::newCache(int64_t batch, int64_t maxLen) const {
+  const auto& c = m_w.config;
+  KvCache cache;
+  cache.maxLen = maxLen;
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(m_device);
+  for (int64_t i = 0; i < c.numLayers; ++i) {
+    cache.k.push_back(torch::zeros({batch, c.numKvHeads, maxLen, c.headDim}, opts));
+    cache.v.push_back(torch::zeros({batch, c.numKvHeads, maxLen, c.headDim}, opts));
+  }
+  rope(maxLen);
+  return cache;
+}
+
+torch::Tensor LlamaModel::decodeStep(KvCache& cache, const torch::Tensor& tokens, const InputHook& hook) const {
+  DUO_CHECK(tokens.dim() == 2, "decode: expected tokens [batch, T], got ", tokens.dim(), " dimensions");
+  auto h = embed(tokens);  // [B, T, d]
+  const int64_t pos0 = cache.length;
+  const bool single = tokens.size(1) == 1;
+  for (int i = 0; i < static_cast<int>(m_w.layers.size()); ++i)
+    h = layerImpl(i, m_w.layers[static_cast<size_t>(i)], h, pos0, &cache, hook, single);
+  cache.length += tokens.size(1);
+  return head(h.narrow(1, h.size(1) - 1, 1)).squeeze(1);  // [B, vocab]
+}
+
+}  // namespace duo

@@ -1,0 +1,88 @@
+// The LLaMA-family decoder in LibTorch (llama2.c's run.c in spirit: sections follow the data flow).
+// RMSNorm -> attention (RoPE rotate-half with theta and llama3 scaling, GQA, causal mask) ->
+// residual -> RMSNorm -> SwiGLU MLP -> residual; tied or untied lm_head.
+//
+// Every one of the 7 projections of a layer is a hook point: the InputHook sees the input of each
+// input site (q/k/v share one, gate/up share one) and returns the tensor the projections use, which
+// lets calibration capture inputs and apply activation sparsity; weights can be swapped by passing
+// another LayerWeights to layer().
+// Internal header (torch).
+#pragma once
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "core/model/llama_weights.h"
+
+namespace duo {
+
+// (layer, site, input [.., k_in] f32) -> the input the site's projections compute with.
+using InputHook = std::function<torch::Tensor(int layer, Site site, const torch::Tensor& x)>;
+
+// Per-layer key/value cache for single-token decoding.
+struct KvCache {
+  std::vector<torch::Tensor> k, v;  // per layer [B, n_kv_heads, maxLen, head_dim] f32
+  int64_t length = 0;               // positions filled
+  int64_t maxLen = 0;
+};
+
+// Cosine/sine tables for rotate-half RoPE, llama3 frequency scaling included.
+struct RopeTables {
+  torch::Tensor cos, sin;  // [maxLen, head_dim] f32
+};
+RopeTables makeRope(const ModelConfig& cfg, int64_t maxLen, torch::Device device);
+
+class LlamaModel {
+ public:
+  LlamaModel(LlamaWeights weights, torch::Device device = torch::kCPU);
+
+  const ModelConfig& config() const { return m_w.config; }
+  LlamaWeights& weights() { return m_w; }
+  const LlamaWeights& weights() const { return m_w; }
+  torch::Device device() const { return m_device; }
+  // Moves all weights to `device` (e.g. CUDA for calibration).
+  void to(torch::Device device);
+
+  // Full-sequence forward. tokens [B, T] i64 -> logits [B, T, vocab] f32.
+  torch::Tensor forward(const torch::Tensor& tokens, const InputHook& hook = {}) const;
+
+  // The pieces, for layer-by-layer calibration.
+  torch::Tensor embed(const torch::Tensor& tokens) const;                     // -> [B, T, d]
+  torch::Tensor layer(int index, const torch::Tensor& h, const InputHook& hook = {},
+                      const LayerWeights* override = nullptr) const;         // [B, T, d] -> [B, T, d]
+  torch::Tensor head(const torch::Tensor& h) const;                           // -> [B, T, vocab]
+  torch::Tensor finalNormed(const torch::Tensor& h) const;                    // -> [B, T, d]
+
+  // KV-cached decoding: tokens [B, 1] i64 at position cache.length -> logits [B, vocab].
+  KvCache newCache(int64_t batch, int64_t maxLen) const;
+  torch::Tensor decodeStep(KvCache& cache, const torch::Tensor& tokens, const InputHook& hook = {}) const;
+
+  // Optional replacement for the projection mat-vecs during decode (e.g. the packed dual-sparse
+  // kernels): called with (layer, proj, input [B, k_in]) and returns [B, n_out], or an undefined
+  // tensor to fall back to the dense matmul.
+  using ProjOverride = std::function<torch::Tensor(int layer, Proj proj, const torch::Tensor& x)>;
+  void setDecodeOverride(ProjOverride fn) { m_decodeOverride = std::move(fn); }
+
+ private:
+  torch::Tensor attention(int index, const LayerWeights& lw, const torch::Tensor& x, int64_t pos0,
+                          KvCache* cache, const InputHook& hook, bool decode) const;
+  torch::Tensor mlp(int index, const LayerWeights& lw, const torch::Tensor& x, const InputHook& hook,
+                    bool decode) const;
+  torch::Tensor layerImpl(int index, const LayerWeights& lw, const torch::Tensor& h, int64_t pos0,
+                          KvCache* cache, const InputHook& hook, bool decode) const;
+  torch::Tensor project(int index, const LayerWeights& lw, Proj p, const torch::Tensor& x, bool decode) const;
+  const RopeTables& rope(int64_t needLen) const;
+
+  LlamaWeights m_w;
+  torch::Device m_device;
+  mutable RopeTables m_rope;
+  mutable int64_t m_ropeLen = 0;
+  ProjOverride m_decodeOverride;
+};
+
+// RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * weight.
+torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
+
+}  // namespace duo

@@ -1,0 +1,29 @@
+// Opening a model for computation: weights (HF folder or GGUF) + tokenizer + identity, on a device.
+// Internal header (torch).
+#pragma once
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "core/common/progress.h"
+#include "core/model/io/model_info.h"
+#include "core/model/llama_model.h"
+#include "core/model/tokenizer/tokenizer.h"
+
+namespace duo {
+
+struct LoadedModel {
+  ModelInfo info;
+  std::shared_ptr<LlamaModel> model;
+  std::shared_ptr<Tokenizer> tokenizer;
+  std::string tokenizerJsonPath;  // HF folders: the tokenizer.json exported with pruned checkpoints
+};
+
+// "" or "auto": CUDA when LibTorch has it, else CPU; "cpu"; "cuda" (error when unavailable).
+torch::Device chooseDevice(const std::string& preference);
+
+// Resolves aliases (tiny, smollm2), loads weights and tokenizer. Errors name the file and fault.
+LoadedModel loadModel(const std::string& pathOrAlias, torch::Device device, const ProgressFn& progress = {});
+
+}  // namespace duo
