@@ -121,10 +121,39 @@ def resolveModel(arg):
     sys.exit(f"make_model_refs: '{arg}' is neither a .gguf file nor a HF model folder")
 
 
+class FileTokenizer:
+    """A HF folder's tokenizer.json run by the `tokenizers` library exactly as the file says (no
+    model-specific transformers class re-deriving the pipeline), with the few methods used here."""
+
+    def __init__(self, folder, config):
+        from tokenizers import Tokenizer
+        self.backend_tokenizer = Tokenizer.from_file(os.path.join(folder, "tokenizer.json"))
+        self.bos_token_id = config.bos_token_id
+        self.eos_token_id = config.eos_token_id
+        self.all_special_tokens = [t.content for t in self.backend_tokenizer.get_added_tokens_decoder().values()
+                                   if t.special]
+
+    def encode(self, text, add_special_tokens=True):
+        return self.backend_tokenizer.encode(text, add_special_tokens=add_special_tokens).ids
+
+    def convert_ids_to_tokens(self, ids):
+        return [self.backend_tokenizer.id_to_token(i) for i in ids]
+
+    def decode(self, ids):
+        return self.backend_tokenizer.decode(ids, skip_special_tokens=False)
+
+    def __len__(self):
+        return self.backend_tokenizer.get_vocab_size(with_added_tokens=True)
+
+
 def load(kind, folder, ggufName):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     extra = {"gguf_file": ggufName} if kind == "gguf" else {}
-    tok = AutoTokenizer.from_pretrained(folder, **extra)
+    if kind == "gguf":
+        tok = AutoTokenizer.from_pretrained(folder, **extra)
+    else:
+        from transformers import AutoConfig
+        tok = FileTokenizer(folder, AutoConfig.from_pretrained(folder))
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager", **extra)
     model.eval()
     # The reference must be a plain float32 model: no quantized matmul kernels anywhere.
@@ -474,6 +503,11 @@ def main():
                      "transformers": version("transformers"), "gguf": version("gguf"),
                      "tokenizers": version("tokenizers"), "numpy": np.__version__},
         "torch_threads": args.threads,
+        "tokenizer": ("transformers AutoTokenizer from the GGUF metadata" + (
+            " with the pre-tokenizer fixed (see pretokenizer_fix in the tokens file)" if preFix else "")
+            if kind == "gguf" else "tokenizer.json run by the tokenizers library (tokenizers.Tokenizer.from_file)"),
+        "weights": ("gguf.dequantize to float32; attn_q/attn_k rows un-permuted by transformers to HF order"
+                    if kind == "gguf" else "safetensors upcast to float32"),
         "config": {k: getattr(model.config, k, None) for k in (
             "vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
             "num_key_value_heads", "rms_norm_eps", "tie_word_embeddings", "bos_token_id", "eos_token_id")},
