@@ -7,6 +7,8 @@
 #include <unordered_map>
 
 #include "core/common/error.h"
+#include "core/model/tokenizer/bpe_trainer.h"
+
 #include "core/model/tokenizer/tokenizer.h"
 #include "core/model/tokenizer/tokenizer_state.h"
 #include "core/model/tokenizer/unicode_util.h"
