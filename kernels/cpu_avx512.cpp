@@ -1,0 +1,306 @@
+// AVX-512 building blocks (16 f32 lanes). The column-packed kernels decode a record's bitmap 16
+// rows at a time: vexpandps places the next popcount(mask) packed values on the mask's lanes, so a
+// pruned weight is neither stored nor loaded, and one FMA updates 16 rows of y.
+// Every function carries the target attribute; nothing here runs unless the CPU has AVX-512.
+#include <immintrin.h>
+
+#include <cstring>
+
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's own AVX-512 intrinsics start from _mm512_undefined_*() and trip this warning when
+// inlined (a known false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "kernels/cpu_isa.h"
+
+#if defined(__x86_64__)
+#define DUO_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c,popcnt,bmi,bmi2")))
+
+namespace duo::kernels::cpu::detail {
+namespace {
+
+// 16 values from index i of a values array of type T, as f32.
+template <ValueType T>
+DUO_AVX512 inline __m512 load16(const void* base, std::size_t i) {
+  if constexpr (T == ValueType::F32) {
+    return _mm512_loadu_ps(static_cast<const float*>(base) + i);
+  } else {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const std::uint16_t*>(base) + i));
+    if constexpr (T == ValueType::F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+// As load16, but only lanes set in k are read (the others are zero): the tail of a row or column.
+template <ValueType T>
+DUO_AVX512 inline __m512 load16Masked(const void* base, std::size_t i, __mmask16 k) {
+  if constexpr (T == ValueType::F32) {
+    return _mm512_maskz_loadu_ps(k, static_cast<const float*>(base) + i);
+  } else {
+    const __m256i h = _mm256_maskz_loadu_epi16(k, static_cast<const std::uint16_t*>(base) + i);
+    if constexpr (T == ValueType::F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+}
+
+DUO_AVX512 inline __mmask16 tailMask(std::int64_t n) {
+  return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
+}
+
+DUO_AVX512 inline std::uint16_t loadU16(const std::uint8_t* p) {
+  std::uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// ---- dense row-major: R rows at a time, each a 16-wide dot product per batch row ---------------
+template <ValueType T, int B, int R>
+DUO_AVX512 void denseRowsT(const DenseView& w, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t cols = w.cols;
+  const std::int64_t full = cols / 16 * 16;
+  const __mmask16 tail = tailMask(cols - full);
+  std::int64_t r = r0;
+  for (; r + R <= r1; r += R) {
+    __m512 acc[R][B];
+    for (int i = 0; i < R; ++i)
+      for (int b = 0; b < B; ++b) acc[i][b] = _mm512_setzero_ps();
+    const std::size_t rowBase = static_cast<std::size_t>(r * w.ld);
+    for (std::int64_t c = 0; c < full; c += 16) {
+      __m512 xv[B];
+      for (int b = 0; b < B; ++b) xv[b] = _mm512_loadu_ps(x + b * cols + c);
+      for (int i = 0; i < R; ++i) {
+        const __m512 wv = load16<T>(w.values, rowBase + static_cast<std::size_t>(i * w.ld + c));
+        for (int b = 0; b < B; ++b) acc[i][b] = _mm512_fmadd_ps(wv, xv[b], acc[i][b]);
+      }
+    }
+    if (full < cols) {
+      __m512 xv[B];
+      for (int b = 0; b < B; ++b) xv[b] = _mm512_maskz_loadu_ps(tail, x + b * cols + full);
+      for (int i = 0; i < R; ++i) {
+        const __m512 wv = load16Masked<T>(w.values, rowBase + static_cast<std::size_t>(i * w.ld + full), tail);
+        for (int b = 0; b < B; ++b) acc[i][b] = _mm512_fmadd_ps(wv, xv[b], acc[i][b]);
+      }
+    }
+    for (int i = 0; i < R; ++i)
+      for (int b = 0; b < B; ++b) y[b * w.rows + r + i] = _mm512_reduce_add_ps(acc[i][b]);
+  }
+  if (r < r1) denseRowsT<T, B, 1>(w, x, y, r, r1);
+}
+
+// ---- dense column-major: Q columns at a time, 16 rows of y per step -------------------------
+// Adds columns [k0, k1) of `a` onto y rows [r0, r1).
+template <ValueType T, int B, int Q>
+DUO_AVX512 void colMajorAccumulate(const DenseView& w, const ActiveColumns& a, std::int64_t k0, std::int64_t k1,
+                                   float* y, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t rows = w.rows;
+  for (std::int64_t k = k0; k + Q <= k1; k += Q) {
+    std::size_t base[Q];
+    __m512 xb[Q][B];
+    for (int q = 0; q < Q; ++q) {
+      base[q] = static_cast<std::size_t>(a.index[k + q]) * static_cast<std::size_t>(w.ld);
+      for (int b = 0; b < B; ++b) xb[q][b] = _mm512_set1_ps(a.x[(k + q) * B + b]);
+    }
+    std::int64_t r = r0;
+    for (; r + 16 <= r1; r += 16) {
+      __m512 wv[Q];
+      for (int q = 0; q < Q; ++q) wv[q] = load16<T>(w.values, base[q] + static_cast<std::size_t>(r));
+      for (int b = 0; b < B; ++b) {
+        __m512 yv = _mm512_loadu_ps(y + b * rows + r);
+        for (int q = 0; q < Q; ++q) yv = _mm512_fmadd_ps(wv[q], xb[q][b], yv);
+        _mm512_storeu_ps(y + b * rows + r, yv);
+      }
+    }
+    if (r < r1) {
+      const __mmask16 t = tailMask(r1 - r);
+      __m512 wv[Q];
+      for (int q = 0; q < Q; ++q) wv[q] = load16Masked<T>(w.values, base[q] + static_cast<std::size_t>(r), t);
+      for (int b = 0; b < B; ++b) {
+        __m512 yv = _mm512_maskz_loadu_ps(t, y + b * rows + r);
+        for (int q = 0; q < Q; ++q) yv = _mm512_fmadd_ps(wv[q], xb[q][b], yv);
+        _mm512_mask_storeu_ps(y + b * rows + r, t, yv);
+      }
+    }
+  }
+}
+
+template <ValueType T, int B, int Q>
+DUO_AVX512 void colMajorRowsT(const DenseView& w, const ActiveColumns& a, float* y, std::int64_t r0, std::int64_t r1) {
+  for (int b = 0; b < B; ++b)
+    for (std::int64_t r = r0; r < r1; r += 16)
+      _mm512_mask_storeu_ps(y + b * w.rows + r, tailMask(r1 - r), _mm512_setzero_ps());
+  const std::int64_t split = a.count / Q * Q;
+  colMajorAccumulate<T, B, Q>(w, a, 0, split, y, r0, r1);
+  if (Q > 1) colMajorAccumulate<T, B, 1>(w, a, split, a.count, y, r0, r1);
+}
+
+// ---- column-packed strip ----------------------------------------------------------------------
+// Bitmap records, Q columns interleaved so that each 16-row slice of y is loaded and stored once
+// per Q columns. Values are read with a 16-wide load at the record's cursor (the format pads the
+// value array for the overrun) and expanded onto the mask's lanes. Adds columns [k0, k1) onto ys.
+template <ValueType T, int B, int Q>
+DUO_AVX512 void sparseStripBitmapAccumulate(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a,
+                                            std::int64_t k0, std::int64_t k1, float* ys, std::int64_t ysStride,
+                                            std::int64_t groups) {
+  for (std::int64_t k = k0; k + Q <= k1; k += Q) {
+    const std::uint8_t* bm[Q];
+    std::size_t at[Q];
+    __m512 xb[Q][B];
+    for (int q = 0; q < Q; ++q) {
+      const std::int64_t rec = w.record(s, a.index[k + q]);
+      bm[q] = w.bitmap + rec * w.bitmapBytes;
+      at[q] = w.colStart[rec];
+      for (int b = 0; b < B; ++b) xb[q][b] = _mm512_set1_ps(a.x[(k + q) * B + b]);
+    }
+    for (std::int64_t g = 0; g < groups; ++g) {
+      __m512 wv[Q];
+      for (int q = 0; q < Q; ++q) {
+        const std::uint16_t m = loadU16(bm[q] + 2 * g);
+        wv[q] = _mm512_maskz_expand_ps(m, load16<T>(w.values, at[q]));
+        at[q] += static_cast<std::size_t>(__builtin_popcount(m));
+      }
+      for (int b = 0; b < B; ++b) {
+        float* yp = ys + b * ysStride + g * 16;
+        __m512 yv = _mm512_loadu_ps(yp);
+        for (int q = 0; q < Q; ++q) yv = _mm512_fmadd_ps(wv[q], xb[q][b], yv);
+        _mm512_storeu_ps(yp, yv);
+      }
+    }
+  }
+}
+
+template <ValueType T, int B, int Q>
+DUO_AVX512 void sparseStripBitmapT(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
+                                   std::int64_t ysStride) {
+  const std::int64_t groups = (w.stripEnd(s) - w.stripBegin(s) + 15) / 16;
+  for (int b = 0; b < B; ++b)
+    for (std::int64_t g = 0; g < groups; ++g) _mm512_storeu_ps(ys + b * ysStride + g * 16, _mm512_setzero_ps());
+  const std::int64_t split = a.count / Q * Q;
+  sparseStripBitmapAccumulate<T, B, Q>(w, s, a, 0, split, ys, ysStride, groups);
+  if (Q > 1) sparseStripBitmapAccumulate<T, B, 1>(w, s, a, split, a.count, ys, ysStride, groups);
+}
+
+// u16 row indices: scalar scatter-add (used only past ~94% sparsity, where few values remain).
+template <ValueType T, int B>
+DUO_AVX512 void sparseStripRowU16T(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
+                                   std::int64_t ysStride) {
+  for (int b = 0; b < B; ++b) std::memset(ys + b * ysStride, 0, static_cast<std::size_t>(w.stripRows) * sizeof(float));
+  for (std::int64_t k = 0; k < a.count; ++k) {
+    const std::int64_t rec = w.record(s, a.index[k]);
+    const float* xk = a.x + k * B;
+    for (std::uint32_t i = w.colStart[rec]; i < w.colStart[rec + 1]; ++i) {
+      const float wv = loadValue(w.values, T, i);
+      const std::uint16_t r = w.rowIndex[i];
+      for (int b = 0; b < B; ++b) ys[b * ysStride + r] += wv * xk[b];
+    }
+  }
+}
+
+// ---- N:M row-major: 16 columns per step, expanded like the bitmap records --------------------
+template <ValueType T, int B>
+DUO_AVX512 void nmRowsT(const NmView& w, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+  const std::int64_t cols = w.cols;
+  const std::int64_t perChunk = 16 / w.m * w.n;  // values per 16 columns
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const std::uint8_t* maskRow = w.mask + r * w.maskRowBytes;
+    const std::size_t vbase = static_cast<std::size_t>(r * w.valuesPerRow());
+    __m512 acc[2][B];
+    for (int b = 0; b < B; ++b) acc[0][b] = acc[1][b] = _mm512_setzero_ps();
+    std::int64_t c = 0, chunk = 0;
+    for (; c < cols; c += 16, ++chunk) {
+      const std::uint16_t m = loadU16(maskRow + c / 8);
+      const __m512 wv = _mm512_maskz_expand_ps(m, load16<T>(w.values, vbase + static_cast<std::size_t>(chunk * perChunk)));
+      const __mmask16 t = tailMask(cols - c);
+      for (int b = 0; b < B; ++b)
+        acc[chunk & 1][b] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(t, x + b * cols + c), acc[chunk & 1][b]);
+    }
+    for (int b = 0; b < B; ++b) y[b * w.rows + r] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][b], acc[1][b]));
+  }
+}
+
+// ---- batch / type dispatch ----------------------------------------------------------------------
+#define DUO_BATCH_SWITCH(CALL)      \
+  switch (batch) {                  \
+    case 1: CALL(1); break;         \
+    case 2: CALL(2); break;         \
+    case 3: CALL(3); break;         \
+    case 4: CALL(4); break;         \
+    case 5: CALL(5); break;         \
+    case 6: CALL(6); break;         \
+    case 7: CALL(7); break;         \
+    default: CALL(8); break;        \
+  }
+
+template <ValueType T>
+DUO_AVX512 void denseRowsTyped(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {
+#define DUO_CALL(B) denseRowsT<T, B, (B <= 2 ? 4 : (B <= 4 ? 2 : 1))>(w, x, y, r0, r1)
+  DUO_BATCH_SWITCH(DUO_CALL)
+#undef DUO_CALL
+}
+
+template <ValueType T>
+DUO_AVX512 void colMajorRowsTyped(const DenseView& w, const ActiveColumns& a, float* y, int batch, std::int64_t r0,
+                                  std::int64_t r1) {
+#define DUO_CALL(B) colMajorRowsT<T, B, (B <= 2 ? 4 : (B <= 4 ? 2 : 1))>(w, a, y, r0, r1)
+  DUO_BATCH_SWITCH(DUO_CALL)
+#undef DUO_CALL
+}
+
+template <ValueType T>
+DUO_AVX512 void sparseStripTyped(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
+                                 std::int64_t ysStride, int batch) {
+  if (w.index == IndexKind::Bitmap) {
+#define DUO_CALL(B) sparseStripBitmapT<T, B, (B <= 2 ? 2 : 1)>(w, s, a, ys, ysStride)
+    DUO_BATCH_SWITCH(DUO_CALL)
+#undef DUO_CALL
+  } else {
+#define DUO_CALL(B) sparseStripRowU16T<T, B>(w, s, a, ys, ysStride)
+    DUO_BATCH_SWITCH(DUO_CALL)
+#undef DUO_CALL
+  }
+}
+
+template <ValueType T>
+DUO_AVX512 void nmRowsTyped(const NmView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {
+#define DUO_CALL(B) nmRowsT<T, B>(w, x, y, r0, r1)
+  DUO_BATCH_SWITCH(DUO_CALL)
+#undef DUO_CALL
+}
+
+#define DUO_BY_TYPE(FN, TYPE, ...)                                   \
+  switch (TYPE) {                                                    \
+    case ValueType::F32: return FN<ValueType::F32>(__VA_ARGS__);     \
+    case ValueType::F16: return FN<ValueType::F16>(__VA_ARGS__);     \
+    case ValueType::BF16: return FN<ValueType::BF16>(__VA_ARGS__);   \
+  }
+
+DUO_AVX512 void denseRows(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {
+  DUO_BY_TYPE(denseRowsTyped, w.type, w, x, y, batch, r0, r1)
+}
+DUO_AVX512 void colMajorRows(const DenseView& w, const ActiveColumns& a, float* y, int batch, std::int64_t r0,
+                             std::int64_t r1) {
+  DUO_BY_TYPE(colMajorRowsTyped, w.type, w, a, y, batch, r0, r1)
+}
+DUO_AVX512 void sparseStrip(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
+                            std::int64_t ysStride, int batch) {
+  DUO_BY_TYPE(sparseStripTyped, w.type, w, s, a, ys, ysStride, batch)
+}
+DUO_AVX512 void nmRows(const NmView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {
+  DUO_BY_TYPE(nmRowsTyped, w.type, w, x, y, batch, r0, r1)
+}
+
+}  // namespace
+
+// Compiled without the target attribute: only hands out addresses.
+const IsaKernels& avx512Kernels() {
+  static const IsaKernels k{denseRows, colMajorRows, sparseStrip, nmRows};
+  return k;
+}
+
+}  // namespace duo::kernels::cpu::detail
+
+#else  // not x86-64: the dispatcher never selects this table.
+namespace duo::kernels::cpu::detail {
+const IsaKernels& avx512Kernels() { return scalarKernels(); }
+}  // namespace duo::kernels::cpu::detail
+#endif

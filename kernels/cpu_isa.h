@@ -1,0 +1,38 @@
+// Internal to the CPU kernels: the per-ISA serial building blocks that cpu_dispatch.cpp spreads
+// over OpenMP threads. Each ISA file (cpu_scalar.cpp, cpu_avx2.cpp, cpu_avx512.cpp) fills one
+// table; the AVX files compile their functions with target attributes, so the default build stays
+// portable and the choice is made at run time.
+#pragma once
+#include <cstdint>
+
+#include "kernels/matvec.h"
+
+namespace duo::kernels::cpu::detail {
+
+// The input columns a product visits, in ascending order, with their inputs gathered.
+struct ActiveColumns {
+  const std::int32_t* index = nullptr;  // [count] column indices
+  const float* x = nullptr;             // [count, batch] inputs of those columns, column after column
+  std::int64_t count = 0;
+};
+
+struct IsaKernels {
+  // Row-major dense W: y[b * rows + r] for r in [r0, r1).
+  void (*denseRows)(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1);
+  // Column-major dense W over the columns in `a`: y[b * rows + r] for r in [r0, r1); r0 is a
+  // multiple of 16.
+  void (*colMajorRows)(const DenseView& w, const ActiveColumns& a, float* y, int batch, std::int64_t r0,
+                       std::int64_t r1);
+  // Strip s of a packed W over the columns in `a`: ys[b * ysStride + i] for the strip's rows i
+  // (ysStride >= stripRows; the function zeroes ys first).
+  void (*sparseStrip)(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
+                      std::int64_t ysStride, int batch);
+  // N:M W: y[b * rows + r] for r in [r0, r1).
+  void (*nmRows)(const NmView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1);
+};
+
+const IsaKernels& scalarKernels();
+const IsaKernels& avx2Kernels();
+const IsaKernels& avx512Kernels();
+
+}  // namespace duo::kernels::cpu::detail

@@ -1,0 +1,87 @@
+// Portable CPU building blocks (no intrinsics): the fallback on CPUs without AVX2, and a second
+// opinion in the tests. f32 accumulation like the vector ISAs.
+#include <cstring>
+
+#include "kernels/cpu_isa.h"
+
+namespace duo::kernels::cpu::detail {
+namespace {
+
+void denseRows(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {
+  for (std::int64_t r = r0; r < r1; ++r) {
+    float acc[kMaxBatch] = {};
+    for (std::int64_t c = 0; c < w.cols; ++c) {
+      const float wv = loadValue(w.values, w.type, static_cast<std::size_t>(r * w.ld + c));
+      for (int b = 0; b < batch; ++b) acc[b] += wv * x[b * w.cols + c];
+    }
+    for (int b = 0; b < batch; ++b) y[b * w.rows + r] = acc[b];
+  }
+}
+
+void colMajorRows(const DenseView& w, const ActiveColumns& a, float* y, int batch, std::int64_t r0, std::int64_t r1) {
+  for (int b = 0; b < batch; ++b) std::memset(y + b * w.rows + r0, 0, static_cast<std::size_t>(r1 - r0) * sizeof(float));
+  for (std::int64_t k = 0; k < a.count; ++k) {
+    const std::size_t base = static_cast<std::size_t>(a.index[k]) * static_cast<std::size_t>(w.ld);
+    for (int b = 0; b < batch; ++b) {
+      const float xv = a.x[k * batch + b];
+      float* yb = y + b * w.rows;
+      for (std::int64_t r = r0; r < r1; ++r) yb[r] += loadValue(w.values, w.type, base + static_cast<std::size_t>(r)) * xv;
+    }
+  }
+}
+
+void sparseStrip(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys, std::int64_t ysStride,
+                 int batch) {
+  for (int b = 0; b < batch; ++b) std::memset(ys + b * ysStride, 0, static_cast<std::size_t>(w.stripRows) * sizeof(float));
+  for (std::int64_t k = 0; k < a.count; ++k) {
+    const std::int64_t rec = w.record(s, a.index[k]);
+    const float* xk = a.x + k * batch;
+    std::uint32_t i = w.colStart[rec];
+    const std::uint32_t end = w.colStart[rec + 1];
+    if (w.index == IndexKind::Bitmap) {
+      const std::uint8_t* bm = w.bitmap + rec * w.bitmapBytes;
+      for (std::int64_t byte = 0; i < end; ++byte) {
+        unsigned bits = bm[byte];
+        while (bits) {
+          const int r = static_cast<int>(byte * 8) + __builtin_ctz(bits);
+          bits &= bits - 1;
+          const float wv = loadValue(w.values, w.type, i++);
+          for (int b = 0; b < batch; ++b) ys[b * ysStride + r] += wv * xk[b];
+        }
+      }
+    } else {
+      for (; i < end; ++i) {
+        const float wv = loadValue(w.values, w.type, i);
+        const std::uint16_t r = w.rowIndex[i];
+        for (int b = 0; b < batch; ++b) ys[b * ysStride + r] += wv * xk[b];
+      }
+    }
+  }
+}
+
+void nmRows(const NmView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {
+  for (std::int64_t r = r0; r < r1; ++r) {
+    float acc[kMaxBatch] = {};
+    const std::uint8_t* maskRow = w.mask + r * w.maskRowBytes;
+    std::size_t i = static_cast<std::size_t>(r * w.valuesPerRow());
+    for (std::int64_t byte = 0; byte * 8 < w.cols; ++byte) {
+      unsigned bits = maskRow[byte];
+      while (bits) {
+        const std::int64_t c = byte * 8 + __builtin_ctz(bits);
+        bits &= bits - 1;
+        const float wv = loadValue(w.values, w.type, i++);
+        for (int b = 0; b < batch; ++b) acc[b] += wv * x[b * w.cols + c];
+      }
+    }
+    for (int b = 0; b < batch; ++b) y[b * w.rows + r] = acc[b];
+  }
+}
+
+}  // namespace
+
+const IsaKernels& scalarKernels() {
+  static const IsaKernels k{denseRows, colMajorRows, sparseStrip, nmRows};
+  return k;
+}
+
+}  // namespace duo::kernels::cpu::detail

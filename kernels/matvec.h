@@ -1,0 +1,53 @@
+// The four mat-vec products of DuoScope, y = W x, each in a reference, an optimised CPU and a CUDA
+// version (kernels/cuda/cuda_matvec.h) with one signature and one set of input checks:
+//   denseGemv         every weight, every input                        (baseline; either layout)
+//   actSparseGemv     dense column-major W, skips columns with x_j == 0 (TEAL-style)
+//   weightSparseSpmv  packed sparse W, every column                    (pruned weights cost nothing)
+//   dualSparseSpmspv  packed sparse W, skips columns with x_j == 0      (both sparsities)
+// Shared contract: x is [batch, cols] f32 row-major, y is [batch, rows] f32 row-major, 1 <= batch
+// <= kMaxBatch; every element of y is written (never accumulated into). With batch > 1 a column is
+// skipped only when it is zero in every input. The CPU versions run on OpenMP's threads.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "kernels/dense_matrix.h"
+#include "kernels/nm_sparse.h"
+#include "kernels/sparse_columns.h"
+
+namespace duo::kernels {
+
+// The checks every backend runs first: sizes, pointers, batch. Throws duo::Error naming `who`.
+void checkMatVec(const char* who, std::int64_t rows, std::int64_t cols, const float* x, const float* y, int batch);
+
+namespace ref {
+// Plain loops, f64 accumulation: the yardstick of the tests. Single-threaded.
+void denseGemv(const DenseView& w, const float* x, float* y, int batch = 1);
+void actSparseGemv(const DenseView& w, const float* x, float* y, int batch = 1);  // needs ColMajor
+void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch = 1);
+void weightSparseSpmv(const NmView& w, const float* x, float* y, int batch = 1);
+void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch = 1);
+void dualSparseSpmspv(const NmView& w, const float* x, float* y, int batch = 1);
+}  // namespace ref
+
+namespace cpu {
+void denseGemv(const DenseView& w, const float* x, float* y, int batch = 1);
+void actSparseGemv(const DenseView& w, const float* x, float* y, int batch = 1);  // needs ColMajor
+void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch = 1);
+void weightSparseSpmv(const NmView& w, const float* x, float* y, int batch = 1);
+void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch = 1);
+void dualSparseSpmspv(const NmView& w, const float* x, float* y, int batch = 1);
+
+// Instruction sets the CPU kernels are compiled for; the best one the CPU supports is chosen at
+// run time (override with the environment variable DUO_KERNEL_ISA=scalar|avx2|avx512).
+enum class Isa { Scalar, Avx2, Avx512 };
+const char* isaName(Isa isa);                 // "scalar", "avx2", "avx512"
+Isa parseIsa(const std::string& name);        // throws duo::Error
+std::vector<Isa> supportedIsas();             // those this CPU can run, Scalar first
+Isa activeIsa();
+// Selects the ISA for all later calls in this process (tests and benchmarks compare them).
+// Throws duo::Error when this CPU lacks it.
+void setIsa(Isa isa);
+}  // namespace cpu
+
+}  // namespace duo::kernels

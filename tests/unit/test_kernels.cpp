@@ -1,0 +1,208 @@
+// kernels/: every CPU kernel (each instruction set this CPU runs) against the reference over the
+// shared table of kernels/selftest.h, plus the input checks that every backend shares.
+#include <omp.h>
+
+#include <QtTest>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "kernels/cuda/cuda_matvec.h"
+#include "kernels/matvec.h"
+#include "kernels/selftest.h"
+
+using namespace duo::kernels;
+
+class TestKernels : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void initTestCase();
+  void matchesReference_data();
+  void matchesReference();
+  void skipsOnlyZeroInputs();
+  void sameResultOnAnyThreadCount();
+  void inputChecks_data();
+  void inputChecks();
+
+ private:
+  std::vector<selftest::Case> m_cases;
+};
+
+void TestKernels::initTestCase() {
+  m_cases = selftest::standardCases();
+  QVERIFY(m_cases.size() > 100);
+  QStringList isas;
+  for (cpu::Isa isa : cpu::supportedIsas()) isas << cpu::isaName(isa);
+  qInfo("CPU kernels: active %s, testing %s", cpu::isaName(cpu::activeIsa()), qPrintable(isas.join(", ")));
+}
+
+void TestKernels::matchesReference_data() {
+  QTest::addColumn<int>("index");
+  for (std::size_t i = 0; i < m_cases.size(); ++i) QTest::newRow(m_cases[i].name.c_str()) << static_cast<int>(i);
+}
+
+void TestKernels::matchesReference() {
+  QFETCH(int, index);
+  const selftest::Case& c = m_cases[static_cast<std::size_t>(index)];
+  for (cpu::Isa isa : cpu::supportedIsas()) {
+    const std::vector<selftest::Result> results = selftest::runCpu(c, isa);
+    QVERIFY(results.size() >= 7);
+    for (const selftest::Result& r : results)
+      QVERIFY2(r.passed, qPrintable(QString("%1 on %2: %3").arg(r.kernel.c_str(), r.backend.c_str(), r.message.c_str())));
+  }
+}
+
+// The dual kernel must equal the weight-sparse one exactly on the columns it visits: with a NaN
+// weight in a column whose input is zero, dual skips it (finite result) while SpMV does not.
+void TestKernels::skipsOnlyZeroInputs() {
+  const std::int64_t rows = 48, cols = 40;
+  std::vector<float> w(static_cast<std::size_t>(rows * cols), 0.0f);  // [rows, cols]
+  for (std::int64_t i = 0; i < rows * cols; i += 3) w[static_cast<std::size_t>(i)] = 0.25f * static_cast<float>(i % 7 + 1);
+  w[static_cast<std::size_t>(5 * cols + 7)] = std::numeric_limits<float>::quiet_NaN();  // column 7
+  std::vector<float> x(static_cast<std::size_t>(cols), 1.0f);
+  x[7] = 0.0f;
+  const SparseColumns packed = SparseColumns::pack(w.data(), rows, cols);
+  const DenseMatrix colMajor = DenseMatrix::fromRowMajor(w.data(), rows, cols, Layout::ColMajor);
+  for (cpu::Isa isa : cpu::supportedIsas()) {
+    cpu::setIsa(isa);
+    std::vector<float> dual(rows), act(rows), spmv(rows);
+    cpu::dualSparseSpmspv(packed.view(), x.data(), dual.data());
+    cpu::actSparseGemv(colMajor.view(), x.data(), act.data());
+    cpu::weightSparseSpmv(packed.view(), x.data(), spmv.data());
+    for (std::int64_t r = 0; r < rows; ++r) {
+      QVERIFY2(std::isfinite(dual[r]) && std::isfinite(act[r]), cpu::isaName(isa));
+      QCOMPARE(dual[r], act[r]);
+    }
+    QVERIFY(std::isnan(spmv[5]));  // SpMV multiplies the NaN weight by the zero input
+  }
+  cpu::setIsa(cpu::supportedIsas().back());
+}
+
+// OpenMP splits rows / strips; the per-row arithmetic must not depend on how many threads ran.
+void TestKernels::sameResultOnAnyThreadCount() {
+  selftest::Case c;
+  c.rows = 777;
+  c.cols = 300;
+  c.wSparsity = 0.5;
+  c.aSparsity = 0.5;
+  c.seed = 42;
+  const selftest::Problem p = selftest::makeProblem(c);
+  PackOptions o;
+  o.stripRows = 64;  // 13 strips, so that every thread gets some
+  const SparseColumns packed = SparseColumns::pack(p.w.data(), c.rows, c.cols, o);
+  const DenseMatrix rowMajor = DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, Layout::RowMajor);
+  const int before = omp_get_max_threads();
+  std::vector<float> one(c.rows), many(c.rows);
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    std::vector<float>& y = threads == 1 ? one : many;
+    cpu::dualSparseSpmspv(packed.view(), p.x.data(), y.data());
+  }
+  QVERIFY(many == one);
+  for (int threads : {1, 3}) {
+    omp_set_num_threads(threads);
+    std::vector<float>& y = threads == 1 ? one : many;
+    cpu::denseGemv(rowMajor.view(), p.x.data(), y.data());
+  }
+  QVERIFY(many == one);
+  omp_set_num_threads(before);
+}
+
+// Bad inputs are rejected the same way by the reference, CPU and CUDA versions (the checks run on
+// the host before any device work, so this needs no GPU).
+void TestKernels::inputChecks_data() {
+  QTest::addColumn<QString>("expected");
+  QTest::addColumn<int>("which");
+  QTest::newRow("batch 0") << "batch must be in [1, 8], got 0" << 0;
+  QTest::newRow("batch 9") << "batch must be in [1, 8], got 9" << 1;
+  QTest::newRow("null x") << "input x [1, 8] pointer is null" << 2;
+  QTest::newRow("null y") << "output y [1, 4] pointer is null" << 3;
+  QTest::newRow("act-sparse on row-major") << "needs a column-major matrix" << 4;
+  QTest::newRow("ld too small") << "leading dimension of a row-major [4, 8] matrix must be >= 8, got 5" << 5;
+  QTest::newRow("strip height") << "strip height must be a positive multiple of 16, got 20" << 6;
+  QTest::newRow("n:m columns") << "N:M needs M in {2, 4, 8, 16}" << 7;
+}
+
+void TestKernels::inputChecks() {
+  QFETCH(QString, expected);
+  QFETCH(int, which);
+  std::vector<float> w(32, 1.0f), x(64, 1.0f), y(64);
+  const DenseMatrix rm = DenseMatrix::fromRowMajor(w.data(), 4, 8, Layout::RowMajor);
+  const SparseColumns sc = SparseColumns::pack(w.data(), 4, 8);
+  const NmMatrix nm = NmMatrix::pack(w.data(), 4, 8, 4, 4);
+  using Fn = std::function<void(int)>;  // backend: 0 ref, 1 cpu, 2 cuda
+  Fn call;
+  switch (which) {
+    case 0:
+    case 1: {
+      const int batch = which == 0 ? 0 : 9;
+      call = [&, batch](int b) {
+        if (b == 0) ref::denseGemv(rm.view(), x.data(), y.data(), batch);
+        if (b == 1) cpu::denseGemv(rm.view(), x.data(), y.data(), batch);
+        if (b == 2) cuda::denseGemv(rm.view(), x.data(), y.data(), batch);
+      };
+      break;
+    }
+    case 2:
+      call = [&](int b) {
+        if (b == 0) ref::dualSparseSpmspv(sc.view(), nullptr, y.data());
+        if (b == 1) cpu::dualSparseSpmspv(sc.view(), nullptr, y.data());
+        if (b == 2) cuda::dualSparseSpmspv(sc.view(), nullptr, y.data());
+      };
+      break;
+    case 3:
+      call = [&](int b) {
+        if (b == 0) ref::weightSparseSpmv(nm.view(), x.data(), nullptr);
+        if (b == 1) cpu::weightSparseSpmv(nm.view(), x.data(), nullptr);
+        if (b == 2) cuda::weightSparseSpmv(nm.view(), x.data(), nullptr);
+      };
+      break;
+    case 4:
+      call = [&](int b) {
+        if (b == 0) ref::actSparseGemv(rm.view(), x.data(), y.data());
+        if (b == 1) cpu::actSparseGemv(rm.view(), x.data(), y.data());
+        if (b == 2) cuda::actSparseGemv(rm.view(), x.data(), y.data());
+      };
+      break;
+    case 5:
+      call = [&](int b) {
+        DenseView v = rm.view();
+        v.ld = 5;
+        if (b == 0) ref::denseGemv(v, x.data(), y.data());
+        if (b == 1) cpu::denseGemv(v, x.data(), y.data());
+        if (b == 2) cuda::denseGemv(v, x.data(), y.data());
+      };
+      break;
+    case 6:
+      call = [&](int b) {
+        SparseColumnsView v = sc.view();
+        v.stripRows = 20;
+        if (b == 0) ref::weightSparseSpmv(v, x.data(), y.data());
+        if (b == 1) cpu::weightSparseSpmv(v, x.data(), y.data());
+        if (b == 2) cuda::weightSparseSpmv(v, x.data(), y.data());
+      };
+      break;
+    default:
+      call = [&](int b) {
+        NmView v = nm.view();
+        v.m = 3;
+        if (b == 0) ref::dualSparseSpmspv(v, x.data(), y.data());
+        if (b == 1) cpu::dualSparseSpmspv(v, x.data(), y.data());
+        if (b == 2) cuda::dualSparseSpmspv(v, x.data(), y.data());
+      };
+      break;
+  }
+  const bool cudaBuilt = cuda::status().reason.rfind("built without CUDA", 0) != 0;
+  for (int backend = 0; backend < (cudaBuilt ? 3 : 2); ++backend) {
+    try {
+      call(backend);
+      QFAIL(qPrintable(QString("backend %1 accepted the bad input").arg(backend)));
+    } catch (const duo::Error& e) {
+      QVERIFY2(QString(e.what()).contains(expected), e.what());
+    }
+  }
+}
+
+QTEST_GUILESS_MAIN(TestKernels)
+#include "test_kernels.moc"
