@@ -1,0 +1,74 @@
+// Statistics of one input site over the calibration tokens (method section 3), SparseGPT-style:
+// accumulate (addBatch), solve (obs_solver.h, wanda.h read them), release (free).
+// Projections that share an input (q/k/v; gate/up) share one InputStats. Internal header (torch).
+//
+// With Xd the input in the dense model, Xs the sparsified input in the model pruned so far and
+// dX = Xd - Xs (all [k, m] in the method's notation; here token-major [m, k]):
+//   H = Xs Xs^T   [k, k]   always
+//   M = dX Xs^T   [k, k]   when residual tracking is on (DuoGPT)
+//   a_j = ||dX_j||^2 [k]   when residual tracking is on
+//   A = dX dX^T   [k, k]   when error tracking is on (the fourth statistic: the output error
+//                          ||W' Xs - W Xd||^2 is a quadratic form in H, M and A, see outputError)
+// All four share one running-mean scale 2/m over the m tokens seen so far.
+// Memory: k^2 per matrix (3 k^2 with everything on; f32 k = 1536: 28 MiB; k = 28672: 9.2 GiB).
+#pragma once
+#include <cstdint>
+
+#include <torch/torch.h>
+
+namespace duo {
+
+struct StatsOptions {
+  torch::Device device = torch::kCPU;
+  torch::ScalarType dtype = torch::kFloat32;  // f64 for tests that check identities to 1e-10
+  bool trackResidual = true;  // M and a (needed by DuoGPT; SparseGPT/Wanda need only H)
+  bool trackError = true;     // A, for the exact relative output error (relativeOutputError);
+                              // only with trackResidual
+};
+
+class InputStats {
+ public:
+  InputStats(int64_t k, StatsOptions opts = {});
+
+  // xs [..., k]: the sparsified input the pruned layer sees; xd [..., k]: the dense model's input
+  // at the same tokens. xd undefined means xd == xs (dX = 0); giving xd without residual tracking
+  // throws. Any dtype/device: cast to the
+  // statistics'. Two or three GEMMs per call, no per-token work.
+  void addBatch(const torch::Tensor& xs, const torch::Tensor& xd = {});
+
+  int64_t k() const { return m_k; }
+  int64_t tokens() const { return m_tokens; }
+  const StatsOptions& options() const { return m_opts; }
+  bool hasResidual() const { return m_opts.trackResidual; }
+  bool hasError() const { return m_opts.trackError; }
+
+  const torch::Tensor& H() const { return m_H; }  // [k, k]
+  const torch::Tensor& M() const { return m_M; }  // [k, k], undefined unless trackResidual
+  const torch::Tensor& a() const { return m_a; }  // [k], undefined unless trackResidual
+  const torch::Tensor& A() const { return m_A; }  // [k, k], undefined unless trackError
+
+  // ||Xs_j|| up to the common scale: sqrt(H_jj) [k] (Wanda's input norm).
+  torch::Tensor inputNorms() const;
+
+  void free();  // releases the matrices; tokens() goes back to 0
+
+ private:
+  int64_t m_k;
+  StatsOptions m_opts;
+  int64_t m_tokens = 0;
+  torch::Tensor m_H;  // [k, k]
+  torch::Tensor m_M;  // [k, k]
+  torch::Tensor m_a;  // [k]
+  torch::Tensor m_A;  // [k, k]
+};
+
+// Relative output error of a pruned weight on the calibration data, from the statistics alone:
+//   ||W' Xs - W Xd||^2 / ||W Xd||^2
+// With dW = W' - W and E = dW Xs - W dX:
+//   ||E||^2    = tr(dW H dW^T) - 2 tr(dW M^T W^T) + tr(W A W^T)     (no cancellation of large terms)
+//   ||W Xd||^2 = tr(W (H + M + M^T + A) W^T)
+// Without residual tracking dX = 0 and only the first terms remain. Needs trackError when
+// trackResidual is on (throws otherwise). W, Wp [n, k]; sums in f64.
+double relativeOutputError(const InputStats& stats, const torch::Tensor& W, const torch::Tensor& Wp);
+
+}  // namespace duo
