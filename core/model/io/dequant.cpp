@@ -1,0 +1,313 @@
+#include "core/model/io/dequant.h"
+
+#include <array>
+#include <cstring>
+#include <limits>
+
+#include "core/common/error.h"
+
+namespace duo {
+
+namespace {
+
+constexpr int64_t kQK = 32;    // elements per block of the 32-wide formats (Q4_0, Q4_1, Q8_0)
+constexpr int64_t kQKK = 256;  // elements per super-block of the K formats
+constexpr int kKScaleBytes = 12;
+
+struct TypeRow {
+  uint32_t id;
+  GgmlTypeTraits traits;
+};
+
+// Sizes from ggml's block structs; dequantizable marks the types dequantize() decodes.
+const TypeRow kTypes[] = {
+    {0, {"F32", 1, 4, true}},
+    {1, {"F16", 1, 2, true}},
+    {2, {"Q4_0", kQK, 2 + 16, true}},
+    {3, {"Q4_1", kQK, 2 + 2 + 16, true}},
+    {6, {"Q5_0", kQK, 2 + 4 + 16, false}},
+    {7, {"Q5_1", kQK, 2 + 2 + 4 + 16, false}},
+    {8, {"Q8_0", kQK, 2 + 32, true}},
+    {10, {"Q2_K", kQKK, 2 + 2 + kQKK / 16 + kQKK / 4, false}},
+    {11, {"Q3_K", kQKK, 2 + kQKK / 4 + kQKK / 8 + 12, false}},
+    {12, {"Q4_K", kQKK, 2 + 2 + kKScaleBytes + kQKK / 2, true}},
+    {13, {"Q5_K", kQKK, 2 + 2 + kKScaleBytes + kQKK / 8 + kQKK / 2, true}},
+    {14, {"Q6_K", kQKK, kQKK / 2 + kQKK / 4 + kQKK / 16 + 2, true}},
+    {15, {"Q8_K", kQKK, 4 + kQKK + kQKK / 8, false}},
+    {16, {"IQ2_XXS", kQKK, 2 + kQKK / 4, false}},
+    {17, {"IQ2_XS", kQKK, 2 + kQKK / 4 + kQKK / 32, false}},
+    {18, {"IQ3_XXS", kQKK, 2 + kQKK / 4 + kQKK / 8, false}},
+    {19, {"IQ1_S", kQKK, 2 + kQKK / 8 + kQKK / 16, false}},
+    {20, {"IQ4_NL", kQK, 2 + 16, false}},
+    {21, {"IQ3_S", kQKK, 2 + kQKK / 4 + kQKK / 8 + kQKK / 32 + 4, false}},
+    {22, {"IQ2_S", kQKK, 2 + kQKK / 4 + kQKK / 16, false}},
+    {23, {"IQ4_XS", kQKK, 2 + 2 + kQKK / 2 + kQKK / 64, false}},
+    {24, {"I8", 1, 1, false}},
+    {25, {"I16", 1, 2, false}},
+    {26, {"I32", 1, 4, false}},
+    {27, {"I64", 1, 8, false}},
+    {28, {"F64", 1, 8, false}},
+    {29, {"IQ1_M", kQKK, kQKK / 8 + kQKK / 16 + kQKK / 32, false}},
+    {30, {"BF16", 1, 2, true}},
+    {34, {"TQ1_0", kQKK, 2 + 4 * 13, false}},
+    {35, {"TQ2_0", kQKK, 2 + 64, false}},
+};
+
+uint16_t loadU16(const uint8_t* p) {
+  uint16_t v;
+  std::memcpy(&v, p, 2);
+  return v;
+}
+
+// 65536-entry half -> float table, built once (thread-safe static init).
+const std::array<float, 65536>& halfTable() {
+  static const std::array<float, 65536> table = [] {
+    std::array<float, 65536> t{};
+    for (uint32_t i = 0; i < 65536; ++i) t[i] = halfToFloat(static_cast<uint16_t>(i));
+    return t;
+  }();
+  return table;
+}
+
+float h2f(const uint8_t* p) { return halfTable()[loadU16(p)]; }
+
+// Q4_0 block (18 bytes): f16 d; u8 qs[16]. Element j (<16) is the low nibble of qs[j], element
+// j+16 the high nibble; value = (q - 8) * d.
+void dequantQ4_0(const uint8_t* b, float* y, int64_t nBlocks) {
+  for (int64_t i = 0; i < nBlocks; ++i, b += 18, y += kQK) {
+    const float d = h2f(b);
+    const uint8_t* qs = b + 2;
+    for (int j = 0; j < 16; ++j) {
+      y[j] = static_cast<float>((qs[j] & 0x0F) - 8) * d;
+      y[j + 16] = static_cast<float>((qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+// Q4_1 block (20 bytes): f16 d; f16 m; u8 qs[16]; nibbles as Q4_0; value = q * d + m.
+void dequantQ4_1(const uint8_t* b, float* y, int64_t nBlocks) {
+  for (int64_t i = 0; i < nBlocks; ++i, b += 20, y += kQK) {
+    const float d = h2f(b);
+    const float m = h2f(b + 2);
+    const uint8_t* qs = b + 4;
+    for (int j = 0; j < 16; ++j) {
+      y[j] = static_cast<float>(qs[j] & 0x0F) * d + m;
+      y[j + 16] = static_cast<float>(qs[j] >> 4) * d + m;
+    }
+  }
+}
+
+// Q8_0 block (34 bytes): f16 d; i8 qs[32]; value = q * d.
+void dequantQ8_0(const uint8_t* b, float* y, int64_t nBlocks) {
+  for (int64_t i = 0; i < nBlocks; ++i, b += 34, y += kQK) {
+    const float d = h2f(b);
+    const int8_t* qs = reinterpret_cast<const int8_t*>(b + 2);
+    for (int j = 0; j < 32; ++j) y[j] = static_cast<float>(qs[j]) * d;
+  }
+}
+
+// The 12 packed scale bytes of Q4_K/Q5_K hold 8 six-bit scales and 8 six-bit mins, one pair per
+// 32-element sub-block j: for j < 4 the low 6 bits of bytes j (scale) and j+4 (min); for j >= 4
+// the low/high nibble of byte j+4 plus the top 2 bits of bytes j-4 (scale) and j (min).
+void scaleMinK4(int j, const uint8_t* q, uint8_t* sc, uint8_t* mn) {
+  if (j < 4) {
+    *sc = q[j] & 63;
+    *mn = q[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4));
+    *mn = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+// Q4_K super-block (144 bytes): f16 d; f16 dmin; u8 scales[12]; u8 qs[128]. Four 64-element
+// chunks, each using 32 bytes of qs: low nibbles give sub-block 2c, high nibbles sub-block 2c+1;
+// value = d * scale_j * q - dmin * min_j.
+void dequantQ4_K(const uint8_t* b, float* y, int64_t nBlocks) {
+  for (int64_t i = 0; i < nBlocks; ++i, b += 144) {
+    const float d = h2f(b);
+    const float dmin = h2f(b + 2);
+    const uint8_t* scales = b + 4;
+    const uint8_t* q = b + 4 + kKScaleBytes;
+    for (int c = 0; c < 4; ++c, q += 32) {
+      uint8_t sc, mn;
+      scaleMinK4(2 * c, scales, &sc, &mn);
+      const float d1 = d * sc, m1 = dmin * mn;
+      scaleMinK4(2 * c + 1, scales, &sc, &mn);
+      const float d2 = d * sc, m2 = dmin * mn;
+      for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>(q[l] & 0x0F) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
+    }
+  }
+}
+
+// Q5_K super-block (176 bytes): f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]. As Q4_K,
+// plus a fifth bit per element: bit j of qh[l] belongs to element l of sub-block j.
+void dequantQ5_K(const uint8_t* b, float* y, int64_t nBlocks) {
+  for (int64_t i = 0; i < nBlocks; ++i, b += 176) {
+    const float d = h2f(b);
+    const float dmin = h2f(b + 2);
+    const uint8_t* scales = b + 4;
+    const uint8_t* qh = b + 4 + kKScaleBytes;
+    const uint8_t* ql = qh + 32;
+    for (int c = 0; c < 4; ++c, ql += 32) {
+      uint8_t sc, mn;
+      scaleMinK4(2 * c, scales, &sc, &mn);
+      const float d1 = d * sc, m1 = dmin * mn;
+      scaleMinK4(2 * c + 1, scales, &sc, &mn);
+      const float d2 = d * sc, m2 = dmin * mn;
+      const uint8_t bit1 = static_cast<uint8_t>(1u << (2 * c));
+      const uint8_t bit2 = static_cast<uint8_t>(2u << (2 * c));
+      for (int l = 0; l < 32; ++l)
+        *y++ = d1 * static_cast<float>((ql[l] & 0x0F) + ((qh[l] & bit1) ? 16 : 0)) - m1;
+      for (int l = 0; l < 32; ++l)
+        *y++ = d2 * static_cast<float>((ql[l] >> 4) + ((qh[l] & bit2) ? 16 : 0)) - m2;
+    }
+  }
+}
+
+// Q6_K super-block (210 bytes): u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d. Two 128-element
+// halves, each using 64 bytes of ql, 32 of qh and 8 scales. In a half, element l + 32k
+// (k = 0..3, l = 0..31) takes its low 4 bits from ql[l + 32(k&1)] (low nibble for k < 2, high
+// for k >= 2) and its top 2 bits from qh[l] >> 2k; value = d * scales[k*2 + l/16] * (q - 32).
+void dequantQ6_K(const uint8_t* b, float* y, int64_t nBlocks) {
+  for (int64_t i = 0; i < nBlocks; ++i, b += 210) {
+    const uint8_t* ql = b;
+    const uint8_t* qh = b + 128;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(b + 192);
+    const float d = h2f(b + 208);
+    for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, y += 128) {
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = ((ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = ((ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l] = d * sc[is] * static_cast<float>(q1);
+        y[l + 32] = d * sc[is + 2] * static_cast<float>(q2);
+        y[l + 64] = d * sc[is + 4] * static_cast<float>(q3);
+        y[l + 96] = d * sc[is + 6] * static_cast<float>(q4);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+GgmlTypeTraits typeTraits(uint32_t type) {
+  for (const TypeRow& r : kTypes)
+    if (r.id == type) return r.traits;
+  return {};
+}
+
+std::string ggmlTypeName(uint32_t type) {
+  const GgmlTypeTraits t = typeTraits(type);
+  return t.name != nullptr ? std::string(t.name) : "type " + std::to_string(type);
+}
+
+int64_t ggmlByteSize(uint32_t type, int64_t elems) {
+  const GgmlTypeTraits t = typeTraits(type);
+  if (t.name == nullptr || elems < 0 || elems % t.blockElems != 0) return -1;
+  const int64_t blocks = elems / t.blockElems;
+  if (blocks > std::numeric_limits<int64_t>::max() / t.blockBytes) return -1;
+  return blocks * t.blockBytes;
+}
+
+void dequantize(GgmlType type, const void* src, float* dst, int64_t elems) {
+  const auto id = static_cast<uint32_t>(type);
+  const GgmlTypeTraits t = typeTraits(id);
+  DUO_CHECK(t.name != nullptr && t.dequantizable, "dequantize: storage type ", ggmlTypeName(id),
+            " is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)");
+  DUO_CHECK(elems >= 0 && elems % t.blockElems == 0, "dequantize: ", elems, " elements of ", t.name,
+            " is not a whole number of ", t.blockElems, "-element blocks");
+  const auto* b = static_cast<const uint8_t*>(src);
+  const int64_t nBlocks = elems / t.blockElems;
+  switch (type) {
+    case GgmlType::F32: std::memcpy(dst, src, static_cast<size_t>(elems) * 4); return;
+    case GgmlType::F16: {
+      // src may be unaligned inside a mapped file: go through the byte-wise loader.
+      const auto& table = halfTable();
+      for (int64_t i = 0; i < elems; ++i) dst[i] = table[loadU16(b + 2 * i)];
+      return;
+    }
+    case GgmlType::BF16:
+      for (int64_t i = 0; i < elems; ++i) dst[i] = bf16ToFloat(loadU16(b + 2 * i));
+      return;
+    case GgmlType::Q4_0: dequantQ4_0(b, dst, nBlocks); return;
+    case GgmlType::Q4_1: dequantQ4_1(b, dst, nBlocks); return;
+    case GgmlType::Q8_0: dequantQ8_0(b, dst, nBlocks); return;
+    case GgmlType::Q4_K: dequantQ4_K(b, dst, nBlocks); return;
+    case GgmlType::Q5_K: dequantQ5_K(b, dst, nBlocks); return;
+    case GgmlType::Q6_K: dequantQ6_K(b, dst, nBlocks); return;
+    default: break;
+  }
+  DUO_ASSERT(false);  // every dequantizable type has a case above
+}
+
+float halfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
+  const uint32_t exp = (h >> 10) & 0x1F;
+  uint32_t mant = h & 0x3FF;
+  uint32_t bits;
+  if (exp == 0) {
+    if (mant == 0) {
+      bits = sign;  // +-0
+    } else {      // subnormal: normalise into a float32 normal
+      int e = -1;
+      do {
+        ++e;
+        mant <<= 1;
+      } while ((mant & 0x400) == 0);
+      bits = sign | (static_cast<uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3FF) << 13);
+    }
+  } else if (exp == 0x1F) {
+    bits = sign | 0x7F800000u | (mant << 13);  // inf / nan (payload kept)
+  } else {
+    bits = sign | ((exp + 127 - 15) << 23) | (mant << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+float bf16ToFloat(uint16_t b) {
+  const uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t floatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
+  const uint32_t absx = x & 0x7FFFFFFF;
+  if (absx > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00);  // nan
+  if (absx >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00);  // overflow -> inf
+  if (absx < 0x38800000u) {  // below the smallest normal half: subnormal or zero
+    if (absx < 0x33000000u) return sign;  // rounds to zero
+    const uint32_t e = absx >> 23;
+    const uint32_t m = (absx & 0x7FFFFF) | 0x800000;
+    const uint32_t shift = 126 - e;  // value = m * 2^(e-150) = q * 2^-24  =>  q = m >> (126 - e)
+    uint32_t q = m >> shift;
+    const uint32_t rem = m & ((1u << shift) - 1);
+    const uint32_t halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (q & 1))) ++q;
+    return static_cast<uint16_t>(sign | q);
+  }
+  // normal: rebias the exponent, round the 13 dropped mantissa bits to nearest even
+  uint32_t h = ((absx >> 13) - ((127 - 15) << 10));
+  const uint32_t rem = absx & 0x1FFF;
+  if (rem > 0x1000 || (rem == 0x1000 && (h & 1))) ++h;  // may carry into the exponent: correct
+  return static_cast<uint16_t>(sign | h);
+}
+
+void halfToFloat(const uint16_t* src, float* dst, int64_t n) {
+  const auto& table = halfTable();
+  for (int64_t i = 0; i < n; ++i) dst[i] = table[src[i]];
+}
+
+void bf16ToFloat(const uint16_t* src, float* dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = bf16ToFloat(src[i]);
+}
+
+}  // namespace duo

@@ -1,0 +1,259 @@
+#include "core/model/io/hf_config.h"
+
+#include <filesystem>
+#include <set>
+
+#include "core/common/atomic_file.h"
+#include "core/common/error.h"
+
+namespace fs = std::filesystem;
+
+namespace duo {
+
+namespace {
+
+struct Family {
+  const char* modelType;
+  const char* architecture;  // HF class in "architectures"
+  const char* ours;          // ModelConfig::architecture
+};
+const Family kFamilies[] = {
+    {"llama", "LlamaForCausalLM", "llama"},
+    {"mistral", "MistralForCausalLM", "mistral"},
+    {"qwen2", "Qwen2ForCausalLM", "qwen2"},
+};
+
+// Reads config values with the file named in every complaint.
+class Reader {
+ public:
+  Reader(const nlohmann::json& j, const std::string& source) : m_j(j), m_source(source) {}
+
+  bool has(const char* key) const { return m_j.contains(key) && !m_j[key].is_null(); }
+
+  int64_t integer(const char* key, int64_t fallback, bool required, int64_t lo, int64_t hi) const {
+    if (!has(key)) {
+      DUO_CHECK(!required, m_source, ": missing required key '", key, "'");
+      return fallback;
+    }
+    const nlohmann::json& v = m_j[key];
+    DUO_CHECK(v.is_number_integer(), m_source, ": '", key, "' must be an integer, got ", v.dump());
+    const int64_t x = v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi) ? hi + 1 : v.get<int64_t>();
+    DUO_CHECK(x >= lo && x <= hi, m_source, ": '", key, "' = ", x, " is outside [", lo, ", ", hi, "]");
+    return x;
+  }
+
+  double number(const nlohmann::json& obj, const char* key, double fallback, const std::string& where) const {
+    if (!obj.contains(key) || obj[key].is_null()) return fallback;
+    DUO_CHECK(obj[key].is_number(), m_source, ": '", where, key, "' must be a number, got ", obj[key].dump());
+    return obj[key].get<double>();
+  }
+  double number(const char* key, double fallback) const { return number(m_j, key, fallback, ""); }
+
+  bool boolean(const char* key, bool fallback) const {
+    if (!has(key)) return fallback;
+    DUO_CHECK(m_j[key].is_boolean(), m_source, ": '", key, "' must be true or false, got ", m_j[key].dump());
+    return m_j[key].get<bool>();
+  }
+
+  std::string string(const char* key) const {
+    if (!has(key)) return "";
+    DUO_CHECK(m_j[key].is_string(), m_source, ": '", key, "' must be a string, got ", m_j[key].dump());
+    return m_j[key].get<std::string>();
+  }
+
+  // A token id that may be given as a list (LLaMA-3.1 lists several eos ids): the first one.
+  int64_t tokenId(const char* key) const {
+    if (!has(key)) return -1;
+    const nlohmann::json& v = m_j[key];
+    const nlohmann::json& first = v.is_array() && !v.empty() ? v[0] : v;
+    DUO_CHECK(first.is_number_integer() && first.get<int64_t>() >= 0, m_source, ": '", key,
+              "' must be a token id, got ", v.dump());
+    return first.get<int64_t>();
+  }
+
+  const nlohmann::json& json() const { return m_j; }
+  const std::string& source() const { return m_source; }
+
+ private:
+  const nlohmann::json& m_j;
+  const std::string& m_source;
+};
+
+const Family& family(const Reader& r) {
+  const std::string modelType = r.string("model_type");
+  std::string arch;
+  if (r.has("architectures")) {
+    const nlohmann::json& a = r.json()["architectures"];
+    DUO_CHECK(a.is_array() && a.size() == 1 && a[0].is_string(), r.source(),
+              ": 'architectures' must list exactly one class, got ", a.dump());
+    arch = a[0].get<std::string>();
+  }
+  DUO_CHECK(!modelType.empty() || !arch.empty(), r.source(), ": neither 'model_type' nor 'architectures' is given");
+  for (const Family& f : kFamilies) {
+    const bool typeOk = modelType.empty() || modelType == f.modelType;
+    const bool archOk = arch.empty() || arch == f.architecture;
+    if ((modelType == f.modelType || arch == f.architecture)) {
+      DUO_CHECK(typeOk && archOk, r.source(), ": model_type '", modelType, "' does not match architecture '", arch, "'");
+      return f;
+    }
+  }
+  fail(r.source(), ": unsupported model: model_type '", modelType, "', architecture '", arch,
+       "' (supported: llama, mistral, qwen2 and their *ForCausalLM classes)");
+}
+
+// rope_scaling (transformers <= 4.x) or rope_parameters (transformers 5): none, "default" or
+// "llama3"; every other type (linear, dynamic, yarn, longrope, ...) changes the math we implement.
+void readRope(const Reader& r, ModelConfig* c) {
+  const nlohmann::json& j = r.json();
+  const char* key = r.has("rope_parameters") ? "rope_parameters" : "rope_scaling";
+  if (!r.has(key)) return;
+  const nlohmann::json& s = j[key];
+  DUO_CHECK(s.is_object(), r.source(), ": '", key, "' must be an object, got ", s.dump());
+  std::string type;
+  for (const char* k : {"rope_type", "type"})
+    if (s.contains(k) && s[k].is_string()) type = s[k].get<std::string>();
+  const std::string where = std::string(key) + ".";
+  c->ropeTheta = r.number(s, "rope_theta", c->ropeTheta, where);
+  if (type.empty() || type == "default") return;
+  DUO_CHECK(type == "llama3", r.source(), ": ", key, " type '", type,
+            "' is not supported (only 'llama3' RoPE scaling is implemented)");
+  c->ropeScaling.type = "llama3";
+  c->ropeScaling.factor = r.number(s, "factor", 0.0, where);
+  c->ropeScaling.lowFreqFactor = r.number(s, "low_freq_factor", 1.0, where);
+  c->ropeScaling.highFreqFactor = r.number(s, "high_freq_factor", 4.0, where);
+  c->ropeScaling.originalMaxPositions =
+      static_cast<int64_t>(r.number(s, "original_max_position_embeddings", 8192.0, where));
+  DUO_CHECK(c->ropeScaling.factor >= 1.0, r.source(), ": ", key, ".factor must be >= 1, got ", c->ropeScaling.factor);
+  DUO_CHECK(c->ropeScaling.highFreqFactor > c->ropeScaling.lowFreqFactor && c->ropeScaling.lowFreqFactor > 0,
+            r.source(), ": ", key, ": need high_freq_factor > low_freq_factor > 0, got ",
+            c->ropeScaling.highFreqFactor, " and ", c->ropeScaling.lowFreqFactor);
+  DUO_CHECK(c->ropeScaling.originalMaxPositions > 0, r.source(), ": ", key,
+            ".original_max_position_embeddings must be positive");
+}
+
+// Keys whose presence (with these values) changes the computation in ways we do not implement.
+void refuseUnsupported(const Reader& r, const Family& f, int64_t maxPositions) {
+  const std::string act = r.has("hidden_act") ? r.string("hidden_act") : "silu";
+  DUO_CHECK(act == "silu", r.source(), ": hidden_act '", act, "' is not supported (SwiGLU with silu only)");
+  DUO_CHECK(r.number("partial_rotary_factor", 1.0) == 1.0, r.source(), ": partial_rotary_factor ",
+            r.number("partial_rotary_factor", 1.0), " is not supported (RoPE on the whole head only)");
+  DUO_CHECK(!r.has("quantization_config"), r.source(),
+            ": quantization_config is not supported (load an unquantised F32/F16/BF16 checkpoint)");
+  DUO_CHECK(!r.boolean("mlp_bias", false), r.source(), ": mlp_bias = true is not supported");
+  if (std::string(f.modelType) != "qwen2")  // LLaMA's attention_bias also biases o_proj
+    DUO_CHECK(!r.boolean("attention_bias", false), r.source(),
+              ": attention_bias = true is not supported for ", f.modelType, " (o_proj bias)");
+  // Sliding-window attention: refused when a window shorter than the context is in force.
+  // Mistral's transformers default (key absent) is a 4096-token window; null means none.
+  // Qwen2 applies its window only with use_sliding_window = true.
+  const std::string type = f.modelType;
+  int64_t window = -1;
+  if (type == "mistral" && !r.json().contains("sliding_window")) window = 4096;
+  if (r.has("sliding_window") && (type != "qwen2" || r.boolean("use_sliding_window", false))) {
+    const nlohmann::json& w = r.json()["sliding_window"];
+    DUO_CHECK(w.is_number_integer(), r.source(), ": 'sliding_window' must be an integer, got ", w.dump());
+    window = w.get<int64_t>();
+  }
+  DUO_CHECK(window < 0 || window >= maxPositions, r.source(), ": sliding_window = ", window,
+            " (shorter than max_position_embeddings = ", maxPositions, ") is not supported");
+}
+
+}  // namespace
+
+ModelConfig parseHfConfig(const nlohmann::json& j, const std::string& source) {
+  DUO_CHECK(j.is_object(), source, ": config is not a JSON object");
+  const Reader r(j, source);
+  const Family& f = family(r);
+  ModelConfig c;
+  c.architecture = f.ours;
+  c.vocabSize = r.integer("vocab_size", 0, true, 1, 1ll << 24);
+  c.hiddenSize = r.integer("hidden_size", 0, true, 1, 1ll << 17);
+  c.intermediateSize = r.integer("intermediate_size", 0, true, 1, 1ll << 19);
+  c.numLayers = r.integer("num_hidden_layers", 0, true, 1, 1024);
+  c.numHeads = r.integer("num_attention_heads", 0, true, 1, 4096);
+  c.numKvHeads = r.integer("num_key_value_heads", c.numHeads, false, 1, 4096);
+  DUO_CHECK(c.numHeads % c.numKvHeads == 0, source, ": num_attention_heads ", c.numHeads,
+            " is not a multiple of num_key_value_heads ", c.numKvHeads);
+  const bool headDimGiven = r.has("head_dim");
+  c.headDim = r.integer("head_dim", 0, false, 2, 4096);
+  if (!headDimGiven) {
+    DUO_CHECK(c.hiddenSize % c.numHeads == 0, source, ": hidden_size ", c.hiddenSize,
+              " is not a multiple of num_attention_heads ", c.numHeads, " and no head_dim is given");
+    c.headDim = c.hiddenSize / c.numHeads;
+  }
+  DUO_CHECK(c.headDim % 2 == 0, source, ": head dimension ", c.headDim, " must be even for RoPE");
+  const int64_t defaultMax = std::string(f.modelType) == "llama" ? 2048 : 32768;
+  c.maxPositions = r.integer("max_position_embeddings", defaultMax, false, 1, 1ll << 24);
+  c.rmsNormEps = r.number("rms_norm_eps", 1e-6);
+  DUO_CHECK(c.rmsNormEps > 0 && c.rmsNormEps < 1, source, ": rms_norm_eps ", c.rmsNormEps, " is outside (0, 1)");
+  c.ropeTheta = r.number("rope_theta", 10000.0);
+  readRope(r, &c);
+  DUO_CHECK(c.ropeTheta > 0, source, ": rope_theta ", c.ropeTheta, " must be positive");
+  c.tieWordEmbeddings = r.boolean("tie_word_embeddings", false);
+  c.attentionBias = std::string(f.modelType) == "qwen2";  // Qwen2 always has q/k/v biases
+  c.bosTokenId = r.tokenId("bos_token_id");
+  c.eosTokenId = r.tokenId("eos_token_id");
+  refuseUnsupported(r, f, c.maxPositions);
+  return c;
+}
+
+ModelConfig readHfConfig(const std::string& path) {
+  const std::string file = fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
+  DUO_CHECK(fs::exists(file), file, ": missing (an HF model folder needs config.json)");
+  const std::string text = readFile(file);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(file, ": not valid JSON: ", e.what());
+  }
+  return parseHfConfig(j, file);
+}
+
+nlohmann::json hfConfigJson(const ModelConfig& c) {
+  const Family* f = &kFamilies[0];
+  for (const Family& g : kFamilies)
+    if (c.architecture == g.ours) f = &g;
+  nlohmann::json j;
+  j["architectures"] = {f->architecture};
+  j["model_type"] = f->modelType;
+  j["vocab_size"] = c.vocabSize;
+  j["hidden_size"] = c.hiddenSize;
+  j["intermediate_size"] = c.intermediateSize;
+  j["num_hidden_layers"] = c.numLayers;
+  j["num_attention_heads"] = c.numHeads;
+  j["num_key_value_heads"] = c.numKvHeads;
+  j["head_dim"] = c.headDim;
+  j["max_position_embeddings"] = c.maxPositions;
+  j["rms_norm_eps"] = c.rmsNormEps;
+  j["rope_theta"] = c.ropeTheta;
+  if (c.ropeScaling.type == "llama3") {
+    j["rope_scaling"] = {{"rope_type", "llama3"},
+                         {"factor", c.ropeScaling.factor},
+                         {"low_freq_factor", c.ropeScaling.lowFreqFactor},
+                         {"high_freq_factor", c.ropeScaling.highFreqFactor},
+                         {"original_max_position_embeddings", c.ropeScaling.originalMaxPositions}};
+  } else {
+    j["rope_scaling"] = nullptr;
+  }
+  j["tie_word_embeddings"] = c.tieWordEmbeddings;
+  if (c.architecture != "qwen2") j["attention_bias"] = false;
+  if (c.architecture == "mistral") j["sliding_window"] = nullptr;  // transformers' default is 4096
+  if (c.architecture == "qwen2") j["use_sliding_window"] = false;
+  j["mlp_bias"] = false;
+  j["hidden_act"] = "silu";
+  if (c.bosTokenId >= 0) j["bos_token_id"] = c.bosTokenId;
+  if (c.eosTokenId >= 0) j["eos_token_id"] = c.eosTokenId;
+  j["torch_dtype"] = "float32";
+  return j;
+}
+
+std::string hfTokenizerPath(const std::string& dir) {
+  const fs::path json = fs::path(dir) / "tokenizer.json";
+  if (fs::exists(json)) return json.string();
+  const fs::path spm = fs::path(dir) / "tokenizer.model";
+  if (fs::exists(spm)) return spm.string();
+  fail(dir, ": no tokenizer (neither tokenizer.json nor tokenizer.model is present)");
+}
+
+}  // namespace duo

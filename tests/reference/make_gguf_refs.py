@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Reference values for the GGUF reader, from implementations independent of ours.
+
+1. Quant blocks: random bytes for each supported GGML type (scale fields set to sane halves),
+   dequantised by the PyPI `gguf` package (gguf.quants.dequantize).
+2. The real SmolLM2-135M-Instruct Q4_1 file: per-tensor checksums and sampled values of the
+   `gguf` package's dequantisation (GGUF element order, before any q/k unpermute).
+3. The same file through HF transformers' GGUF loader (load_gguf_checkpoint, which reverses
+   llama.cpp's q/k permutation): config values and a fingerprint of every q_proj/k_proj row of
+   layers 0 and 29, fingerprint(row) = sum_j row[j] * fp(j), fp(j) = ((j * 7919) % 1000) / 1000 - 0.5.
+
+Writes gguf_refs.json next to this script. Run with a Python that has gguf, numpy, torch and
+transformers (e.g. ~/.cache/duoscope/venv-ref/bin/python):
+    python tests/reference/make_gguf_refs.py [path/to/SmolLM2-135M-Instruct.Q4_1.gguf]
+"""
+import importlib.metadata
+import json
+import os
+import re
+import sys
+
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as T
+from gguf.quants import dequantize
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_MODEL = os.path.expanduser("~/.cache/duoscope/models/SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def f16_bytes(x):
+    return np.array([x], dtype=np.float16).tobytes()
+
+
+def random_block(qtype, rng):
+    """One block of random bytes whose f16 scale fields hold small positive values."""
+    block_elems, block_bytes = gguf.GGML_QUANT_SIZES[qtype]
+    b = bytearray(rng.integers(0, 256, size=block_bytes, dtype=np.uint8).tobytes())
+    d = f16_bytes(rng.uniform(0.001, 0.05))
+    m = f16_bytes(rng.uniform(-0.05, 0.05))
+    if qtype in (T.Q4_0, T.Q8_0):
+        b[0:2] = d
+    elif qtype in (T.Q4_1, T.Q4_K, T.Q5_K):
+        b[0:2] = d
+        b[2:4] = f16_bytes(abs(rng.uniform(0.001, 0.05)))
+    elif qtype == T.Q6_K:
+        b[block_bytes - 2:block_bytes] = d
+    del m
+    return bytes(b), block_elems
+
+
+def quant_blocks():
+    rng = np.random.default_rng(20240601)
+    out = []
+    for qtype in (T.Q4_0, T.Q4_1, T.Q8_0, T.Q4_K, T.Q5_K, T.Q6_K):
+        nblocks = 2 if gguf.GGML_QUANT_SIZES[qtype][0] == 32 else 1
+        raw = b""
+        elems = 0
+        for _ in range(nblocks):
+            blk, n = random_block(qtype, rng)
+            raw += blk
+            elems += n
+        values = dequantize(np.frombuffer(raw, dtype=np.uint8), qtype).reshape(-1)
+        assert values.size == elems
+        out.append({"type": qtype.name, "hex": raw.hex(), "values": [float(v) for v in values]})
+    # F16: zeros, subnormals, normals, the largest half (inf/nan are JSON-less: the C++ test has them)
+    halves = np.array([0.0, -0.0, 6e-8, 3e-5, 1e-5, 0.5, -2.75, 1.0009765625, 65504.0], dtype=np.float16)
+    out.append({"type": "F16", "hex": halves.tobytes().hex(), "values": [float(v) for v in halves.astype(np.float32)]})
+    return out
+
+
+def fingerprint_vec(k):
+    j = np.arange(k, dtype=np.int64)
+    return ((j * 7919) % 1000).astype(np.float64) / 1000.0 - 0.5
+
+
+def model_refs(path):
+    reader = gguf.GGUFReader(path)
+    names = ["token_embd.weight", "blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight",
+             "blk.0.ffn_down.weight", "blk.29.attn_q.weight", "blk.29.ffn_up.weight", "blk.0.attn_norm.weight",
+             "output_norm.weight"]
+    tensors = {t.name: t for t in reader.tensors}
+    out = []
+    for name in names:
+        t = tensors[name]
+        values = dequantize(t.data, t.tensor_type).astype(np.float32)
+        flat = values.reshape(-1)
+        n = flat.size
+        idx = [int(i) for i in np.linspace(0, n - 1, 24).astype(np.int64)]
+        out.append({
+            "name": name,
+            "type": t.tensor_type.name,
+            "shape": [int(x) for x in reversed(t.shape.tolist())],  # torch order
+            "sum": float(flat.astype(np.float64).sum()),
+            "sum_abs": float(np.abs(flat.astype(np.float64)).sum()),
+            "sum_sq": float((flat.astype(np.float64) ** 2).sum()),
+            "index": idx,
+            "values": [float(flat[i]) for i in idx],
+        })
+    return out
+
+
+def transformers_refs(path):
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+    cfg = load_gguf_checkpoint(path, return_tensors=False)["config"]
+    # The tensor loader maps GGUF names through a model's parameter names: give it an empty one.
+    hf_config = AutoConfig.for_model(**cfg)
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(hf_config)
+    ck = load_gguf_checkpoint(path, return_tensors=True, model_to_load=skeleton)
+    keys = ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+            "rms_norm_eps", "rope_theta", "max_position_embeddings", "vocab_size", "tie_word_embeddings",
+            "bos_token_id", "eos_token_id"]
+    config = {k: cfg.get(k) for k in keys if k in cfg}
+    rows = {}
+    for layer in (0, 29):
+        for proj in ("q_proj", "k_proj"):
+            name = f"model.layers.{layer}.self_attn.{proj}.weight"
+            w = np.asarray(ck["tensors"][name].float().numpy(), dtype=np.float64)
+            rows[name] = [float("%.9g" % x) for x in w @ fingerprint_vec(w.shape[1])]
+    return {"config": config, "row_fingerprints": rows}
+
+
+def main():
+    path = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_MODEL
+    refs = {"generator": "tests/reference/make_gguf_refs.py", "gguf_version": importlib.metadata.version("gguf"),
+            "quant_blocks": quant_blocks()}
+    if os.path.exists(path):
+        refs["smollm2"] = {"file": os.path.basename(path), "tensors": model_refs(path)}
+        refs["smollm2"]["transformers"] = transformers_refs(path)
+    out = os.path.join(HERE, "gguf_refs.json")
+    text = json.dumps(refs, indent=1)
+    # Keep lists of numbers on one line: the file stays small and diffs stay readable.
+    text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + re.sub(r"\s+", "", m.group(1)).replace(",", ", ") + "]", text)
+    with open(out, "w") as f:
+        f.write(text + "\n")
+    print(f"wrote {out} ({os.path.getsize(out)} bytes)")
+
+
+if __name__ == "__main__":
+    main()
