@@ -1,0 +1,72 @@
+// duoscope: the DuoScope window. Thin: parses flags, opens the model, shows ui::MainWindow.
+//   duoscope [--model PATH|tiny|smollm2] [--screenshot FILE.png]
+// Without --model it opens the bundled tiny model when that exists.
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QFileInfo>
+#include <QTimer>
+#include <iostream>
+
+#include "core/common/paths.h"
+#include "core/common/version.h"
+#include "ui/main_window.h"
+#include "ui/panels/model_panel.h"
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setOrganizationName("DuoScope");
+  QApplication::setApplicationName("DuoScope");
+  QApplication::setApplicationVersion(duo::kVersion);
+
+  QCommandLineParser cli;
+  cli.setApplicationDescription("DuoScope: dual-sparsity (weights + activations) pruning workbench");
+  cli.addHelpOption();
+  cli.addVersionOption();
+  QCommandLineOption modelOpt("model", "Model folder, GGUF file, or alias (tiny, smollm2) to open.", "PATH");
+  QCommandLineOption shotOpt("screenshot", "Render the window to FILE (PNG) once the model is open, then quit.",
+                             "FILE");
+  cli.addOption(modelOpt);
+  cli.addOption(shotOpt);
+  cli.process(app);
+
+  // The model to open at start-up: --model, else the bundled tiny model when it is there.
+  QString model;
+  try {
+    if (cli.isSet(modelOpt)) {
+      model = QString::fromStdString(duo::resolveModelPath(cli.value(modelOpt).toStdString()));
+    } else {
+      const std::string tiny = duo::resolveModelPath("tiny");
+      if (QFileInfo::exists(QString::fromStdString(tiny))) model = QString::fromStdString(tiny);
+    }
+  } catch (const std::exception& e) {
+    if (cli.isSet(modelOpt)) std::cerr << "duoscope: " << e.what() << std::endl;
+    // Without --model a missing bundled model just means an empty window.
+  }
+
+  duo::ui::MainWindow window;
+  window.show();
+
+  if (cli.isSet(shotOpt)) {
+    const QString shot = cli.value(shotOpt);
+    auto saveAndQuit = [&window, shot] {
+      QTimer::singleShot(300, &window, [&window, shot] {
+        try {
+          window.saveScreenshot(shot);
+          std::cout << "duoscope: wrote " << shot.toStdString() << std::endl;
+          QApplication::exit(0);
+        } catch (const std::exception& e) {
+          std::cerr << "duoscope: " << e.what() << std::endl;
+          QApplication::exit(1);
+        }
+      });
+    };
+    if (model.isEmpty()) {
+      saveAndQuit();
+    } else {
+      QObject::connect(window.modelPanel(), &duo::ui::ModelPanel::modelOpened, &window, saveAndQuit);
+      QObject::connect(window.modelPanel(), &duo::ui::ModelPanel::openFailed, &window, saveAndQuit);
+    }
+  }
+  if (!model.isEmpty()) window.openModel(model);
+  return app.exec();
+}

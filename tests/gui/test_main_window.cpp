@@ -1,0 +1,183 @@
+// The DuoScope window's first behaviours: menus and shortcuts exist, the status bar names the
+// device LibTorch uses, a bad model path shows the core's message in a dialog and leaves the
+// window usable, a real model fills the summary and the layer table, and an offscreen screenshot
+// renders. Runs with -platform offscreen (CTest sets QT_QPA_PLATFORM).
+#include <QAction>
+#include <QApplication>
+#include <QFile>
+#include <QImage>
+#include <QLabel>
+#include <QMessageBox>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTreeView>
+#include <QtTest>
+
+#include "core/common/device.h"
+#include "core/common/paths.h"
+#include "ui/main_window.h"
+#include "ui/panels/model_panel.h"
+#include "ui/panels/sparsity_table.h"
+#include "ui/plots/error_plot.h"
+
+using duo::ui::MainWindow;
+
+namespace {
+
+QString smolLm2Path() {
+  try {
+    const QString p = QString::fromStdString(duo::resolveModelPath("smollm2"));
+    return QFile::exists(p) ? p : QString();
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+// The error dialog the window opened (non-modal to the test), or nullptr.
+QMessageBox* errorDialog(MainWindow& w) { return w.findChild<QMessageBox*>("errorDialog"); }
+
+}  // namespace
+
+class TestMainWindow : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("DuoScopeTest");
+    QCoreApplication::setApplicationName("test_main_window");
+    QSettings().clear();
+  }
+
+  void menusAndShortcuts_data() {
+    QTest::addColumn<QString>("action");
+    QTest::addColumn<QString>("shortcut");
+    QTest::newRow("open") << "actionOpen" << QKeySequence(QKeySequence::Open).toString();
+    QTest::newRow("export") << "actionExport" << "Ctrl+E";
+    QTest::newRow("quit") << "actionQuit" << QKeySequence(QKeySequence::Quit).toString();
+    QTest::newRow("calibrate") << "actionCalibrate" << "Ctrl+R";
+    QTest::newRow("cancel") << "actionCancel" << "Esc";
+    QTest::newRow("about") << "actionAbout" << "";
+  }
+  void menusAndShortcuts() {
+    QFETCH(QString, action);
+    QFETCH(QString, shortcut);
+    MainWindow w;
+    QAction* a = w.action(action);
+    QVERIFY2(a, qPrintable("missing action " + action));
+    QCOMPARE(a->shortcut().toString(), shortcut);
+    // With no model open only opening (and quitting, about) make sense.
+    const bool needsModel = action == "actionCalibrate" || action == "actionExport" || action == "actionCancel";
+    QCOMPARE(a->isEnabled(), !needsModel);
+  }
+
+  void statusBarNamesDevice() {
+    MainWindow w;
+    const duo::DeviceInfo dev = duo::deviceInfo();
+    auto* label = w.findChild<QLabel*>("deviceLabel");
+    QVERIFY(label);
+    QVERIFY2(label->text().contains(QString::fromStdString(dev.description)), qPrintable(label->text()));
+    QVERIFY(label->toolTip().contains(QString::fromStdString(dev.name)));
+    auto* memory = w.findChild<QLabel*>("memoryLabel");
+    QVERIFY(memory && memory->text().contains("MiB"));
+    // The model summary names the same device.
+    auto* summaryDevice = w.findChild<QLabel*>("summary_device");
+    QVERIFY(summaryDevice);
+    QCOMPARE(summaryDevice->text(), QString::fromStdString(dev.description));
+  }
+
+  void badModelShowsErrorAndWindowStaysUsable_data() {
+    QTest::addColumn<QString>("kind");
+    QTest::newRow("missing file") << "missing";
+    QTest::newRow("text file named .gguf") << "notgguf";
+    QTest::newRow("empty folder") << "emptydir";
+  }
+  void badModelShowsErrorAndWindowStaysUsable() {
+    QFETCH(QString, kind);
+    QTemporaryDir tmp;
+    QVERIFY(tmp.isValid());
+    QString path;
+    if (kind == "missing") {
+      path = tmp.filePath("no-such-model.gguf");
+    } else if (kind == "notgguf") {
+      path = tmp.filePath("words.gguf");
+      QFile f(path);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write("In the beginning God created the heaven and the earth.\n");
+    } else {
+      path = tmp.filePath("empty-model");
+      QVERIFY(QDir().mkpath(path));
+    }
+    MainWindow w;
+    w.show();
+    QSignalSpy failed(w.modelPanel(), &duo::ui::ModelPanel::openFailed);
+    w.openModel(path);
+    QVERIFY(failed.wait(10000));
+    QTRY_VERIFY(errorDialog(w) != nullptr);
+    QMessageBox* box = errorDialog(w);
+    // The core's message names the file.
+    QVERIFY2(box->text().contains(QFileInfo(path).fileName()), qPrintable(box->text()));
+    QVERIFY(!w.modelPanel()->hasModel());
+    QCOMPARE(w.sparsityTable()->model()->rowCount(), 0);
+    box->accept();
+    QTRY_VERIFY(errorDialog(w) == nullptr);
+    // Still usable: opening is possible again, and a second bad open reports again.
+    QVERIFY(w.action("actionOpen")->isEnabled());
+    QVERIFY(!w.action("actionCalibrate")->isEnabled());
+    w.openModel(path);
+    QVERIFY(failed.wait(10000));
+    QCOMPARE(failed.count(), 2);
+    QTRY_VERIFY(errorDialog(w) != nullptr);
+  }
+
+  void opensSmolLM2() {
+    const QString path = smolLm2Path();
+    if (path.isEmpty()) QSKIP("SmolLM2 GGUF not in the cache (scripts/fetch-smollm2.sh puts it there)");
+    MainWindow w;
+    w.show();
+    QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
+    w.openModel(path);
+    QVERIFY(opened.wait(30000));
+    QVERIFY(w.modelPanel()->hasModel());
+    QCOMPARE(w.modelPanel()->model().config.numLayers, 30);
+    QCOMPARE(w.findChild<QLabel*>("summary_layers")->text(), QString("30"));
+    QCOMPARE(w.findChild<QLabel*>("summary_heads")->text(), QString("9 / 3"));
+    QCOMPARE(w.findChild<QLabel*>("summary_hidden")->text(), QString("576"));
+    // One row per decoder layer, each with its 7 projections.
+    auto* model = w.sparsityTable()->model();
+    QCOMPARE(model->rowCount(), 30);
+    for (int l = 0; l < 30; ++l) QCOMPARE(model->rowCount(model->index(l, 0)), 7);
+    QVERIFY(w.action("actionCalibrate")->isEnabled());
+    QVERIFY(w.action("actionExport")->isEnabled());
+    QVERIFY(w.windowTitle().contains(QString::fromStdString(w.modelPanel()->model().name)));
+  }
+
+  void screenshotRenders() {
+    // Writes to $DUO_SCREENSHOT_DIR when set (docs/screenshots is refreshed that way), else a temp dir.
+    QTemporaryDir tmp;
+    const QString dir = qEnvironmentVariableIsSet("DUO_SCREENSHOT_DIR") ? qEnvironmentVariable("DUO_SCREENSHOT_DIR")
+                                                                         : tmp.path();
+    MainWindow w;
+    w.show();
+    const QString path = smolLm2Path();
+    if (!path.isEmpty()) {
+      QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
+      w.openModel(path);
+      QVERIFY(opened.wait(30000));
+    }
+    QVERIFY(QTest::qWaitForWindowExposed(&w));
+    const QString file = dir + "/main-window.png";
+    w.saveScreenshot(file);
+    QImage img(file);
+    QVERIFY(!img.isNull());
+    QCOMPARE(img.size(), w.size() * w.devicePixelRatio());
+    // Not a blank image: many distinct colours.
+    QSet<QRgb> colours;
+    for (int y = 0; y < img.height(); y += 7)
+      for (int x = 0; x < img.width(); x += 7) colours.insert(img.pixel(x, y));
+    QVERIFY2(colours.size() > 20, qPrintable(QString::number(colours.size())));
+  }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "test_main_window.moc"

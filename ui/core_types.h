@@ -1,0 +1,39 @@
+// The core's torch-free value types as Qt sees them: metatype declarations (so queued signals can
+// carry them across threads) and small conversions shared by the panels.
+#pragma once
+#include <QMetaType>
+#include <QString>
+#include <QVector>
+
+#include "core/common/device.h"
+#include "core/common/progress.h"
+#include "core/job/prune_job.h"
+#include "core/model/io/model_info.h"
+#include "core/prune/prune_types.h"
+#include "core/prune/sparsity_config.h"
+
+Q_DECLARE_METATYPE(duo::ModelInfo)
+Q_DECLARE_METATYPE(duo::ProjRecord)
+Q_DECLARE_METATYPE(duo::PruneRequest)
+Q_DECLARE_METATYPE(duo::PruneResult)
+Q_DECLARE_METATYPE(duo::SparsityConfig)
+
+namespace duo::ui {
+
+// Registers the types above with Qt's meta-type system; idempotent, call once before any signal
+// carrying them is connected across threads.
+void registerCoreTypes();
+
+inline QString qs(const std::string& s) { return QString::fromStdString(s); }
+inline std::string ss(const QString& s) { return s.toStdString(); }
+
+// "135.0 M", "1.2 G": counts with a metric suffix.
+QString formatCount(double n);
+// "256.0 MiB": bytes in binary units.
+QString formatBytes(double bytes);
+// "1 h 02 min", "3 min 05 s", "12 s".
+QString formatDuration(double seconds);
+// "50.0 %" from a fraction.
+QString formatPercent(double fraction, int decimals = 1);
+
+}  // namespace duo::ui

@@ -1,0 +1,428 @@
+#include "ui/main_window.h"
+
+#include <QAction>
+#include <QActionGroup>
+#include <QCloseEvent>
+#include <QFileInfo>
+#include <QGroupBox>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QToolBar>
+#include <QVBoxLayout>
+
+#include "core/common/device.h"
+#include "ui/core_types.h"
+#include "ui/job_controller.h"
+#include "ui/panels/data_panel.h"
+#include "ui/panels/method_panel.h"
+#include "ui/panels/model_panel.h"
+#include "ui/panels/run_panel.h"
+#include "ui/panels/runs_panel.h"
+#include "ui/panels/sparsity_table.h"
+#include "ui/plots/error_heatmap.h"
+#include "ui/plots/error_plot.h"
+#include "ui/plots/runs_plot.h"
+#include "ui/plots/sparsity_plot.h"
+#include "ui/run_store.h"
+#include "ui/status_line.h"
+
+static void initDuoResources() { Q_INIT_RESOURCE(duoscope); }
+
+namespace duo::ui {
+
+MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(parent) {
+  initDuoResources();
+  registerCoreTypes();
+  setObjectName("mainWindow");
+  setWindowTitle("DuoScope");
+  setWindowIcon(QIcon(":/icons/duoscope.png"));
+  setAcceptDrops(true);
+
+  m_job = new JobController(this);
+  m_runs = new RunStore(this);
+  buildActions();
+  buildLayout();
+  buildMenus();
+  m_status = new StatusLine(statusBar());
+  wireJob();
+
+  connect(m_modelPanel, &ModelPanel::loadingStarted, this, [this](const QString& path) {
+    m_status->setJobState("Reading " + QFileInfo(path).fileName() + "...");
+    updateActions();
+  });
+  connect(m_modelPanel, &ModelPanel::modelOpened, this, &MainWindow::onModelOpened);
+  connect(m_modelPanel, &ModelPanel::openFailed, this, [this](const QString& path, const QString& message) {
+    m_pendingTable.reset();
+    m_status->setJobState("Could not open " + QFileInfo(path).fileName());
+    updateActions();
+    showError("Could not open the model", message);
+  });
+  connect(m_table, &SparsityTable::failed, this, &MainWindow::showError);
+  connect(m_table, &SparsityTable::configChanged, this, [this] {
+    if (m_shownRunId.isEmpty()) m_sparsityPlot->setTargets(m_table->config());
+  });
+  connect(m_dataPanel, &DataPanel::changed, this, &MainWindow::refreshPlotTitles);
+  connect(m_runs, &RunStore::changed, this, [this] { m_runsPlot->setRuns(m_runs->runs()); });
+  connect(m_runs, &RunStore::loadFailed, this, [this](const QString& file, const QString& message) {
+    m_status->setJobState("Skipped unreadable run record " + QFileInfo(file).fileName() + ": " + message);
+  });
+  connect(m_runsPanel, &RunsPanel::loadRequested, this, &MainWindow::loadRun);
+  connect(m_runsPanel, &RunsPanel::compareRequested, this, &MainWindow::compareRuns);
+  connect(m_runsPlot, &RunsPlot::runClicked, this, &MainWindow::loadRun);
+
+  m_runs->setDirectory(runsDir.isEmpty() ? RunStore::defaultDirectory() : runsDir);
+  resize(1280, 800);
+  loadSettings();
+  refreshPlotTitles();
+  updateActions();
+}
+
+MainWindow::~MainWindow() = default;
+
+QAction* MainWindow::action(const QString& objectName) const { return findChild<QAction*>(objectName); }
+
+void MainWindow::buildActions() {
+  auto make = [this](const QString& name, const QString& text, const QKeySequence& key, const QString& tip,
+                     auto slot) {
+    auto* a = new QAction(text, this);
+    a->setObjectName(name);
+    if (!key.isEmpty()) a->setShortcut(key);
+    a->setStatusTip(tip);
+    a->setToolTip(key.isEmpty() ? tip : QString("%1 (%2)").arg(tip, key.toString(QKeySequence::NativeText)));
+    connect(a, &QAction::triggered, this, slot);
+    return a;
+  };
+  QAction* open = make("actionOpen", "&Open model...", QKeySequence::Open,
+                       "Open a Hugging Face model folder or a GGUF file", [this] { m_modelPanel->browse(); });
+  open->setIcon(style()->standardIcon(QStyle::SP_DialogOpenButton));
+  make("actionOpenWorkspace", "Open &workspace...", QKeySequence("Ctrl+Shift+O"),
+       "Restore a saved workspace: model, data, method, table and runs", [this] { openWorkspace(); });
+  make("actionSaveWorkspace", "&Save workspace as...", QKeySequence::Save,
+       "Save model, data, method, table and every run to one file", [this] { saveWorkspaceAs(); });
+  QAction* exp = make("actionExport", "&Sparsity config (JSON)...", QKeySequence("Ctrl+E"),
+                      "Save the table as a duoscope.sparsity/1 JSON config", [this] { exportConfig(); });
+  exp->setIcon(style()->standardIcon(QStyle::SP_DialogSaveButton));
+  make("actionImportConfig", "&Import sparsity config...", QKeySequence("Ctrl+I"),
+       "Load a duoscope.sparsity/1 JSON config into the table (undoable)", [this] { importConfig(); });
+  make("actionExportRecipe", "&Recipe (YAML)...", {}, "Save method, data and sparsity as a YAML recipe",
+       [this] { exportRecipe(); });
+  make("actionExportCsv", "Per-projection &records (CSV)...", {}, "Save the shown run's records as CSV",
+       [this] { exportCsv(); });
+  make("actionExportPlot", "Current &plot (PNG/PDF)...", QKeySequence("Ctrl+Shift+E"),
+       "Save the visible plot as PNG or PDF", [this] { exportPlot(); });
+  make("actionExportCheckpoint", "Pruned &checkpoint...", {},
+       "Run the calibration again with the same settings and seed, writing the pruned model to a folder",
+       [this] { exportCheckpoint(); });
+  make("actionQuit", "&Quit", QKeySequence::Quit, "Quit DuoScope", [this] { close(); });
+  QAction* cal = make("actionCalibrate", "&Calibrate", QKeySequence("Ctrl+R"),
+                      "Prune the open model with the table's sparsities (runs in the background)", [this] { calibrate(); });
+  cal->setIcon(style()->standardIcon(QStyle::SP_MediaPlay));
+  QAction* can = make("actionCancel", "C&ancel", QKeySequence("Esc"), "Stop the running job; nothing is written",
+                      [this] { cancel(); });
+  can->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
+  make("actionAbout", "&About DuoScope", {}, "About DuoScope", [this] {
+    QMessageBox::about(this, "About DuoScope",
+                       "<b>DuoScope</b><br>A workbench for pruning LLaMA-family models with dual sparsity: "
+                       "unstructured weight pruning plus runtime activation sparsity (DuoGPT).<br><br>"
+                       "Compute by LibTorch (" +
+                           qs(deviceInfo().description) + "). Plots by QCustomPlot (GPL-3.0).");
+  });
+}
+
+void MainWindow::buildMenus() {
+  QMenu* file = menuBar()->addMenu("&File");
+  file->addAction(action("actionOpen"));
+  m_recentMenu = file->addMenu("Open &recent");
+  m_recentMenu->setObjectName("recentMenu");
+  connect(m_recentMenu, &QMenu::aboutToShow, this, &MainWindow::fillRecentMenu);
+  fillRecentMenu();
+  file->addSeparator();
+  file->addAction(action("actionOpenWorkspace"));
+  file->addAction(action("actionSaveWorkspace"));
+  file->addSeparator();
+  file->addAction(action("actionImportConfig"));
+  QMenu* exp = file->addMenu("&Export");
+  exp->setObjectName("exportMenu");
+  for (const char* name : {"actionExport", "actionExportRecipe", "actionExportCsv", "actionExportPlot",
+                           "actionExportCheckpoint"})
+    exp->addAction(action(name));
+  file->addSeparator();
+  file->addAction(action("actionQuit"));
+
+  QMenu* edit = menuBar()->addMenu("&Edit");
+  for (QAction* a : m_table->findChildren<QAction*>())
+    if (a->shortcut() == QKeySequence::Undo || a->shortcut() == QKeySequence::Redo) edit->addAction(a);
+
+  QMenu* run = menuBar()->addMenu("&Run");
+  run->addAction(action("actionCalibrate"));
+  run->addAction(action("actionCancel"));
+
+  QMenu* view = menuBar()->addMenu("&View");
+  for (int i = 0; i < m_plots->count(); ++i) {
+    QAction* a = view->addAction(m_plots->tabText(i), this, [this, i] { m_plots->setCurrentIndex(i); });
+    a->setShortcut(QKeySequence(QString("Ctrl+%1").arg(i + 1)));
+  }
+  view->addSeparator();
+  auto* metric = new QActionGroup(this);
+  QAction* ppl = view->addAction("Runs by perplexity", this, [this] { m_runsPlot->setMetric(RunsPlot::Metric::Perplexity); });
+  QAction* acc = view->addAction("Runs by accuracy", this, [this] { m_runsPlot->setMetric(RunsPlot::Metric::Accuracy); });
+  for (QAction* a : {ppl, acc}) {
+    a->setCheckable(true);
+    metric->addAction(a);
+  }
+  ppl->setChecked(true);
+
+  menuBar()->addMenu("&Help")->addAction(action("actionAbout"));
+
+  QToolBar* bar = addToolBar("Main");
+  bar->setObjectName("mainToolBar");
+  bar->setMovable(false);
+  bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  bar->setIconSize(QSize(16, 16));
+  for (const char* name : {"actionOpen", "actionCalibrate", "actionCancel", "actionExport"})
+    bar->addAction(action(name));
+}
+
+void MainWindow::fillRecentMenu() {
+  m_recentMenu->clear();
+  const QStringList recent = ModelPanel::recentModels();
+  for (const QString& path : recent) {
+    QAction* a = m_recentMenu->addAction(path);
+    connect(a, &QAction::triggered, this, [this, path] { openModel(path); });
+  }
+  m_recentMenu->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::buildLayout() {
+  auto boxed = [](const QString& title, QWidget* w) {
+    auto* box = new QGroupBox(title);
+    auto* l = new QVBoxLayout(box);
+    l->setContentsMargins(2, 2, 2, 2);
+    l->addWidget(w);
+    return box;
+  };
+  m_modelPanel = new ModelPanel;
+  m_dataPanel = new DataPanel;
+  m_methodPanel = new MethodPanel;
+  m_setup = new QTabWidget;
+  m_setup->setObjectName("setupTabs");
+  m_setup->addTab(m_modelPanel, "Model");
+  m_setup->addTab(m_dataPanel, "Data");
+  m_setup->addTab(m_methodPanel, "Method");
+  m_runPanel = new RunPanel(action("actionCalibrate"), action("actionCancel"));
+  m_leftSplit = new QSplitter(Qt::Vertical);
+  m_leftSplit->setObjectName("leftSplitter");
+  m_leftSplit->addWidget(m_setup);
+  m_leftSplit->addWidget(boxed("Run", m_runPanel));
+  m_leftSplit->setStretchFactor(0, 3);
+  m_leftSplit->setStretchFactor(1, 1);
+
+  m_table = new SparsityTable;
+  m_plots = new QTabWidget;
+  m_plots->setObjectName("plotTabs");
+  m_errorPlot = new ErrorPlot;
+  m_heatmap = new ErrorHeatmap;
+  m_sparsityPlot = new SparsityPlot;
+  m_runsPlot = new RunsPlot;
+  m_errorPlot->setObjectName("errorPlot");
+  m_heatmap->setObjectName("errorHeatmap");
+  m_sparsityPlot->setObjectName("sparsityPlot");
+  m_runsPlot->setObjectName("runsPlot");
+  m_plots->addTab(m_errorPlot, "Error per layer");
+  m_plots->addTab(m_heatmap, "Error heatmap");
+  m_plots->addTab(m_sparsityPlot, "Sparsity");
+  m_plots->addTab(m_runsPlot, "Runs");
+  m_runsPanel = new RunsPanel(m_runs);
+
+  m_hsplit = new QSplitter(Qt::Horizontal);
+  m_hsplit->setObjectName("tablePlotSplitter");
+  m_hsplit->addWidget(boxed("Sparsity per layer", m_table));
+  m_hsplit->addWidget(m_plots);
+  m_hsplit->setStretchFactor(0, 2);
+  m_hsplit->setStretchFactor(1, 3);
+  m_vsplit = new QSplitter(Qt::Vertical);
+  m_vsplit->setObjectName("plotRunsSplitter");
+  m_vsplit->addWidget(m_hsplit);
+  m_vsplit->addWidget(boxed("Runs", m_runsPanel));
+  m_vsplit->setStretchFactor(0, 4);
+  m_vsplit->setStretchFactor(1, 1);
+
+  auto* main = new QSplitter(Qt::Horizontal);
+  main->setObjectName("mainSplitter");
+  main->addWidget(m_leftSplit);
+  main->addWidget(m_vsplit);
+  main->setStretchFactor(0, 0);
+  main->setStretchFactor(1, 1);
+  main->setSizes({320, 960});
+  m_hsplit->setSizes({400, 560});
+  m_vsplit->setSizes({540, 170});
+  m_leftSplit->setSizes({470, 240});
+  setCentralWidget(main);
+}
+
+void MainWindow::wireJob() {
+  connect(m_job, &JobController::started, this, [this] {
+    m_shownRunId.clear();
+    showRecords({});
+    m_sparsityPlot->setTargets(m_table->config());
+    m_runPanel->onStarted();
+    m_status->setJobState(m_checkpointDir.isEmpty() ? "Calibrating..." : "Exporting a pruned checkpoint...");
+    updateActions();
+  });
+  connect(m_job, &JobController::progressed, m_runPanel, &RunPanel::onProgress);
+  connect(m_job, &JobController::progressed, this, [this](const JobProgress& p) {
+    m_status->setJobState(QString("%1 %2").arg(p.stage, p.detail));
+  });
+  connect(m_job, &JobController::recordsUpdated, this, &MainWindow::showRecords);
+  connect(m_job, &JobController::stateChanged, this, [this](JobController::State s) {
+    if (s == JobController::State::Cancelling) m_runPanel->onCancelling();
+    updateActions();
+  });
+  connect(m_job, &JobController::finished, this, &MainWindow::onJobFinished);
+  connect(m_job, &JobController::cancelled, this, [this] {
+    m_checkpointDir.clear();
+    m_runPanel->onCancelled();
+    m_status->setJobState("Cancelled: the model is unchanged and nothing was written");
+    updateActions();
+  });
+  connect(m_job, &JobController::failed, this, [this](const QString& message) {
+    m_checkpointDir.clear();
+    m_runPanel->onFailed(message);
+    m_status->setJobState("Calibration failed");
+    updateActions();
+    showError("Calibration failed", message);
+  });
+}
+
+void MainWindow::showRecords(const QVector<ProjRecord>& records) {
+  m_errorPlot->setRecords(records);
+  m_heatmap->setRecords(records);
+  m_sparsityPlot->setRecords(records);
+}
+
+void MainWindow::onJobFinished(const PruneResult& r) {
+  m_runPanel->onFinished(r);
+  const QString checkpoint = m_checkpointDir;
+  m_checkpointDir.clear();
+  try {
+    const RunEntry& run = m_runs->add(r);
+    m_shownRunId = run.id;
+    m_runsPanel->selectRun(run.id);
+    m_status->setJobState(checkpoint.isEmpty() ? QString("Done in %1: %2").arg(formatDuration(r.secondsTotal), run.label())
+                                               : "Pruned checkpoint written to " + checkpoint);
+    updateActions();
+    Q_EMIT runStored(run.id);
+  } catch (const std::exception& e) {
+    updateActions();
+    showError("Could not save the run record", QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::updateActions() {
+  const bool busy = m_job->isBusy();
+  const bool loading = m_modelPanel->isLoading();
+  const bool model = m_modelPanel->hasModel();
+  const bool hasRun = m_runs->find(m_shownRunId) != nullptr;
+  action("actionOpen")->setEnabled(!busy && !loading);
+  action("actionOpenWorkspace")->setEnabled(!busy && !loading);
+  action("actionSaveWorkspace")->setEnabled(model);
+  action("actionCalibrate")->setEnabled(model && !busy && !loading);
+  action("actionCancel")->setEnabled(m_job->state() == JobController::State::Running);
+  action("actionExport")->setEnabled(model);
+  action("actionImportConfig")->setEnabled(model && !busy);
+  action("actionExportRecipe")->setEnabled(model);
+  action("actionExportCsv")->setEnabled(hasRun || !m_job->records().isEmpty());
+  action("actionExportCheckpoint")->setEnabled(model && !busy && !loading);
+  m_table->setEnabled(model && !busy);
+  m_modelPanel->setEnabled(!busy);
+}
+
+void MainWindow::openModel(const QString& path) { m_modelPanel->openModel(path); }
+
+void MainWindow::onModelOpened(const ModelInfo& info) {
+  const int layers = static_cast<int>(info.config.numLayers);
+  m_table->setModelConfig(info.config);
+  if (m_pendingTable && m_pendingTable->numLayers() == layers) {
+    m_table->model()->setModel(info.config, *m_pendingTable);  // a workspace's table, not an undo step
+  }
+  m_pendingTable.reset();
+  m_dataPanel->setModelDefaults(info.parameters, deviceInfo().cuda);
+  m_errorPlot->setLayerCount(layers);
+  m_heatmap->setLayerCount(layers);
+  m_shownRunId.clear();
+  showRecords({});
+  m_sparsityPlot->setTargets(m_table->config());
+  refreshPlotTitles();
+  setWindowTitle(QString("DuoScope — %1").arg(qs(info.name)));
+  m_status->setJobState(QString("Opened %1 (%2 layers, %3 parameters)")
+                            .arg(qs(info.name))
+                            .arg(layers)
+                            .arg(formatCount(static_cast<double>(info.parameters))));
+  updateActions();
+}
+
+void MainWindow::refreshPlotTitles() {
+  const QString data = m_dataPanel->calibrationSummary();
+  m_errorPlot->setTitle("Relative output error per layer · " + data);
+  m_heatmap->setTitle("Relative output error: layers × projections · " + data);
+  m_sparsityPlot->setTitle("Sparsity per layer, achieved vs target · " + data);
+  for (PlotBase* p : std::initializer_list<PlotBase*>{m_errorPlot, m_heatmap, m_sparsityPlot})
+    p->replot(QCustomPlot::rpQueuedReplot);
+}
+
+PruneRequest MainWindow::currentRequest() const {
+  PruneRequest req;
+  req.model = m_modelPanel->model().path;
+  req.sparsity = m_table->config();
+  req.nm = req.sparsity.nm;
+  req.actRule = req.sparsity.actRule;
+  m_dataPanel->fillRequest(&req);
+  m_methodPanel->fillRequest(&req);
+  return req;
+}
+
+void MainWindow::calibrate() {
+  if (!m_modelPanel->hasModel() || m_job->isBusy()) return;
+  PruneRequest req = currentRequest();
+  req.outDir = ss(m_checkpointDir);
+  m_job->start(req);
+}
+
+void MainWindow::cancel() { m_job->cancel(); }
+
+void MainWindow::showError(const QString& title, const QString& message) {
+  auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
+  box->setObjectName("errorDialog");
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open();
+}
+
+void MainWindow::closeEvent(QCloseEvent* e) {
+  if (m_job->isBusy()) m_job->cancel();  // the controller's destructor waits for the worker
+  saveSettings();
+  e->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* e) {
+  if (e->mimeData()->hasUrls()) e->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* e) {
+  const QList<QUrl> urls = e->mimeData()->urls();
+  if (urls.isEmpty() || !urls.first().isLocalFile()) return;
+  QString path = urls.first().toLocalFile();
+  const QFileInfo fi(path);
+  if (path.endsWith(".json", Qt::CaseInsensitive) && m_modelPanel->hasModel() && fi.fileName() != "config.json") {
+    importConfig(path);  // a sparsity config dropped on an open model
+  } else {
+    if (fi.isFile() && !path.endsWith(".gguf", Qt::CaseInsensitive)) path = fi.absolutePath();
+    openModel(path);
+  }
+  e->acceptProposedAction();
+}
+
+}  // namespace duo::ui

@@ -1,0 +1,129 @@
+// The DuoScope window. It only wires panels together: menus, toolbar and shortcuts, the layout,
+// the job controller's signals, the run store, settings and the status bar. Each panel and plot
+// is its own class; export and workspace actions live in main_window_actions.cpp.
+#pragma once
+#include <QMainWindow>
+#include <optional>
+
+#include "core/job/prune_job.h"
+#include "core/model/io/model_info.h"
+
+class QAction;
+class QMenu;
+class QSplitter;
+class QTabWidget;
+
+namespace duo::ui {
+
+class DataPanel;
+class ErrorHeatmap;
+class ErrorPlot;
+class JobController;
+class MethodPanel;
+class ModelPanel;
+class PlotBase;
+class RunPanel;
+class RunStore;
+class RunsPanel;
+class RunsPlot;
+class SparsityPlot;
+class SparsityTable;
+class StatusLine;
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  // `runsDir` overrides the workspace's run folder (tests use a temporary one).
+  explicit MainWindow(QWidget* parent = nullptr, const QString& runsDir = QString());
+  ~MainWindow() override;
+
+  ModelPanel* modelPanel() const { return m_modelPanel; }
+  DataPanel* dataPanel() const { return m_dataPanel; }
+  MethodPanel* methodPanel() const { return m_methodPanel; }
+  SparsityTable* sparsityTable() const { return m_table; }
+  RunPanel* runPanel() const { return m_runPanel; }
+  RunsPanel* runsPanel() const { return m_runsPanel; }
+  ErrorPlot* errorPlot() const { return m_errorPlot; }
+  ErrorHeatmap* heatmap() const { return m_heatmap; }
+  SparsityPlot* sparsityPlot() const { return m_sparsityPlot; }
+  RunsPlot* runsPlot() const { return m_runsPlot; }
+  QTabWidget* plotTabs() const { return m_plots; }
+  StatusLine* statusLine() const { return m_status; }
+  JobController* job() const { return m_job; }
+  RunStore* runStore() const { return m_runs; }
+  QAction* action(const QString& objectName) const;
+
+  // The request Calibrate would start now: model, table, data, method.
+  PruneRequest currentRequest() const;
+
+  // Renders the whole window into a PNG (works offscreen); throws duo::Error on failure.
+  void saveScreenshot(const QString& path);
+
+ public Q_SLOTS:
+  void openModel(const QString& path);
+  void calibrate();
+  void cancel();
+  // Shows a stored run: its table and settings (when it fits the open model) and its plots.
+  void loadRun(const QString& id);
+  void compareRuns(const QString& a, const QString& b);
+  // Exports (each asks for a path when `path` is empty).
+  void exportConfig(const QString& path = QString());
+  void importConfig(const QString& path = QString());
+  void exportRecipe(const QString& path = QString());
+  void exportCsv(const QString& path = QString());
+  void exportPlot(const QString& path = QString());
+  void exportCheckpoint(const QString& dir = QString());
+  void saveWorkspaceAs(const QString& path = QString());
+  void openWorkspace(const QString& path = QString());
+  // Non-blocking error dialog (objectName "errorDialog"); the window stays usable.
+  void showError(const QString& title, const QString& message);
+
+ Q_SIGNALS:
+  // A finished run was stored (after the runs list and plot updated).
+  void runStored(const QString& id);
+
+ protected:
+  void closeEvent(QCloseEvent* e) override;
+  void dragEnterEvent(QDragEnterEvent* e) override;
+  void dropEvent(QDropEvent* e) override;
+
+ private:
+  void buildActions();
+  void buildMenus();
+  void buildLayout();
+  void wireJob();
+  void updateActions();
+  void fillRecentMenu();
+  void onModelOpened(const ModelInfo& info);
+  void onJobFinished(const PruneResult& r);
+  void showRecords(const QVector<ProjRecord>& records);
+  void refreshPlotTitles();
+  QString askSavePath(const QString& title, const QString& suggested, const QString& filter);
+  void saveSettings() const;
+  void loadSettings();
+
+  ModelPanel* m_modelPanel = nullptr;
+  DataPanel* m_dataPanel = nullptr;
+  MethodPanel* m_methodPanel = nullptr;
+  SparsityTable* m_table = nullptr;
+  RunPanel* m_runPanel = nullptr;
+  RunsPanel* m_runsPanel = nullptr;
+  QTabWidget* m_setup = nullptr;
+  QTabWidget* m_plots = nullptr;
+  ErrorPlot* m_errorPlot = nullptr;
+  ErrorHeatmap* m_heatmap = nullptr;
+  SparsityPlot* m_sparsityPlot = nullptr;
+  RunsPlot* m_runsPlot = nullptr;
+  QSplitter* m_hsplit = nullptr;
+  QSplitter* m_vsplit = nullptr;
+  QSplitter* m_leftSplit = nullptr;
+  StatusLine* m_status = nullptr;
+  JobController* m_job = nullptr;
+  RunStore* m_runs = nullptr;
+  QMenu* m_recentMenu = nullptr;
+  QString m_shownRunId;                          // the run whose records the plots show
+  std::optional<SparsityConfig> m_pendingTable;  // applied once the model being opened arrives
+  QString m_checkpointDir;                       // set while a checkpoint export runs
+};
+
+}  // namespace duo::ui

@@ -1,0 +1,210 @@
+// MainWindow's file actions: runs (load, compare), exports, workspaces, screenshots, settings.
+#include <QBuffer>
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QSettings>
+#include <QSplitter>
+#include <QTabWidget>
+
+#include "core/common/atomic_file.h"
+#include "core/common/error.h"
+#include "ui/compare_dialog.h"
+#include "ui/core_types.h"
+#include "ui/exporter.h"
+#include "ui/job_controller.h"
+#include "ui/main_window.h"
+#include "ui/panels/data_panel.h"
+#include "ui/panels/method_panel.h"
+#include "ui/panels/model_panel.h"
+#include "ui/panels/runs_panel.h"
+#include "ui/panels/sparsity_table.h"
+#include "ui/plots/error_heatmap.h"
+#include "ui/plots/error_plot.h"
+#include "ui/plots/runs_plot.h"
+#include "ui/plots/sparsity_plot.h"
+#include "ui/run_store.h"
+#include "ui/status_line.h"
+
+namespace duo::ui {
+
+QString MainWindow::askSavePath(const QString& title, const QString& suggested, const QString& filter) {
+  QSettings s;
+  const QString dir = s.value("paths/lastExportDir", QDir::homePath()).toString();
+  const QString path = QFileDialog::getSaveFileName(this, title, QDir(dir).filePath(suggested), filter);
+  if (!path.isEmpty()) s.setValue("paths/lastExportDir", QFileInfo(path).absolutePath());
+  return path;
+}
+
+void MainWindow::loadRun(const QString& id) {
+  const RunEntry* run = m_runs->find(id);
+  if (!run) return;
+  const PruneResult& r = run->result;
+  m_shownRunId = id;
+  m_runsPanel->selectRun(id);
+  const bool sameModel = m_modelPanel->hasModel() && r.sparsity.numLayers() == m_table->config().numLayers();
+  if (sameModel && !m_job->isBusy()) {
+    try {
+      m_table->applyConfig(r.sparsity, "load run " + run->label());
+    } catch (const std::exception& e) {
+      showError("Could not load the run's table", QString::fromUtf8(e.what()));
+    }
+  }
+  m_methodPanel->showRequest(r.request);
+  m_dataPanel->showRequest(r.request);
+  int layers = r.sparsity.numLayers();
+  for (const ProjRecord& p : r.records) layers = std::max(layers, p.layer + 1);
+  m_errorPlot->setLayerCount(layers);
+  m_heatmap->setLayerCount(layers);
+  m_sparsityPlot->setTargets(r.sparsity);
+  showRecords(QVector<ProjRecord>(r.records.begin(), r.records.end()));
+  m_status->setJobState(QString("Showing run %1%2").arg(run->label(), sameModel ? QString() : " (recorded on another model)"));
+  updateActions();
+}
+
+void MainWindow::compareRuns(const QString& a, const QString& b) {
+  const RunEntry* ra = m_runs->find(a);
+  const RunEntry* rb = m_runs->find(b);
+  if (!ra || !rb) return;
+  auto* dialog = new CompareDialog(*ra, *rb, this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->show();
+}
+
+void MainWindow::exportConfig(const QString& given) {
+  if (!m_modelPanel->hasModel()) return;
+  const QString path = given.isEmpty() ? askSavePath("Export sparsity config", "sparsity.json", "JSON (*.json)") : given;
+  if (path.isEmpty()) return;
+  try {
+    m_table->config().save(ss(path));
+    m_status->setJobState("Saved sparsity config " + path);
+  } catch (const std::exception& e) {
+    showError("Could not save the sparsity config", QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::importConfig(const QString& given) {
+  if (!m_modelPanel->hasModel()) return;
+  const QString path = given.isEmpty()
+                           ? QFileDialog::getOpenFileName(this, "Import sparsity config", {}, "Sparsity config (*.json)")
+                           : given;
+  if (!path.isEmpty()) m_table->loadConfigFile(path);
+}
+
+void MainWindow::exportRecipe(const QString& given) {
+  if (!m_modelPanel->hasModel()) return;
+  const QString path = given.isEmpty() ? askSavePath("Export recipe", "recipe.yaml", "YAML (*.yaml *.yml)") : given;
+  if (path.isEmpty()) return;
+  try {
+    exportRecipeYaml(path, currentRequest(), m_table->config());
+    m_status->setJobState("Saved recipe " + path);
+  } catch (const std::exception& e) {
+    showError("Could not save the recipe", QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::exportCsv(const QString& given) {
+  const RunEntry* run = m_runs->find(m_shownRunId);
+  const std::vector<ProjRecord> records =
+      run ? run->result.records : std::vector<ProjRecord>(m_job->records().begin(), m_job->records().end());
+  if (records.empty()) return;
+  const QString path = given.isEmpty() ? askSavePath("Export records", (run ? run->id : "records") + ".csv", "CSV (*.csv)") : given;
+  if (path.isEmpty()) return;
+  try {
+    exportRecordsCsv(path, records);
+    m_status->setJobState(QString("Saved %1 records to %2").arg(records.size()).arg(path));
+  } catch (const std::exception& e) {
+    showError("Could not save the records", QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::exportPlot(const QString& given) {
+  auto* plot = qobject_cast<PlotBase*>(m_plots->currentWidget());
+  if (!plot) return;
+  const QString path = given.isEmpty()
+                           ? askSavePath("Export plot", plot->objectName() + ".png", "PNG image (*.png);;PDF (*.pdf)")
+                           : given;
+  if (path.isEmpty()) return;
+  try {
+    plot->exportTo(path);
+    m_status->setJobState("Saved plot " + path);
+  } catch (const std::exception& e) {
+    showError("Could not save the plot", QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::exportCheckpoint(const QString& given) {
+  if (!m_modelPanel->hasModel() || m_job->isBusy()) return;
+  const QString dir = given.isEmpty() ? QFileDialog::getExistingDirectory(this, "Folder for the pruned checkpoint") : given;
+  if (dir.isEmpty()) return;
+  m_checkpointDir = dir;  // calibrate() passes it as outDir; cleared when the job ends
+  calibrate();
+}
+
+void MainWindow::saveWorkspaceAs(const QString& given) {
+  const QString path = given.isEmpty() ? askSavePath("Save workspace", "workspace.duoscope.json", "DuoScope workspace (*.json)") : given;
+  if (path.isEmpty()) return;
+  try {
+    saveWorkspace(path, Workspace{currentRequest(), m_runs->runs()});
+    m_status->setJobState("Saved workspace " + path);
+  } catch (const std::exception& e) {
+    showError("Could not save the workspace", QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::openWorkspace(const QString& given) {
+  if (m_job->isBusy()) return;
+  const QString path = given.isEmpty()
+                           ? QFileDialog::getOpenFileName(this, "Open workspace", {}, "DuoScope workspace (*.json)")
+                           : given;
+  if (path.isEmpty()) return;
+  try {
+    const Workspace ws = loadWorkspace(path);
+    // The workspace's runs live in a folder beside it, so that new runs join them.
+    const QFileInfo fi(path);
+    m_runs->setDirectory(fi.absolutePath() + "/" + fi.completeBaseName() + "-runs");
+    for (const RunEntry& r : ws.runs)
+      if (!m_runs->find(r.id)) m_runs->insert(r);
+    m_dataPanel->showRequest(ws.request);
+    m_methodPanel->showRequest(ws.request);
+    m_pendingTable = ws.request.sparsity;
+    openModel(qs(ws.request.model));
+    m_status->setJobState("Opened workspace " + path);
+  } catch (const std::exception& e) {
+    showError("Could not open the workspace", QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::saveScreenshot(const QString& path) {
+  QByteArray bytes;
+  QBuffer buffer(&bytes);
+  buffer.open(QIODevice::WriteOnly);
+  DUO_CHECK(grab().save(&buffer, "PNG"), "screenshot '", ss(path), "': PNG encoding failed");
+  writeFileAtomic(ss(path), std::string(bytes.constData(), static_cast<size_t>(bytes.size())));
+}
+
+void MainWindow::saveSettings() const {
+  QSettings s;
+  s.setValue("window/geometry", saveGeometry());
+  s.setValue("window/state", saveState());
+  s.setValue("window/hsplit", m_hsplit->saveState());
+  s.setValue("window/vsplit", m_vsplit->saveState());
+  s.setValue("window/leftSplit", m_leftSplit->saveState());
+  s.setValue("window/plotTab", m_plots->currentIndex());
+  m_dataPanel->saveSettings();
+  m_methodPanel->saveSettings();
+}
+
+void MainWindow::loadSettings() {
+  QSettings s;
+  if (s.contains("window/geometry")) restoreGeometry(s.value("window/geometry").toByteArray());
+  if (s.contains("window/state")) restoreState(s.value("window/state").toByteArray());
+  if (s.contains("window/hsplit")) m_hsplit->restoreState(s.value("window/hsplit").toByteArray());
+  if (s.contains("window/vsplit")) m_vsplit->restoreState(s.value("window/vsplit").toByteArray());
+  if (s.contains("window/leftSplit")) m_leftSplit->restoreState(s.value("window/leftSplit").toByteArray());
+  m_plots->setCurrentIndex(s.value("window/plotTab", 0).toInt());
+  m_dataPanel->loadSettings();
+  m_methodPanel->loadSettings();
+}
+
+}  // namespace duo::ui

@@ -1,0 +1,178 @@
+#include "ui/panels/data_panel.h"
+
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QSettings>
+#include <QSpinBox>
+#include <QToolButton>
+
+#include "ui/core_types.h"
+
+namespace duo::ui {
+
+namespace {
+
+// An editable source combo (built-in corpus split first) with a browse button.
+QWidget* sourceRow(QComboBox* combo, const QString& builtin, const QString& tip, QWidget* parent) {
+  combo->setEditable(true);
+  combo->addItem(builtin);
+  combo->setToolTip(tip);
+  combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  combo->setMinimumContentsLength(10);
+  auto* browse = new QToolButton;
+  browse->setText("...");
+  browse->setToolTip("Choose a text file (one passage per line) or a JSONL file with a \"text\" field");
+  QObject::connect(browse, &QToolButton::clicked, parent, [combo, parent] {
+    const QString path = QFileDialog::getOpenFileName(parent, "Choose text", {}, "Text or JSONL (*.txt *.jsonl);;All files (*)");
+    if (path.isEmpty()) return;
+    combo->setCurrentText(path);
+  });
+  auto* row = new QWidget;
+  auto* h = new QHBoxLayout(row);
+  h->setContentsMargins(0, 0, 0, 0);
+  h->addWidget(combo, 1);
+  h->addWidget(browse);
+  return row;
+}
+
+QSpinBox* spin(const QString& name, int lo, int hi, int value, const QString& tip) {
+  auto* s = new QSpinBox;
+  s->setObjectName(name);
+  s->setRange(lo, hi);
+  s->setValue(value);
+  s->setToolTip(tip);
+  return s;
+}
+
+}  // namespace
+
+DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
+  auto* form = new QFormLayout(this);
+  form->setContentsMargins(6, 6, 6, 6);
+  form->setVerticalSpacing(4);
+  form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+
+  m_calib = new QComboBox;
+  m_calib->setObjectName("calibSource");
+  form->addRow("Calibration:", sourceRow(m_calib, "kjv:calib",
+                                          "Calibration text: kjv:calib (King James Bible, Genesis..Malachi), a text "
+                                          "file or a JSONL file with a \"text\" field",
+                                          this));
+  m_nsamples = spin("nsamples", 0, 4096, 0,
+                    "Calibration windows (sequences) per run; more gives better statistics and a slower run");
+  m_seqlen = spin("seqlen", 0, 8192, 0, "Tokens per calibration window");
+  m_nsamples->setSingleStep(8);
+  m_seqlen->setSingleStep(64);
+  auto* sizeRow = new QWidget;
+  auto* h = new QHBoxLayout(sizeRow);
+  h->setContentsMargins(0, 0, 0, 0);
+  h->addWidget(m_nsamples, 1);
+  h->addWidget(new QLabel("×"));
+  h->addWidget(m_seqlen, 1);
+  form->addRow("Windows × tokens:", sizeRow);
+  m_seed = spin("seed", 0, 1 << 30, 0, "Seed for the choice of calibration windows (same seed, same run)");
+  form->addRow("Seed:", m_seed);
+
+  m_eval = new QCheckBox("Evaluate perplexity after pruning");
+  m_eval->setObjectName("evalEnabled");
+  m_eval->setChecked(true);
+  m_eval->setToolTip("Perplexity of the pruned (and the dense) model on the evaluation text, in the same worker");
+  form->addRow(m_eval);
+  m_evalSource = new QComboBox;
+  m_evalSource->setObjectName("evalSource");
+  form->addRow("Evaluation:", sourceRow(m_evalSource, "kjv:eval",
+                                         "Evaluation text: kjv:eval (Matthew..Revelation, never seen in calibration) "
+                                         "or a file",
+                                         this));
+  m_maxWindows = spin("maxWindows", 0, 100000, 16,
+                      "Evaluate on at most this many windows (0 = the whole text); fewer is faster and noisier");
+  m_maxWindows->setSpecialValueText("all");
+  form->addRow("Eval windows:", m_maxWindows);
+  m_task = new QLineEdit;
+  m_task->setObjectName("taskFile");
+  m_task->setPlaceholderText("optional multiple-choice JSONL");
+  m_task->setToolTip("lm-eval-harness style task: JSONL lines with context, choices, gold; accuracy and acc_norm");
+  form->addRow("Task:", m_task);
+
+  setModelDefaults(0, false);
+  for (QSpinBox* s : {m_nsamples, m_seqlen, m_seed, m_maxWindows})
+    connect(s, QOverload<int>::of(&QSpinBox::valueChanged), this, &DataPanel::changed);
+  connect(m_eval, &QCheckBox::toggled, this, [this](bool on) {
+    m_evalSource->setEnabled(on);
+    m_maxWindows->setEnabled(on);
+    m_task->setEnabled(on);
+    Q_EMIT changed();
+  });
+  connect(m_calib, &QComboBox::currentTextChanged, this, &DataPanel::changed);
+  connect(m_evalSource, &QComboBox::currentTextChanged, this, &DataPanel::changed);
+}
+
+void DataPanel::setModelDefaults(int64_t params, bool cuda) {
+  defaultCalibration(params, cuda, &m_autoNsamples, &m_autoSeqlen);
+  m_nsamples->setSpecialValueText(QString("auto (%1)").arg(m_autoNsamples));
+  m_seqlen->setSpecialValueText(QString("auto (%1)").arg(m_autoSeqlen));
+}
+
+void DataPanel::fillRequest(PruneRequest* req) const {
+  req->calibSource = ss(m_calib->currentText().trimmed());
+  req->nsamples = m_nsamples->value();
+  req->seqlen = m_seqlen->value();
+  req->seed = static_cast<uint64_t>(m_seed->value());
+  req->eval = m_eval->isChecked();
+  req->evalSource = ss(m_evalSource->currentText().trimmed());
+  req->maxWindows = m_maxWindows->value();
+  req->taskFile = ss(m_task->text().trimmed());
+}
+
+void DataPanel::showRequest(const PruneRequest& req) {
+  m_calib->setCurrentText(qs(req.calibSource));
+  m_nsamples->setValue(req.nsamples);
+  m_seqlen->setValue(req.seqlen);
+  m_seed->setValue(static_cast<int>(req.seed));
+  m_eval->setChecked(req.eval);
+  m_evalSource->setCurrentText(qs(req.evalSource));
+  m_maxWindows->setValue(req.maxWindows);
+  m_task->setText(qs(req.taskFile));
+}
+
+QString DataPanel::calibrationSummary() const {
+  const int n = m_nsamples->value() > 0 ? m_nsamples->value() : m_autoNsamples;
+  const int t = m_seqlen->value() > 0 ? m_seqlen->value() : m_autoSeqlen;
+  return QString("%1 · %2 × %3 tok · seed %4").arg(m_calib->currentText()).arg(n).arg(t).arg(m_seed->value());
+}
+
+void DataPanel::saveSettings() const {
+  QSettings s;
+  PruneRequest req;
+  fillRequest(&req);
+  s.setValue("data/calib", qs(req.calibSource));
+  s.setValue("data/nsamples", req.nsamples);
+  s.setValue("data/seqlen", req.seqlen);
+  s.setValue("data/seed", static_cast<qulonglong>(req.seed));
+  s.setValue("data/eval", req.eval);
+  s.setValue("data/evalSource", qs(req.evalSource));
+  s.setValue("data/maxWindows", req.maxWindows);
+  s.setValue("data/task", qs(req.taskFile));
+}
+
+void DataPanel::loadSettings() {
+  QSettings s;
+  if (!s.contains("data/calib")) return;
+  PruneRequest req;
+  req.calibSource = ss(s.value("data/calib").toString());
+  req.nsamples = s.value("data/nsamples").toInt();
+  req.seqlen = s.value("data/seqlen").toInt();
+  req.seed = s.value("data/seed").toULongLong();
+  req.eval = s.value("data/eval", true).toBool();
+  req.evalSource = ss(s.value("data/evalSource", "kjv:eval").toString());
+  req.maxWindows = s.value("data/maxWindows", 16).toInt();
+  req.taskFile = ss(s.value("data/task").toString());
+  showRequest(req);
+}
+
+}  // namespace duo::ui

@@ -1,0 +1,51 @@
+// Data panel: where calibration and evaluation text come from and how much of it is used.
+// Calibration: kjv:calib or a text / JSONL ("text" field) file, nsamples x seqlen tokens, seed.
+// Evaluation: perplexity on kjv:eval or a file, optional multiple-choice task (JSONL).
+// Values persist in QSettings ("data/...").
+#pragma once
+#include <QWidget>
+
+#include "core/job/prune_job.h"
+
+class QCheckBox;
+class QComboBox;
+class QLineEdit;
+class QSpinBox;
+
+namespace duo::ui {
+
+class DataPanel : public QWidget {
+  Q_OBJECT
+ public:
+  explicit DataPanel(QWidget* parent = nullptr);
+
+  // Writes the panel's fields into `req` (calibSource, nsamples, seqlen, seed, eval*, taskFile).
+  void fillRequest(PruneRequest* req) const;
+  // Shows the values of `req` (e.g. a workspace or a run being loaded).
+  void showRequest(const PruneRequest& req);
+  // The defaults for this model on this machine, shown as the "auto" text of the spin boxes.
+  void setModelDefaults(int64_t params, bool cuda);
+
+  // A short line for plot legends: "kjv:calib · 64 × 256 tok · seed 0".
+  QString calibrationSummary() const;
+
+  void saveSettings() const;
+  void loadSettings();
+
+ Q_SIGNALS:
+  void changed();
+
+ private:
+  QComboBox* m_calib;
+  QSpinBox* m_nsamples;
+  QSpinBox* m_seqlen;
+  QSpinBox* m_seed;
+  QCheckBox* m_eval;
+  QComboBox* m_evalSource;
+  QSpinBox* m_maxWindows;
+  QLineEdit* m_task;
+  int m_autoNsamples = 0;
+  int m_autoSeqlen = 0;
+};
+
+}  // namespace duo::ui

@@ -1,0 +1,170 @@
+#include "ui/panels/method_panel.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QLabel>
+#include <QSettings>
+#include <QSpinBox>
+
+#include "ui/core_types.h"
+
+namespace duo::ui {
+
+QString MethodPanel::describe(Method m) {
+  switch (m) {
+    case Method::Dense: return "No pruning: the dense model, as the reference for error and perplexity.";
+    case Method::Magnitude: return "Prunes the weights of smallest |W| in each projection. No calibration update.";
+    case Method::Wanda:
+      return "Wanda: prunes by |W_ij| · ‖X_j‖ within each output row, using calibration inputs. No update.";
+    case Method::SparseGpt:
+      return "SparseGPT: optimal-brain-surgeon pruning that updates the kept weights to compensate, on the "
+             "pruned stream with dense activations.";
+    case Method::SparseGptSparseIn:
+      return "SparseGPT on sparsified inputs: the same solver, but its inputs already carry activation sparsity "
+             "(no residual correction). Separates the two ingredients of DuoGPT.";
+    case Method::Teal:
+      return "TEAL: activation sparsity only; weights stay dense. The activation rule and sparsity come from the "
+             "table.";
+    case Method::DuoGpt:
+      return "DuoGPT: OBS pruning towards the dense model's outputs with residual correction, so the kept "
+             "weights also absorb the error of activation sparsity and of earlier layers.";
+  }
+  return {};
+}
+
+MethodPanel::MethodPanel(QWidget* parent) : QWidget(parent) {
+  auto* form = new QFormLayout(this);
+  form->setContentsMargins(6, 6, 6, 6);
+  form->setVerticalSpacing(4);
+  form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+
+  m_method = new QComboBox;
+  m_method->setObjectName("method");
+  for (Method m : allMethods()) {
+    m_method->addItem(methodName(m), static_cast<int>(m));
+    m_method->setItemData(m_method->count() - 1, describe(m), Qt::ToolTipRole);
+  }
+  m_method->setCurrentIndex(m_method->findData(static_cast<int>(Method::DuoGpt)));
+  form->addRow("Method:", m_method);
+  m_description = new QLabel;
+  m_description->setObjectName("methodDescription");
+  m_description->setWordWrap(true);
+  m_description->setStyleSheet("color: palette(mid);");
+  form->addRow(m_description);
+
+  m_score = new QComboBox;
+  m_score->setObjectName("score");
+  for (Score s : {Score::Full, Score::Marginal, Score::SparseGpt}) m_score->addItem(scoreName(s), static_cast<int>(s));
+  m_score->setToolTip(
+      "DuoGPT's pruning score per weight:\n"
+      "full: W² (1/U_jj² + 2c_j + a_j − b_j), the error left whether the weight is pruned or kept (default)\n"
+      "marginal: W² (1/U_jj² + 2c_j), only the extra error of pruning it\n"
+      "sparsegpt: W² / U_jj², ignores the residual (SparseGPT's score)");
+  form->addRow("Score:", m_score);
+
+  m_alpha = new QDoubleSpinBox;
+  m_alpha->setObjectName("alpha");
+  m_alpha->setRange(0.0, 1.0);
+  m_alpha->setSingleStep(0.05);
+  m_alpha->setDecimals(2);
+  m_alpha->setValue(0.5);
+  m_alpha->setToolTip("Residual-correction damping α: how much of the dense-output residual the update chases "
+                      "(0 = none, SparseGPT-like; 1 = all). Default 0.5; 0.25 is GPTAQ's choice.");
+  form->addRow("Alpha:", m_alpha);
+
+  m_damp = new QDoubleSpinBox;
+  m_damp->setObjectName("damp");
+  m_damp->setRange(0.0001, 1.0);
+  m_damp->setDecimals(4);
+  m_damp->setSingleStep(0.005);
+  m_damp->setValue(0.01);
+  m_damp->setToolTip("Hessian damping λ: H += λ · mean(diag H) · I before the Cholesky factorisation. Raise it if "
+                     "the solver reports an ill-conditioned Hessian.");
+  form->addRow("Damping:", m_damp);
+
+  m_block = new QSpinBox;
+  m_block->setObjectName("blockSize");
+  m_block->setRange(8, 4096);
+  m_block->setSingleStep(32);
+  m_block->setValue(128);
+  m_block->setToolTip("Columns solved together before the lazy batch update of the rest; the mask is chosen per "
+                      "block. Changes speed, not the result's quality much.");
+  form->addRow("Block size:", m_block);
+
+  m_device = new QComboBox;
+  m_device->setObjectName("device");
+  m_device->addItem("auto", "");
+  m_device->addItem("cpu", "cpu");
+  m_device->addItem("cuda", "cuda");
+  m_device->setToolTip("Where calibration runs: auto uses CUDA when LibTorch sees a GPU");
+  form->addRow("Device:", m_device);
+
+  connect(m_method, QOverload<int>::of(&QComboBox::currentIndexChanged), this, [this] {
+    updateEnabled();
+    Q_EMIT changed();
+  });
+  for (QComboBox* c : {m_score, m_device})
+    connect(c, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &MethodPanel::changed);
+  for (QDoubleSpinBox* s : {m_alpha, m_damp})
+    connect(s, QOverload<double>::of(&QDoubleSpinBox::valueChanged), this, &MethodPanel::changed);
+  connect(m_block, QOverload<int>::of(&QSpinBox::valueChanged), this, &MethodPanel::changed);
+  updateEnabled();
+}
+
+Method MethodPanel::method() const { return static_cast<Method>(m_method->currentData().toInt()); }
+
+void MethodPanel::updateEnabled() {
+  const Method m = method();
+  const bool obs = m == Method::SparseGpt || m == Method::SparseGptSparseIn || m == Method::DuoGpt;
+  m_score->setEnabled(m == Method::DuoGpt);
+  m_alpha->setEnabled(m == Method::DuoGpt);
+  m_damp->setEnabled(obs);
+  m_block->setEnabled(obs);
+  m_description->setText(describe(m));
+  m_method->setToolTip(describe(m));
+}
+
+void MethodPanel::fillRequest(PruneRequest* req) const {
+  req->method = method();
+  req->score = static_cast<Score>(m_score->currentData().toInt());
+  req->alpha = m_alpha->value();
+  req->damp = m_damp->value();
+  req->blockSize = m_block->value();
+  req->device = ss(m_device->currentData().toString());
+}
+
+void MethodPanel::showRequest(const PruneRequest& req) {
+  m_method->setCurrentIndex(m_method->findData(static_cast<int>(req.method)));
+  m_score->setCurrentIndex(m_score->findData(static_cast<int>(req.score)));
+  m_alpha->setValue(req.alpha);
+  m_damp->setValue(req.damp);
+  m_block->setValue(req.blockSize);
+  const int d = m_device->findData(qs(req.device));
+  m_device->setCurrentIndex(d >= 0 ? d : 0);
+}
+
+void MethodPanel::saveSettings() const {
+  QSettings s;
+  s.setValue("method/name", QString(methodName(method())));
+  s.setValue("method/score", m_score->currentText());
+  s.setValue("method/alpha", m_alpha->value());
+  s.setValue("method/damp", m_damp->value());
+  s.setValue("method/block", m_block->value());
+  s.setValue("method/device", m_device->currentData().toString());
+}
+
+void MethodPanel::loadSettings() {
+  QSettings s;
+  if (!s.contains("method/name")) return;
+  PruneRequest req;
+  methodFromName(ss(s.value("method/name").toString()), &req.method);
+  scoreFromName(ss(s.value("method/score").toString()), &req.score);
+  req.alpha = s.value("method/alpha", 0.5).toDouble();
+  req.damp = s.value("method/damp", 0.01).toDouble();
+  req.blockSize = s.value("method/block", 128).toInt();
+  req.device = ss(s.value("method/device").toString());
+  showRequest(req);
+}
+
+}  // namespace duo::ui

@@ -1,0 +1,106 @@
+#include "ui/panels/run_panel.h"
+
+#include <QAction>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QProgressBar>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include "ui/core_types.h"
+
+namespace duo::ui {
+
+namespace {
+QToolButton* actionButton(QAction* a) {
+  auto* b = new QToolButton;
+  b->setDefaultAction(a);
+  b->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+  b->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+  return b;
+}
+}  // namespace
+
+RunPanel::RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent) : QWidget(parent) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(6, 6, 6, 6);
+  layout->setSpacing(4);
+  auto* buttons = new QHBoxLayout;
+  buttons->addWidget(actionButton(calibrate));
+  buttons->addWidget(actionButton(cancel));
+  layout->addLayout(buttons);
+
+  m_bar = new QProgressBar;
+  m_bar->setObjectName("runProgress");
+  m_bar->setRange(0, 1000);
+  m_bar->setValue(0);
+  m_bar->setFormat("%p %");
+  layout->addWidget(m_bar);
+  m_stage = new QLabel("Idle");
+  m_stage->setObjectName("runStage");
+  m_stage->setWordWrap(true);
+  layout->addWidget(m_stage);
+  m_eta = new QLabel;
+  m_eta->setObjectName("runEta");
+  layout->addWidget(m_eta);
+  m_result = new QLabel;
+  m_result->setObjectName("runResult");
+  m_result->setWordWrap(true);
+  m_result->setTextInteractionFlags(Qt::TextSelectableByMouse);
+  layout->addWidget(m_result);
+  layout->addStretch(1);
+}
+
+void RunPanel::onStarted() {
+  m_bar->setRange(0, 0);  // busy until the first progress with a total
+  m_stage->setText("Starting...");
+  m_eta->clear();
+}
+
+void RunPanel::onProgress(const JobProgress& p) {
+  if (p.total > 0) {
+    m_bar->setRange(0, 1000);
+    m_bar->setValue(static_cast<int>(1000.0 * static_cast<double>(p.done) / static_cast<double>(p.total)));
+    m_bar->setFormat(QString("%1 %p %").arg(p.stage));
+  } else {
+    m_bar->setRange(0, 0);
+  }
+  m_stage->setText(p.detail.isEmpty() ? p.stage : QString("%1: %2").arg(p.stage, p.detail));
+  m_eta->setText(QString("Elapsed %1 · %2 left in this stage")
+                     .arg(formatDuration(p.elapsed), p.eta >= 0 ? formatDuration(p.eta) : QString("estimating")));
+}
+
+void RunPanel::onFinished(const PruneResult& r) {
+  m_bar->setRange(0, 1000);
+  m_bar->setValue(1000);
+  m_bar->setFormat("done");
+  m_stage->setText(QString("Done: %1 in %2").arg(methodName(r.request.method), formatDuration(r.secondsTotal)));
+  m_eta->clear();
+  QString text = QString("Achieved W %1, A %2 · predicted speedup %3×")
+                     .arg(formatPercent(r.weightSparsity), formatPercent(r.actSparsity))
+                     .arg(r.predictedSpeedup, 0, 'f', 2);
+  if (r.eval.done)
+    text += QString("<br>Perplexity <b>%1</b> (dense %2)").arg(r.eval.perplexity, 0, 'f', 3).arg(r.eval.densePerplexity, 0, 'f', 3);
+  if (r.eval.accuracy >= 0) text += QString(" · accuracy %1").arg(formatPercent(r.eval.accuracy));
+  m_result->setText(text);
+}
+
+void RunPanel::onCancelling() { m_stage->setText("Cancelling at the next safe point..."); }
+
+void RunPanel::onCancelled() {
+  m_bar->setRange(0, 1000);
+  m_bar->setValue(0);
+  m_bar->setFormat("cancelled");
+  m_stage->setText("Cancelled: the model is unchanged and nothing was written.");
+  m_eta->clear();
+}
+
+void RunPanel::onFailed(const QString& message) {
+  m_bar->setRange(0, 1000);
+  m_bar->setValue(0);
+  m_bar->setFormat("failed");
+  m_stage->setText("Failed: " + message.left(200));
+  m_eta->clear();
+}
+
+}  // namespace duo::ui

@@ -1,0 +1,37 @@
+// Run panel: Calibrate / Cancel (the window's actions), a progress bar with the current stage,
+// layer and projection, elapsed time and ETA, and the last run's headline numbers.
+#pragma once
+#include <QWidget>
+
+#include "core/job/prune_job.h"
+#include "ui/job_controller.h"
+
+class QAction;
+class QLabel;
+class QProgressBar;
+
+namespace duo::ui {
+
+class RunPanel : public QWidget {
+  Q_OBJECT
+ public:
+  RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent = nullptr);
+
+  QProgressBar* progressBar() const { return m_bar; }
+
+ public Q_SLOTS:
+  void onStarted();
+  void onProgress(const duo::ui::JobProgress& p);
+  void onFinished(const duo::PruneResult& r);
+  void onCancelling();
+  void onCancelled();
+  void onFailed(const QString& message);
+
+ private:
+  QProgressBar* m_bar;
+  QLabel* m_stage;
+  QLabel* m_eta;
+  QLabel* m_result;
+};
+
+}  // namespace duo::ui

@@ -1,0 +1,137 @@
+#include "ui/panels/runs_panel.h"
+
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include "ui/core_types.h"
+
+namespace duo::ui {
+
+namespace {
+enum Col { ColWhen = 0, ColMethod, ColW, ColA, ColPpl, ColAcc, ColSpeedup, ColTime, ColCount };
+
+QTableWidgetItem* cell(const QString& text, bool number) {
+  auto* item = new QTableWidgetItem(text);
+  item->setFlags(Qt::ItemIsSelectable | Qt::ItemIsEnabled);
+  if (number) item->setTextAlignment(Qt::AlignRight | Qt::AlignVCenter);
+  return item;
+}
+}  // namespace
+
+RunsPanel::RunsPanel(RunStore* store, QWidget* parent) : QWidget(parent), m_store(store) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->setSpacing(4);
+  m_table = new QTableWidget(0, ColCount);
+  m_table->setObjectName("runsTable");
+  m_table->setHorizontalHeaderLabels({"Finished", "Method", "W", "A", "Perplexity", "Accuracy", "Speedup", "Time"});
+  m_table->horizontalHeaderItem(ColSpeedup)->setToolTip("Predicted decode speedup (bytes model); measured in brackets");
+  m_table->horizontalHeaderItem(ColW)->setToolTip("Achieved weight sparsity over all prunable weights");
+  m_table->horizontalHeaderItem(ColA)->setToolTip("Achieved activation sparsity, mean over input sites");
+  m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
+  m_table->setSelectionMode(QAbstractItemView::ExtendedSelection);
+  m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
+  m_table->verticalHeader()->setVisible(false);
+  m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
+  m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  m_table->horizontalHeader()->setSectionResizeMode(ColMethod, QHeaderView::Stretch);
+  m_table->setAlternatingRowColors(true);
+  layout->addWidget(m_table, 1);
+
+  auto* buttons = new QHBoxLayout;
+  m_load = new QPushButton("Load");
+  m_load->setToolTip("Show this run's table, settings and plots");
+  m_compare = new QPushButton("Compare");
+  m_compare->setToolTip("Select two runs to compare their per-layer errors side by side");
+  m_delete = new QPushButton("Delete");
+  m_delete->setToolTip("Delete the selected runs' records from the workspace");
+  m_load->setObjectName("loadRun");
+  m_compare->setObjectName("compareRuns");
+  m_delete->setObjectName("deleteRuns");
+  buttons->addWidget(m_load);
+  buttons->addWidget(m_compare);
+  buttons->addStretch(1);
+  buttons->addWidget(m_delete);
+  layout->addLayout(buttons);
+
+  connect(m_store, &RunStore::changed, this, &RunsPanel::refill);
+  connect(m_table, &QTableWidget::itemSelectionChanged, this, &RunsPanel::updateButtons);
+  connect(m_table, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
+    Q_EMIT loadRequested(m_table->item(row, ColWhen)->data(Qt::UserRole).toString());
+  });
+  connect(m_load, &QPushButton::clicked, this, [this] {
+    const QStringList ids = selectedIds();
+    if (ids.size() == 1) Q_EMIT loadRequested(ids.first());
+  });
+  connect(m_compare, &QPushButton::clicked, this, [this] {
+    const QStringList ids = selectedIds();
+    if (ids.size() == 2) Q_EMIT compareRequested(ids[0], ids[1]);
+  });
+  connect(m_delete, &QPushButton::clicked, this, &RunsPanel::deleteSelected);
+  refill();
+}
+
+QStringList RunsPanel::selectedIds() const {
+  QStringList ids;
+  for (const QModelIndex& idx : m_table->selectionModel()->selectedRows(ColWhen))
+    ids << m_table->item(idx.row(), ColWhen)->data(Qt::UserRole).toString();
+  return ids;
+}
+
+void RunsPanel::selectRun(const QString& id) {
+  for (int row = 0; row < m_table->rowCount(); ++row)
+    if (m_table->item(row, ColWhen)->data(Qt::UserRole).toString() == id) {
+      m_table->selectRow(row);
+      m_table->scrollToItem(m_table->item(row, ColWhen));
+      return;
+    }
+}
+
+void RunsPanel::refill() {
+  const QStringList keep = selectedIds();
+  m_table->setRowCount(0);
+  for (const RunEntry& run : m_store->runs()) {
+    const PruneResult& r = run.result;
+    const int row = m_table->rowCount();
+    m_table->insertRow(row);
+    auto* when = cell(run.when.toString("MM-dd HH:mm"), false);
+    when->setData(Qt::UserRole, run.id);
+    when->setToolTip(run.id + "\n" + qs(r.request.model));
+    m_table->setItem(row, ColWhen, when);
+    m_table->setItem(row, ColMethod, cell(QString("%1 (%2)").arg(methodName(r.request.method)).arg(run.label()), false));
+    m_table->setItem(row, ColW, cell(formatPercent(r.weightSparsity, 0), true));
+    m_table->setItem(row, ColA, cell(formatPercent(r.actSparsity, 0), true));
+    m_table->setItem(row, ColPpl, cell(r.eval.done ? QString::number(r.eval.perplexity, 'f', 3) : "—", true));
+    m_table->setItem(row, ColAcc, cell(r.eval.accuracy >= 0 ? formatPercent(r.eval.accuracy) : "—", true));
+    QString speed = r.predictedSpeedup > 0 ? QString::number(r.predictedSpeedup, 'f', 2) + "×" : "—";
+    if (run.measuredSpeedup > 0) speed += QString(" (%1×)").arg(run.measuredSpeedup, 0, 'f', 2);
+    m_table->setItem(row, ColSpeedup, cell(speed, true));
+    m_table->setItem(row, ColTime, cell(formatDuration(r.secondsTotal), true));
+  }
+  for (const QString& id : keep) selectRun(id);
+  updateButtons();
+}
+
+void RunsPanel::updateButtons() {
+  const int n = static_cast<int>(selectedIds().size());
+  m_load->setEnabled(n == 1);
+  m_compare->setEnabled(n == 2);
+  m_delete->setEnabled(n >= 1);
+}
+
+void RunsPanel::deleteSelected() {
+  const QStringList ids = selectedIds();
+  if (ids.isEmpty()) return;
+  const auto answer = QMessageBox::question(this, "Delete runs",
+                                            QString("Delete %1 run record%2 from the workspace?")
+                                                .arg(ids.size())
+                                                .arg(ids.size() == 1 ? "" : "s"));
+  if (answer != QMessageBox::Yes) return;
+  for (const QString& id : ids) m_store->remove(id);
+}
+
+}  // namespace duo::ui

@@ -1,0 +1,226 @@
+#include "ui/panels/sparsity_table.h"
+
+#include <QComboBox>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QGridLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QPushButton>
+#include <QStyledItemDelegate>
+#include <QToolButton>
+#include <QTreeView>
+#include <QVBoxLayout>
+
+#include "core/common/error.h"
+#include "ui/core_types.h"
+
+namespace duo::ui {
+
+namespace {
+
+// Edits a fraction as a percentage with one decimal.
+class PercentDelegate : public QStyledItemDelegate {
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+  QWidget* createEditor(QWidget* parent, const QStyleOptionViewItem&, const QModelIndex&) const override {
+    auto* spin = new QDoubleSpinBox(parent);
+    spin->setObjectName("percentEditor");
+    spin->setRange(0.0, SparsityModel::kMaxSparsity * 100.0);
+    spin->setDecimals(1);
+    spin->setSingleStep(5.0);
+    spin->setSuffix(" %");
+    spin->setFrame(false);
+    return spin;
+  }
+  void setEditorData(QWidget* editor, const QModelIndex& idx) const override {
+    static_cast<QDoubleSpinBox*>(editor)->setValue(idx.data(Qt::EditRole).toDouble() * 100.0);
+  }
+  void setModelData(QWidget* editor, QAbstractItemModel* model, const QModelIndex& idx) const override {
+    auto* spin = static_cast<QDoubleSpinBox*>(editor);
+    spin->interpretText();
+    model->setData(idx, spin->value() / 100.0, Qt::EditRole);
+  }
+};
+
+QDoubleSpinBox* percentSpin(const QString& name, double value, const QString& tip) {
+  auto* spin = new QDoubleSpinBox;
+  spin->setObjectName(name);
+  spin->setRange(0.0, SparsityModel::kMaxSparsity * 100.0);
+  spin->setDecimals(1);
+  spin->setSingleStep(5.0);
+  spin->setSuffix(" %");
+  spin->setValue(value);
+  spin->setToolTip(tip);
+  return spin;
+}
+
+}  // namespace
+
+SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new SparsityModel(this)) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->setSpacing(4);
+
+  // Row 1: uniform preset, load config, N:M, act rule.
+  auto* grid = new QGridLayout;
+  grid->setHorizontalSpacing(6);
+  grid->setVerticalSpacing(4);
+  m_uniformWeight = percentSpin("uniformWeight", 50.0, "Weight sparsity for the uniform preset");
+  m_uniformAct = percentSpin("uniformAct", 50.0, "Activation sparsity for the uniform preset");
+  auto* uniform = new QPushButton("Uniform");
+  uniform->setObjectName("applyUniform");
+  uniform->setToolTip("Set every projection of every layer to these weight / activation sparsities");
+  auto* load = new QPushButton("From file...");
+  load->setToolTip("Load a saved sparsity config (duoscope.sparsity/1 JSON)");
+  grid->addWidget(new QLabel("W"), 0, 0);
+  grid->addWidget(m_uniformWeight, 0, 1);
+  grid->addWidget(new QLabel("A"), 0, 2);
+  grid->addWidget(m_uniformAct, 0, 3);
+  grid->addWidget(uniform, 0, 4);
+  grid->addWidget(load, 0, 5);
+
+  m_nm = new QComboBox;
+  m_nm->setObjectName("nmPattern");
+  m_nm->addItems({"unstructured", "2:4", "4:8"});
+  m_nm->setToolTip("Weight structure: unstructured, or N:M (N zeros in every group of M consecutive inputs)");
+  m_actRule = new QComboBox;
+  m_actRule->setObjectName("actRule");
+  m_actRule->addItems({"topk", "threshold"});
+  m_actRule->setToolTip("Activation rule: topk zeroes the p_a smallest |x| of each token; threshold (TEAL) uses one "
+                        "calibrated magnitude per input site");
+
+  // Row 2: set the selection, undo/redo.
+  m_setColumn = new QComboBox;
+  m_setColumn->setObjectName("setColumn");
+  m_setColumn->addItem("weight", SparsityModel::ColWeight);
+  m_setColumn->addItem("act", SparsityModel::ColAct);
+  m_setValue = percentSpin("setValue", 60.0, "Value to give the selected rows");
+  auto* set = new QPushButton("Set selected");
+  set->setObjectName("setSelected");
+  set->setToolTip("Give every selected row (layers or projections) this sparsity");
+  m_undo = new QToolButton;
+  m_undo->setDefaultAction(m_model->undoStack()->createUndoAction(this));
+  m_undo->defaultAction()->setShortcut(QKeySequence::Undo);
+  m_redo = new QToolButton;
+  m_redo->setDefaultAction(m_model->undoStack()->createRedoAction(this));
+  m_redo->defaultAction()->setShortcut(QKeySequence::Redo);
+  m_undo->setObjectName("undo");
+  m_redo->setObjectName("redo");
+  m_undo->setText("Undo");
+  m_redo->setText("Redo");
+  grid->addWidget(new QLabel("N:M"), 1, 0);
+  grid->addWidget(m_nm, 1, 1);
+  grid->addWidget(new QLabel("rule"), 1, 2);
+  grid->addWidget(m_actRule, 1, 3);
+  grid->addWidget(m_undo, 1, 4);
+  grid->addWidget(m_redo, 1, 5);
+  grid->addWidget(m_setColumn, 2, 0, 1, 2);
+  grid->addWidget(m_setValue, 2, 2, 1, 2);
+  grid->addWidget(set, 2, 4, 1, 2);
+  grid->setColumnStretch(1, 1);
+  grid->setColumnStretch(3, 1);
+  layout->addLayout(grid);
+
+  m_view = new QTreeView;
+  m_view->setObjectName("sparsityView");
+  m_view->setModel(m_model);
+  m_view->setItemDelegateForColumn(SparsityModel::ColWeight, new PercentDelegate(m_view));
+  m_view->setItemDelegateForColumn(SparsityModel::ColAct, new PercentDelegate(m_view));
+  m_view->setSelectionMode(QAbstractItemView::ExtendedSelection);
+  m_view->setSelectionBehavior(QAbstractItemView::SelectRows);
+  m_view->setEditTriggers(QAbstractItemView::DoubleClicked | QAbstractItemView::EditKeyPressed |
+                          QAbstractItemView::AnyKeyPressed);
+  m_view->setAlternatingRowColors(true);
+  m_view->setUniformRowHeights(true);
+  m_view->header()->setStretchLastSection(false);
+  m_view->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
+  m_view->header()->setSectionResizeMode(SparsityModel::ColName, QHeaderView::Stretch);
+  layout->addWidget(m_view, 1);
+
+  m_totals = new QLabel;
+  m_totals->setObjectName("sparsityTotals");
+  m_totals->setWordWrap(true);
+  layout->addWidget(m_totals);
+
+  connect(uniform, &QPushButton::clicked, this, &SparsityTable::applyUniform);
+  connect(set, &QPushButton::clicked, this, &SparsityTable::setSelected);
+  connect(load, &QPushButton::clicked, this, [this] {
+    const QString path = QFileDialog::getOpenFileName(this, "Load sparsity config", {}, "Sparsity config (*.json)");
+    if (!path.isEmpty()) loadConfigFile(path);
+  });
+  connect(m_nm, &QComboBox::activated, this, [this](int) {
+    SparsityConfig next = config();
+    next.nm = parseNm(ss(m_nm->currentText()));
+    applyConfig(next, "set weight structure " + m_nm->currentText());
+  });
+  connect(m_actRule, &QComboBox::activated, this, [this](int) {
+    SparsityConfig next = config();
+    actRuleFromName(ss(m_actRule->currentText()), &next.actRule);
+    applyConfig(next, "set activation rule " + m_actRule->currentText());
+  });
+  connect(m_model, &SparsityModel::configChanged, this, [this] {
+    // Keep the combo boxes in step with undo/redo.
+    m_nm->setCurrentText(qs(config().nm.str()));
+    m_actRule->setCurrentText(actRuleName(config().actRule));
+    refreshTotals();
+    Q_EMIT configChanged();
+  });
+  setEnabled(false);
+  refreshTotals();
+}
+
+void SparsityTable::setModelConfig(const ModelConfig& cfg) {
+  SparsityConfig initial = SparsityConfig::uniform(static_cast<int>(cfg.numLayers), m_uniformWeight->value() / 100.0,
+                                                   m_uniformAct->value() / 100.0);
+  initial.nm = parseNm(ss(m_nm->currentText()));
+  actRuleFromName(ss(m_actRule->currentText()), &initial.actRule);
+  m_model->setModel(cfg, initial);
+  setEnabled(cfg.numLayers > 0);
+}
+
+void SparsityTable::applyConfig(const SparsityConfig& cfg, const QString& what) {
+  cfg.validate("sparsity table", m_model->config().numLayers());
+  m_model->apply(cfg, what);
+}
+
+void SparsityTable::applyUniform() {
+  SparsityConfig next = SparsityConfig::uniform(config().numLayers(), m_uniformWeight->value() / 100.0,
+                                                m_uniformAct->value() / 100.0);
+  next.nm = config().nm;
+  next.actRule = config().actRule;
+  applyConfig(next, QString("uniform W%1/A%2").arg(m_uniformWeight->value()).arg(m_uniformAct->value()));
+}
+
+void SparsityTable::setSelected() {
+  const QModelIndexList rows = m_view->selectionModel()->selectedRows(SparsityModel::ColName);
+  m_model->setValues(rows, static_cast<SparsityModel::Column>(m_setColumn->currentData().toInt()),
+                     m_setValue->value() / 100.0);
+}
+
+void SparsityTable::loadConfigFile(const QString& path) {
+  try {
+    const SparsityConfig cfg = SparsityConfig::load(ss(path), config().numLayers());
+    applyConfig(cfg, "load " + path);
+  } catch (const std::exception& e) {
+    Q_EMIT failed("Could not load the sparsity config", QString::fromUtf8(e.what()));
+  }
+}
+
+void SparsityTable::refreshTotals() {
+  if (config().numLayers() == 0) {
+    m_totals->setText("Open a model to edit its per-layer sparsity.");
+    return;
+  }
+  const double total = m_model->prunableParams();
+  const double kept = m_model->keptParams();
+  const double traffic = m_model->idealTrafficFraction();
+  m_totals->setText(QString("Weights kept: <b>%1</b> of %2 prunable (%3) &nbsp;·&nbsp; mean W %4, A %5 "
+                            "&nbsp;·&nbsp; ideal decode weight traffic %6 → <b>%7×</b>")
+                        .arg(formatCount(kept), formatCount(total), formatPercent(total > 0 ? kept / total : 1.0),
+                             formatPercent(config().parameterWeightedSparsity(m_model->modelConfig())),
+                             formatPercent(config().meanAct()), formatPercent(traffic),
+                             QString::number(traffic > 0 ? 1.0 / traffic : 0.0, 'f', 2)));
+}
+
+}  // namespace duo::ui

@@ -1,0 +1,99 @@
+#include "ui/plots/error_plot.h"
+
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "ui/plots/palette.h"
+
+namespace duo::ui {
+
+namespace {
+constexpr double kFloor = 1e-7;  // bars start here: the log axis has no zero
+}
+
+ErrorPlot::ErrorPlot(QWidget* parent) : PlotBase(parent), m_group(new QCPBarsGroup(this)) {
+  setTitle("Relative output error per layer");
+  xAxis->setLabel("decoder layer");
+  yAxis->setLabel("relative output error ‖W′Xs − W·Xd‖² / ‖W·Xd‖²");
+  yAxis->setScaleType(QCPAxis::stLogarithmic);
+  QSharedPointer<QCPAxisTickerLog> logTicker(new QCPAxisTickerLog);
+  yAxis->setTicker(logTicker);
+  yAxis->setNumberFormat("eb");
+  yAxis->setNumberPrecision(0);
+  yAxis->setRange(1e-4, 1.0);
+  QSharedPointer<QCPAxisTickerFixed> layerTicker(new QCPAxisTickerFixed);
+  layerTicker->setTickStep(1.0);
+  layerTicker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+  xAxis->setTicker(layerTicker);
+  m_group->setSpacingType(QCPBarsGroup::stAbsolute);
+  m_group->setSpacing(0);
+  for (int p = 0; p < kNumProj; ++p) {
+    auto* bars = new QCPBars(xAxis, yAxis);
+    bars->setName(QString(projName(static_cast<Proj>(p))).remove("_proj"));
+    bars->setPen(Qt::NoPen);
+    bars->setBrush(projColor(static_cast<Proj>(p)));
+    bars->setWidthType(QCPBars::wtPlotCoords);
+    bars->setWidth(0.8 / kNumProj);
+    bars->setBaseValue(kFloor);
+    bars->setBarsGroup(m_group);
+    m_bars[p] = bars;
+  }
+  m_maskOnly = addGraph(xAxis, yAxis);
+  m_maskOnly->setName("mask only, no update");
+  m_maskOnly->setPen(QPen(QColor(60, 60, 60), 1.5, Qt::DashLine));
+  m_maskOnly->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 4));
+  placeLegendBelow(4);
+  setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+  axisRect()->setRangeDrag(Qt::Horizontal);
+  axisRect()->setRangeZoom(Qt::Horizontal);
+  clear();
+}
+
+void ErrorPlot::setLayerCount(int layers) {
+  m_layers = layers;
+  xAxis->setRange(-0.6, std::max(1, layers) - 0.4);
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+void ErrorPlot::clear() {
+  for (auto* b : m_bars) b->data()->clear();
+  m_maskOnly->data()->clear();
+  setEmptyMessage(m_layers > 0 ? "Calibrate (Ctrl+R) to see errors here"
+                               : "Open a model, then run a calibration");
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+void ErrorPlot::setRecords(const QVector<ProjRecord>& records) {
+  if (records.isEmpty()) {
+    clear();
+    return;
+  }
+  std::array<QVector<QCPBarsData>, kNumProj> bars;
+  std::map<int, std::pair<double, int>> maskSum;  // layer -> (sum, count)
+  double lo = std::numeric_limits<double>::max(), hi = 0;
+  for (const ProjRecord& r : records) {
+    bars[static_cast<int>(r.proj)].append(QCPBarsData(r.layer, std::max(r.relError, kFloor)));
+    auto& m = maskSum[r.layer];
+    m.first += r.relErrorMaskOnly;
+    m.second += 1;
+    for (double v : {r.relError, r.relErrorMaskOnly})
+      if (v > 0) {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+  }
+  for (int p = 0; p < kNumProj; ++p) m_bars[p]->data()->set(bars[p], false);
+  QVector<double> mx, my;
+  for (const auto& [layer, sc] : maskSum)
+    if (sc.first > 0) {
+      mx.append(layer);
+      my.append(sc.first / sc.second);
+    }
+  m_maskOnly->setData(mx, my, true);
+  if (hi > 0) yAxis->setRange(std::pow(10.0, std::floor(std::log10(lo))), std::pow(10.0, std::ceil(std::log10(hi) + 0.3)));
+  setEmptyMessage(QString());
+  replot(QCustomPlot::rpQueuedReplot);
+}
+
+}  // namespace duo::ui

@@ -1,0 +1,57 @@
+// Every run of the workspace as one point: perplexity (or accuracy) against decode speedup, the
+// bytes model's prediction as a filled circle and a measured speedup (when benchmarked) as a
+// hollow square. The Pareto front (faster and better than every other run) is drawn as a line.
+// Clicking a point emits runClicked(id).
+#pragma once
+#include <QVector>
+
+#include "ui/plots/plot_base.h"
+#include "ui/run_store.h"
+
+namespace duo::ui {
+
+class RunsPlot : public PlotBase {
+  Q_OBJECT
+ public:
+  enum class Metric { Perplexity, Accuracy };
+
+  explicit RunsPlot(QWidget* parent = nullptr);
+
+  void setMetric(Metric m);
+  Metric metric() const { return m_metric; }
+  void setRuns(const QVector<RunEntry>& runs);
+
+  // Ids of the runs on the Pareto front, fastest first (for tests and the runs list).
+  const QStringList& paretoIds() const { return m_paretoIds; }
+  QCPGraph* predicted() const { return m_predicted; }
+  QCPGraph* measured() const { return m_measured; }
+  QCPGraph* front() const { return m_front; }
+
+  // Indices into `points` of the Pareto-optimal ones: no other point has speedup >= and metric
+  // better-or-equal with one of them strictly better. `lowerIsBetter` for perplexity.
+  static QVector<int> paretoFront(const QVector<QPointF>& points, bool lowerIsBetter);
+
+ Q_SIGNALS:
+  void runClicked(const QString& id);
+
+ protected:
+  void mouseMoveEvent(QMouseEvent* e) override;
+
+ private:
+  struct Point {
+    double speedup, metric;
+    QString id, label;
+  };
+  int nearest(const QPointF& pixel, double maxDistance) const;
+
+  Metric m_metric = Metric::Perplexity;
+  QVector<RunEntry> m_runs;
+  QVector<Point> m_points;  // same order as m_predicted's data (sorted by speedup)
+  QStringList m_paretoIds;
+  QCPGraph* m_predicted;
+  QCPGraph* m_measured;
+  QCPGraph* m_front;
+  QCPGraph* m_dense;
+};
+
+}  // namespace duo::ui

@@ -1,0 +1,74 @@
+// The sparsity table's item model: a tree of decoder layers, each expandable to its 7 projections,
+// over one duo::SparsityConfig. Columns: name, weight sparsity, activation sparsity (per input
+// site: editing q's act sets q/k/v together), input site, weights kept.
+//
+// Every edit (cell editor, multi-select "set", preset) goes through apply(), which pushes a
+// snapshot command onto the undo stack; undo/redo swap whole configs (layers x 7 x 2 doubles).
+#pragma once
+#include <QAbstractItemModel>
+#include <QUndoStack>
+
+#include "core/model/model_config.h"
+#include "core/prune/sparsity_config.h"
+
+namespace duo::ui {
+
+class SparsityModel : public QAbstractItemModel {
+  Q_OBJECT
+ public:
+  enum Column { ColName = 0, ColWeight, ColAct, ColSite, ColKept, ColCount };
+  // Values in the editable columns are fractions in [0, kMaxSparsity].
+  static constexpr double kMaxSparsity = 0.99;
+
+  explicit SparsityModel(QObject* parent = nullptr);
+
+  // A new model (or none: numLayers == 0): resets the table and clears the undo history.
+  void setModel(const ModelConfig& cfg, const SparsityConfig& initial);
+  const ModelConfig& modelConfig() const { return m_model; }
+  const SparsityConfig& config() const { return m_config; }
+  QUndoStack* undoStack() { return &m_undo; }
+
+  // Replaces the whole config as one undoable step named `what` (no-op when unchanged).
+  void apply(const SparsityConfig& next, const QString& what);
+  // Sets `column` (ColWeight or ColAct) of every row in `rows` to `fraction` as one step. A layer
+  // row applies to all its projections; an act edit applies to the projection's whole site.
+  void setValues(const QModelIndexList& rows, Column column, double fraction);
+
+  // Weights of projection p in one layer (n_out * k_in).
+  static double projParams(const ModelConfig& cfg, Proj p);
+  // Totals over all prunable weights.
+  double prunableParams() const;
+  double keptParams() const;
+  // Ideal weight traffic of a decode step relative to dense: sum n k (1-p_w)(1-p_a) / sum n k.
+  double idealTrafficFraction() const;
+
+  // Tree helpers: layer of an index (-1 for invalid), projection (-1 for a layer row).
+  static int layerOf(const QModelIndex& idx);
+  static int projOf(const QModelIndex& idx);
+
+  // QAbstractItemModel
+  QModelIndex index(int row, int column, const QModelIndex& parent = {}) const override;
+  QModelIndex parent(const QModelIndex& child) const override;
+  int rowCount(const QModelIndex& parent = {}) const override;
+  int columnCount(const QModelIndex& parent = {}) const override;
+  QVariant data(const QModelIndex& idx, int role = Qt::DisplayRole) const override;
+  bool setData(const QModelIndex& idx, const QVariant& value, int role = Qt::EditRole) override;
+  Qt::ItemFlags flags(const QModelIndex& idx) const override;
+  QVariant headerData(int section, Qt::Orientation o, int role = Qt::DisplayRole) const override;
+
+ Q_SIGNALS:
+  // The config changed (edit, undo, redo, preset, new model).
+  void configChanged();
+
+ private:
+  friend class SnapshotCommand;
+  void replaceConfig(const SparsityConfig& cfg);  // no undo entry; emits dataChanged
+  double layerWeight(int layer) const;            // parameter-weighted mean over the 7
+  double layerAct(int layer) const;               // parameter-weighted mean over the 7
+
+  ModelConfig m_model;
+  SparsityConfig m_config;
+  QUndoStack m_undo;
+};
+
+}  // namespace duo::ui
