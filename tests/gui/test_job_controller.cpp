@@ -1,0 +1,121 @@
+// The job controller: runPrune in a worker thread, value types back through queued signals,
+// records coalesced to at most one emission per 40 ms, cancel through the progress callback.
+// Tests that need the real calibration pipeline skip (saying so) while core's runPrune is a stub.
+#include <QElapsedTimer>
+#include <QSignalSpy>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <set>
+
+#include "gui_support.h"
+#include "ui/job_controller.h"
+
+using duo::ui::JobController;
+using duo::ui::JobProgress;
+
+class TestJobController : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+
+  void failureCarriesTheCoreMessage() {
+    QTemporaryDir tmp;
+    JobController job;
+    QSignalSpy failed(&job, &JobController::failed);
+    QSignalSpy finished(&job, &JobController::finished);
+    QSignalSpy states(&job, &JobController::stateChanged);
+    duo::PruneRequest req = duo::test::smallRequest(tmp.filePath("missing-model.gguf"));
+    QVERIFY(job.start(req));
+    QVERIFY(job.isBusy());
+    QVERIFY(failed.wait(30000));
+    const QString message = failed.first().first().toString();
+    QVERIFY(!message.isEmpty());
+    if (!duo::test::notBuiltYet(message)) QVERIFY2(message.contains("missing-model.gguf"), qPrintable(message));
+    QCOMPARE(finished.count(), 0);
+    QCOMPARE(job.state(), JobController::State::Idle);
+    QCOMPARE(states.count(), 2);  // Running, Idle
+  }
+
+  void refusesASecondJobWhileBusy() {
+    QTemporaryDir tmp;
+    JobController job;
+    QSignalSpy done(&job, &JobController::stateChanged);
+    QVERIFY(job.start(duo::test::smallRequest(tmp.filePath("a.gguf"))));
+    QVERIFY(!job.start(duo::test::smallRequest(tmp.filePath("b.gguf"))));
+    QTRY_COMPARE_WITH_TIMEOUT(job.state(), JobController::State::Idle, 30000);
+    // Idle again: a new job starts.
+    QVERIFY(job.start(duo::test::smallRequest(tmp.filePath("c.gguf"))));
+    QTRY_COMPARE_WITH_TIMEOUT(job.state(), JobController::State::Idle, 30000);
+  }
+
+  void realJobCoalescesRecordsAndMatchesTheResult() {
+    const QString model = duo::test::jobModelPath();
+    if (model.isEmpty()) QSKIP("neither the bundled tiny model nor the cached SmolLM2 is on this machine");
+    JobController job;
+    QSignalSpy finished(&job, &JobController::finished);
+    QSignalSpy failed(&job, &JobController::failed);
+    QSignalSpy updates(&job, &JobController::recordsUpdated);
+    QSignalSpy progress(&job, &JobController::progressed);
+    QElapsedTimer clock;
+    clock.start();
+    QVERIFY(job.start(duo::test::smallRequest(model)));
+    QTRY_VERIFY_WITH_TIMEOUT(finished.count() + failed.count() > 0, 600000);
+    const double seconds = clock.elapsed() / 1000.0;
+    if (failed.count()) {
+      const QString message = failed.first().first().toString();
+      if (duo::test::notBuiltYet(message)) QSKIP(qPrintable("core's runPrune is a stub: " + message));
+      QFAIL(qPrintable(message));
+    }
+    const auto result = finished.first().first().value<duo::PruneResult>();
+    // Coalesced: never more than one records emission per 40 ms (plus the final flush).
+    QVERIFY2(updates.count() <= seconds * 1000.0 / JobController::kFlushMs + 2,
+             qPrintable(QString("%1 emissions in %2 s").arg(updates.count()).arg(seconds)));
+    QVERIFY(updates.count() >= 1);
+    QVERIFY(progress.count() >= 1);
+    // The last emission holds every record, the same ones as the result.
+    const auto last = updates.last().first().value<QVector<duo::ProjRecord>>();
+    QCOMPARE(size_t(last.size()), result.records.size());
+    QCOMPARE(job.records().size(), last.size());
+    std::set<std::pair<int, int>> seen;
+    for (const duo::ProjRecord& r : result.records) seen.insert({r.layer, int(r.proj)});
+    for (const duo::ProjRecord& r : last) QVERIFY(seen.count({r.layer, int(r.proj)}) == 1);
+    QCOMPARE(job.state(), JobController::State::Idle);
+    std::printf("BENCH gui_job_seconds=%.2f records=%zu emissions=%d\n", seconds, result.records.size(),
+                int(updates.count()));
+  }
+
+  void cancelStopsWithinASecond() {
+    const QString model = duo::test::jobModelPath();
+    if (model.isEmpty()) QSKIP("neither the bundled tiny model nor the cached SmolLM2 is on this machine");
+    JobController job;
+    QSignalSpy cancelled(&job, &JobController::cancelled);
+    QSignalSpy failed(&job, &JobController::failed);
+    QSignalSpy finished(&job, &JobController::finished);
+    QSignalSpy updates(&job, &JobController::recordsUpdated);
+    duo::PruneRequest req = duo::test::smallRequest(model);
+    req.nsamples = 32;  // long enough to still be running after the first record
+    QVERIFY(job.start(req));
+    QTRY_VERIFY_WITH_TIMEOUT(updates.count() > 0 || failed.count() > 0 || finished.count() > 0, 600000);
+    if (failed.count()) {
+      const QString message = failed.first().first().toString();
+      if (duo::test::notBuiltYet(message)) QSKIP(qPrintable("core's runPrune is a stub: " + message));
+      QFAIL(qPrintable(message));
+    }
+    if (finished.count()) QSKIP("the job finished before its first coalesced record arrived; nothing to cancel");
+    QElapsedTimer clock;
+    clock.start();
+    job.cancel();
+    QCOMPARE(job.state(), JobController::State::Cancelling);
+    QVERIFY(cancelled.wait(5000));
+    const qint64 ms = clock.elapsed();
+    std::printf("BENCH gui_cancel_ms=%lld\n", static_cast<long long>(ms));
+    QVERIFY2(ms < 1000, qPrintable(QString("cancel took %1 ms").arg(ms)));
+    QCOMPARE(finished.count(), 0);
+    QCOMPARE(failed.count(), 0);
+    QCOMPARE(job.state(), JobController::State::Idle);
+  }
+};
+
+QTEST_MAIN(TestJobController)
+#include "test_job_controller.moc"
