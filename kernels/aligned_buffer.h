@@ -6,11 +6,17 @@
 #include <new>
 #include <utility>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace duo::kernels {
 
 class AlignedBuffer {
  public:
   static constexpr std::size_t kAlign = 64;  // one cache line; also the widest vector load
+  static constexpr std::size_t kHugePage = std::size_t(2) << 20;
+  static constexpr std::size_t kHugeThreshold = std::size_t(4) << 20;
 
   AlignedBuffer() = default;
   explicit AlignedBuffer(std::size_t bytes) { resize(bytes); }
@@ -37,9 +43,16 @@ class AlignedBuffer {
     m_data = nullptr;
     m_size = 0;
     if (bytes == 0) return;
-    const std::size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
-    m_data = static_cast<unsigned char*>(std::aligned_alloc(kAlign, rounded));
+    // Large buffers (packed weights) go on 2 MiB boundaries and ask for transparent huge pages:
+    // a mat-vec streams them once per call, and 4 KiB pages would cost a TLB miss every 4 KiB.
+    const bool huge = bytes >= kHugeThreshold;
+    const std::size_t align = huge ? kHugePage : kAlign;
+    const std::size_t rounded = (bytes + align - 1) / align * align;
+    m_data = static_cast<unsigned char*>(std::aligned_alloc(align, rounded));
     if (!m_data) throw std::bad_alloc();
+#if defined(__linux__)
+    if (huge) madvise(m_data, rounded, MADV_HUGEPAGE);
+#endif
     std::memset(m_data, 0, rounded);
     m_size = bytes;
   }

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12's own AVX-512 intrinsics start from _mm512_undefined_*() and trip this warning when
@@ -43,6 +44,13 @@ DUO_AVX512 inline __m512 load16Masked(const void* base, std::size_t i, __mmask16
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   }
 }
+
+// Storage type of T's values.
+template <ValueType T>
+using Stored = std::conditional_t<T == ValueType::F32, float, std::uint16_t>;
+// Software prefetch: how far ahead of a record's cursor, and how many lines of the next records.
+constexpr std::size_t kPrefetchBytes = 4096;
+constexpr int kPrefetchLines = 4;
 
 DUO_AVX512 inline __mmask16 tailMask(std::int64_t n) {
   return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
@@ -152,9 +160,19 @@ DUO_AVX512 void sparseStripBitmapAccumulate(const SparseColumnsView& w, std::int
       at[q] = w.colStart[rec];
       for (int b = 0; b < B; ++b) xb[q][b] = _mm512_set1_ps(a.x[(k + q) * B + b]);
     }
+    // The next columns' records start somewhere else (dual skips columns): fetch their first
+    // lines now, while this group of columns streams.
+    if (k + 2 * Q <= k1)
+      for (int q = 0; q < Q; ++q) {
+        const std::int64_t rec = w.record(s, a.index[k + Q + q]);
+        const char* v = static_cast<const char*>(w.values) + w.colStart[rec] * sizeof(Stored<T>);
+        for (int line = 0; line < kPrefetchLines; ++line) _mm_prefetch(v + 64 * line, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(w.bitmap + rec * w.bitmapBytes), _MM_HINT_T0);
+      }
     for (std::int64_t g = 0; g < groups; ++g) {
       __m512 wv[Q];
       for (int q = 0; q < Q; ++q) {
+        _mm_prefetch(static_cast<const char*>(w.values) + (at[q] * sizeof(Stored<T>) + kPrefetchBytes), _MM_HINT_T0);
         const std::uint16_t m = loadU16(bm[q] + 2 * g);
         wv[q] = _mm512_maskz_expand_ps(m, load16<T>(w.values, at[q]));
         at[q] += static_cast<std::size_t>(__builtin_popcount(m));

@@ -71,7 +71,8 @@ int threadsFor(std::int64_t weights, std::int64_t units) {
 struct Scratch {
   std::vector<std::int32_t> index;  // [cols] active column indices
   std::vector<float> x;             // [cols, batch] gathered inputs
-  std::vector<float> ys;            // [batch, stripRows] one strip's outputs
+  AlignedBuffer ys;                 // [batch, stripRows] f32, one strip's outputs (64-byte aligned:
+                                    // every 16-row slice is one cache line)
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -123,15 +124,17 @@ void sparseColumnsProduct(const SparseColumnsView& w, const float* x, float* y, 
   const int nt = threadsFor(w.nnz + w.strips * w.cols, w.strips);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    std::vector<float>& ys = scratch().ys;  // this thread's [batch, stripRows]
-    ys.resize(static_cast<std::size_t>(batch) * static_cast<std::size_t>(w.stripRows));
+    AlignedBuffer& ysBuffer = scratch().ys;  // this thread's [batch, stripRows] f32
+    const std::size_t ysBytes = static_cast<std::size_t>(batch) * static_cast<std::size_t>(w.stripRows) * sizeof(float);
+    if (ysBuffer.size() < ysBytes) ysBuffer.resize(ysBytes);
+    float* ys = ysBuffer.as<float>();
 #pragma omp for schedule(static)
     for (std::int32_t st = 0; st < w.strips; ++st) {
-      k.sparseStrip(w, st, a, ys.data(), w.stripRows, batch);
+      k.sparseStrip(w, st, a, ys, w.stripRows, batch);
       const std::int64_t r0 = w.stripBegin(st);
       const std::int64_t n = w.stripEnd(st) - r0;
       for (int b = 0; b < batch; ++b)
-        std::memcpy(y + b * w.rows + r0, ys.data() + static_cast<std::size_t>(b) * w.stripRows,
+        std::memcpy(y + b * w.rows + r0, ys + static_cast<std::size_t>(b) * w.stripRows,
                     static_cast<std::size_t>(n) * sizeof(float));
     }
   }

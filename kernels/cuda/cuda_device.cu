@@ -47,7 +47,7 @@ Status status() {
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess) {
     cudaGetLastError();
-    s.reason = std::string("no usable CUDA device: ") + cudaGetErrorString(e);
+    s.reason = std::string("no usable CUDA device or driver (cudaGetDeviceCount: ") + cudaGetErrorString(e) + ")";
     return s;
   }
   s.devices = n;

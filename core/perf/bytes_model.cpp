@@ -1,0 +1,161 @@
+#include "core/perf/bytes_model.h"
+
+#include <cmath>
+
+#include "core/common/error.h"
+
+namespace duo::perf {
+
+const char* kernelKey(Kernel k) {
+  switch (k) {
+    case Kernel::BlasDense: return "blas_dense";
+    case Kernel::Dense: return "dense";
+    case Kernel::ActSparse: return "act_sparse";
+    case Kernel::WeightSparse: return "weight_sparse";
+    case Kernel::DualSparse: return "dual_sparse";
+  }
+  return "?";
+}
+
+namespace {
+std::int64_t expectedNnz(const MatVec& m) {
+  return static_cast<std::int64_t>(std::llround((1.0 - m.pW) * static_cast<double>(m.rows) * static_cast<double>(m.cols)));
+}
+}  // namespace
+
+kernels::IndexKind predictedIndex(const MatVec& m) {
+  return kernels::chooseIndexKind(m.rows, m.cols, expectedNnz(m), m.stripRows);
+}
+
+Bytes kernelBytes(Kernel k, const MatVec& m) {
+  DUO_CHECK(m.rows >= 1 && m.cols >= 1, "bytes model: expected a matrix of at least 1x1, got [", m.rows, ", ", m.cols,
+            "]");
+  DUO_CHECK(m.pW >= 0.0 && m.pW <= 1.0 && m.pA >= 0.0 && m.pA <= 1.0,
+            "bytes model: sparsities must be in [0, 1], got p_w ", m.pW, ", p_a ", m.pA);
+  const double vb = static_cast<double>(kernels::valueBytes(m.type));
+  const double weights = static_cast<double>(m.rows) * static_cast<double>(m.cols);
+  const double active = 1.0 - m.pA;
+  Bytes b;
+  b.activations = 4.0 * static_cast<double>(m.cols);
+  b.outputs = 4.0 * static_cast<double>(m.rows);
+  switch (k) {
+    case Kernel::BlasDense:
+    case Kernel::Dense: b.values = weights * vb; break;
+    case Kernel::ActSparse: b.values = weights * vb * active; break;
+    case Kernel::WeightSparse:
+    case Kernel::DualSparse: {
+      const kernels::SparseBytes s =
+          kernels::predictSparseBytes(m.rows, m.cols, expectedNnz(m), predictedIndex(m), m.type, m.stripRows);
+      const double share = k == Kernel::DualSparse ? active : 1.0;  // dual reads active columns' records only
+      b.values = static_cast<double>(s.values) * share;
+      b.index = static_cast<double>(s.index) * share;
+      b.offsets = static_cast<double>(s.offsets) * share;
+      break;
+    }
+  }
+  return b;
+}
+
+double predictSeconds(const Bytes& b, double bandwidthGbs) {
+  DUO_CHECK(bandwidthGbs > 0.0, "bytes model: bandwidth must be positive, got ", bandwidthGbs, " GB/s");
+  return b.total() / (bandwidthGbs * 1e9);
+}
+
+Kernel cheapestKernel(const MatVec& m) {
+  Kernel best = Kernel::Dense;
+  double bestBytes = kernelBytes(Kernel::Dense, m).total();
+  for (Kernel k : {Kernel::ActSparse, Kernel::WeightSparse, Kernel::DualSparse}) {
+    const double bytes = kernelBytes(k, m).total();
+    if (bytes < bestBytes) {
+      best = k;
+      bestBytes = bytes;
+    }
+  }
+  return best;
+}
+
+const char* projectionName(Projection p) {
+  switch (p) {
+    case Projection::Q: return "q_proj";
+    case Projection::K: return "k_proj";
+    case Projection::V: return "v_proj";
+    case Projection::O: return "o_proj";
+    case Projection::Gate: return "gate_proj";
+    case Projection::Up: return "up_proj";
+    case Projection::Down: return "down_proj";
+  }
+  return "?";
+}
+
+ModelShape smolLm2Shape() {
+  ModelShape s;
+  s.layers = 30;
+  s.hidden = 576;
+  s.heads = 9;
+  s.kvHeads = 3;
+  s.headDim = 64;
+  s.ffn = 1536;
+  s.vocab = 49152;
+  return s;
+}
+
+MatVec projectionShape(const ModelShape& s, Projection p) {
+  const std::int64_t d = s.hidden, hd = s.effectiveHeadDim();
+  MatVec m;
+  switch (p) {
+    case Projection::Q: m.rows = s.heads * hd, m.cols = d; break;
+    case Projection::K:
+    case Projection::V: m.rows = s.kvHeads * hd, m.cols = d; break;
+    case Projection::O: m.rows = d, m.cols = s.heads * hd; break;
+    case Projection::Gate:
+    case Projection::Up: m.rows = s.ffn, m.cols = d; break;
+    case Projection::Down: m.rows = d, m.cols = s.ffn; break;
+  }
+  return m;
+}
+
+DecodePrediction predictDecode(const DecodeInput& in) {
+  const ModelShape& s = in.shape;
+  DUO_CHECK(s.layers >= 1 && s.hidden >= 1 && s.heads >= 1 && s.kvHeads >= 1 && s.ffn >= 1 && s.vocab >= 1,
+            "decode model: incomplete model shape (layers ", s.layers, ", hidden ", s.hidden, ", heads ", s.heads,
+            ", kv heads ", s.kvHeads, ", ffn ", s.ffn, ", vocab ", s.vocab, ")");
+  DUO_CHECK(in.contextTokens >= 0, "decode model: context tokens must be >= 0, got ", in.contextTokens);
+  const double bw = in.bandwidthGbs;
+  const double vb = static_cast<double>(kernels::valueBytes(in.weightType));
+  const double kvb = static_cast<double>(kernels::valueBytes(in.kvType));
+  const double d = s.hidden;
+
+  // The parts sparsity leaves alone are the same in both runs.
+  DecodeParts fixed;
+  const double kvRow = static_cast<double>(s.kvHeads) * s.effectiveHeadDim() * kvb;  // one token's k (or v)
+  fixed.attention = s.layers * (2.0 * kvRow * (in.contextTokens + 1.0)) / (bw * 1e9);  // read cache, write new k, v
+  MatVec lmHead;
+  lmHead.rows = s.vocab;
+  lmHead.cols = s.hidden;
+  lmHead.type = in.weightType;
+  fixed.lmHead = predictSeconds(kernelBytes(Kernel::Dense, lmHead), bw);
+  fixed.embedding = (d * vb + d * 4.0) / (bw * 1e9);                         // one row in, one vector out
+  fixed.norms = (2.0 * s.layers + 1.0) * (3.0 * d * 4.0) / (bw * 1e9);        // weight, input, output
+
+  DecodePrediction out;
+  out.denseSeconds = fixed;
+  out.sparseSeconds = fixed;
+  for (int l = 0; l < s.layers; ++l) {
+    LayerSparsity sp{};
+    if (!in.layers.empty()) sp = in.layers[static_cast<std::size_t>(l) < in.layers.size() ? l : in.layers.size() - 1];
+    for (int p = 0; p < kProjections; ++p) {
+      MatVec m = projectionShape(s, static_cast<Projection>(p));
+      m.type = in.weightType;
+      out.denseSeconds.projections += predictSeconds(kernelBytes(Kernel::Dense, m), bw);
+      m.pW = sp[static_cast<std::size_t>(p)].pW;
+      m.pA = sp[static_cast<std::size_t>(p)].pA;
+      out.sparseSeconds.projections += predictSeconds(kernelBytes(cheapestKernel(m), m), bw);
+    }
+  }
+  out.speedup = out.denseSeconds.total() / out.sparseSeconds.total();
+  out.sparsifiableShare = out.denseSeconds.projections / out.denseSeconds.total();
+  out.projectionSpeedup = out.denseSeconds.projections / out.sparseSeconds.projections;
+  return out;
+}
+
+}  // namespace duo::perf

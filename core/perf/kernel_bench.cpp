@@ -1,0 +1,339 @@
+#include "core/perf/kernel_bench.h"
+
+#include <dlfcn.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include "core/common/error.h"
+#include "kernels/cuda/cuda_matvec.h"
+#include "kernels/matvec.h"
+
+// The one BLAS routine we need, declared here so that no cblas.h is required (row-major = 101,
+// no-transpose = 111 in every CBLAS). libblas.so.3 resolves to OpenBLAS on our machines.
+extern "C" void cblas_sgemv(int order, int trans, int m, int n, float alpha, const float* a, int lda, const float* x,
+                            int incx, float beta, float* y, int incy);
+
+namespace duo::perf {
+
+namespace k = duo::kernels;
+
+namespace {
+
+constexpr int kCblasRowMajor = 101;
+constexpr int kCblasNoTrans = 111;
+constexpr int kInputs = 16;  // input vectors rotated through (each its own zero pattern)
+
+using Clock = std::chrono::steady_clock;
+
+double medianOf(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Median wall time in microseconds of fn(i) over `repeats` calls after `warmup` calls.
+double medianMicros(const std::function<void(int)>& fn, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) fn(i);
+  std::vector<double> us(static_cast<std::size_t>(repeats));
+  for (int i = 0; i < repeats; ++i) {
+    const auto t0 = Clock::now();
+    fn(warmup + i);
+    us[static_cast<std::size_t>(i)] = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
+  }
+  return medianOf(us);
+}
+
+void setBlasThreads(int n) {
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+}
+
+std::size_t lastLevelCacheBytes() {
+  long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (l3 <= 0) l3 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  return l3 > 0 ? static_cast<std::size_t>(l3) : (32u << 20);
+}
+
+std::size_t defaultBandwidthBytes() { return std::max<std::size_t>(256u << 20, 8 * lastLevelCacheBytes()); }
+
+// Copies of a format so that they together exceed `rotateBytes` (at least one).
+int copiesFor(double formatBytes, double rotateBytes) {
+  const double n = std::ceil(rotateBytes / std::max(formatBytes, 1.0));
+  return static_cast<int>(std::clamp(n, 1.0, 1024.0));
+}
+
+struct Problem {
+  std::vector<float> w;  // [rows, cols] masked, values rounded to the storage type
+  std::vector<float> x;  // [kInputs, cols]
+};
+
+Problem makeProblem(const KernelBenchConfig& c) {
+  std::mt19937_64 rng(c.seed);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Problem p;
+  p.w.resize(static_cast<std::size_t>(c.rows * c.cols));
+  for (auto& v : p.w) {
+    const bool keep = u(rng) >= c.wSparsity;
+    const float g = normal(rng);
+    v = keep ? k::roundTo(c.type, g == 0.0f ? 1.0f : g) : 0.0f;
+  }
+  p.x.resize(static_cast<std::size_t>(kInputs * c.cols));
+  std::vector<std::int64_t> order(static_cast<std::size_t>(c.cols));
+  const auto zeros = static_cast<std::int64_t>(std::llround(c.aSparsity * static_cast<double>(c.cols)));
+  for (int i = 0; i < kInputs; ++i) {
+    for (std::int64_t j = 0; j < c.cols; ++j) order[static_cast<std::size_t>(j)] = j;
+    std::shuffle(order.begin(), order.end(), rng);
+    float* xi = p.x.data() + static_cast<std::size_t>(i) * c.cols;
+    for (std::int64_t r = 0; r < c.cols; ++r) {
+      const float g = normal(rng);
+      xi[order[static_cast<std::size_t>(r)]] = r < zeros ? 0.0f : (g == 0.0f ? 1.0f : g);
+    }
+  }
+  return p;
+}
+
+std::string cpuDevice() {
+  std::ostringstream os;
+  os << "cpu: " << k::cpu::isaName(k::cpu::activeIsa()) << " kernels, " << omp_get_max_threads() << " threads";
+  return os.str();
+}
+
+void fillModel(KernelBenchResult& r) {
+  const KernelBenchConfig& c = r.config;
+  const double blasMedian = r.at(Kernel::BlasDense).medianUs;
+  for (Kernel kind : kAllKernels) {
+    KernelTiming& t = r.kernels[static_cast<std::size_t>(kind)];
+    MatVec m{c.rows, c.cols, c.wSparsity, c.aSparsity, c.type, r.stripRows};
+    if (kind == Kernel::BlasDense && !c.cuda) m.type = k::ValueType::F32;  // OpenBLAS multiplies f32
+    t.bytes = kernelBytes(kind, m).total();
+    t.predictedUs = 1e6 * predictSeconds(kernelBytes(kind, m), r.modelBandwidthGbs);
+    if (!t.ran) continue;
+    t.gbs = t.bytes / (t.medianUs * 1e-6) / 1e9;
+    t.speedupVsBlas = blasMedian > 0 ? blasMedian / t.medianUs : 0.0;
+  }
+}
+
+void report(const ProgressFn& progress, int done, const char* what) {
+  reportProgress(progress, Progress{"bench", what, done, 5});
+}
+
+KernelBenchResult runCpu(const KernelBenchConfig& c, const ProgressFn& progress) {
+  KernelBenchResult r;
+  r.config = c;
+  r.device = cpuDevice();
+  r.blas = blasName();
+  r.threads = omp_get_max_threads();
+  const double rotate = c.rotateMiB > 0 ? c.rotateMiB * 1048576.0 : 4.0 * static_cast<double>(lastLevelCacheBytes());
+
+  const Problem p = makeProblem(c);
+  k::PackOptions opt;
+  opt.type = c.type;
+  const k::DenseMatrix rowMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::RowMajor, c.type);
+  const k::DenseMatrix colMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::ColMajor, c.type);
+  const k::SparseColumns packed = k::SparseColumns::pack(p.w.data(), c.rows, c.cols, opt);
+  r.index = k::indexKindName(packed.index());
+  r.stripRows = packed.view().stripRows;
+
+  // Rotation copies (copy 0 is the original).
+  const int nDense = copiesFor(static_cast<double>(rowMajor.bytes()), rotate);
+  const int nSparse = copiesFor(static_cast<double>(packed.bytes().total()), rotate);
+  const int nBlas = copiesFor(4.0 * static_cast<double>(c.rows * c.cols), rotate);
+  r.copies = std::max({nDense, nSparse, nBlas});
+  std::vector<k::DenseMatrix> rows(static_cast<std::size_t>(nDense), rowMajor), cols(static_cast<std::size_t>(nDense), colMajor);
+  std::vector<k::SparseColumns> sparse(static_cast<std::size_t>(nSparse), packed);
+  std::vector<std::vector<float>> blasW;  // [rows, cols] f32 copies for sgemv
+  if (c.type == k::ValueType::F32) {
+    blasW.clear();  // sgemv reads our row-major f32 copies directly
+  } else {
+    blasW.assign(static_cast<std::size_t>(nBlas), p.w);
+  }
+  auto blasMatrix = [&](int i) -> const float* {
+    if (c.type == k::ValueType::F32) return static_cast<const float*>(rows[static_cast<std::size_t>(i % nDense)].data());
+    return blasW[static_cast<std::size_t>(i % nBlas)].data();
+  };
+
+  const std::size_t ny = static_cast<std::size_t>(c.rows);
+  std::vector<float> y(ny), yDense(ny);  // [rows] f32
+  auto x = [&](int i) { return p.x.data() + static_cast<std::size_t>(i % kInputs) * c.cols; };
+  const int threads = omp_get_max_threads();
+  setBlasThreads(threads);
+
+  using Run = std::function<void(int)>;
+  const std::array<Run, 5> runs = {
+      Run([&](int i) {
+        cblas_sgemv(kCblasRowMajor, kCblasNoTrans, static_cast<int>(c.rows), static_cast<int>(c.cols), 1.0f,
+                    blasMatrix(i), static_cast<int>(c.cols), x(i), 1, 0.0f, y.data(), 1);
+      }),
+      Run([&](int i) { k::cpu::denseGemv(rows[static_cast<std::size_t>(i % nDense)].view(), x(i), y.data()); }),
+      Run([&](int i) { k::cpu::actSparseGemv(cols[static_cast<std::size_t>(i % nDense)].view(), x(i), y.data()); }),
+      Run([&](int i) { k::cpu::weightSparseSpmv(sparse[static_cast<std::size_t>(i % nSparse)].view(), x(i), y.data()); }),
+      Run([&](int i) { k::cpu::dualSparseSpmspv(sparse[static_cast<std::size_t>(i % nSparse)].view(), x(i), y.data()); }),
+  };
+  runs[1](0);
+  yDense = y;
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    report(progress, static_cast<int>(i), kernelKey(kAllKernels[i]));
+    KernelTiming& t = r.kernels[i];
+    std::fill(y.begin(), y.end(), std::nanf(""));
+    runs[i](0);
+    t.error = k::normalisedError(y.data(), yDense.data(), ny);
+    t.medianUs = medianMicros(runs[i], c.warmup, c.repeats);
+    t.ran = true;
+  }
+  report(progress, 5, "bandwidth");
+  r.copyBandwidthGbs = cpuCopyBandwidthGbs();
+  r.readBandwidthGbs = cpuReadBandwidthGbs();
+  r.modelBandwidthGbs = r.readBandwidthGbs;
+  fillModel(r);
+  return r;
+}
+
+KernelBenchResult runCuda(const KernelBenchConfig& c, const ProgressFn& progress) {
+  namespace cu = duo::kernels::cuda;
+  const cu::Status st = cu::status();
+  DUO_CHECK(st.available, "bench kernels --device cuda: ", st.reason);
+  KernelBenchResult r;
+  r.config = c;
+  r.device = "cuda: " + st.device;
+  r.blas = "cuBLAS";
+  r.threads = 0;
+  const double rotate = (c.rotateMiB > 0 ? c.rotateMiB : 512.0) * 1048576.0;
+
+  const Problem p = makeProblem(c);
+  k::PackOptions opt;
+  opt.type = c.type;
+  const k::DenseMatrix rowMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::RowMajor, c.type);
+  const k::DenseMatrix colMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::ColMajor, c.type);
+  const k::SparseColumns packed = k::SparseColumns::pack(p.w.data(), c.rows, c.cols, opt);
+  r.index = k::indexKindName(packed.index());
+  r.stripRows = packed.view().stripRows;
+  const int nDense = copiesFor(static_cast<double>(rowMajor.bytes()), rotate);
+  const int nSparse = copiesFor(static_cast<double>(packed.bytes().total()), rotate);
+  r.copies = std::max(nDense, nSparse);
+  std::vector<std::unique_ptr<cu::DeviceDense>> rows, cols;
+  std::vector<std::unique_ptr<cu::DeviceSparseColumns>> sparse;
+  for (int i = 0; i < nDense; ++i) {
+    rows.push_back(std::make_unique<cu::DeviceDense>(rowMajor));
+    cols.push_back(std::make_unique<cu::DeviceDense>(colMajor));
+  }
+  for (int i = 0; i < nSparse; ++i) sparse.push_back(std::make_unique<cu::DeviceSparseColumns>(packed));
+  // Inputs: f32 for our kernels, W's type for cuBLAS (it multiplies like types).
+  std::vector<unsigned char> xTyped(p.x.size() * k::valueBytes(c.type));
+  for (std::size_t i = 0; i < p.x.size(); ++i) k::storeValue(xTyped.data(), c.type, i, p.x[i]);
+  cu::DeviceBuffer dx(p.x.size() * sizeof(float)), dxTyped(xTyped.size()), dy(static_cast<std::size_t>(c.rows) * sizeof(float));
+  dx.upload(p.x.data(), p.x.size() * sizeof(float));
+  dxTyped.upload(xTyped.data(), xTyped.size());
+  auto x = [&](int i) { return dx.as<float>() + static_cast<std::size_t>(i % kInputs) * c.cols; };
+  auto xt = [&](int i) {
+    return static_cast<const unsigned char*>(dxTyped.data()) + static_cast<std::size_t>(i % kInputs) * c.cols * k::valueBytes(c.type);
+  };
+  float* y = dy.as<float>();
+  using Run = std::function<void(int)>;
+  const std::array<Run, 5> runs = {
+      Run([&](int i) { cu::blasGemv(rows[static_cast<std::size_t>(i % nDense)]->view(), xt(i), y); }),
+      Run([&](int i) { cu::denseGemv(rows[static_cast<std::size_t>(i % nDense)]->view(), x(i), y); }),
+      Run([&](int i) { cu::actSparseGemv(cols[static_cast<std::size_t>(i % nDense)]->view(), x(i), y); }),
+      Run([&](int i) { cu::weightSparseSpmv(sparse[static_cast<std::size_t>(i % nSparse)]->view(), x(i), y); }),
+      Run([&](int i) { cu::dualSparseSpmspv(sparse[static_cast<std::size_t>(i % nSparse)]->view(), x(i), y); }),
+  };
+  const std::size_t ny = static_cast<std::size_t>(c.rows);
+  std::vector<float> yDense(ny), yHost(ny);
+  runs[1](0);
+  cu::synchronize();
+  dy.download(yDense.data(), ny * sizeof(float));
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    report(progress, static_cast<int>(i), kernelKey(kAllKernels[i]));
+    KernelTiming& t = r.kernels[i];
+    dy.fill(0xff);
+    runs[i](0);
+    cu::synchronize();
+    dy.download(yHost.data(), ny * sizeof(float));
+    t.error = k::normalisedError(yHost.data(), yDense.data(), ny);
+    t.medianUs = cu::medianMicros(runs[i], c.warmup, c.repeats);
+    t.ran = true;
+  }
+  cu::synchronize();
+  report(progress, 5, "bandwidth");
+  r.copyBandwidthGbs = cu::copyBandwidthGbs(256u << 20);
+  r.readBandwidthGbs = r.copyBandwidthGbs;
+  r.modelBandwidthGbs = r.copyBandwidthGbs;
+  fillModel(r);
+  return r;
+}
+
+}  // namespace
+
+std::string blasName() {
+  using GetConfig = char* (*)();
+  if (auto f = reinterpret_cast<GetConfig>(dlsym(RTLD_DEFAULT, "openblas_get_config"))) return std::string(f());
+  return "BLAS (implementation unknown)";
+}
+
+double cpuCopyBandwidthGbs(std::size_t bytes) {
+  static double cached = 0;
+  const bool useCache = bytes == 0;
+  if (useCache && cached > 0) return cached;
+  if (bytes == 0) bytes = defaultBandwidthBytes();
+  const std::size_t n = bytes / sizeof(float);
+  std::vector<float> a(n, 1.0f), b(n, 0.0f);
+  const double us = medianMicros(
+      [&](int) {
+#pragma omp parallel
+        {
+          const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
+          const std::size_t nt = static_cast<std::size_t>(omp_get_num_threads());
+          const std::size_t lo = n * t / nt, hi = n * (t + 1) / nt;
+          std::memcpy(b.data() + lo, a.data() + lo, (hi - lo) * sizeof(float));
+        }
+      },
+      1, 7);
+  const double gbs = 2.0 * static_cast<double>(n * sizeof(float)) / (us * 1e-6) / 1e9;
+  if (useCache) cached = gbs;
+  return gbs;
+}
+
+double cpuReadBandwidthGbs(std::size_t bytes) {
+  static double cached = 0;
+  const bool useCache = bytes == 0;
+  if (useCache && cached > 0) return cached;
+  if (bytes == 0) bytes = defaultBandwidthBytes();
+  const std::size_t n = bytes / sizeof(float);
+  std::vector<float> a(n, 1.0f);
+  volatile float sink = 0;
+  const double us = medianMicros(
+      [&](int) {
+        float total = 0;
+        // `simd` lets the compiler keep vector partial sums (no fast-math needed), so the loop runs
+        // at the speed memory delivers.
+        const float* q = a.data();
+#pragma omp parallel for simd reduction(+ : total) schedule(static)
+        for (std::size_t i = 0; i < n; ++i) total += q[i];
+        sink = sink + total;
+      },
+      1, 7);
+  const double gbs = static_cast<double>(n * sizeof(float)) / (us * 1e-6) / 1e9;
+  if (useCache) cached = gbs;
+  return gbs;
+}
+
+KernelBenchResult runKernelBench(const KernelBenchConfig& c, const ProgressFn& progress) {
+  DUO_CHECK(c.rows >= 1 && c.cols >= 1, "bench kernels: expected rows and cols >= 1, got ", c.rows, " x ", c.cols);
+  DUO_CHECK(c.wSparsity >= 0 && c.wSparsity <= 1 && c.aSparsity >= 0 && c.aSparsity <= 1,
+            "bench kernels: sparsities must be in [0, 1], got w ", c.wSparsity, ", a ", c.aSparsity);
+  DUO_CHECK(c.repeats >= 1 && c.warmup >= 0, "bench kernels: repeats must be >= 1 and warm-up >= 0, got ", c.repeats,
+            " and ", c.warmup);
+  DUO_CHECK(c.rows <= (1 << 30) && c.cols <= (1 << 30), "bench kernels: shape too large for BLAS int sizes");
+  return c.cuda ? runCuda(c, progress) : runCpu(c, progress);
+}
+
+}  // namespace duo::perf
