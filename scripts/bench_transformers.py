@@ -35,6 +35,17 @@ def cacheDir():
     return os.path.join(xdg if xdg else os.path.expanduser("~/.cache"), "duoscope")
 
 
+def cpuModel():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def loadModel(path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     if path.endswith(".gguf"):
@@ -131,7 +142,8 @@ def main():
         "decode_ms_per_step": 1000.0 * decS / args.decode_tokens,
         "versions": {"torch": torch.__version__, "transformers": __import__("transformers").__version__,
                      "python": platform.python_version()},
-        "cpu": platform.processor() or platform.machine(),
+        "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MKL_NUM_THREADS")},
+        "cpu": cpuModel(),
         "os_cpu_count": os.cpu_count(),
         # Other processes on the machine distort the numbers; a 1-minute load above the thread
         # count means the run shared its cores.
