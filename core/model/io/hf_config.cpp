@@ -140,6 +140,8 @@ void refuseUnsupported(const Reader& r, const Family& f, int64_t maxPositions) {
   DUO_CHECK(!r.has("quantization_config"), r.source(),
             ": quantization_config is not supported (load an unquantised F32/F16/BF16 checkpoint)");
   DUO_CHECK(!r.boolean("mlp_bias", false), r.source(), ": mlp_bias = true is not supported");
+  // nanotron-exported SmolLM configs say whether RoPE pairs are interleaved; HF's is rotate-half.
+  DUO_CHECK(!r.boolean("rope_interleaved", false), r.source(), ": rope_interleaved = true is not supported");
   if (std::string(f.modelType) != "qwen2")  // LLaMA's attention_bias also biases o_proj
     DUO_CHECK(!r.boolean("attention_bias", false), r.source(),
               ": attention_bias = true is not supported for ", f.modelType, " (o_proj bias)");
@@ -198,7 +200,8 @@ ModelConfig parseHfConfig(const nlohmann::json& j, const std::string& source) {
 }
 
 ModelConfig readHfConfig(const std::string& path) {
-  const std::string file = fs::is_directory(path) ? (fs::path(path) / "config.json").string() : path;
+  const bool isFile = fs::is_regular_file(path) || fs::path(path).extension() == ".json";
+  const std::string file = isFile ? path : (fs::path(path) / "config.json").string();
   DUO_CHECK(fs::exists(file), file, ": missing (an HF model folder needs config.json)");
   const std::string text = readFile(file);
   nlohmann::json j;
