@@ -106,6 +106,7 @@ void MainWindow::buildActions() {
   QAction* exp = make("actionExport", "&Sparsity config (JSON)...", QKeySequence("Ctrl+E"),
                       "Save the table as a duoscope.sparsity/1 JSON config", [this] { exportConfig(); });
   exp->setIcon(style()->standardIcon(QStyle::SP_DialogSaveButton));
+  exp->setIconText("Export config");
   make("actionImportConfig", "&Import sparsity config...", QKeySequence("Ctrl+I"),
        "Load a duoscope.sparsity/1 JSON config into the table (undoable)", [this] { importConfig(); });
   make("actionExportRecipe", "&Recipe (YAML)...", {}, "Save method, data and sparsity as a YAML recipe",
@@ -367,9 +368,9 @@ void MainWindow::onModelOpened(const ModelInfo& info) {
 
 void MainWindow::refreshPlotTitles() {
   const QString data = m_dataPanel->calibrationSummary();
-  m_errorPlot->setTitle("Relative output error per layer · " + data);
-  m_heatmap->setTitle("Relative output error: layers × projections · " + data);
-  m_sparsityPlot->setTitle("Sparsity per layer, achieved vs target · " + data);
+  m_errorPlot->setTitle("Relative output error · " + data);
+  m_heatmap->setTitle("Error, layers × projections · " + data);
+  m_sparsityPlot->setTitle("Sparsity, achieved vs target · " + data);
   for (PlotBase* p : std::initializer_list<PlotBase*>{m_errorPlot, m_heatmap, m_sparsityPlot})
     p->replot(QCustomPlot::rpQueuedReplot);
 }

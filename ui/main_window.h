@@ -48,6 +48,7 @@ class MainWindow : public QMainWindow {
   SparsityPlot* sparsityPlot() const { return m_sparsityPlot; }
   RunsPlot* runsPlot() const { return m_runsPlot; }
   QTabWidget* plotTabs() const { return m_plots; }
+  QTabWidget* setupTabs() const { return m_setup; }
   StatusLine* statusLine() const { return m_status; }
   JobController* job() const { return m_job; }
   RunStore* runStore() const { return m_runs; }

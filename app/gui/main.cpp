@@ -1,9 +1,11 @@
 // duoscope: the DuoScope window. Thin: parses flags, opens the model, shows ui::MainWindow.
-//   duoscope [--model PATH|tiny|smollm2] [--screenshot FILE.png]
+//   duoscope [--model PATH|tiny|smollm2] [--plot error|heatmap|sparsity|runs]
+//            [--panel model|data|method] [--screenshot FILE.png]
 // Without --model it opens the bundled tiny model when that exists.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QTabWidget>
 #include <QTimer>
 #include <iostream>
 
@@ -25,8 +27,12 @@ int main(int argc, char** argv) {
   QCommandLineOption modelOpt("model", "Model folder, GGUF file, or alias (tiny, smollm2) to open.", "PATH");
   QCommandLineOption shotOpt("screenshot", "Render the window to FILE (PNG) once the model is open, then quit.",
                              "FILE");
+  QCommandLineOption plotOpt("plot", "Plot tab to show: error, heatmap, sparsity or runs.", "NAME");
   cli.addOption(modelOpt);
   cli.addOption(shotOpt);
+  QCommandLineOption panelOpt("panel", "Setup tab to show: model, data or method.", "NAME");
+  cli.addOption(plotOpt);
+  cli.addOption(panelOpt);
   cli.process(app);
 
   // The model to open at start-up: --model, else the bundled tiny model when it is there.
@@ -44,6 +50,23 @@ int main(int argc, char** argv) {
   }
 
   duo::ui::MainWindow window;
+  if (cli.isSet(plotOpt)) {
+    const QStringList tabs = {"error", "heatmap", "sparsity", "runs"};
+    const int tab = tabs.indexOf(cli.value(plotOpt));
+    if (tab < 0) {
+      std::cerr << "duoscope: --plot expects one of error, heatmap, sparsity, runs" << std::endl;
+      return 2;
+    }
+    window.plotTabs()->setCurrentIndex(tab);
+  }
+  if (cli.isSet(panelOpt)) {
+    const int tab = QStringList{"model", "data", "method"}.indexOf(cli.value(panelOpt));
+    if (tab < 0) {
+      std::cerr << "duoscope: --panel expects one of model, data, method" << std::endl;
+      return 2;
+    }
+    window.setupTabs()->setCurrentIndex(tab);
+  }
   window.show();
 
   if (cli.isSet(shotOpt)) {

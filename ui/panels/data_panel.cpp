@@ -3,6 +3,7 @@
 #include <QCheckBox>
 #include <QComboBox>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -143,7 +144,8 @@ void DataPanel::showRequest(const PruneRequest& req) {
 QString DataPanel::calibrationSummary() const {
   const int n = m_nsamples->value() > 0 ? m_nsamples->value() : m_autoNsamples;
   const int t = m_seqlen->value() > 0 ? m_seqlen->value() : m_autoSeqlen;
-  return QString("%1 · %2 × %3 tok · seed %4").arg(m_calib->currentText()).arg(n).arg(t).arg(m_seed->value());
+  const QString src = QFileInfo(m_calib->currentText()).fileName();  // a path shows as its file name
+  return QString("%1 %2×%3 tok, seed %4").arg(src.isEmpty() ? m_calib->currentText() : src).arg(n).arg(t).arg(m_seed->value());
 }
 
 void DataPanel::saveSettings() const {

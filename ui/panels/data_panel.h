@@ -26,7 +26,7 @@ class DataPanel : public QWidget {
   // The defaults for this model on this machine, shown as the "auto" text of the spin boxes.
   void setModelDefaults(int64_t params, bool cuda);
 
-  // A short line for plot legends: "kjv:calib · 64 × 256 tok · seed 0".
+  // A short line for plot legends: "kjv:calib 64×256 tok, seed 0".
   QString calibrationSummary() const;
 
   void saveSettings() const;

@@ -50,7 +50,7 @@ MethodPanel::MethodPanel(QWidget* parent) : QWidget(parent) {
   m_description = new QLabel;
   m_description->setObjectName("methodDescription");
   m_description->setWordWrap(true);
-  m_description->setStyleSheet("color: palette(mid);");
+  m_description->setStyleSheet("color: palette(dark);");
   form->addRow(m_description);
 
   m_score = new QComboBox;

@@ -34,7 +34,9 @@ ErrorHeatmap::ErrorHeatmap(QWidget* parent) : PlotBase(parent) {
   m_scale->axis()->setTicker(logTicker);
   m_scale->axis()->setNumberFormat("eb");
   m_scale->axis()->setNumberPrecision(0);
+  m_scale->setBarWidth(12);
   plotLayout()->addElement(1, 1, m_scale);
+  plotLayout()->setColumnStretchFactor(1, 0.01);
   m_map->setColorScale(m_scale);
   QCPColorGradient gradient(QCPColorGradient::gpThermal);
   gradient.setNanHandling(QCPColorGradient::nhTransparent);

@@ -30,8 +30,8 @@ void PlotBase::placeLegendBelow(int columns) {
   const int row = plotLayout()->rowCount();
   plotLayout()->addElement(row, 0, legend);
   plotLayout()->setRowStretchFactor(row, 0.001);
-  legend->setFillOrder(QCPLegend::foColumnsFirst);
   legend->setWrap(columns);
+  legend->setFillOrder(QCPLegend::foColumnsFirst, true);  // true: re-flows the items already there
   legend->setBorderPen(Qt::NoPen);
   legend->setBrush(Qt::NoBrush);
   legend->setMargins(QMargins(4, 2, 4, 5));
@@ -44,6 +44,8 @@ void PlotBase::placeLegendBelow(int columns) {
 
 void PlotBase::setTitle(const QString& title) { m_title->setText(title); }
 QString PlotBase::title() const { return m_title->text(); }
+
+void PlotBase::setEmptyMessagePosition(double x, double y) { m_empty->position->setCoords(x, y); }
 
 void PlotBase::setEmptyMessage(const QString& message) {
   m_empty->setText(message);

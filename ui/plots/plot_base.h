@@ -17,6 +17,8 @@ class PlotBase : public QCustomPlot {
   // Shown in the middle of the axes while the plot has no data; "" hides it.
   void setEmptyMessage(const QString& message);
   QString emptyMessage() const;
+  // Where the message sits, as fractions of the axis rect (default the centre).
+  void setEmptyMessagePosition(double x, double y);
 
   // Writes the plot as PNG (by extension .png) or PDF (.pdf) atomically; throws duo::Error naming
   // the path on failure.

@@ -29,6 +29,7 @@ SparsityPlot::SparsityPlot(QWidget* parent) : PlotBase(parent) {
   m_targetWeights = line(this, "weights, target", wc, Qt::DashLine, false);
   m_targetActs = line(this, "activations, target", ac, Qt::DashLine, false);
   placeLegendBelow(2);
+  setEmptyMessagePosition(0.5, 0.25);  // clear of the target lines
   setEmptyMessage("Open a model, then run a calibration");
 }
 
