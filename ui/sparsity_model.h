@@ -42,6 +42,16 @@ class SparsityModel : public QAbstractItemModel {
   // Ideal weight traffic of a decode step relative to dense: sum n k (1-p_w)(1-p_a) / sum n k.
   double idealTrafficFraction() const;
 
+  // The bytes model's (core/perf) prediction for one batch-1 decode step with `contextTokens`
+  // in the KV cache, f32 weights, each projection on its cheapest kernel (index overhead, the
+  // dense lm_head, attention and norms included).
+  struct DecodeEstimate {
+    double denseBytes = 0;   // bytes one dense decode step moves
+    double sparseBytes = 0;  // the same with this table's sparsities
+    double speedup = 1;      // dense / sparse time
+  };
+  DecodeEstimate decodeEstimate(int contextTokens = 256) const;
+
   // Tree helpers: layer of an index (-1 for invalid), projection (-1 for a layer row).
   static int layerOf(const QModelIndex& idx);
   static int projOf(const QModelIndex& idx);

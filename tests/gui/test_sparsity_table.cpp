@@ -14,6 +14,8 @@
 
 #include "core/common/paths.h"
 #include "core/model/io/model_info.h"
+#include "core/perf/bytes_model.h"
+#include "ui/core_types.h"
 #include "ui/panels/sparsity_table.h"
 
 using duo::Proj;
@@ -78,7 +80,29 @@ class TestSparsityTable : public QObject {
     QCOMPARE(m->prunableParams(), 30.0 * 3538944.0);
     QCOMPARE(m->keptParams(), 0.5 * 30.0 * 3538944.0);  // default preset W50/A50
     QCOMPARE(m->idealTrafficFraction(), 0.25);
-    QVERIFY(t.findChild<QLabel*>("sparsityTotals")->text().contains("4.00"));
+  }
+
+  void totalsFollowTheBytesModel() {
+    SparsityTable t;
+    t.setModelConfig(m_cfg);
+    auto* totals = t.findChild<QLabel*>("sparsityTotals");
+    // The same prediction computed directly from core/perf for SmolLM2's shape.
+    auto predicted = [](double w, double a) {
+      duo::perf::DecodeInput in;
+      in.shape = duo::perf::smolLm2Shape();
+      duo::perf::LayerSparsity layer{};
+      layer.fill({w, a});
+      in.layers.assign(30, layer);
+      return QString::number(duo::perf::predictDecode(in).speedup, 'f', 2) + "×";
+    };
+    QVERIFY2(totals->text().contains(predicted(0.5, 0.5)), qPrintable(totals->text()));
+    t.findChild<QDoubleSpinBox*>("uniformWeight")->setValue(70.0);
+    t.findChild<QDoubleSpinBox*>("uniformAct")->setValue(40.0);
+    t.applyUniform();  // live: the label follows every change
+    QVERIFY2(totals->text().contains(predicted(0.7, 0.4)), qPrintable(totals->text()));
+    QVERIFY(totals->text().contains(duo::ui::formatCount(0.3 * 30 * 3538944.0)));
+    t.model()->undoStack()->undo();
+    QVERIFY2(totals->text().contains(predicted(0.5, 0.5)), qPrintable(totals->text()));
   }
 
   void editorSetsOneProjectionAndUndoRedo() {

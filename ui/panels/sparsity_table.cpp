@@ -214,13 +214,24 @@ void SparsityTable::refreshTotals() {
   }
   const double total = m_model->prunableParams();
   const double kept = m_model->keptParams();
-  const double traffic = m_model->idealTrafficFraction();
-  m_totals->setText(QString("Weights kept: <b>%1</b> of %2 prunable (%3) &nbsp;·&nbsp; mean W %4, A %5 "
-                            "&nbsp;·&nbsp; ideal decode weight traffic %6 → <b>%7×</b>")
+  QString decode;
+  try {
+    const SparsityModel::DecodeEstimate est = m_model->decodeEstimate();
+    decode = QString("Decode step reads %1 (dense %2) → <b>%3×</b> predicted")
+                 .arg(formatBytes(est.sparseBytes), formatBytes(est.denseBytes))
+                 .arg(est.speedup, 0, 'f', 2);
+  } catch (const std::exception& e) {
+    decode = "No speed prediction: " + QString::fromUtf8(e.what()).toHtmlEscaped();
+  }
+  m_totals->setText(QString("Kept <b>%1</b> of %2 weights (%3) · mean W %4, A %5<br>%6")
                         .arg(formatCount(kept), formatCount(total), formatPercent(total > 0 ? kept / total : 1.0),
                              formatPercent(config().parameterWeightedSparsity(m_model->modelConfig())),
-                             formatPercent(config().meanAct()), formatPercent(traffic),
-                             QString::number(traffic > 0 ? 1.0 / traffic : 0.0, 'f', 2)));
+                             formatPercent(config().meanAct()), decode));
+  m_totals->setToolTip(QString("Bytes model (core/perf): one batch-1 decode step with 256 tokens of KV cache, f32 "
+                               "weights, each projection on its cheapest kernel (dense, activation-sparse, "
+                               "weight-sparse or dual-sparse), index overhead, the dense lm_head, attention and "
+                               "norms included. Ideal weight traffic alone: %1 of dense.")
+                           .arg(formatPercent(m_model->idealTrafficFraction())));
 }
 
 }  // namespace duo::ui
