@@ -3,6 +3,10 @@
 // window usable, a real model fills the summary and the layer table, and an offscreen screenshot
 // renders. Runs with -platform offscreen (CTest sets QT_QPA_PLATFORM).
 #include <QAction>
+#include <QComboBox>
+#include <QDir>
+#include <QSpinBox>
+#include <QTabWidget>
 #include <QApplication>
 #include <QFile>
 #include <QImage>
@@ -20,6 +24,7 @@
 #include "ui/panels/model_panel.h"
 #include "ui/panels/sparsity_table.h"
 #include "ui/plots/error_plot.h"
+#include "ui/sparsity_model.h"
 
 using duo::ui::MainWindow;
 
@@ -150,6 +155,81 @@ class TestMainWindow : public QObject {
     QVERIFY(w.action("actionCalibrate")->isEnabled());
     QVERIFY(w.action("actionExport")->isEnabled());
     QVERIFY(w.windowTitle().contains(QString::fromStdString(w.modelPanel()->model().name)));
+  }
+
+  void plotsExportAsPngAndPdf_data() {
+    QTest::addColumn<int>("tab");
+    QTest::addColumn<QString>("ext");
+    for (int tab = 0; tab < 4; ++tab)
+      for (const char* ext : {"png", "pdf"}) QTest::newRow(qPrintable(QString("tab %1 %2").arg(tab).arg(ext))) << tab << ext;
+  }
+  void plotsExportAsPngAndPdf() {
+    QFETCH(int, tab);
+    QFETCH(QString, ext);
+    QTemporaryDir tmp;
+    MainWindow w;
+    w.plotTabs()->setCurrentIndex(tab);
+    const QString path = tmp.filePath("plot." + ext);
+    w.exportPlot(path);
+    QFile f(path);
+    QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(path));
+    const QByteArray head = f.read(8);
+    if (ext == "png") {
+      QVERIFY(head.startsWith("\x89PNG"));
+      QCOMPARE(QImage(path).size(), QSize(1200, 700));
+    } else {
+      QVERIFY(head.startsWith("%PDF"));
+    }
+    // Only the file itself: the atomic writer leaves no temporary beside it.
+    QCOMPARE(QDir(tmp.path()).entryList(QDir::Files).size(), 1);
+  }
+
+  void settingsAreRemembered() {
+    {
+      MainWindow w;
+      w.show();
+      w.findChild<QSpinBox*>("nsamples")->setValue(24);
+      w.findChild<QSpinBox*>("seed")->setValue(1234);
+      auto* method = w.findChild<QComboBox*>("method");
+      method->setCurrentIndex(method->findText("wanda"));
+      w.plotTabs()->setCurrentIndex(2);
+      w.close();
+    }
+    MainWindow again;
+    QCOMPARE(again.findChild<QSpinBox*>("nsamples")->value(), 24);
+    QCOMPARE(again.findChild<QSpinBox*>("seed")->value(), 1234);
+    QCOMPARE(again.findChild<QComboBox*>("method")->currentText(), QString("wanda"));
+    QCOMPARE(again.plotTabs()->currentIndex(), 2);
+    QVERIFY(again.currentRequest().method == duo::Method::Wanda);
+    QSettings().clear();
+  }
+
+  void workspaceRestoresModelTableAndData() {
+    const QString path = smolLm2Path();
+    if (path.isEmpty()) QSKIP("SmolLM2 GGUF not in the cache (scripts/fetch-smollm2.sh puts it there)");
+    QTemporaryDir tmp;
+    const QString ws = tmp.filePath("ws.json");
+    duo::SparsityConfig saved;
+    {
+      MainWindow w(nullptr, tmp.filePath("runs-a"));
+      QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
+      w.openModel(path);
+      QVERIFY(opened.wait(30000));
+      auto* model = w.sparsityTable()->model();
+      model->setValues({model->index(4, 0), model->index(2, 0, model->index(9, 0))}, duo::ui::SparsityModel::ColWeight, 0.7);
+      w.findChild<QSpinBox*>("seqlen")->setValue(128);
+      saved = w.sparsityTable()->config();
+      w.saveWorkspaceAs(ws);
+      QVERIFY(QFile::exists(ws));
+    }
+    MainWindow w(nullptr, tmp.filePath("runs-b"));
+    QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
+    w.openWorkspace(ws);
+    QVERIFY(opened.wait(30000));
+    QCOMPARE(QString::fromStdString(w.modelPanel()->model().path), path);
+    QVERIFY(w.sparsityTable()->config() == saved);
+    QCOMPARE(w.findChild<QSpinBox*>("seqlen")->value(), 128);
+    QCOMPARE(w.currentRequest().seqlen, 128);
   }
 
   void screenshotRenders() {

@@ -98,7 +98,19 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
   m_task->setObjectName("taskFile");
   m_task->setPlaceholderText("optional multiple-choice JSONL");
   m_task->setToolTip("lm-eval-harness style task: JSONL lines with context, choices, gold; accuracy and acc_norm");
-  form->addRow("Task:", m_task);
+  auto* taskBrowse = new QToolButton;
+  taskBrowse->setText("...");
+  taskBrowse->setToolTip("Choose a multiple-choice task (JSONL)");
+  connect(taskBrowse, &QToolButton::clicked, this, [this] {
+    const QString path = QFileDialog::getOpenFileName(this, "Choose task", {}, "JSONL (*.jsonl);;All files (*)");
+    if (!path.isEmpty()) m_task->setText(path);
+  });
+  auto* taskRow = new QWidget;
+  auto* th = new QHBoxLayout(taskRow);
+  th->setContentsMargins(0, 0, 0, 0);
+  th->addWidget(m_task, 1);
+  th->addWidget(taskBrowse);
+  form->addRow("Task:", taskRow);
 
   setModelDefaults(0, false);
   for (QSpinBox* s : {m_nsamples, m_seqlen, m_seed, m_maxWindows})

@@ -1,5 +1,7 @@
 #include "ui/plots/runs_plot.h"
 
+#include <QFileInfo>
+#include <QSet>
 #include <QToolTip>
 #include <algorithm>
 #include <cmath>
@@ -118,8 +120,16 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
     xAxis->setRange(x.lower - dx, x.upper + dx);
     yAxis->setRange(y.lower - dy, y.upper + dy);
   }
-  setTitle(QString("Runs: %1 vs decode speedup (%2 run%3)")
+  // The evaluation data in the title when every plotted run shares it.
+  QSet<QString> data;
+  for (const RunEntry& r : runs)
+    if (std::any_of(m_points.begin(), m_points.end(), [&](const Point& p) { return p.id == r.id; }))
+      data.insert(m_metric == Metric::Perplexity
+                      ? QString("%1, seqlen %2").arg(QString::fromStdString(r.result.request.evalSource)).arg(r.result.eval.seqlen)
+                      : QFileInfo(QString::fromStdString(r.result.request.taskFile)).fileName());
+  setTitle(QString("Runs: %1%2 vs decode speedup (%3 run%4)")
                .arg(m_metric == Metric::Perplexity ? "perplexity" : "accuracy")
+               .arg(data.size() == 1 ? " on " + *data.begin() : QString())
                .arg(m_points.size())
                .arg(m_points.size() == 1 ? "" : "s"));
   replot(QCustomPlot::rpQueuedReplot);
