@@ -9,6 +9,9 @@
    llama.cpp's q/k permutation): config values and a fingerprint of every q_proj/k_proj row of
    layers 0 and 29, fingerprint(row) = sum_j row[j] * fp(j), fp(j) = ((j * 7919) % 1000) / 1000 - 0.5.
 
+4. tests/data/models/tiny-llama-ggufwriter.gguf (written by the gguf package's GGUFWriter):
+   checksums and samples of every tensor, as in 2.
+
 Writes gguf_refs.json next to this script. Run with a Python that has gguf, numpy, torch and
 transformers (e.g. ~/.cache/duoscope/venv-ref/bin/python):
     python tests/reference/make_gguf_refs.py [path/to/SmolLM2-135M-Instruct.Q4_1.gguf]
@@ -74,19 +77,17 @@ def fingerprint_vec(k):
     return ((j * 7919) % 1000).astype(np.float64) / 1000.0 - 0.5
 
 
-def model_refs(path):
+def model_refs(path, names=None, samples=24):
     reader = gguf.GGUFReader(path)
-    names = ["token_embd.weight", "blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight",
-             "blk.0.ffn_down.weight", "blk.29.attn_q.weight", "blk.29.ffn_up.weight", "blk.0.attn_norm.weight",
-             "output_norm.weight"]
     tensors = {t.name: t for t in reader.tensors}
+    names = names or list(tensors)
     out = []
     for name in names:
         t = tensors[name]
         values = dequantize(t.data, t.tensor_type).astype(np.float32)
         flat = values.reshape(-1)
         n = flat.size
-        idx = [int(i) for i in np.linspace(0, n - 1, 24).astype(np.int64)]
+        idx = [int(i) for i in np.linspace(0, n - 1, samples).astype(np.int64)]
         out.append({
             "name": name,
             "type": t.tensor_type.name,
@@ -127,8 +128,14 @@ def main():
     path = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_MODEL
     refs = {"generator": "tests/reference/make_gguf_refs.py", "gguf_version": importlib.metadata.version("gguf"),
             "quant_blocks": quant_blocks()}
+    # 4. A tiny llama written by the gguf package's GGUFWriter (tests/fuzz/make_seeds.py).
+    tiny = os.path.join(HERE, "..", "data", "models", "tiny-llama-ggufwriter.gguf")
+    refs["ggufwriter_tiny"] = {"file": "tests/data/models/tiny-llama-ggufwriter.gguf", "tensors": model_refs(tiny, samples=8)}
     if os.path.exists(path):
-        refs["smollm2"] = {"file": os.path.basename(path), "tensors": model_refs(path)}
+        smollm_names = ["token_embd.weight", "blk.0.attn_q.weight", "blk.0.attn_k.weight", "blk.0.attn_v.weight",
+                        "blk.0.ffn_down.weight", "blk.29.attn_q.weight", "blk.29.ffn_up.weight",
+                        "blk.0.attn_norm.weight", "output_norm.weight"]
+        refs["smollm2"] = {"file": os.path.basename(path), "tensors": model_refs(path, smollm_names)}
         refs["smollm2"]["transformers"] = transformers_refs(path)
     out = os.path.join(HERE, "gguf_refs.json")
     text = json.dumps(refs, indent=1)

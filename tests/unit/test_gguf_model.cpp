@@ -3,7 +3,10 @@
 // metadata -> ModelConfig and TokenizerSpec, with every refusal naming the file and the key.
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cmath>
 #include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/common/atomic_file.h"
@@ -200,6 +203,7 @@ class TestGgufModel : public QObject {
   void tokenizerFaults_data();
   void tokenizerFaults();
   void inspect();
+  void readsFileWrittenByGgufPackage();
 };
 
 void TestGgufModel::loads_data() {
@@ -390,6 +394,57 @@ void TestGgufModel::inspect() {
   const std::string renamed = writeTemp(dir, t.bytes, "tiny.bin");
   QCOMPARE(duo::inspectModel(renamed).format, std::string("gguf"));
   compare(duo::loadWeights(renamed), t.want);
+}
+
+// tests/data/models/tiny-llama-ggufwriter.gguf was written by the gguf package's GGUFWriter
+// (tests/fuzz/make_seeds.py): F16/F32/Q8_0/Q4_0/Q4_1/BF16 tensors, a gpt2 tokenizer. Our reader
+// must agree with the gguf package's reader (tests/reference/gguf_refs.json) on every tensor.
+void TestGgufModel::readsFileWrittenByGgufPackage() {
+  const char* data = std::getenv("DUO_TEST_DATA_DIR");
+  const char* ref = std::getenv("DUO_REFERENCE_DIR");
+  if (data == nullptr || ref == nullptr) QSKIP("DUO_TEST_DATA_DIR / DUO_REFERENCE_DIR not set (run through ctest)");
+  const std::string path = std::string(data) + "/models/tiny-llama-ggufwriter.gguf";
+  std::ifstream in(std::string(ref) + "/gguf_refs.json");
+  QVERIFY(in.good());
+  const nlohmann::json refs = nlohmann::json::parse(in)["ggufwriter_tiny"]["tensors"];
+  const duo::GgufFile f(path);
+  QCOMPARE(f.header().tensors.size(), refs.size());
+  for (const nlohmann::json& r : refs) {
+    const std::string name = r["name"];
+    const duo::GgufTensorInfo* t = f.header().tensor(name);
+    QVERIFY2(t != nullptr, name.c_str());
+    QCOMPARE(duo::ggmlTypeName(t->type), r["type"].get<std::string>());
+    QCOMPARE(t->shape(), r["shape"].get<std::vector<int64_t>>());
+    std::vector<float> v(size_t(t->elements));  // [elements] f32
+    f.readF32(*t, v.data());
+    double sum = 0, sumAbs = 0;
+    for (float x : v) sum += x, sumAbs += std::fabs(x);
+    QVERIFY2(std::fabs(sum - r["sum"].get<double>()) <= 1e-9 * sumAbs, name.c_str());
+    QVERIFY2(std::fabs(sumAbs - r["sum_abs"].get<double>()) <= 1e-9 * sumAbs, name.c_str());
+    const auto idx = r["index"].get<std::vector<int64_t>>();
+    const auto vals = r["values"].get<std::vector<double>>();
+    for (size_t i = 0; i < idx.size(); ++i) QCOMPARE(double(v[size_t(idx[i])]), vals[i]);
+  }
+  const duo::LlamaWeights w = duo::loadWeights(path);
+  QCOMPARE(w.config.hiddenSize, int64_t(32));
+  QCOMPARE(w.config.numLayers, int64_t(1));
+  QCOMPARE(w.config.numHeads, int64_t(2));
+  QCOMPARE(w.config.numKvHeads, int64_t(1));
+  QCOMPARE(w.config.headDim, int64_t(16));
+  QCOMPARE(w.config.vocabSize, int64_t(8));
+  QCOMPARE(w.config.bosTokenId, int64_t(5));
+  QVERIFY(w.config.tieWordEmbeddings);
+  QVERIFY(w.lmHead.is_same(w.embed));
+  // q/k come back un-permuted: permuting them again gives the stored rows.
+  std::vector<float> q(32 * 32);
+  f.readF32(*f.header().tensor("blk.0.attn_q.weight"), q.data());
+  QVERIFY(torch::equal(duo::permuteGgufQk(w.layers[0].w(duo::Proj::Q), 2), torch::from_blob(q.data(), {32, 32})));
+  const duo::TokenizerSpec s = duo::ggufTokenizerSpec(path);
+  QCOMPARE(s.model, std::string("gpt2"));
+  QCOMPARE(s.pre, std::string("smollm"));
+  QCOMPARE(s.tokens.size(), size_t(8));
+  QCOMPARE(s.merges, (std::vector<std::string>{"a b", "\xc4\xa0 a"}));
+  QVERIFY(!s.addBos);
 }
 
 QTEST_GUILESS_MAIN(TestGgufModel)
