@@ -203,14 +203,29 @@ def build_spm():
     return Tokenizer.from_file(path)
 
 
+# Other layouts of the same SentencePiece model found in the wild: the Metaspace pre-tokenizer (and
+# decoder, after ByteFallback) instead of the Prepend/Replace normaliser. The C++ test makes the same edits.
+METASPACE_VARIANTS = {
+    "metaspace_first": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first", "split": False},
+    "metaspace_always_split": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": True},
+}
+
+
 def spm_refs():
     tok = build_spm()
     cases = run_cases(tok)
     for case in cases:
         case["ids_with_bos"] = tok.encode(case["text"], add_special_tokens=True).ids
-    write_json(os.path.join(REF_DIR, "tokenizer_spm.json"),
-               {"meta": meta("tests/data/tokenizers/spm-llama2-style.json (written by this script)"),
-                "tokenizer_file": "tests/data/tokenizers/spm-llama2-style.json", "cases": cases})
+    out = {"meta": meta("tests/data/tokenizers/spm-llama2-style.json (written by this script); variants: "
+                        "normalizer null, pre_tokenizer = the Metaspace object given, decoder = Sequence[ByteFallback, it]"),
+           "tokenizer_file": "tests/data/tokenizers/spm-llama2-style.json", "cases": cases, "variants": {}}
+    with open(os.path.join(DATA_DIR, "spm-llama2-style.json"), encoding="utf-8") as f:
+        base = json.load(f)
+    for name, metaspace in METASPACE_VARIANTS.items():
+        decoder = {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, metaspace]}
+        doc = dict(base, normalizer=None, pre_tokenizer=metaspace, decoder=decoder)
+        out["variants"][name] = {"metaspace": metaspace, "cases": run_cases(Tokenizer.from_str(json.dumps(doc)))}
+    write_json(os.path.join(REF_DIR, "tokenizer_spm.json"), out)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 // tests/reference/make_tokenizer_refs.py): identical ids and decoded text for every case of
 //  - our trained byte-level BPE (tests/data/tokenizers/duo-bytelevel-512.json),
 //  - a LLaMA-2-style SentencePiece BPE tokenizer.json (tests/data/tokenizers/spm-llama2-style.json),
+//    also laid out with Metaspace pre-tokenizers (prepend_scheme first / always + split),
 //  - SmolLM2's GGUF vocabulary with its own (smollm), the GPT-2 and the LLaMA-3 pre-tokenizers,
 //    also after a round trip through our tokenizer.json writer (sets smollm2-json, smollm2-llama3-json).
 // Plus BOS handling, special tokens, byte fallback, score-ordered (GGUF llama) merges, and speed.
@@ -41,6 +42,15 @@ const duo::Tokenizer& tokenizerFor(const std::string& set) {
     slot = duo::Tokenizer::fromJsonFile(dataDir() + "/duo-bytelevel-512.json");
   } else if (set == "spm") {
     slot = duo::Tokenizer::fromJsonFile(dataDir() + "/spm-llama2-style.json");
+  } else if (set.rfind("spm-", 0) == 0) {
+    // The same model laid out with a Metaspace pre-tokenizer + decoder instead of the normaliser.
+    const std::string variant = set.substr(4);
+    nlohmann::json doc = readJson(dataDir() + "/spm-llama2-style.json");
+    const nlohmann::json metaspace = readJson(referenceDir() + "/tokenizer_spm.json")["variants"][variant]["metaspace"];
+    doc["normalizer"] = nullptr;
+    doc["pre_tokenizer"] = metaspace;
+    doc["decoder"] = {{"type", "Sequence"}, {"decoders", {{{"type", "ByteFallback"}}, metaspace}}};
+    slot = duo::Tokenizer::fromJsonString(doc.dump(), set);
   } else if (set == "smollm2-json" || set == "smollm2-llama3-json") {
     // GGUF -> our tokenizer.json writer -> our reader (Digits / Split-regex pre-tokenizers in JSON).
     const std::string from = set == "smollm2-json" ? "smollm2-smollm" : "smollm2-llama3";
@@ -65,6 +75,8 @@ std::vector<RefCase> referenceCases(const std::string& set) {
     cases = readJson(referenceDir() + "/tokenizer_duo_bytelevel.json")["cases"];
   } else if (set == "spm") {
     cases = readJson(referenceDir() + "/tokenizer_spm.json")["cases"];
+  } else if (set.rfind("spm-", 0) == 0) {
+    cases = readJson(referenceDir() + "/tokenizer_spm.json")["variants"][set.substr(4)]["cases"];
   } else {
     const std::string variant = set == "smollm2-json"          ? "smollm"
                                 : set == "smollm2-llama3-json" ? "llama3"
@@ -90,8 +102,8 @@ QString idsToString(const std::vector<int32_t>& ids) {
   return "[" + parts.join(",") + "]";
 }
 
-const char* const kSets[] = {"duo",          "spm",          "smollm2-smollm",
-                             "smollm2-gpt2", "smollm2-llama3", "smollm2-json", "smollm2-llama3-json"};
+const char* const kSets[] = {"duo",          "spm",            "spm-metaspace_first", "spm-metaspace_always_split",
+                             "smollm2-smollm", "smollm2-gpt2", "smollm2-llama3", "smollm2-json", "smollm2-llama3-json"};
 
 }  // namespace
 
