@@ -161,6 +161,9 @@ void TestSafetensorsCheckpoint::roundTrip() {
   const duo::SafetensorsFile f(dir + "/model.safetensors");
   QCOMPARE(f.header().find("lm_head.weight") == nullptr, tied);
   QCOMPARE(entries(tmp.path().toStdString()), size_t(1));  // no temp folders left
+  // a file inside the folder stands for the folder
+  QCOMPARE(duo::loadModelConfig(dir + "/config.json").numKvHeads, w.config.numKvHeads);
+  compareWeights(w, duo::loadWeights(dir + "/model.safetensors"));
 }
 
 void TestSafetensorsCheckpoint::extraConfigAndTokenizer() {

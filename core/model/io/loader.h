@@ -12,8 +12,9 @@
 
 namespace duo {
 
-// Loads every weight of the model at `path` (an HF folder, a .gguf file, or an alias that
-// resolveModelPath() knows: "tiny", "smollm2"). Checks: every tensor the config needs is present
+// Loads every weight of the model at `path` (an HF folder, a file inside one such as its
+// config.json or model.safetensors, a .gguf file, or an alias that resolveModelPath() knows:
+// "tiny", "smollm2"). Checks: every tensor the config needs is present
 // and has the shape the config implies, no tensor is left unexplained, no NaN/Inf (the error
 // names the tensor). GGUF tensors are dequantised to f32 and llama's q/k rows are put back in HF
 // order. A tied lm_head is the same tensor as embed. Progress: stage "load", one step per tensor;
