@@ -48,8 +48,7 @@ DUO_AVX512 inline __m512 load16Masked(const void* base, std::size_t i, __mmask16
 // Storage type of T's values.
 template <ValueType T>
 using Stored = std::conditional_t<T == ValueType::F32, float, std::uint16_t>;
-// Software prefetch: how far ahead of a record's cursor, and how many lines of the next records.
-constexpr std::size_t kPrefetchBytes = 4096;
+// Software prefetch: how many lines of the next records to fetch ahead.
 constexpr int kPrefetchLines = 4;
 
 DUO_AVX512 inline __mmask16 tailMask(std::int64_t n) {
@@ -143,9 +142,44 @@ DUO_AVX512 void colMajorRowsT(const DenseView& w, const ActiveColumns& a, float*
 }
 
 // ---- column-packed strip ----------------------------------------------------------------------
-// Bitmap records, Q columns interleaved so that each 16-row slice of y is loaded and stored once
-// per Q columns. Values are read with a 16-wide load at the record's cursor (the format pads the
-// value array for the overrun) and expanded onto the mask's lanes. Adds columns [k0, k1) onto ys.
+// Bitmap records, decoded 8 rows at a time: the bitmap byte m selects a precomputed vpermps index
+// vector that moves the next popcount(m) packed values onto m's lanes, and the masked permute zeroes
+// the other lanes. (vexpandps does the same in one instruction but is about twice as slow on Zen 4:
+// 6.6 against 3.6 cycles per 16 rows, measured in tools-free microbenchmarks on this machine.)
+// Q columns are interleaved so each slice of y is loaded and stored once per Q columns. Values are
+// read 8 at a time at the record's cursor (the format pads the value array for the overrun).
+// Adds columns [k0, k1) of `a` onto ys.
+struct PermuteTable {
+  alignas(32) std::int32_t idx[256][8];  // idx[m][i]: rank of bit i among m's set bits (0 if unset)
+  constexpr PermuteTable() : idx() {
+    for (int m = 0; m < 256; ++m) {
+      int rank = 0;
+      for (int i = 0; i < 8; ++i) idx[m][i] = (m >> i) & 1 ? rank++ : 0;
+    }
+  }
+};
+constexpr PermuteTable kPermute{};
+
+template <ValueType T>
+DUO_AVX512 inline __m256 load8(const void* base, std::size_t i) {
+  if constexpr (T == ValueType::F32) {
+    return _mm256_loadu_ps(static_cast<const float*>(base) + i);
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const std::uint16_t*>(base) + i));
+    if constexpr (T == ValueType::F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+// The 8 rows of bitmap byte m, values taken from `at` on (which advances past them).
+template <ValueType T>
+DUO_AVX512 inline __m256 decode8(unsigned m, const void* values, std::size_t& at) {
+  const __m256i idx = _mm256_load_si256(reinterpret_cast<const __m256i*>(kPermute.idx[m]));
+  const __m256 v = _mm256_maskz_permutexvar_ps(static_cast<__mmask8>(m), idx, load8<T>(values, at));
+  at += static_cast<std::size_t>(__builtin_popcount(m));
+  return v;
+}
+
 template <ValueType T, int B, int Q>
 DUO_AVX512 void sparseStripBitmapAccumulate(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a,
                                             std::int64_t k0, std::int64_t k1, float* ys, std::int64_t ysStride,
@@ -153,15 +187,14 @@ DUO_AVX512 void sparseStripBitmapAccumulate(const SparseColumnsView& w, std::int
   for (std::int64_t k = k0; k + Q <= k1; k += Q) {
     const std::uint8_t* bm[Q];
     std::size_t at[Q];
-    __m512 xb[Q][B];
+    __m256 xb[Q][B];
     for (int q = 0; q < Q; ++q) {
       const std::int64_t rec = w.record(s, a.index[k + q]);
       bm[q] = w.bitmap + rec * w.bitmapBytes;
       at[q] = w.colStart[rec];
-      for (int b = 0; b < B; ++b) xb[q][b] = _mm512_set1_ps(a.x[(k + q) * B + b]);
+      for (int b = 0; b < B; ++b) xb[q][b] = _mm256_set1_ps(a.x[(k + q) * B + b]);
     }
-    // The next columns' records start somewhere else (dual skips columns): fetch their first
-    // lines now, while this group of columns streams.
+    // The next columns' records start elsewhere (dual skips columns): fetch their first lines now.
     if (k + 2 * Q <= k1)
       for (int q = 0; q < Q; ++q) {
         const std::int64_t rec = w.record(s, a.index[k + Q + q]);
@@ -169,19 +202,14 @@ DUO_AVX512 void sparseStripBitmapAccumulate(const SparseColumnsView& w, std::int
         for (int line = 0; line < kPrefetchLines; ++line) _mm_prefetch(v + 64 * line, _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(w.bitmap + rec * w.bitmapBytes), _MM_HINT_T0);
       }
-    for (std::int64_t g = 0; g < groups; ++g) {
-      __m512 wv[Q];
-      for (int q = 0; q < Q; ++q) {
-        _mm_prefetch(static_cast<const char*>(w.values) + (at[q] * sizeof(Stored<T>) + kPrefetchBytes), _MM_HINT_T0);
-        const std::uint16_t m = loadU16(bm[q] + 2 * g);
-        wv[q] = _mm512_maskz_expand_ps(m, load16<T>(w.values, at[q]));
-        at[q] += static_cast<std::size_t>(__builtin_popcount(m));
-      }
+    for (std::int64_t g = 0; g < 2 * groups; ++g) {  // 8 rows per step
+      __m256 wv[Q];
+      for (int q = 0; q < Q; ++q) wv[q] = decode8<T>(bm[q][g], w.values, at[q]);
       for (int b = 0; b < B; ++b) {
-        float* yp = ys + b * ysStride + g * 16;
-        __m512 yv = _mm512_loadu_ps(yp);
-        for (int q = 0; q < Q; ++q) yv = _mm512_fmadd_ps(wv[q], xb[q][b], yv);
-        _mm512_storeu_ps(yp, yv);
+        float* yp = ys + b * ysStride + g * 8;
+        __m256 yv = _mm256_loadu_ps(yp);
+        for (int q = 0; q < Q; ++q) yv = _mm256_fmadd_ps(wv[q], xb[q][b], yv);
+        _mm256_storeu_ps(yp, yv);
       }
     }
   }

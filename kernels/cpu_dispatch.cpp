@@ -117,25 +117,63 @@ void colMajorProduct(const DenseView& w, const float* x, float* y, int batch, bo
   }
 }
 
+// The work is the list of (strip, active column) records in storage order (strip-major). Thread t
+// takes the contiguous share [t P / T, (t + 1) P / T) of the P = strips x active records, so each
+// thread streams one forward stretch of the packed arrays; skipped columns are skipped stretches.
+// A strip whose columns fall to several threads gets their private partial outputs summed.
 void sparseColumnsProduct(const SparseColumnsView& w, const float* x, float* y, int batch, bool skipZeros) {
   Scratch& s = scratch();
   const detail::ActiveColumns a = activeColumns(x, w.cols, batch, skipZeros, s);
   const detail::IsaKernels& k = kernels();
-  const int nt = threadsFor(w.nnz + w.strips * w.cols, w.strips);
+  const std::int64_t records = static_cast<std::int64_t>(w.strips) * a.count;
+  if (records == 0) {  // nothing to add: y = 0
+    std::memset(y, 0, static_cast<std::size_t>(batch * w.rows) * sizeof(float));
+    return;
+  }
+  const std::int64_t ysStride = static_cast<std::int64_t>(w.strips) * w.stripRows;  // padded rows per batch row
+  const std::size_t ysBytes = static_cast<std::size_t>(batch * ysStride) * sizeof(float);
+  const double visited = static_cast<double>(a.count) / static_cast<double>(w.cols);
+  const int nt = threadsFor(static_cast<std::int64_t>(static_cast<double>(w.nnz) * visited) + records, records);
+  std::vector<float*> partial(static_cast<std::size_t>(nt), nullptr);            // [threads] private outputs
+  std::vector<std::int32_t> first(static_cast<std::size_t>(nt), 0), last(static_cast<std::size_t>(nt), -1);
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    AlignedBuffer& ysBuffer = scratch().ys;  // this thread's [batch, stripRows] f32
-    const std::size_t ysBytes = static_cast<std::size_t>(batch) * static_cast<std::size_t>(w.stripRows) * sizeof(float);
-    if (ysBuffer.size() < ysBytes) ysBuffer.resize(ysBytes);
-    float* ys = ysBuffer.as<float>();
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    AlignedBuffer& buf = scratch().ys;  // this thread's [batch, strips * stripRows] f32
+    if (buf.size() < ysBytes) buf.resize(ysBytes);
+    float* yt = buf.as<float>();
+    partial[static_cast<std::size_t>(t)] = yt;
+    const std::int64_t p0 = records * t / n, p1 = records * (t + 1) / n;
+    if (p0 < p1) {
+      const auto s0 = static_cast<std::int32_t>(p0 / a.count), s1 = static_cast<std::int32_t>((p1 - 1) / a.count);
+      first[static_cast<std::size_t>(t)] = s0;
+      last[static_cast<std::size_t>(t)] = s1;
+      for (std::int32_t st = s0; st <= s1; ++st) {
+        const std::int64_t k0 = st == s0 ? p0 % a.count : 0;
+        const std::int64_t k1 = st == s1 ? (p1 - 1) % a.count + 1 : a.count;
+        const detail::ActiveColumns part{a.index + k0, a.x + k0 * batch, k1 - k0};
+        k.sparseStrip(w, st, part, yt + static_cast<std::int64_t>(st) * w.stripRows, ysStride, batch);
+      }
+    }
+#pragma omp barrier
+    // y = the sum of the partial outputs of the threads that visited each strip.
 #pragma omp for schedule(static)
     for (std::int32_t st = 0; st < w.strips; ++st) {
-      k.sparseStrip(w, st, a, ys, w.stripRows, batch);
-      const std::int64_t r0 = w.stripBegin(st);
-      const std::int64_t n = w.stripEnd(st) - r0;
-      for (int b = 0; b < batch; ++b)
-        std::memcpy(y + b * w.rows + r0, ys + static_cast<std::size_t>(b) * w.stripRows,
-                    static_cast<std::size_t>(n) * sizeof(float));
+      const std::int64_t r0 = w.stripBegin(st), r1 = w.stripEnd(st);
+      for (int b = 0; b < batch; ++b) {
+        float* dst = y + b * w.rows;
+        bool written = false;
+        for (int u = 0; u < n; ++u) {
+          if (st < first[static_cast<std::size_t>(u)] || st > last[static_cast<std::size_t>(u)]) continue;
+          const float* src = partial[static_cast<std::size_t>(u)] + b * ysStride;
+          if (!written)
+            std::memcpy(dst + r0, src + r0, static_cast<std::size_t>(r1 - r0) * sizeof(float));
+          else
+            for (std::int64_t r = r0; r < r1; ++r) dst[r] += src[r];
+          written = true;
+        }
+        if (!written) std::memset(dst + r0, 0, static_cast<std::size_t>(r1 - r0) * sizeof(float));
+      }
     }
   }
 }

@@ -1,7 +1,5 @@
 #include "kernels/sparse_columns.h"
 
-#include <omp.h>
-
 #include <vector>
 
 namespace duo::kernels {
@@ -11,13 +9,10 @@ const char* indexKindName(IndexKind k) { return k == IndexKind::Bitmap ? "bitmap
 namespace {
 std::int64_t ceilDiv(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
 std::int32_t bitmapBytesFor(int stripRows) { return static_cast<std::int32_t>(ceilDiv(stripRows, 64) * 8); }
-int defaultThreads() { return omp_get_max_threads(); }
 }  // namespace
 
-int autoStripRows(std::int64_t rows, int threads) {
-  const std::int64_t t = threads > 0 ? threads : 1;
-  std::int64_t strips = ceilDiv(rows, kMaxAutoStripRows);
-  strips = ceilDiv(strips, t) * t;
+int autoStripRows(std::int64_t rows) {
+  const std::int64_t strips = ceilDiv(rows, kMaxAutoStripRows);
   const std::int64_t stripRows = ceilDiv(ceilDiv(rows, strips), 16) * 16;
   return static_cast<int>(stripRows < 16 ? 16 : stripRows);
 }
@@ -64,7 +59,7 @@ SparseColumns SparseColumns::pack(const float* w, std::int64_t rows, std::int64_
   DUO_CHECK(opt.stripRows == 0 || (opt.stripRows >= 16 && opt.stripRows % 16 == 0),
             "SparseColumns::pack: strip height must be 0 (automatic) or a positive multiple of 16, got ",
             opt.stripRows);
-  const int stripRows = opt.stripRows ? opt.stripRows : autoStripRows(rows, opt.threads ? opt.threads : defaultThreads());
+  const int stripRows = opt.stripRows ? opt.stripRows : autoStripRows(rows);
   const auto strips = static_cast<std::int32_t>(ceilDiv(rows, stripRows));
 
   // Pass 1: kept weights per record, row-major walk (sequential reads of w).

@@ -1,16 +1,18 @@
 // Column-packed sparse weights W [rows, cols] for y = W x, built so that a zero input x_j skips all
 // of column j's stored values (the dual-sparse spMspV) and a pruned weight costs no value bytes.
 //
-// The rows are cut into horizontal strips of `stripRows` rows (a strip's slice of y stays in L1
-// while a thread streams through it; threads take whole strips). Inside a strip, column after
+// The rows are cut into horizontal strips of `stripRows` rows (a strip's slice of y stays in L1/L2
+// while a thread streams through it). Inside a strip, column after
 // column, each (strip, column) "record" holds that column's kept values in row order plus where
 // they sit, either as
 //   - a bitmap: stripRows bits, bit (r % 8) of byte (r / 8) set when strip row r is kept, padded to
 //     whole u64 words (cost: 1 bit per weight, dense or not), or
 //   - u16 row indices: one per kept value (cost: 2 bytes per kept weight).
 // The packer picks the smaller per matrix (the bitmap wins unless more than ~94% is pruned).
-// Records are stored strip-major (strip 0's columns 0..cols-1, then strip 1's, ...), so a thread's
-// strips are one contiguous stretch of memory and a skipped column is a skipped ~KB of it.
+// Records are stored strip-major (strip 0's columns 0..cols-1, then strip 1's, ...). Threads split
+// the list of records into contiguous stretches, so each streams forward through memory, and a
+// skipped column is a skipped record: tall strips make records long (several KiB), which is what
+// lets a skip save memory traffic (hardware prefetchers run on past short gaps).
 #pragma once
 #include <cstdint>
 
@@ -25,8 +27,8 @@ const char* indexKindName(IndexKind k);  // "bitmap", "u16"
 // Vector loads may read up to this many elements past a record's last value; packed value arrays
 // carry this much zeroed padding at their end.
 constexpr int kValuePad = 32;
-// Strip height the automatic choice stays at or below (1024 f32 = 4 KiB of y per strip).
-constexpr int kMaxAutoStripRows = 1024;
+// Strip height the automatic choice stays at or below (4096 f32 = 16 KiB of y per strip, in L1).
+constexpr int kMaxAutoStripRows = 4096;
 
 // Non-owning view (host or device pointers).
 struct SparseColumnsView {
@@ -59,12 +61,11 @@ struct PackOptions {
   IndexChoice index = IndexChoice::Auto;  // Auto: whichever of bitmap / u16 is smaller for this matrix
   ValueType type = ValueType::F32;        // value storage
   int stripRows = 0;                      // 0: automatic (see autoStripRows); else a multiple of 16
-  int threads = 0;                        // for the automatic strip height; 0: OpenMP's max threads
 };
 
-// The automatic strip height: strips of at most kMaxAutoStripRows rows, their count a multiple of
-// `threads` so that every thread gets the same share, each a multiple of 16 rows.
-int autoStripRows(std::int64_t rows, int threads);
+// The automatic strip height: as few strips as kMaxAutoStripRows allows, of equal height rounded up
+// to a multiple of 16 rows.
+int autoStripRows(std::int64_t rows);
 
 // Bytes of each part of a packed matrix (what one full product streams from memory).
 struct SparseBytes {

@@ -21,10 +21,11 @@ namespace {
 std::int64_t expectedNnz(const MatVec& m) {
   return static_cast<std::int64_t>(std::llround((1.0 - m.pW) * static_cast<double>(m.rows) * static_cast<double>(m.cols)));
 }
+int stripRowsOf(const MatVec& m) { return m.stripRows > 0 ? m.stripRows : kernels::autoStripRows(m.rows); }
 }  // namespace
 
 kernels::IndexKind predictedIndex(const MatVec& m) {
-  return kernels::chooseIndexKind(m.rows, m.cols, expectedNnz(m), m.stripRows);
+  return kernels::chooseIndexKind(m.rows, m.cols, expectedNnz(m), stripRowsOf(m));
 }
 
 Bytes kernelBytes(Kernel k, const MatVec& m) {
@@ -45,7 +46,7 @@ Bytes kernelBytes(Kernel k, const MatVec& m) {
     case Kernel::WeightSparse:
     case Kernel::DualSparse: {
       const kernels::SparseBytes s =
-          kernels::predictSparseBytes(m.rows, m.cols, expectedNnz(m), predictedIndex(m), m.type, m.stripRows);
+          kernels::predictSparseBytes(m.rows, m.cols, expectedNnz(m), predictedIndex(m), m.type, stripRowsOf(m));
       const double share = k == Kernel::DualSparse ? active : 1.0;  // dual reads active columns' records only
       b.values = static_cast<double>(s.values) * share;
       b.index = static_cast<double>(s.index) * share;

@@ -35,7 +35,7 @@ struct MatVec {
   double pW = 0.0;  // fraction of weights pruned (uniformly spread)
   double pA = 0.0;  // fraction of inputs that are zero
   kernels::ValueType type = kernels::ValueType::F32;  // weight storage
-  int stripRows = kernels::kMaxAutoStripRows;          // packed formats' strip height
+  int stripRows = 0;  // packed formats' strip height; 0: what the packer picks (autoStripRows)
 };
 
 // Which index the packer would choose for this matrix (the smaller).

@@ -8,10 +8,12 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <random>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "core/common/error.h"
@@ -57,10 +59,22 @@ void setBlasThreads(int n) {
   if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
 }
 
+// The last-level cache this CPU reaches: sysfs's per-instance size (sysconf may report the sum
+// over all of a host's L3 slices, e.g. 320 MiB where one core sees 32 MiB).
 std::size_t lastLevelCacheBytes() {
-  long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  if (l3 <= 0) l3 = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  return l3 > 0 ? static_cast<std::size_t>(l3) : (32u << 20);
+  for (const char* path : {"/sys/devices/system/cpu/cpu0/cache/index3/size", "/sys/devices/system/cpu/cpu0/cache/index2/size"}) {
+    std::ifstream in(path);
+    std::size_t value = 0;
+    char unit = 0;
+    if (in >> value) {
+      in >> unit;
+      if (unit == 'K') value <<= 10;
+      if (unit == 'M') value <<= 20;
+      if (value > 0) return value;
+    }
+  }
+  const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  return l3 > 0 ? std::min<std::size_t>(static_cast<std::size_t>(l3), 64u << 20) : (32u << 20);
 }
 
 std::size_t defaultBandwidthBytes() { return std::max<std::size_t>(256u << 20, 8 * lastLevelCacheBytes()); }
@@ -181,8 +195,11 @@ KernelBenchResult runCpu(const KernelBenchConfig& c, const ProgressFn& progress)
   };
   runs[1](0);
   yDense = y;
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    report(progress, static_cast<int>(i), kernelKey(kAllKernels[i]));
+  // BLAS last, then a pause: OpenBLAS's worker threads spin for a while after each call and would
+  // steal the cores from whatever runs next (on a 2-core machine, from our OpenMP threads).
+  int done = 0;
+  for (std::size_t i : {1, 2, 3, 4, 0}) {
+    report(progress, done++, kernelKey(kAllKernels[i]));
     KernelTiming& t = r.kernels[i];
     std::fill(y.begin(), y.end(), std::nanf(""));
     runs[i](0);
@@ -190,6 +207,7 @@ KernelBenchResult runCpu(const KernelBenchConfig& c, const ProgressFn& progress)
     t.medianUs = medianMicros(runs[i], c.warmup, c.repeats);
     t.ran = true;
   }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   report(progress, 5, "bandwidth");
   r.copyBandwidthGbs = cpuCopyBandwidthGbs();
   r.readBandwidthGbs = cpuReadBandwidthGbs();
@@ -212,6 +230,7 @@ KernelBenchResult runCuda(const KernelBenchConfig& c, const ProgressFn& progress
   const Problem p = makeProblem(c);
   k::PackOptions opt;
   opt.type = c.type;
+  opt.stripRows = 1024;  // GPU: one bitmap word per lane per strip, and enough strips to fill the SMs
   const k::DenseMatrix rowMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::RowMajor, c.type);
   const k::DenseMatrix colMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::ColMajor, c.type);
   const k::SparseColumns packed = k::SparseColumns::pack(p.w.data(), c.rows, c.cols, opt);

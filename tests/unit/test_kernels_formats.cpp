@@ -230,21 +230,19 @@ void TestKernelsFormats::halfConversions() {
 
 void TestKernelsFormats::autoStripRows_data() {
   QTest::addColumn<qint64>("rows");
-  QTest::addColumn<int>("threads");
   QTest::addColumn<int>("expected");
-  QTest::newRow("4096 rows, 2 threads") << qint64(4096) << 2 << 1024;
-  QTest::newRow("11008 rows, 2 threads") << qint64(11008) << 2 << 928;
-  QTest::newRow("576 rows, 2 threads") << qint64(576) << 2 << 288;
-  QTest::newRow("576 rows, 16 threads") << qint64(576) << 16 << 48;
-  QTest::newRow("1 row") << qint64(1) << 1 << 16;
-  QTest::newRow("4096 rows, 1 thread") << qint64(4096) << 1 << 1024;
+  QTest::newRow("4096 rows: one strip") << qint64(4096) << 4096;
+  QTest::newRow("11008 rows: three equal strips") << qint64(11008) << 3680;
+  QTest::newRow("576 rows") << qint64(576) << 576;
+  QTest::newRow("14336 rows") << qint64(14336) << 3584;
+  QTest::newRow("1 row") << qint64(1) << 16;
+  QTest::newRow("33 rows: rounded to 16") << qint64(33) << 48;
 }
 
 void TestKernelsFormats::autoStripRows() {
   QFETCH(qint64, rows);
-  QFETCH(int, threads);
   QFETCH(int, expected);
-  QCOMPARE(duo::kernels::autoStripRows(rows, threads), expected);
+  QCOMPARE(duo::kernels::autoStripRows(rows), expected);
 }
 
 QTEST_GUILESS_MAIN(TestKernelsFormats)
