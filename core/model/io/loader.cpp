@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -31,8 +33,9 @@ struct RawTensor {
   int64_t elements = 0;
 };
 
-// Decodes a raw tensor into a new [shape] f32 tensor, in parallel over whole blocks.
-torch::Tensor decode(const RawTensor& r) {
+// Decodes a raw tensor into a new [shape] f32 tensor, in parallel over whole blocks, counting
+// non-finite values while each chunk is still in cache.
+torch::Tensor decode(const RawTensor& r, int64_t* nonFinite) {
   const GgmlTypeTraits traits = typeTraits(r.type);
   DUO_CHECK(traits.dequantizable, r.file, ": tensor '", r.name, "': storage type ", ggmlTypeName(r.type),
             " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K are)");
@@ -40,17 +43,21 @@ torch::Tensor decode(const RawTensor& r) {
   float* dst = t.data_ptr<float>();
   const int64_t nBlocks = r.elements / traits.blockElems;
   const int64_t grain = std::max<int64_t>(1, (1 << 16) / traits.blockElems);
+  std::atomic<int64_t> bad{0};
   at::parallel_for(0, nBlocks, grain, [&](int64_t b, int64_t e) {
-    dequantize(static_cast<GgmlType>(r.type), r.bytes + b * traits.blockBytes, dst + b * traits.blockElems,
-               (e - b) * traits.blockElems);
+    float* y = dst + b * traits.blockElems;
+    const int64_t n = (e - b) * traits.blockElems;
+    dequantize(static_cast<GgmlType>(r.type), r.bytes + b * traits.blockBytes, y, n);
+    int64_t local = 0;
+    for (int64_t i = 0; i < n; ++i) local += std::isfinite(y[i]) ? 0 : 1;
+    if (local > 0) bad += local;
   });
+  *nonFinite = bad.load();
   return t;
 }
 
-void checkFinite(const torch::Tensor& t, const RawTensor& r) {
-  if (torch::isfinite(t).all().item<bool>()) return;
+void reportNonFinite(const torch::Tensor& t, int64_t count, const RawTensor& r) {
   const torch::Tensor bad = torch::logical_not(torch::isfinite(t)).flatten();
-  const int64_t count = bad.sum().item<int64_t>();
   const int64_t first = bad.nonzero().flatten()[0].item<int64_t>();
   fail(r.file, ": tensor '", r.name, "' contains ", count, " non-finite values (NaN/Inf), the first at flat index ",
        first, " (", t.flatten()[first].item<float>(), ")");
@@ -88,8 +95,9 @@ LlamaWeights assemble(const ModelConfig& config, NameFormat format, const std::m
     const std::vector<int64_t> want = expectedShape(config, slot);
     DUO_CHECK(r.shape == want, r.file, ": tensor '", name, "': expected ", shapeString(want), ", got ",
               shapeString(r.shape));
-    torch::Tensor t = decode(r);
-    checkFinite(t, r);
+    int64_t nonFinite = 0;
+    torch::Tensor t = decode(r, &nonFinite);
+    if (nonFinite > 0) reportNonFinite(t, nonFinite, r);
     if (unpermuteQk && slot.kind == TensorKind::Proj && slot.proj == Proj::Q) t = unpermuteGgufQk(t, config.numHeads);
     if (unpermuteQk && slot.kind == TensorKind::Proj && slot.proj == Proj::K) t = unpermuteGgufQk(t, config.numKvHeads);
     LayerWeights* layer = slot.layer >= 0 ? &w.layers[static_cast<size_t>(slot.layer)] : nullptr;
