@@ -84,9 +84,8 @@ DUO_AVX2 void denseRowsT(const DenseView& w, const float* x, float* y, std::int6
 
 // ---- dense column-major -------------------------------------------------------------------------
 template <ValueType T, int B, int Q>
-DUO_AVX2 void colMajorAccumulate(const DenseView& w, const ActiveColumns& a, std::int64_t k0, std::int64_t k1, float* y,
-                                 std::int64_t r0, std::int64_t r1) {
-  const std::int64_t rows = w.rows;
+DUO_AVX2 void colMajorAccumulate(const DenseView& w, const ActiveColumns& a, std::int64_t k0, std::int64_t k1, float* ys,
+                                 std::int64_t ysStride, std::int64_t r0, std::int64_t r1) {
   const std::int64_t rFull = r0 + (r1 - r0) / 8 * 8;
   for (std::int64_t k = k0; k + Q <= k1; k += Q) {
     std::size_t base[Q];
@@ -99,32 +98,31 @@ DUO_AVX2 void colMajorAccumulate(const DenseView& w, const ActiveColumns& a, std
       __m256 wv[Q];
       for (int q = 0; q < Q; ++q) wv[q] = load8<T>(w.values, base[q] + static_cast<std::size_t>(r));
       for (int b = 0; b < B; ++b) {
-        __m256 yv = _mm256_loadu_ps(y + b * rows + r);
+        __m256 yv = _mm256_loadu_ps(ys + b * ysStride + r);
         for (int q = 0; q < Q; ++q) yv = _mm256_fmadd_ps(wv[q], xb[q][b], yv);
-        _mm256_storeu_ps(y + b * rows + r, yv);
+        _mm256_storeu_ps(ys + b * ysStride + r, yv);
       }
     }
     for (std::int64_t r = rFull; r < r1; ++r)
       for (int q = 0; q < Q; ++q) {
         const float wv = loadValue(w.values, T, base[q] + static_cast<std::size_t>(r));
-        for (int b = 0; b < B; ++b) y[b * rows + r] += wv * a.x[(k + q) * B + b];
+        for (int b = 0; b < B; ++b) ys[b * ysStride + r] += wv * a.x[(k + q) * B + b];
       }
   }
 }
 
 template <ValueType T, int B, int Q>
-DUO_AVX2 void colMajorRowsT(const DenseView& w, const ActiveColumns& a, float* y, std::int64_t r0, std::int64_t r1) {
-  for (int b = 0; b < B; ++b) std::memset(y + b * w.rows + r0, 0, static_cast<std::size_t>(r1 - r0) * sizeof(float));
+DUO_AVX2 void colMajorAddT(const DenseView& w, const ActiveColumns& a, float* ys, std::int64_t ysStride,
+                           std::int64_t r0, std::int64_t r1) {
   const std::int64_t split = a.count / Q * Q;
-  colMajorAccumulate<T, B, Q>(w, a, 0, split, y, r0, r1);
-  if (Q > 1) colMajorAccumulate<T, B, 1>(w, a, split, a.count, y, r0, r1);
+  colMajorAccumulate<T, B, Q>(w, a, 0, split, ys, ysStride, r0, r1);
+  if (Q > 1) colMajorAccumulate<T, B, 1>(w, a, split, a.count, ys, ysStride, r0, r1);
 }
 
 // ---- column-packed strip (bitmap: 8 rows per byte; u16: scalar scatter-add) ----------------------
 template <ValueType T, int B>
 DUO_AVX2 void sparseStripT(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
                            std::int64_t ysStride) {
-  for (int b = 0; b < B; ++b) std::memset(ys + b * ysStride, 0, static_cast<std::size_t>(w.stripRows) * sizeof(float));
   const std::int64_t groups = (w.stripEnd(s) - w.stripBegin(s) + 7) / 8;
   for (std::int64_t k = 0; k < a.count; ++k) {
     const std::int64_t rec = w.record(s, a.index[k]);
@@ -200,9 +198,9 @@ DUO_AVX2 void denseRowsTyped(const DenseView& w, const float* x, float* y, int b
 }
 
 template <ValueType T>
-DUO_AVX2 void colMajorRowsTyped(const DenseView& w, const ActiveColumns& a, float* y, int batch, std::int64_t r0,
-                                std::int64_t r1) {
-#define DUO_CALL(B) colMajorRowsT<T, B, (B <= 2 ? 4 : (B <= 4 ? 2 : 1))>(w, a, y, r0, r1)
+DUO_AVX2 void colMajorAddTyped(const DenseView& w, const ActiveColumns& a, float* ys, std::int64_t ysStride, int batch,
+                               std::int64_t r0, std::int64_t r1) {
+#define DUO_CALL(B) colMajorAddT<T, B, (B <= 2 ? 4 : (B <= 4 ? 2 : 1))>(w, a, ys, ysStride, r0, r1)
   DUO_BATCH_SWITCH(DUO_CALL)
 #undef DUO_CALL
 }
@@ -232,12 +230,12 @@ DUO_AVX2 void nmRowsTyped(const NmView& w, const float* x, float* y, int batch, 
 DUO_AVX2 void denseRows(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {
   DUO_BY_TYPE(denseRowsTyped, w.type, w, x, y, batch, r0, r1)
 }
-DUO_AVX2 void colMajorRows(const DenseView& w, const ActiveColumns& a, float* y, int batch, std::int64_t r0,
-                           std::int64_t r1) {
-  DUO_BY_TYPE(colMajorRowsTyped, w.type, w, a, y, batch, r0, r1)
+DUO_AVX2 void colMajorAdd(const DenseView& w, const ActiveColumns& a, float* ys, std::int64_t ysStride, int batch,
+                          std::int64_t r0, std::int64_t r1) {
+  DUO_BY_TYPE(colMajorAddTyped, w.type, w, a, ys, ysStride, batch, r0, r1)
 }
-DUO_AVX2 void sparseStrip(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
-                          std::int64_t ysStride, int batch) {
+DUO_AVX2 void sparseStripAdd(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
+                             std::int64_t ysStride, int batch) {
   DUO_BY_TYPE(sparseStripTyped, w.type, w, s, a, ys, ysStride, batch)
 }
 DUO_AVX2 void nmRows(const NmView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {
@@ -248,7 +246,7 @@ DUO_AVX2 void nmRows(const NmView& w, const float* x, float* y, int batch, std::
 
 // Compiled without the target attribute: only hands out addresses.
 const IsaKernels& avx2Kernels() {
-  static const IsaKernels k{denseRows, colMajorRows, sparseStrip, nmRows};
+  static const IsaKernels k{denseRows, colMajorAdd, sparseStripAdd, nmRows};
   return k;
 }
 

@@ -99,8 +99,7 @@ DUO_AVX512 void denseRowsT(const DenseView& w, const float* x, float* y, std::in
 // Adds columns [k0, k1) of `a` onto y rows [r0, r1).
 template <ValueType T, int B, int Q>
 DUO_AVX512 void colMajorAccumulate(const DenseView& w, const ActiveColumns& a, std::int64_t k0, std::int64_t k1,
-                                   float* y, std::int64_t r0, std::int64_t r1) {
-  const std::int64_t rows = w.rows;
+                                   float* ys, std::int64_t ysStride, std::int64_t r0, std::int64_t r1) {
   for (std::int64_t k = k0; k + Q <= k1; k += Q) {
     std::size_t base[Q];
     __m512 xb[Q][B];
@@ -113,9 +112,9 @@ DUO_AVX512 void colMajorAccumulate(const DenseView& w, const ActiveColumns& a, s
       __m512 wv[Q];
       for (int q = 0; q < Q; ++q) wv[q] = load16<T>(w.values, base[q] + static_cast<std::size_t>(r));
       for (int b = 0; b < B; ++b) {
-        __m512 yv = _mm512_loadu_ps(y + b * rows + r);
+        __m512 yv = _mm512_loadu_ps(ys + b * ysStride + r);
         for (int q = 0; q < Q; ++q) yv = _mm512_fmadd_ps(wv[q], xb[q][b], yv);
-        _mm512_storeu_ps(y + b * rows + r, yv);
+        _mm512_storeu_ps(ys + b * ysStride + r, yv);
       }
     }
     if (r < r1) {
@@ -123,22 +122,20 @@ DUO_AVX512 void colMajorAccumulate(const DenseView& w, const ActiveColumns& a, s
       __m512 wv[Q];
       for (int q = 0; q < Q; ++q) wv[q] = load16Masked<T>(w.values, base[q] + static_cast<std::size_t>(r), t);
       for (int b = 0; b < B; ++b) {
-        __m512 yv = _mm512_maskz_loadu_ps(t, y + b * rows + r);
+        __m512 yv = _mm512_maskz_loadu_ps(t, ys + b * ysStride + r);
         for (int q = 0; q < Q; ++q) yv = _mm512_fmadd_ps(wv[q], xb[q][b], yv);
-        _mm512_mask_storeu_ps(y + b * rows + r, t, yv);
+        _mm512_mask_storeu_ps(ys + b * ysStride + r, t, yv);
       }
     }
   }
 }
 
 template <ValueType T, int B, int Q>
-DUO_AVX512 void colMajorRowsT(const DenseView& w, const ActiveColumns& a, float* y, std::int64_t r0, std::int64_t r1) {
-  for (int b = 0; b < B; ++b)
-    for (std::int64_t r = r0; r < r1; r += 16)
-      _mm512_mask_storeu_ps(y + b * w.rows + r, tailMask(r1 - r), _mm512_setzero_ps());
+DUO_AVX512 void colMajorAddT(const DenseView& w, const ActiveColumns& a, float* ys, std::int64_t ysStride,
+                             std::int64_t r0, std::int64_t r1) {
   const std::int64_t split = a.count / Q * Q;
-  colMajorAccumulate<T, B, Q>(w, a, 0, split, y, r0, r1);
-  if (Q > 1) colMajorAccumulate<T, B, 1>(w, a, split, a.count, y, r0, r1);
+  colMajorAccumulate<T, B, Q>(w, a, 0, split, ys, ysStride, r0, r1);
+  if (Q > 1) colMajorAccumulate<T, B, 1>(w, a, split, a.count, ys, ysStride, r0, r1);
 }
 
 // ---- column-packed strip ----------------------------------------------------------------------
@@ -219,8 +216,6 @@ template <ValueType T, int B, int Q>
 DUO_AVX512 void sparseStripBitmapT(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
                                    std::int64_t ysStride) {
   const std::int64_t groups = (w.stripEnd(s) - w.stripBegin(s) + 15) / 16;
-  for (int b = 0; b < B; ++b)
-    for (std::int64_t g = 0; g < groups; ++g) _mm512_storeu_ps(ys + b * ysStride + g * 16, _mm512_setzero_ps());
   const std::int64_t split = a.count / Q * Q;
   sparseStripBitmapAccumulate<T, B, Q>(w, s, a, 0, split, ys, ysStride, groups);
   if (Q > 1) sparseStripBitmapAccumulate<T, B, 1>(w, s, a, split, a.count, ys, ysStride, groups);
@@ -230,7 +225,6 @@ DUO_AVX512 void sparseStripBitmapT(const SparseColumnsView& w, std::int32_t s, c
 template <ValueType T, int B>
 DUO_AVX512 void sparseStripRowU16T(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
                                    std::int64_t ysStride) {
-  for (int b = 0; b < B; ++b) std::memset(ys + b * ysStride, 0, static_cast<std::size_t>(w.stripRows) * sizeof(float));
   for (std::int64_t k = 0; k < a.count; ++k) {
     const std::int64_t rec = w.record(s, a.index[k]);
     const float* xk = a.x + k * B;
@@ -285,9 +279,9 @@ DUO_AVX512 void denseRowsTyped(const DenseView& w, const float* x, float* y, int
 }
 
 template <ValueType T>
-DUO_AVX512 void colMajorRowsTyped(const DenseView& w, const ActiveColumns& a, float* y, int batch, std::int64_t r0,
-                                  std::int64_t r1) {
-#define DUO_CALL(B) colMajorRowsT<T, B, (B <= 2 ? 4 : (B <= 4 ? 2 : 1))>(w, a, y, r0, r1)
+DUO_AVX512 void colMajorAddTyped(const DenseView& w, const ActiveColumns& a, float* ys, std::int64_t ysStride,
+                                 int batch, std::int64_t r0, std::int64_t r1) {
+#define DUO_CALL(B) colMajorAddT<T, B, (B <= 2 ? 4 : (B <= 4 ? 2 : 1))>(w, a, ys, ysStride, r0, r1)
   DUO_BATCH_SWITCH(DUO_CALL)
 #undef DUO_CALL
 }
@@ -323,12 +317,12 @@ DUO_AVX512 void nmRowsTyped(const NmView& w, const float* x, float* y, int batch
 DUO_AVX512 void denseRows(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {
   DUO_BY_TYPE(denseRowsTyped, w.type, w, x, y, batch, r0, r1)
 }
-DUO_AVX512 void colMajorRows(const DenseView& w, const ActiveColumns& a, float* y, int batch, std::int64_t r0,
-                             std::int64_t r1) {
-  DUO_BY_TYPE(colMajorRowsTyped, w.type, w, a, y, batch, r0, r1)
+DUO_AVX512 void colMajorAdd(const DenseView& w, const ActiveColumns& a, float* ys, std::int64_t ysStride, int batch,
+                            std::int64_t r0, std::int64_t r1) {
+  DUO_BY_TYPE(colMajorAddTyped, w.type, w, a, ys, ysStride, batch, r0, r1)
 }
-DUO_AVX512 void sparseStrip(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
-                            std::int64_t ysStride, int batch) {
+DUO_AVX512 void sparseStripAdd(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
+                               std::int64_t ysStride, int batch) {
   DUO_BY_TYPE(sparseStripTyped, w.type, w, s, a, ys, ysStride, batch)
 }
 DUO_AVX512 void nmRows(const NmView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {
@@ -339,7 +333,7 @@ DUO_AVX512 void nmRows(const NmView& w, const float* x, float* y, int batch, std
 
 // Compiled without the target attribute: only hands out addresses.
 const IsaKernels& avx512Kernels() {
-  static const IsaKernels k{denseRows, colMajorRows, sparseStrip, nmRows};
+  static const IsaKernels k{denseRows, colMajorAdd, sparseStripAdd, nmRows};
   return k;
 }
 

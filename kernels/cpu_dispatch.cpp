@@ -60,6 +60,9 @@ const detail::IsaKernels& kernels() { return kernelsFor(currentIsa().load(std::m
 
 // Below this many weights a product runs on one thread (OpenMP start-up costs more than it saves).
 constexpr std::int64_t kParallelMinWeights = 1 << 16;
+// Work is cut into about this many chunks per thread and handed out dynamically, so that a thread
+// the OS preempts (other processes, a busy machine) delays one chunk, not half of the product.
+constexpr std::int64_t kChunksPerThread = 8;
 
 int threadsFor(std::int64_t weights, std::int64_t units) {
   if (weights < kParallelMinWeights) return 1;
@@ -67,16 +70,30 @@ int threadsFor(std::int64_t weights, std::int64_t units) {
   return static_cast<int>(t < units ? t : (units > 0 ? units : 1));
 }
 
+std::int64_t chunkSize(std::int64_t units, int threads, std::int64_t minimum, std::int64_t align) {
+  std::int64_t c = (units + kChunksPerThread * threads - 1) / (kChunksPerThread * threads);
+  c = c < minimum ? minimum : c;
+  return (c + align - 1) / align * align;
+}
+
 // Per-thread scratch, reused across calls so that a product allocates nothing in steady state.
 struct Scratch {
   std::vector<std::int32_t> index;  // [cols] active column indices
   std::vector<float> x;             // [cols, batch] gathered inputs
-  AlignedBuffer ys;                 // [batch, stripRows] f32, one strip's outputs (64-byte aligned:
-                                    // every 16-row slice is one cache line)
+  AlignedBuffer acc;                // [batch, padded rows] f32: this thread's partial y (64-byte aligned)
 };
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
+}
+
+// This thread's partial output, [batch, stride] f32, zeroed.
+float* zeroedPartial(int batch, std::int64_t stride) {
+  AlignedBuffer& buf = scratch().acc;
+  const std::size_t bytes = static_cast<std::size_t>(batch * stride) * sizeof(float);
+  if (buf.size() < bytes) buf.resize(bytes);
+  std::memset(buf.data(), 0, bytes);
+  return buf.as<float>();
 }
 
 // Collects the columns to visit: all of them, or (skipZeros) those with a non-zero input in some
@@ -96,31 +113,66 @@ detail::ActiveColumns activeColumns(const float* x, std::int64_t cols, int batch
   return detail::ActiveColumns{s.index.data(), s.x.data(), n};
 }
 
-// Rows [r0, r1) of thread t out of nt, in chunks that are multiples of `align` rows.
-void rowRange(std::int64_t rows, int t, int nt, std::int64_t align, std::int64_t& r0, std::int64_t& r1) {
-  std::int64_t chunk = (rows + nt - 1) / nt;
-  chunk = (chunk + align - 1) / align * align;
-  r0 = t * chunk < rows ? t * chunk : rows;
-  r1 = r0 + chunk < rows ? r0 + chunk : rows;
+// Runs addChunk(c, partial) for chunks c in [0, chunks) on nt threads, each adding into its own
+// zeroed [batch, stride] partial output; then y [batch, rows] = the sum of the partials.
+template <typename AddChunk>
+void reduceOverChunks(int nt, std::int64_t chunks, std::int64_t rows, std::int64_t stride, int batch, float* y,
+                      AddChunk addChunk) {
+  std::vector<float*> partial(static_cast<std::size_t>(nt), nullptr);  // [threads] (null: no chunk taken)
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    float* mine = nullptr;
+#pragma omp for schedule(dynamic, 1) nowait
+    for (std::int64_t c = 0; c < chunks; ++c) {
+      if (!mine) mine = zeroedPartial(batch, stride);
+      addChunk(c, mine);
+    }
+    partial[static_cast<std::size_t>(t)] = mine;
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (std::int64_t r0 = 0; r0 < rows; r0 += 1024) {
+      const std::int64_t r1 = r0 + 1024 < rows ? r0 + 1024 : rows;
+      for (int b = 0; b < batch; ++b) {
+        float* dst = y + b * rows;
+        std::memset(dst + r0, 0, static_cast<std::size_t>(r1 - r0) * sizeof(float));
+        for (int u = 0; u < n; ++u) {
+          const float* src = partial[static_cast<std::size_t>(u)];
+          if (!src) continue;
+          src += b * stride;
+          for (std::int64_t r = r0; r < r1; ++r) dst[r] += src[r];
+        }
+      }
+    }
+  }
 }
 
+// Rows [r0, r1) of chunk c, chunks of `size` rows.
+void chunkRows(std::int64_t rows, std::int64_t size, std::int64_t c, std::int64_t& r0, std::int64_t& r1) {
+  r0 = c * size;
+  r1 = r0 + size < rows ? r0 + size : rows;
+}
+
+// Column-major: chunks of active columns, each thread adding whole columns (one forward stream)
+// into its partial y.
 void colMajorProduct(const DenseView& w, const float* x, float* y, int batch, bool skipZeros) {
   Scratch& s = scratch();
   const detail::ActiveColumns a = activeColumns(x, w.cols, batch, skipZeros, s);
   const detail::IsaKernels& k = kernels();
-  const int nt = threadsFor(w.rows * a.count, (w.rows + 15) / 16);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    std::int64_t r0, r1;
-    rowRange(w.rows, omp_get_thread_num(), omp_get_num_threads(), 16, r0, r1);
-    if (r0 < r1) k.colMajorRows(w, a, y, batch, r0, r1);
-  }
+  const int nt = threadsFor(w.rows * a.count, a.count);
+  const std::int64_t size = chunkSize(a.count, nt, 4, 4);
+  const std::int64_t chunks = (a.count + size - 1) / size;
+  const std::int64_t stride = (w.rows + 15) / 16 * 16;
+  reduceOverChunks(nt, chunks, w.rows, stride, batch, y, [&](std::int64_t c, float* part) {
+    const std::int64_t k0 = c * size, k1 = k0 + size < a.count ? k0 + size : a.count;
+    k.colMajorAdd(w, detail::ActiveColumns{a.index + k0, a.x + k0 * batch, k1 - k0}, part, stride, batch, 0, w.rows);
+  });
 }
 
-// The work is the list of (strip, active column) records in storage order (strip-major). Thread t
-// takes the contiguous share [t P / T, (t + 1) P / T) of the P = strips x active records, so each
-// thread streams one forward stretch of the packed arrays; skipped columns are skipped stretches.
-// A strip whose columns fall to several threads gets their private partial outputs summed.
+// Column-packed: the work is the list of (strip, active column) records in storage order (strip-
+// major); a chunk is a contiguous stretch of it, so each thread streams forward through memory and
+// a skipped column is a skipped record. Partial outputs are indexed by row (strip s's row i is row
+// s * stripRows + i), padded to whole strips.
 void sparseColumnsProduct(const SparseColumnsView& w, const float* x, float* y, int batch, bool skipZeros) {
   Scratch& s = scratch();
   const detail::ActiveColumns a = activeColumns(x, w.cols, batch, skipZeros, s);
@@ -130,63 +182,40 @@ void sparseColumnsProduct(const SparseColumnsView& w, const float* x, float* y, 
     std::memset(y, 0, static_cast<std::size_t>(batch * w.rows) * sizeof(float));
     return;
   }
-  const std::int64_t ysStride = static_cast<std::int64_t>(w.strips) * w.stripRows;  // padded rows per batch row
-  const std::size_t ysBytes = static_cast<std::size_t>(batch * ysStride) * sizeof(float);
+  const std::int64_t stride = static_cast<std::int64_t>(w.strips) * w.stripRows;
   const double visited = static_cast<double>(a.count) / static_cast<double>(w.cols);
   const int nt = threadsFor(static_cast<std::int64_t>(static_cast<double>(w.nnz) * visited) + records, records);
-  std::vector<float*> partial(static_cast<std::size_t>(nt), nullptr);            // [threads] private outputs
-  std::vector<std::int32_t> first(static_cast<std::size_t>(nt), 0), last(static_cast<std::size_t>(nt), -1);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int t = omp_get_thread_num(), n = omp_get_num_threads();
-    AlignedBuffer& buf = scratch().ys;  // this thread's [batch, strips * stripRows] f32
-    if (buf.size() < ysBytes) buf.resize(ysBytes);
-    float* yt = buf.as<float>();
-    partial[static_cast<std::size_t>(t)] = yt;
-    const std::int64_t p0 = records * t / n, p1 = records * (t + 1) / n;
-    if (p0 < p1) {
-      const auto s0 = static_cast<std::int32_t>(p0 / a.count), s1 = static_cast<std::int32_t>((p1 - 1) / a.count);
-      first[static_cast<std::size_t>(t)] = s0;
-      last[static_cast<std::size_t>(t)] = s1;
-      for (std::int32_t st = s0; st <= s1; ++st) {
-        const std::int64_t k0 = st == s0 ? p0 % a.count : 0;
-        const std::int64_t k1 = st == s1 ? (p1 - 1) % a.count + 1 : a.count;
-        const detail::ActiveColumns part{a.index + k0, a.x + k0 * batch, k1 - k0};
-        k.sparseStrip(w, st, part, yt + static_cast<std::int64_t>(st) * w.stripRows, ysStride, batch);
-      }
+  const std::int64_t size = chunkSize(records, nt, 16, 2);
+  const std::int64_t chunks = (records + size - 1) / size;
+  reduceOverChunks(nt, chunks, w.rows, stride, batch, y, [&](std::int64_t c, float* acc) {
+    const std::int64_t p0 = c * size, p1 = p0 + size < records ? p0 + size : records;
+    const auto s0 = static_cast<std::int32_t>(p0 / a.count), s1 = static_cast<std::int32_t>((p1 - 1) / a.count);
+    for (std::int32_t st = s0; st <= s1; ++st) {
+      const std::int64_t k0 = st == s0 ? p0 % a.count : 0;
+      const std::int64_t k1 = st == s1 ? (p1 - 1) % a.count + 1 : a.count;
+      const detail::ActiveColumns cols{a.index + k0, a.x + k0 * batch, k1 - k0};
+      k.sparseStripAdd(w, st, cols, acc + static_cast<std::int64_t>(st) * w.stripRows, stride, batch);
     }
-#pragma omp barrier
-    // y = the sum of the partial outputs of the threads that visited each strip.
-#pragma omp for schedule(static)
-    for (std::int32_t st = 0; st < w.strips; ++st) {
-      const std::int64_t r0 = w.stripBegin(st), r1 = w.stripEnd(st);
-      for (int b = 0; b < batch; ++b) {
-        float* dst = y + b * w.rows;
-        bool written = false;
-        for (int u = 0; u < n; ++u) {
-          if (st < first[static_cast<std::size_t>(u)] || st > last[static_cast<std::size_t>(u)]) continue;
-          const float* src = partial[static_cast<std::size_t>(u)] + b * ysStride;
-          if (!written)
-            std::memcpy(dst + r0, src + r0, static_cast<std::size_t>(r1 - r0) * sizeof(float));
-          else
-            for (std::int64_t r = r0; r < r1; ++r) dst[r] += src[r];
-          written = true;
-        }
-        if (!written) std::memset(dst + r0, 0, static_cast<std::size_t>(r1 - r0) * sizeof(float));
-      }
-    }
+  });
+}
+
+// Row-major (dense, N:M): chunks of rows, written straight into y.
+template <typename Rows>
+void rowChunks(std::int64_t rows, std::int64_t work, Rows fn) {
+  const int nt = threadsFor(work, (rows + 3) / 4);
+  const std::int64_t size = chunkSize(rows, nt, 4, 4);
+  const std::int64_t chunks = (rows + size - 1) / size;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    std::int64_t r0, r1;
+    chunkRows(rows, size, c, r0, r1);
+    fn(r0, r1);
   }
 }
 
 void nmProduct(const NmView& w, const float* x, float* y, int batch) {
   const detail::IsaKernels& k = kernels();
-  const int nt = threadsFor(w.rows * w.valuesPerRow(), w.rows);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    std::int64_t r0, r1;
-    rowRange(w.rows, omp_get_thread_num(), omp_get_num_threads(), 4, r0, r1);
-    if (r0 < r1) k.nmRows(w, x, y, batch, r0, r1);
-  }
+  rowChunks(w.rows, w.rows * w.valuesPerRow(), [&](std::int64_t r0, std::int64_t r1) { k.nmRows(w, x, y, batch, r0, r1); });
 }
 
 }  // namespace
@@ -225,13 +254,7 @@ void denseGemv(const DenseView& w, const float* x, float* y, int batch) {
   checkView(w, "cpu::denseGemv");
   if (w.layout == Layout::ColMajor) return colMajorProduct(w, x, y, batch, false);
   const detail::IsaKernels& k = kernels();
-  const int nt = threadsFor(w.rows * w.cols, w.rows);
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    std::int64_t r0, r1;
-    rowRange(w.rows, omp_get_thread_num(), omp_get_num_threads(), 4, r0, r1);
-    if (r0 < r1) k.denseRows(w, x, y, batch, r0, r1);
-  }
+  rowChunks(w.rows, w.rows * w.cols, [&](std::int64_t r0, std::int64_t r1) { k.denseRows(w, x, y, batch, r0, r1); });
 }
 
 void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {

@@ -19,14 +19,13 @@ struct ActiveColumns {
 struct IsaKernels {
   // Row-major dense W: y[b * rows + r] for r in [r0, r1).
   void (*denseRows)(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1);
-  // Column-major dense W over the columns in `a`: y[b * rows + r] for r in [r0, r1); r0 is a
-  // multiple of 16.
-  void (*colMajorRows)(const DenseView& w, const ActiveColumns& a, float* y, int batch, std::int64_t r0,
-                       std::int64_t r1);
-  // Strip s of a packed W over the columns in `a`: ys[b * ysStride + i] for the strip's rows i
-  // (ysStride >= stripRows; the function zeroes ys first).
-  void (*sparseStrip)(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
-                      std::int64_t ysStride, int batch);
+  // Column-major dense W: adds the columns in `a` onto ys[b * ysStride + r] for r in [r0, r1).
+  void (*colMajorAdd)(const DenseView& w, const ActiveColumns& a, float* ys, std::int64_t ysStride, int batch,
+                      std::int64_t r0, std::int64_t r1);
+  // Strip s of a packed W: adds the columns in `a` onto ys[b * ysStride + i] for the strip's rows i
+  // (ys has room for the strip's rows rounded up to 16, and the caller zeroed it).
+  void (*sparseStripAdd)(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
+                         std::int64_t ysStride, int batch);
   // N:M W: y[b * rows + r] for r in [r0, r1).
   void (*nmRows)(const NmView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1);
 };

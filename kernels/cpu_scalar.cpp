@@ -1,7 +1,5 @@
 // Portable CPU building blocks (no intrinsics): the fallback on CPUs without AVX2, and a second
 // opinion in the tests. f32 accumulation like the vector ISAs.
-#include <cstring>
-
 #include "kernels/cpu_isa.h"
 
 namespace duo::kernels::cpu::detail {
@@ -18,21 +16,20 @@ void denseRows(const DenseView& w, const float* x, float* y, int batch, std::int
   }
 }
 
-void colMajorRows(const DenseView& w, const ActiveColumns& a, float* y, int batch, std::int64_t r0, std::int64_t r1) {
-  for (int b = 0; b < batch; ++b) std::memset(y + b * w.rows + r0, 0, static_cast<std::size_t>(r1 - r0) * sizeof(float));
+void colMajorAdd(const DenseView& w, const ActiveColumns& a, float* ys, std::int64_t ysStride, int batch,
+                 std::int64_t r0, std::int64_t r1) {
   for (std::int64_t k = 0; k < a.count; ++k) {
     const std::size_t base = static_cast<std::size_t>(a.index[k]) * static_cast<std::size_t>(w.ld);
     for (int b = 0; b < batch; ++b) {
       const float xv = a.x[k * batch + b];
-      float* yb = y + b * w.rows;
+      float* yb = ys + b * ysStride;
       for (std::int64_t r = r0; r < r1; ++r) yb[r] += loadValue(w.values, w.type, base + static_cast<std::size_t>(r)) * xv;
     }
   }
 }
 
-void sparseStrip(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys, std::int64_t ysStride,
-                 int batch) {
-  for (int b = 0; b < batch; ++b) std::memset(ys + b * ysStride, 0, static_cast<std::size_t>(w.stripRows) * sizeof(float));
+void sparseStripAdd(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
+                    std::int64_t ysStride, int batch) {
   for (std::int64_t k = 0; k < a.count; ++k) {
     const std::int64_t rec = w.record(s, a.index[k]);
     const float* xk = a.x + k * batch;
@@ -80,7 +77,7 @@ void nmRows(const NmView& w, const float* x, float* y, int batch, std::int64_t r
 }  // namespace
 
 const IsaKernels& scalarKernels() {
-  static const IsaKernels k{denseRows, colMajorRows, sparseStrip, nmRows};
+  static const IsaKernels k{denseRows, colMajorAdd, sparseStripAdd, nmRows};
   return k;
 }
 
