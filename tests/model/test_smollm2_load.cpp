@@ -2,6 +2,7 @@
 // shapes, tokenizer metadata, dequantisation against the PyPI `gguf` package, and the q/k row
 // order against HF transformers' GGUF loader (tests/reference/make_gguf_refs.py wrote both).
 // Skips when the file is absent.
+#include <QTemporaryDir>
 #include <QtTest>
 #include <chrono>
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/common/paths.h"
 #include "core/model/io/dequant.h"
@@ -16,6 +18,7 @@
 #include "core/model/io/gguf_model.h"
 #include "core/model/io/loader.h"
 #include "core/model/io/model_info.h"
+#include "core/model/io/model_writer.h"
 #include "core/model/io/tensor_names.h"
 
 namespace {
@@ -52,6 +55,7 @@ class TestSmollm2Load : public QObject {
   void qkRowsMatchTransformers();
   void qkUnpermuteInvertsPermute();
   void cancelStopsLoading();
+  void exportsHfCheckpoint();
 
  private:
   duo::LlamaWeights m_w;
@@ -225,6 +229,28 @@ void TestSmollm2Load::cancelStopsLoading() {
   };
   QVERIFY_THROWS_EXCEPTION(duo::Cancelled, duo::loadWeights(modelPath(), stopAfter3));
   QCOMPARE(calls, 4);
+}
+
+// GGUF -> HF folder -> back: identical tensors, tied head kept tied, tokenizer.json copied.
+// With DUO_KEEP_EXPORT=<dir> the folder is also written there, for
+// tests/reference/check_hf_export.py (transformers loads it and compares logits with its own
+// GGUF loader).
+void TestSmollm2Load::exportsHfCheckpoint() {
+  QTemporaryDir tmp;
+  const std::string dir = tmp.filePath("smollm2-hf").toStdString();
+  const std::string tok = tmp.filePath("tokenizer.json").toStdString();
+  duo::writeFileAtomic(tok, std::string("{}"));
+  duo::saveHfCheckpoint(m_w, dir, {{"sparsity_config", {{"note", "dense"}}}}, tok);
+  const duo::LlamaWeights r = duo::loadWeights(dir);
+  QVERIFY(r.config.tieWordEmbeddings);
+  QVERIFY(r.lmHead.is_same(r.embed));
+  QCOMPARE(r.config.ropeTheta, m_w.config.ropeTheta);
+  QCOMPARE(r.config.rmsNormEps, m_w.config.rmsNormEps);
+  QVERIFY(torch::equal(r.embed, m_w.embed));
+  for (size_t l = 0; l < r.layers.size(); ++l)
+    for (int p = 0; p < duo::kNumProj; ++p) QVERIFY(torch::equal(r.layers[l].proj[size_t(p)], m_w.layers[l].proj[size_t(p)]));
+  QVERIFY(std::filesystem::exists(dir + "/tokenizer.json"));
+  if (const char* keep = std::getenv("DUO_KEEP_EXPORT")) duo::saveHfCheckpoint(m_w, keep);
 }
 
 QTEST_GUILESS_MAIN(TestSmollm2Load)

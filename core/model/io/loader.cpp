@@ -57,7 +57,7 @@ torch::Tensor decode(const RawTensor& r, int64_t* nonFinite) {
 }
 
 void reportNonFinite(const torch::Tensor& t, int64_t count, const RawTensor& r) {
-  const torch::Tensor bad = torch::logical_not(torch::isfinite(t)).flatten();
+  const torch::Tensor bad = torch::logical_not(torch::isfinite(t)).flatten();  // [numel] bool
   const int64_t first = bad.nonzero().flatten()[0].item<int64_t>();
   fail(r.file, ": tensor '", r.name, "' contains ", count, " non-finite values (NaN/Inf), the first at flat index ",
        first, " (", t.flatten()[first].item<float>(), ")");
@@ -96,7 +96,7 @@ LlamaWeights assemble(const ModelConfig& config, NameFormat format, const std::m
     DUO_CHECK(r.shape == want, r.file, ": tensor '", name, "': expected ", shapeString(want), ", got ",
               shapeString(r.shape));
     int64_t nonFinite = 0;
-    torch::Tensor t = decode(r, &nonFinite);
+    torch::Tensor t = decode(r, &nonFinite);  // [expected shape] f32, HF order after the q/k fix below
     if (nonFinite > 0) reportNonFinite(t, nonFinite, r);
     if (unpermuteQk && slot.kind == TensorKind::Proj && slot.proj == Proj::Q) t = unpermuteGgufQk(t, config.numHeads);
     if (unpermuteQk && slot.kind == TensorKind::Proj && slot.proj == Proj::K) t = unpermuteGgufQk(t, config.numKvHeads);

@@ -39,7 +39,7 @@ void saveSafetensors(const std::string& path, const NamedTensors& tensors,
     DUO_CHECK(!name.empty() && name != "__metadata__", path, ": invalid tensor name '", name, "'");
     DUO_CHECK(names.insert(name).second, path, ": tensor '", name, "' given twice");
     DUO_CHECK(t.defined(), path, ": tensor '", name, "' is undefined");
-    torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
+    torch::Tensor c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();  // [t.shape] f32 CPU
     const uint64_t bytes = static_cast<uint64_t>(c.numel()) * 4;
     header[name] = {{"dtype", "F32"}, {"shape", c.sizes().vec()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
