@@ -72,6 +72,9 @@ void TestGgufDequant::traitsAndSizes() {
   QCOMPARE(duo::ggmlByteSize(uint32_t(GgmlType::F64), int64_t(1) << 61), int64_t(-1));  // 2^64 bytes: overflow
   QCOMPARE(duo::ggmlTypeName(3), std::string("Q4_1"));
   QCOMPARE(duo::ggmlTypeName(99), std::string("type 99"));
+  // zero elements: no access at all, null pointers allowed (fuzzing found memcpy(nullptr, ..., 0))
+  duo::dequantize(GgmlType::F32, nullptr, nullptr, 0);
+  duo::dequantize(GgmlType::Q4_K, nullptr, nullptr, 0);
 }
 
 // Q8_0: d = 0.5 (0x3800), q_j = j - 16  ->  y_j = (j - 16) / 2.

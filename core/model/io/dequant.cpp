@@ -219,6 +219,7 @@ void dequantize(GgmlType type, const void* src, float* dst, int64_t elems) {
             " is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)");
   DUO_CHECK(elems >= 0 && elems % t.blockElems == 0, "dequantize: ", elems, " elements of ", t.name,
             " is not a whole number of ", t.blockElems, "-element blocks");
+  if (elems == 0) return;  // nothing to do; src/dst may be null (an empty vector's data())
   const auto* b = static_cast<const uint8_t*>(src);
   const int64_t nBlocks = elems / t.blockElems;
   switch (type) {
