@@ -4,6 +4,11 @@
 
 namespace duo::ui {
 
+const DeviceInfo& device() {
+  static const DeviceInfo info = deviceInfo();
+  return info;
+}
+
 void registerCoreTypes() {
   qRegisterMetaType<duo::ModelInfo>("duo::ModelInfo");
   qRegisterMetaType<duo::ProjRecord>("duo::ProjRecord");

@@ -20,6 +20,10 @@ Q_DECLARE_METATYPE(duo::SparsityConfig)
 
 namespace duo::ui {
 
+// duo::deviceInfo(), asked once per process (on a CUDA machine the first ask initialises the
+// driver, which takes a moment; the answer does not change while the window runs).
+const DeviceInfo& device();
+
 // Registers the types above with Qt's meta-type system; idempotent, call once before any signal
 // carrying them is connected across threads.
 void registerCoreTypes();

@@ -130,7 +130,7 @@ void MainWindow::buildActions() {
                        "<b>DuoScope</b><br>A workbench for pruning LLaMA-family models with dual sparsity: "
                        "unstructured weight pruning plus runtime activation sparsity (DuoGPT).<br><br>"
                        "Compute by LibTorch (" +
-                           qs(deviceInfo().description) + "). Plots by QCustomPlot (GPL-3.0).");
+                           qs(device().description) + "). Plots by QCustomPlot (GPL-3.0).");
   });
 }
 
@@ -351,7 +351,7 @@ void MainWindow::onModelOpened(const ModelInfo& info) {
     m_table->model()->setModel(info.config, *m_pendingTable);  // a workspace's table, not an undo step
   }
   m_pendingTable.reset();
-  m_dataPanel->setModelDefaults(info.parameters, deviceInfo().cuda);
+  m_dataPanel->setModelDefaults(info.parameters, device().cuda);
   m_errorPlot->setLayerCount(layers);
   m_heatmap->setLayerCount(layers);
   m_shownRunId.clear();

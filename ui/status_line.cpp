@@ -9,7 +9,7 @@
 namespace duo::ui {
 
 StatusLine::StatusLine(QStatusBar* bar) : QObject(bar) {
-  const DeviceInfo dev = deviceInfo();
+  const DeviceInfo& dev = device();
   m_device = new QLabel("Device: " + qs(dev.description));
   m_device->setObjectName("deviceLabel");
   m_device->setToolTip(QString("LibTorch %1 will compute on %2 (%3 CUDA device%4 visible)")

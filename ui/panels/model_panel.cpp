@@ -71,7 +71,7 @@ ModelPanel::ModelPanel(QWidget* parent) : QWidget(parent) {
   }
   layout->addLayout(form);
   layout->addStretch(1);
-  m_fields["device"]->setText(qs(deviceInfo().description));
+  m_fields["device"]->setText(qs(device().description));
 
   refillKnown();
   connect(m_openButton, &QPushButton::clicked, this, &ModelPanel::browse);
