@@ -18,6 +18,7 @@ struct PruneRequest {
   std::string model;                 // path or alias ("tiny", "smollm2")
   Method method = Method::DuoGpt;
   SparsityConfig sparsity;           // per layer/projection; empty (0 layers) = uniform below
+  std::string sparsityFile;          // or: load the config from this JSON (validated against the model)
   double uniformWeight = 0.5;        // used when sparsity has 0 layers
   double uniformAct = 0.5;
   NmPattern nm;                      // overrides sparsity.nm when structured

@@ -1,0 +1,80 @@
+// duoscope-cli prune: calibrate a model layer by layer with one method, write the pruned model.
+#include <iostream>
+
+#include "app/cli/cli.h"
+#include "core/common/error.h"
+#include "core/job/prune_job.h"
+
+namespace duo::cli {
+namespace {
+
+struct PruneArgs {
+  PruneRequest req;
+  std::string method = "duogpt";
+  std::string actRule = "topk";
+  std::string score = "full";
+  std::string nm;
+  std::string config;
+  double w = 0.5, a = 0.5;
+  bool json = false;
+};
+
+Registrar reg("prune", [](CLI::App& app) {
+  auto a = std::make_shared<PruneArgs>();
+  a->req.model = "tiny";
+  auto* cmd = app.add_subcommand("prune", "Calibrate and prune a model (DuoGPT or a baseline); write the pruned checkpoint");
+  cmd->add_option("--model,-m", a->req.model, "Model folder/file or alias (tiny, smollm2)")->capture_default_str();
+  cmd->add_option("--method", a->method, "duogpt | sparsegpt | sparsegpt-sparse-in | wanda | magnitude | teal | dense")
+      ->capture_default_str();
+  cmd->add_option("--w-sparsity", a->w, "Uniform weight sparsity in [0, 1)")->capture_default_str();
+  cmd->add_option("--a-sparsity", a->a, "Uniform activation sparsity in [0, 1)")->capture_default_str();
+  cmd->add_option("--act-rule", a->actRule, "topk (per token) | threshold (calibrated per input site, TEAL)")
+      ->capture_default_str();
+  cmd->add_option("--config", a->config, "Per-layer sparsity config JSON (schema duoscope.sparsity/1)");
+  cmd->add_option("--nm", a->nm, "N:M weight structure, e.g. 2:4 (N of each M weights pruned)");
+  cmd->add_option("--score", a->score, "DuoGPT score: full | marginal | sparsegpt")->capture_default_str();
+  cmd->add_option("--alpha", a->req.alpha, "DuoGPT residual-correction damping")->capture_default_str();
+  cmd->add_option("--damp", a->req.damp, "Hessian damping lambda (times mean diag H)")->capture_default_str();
+  cmd->add_option("--block-size", a->req.blockSize, "Solver block size B")->capture_default_str();
+  cmd->add_option("--calib", a->req.calibSource, "kjv:calib | FILE.txt | FILE.jsonl")->capture_default_str();
+  cmd->add_option("--nsamples", a->req.nsamples, "Calibration windows (0 = default for the model)")->capture_default_str();
+  cmd->add_option("--seqlen", a->req.seqlen, "Calibration window length (0 = default)")->capture_default_str();
+  cmd->add_option("--seed", a->req.seed, "Seed for the calibration windows")->capture_default_str();
+  cmd->add_option("--out", a->req.outDir, "Write the pruned HF checkpoint (+ duoscope.json) here");
+  cmd->add_flag("--eval", a->req.eval, "Evaluate perplexity (pruned and dense) with the activation rule on");
+  cmd->add_option("--eval-text", a->req.evalSource, "Evaluation corpus (default kjv:eval)");
+  cmd->add_option("--eval-seqlen", a->req.evalSeqlen, "Evaluation window (default: calibration seqlen)");
+  cmd->add_option("--max-windows", a->req.maxWindows, "Evaluate at most this many windows (0 = all)");
+  cmd->add_option("--task", a->req.taskFile, "Multiple-choice task JSONL for accuracy");
+  cmd->add_option("--device", a->req.device, "auto | cpu | cuda");
+  cmd->add_flag("--json", a->json, "Print the result as JSON");
+  cmd->callback([a] {
+    PruneRequest req = a->req;
+    DUO_CHECK(methodFromName(a->method, &req.method), "--method '", a->method, "' is not one of duogpt, sparsegpt, ",
+              "sparsegpt-sparse-in, wanda, magnitude, teal, dense");
+    DUO_CHECK(actRuleFromName(a->actRule, &req.actRule), "--act-rule '", a->actRule, "' is not topk or threshold");
+    DUO_CHECK(scoreFromName(a->score, &req.score), "--score '", a->score, "' is not full, marginal or sparsegpt");
+    DUO_CHECK(a->w >= 0 && a->w < 1, "--w-sparsity ", a->w, " is outside [0, 1)");
+    DUO_CHECK(a->a >= 0 && a->a < 1, "--a-sparsity ", a->a, " is outside [0, 1)");
+    req.uniformWeight = a->w;
+    req.uniformAct = a->a;
+    req.nm = parseNm(a->nm);
+    if (!a->config.empty()) req.sparsityFile = a->config;
+    auto progress = progressBar();
+    const PruneResult r = runPrune(req, progress, {});
+    finishProgress();
+    if (a->json) {
+      printJson(r.toJson());
+      return;
+    }
+    std::cout << methodName(r.request.method) << ": weight sparsity " << r.weightSparsity << ", activation sparsity "
+              << r.actSparsity << ", " << r.records.size() << " projections in " << r.secondsTotal << " s\n";
+    if (r.eval.done)
+      std::cout << "perplexity " << r.eval.perplexity << " (dense " << r.eval.densePerplexity << ") over "
+                << r.eval.tokens << " tokens\n";
+    if (!r.request.outDir.empty()) std::cout << "wrote " << r.request.outDir << "\n";
+  });
+});
+
+}  // namespace
+}  // namespace duo::cli
