@@ -7,6 +7,10 @@
 #include "core/data/windows.h"
 #include "core/eval/perplexity.h"
 #include "core/model/model_loader.h"
+#include "core/prune/act_hook.h"
+
+#include <filesystem>
+#include <fstream>
 
 namespace duo::cli {
 namespace {
@@ -39,11 +43,27 @@ Registrar reg("eval", [](CLI::App& app) {
     const CorpusText corpus = loadCorpus(a->text.empty() ? a->corpus : a->text);
     const auto tokens = m.tokenizer->encode(corpus.text, false);
     const auto windows = consecutiveWindows(tokens, a->seqlen, a->maxWindows);
-    const PerplexityResult r = evalPerplexity(*m.model, windows, {}, a->batch, progress);
+    // A pruned DuoScope checkpoint carries its activation rule: evaluate with it on.
+    InputHook hook;
+    std::string actRule = "none";
+    const std::string cfgPath = m.info.path + "/config.json";
+    if (std::filesystem::is_directory(m.info.path) && std::filesystem::exists(cfgPath)) {
+      std::ifstream in(cfgPath);
+      const auto cfg = nlohmann::json::parse(in, nullptr, false);
+      if (!cfg.is_discarded() && cfg.contains("duoscope_activation_sparsity")) {
+        const auto& act = cfg["duoscope_activation_sparsity"];
+        const int layers = static_cast<int>(m.model->config().numLayers);
+        const SparsityConfig sc = SparsityConfig::fromJson(act.at("sparsity"), layers, cfgPath);
+        const ActThresholds th = act.contains("thresholds") ? ActThresholds::fromJson(act["thresholds"]) : ActThresholds{};
+        hook = makeActivationHook(sc, th);
+        actRule = actRuleName(sc.actRule);
+      }
+    }
+    const PerplexityResult r = evalPerplexity(*m.model, windows, hook, a->batch, progress);
     finishProgress();
     nlohmann::json j = {{"model", m.info.path}, {"corpus", corpus.name},       {"perplexity", r.perplexity},
                         {"tokens", r.tokens},   {"windows", r.windows},        {"seqlen", r.seqlen},
-                        {"seconds", r.seconds}, {"device", m.model->device().str()}};
+                        {"seconds", r.seconds}, {"device", m.model->device().str()}, {"act_rule", actRule}};
     if (a->json) printJson(j);
     else
       std::cout << "perplexity " << r.perplexity << " over " << r.tokens << " tokens (" << r.windows << " windows of "
