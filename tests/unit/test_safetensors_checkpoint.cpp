@@ -381,6 +381,8 @@ void TestSafetensorsCheckpoint::inspectFolder() {
   QCOMPARE(info.tensorCount, int64_t(duo::hfNamedTensors(w).size()));
   QCOMPARE(info.fileBytes, int64_t(fs::file_size(dir + "/model.safetensors")));
   QCOMPARE(info.tokenizer, std::string("bpe-bytelevel"));
+  QCOMPARE(duo::inspectModel(dir + "/config.json").path, dir);  // a file inside stands for the folder
+  QCOMPARE(duo::hfTokenizerPath(dir + "/model.safetensors"), dir + "/tokenizer.json");
   QCOMPARE(info.config.numKvHeads, int64_t(2));
   duo::writeFileAtomic(dir + "/tokenizer.json", std::string(R"({"model":{"type":"BPE","byte_fallback":true},"decoder":{"type":"Sequence"}})"));
   QCOMPARE(duo::inspectModel(dir).tokenizer, std::string("spm"));

@@ -1,6 +1,7 @@
 #include "core/model/io/gguf_model.h"
 
 #include "core/common/error.h"
+#include "core/model/io/model_info.h"
 #include "core/model/io/tensor_names.h"
 
 namespace duo {
@@ -112,8 +113,9 @@ TokenizerSpec ggufTokenizerSpec(const GgufHeader& h, const std::string& file) {
 }
 
 TokenizerSpec ggufTokenizerSpec(const std::string& path) {
-  const GgufFile f(path);
-  return ggufTokenizerSpec(f.header(), path);
+  const std::string p = resolveModelLocation(path);
+  const GgufFile f(p);
+  return ggufTokenizerSpec(f.header(), p);
 }
 
 }  // namespace duo

@@ -16,7 +16,7 @@ ModelConfig ggufModelConfig(const GgufHeader& h, const std::string& fileName);
 
 // The tokenizer.ggml.* keys. Throws duo::Error naming the file when they are missing/inconsistent.
 TokenizerSpec ggufTokenizerSpec(const GgufHeader& h, const std::string& fileName);
-// Opens (maps) the file and reads its tokenizer.
+// Opens (maps) the file (or alias, e.g. "smollm2") and reads its tokenizer.
 TokenizerSpec ggufTokenizerSpec(const std::string& path);
 
 // True when llama.cpp's converter permuted this architecture's q/k rows (llama: yes, qwen2: no).

@@ -5,6 +5,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/model/io/model_info.h"
 
 namespace fs = std::filesystem;
 
@@ -251,7 +252,8 @@ nlohmann::json hfConfigJson(const ModelConfig& c) {
   return j;
 }
 
-std::string hfTokenizerPath(const std::string& dir) {
+std::string hfTokenizerPath(const std::string& path) {
+  const std::string dir = resolveModelLocation(path);
   const fs::path json = fs::path(dir) / "tokenizer.json";
   if (fs::exists(json)) return json.string();
   const fs::path spm = fs::path(dir) / "tokenizer.model";

@@ -18,8 +18,9 @@ ModelConfig readHfConfig(const std::string& path);
 // same model. `architecture` picks LlamaForCausalLM / MistralForCausalLM / Qwen2ForCausalLM.
 nlohmann::json hfConfigJson(const ModelConfig& config);
 
-// The tokenizer file of an HF model folder: tokenizer.json, else tokenizer.model (SentencePiece).
-// Throws duo::Error naming the folder when neither exists.
-std::string hfTokenizerPath(const std::string& dir);
+// The tokenizer file of an HF model folder (or alias, or a file inside the folder):
+// tokenizer.json, else tokenizer.model (SentencePiece). Throws duo::Error naming the folder when
+// neither exists.
+std::string hfTokenizerPath(const std::string& path);
 
 }  // namespace duo

@@ -14,6 +14,7 @@
 #include "core/model/io/dequant.h"
 #include "core/model/io/gguf.h"
 #include "core/model/io/hf_weights.h"
+#include "core/model/io/model_info.h"
 #include "core/model/io/safetensors.h"
 #include "core/model/io/tensor_names.h"
 
@@ -160,31 +161,17 @@ bool isGgufFile(const std::string& path) {
   return n == 4 && std::string(magic, 4) == "GGUF";
 }
 
-// A model path as the user may give it: an alias, an HF folder, a file inside one (config.json,
-// model.safetensors, an index), or a GGUF file. Returns the folder or GGUF file.
-std::string modelLocation(const std::string& path) {
-  std::string p = resolveModelPath(path);
-  DUO_CHECK(fs::exists(p), p, ": no such file or folder");
-  const fs::path fp(p);
-  if (fs::is_regular_file(fp) && (fp.filename() == "config.json" || fp.extension() == ".safetensors" ||
-                                  fp.filename() == "model.safetensors.index.json")) {
-    const fs::path dir = fp.parent_path().empty() ? fs::path(".") : fp.parent_path();
-    if (fs::exists(dir / "config.json")) p = dir.string();
-  }
-  return p;
-}
-
 }  // namespace
 
 LlamaWeights loadWeights(const std::string& path, const ProgressFn& progress) {
-  const std::string p = modelLocation(path);
+  const std::string p = resolveModelLocation(path);
   if (fs::is_directory(p)) return loadHf(p, progress);
   if (isGgufFile(p)) return loadGguf(p, progress);
   fail(p, ": not a model (expected an HF folder with config.json or a .gguf file)");
 }
 
 ModelConfig loadModelConfig(const std::string& path) {
-  const std::string p = modelLocation(path);
+  const std::string p = resolveModelLocation(path);
   if (fs::is_directory(p)) return readHfConfig(p);
   if (isGgufFile(p)) {
     const GgufFile f(p);

@@ -89,9 +89,20 @@ ModelInfo inspectGguf(const std::string& path) {
 
 }  // namespace
 
-ModelInfo inspectModel(const std::string& path) {
-  const std::string p = resolveModelPath(path);
+std::string resolveModelLocation(const std::string& path) {
+  std::string p = resolveModelPath(path);
   DUO_CHECK(fs::exists(p), p, ": no such file or folder");
+  const fs::path fp(p);
+  if (fs::is_regular_file(fp) && (fp.filename() == "config.json" || fp.extension() == ".safetensors" ||
+                                  fp.filename() == "model.safetensors.index.json")) {
+    const fs::path dir = fp.parent_path().empty() ? fs::path(".") : fp.parent_path();
+    if (fs::exists(dir / "config.json")) p = dir.string();
+  }
+  return p;
+}
+
+ModelInfo inspectModel(const std::string& path) {
+  const std::string p = resolveModelLocation(path);
   if (fs::is_directory(p)) return inspectHf(p);
   std::string magic(4, '\0');
   {

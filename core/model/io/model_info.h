@@ -25,4 +25,9 @@ struct ModelInfo {
 // Throws duo::Error naming the path and the fault (missing, not a model, corrupt header...).
 ModelInfo inspectModel(const std::string& path);
 
+// Where the model named by `path` lives: aliases resolved (resolveModelPath: "tiny", "smollm2"),
+// a file inside an HF folder (config.json, *.safetensors, the index) replaced by the folder; an
+// HF folder or a GGUF file is returned as is. Throws duo::Error when nothing exists there.
+std::string resolveModelLocation(const std::string& path);
+
 }  // namespace duo
