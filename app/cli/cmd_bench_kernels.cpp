@@ -32,7 +32,7 @@ const std::int64_t kDefaultShapes[][2] = {{4096, 4096}, {4096, 11008}, {11008, 4
                                           {576, 576},   {1536, 576},   {576, 1536}};
 
 nlohmann::json timingJson(const perf::KernelTiming& t) {
-  return {{"median_us", t.medianUs},   {"gbs", t.gbs},     {"predicted_us", t.predictedUs},
+  return {{"median_us", t.medianUs}, {"min_us", t.minUs},   {"gbs", t.gbs},    {"predicted_us", t.predictedUs},
           {"speedup_vs_blas", t.speedupVsBlas}, {"bytes", t.bytes}, {"error", t.error}};
 }
 
@@ -41,11 +41,12 @@ void printTable(const perf::KernelBenchResult& r) {
   std::printf("\n%lld x %lld  w%.2f a%.2f  %s  (%s, strip %d rows, %d rotating copies)\n",
               static_cast<long long>(c.rows), static_cast<long long>(c.cols), c.wSparsity, c.aSparsity,
               kernels::valueTypeName(c.type), r.index.c_str(), r.stripRows, r.copies);
-  std::printf("  %-14s %11s %8s %13s %9s %9s\n", "kernel", "median us", "GB/s", "predicted us", "x BLAS", "error");
+  std::printf("  %-14s %11s %9s %8s %13s %9s %9s\n", "kernel", "median us", "min us", "GB/s", "predicted us", "x BLAS",
+              "error");
   for (perf::Kernel k : perf::kAllKernels) {
     const perf::KernelTiming& t = r.at(k);
-    std::printf("  %-14s %11.1f %8.1f %13.1f %9.2f %9.1e\n", perf::kernelKey(k), t.medianUs, t.gbs, t.predictedUs,
-                t.speedupVsBlas, t.error);
+    std::printf("  %-14s %11.1f %9.1f %8.1f %13.1f %9.2f %9.1e\n", perf::kernelKey(k), t.medianUs, t.minUs, t.gbs,
+                t.predictedUs, t.speedupVsBlas, t.error);
   }
 }
 

@@ -37,13 +37,12 @@ constexpr int kInputs = 16;  // input vectors rotated through (each its own zero
 
 using Clock = std::chrono::steady_clock;
 
-double medianOf(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+struct Times {
+  double median = 0, min = 0;  // microseconds
+};
 
-// Median wall time in microseconds of fn(i) over `repeats` calls after `warmup` calls.
-double medianMicros(const std::function<void(int)>& fn, int warmup, int repeats) {
+// Wall times of fn(i) over `repeats` calls after `warmup` calls.
+Times timeCalls(const std::function<void(int)>& fn, int warmup, int repeats) {
   for (int i = 0; i < warmup; ++i) fn(i);
   std::vector<double> us(static_cast<std::size_t>(repeats));
   for (int i = 0; i < repeats; ++i) {
@@ -51,7 +50,12 @@ double medianMicros(const std::function<void(int)>& fn, int warmup, int repeats)
     fn(warmup + i);
     us[static_cast<std::size_t>(i)] = std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
   }
-  return medianOf(us);
+  std::sort(us.begin(), us.end());
+  return Times{us[us.size() / 2], us.front()};
+}
+
+double medianMicros(const std::function<void(int)>& fn, int warmup, int repeats) {
+  return timeCalls(fn, warmup, repeats).median;
 }
 
 void setBlasThreads(int n) {
@@ -204,7 +208,9 @@ KernelBenchResult runCpu(const KernelBenchConfig& c, const ProgressFn& progress)
     std::fill(y.begin(), y.end(), std::nanf(""));
     runs[i](0);
     t.error = k::normalisedError(y.data(), yDense.data(), ny);
-    t.medianUs = medianMicros(runs[i], c.warmup, c.repeats);
+    const Times times = timeCalls(runs[i], c.warmup, c.repeats);
+    t.medianUs = times.median;
+    t.minUs = times.min;
     t.ran = true;
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -279,6 +285,7 @@ KernelBenchResult runCuda(const KernelBenchConfig& c, const ProgressFn& progress
     dy.download(yHost.data(), ny * sizeof(float));
     t.error = k::normalisedError(yHost.data(), yDense.data(), ny);
     t.medianUs = cu::medianMicros(runs[i], c.warmup, c.repeats);
+    t.minUs = t.medianUs;  // CUDA events: the median is what the device took; no OS scheduling noise
     t.ran = true;
   }
   cu::synchronize();

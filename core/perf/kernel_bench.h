@@ -28,6 +28,7 @@ struct KernelBenchConfig {
 struct KernelTiming {
   bool ran = false;
   double medianUs = 0;
+  double minUs = 0;         // fastest call: the kernel's speed when nothing else got in the way
   double gbs = 0;           // bytes model's bytes / median time
   double predictedUs = 0;   // bytes / model bandwidth
   double speedupVsBlas = 0; // BLAS median / this median

@@ -44,7 +44,8 @@ __global__ void __launch_bounds__(kThreads) denseRowMajorKernel(const S* __restr
     constexpr int kV = Vec16<S>::kCount;
     const uint4* w4 = reinterpret_cast<const uint4*>(wr);
     const std::int64_t n = cols / kV;
-    for (std::int64_t i = lane; i < n; i += 32) {
+#pragma unroll 4
+    for (std::int64_t i = lane; i < n; i += 32) {  // unrolled: several 512-byte loads in flight per warp
       float wv[kV];
       unpack16(__ldg(w4 + i), wv, static_cast<const S*>(nullptr));
 #pragma unroll
@@ -144,6 +145,7 @@ __global__ void __launch_bounds__(kThreads) colMajorKernel(const S* __restrict__
   for (int b = 0; b < B; ++b)
 #pragma unroll
     for (int i = 0; i < R; ++i) acc[b][i] = 0.0f;
+#pragma unroll 4
   for (int k = 0; k < kn; ++k) {
     const S* col = w + static_cast<std::int64_t>(sIdx[k]) * ld;
     float wv[R];
