@@ -114,37 +114,37 @@ detail::ActiveColumns activeColumns(const float* x, std::int64_t cols, int batch
 }
 
 // Runs addChunk(c, partial) for chunks c in [0, chunks) on nt threads, each adding into its own
-// zeroed [batch, stride] partial output; then y [batch, rows] = the sum of the partials.
+// zeroed [batch, stride] partial output; then y [batch, rows] = the sum of the partials. The sum
+// runs on the calling thread after the parallel region (a few thousand adds), so the threads meet
+// only once: on a busy machine every meeting point can wait for a thread the OS has preempted.
 template <typename AddChunk>
 void reduceOverChunks(int nt, std::int64_t chunks, std::int64_t rows, std::int64_t stride, int batch, float* y,
                       AddChunk addChunk) {
   std::vector<float*> partial(static_cast<std::size_t>(nt), nullptr);  // [threads] (null: no chunk taken)
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
-    const int t = omp_get_thread_num(), n = omp_get_num_threads();
     float* mine = nullptr;
 #pragma omp for schedule(dynamic, 1) nowait
     for (std::int64_t c = 0; c < chunks; ++c) {
       if (!mine) mine = zeroedPartial(batch, stride);
       addChunk(c, mine);
     }
-    partial[static_cast<std::size_t>(t)] = mine;
-#pragma omp barrier
-#pragma omp for schedule(static)
-    for (std::int64_t r0 = 0; r0 < rows; r0 += 1024) {
-      const std::int64_t r1 = r0 + 1024 < rows ? r0 + 1024 : rows;
-      for (int b = 0; b < batch; ++b) {
-        float* dst = y + b * rows;
-        std::memset(dst + r0, 0, static_cast<std::size_t>(r1 - r0) * sizeof(float));
-        for (int u = 0; u < n; ++u) {
-          const float* src = partial[static_cast<std::size_t>(u)];
-          if (!src) continue;
-          src += b * stride;
-          for (std::int64_t r = r0; r < r1; ++r) dst[r] += src[r];
-        }
-      }
-    }
+    partial[static_cast<std::size_t>(omp_get_thread_num())] = mine;
   }
+  bool first = true;
+  for (const float* src : partial) {
+    if (!src) continue;
+    for (int b = 0; b < batch; ++b) {
+      float* dst = y + b * rows;
+      const float* s = src + b * stride;
+      if (first)
+        std::memcpy(dst, s, static_cast<std::size_t>(rows) * sizeof(float));
+      else
+        for (std::int64_t r = 0; r < rows; ++r) dst[r] += s[r];
+    }
+    first = false;
+  }
+  if (first) std::memset(y, 0, static_cast<std::size_t>(batch * rows) * sizeof(float));  // no chunks at all
 }
 
 // Rows [r0, r1) of chunk c, chunks of `size` rows.
