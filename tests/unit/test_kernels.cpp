@@ -84,14 +84,14 @@ void TestKernels::skipsOnlyZeroInputs() {
 // row-split dense kernel gives bit-identical rows.
 void TestKernels::sameResultOnAnyThreadCount() {
   selftest::Case c;
-  c.rows = 777;
-  c.cols = 900;
+  c.rows = 1000;
+  c.cols = 1200;
   c.wSparsity = 0.5;
   c.aSparsity = 0.5;
   c.seed = 42;
   const selftest::Problem p = selftest::makeProblem(c);
   PackOptions o;
-  o.stripRows = 64;  // 13 strips: three threads split some strips' columns
+  o.stripRows = 64;  // 16 strips: three threads split some strips' columns
   const SparseColumns packed = SparseColumns::pack(p.w.data(), c.rows, c.cols, o);
   const DenseMatrix rowMajor = DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, Layout::RowMajor);
   std::vector<float> ref(c.rows);
