@@ -14,6 +14,7 @@
 #
 # Options: --deps DIR | --bundle-deps DIR | --build DIR (default build-gpu) | --jobs N |
 #          --repeats N (benchmark repeats, default 50) | --out DIR (JSON outputs; default $OUT or the build dir)
+#          --configure-only (stop after CMake: checks the toolchain, torch, shims)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -22,6 +23,7 @@ BUILD="$ROOT/build-gpu"
 JOBS="$(nproc 2>/dev/null || echo 8)"
 REPEATS=50
 OUTDIR="${OUT:-}"
+CONFIGURE_ONLY=0
 START=$(date +%s)
 
 die() { echo "gpu-check: $*" >&2; exit 1; }
@@ -34,6 +36,7 @@ while [[ $# -gt 0 ]]; do
     --jobs) JOBS="$2"; shift 2 ;;
     --repeats) REPEATS="$2"; shift 2 ;;
     --out) OUTDIR="$2"; shift 2 ;;
+    --configure-only) CONFIGURE_ONLY=1; shift ;;
     --bundle-deps)
       dst="$2"; mkdir -p "$dst"
       for inc in /usr/include /usr/local/include; do
@@ -44,7 +47,7 @@ while [[ $# -gt 0 ]]; do
       done
       [[ -f $dst/nlohmann/json.hpp && -f $dst/CLI/CLI.hpp ]] || die "could not find nlohmann/json.hpp and CLI/CLI.hpp to bundle"
       echo "bundled header-only dependencies into $dst"; exit 0 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -83,7 +86,7 @@ CFG
   printf 'set(PACKAGE_VERSION 2.3.2)\nset(PACKAGE_VERSION_COMPATIBLE TRUE)\n' > "$SHIMS/CLI11/CLI11ConfigVersion.cmake"
   PREFIX="$SHIMS/nlohmann_json;$SHIMS/CLI11;$PREFIX"
 fi
-BLAS_LIB="$(ldconfig -p 2>/dev/null | awk '/libopenblas\.so|libblas\.so/ {print $NF; exit}')"
+BLAS_LIB="$(ldconfig -p 2>/dev/null | awk '/libopenblas\.so|libblas\.so/ && !found {print $NF; found = 1}' || true)"
 if [[ -z $BLAS_LIB ]]; then
   step "no system BLAS: building a plain-C cblas_sgemv (CPU baseline only; the GPU baseline is cuBLAS)"
   cat > "$SHIMS/naive_blas.c" <<'C'
@@ -114,6 +117,8 @@ step "configure ($GEN)"
 cmake -S "$ROOT" -B "$BUILD" -G "$GEN" -DCMAKE_BUILD_TYPE=Release -DDUO_BUILD_GUI=OFF -DDUO_BUILD_TESTS=OFF \
   -DDUO_ENABLE_CUDA=ON -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_MODULE_PATH="$SHIMS/cmake" >"$BUILD/configure.log" 2>&1 \
   || { tail -40 "$BUILD/configure.log" >&2; die "configure failed (full log: $BUILD/configure.log)"; }
+grep -E "DuoScope: CUDA kernels" "$BUILD/configure.log" >&2 || true
+if [[ $CONFIGURE_ONLY -eq 1 ]]; then step "configured (--configure-only)"; exit 0; fi
 step "build duoscope-cli with $JOBS jobs"
 if ! cmake --build "$BUILD" --target duoscope-cli -j "$JOBS" >"$BUILD/build.log" 2>&1; then
   grep -E "error:|Error " "$BUILD/build.log" | head -20 >&2
@@ -121,14 +126,14 @@ if ! cmake --build "$BUILD" --target duoscope-cli -j "$JOBS" >"$BUILD/build.log"
   step "duoscope-cli did not build (log: $BUILD/build.log); falling back to duo_kernels_check"
   cmake --build "$BUILD" --target duo_kernels_check -j "$JOBS" >"$BUILD/build-check.log" 2>&1 \
     || { grep -E "error:" "$BUILD/build-check.log" | head -20 >&2; die "duo_kernels_check did not build either"; }
-  CHECK="$(find "$BUILD" -name duo_kernels_check -type f -perm -u+x | head -1)"
+  CHECK="$(find "$BUILD" -name duo_kernels_check -type f -perm -u+x -print -quit)"
   "$CHECK" --cuda --bench --dtype f16 --repeats "$REPEATS" | tee "$OUTDIR/kernels_check.txt"
   rc=${PIPESTATUS[0]}
   step "done in $(( $(date +%s) - START )) s (fallback tool, rc $rc)"
   exit "$rc"
 fi
 CLI="$BUILD/app/duoscope-cli"
-[[ -x $CLI ]] || CLI="$(find "$BUILD" -name duoscope-cli -type f -perm -u+x | head -1)"
+[[ -x $CLI ]] || CLI="$(find "$BUILD" -name duoscope-cli -type f -perm -u+x -print -quit)"
 
 # ---- checks and benchmark ---------------------------------------------------------------------------
 step "selftest --cuda-only --require-cuda"
