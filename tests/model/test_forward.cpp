@@ -45,9 +45,10 @@ void TestForward::logitsMatchTransformers() {
   torch::NoGradGuard ng;
   const auto ref = readRef("smollm2_logits.json");
   // Tolerance: both sides dequantise the same Q4_1 blocks to f32 and compute in f32; differences
-  // come from summation order over 30 layers (reference f32 vs f64 differ by ~5e-5 at the logits,
-  // our GEMMs reorder more): 2e-2 absolute on logits of magnitude ~30 is ~1e-3 relative.
-  const double tol = 2e-2;
+  // come from summation order over 30 layers. The reference's own f32-vs-f64 gap is ~5e-5 at the
+  // logits (magnitude ~30); we measured <= 6.5e-5. 1e-3 leaves room for other BLAS builds while
+  // staying far below the smallest top-2 logit gap (0.061), so argmax checks stay meaningful.
+  const double tol = 1e-3;
   for (const auto& seq : ref["sequences"]) {
     std::vector<int64_t> ids = seq["ids"].get<std::vector<int64_t>>();
     auto logits = m_model.model->forward(torch::tensor(ids).unsqueeze(0))[0];  // [T, V]
