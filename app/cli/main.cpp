@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/common/version.h"
 
@@ -12,6 +13,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   duo::cli::addAllVerbs(app);
+  duo::initComputeThreads();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

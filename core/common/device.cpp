@@ -3,12 +3,21 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
+#include <thread>
 #include <sstream>
 
 #include "core/common/version.h"
 
 namespace duo {
+
+void initComputeThreads() {
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if (env && *env) return;
+  const unsigned n = std::thread::hardware_concurrency();
+  if (n > 0 && at::get_num_threads() < static_cast<int>(n)) at::set_num_threads(static_cast<int>(n));
+}
 
 DeviceInfo deviceInfo() {
   DeviceInfo d;

@@ -15,6 +15,10 @@ struct DeviceInfo {
 
 DeviceInfo deviceInfo();
 
+// Uses every core for LibTorch's intra-op pool unless OMP_NUM_THREADS says otherwise (Debian's
+// LibTorch 1.13 starts with 1 thread here). Call once at start-up, before any tensor work.
+void initComputeThreads();
+
 // Peak resident set size of this process, bytes (from getrusage).
 long long peakRssBytes();
 // Current resident set size, bytes (from /proc/self/statm), 0 if unknown.
