@@ -3,10 +3,29 @@
 #include <QMutexLocker>
 #include <QThread>
 
+#ifdef __linux__
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "core/common/error.h"
 #include "ui/core_types.h"
 
 namespace duo::ui {
+
+namespace {
+// The calibration competes with the GUI thread for the cores: give the worker (and the OpenMP team
+// it creates, which inherits the value) a lower scheduling priority so that the window keeps
+// answering on a busy machine. Qt's thread priorities have no effect on Linux's default policy,
+// hence the per-thread nice value there.
+void lowerWorkerPriority() {
+  QThread::currentThread()->setPriority(QThread::LowPriority);
+#ifdef __linux__
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5);
+#endif
+}
+}  // namespace
 
 JobController::JobController(QObject* parent) : QObject(parent) {
   registerCoreTypes();
@@ -50,6 +69,7 @@ bool JobController::start(const PruneRequest& request) {
 
   // The worker: only value types cross back, through the guarded members above.
   m_thread = QThread::create([this, request] {
+    lowerWorkerPriority();
     auto progress = [this](const Progress& p) {
       {
         QMutexLocker lock(&m_mutex);

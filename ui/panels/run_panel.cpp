@@ -66,8 +66,8 @@ void RunPanel::onProgress(const JobProgress& p) {
     m_bar->setRange(0, 0);
   }
   m_stage->setText(p.detail.isEmpty() ? p.stage : QString("%1: %2").arg(p.stage, p.detail));
-  m_eta->setText(QString("Elapsed %1 · %2 left in this stage")
-                     .arg(formatDuration(p.elapsed), p.eta >= 0 ? formatDuration(p.eta) : QString("estimating")));
+  m_eta->setText(p.eta >= 0 ? QString("Elapsed %1 · about %2 left in this stage").arg(formatDuration(p.elapsed), formatDuration(p.eta))
+                             : QString("Elapsed %1 · estimating the time left").arg(formatDuration(p.elapsed)));
 }
 
 void RunPanel::onFinished(const PruneResult& r) {

@@ -28,7 +28,7 @@ RunsPanel::RunsPanel(RunStore* store, QWidget* parent) : QWidget(parent), m_stor
   layout->setSpacing(4);
   m_table = new QTableWidget(0, ColCount);
   m_table->setObjectName("runsTable");
-  m_table->setHorizontalHeaderLabels({"Finished", "Method", "W", "A", "Perplexity", "Accuracy", "Speedup", "Time"});
+  m_table->setHorizontalHeaderLabels({"Finished", "Run", "W", "A", "Perplexity", "Accuracy", "Speedup", "Time"});
   m_table->horizontalHeaderItem(ColSpeedup)->setToolTip("Predicted decode speedup (bytes model); measured in brackets");
   m_table->horizontalHeaderItem(ColW)->setToolTip("Achieved weight sparsity over all prunable weights");
   m_table->horizontalHeaderItem(ColA)->setToolTip("Achieved activation sparsity, mean over input sites");
@@ -102,7 +102,13 @@ void RunsPanel::refill() {
     when->setData(Qt::UserRole, run.id);
     when->setToolTip(run.id + "\n" + qs(r.request.model));
     m_table->setItem(row, ColWhen, when);
-    m_table->setItem(row, ColMethod, cell(QString("%1 (%2)").arg(methodName(r.request.method)).arg(run.label()), false));
+    auto* method = cell(run.label(), false);
+    method->setToolTip(QString("%1 · calibration %2, %3 × %4 tokens, seed %5")
+                           .arg(methodName(r.request.method), qs(r.request.calibSource))
+                           .arg(r.request.nsamples)
+                           .arg(r.request.seqlen)
+                           .arg(r.request.seed));
+    m_table->setItem(row, ColMethod, method);
     m_table->setItem(row, ColW, cell(formatPercent(r.weightSparsity, 0), true));
     m_table->setItem(row, ColA, cell(formatPercent(r.actSparsity, 0), true));
     m_table->setItem(row, ColPpl, cell(r.eval.done ? QString::number(r.eval.perplexity, 'f', 3) : "—", true));
