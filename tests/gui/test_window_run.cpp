@@ -5,6 +5,7 @@
 // so, while core's runPrune is a stub.
 #include <QAbstractItemDelegate>
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDir>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
@@ -22,12 +23,15 @@
 #include <nlohmann/json.hpp>
 
 #include "gui_support.h"
+#include "ui/compare_dialog.h"
 #include "ui/job_controller.h"
 #include "ui/main_window.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/sparsity_table.h"
 #include "ui/plots/error_heatmap.h"
 #include "ui/plots/error_plot.h"
+#include "ui/plots/runs_plot.h"
+#include "ui/panels/runs_panel.h"
 #include "ui/run_store.h"
 
 using duo::ui::JobController;
@@ -147,6 +151,82 @@ class TestWindowRun : public QObject {
     const nlohmann::json doc = nlohmann::json::parse(out.toStdString());
     const double cliPpl = doc.at("eval").at("perplexity").get<double>();
     QCOMPARE(QString::number(cliPpl, 'f', 3), runs->item(0, 4)->text());
+  }
+
+  void twoRunsCompareAndClickToLoad() {
+    const QString model = duo::test::jobModelPath();
+    if (model.isEmpty()) QSKIP("neither the bundled tiny model nor the cached SmolLM2 is on this machine");
+    QTemporaryDir tmp;
+    MainWindow w(nullptr, tmp.filePath("runs"));
+    w.show();
+    QVERIFY(openAndWait(w, model));
+    setSmallData(w, 8);
+    auto* method = w.findChild<QComboBox*>("method");
+    QStringList ids;
+    QVector<duo::PruneResult> results;
+    for (const char* name : {"duogpt", "sparsegpt"}) {
+      method->setCurrentIndex(method->findText(name));
+      QSignalSpy finished(w.job(), &JobController::finished);
+      QSignalSpy stored(&w, &MainWindow::runStored);
+      w.calibrate();
+      const QString error = waitForJob(w, 600000);
+      QVERIFY2(error.isEmpty(), qPrintable(error));
+      ids << stored.first().first().toString();
+      results << finished.first().first().value<duo::PruneResult>();
+    }
+    QCOMPARE(w.runStore()->runs().size(), 2);
+    QCOMPARE(w.runsPlot()->predicted()->dataCount(), 2);
+
+    // Compare: each side shows its own run's records.
+    w.compareRuns(ids[0], ids[1]);
+    auto* dialog = w.findChild<duo::ui::CompareDialog*>("compareDialog");
+    QVERIFY(dialog);
+    for (int side = 0; side < 2; ++side) {
+      duo::ui::ErrorPlot* plot = side == 0 ? dialog->left() : dialog->right();
+      for (const duo::ProjRecord& r : results[side].records) {
+        auto it = plot->bars(r.proj)->data()->findBegin(r.layer, false);
+        QCOMPARE(it->value, std::max(r.relError, 1e-7));
+      }
+    }
+    QCOMPARE(dialog->left()->yAxis->range(), dialog->right()->yAxis->range());
+    dialog->close();
+
+    // Click the SparseGPT point in the runs plot: that run is loaded into the window.
+    w.plotTabs()->setCurrentWidget(w.runsPlot());
+    w.runsPlot()->replot();
+    method->setCurrentIndex(method->findText("wanda"));
+    const double speedup = results[1].predictedSpeedup, ppl = results[1].eval.perplexity;
+    const QPoint at(qRound(w.runsPlot()->xAxis->coordToPixel(speedup)), qRound(w.runsPlot()->yAxis->coordToPixel(ppl)));
+    QTest::mouseClick(w.runsPlot(), Qt::LeftButton, Qt::NoModifier, at);
+    // Both runs share speedup (same table): the nearer point may be either; the one loaded must
+    // be the clicked point's run and the window must show it.
+    const QStringList selected = w.runsPanel()->selectedIds();
+    QCOMPARE(selected.size(), 1);
+    const int k = ids.indexOf(selected.first());
+    QVERIFY(k >= 0);
+    QCOMPARE(method->currentText(), QString(k == 0 ? "duogpt" : "sparsegpt"));
+    for (const duo::ProjRecord& r : results[k].records)
+      QCOMPARE(w.errorPlot()->bars(r.proj)->data()->findBegin(r.layer, false)->value, std::max(r.relError, 1e-7));
+  }
+
+  void exportCheckpointWritesAModel() {
+    const QString model = duo::test::modelPath("tiny");
+    if (model.isEmpty()) QSKIP("the bundled tiny model is not built (resources/models/duo-tiny-kjv)");
+    QTemporaryDir tmp;
+    MainWindow w(nullptr, tmp.filePath("runs"));
+    w.show();
+    QVERIFY(openAndWait(w, model));
+    setSmallData(w, 8);
+    const QString ckpt = tmp.filePath("pruned");
+    w.exportCheckpoint(ckpt);
+    const QString error = waitForJob(w, 600000);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    // The written folder is a model the window itself can open.
+    QVERIFY(QFile::exists(ckpt + "/config.json"));
+    QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
+    w.openModel(ckpt);
+    QVERIFY(opened.wait(30000));
+    QCOMPARE(w.modelPanel()->model().config.numLayers, 4);
   }
 
   void cancelMidRunLeavesNothing() {
