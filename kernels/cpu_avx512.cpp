@@ -48,8 +48,6 @@ DUO_AVX512 inline __m512 load16Masked(const void* base, std::size_t i, __mmask16
 // Storage type of T's values.
 template <ValueType T>
 using Stored = std::conditional_t<T == ValueType::F32, float, std::uint16_t>;
-// Software prefetch: how many lines of the next records to fetch ahead.
-constexpr int kPrefetchLines = 4;
 
 DUO_AVX512 inline __mmask16 tailMask(std::int64_t n) {
   return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
@@ -191,15 +189,23 @@ DUO_AVX512 void sparseStripBitmapAccumulate(const SparseColumnsView& w, std::int
       at[q] = w.colStart[rec];
       for (int b = 0; b < B; ++b) xb[q][b] = _mm256_set1_ps(a.x[(k + q) * B + b]);
     }
-    // The next columns' records start elsewhere (dual skips columns): fetch their first lines now.
+    // The next columns' records start elsewhere (the dual product skips columns, and hardware
+    // prefetchers lose the stream at every jump): fetch them while these stream, their bitmaps now
+    // and their values one line every 4 steps (a 50%-dense record has ~1 line per 4 steps).
+    const char* next[Q] = {};
+    std::int64_t nextLines[Q] = {};
     if (k + 2 * Q <= k1)
       for (int q = 0; q < Q; ++q) {
         const std::int64_t rec = w.record(s, a.index[k + Q + q]);
-        const char* v = static_cast<const char*>(w.values) + w.colStart[rec] * sizeof(Stored<T>);
-        for (int line = 0; line < kPrefetchLines; ++line) _mm_prefetch(v + 64 * line, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(w.bitmap + rec * w.bitmapBytes), _MM_HINT_T0);
+        next[q] = static_cast<const char*>(w.values) + w.colStart[rec] * sizeof(Stored<T>);
+        nextLines[q] = static_cast<std::int64_t>((w.colStart[rec + 1] - w.colStart[rec]) * sizeof(Stored<T>) + 63) / 64;
+        const char* nb = reinterpret_cast<const char*>(w.bitmap + rec * w.bitmapBytes);
+        for (std::int64_t line = 0; line < w.bitmapBytes; line += 64) _mm_prefetch(nb + line, _MM_HINT_T0);
       }
     for (std::int64_t g = 0; g < 2 * groups; ++g) {  // 8 rows per step
+      if ((g & 3) == 0)
+        for (int q = 0; q < Q; ++q)
+          if ((g >> 2) < nextLines[q]) _mm_prefetch(next[q] + 64 * (g >> 2), _MM_HINT_T0);
       __m256 wv[Q];
       for (int q = 0; q < Q; ++q) wv[q] = decode8<T>(bm[q][g], w.values, at[q]);
       for (int b = 0; b < B; ++b) {
@@ -290,7 +296,7 @@ template <ValueType T>
 DUO_AVX512 void sparseStripTyped(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
                                  std::int64_t ysStride, int batch) {
   if (w.index == IndexKind::Bitmap) {
-#define DUO_CALL(B) sparseStripBitmapT<T, B, (B <= 2 ? 2 : 1)>(w, s, a, ys, ysStride)
+#define DUO_CALL(B) sparseStripBitmapT<T, B, (B <= 1 ? 4 : (B <= 2 ? 2 : 1))>(w, s, a, ys, ysStride)
     DUO_BATCH_SWITCH(DUO_CALL)
 #undef DUO_CALL
   } else {
