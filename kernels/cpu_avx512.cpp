@@ -175,46 +175,65 @@ DUO_AVX512 inline __m256 decode8(unsigned m, const void* values, std::size_t& at
   return v;
 }
 
+// One 8-row step of Q records: decode, multiply by each input, add into ys.
+template <ValueType T, int B, int Q>
+DUO_AVX512 inline void bitmapStep(const std::uint8_t* const* bm, std::size_t* at, const __m256 (*xb)[B],
+                                  const void* values, float* ys, std::int64_t ysStride, std::int64_t g) {
+  __m256 wv[Q];
+  for (int q = 0; q < Q; ++q) wv[q] = decode8<T>(bm[q][g], values, at[q]);
+  for (int b = 0; b < B; ++b) {
+    float* yp = ys + b * ysStride + g * 8;
+    __m256 yv = _mm256_loadu_ps(yp);
+    for (int q = 0; q < Q; ++q) yv = _mm256_fmadd_ps(wv[q], xb[q][b], yv);
+    _mm256_storeu_ps(yp, yv);
+  }
+}
+
 template <ValueType T, int B, int Q>
 DUO_AVX512 void sparseStripBitmapAccumulate(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a,
                                             std::int64_t k0, std::int64_t k1, float* ys, std::int64_t ysStride,
                                             std::int64_t groups) {
+  // Locals, so that the stores into ys do not make the compiler reload the view every step.
+  const void* const values = w.values;
+  const char* const bytes = static_cast<const char*>(values);
+  const std::uint8_t* const bitmap = w.bitmap;
+  const std::uint32_t* const colStart = w.colStart;
+  const std::int64_t bitmapBytes = w.bitmapBytes;
+  const std::int64_t base = static_cast<std::int64_t>(s) * w.cols;
+  const std::int64_t steps = 2 * groups;  // 8 rows per step
   for (std::int64_t k = k0; k + Q <= k1; k += Q) {
     const std::uint8_t* bm[Q];
     std::size_t at[Q];
     __m256 xb[Q][B];
     for (int q = 0; q < Q; ++q) {
-      const std::int64_t rec = w.record(s, a.index[k + q]);
-      bm[q] = w.bitmap + rec * w.bitmapBytes;
-      at[q] = w.colStart[rec];
+      const std::int64_t rec = base + a.index[k + q];
+      bm[q] = bitmap + rec * bitmapBytes;
+      at[q] = colStart[rec];
       for (int b = 0; b < B; ++b) xb[q][b] = _mm256_set1_ps(a.x[(k + q) * B + b]);
     }
     // The next columns' records start elsewhere (the dual product skips columns, and hardware
     // prefetchers lose the stream at every jump): fetch them while these stream, their bitmaps now
-    // and their values one line every 4 steps (a 50%-dense record has ~1 line per 4 steps).
+    // and their values one line per 4 steps (a 50%-dense f32 record has ~1 line per 4 steps).
     const char* next[Q] = {};
     std::int64_t nextLines[Q] = {};
     if (k + 2 * Q <= k1)
       for (int q = 0; q < Q; ++q) {
-        const std::int64_t rec = w.record(s, a.index[k + Q + q]);
-        next[q] = static_cast<const char*>(w.values) + w.colStart[rec] * sizeof(Stored<T>);
-        nextLines[q] = static_cast<std::int64_t>((w.colStart[rec + 1] - w.colStart[rec]) * sizeof(Stored<T>) + 63) / 64;
-        const char* nb = reinterpret_cast<const char*>(w.bitmap + rec * w.bitmapBytes);
-        for (std::int64_t line = 0; line < w.bitmapBytes; line += 64) _mm_prefetch(nb + line, _MM_HINT_T0);
+        const std::int64_t rec = base + a.index[k + Q + q];
+        next[q] = bytes + colStart[rec] * sizeof(Stored<T>);
+        nextLines[q] = static_cast<std::int64_t>((colStart[rec + 1] - colStart[rec]) * sizeof(Stored<T>) + 63) / 64;
+        const char* nb = reinterpret_cast<const char*>(bitmap + rec * bitmapBytes);
+        for (std::int64_t line = 0; line < bitmapBytes; line += 64) _mm_prefetch(nb + line, _MM_HINT_T1);
       }
-    for (std::int64_t g = 0; g < 2 * groups; ++g) {  // 8 rows per step
-      if ((g & 3) == 0)
-        for (int q = 0; q < Q; ++q)
-          if ((g >> 2) < nextLines[q]) _mm_prefetch(next[q] + 64 * (g >> 2), _MM_HINT_T0);
-      __m256 wv[Q];
-      for (int q = 0; q < Q; ++q) wv[q] = decode8<T>(bm[q][g], w.values, at[q]);
-      for (int b = 0; b < B; ++b) {
-        float* yp = ys + b * ysStride + g * 8;
-        __m256 yv = _mm256_loadu_ps(yp);
-        for (int q = 0; q < Q; ++q) yv = _mm256_fmadd_ps(wv[q], xb[q][b], yv);
-        _mm256_storeu_ps(yp, yv);
-      }
+    std::int64_t g = 0;
+    for (; g + 4 <= steps; g += 4) {
+      for (int q = 0; q < Q; ++q)
+        if ((g >> 2) < nextLines[q]) _mm_prefetch(next[q] + 16 * g, _MM_HINT_T1);
+      bitmapStep<T, B, Q>(bm, at, xb, values, ys, ysStride, g);
+      bitmapStep<T, B, Q>(bm, at, xb, values, ys, ysStride, g + 1);
+      bitmapStep<T, B, Q>(bm, at, xb, values, ys, ysStride, g + 2);
+      bitmapStep<T, B, Q>(bm, at, xb, values, ys, ysStride, g + 3);
     }
+    for (; g < steps; ++g) bitmapStep<T, B, Q>(bm, at, xb, values, ys, ysStride, g);
   }
 }
 
@@ -296,7 +315,7 @@ template <ValueType T>
 DUO_AVX512 void sparseStripTyped(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
                                  std::int64_t ysStride, int batch) {
   if (w.index == IndexKind::Bitmap) {
-#define DUO_CALL(B) sparseStripBitmapT<T, B, (B <= 1 ? 4 : (B <= 2 ? 2 : 1))>(w, s, a, ys, ysStride)
+#define DUO_CALL(B) sparseStripBitmapT<T, B, (B <= 2 ? 4 : (B <= 4 ? 2 : 1))>(w, s, a, ys, ysStride)
     DUO_BATCH_SWITCH(DUO_CALL)
 #undef DUO_CALL
   } else {
