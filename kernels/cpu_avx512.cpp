@@ -105,8 +105,18 @@ DUO_AVX512 void colMajorAccumulate(const DenseView& w, const ActiveColumns& a, s
       base[q] = static_cast<std::size_t>(a.index[k + q]) * static_cast<std::size_t>(w.ld);
       for (int b = 0; b < B; ++b) xb[q][b] = _mm512_set1_ps(a.x[(k + q) * B + b]);
     }
+    // The next columns start elsewhere (skipped columns break the stream): fetch them into L2 as
+    // these stream, one line per column per step.
+    const char* next[Q] = {};
+    const bool prefetch = k + 2 * Q <= k1;
+    if (prefetch)
+      for (int q = 0; q < Q; ++q)
+        next[q] = static_cast<const char*>(w.values) +
+                  static_cast<std::size_t>(a.index[k + Q + q]) * static_cast<std::size_t>(w.ld) * sizeof(Stored<T>);
     std::int64_t r = r0;
     for (; r + 16 <= r1; r += 16) {
+      if (prefetch)
+        for (int q = 0; q < Q; ++q) _mm_prefetch(next[q] + r * static_cast<std::int64_t>(sizeof(Stored<T>)), _MM_HINT_T1);
       __m512 wv[Q];
       for (int q = 0; q < Q; ++q) wv[q] = load16<T>(w.values, base[q] + static_cast<std::size_t>(r));
       for (int b = 0; b < B; ++b) {
