@@ -141,8 +141,8 @@ void fillModel(KernelBenchResult& r) {
   }
 }
 
-void report(const ProgressFn& progress, int done, const char* what) {
-  reportProgress(progress, Progress{"bench", what, done, 5});
+void report(const ProgressFn& progress, int done, const char* what, int total = 5) {
+  reportProgress(progress, Progress{"bench", what, done, total});
 }
 
 KernelBenchResult runCpu(const KernelBenchConfig& c, const ProgressFn& progress) {
@@ -199,22 +199,40 @@ KernelBenchResult runCpu(const KernelBenchConfig& c, const ProgressFn& progress)
   };
   runs[1](0);
   yDense = y;
-  // BLAS last, then a pause: OpenBLAS's worker threads spin for a while after each call and would
-  // steal the cores from whatever runs next (on a 2-core machine, from our OpenMP threads).
-  int done = 0;
-  for (std::size_t i : {1, 2, 3, 4, 0}) {
-    report(progress, done++, kernelKey(kAllKernels[i]));
-    KernelTiming& t = r.kernels[i];
+  for (std::size_t i = 0; i < runs.size(); ++i) {  // correctness first: each output vs our dense one
     std::fill(y.begin(), y.end(), std::nanf(""));
     runs[i](0);
-    t.error = k::normalisedError(y.data(), yDense.data(), ny);
-    const Times times = timeCalls(runs[i], c.warmup, c.repeats);
-    t.medianUs = times.median;
-    t.minUs = times.min;
-    t.ran = true;
+    r.kernels[i].error = k::normalisedError(y.data(), yDense.data(), ny);
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  report(progress, 5, "bandwidth");
+  // Timing in rounds: every round times each kernel for a few calls, so that all kernels sample the
+  // same stretches of a machine whose load and memory traffic change (a shared 2-core VM can swing
+  // 30% within seconds). BLAS comes last in a round and a pause follows it: OpenBLAS's worker
+  // threads spin for a while after each call and would steal the cores from our OpenMP threads.
+  constexpr int kPerRound = 10;
+  const std::array<std::size_t, 5> order = {1, 2, 3, 4, 0};
+  std::array<std::vector<double>, 5> samples;
+  const int rounds = (c.repeats + kPerRound - 1) / kPerRound;
+  int call = 0;
+  for (int round = 0; round < rounds; ++round) {
+    report(progress, round, "timing", rounds);
+    const int n = std::min(kPerRound, c.repeats - round * kPerRound);
+    for (std::size_t i : order) {
+      for (int w = 0; w < (round == 0 ? c.warmup : 1); ++w) runs[i](call++);
+      for (int j = 0; j < n; ++j) {
+        const auto t0 = Clock::now();
+        runs[i](call++);
+        samples[i].push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    std::sort(samples[i].begin(), samples[i].end());
+    r.kernels[i].medianUs = samples[i][samples[i].size() / 2];
+    r.kernels[i].minUs = samples[i].front();
+    r.kernels[i].ran = true;
+  }
+  report(progress, rounds, "bandwidth", rounds);
   r.copyBandwidthGbs = cpuCopyBandwidthGbs();
   r.readBandwidthGbs = cpuReadBandwidthGbs();
   r.modelBandwidthGbs = r.readBandwidthGbs;
