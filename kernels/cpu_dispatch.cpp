@@ -59,7 +59,7 @@ const detail::IsaKernels& kernelsFor(Isa isa) {
 const detail::IsaKernels& kernels() { return kernelsFor(currentIsa().load(std::memory_order_relaxed)); }
 
 // Below this many weights a product runs on one thread (OpenMP start-up costs more than it saves).
-constexpr std::int64_t kParallelMinWeights = 1 << 18;
+constexpr std::int64_t kParallelMinWeights = 1 << 15;
 // Work is cut into about this many chunks per thread and handed out dynamically, so that a thread
 // the OS preempts (other processes, a busy machine) delays one chunk, not half of the product.
 constexpr std::int64_t kChunksPerThread = 8;
