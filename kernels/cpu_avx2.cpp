@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <type_traits>
 
 #include "kernels/cpu_isa.h"
 
@@ -120,32 +121,74 @@ DUO_AVX2 void colMajorAddT(const DenseView& w, const ActiveColumns& a, float* ys
 }
 
 // ---- column-packed strip (bitmap: 8 rows per byte; u16: scalar scatter-add) ----------------------
+// Bitmap records as in the AVX-512 file: Q columns interleaved (one y load/store per Q columns),
+// view fields in locals, the next records prefetched into L2 while these stream.
+template <ValueType T, int B, int Q>
+DUO_AVX2 void sparseBitmapAccumulate(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a,
+                                     std::int64_t k0, std::int64_t k1, float* ys, std::int64_t ysStride) {
+  using Stored = std::conditional_t<T == ValueType::F32, float, std::uint16_t>;
+  const void* const values = w.values;
+  const char* const bytes = static_cast<const char*>(values);
+  const std::uint8_t* const bitmap = w.bitmap;
+  const std::uint32_t* const colStart = w.colStart;
+  const std::int64_t bitmapBytes = w.bitmapBytes;
+  const std::int64_t base = static_cast<std::int64_t>(s) * w.cols;
+  const std::int64_t steps = (w.stripEnd(s) - w.stripBegin(s) + 7) / 8;  // 8 rows per step
+  for (std::int64_t k = k0; k + Q <= k1; k += Q) {
+    const std::uint8_t* bm[Q];
+    std::size_t at[Q];
+    __m256 xb[Q][B];
+    const char* next[Q] = {};
+    std::int64_t nextLines[Q] = {};
+    for (int q = 0; q < Q; ++q) {
+      const std::int64_t rec = base + a.index[k + q];
+      bm[q] = bitmap + rec * bitmapBytes;
+      at[q] = colStart[rec];
+      for (int b = 0; b < B; ++b) xb[q][b] = _mm256_set1_ps(a.x[(k + q) * B + b]);
+      if (k + 2 * Q <= k1) {
+        const std::int64_t nrec = base + a.index[k + Q + q];
+        next[q] = bytes + colStart[nrec] * sizeof(Stored);
+        nextLines[q] = static_cast<std::int64_t>((colStart[nrec + 1] - colStart[nrec]) * sizeof(Stored) + 63) / 64;
+        for (std::int64_t line = 0; line < bitmapBytes; line += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(bitmap + nrec * bitmapBytes) + line, _MM_HINT_T1);
+      }
+    }
+    for (std::int64_t g = 0; g < steps; ++g) {
+      if ((g & 3) == 0)
+        for (int q = 0; q < Q; ++q)
+          if ((g >> 2) < nextLines[q]) _mm_prefetch(next[q] + 16 * g, _MM_HINT_T1);
+      __m256 wv[Q];
+      for (int q = 0; q < Q; ++q) {
+        const unsigned m = bm[q][g];
+        wv[q] = expand8(m, load8<T>(values, at[q]));
+        at[q] += static_cast<std::size_t>(__builtin_popcount(m));
+      }
+      for (int b = 0; b < B; ++b) {
+        float* yp = ys + b * ysStride + g * 8;
+        __m256 yv = _mm256_loadu_ps(yp);
+        for (int q = 0; q < Q; ++q) yv = _mm256_fmadd_ps(wv[q], xb[q][b], yv);
+        _mm256_storeu_ps(yp, yv);
+      }
+    }
+  }
+}
+
 template <ValueType T, int B>
 DUO_AVX2 void sparseStripT(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a, float* ys,
                            std::int64_t ysStride) {
-  const std::int64_t groups = (w.stripEnd(s) - w.stripBegin(s) + 7) / 8;
+  if (w.index == IndexKind::Bitmap) {
+    constexpr int Q = B <= 2 ? 4 : (B <= 4 ? 2 : 1);
+    const std::int64_t split = a.count / Q * Q;
+    sparseBitmapAccumulate<T, B, Q>(w, s, a, 0, split, ys, ysStride);
+    if (Q > 1) sparseBitmapAccumulate<T, B, 1>(w, s, a, split, a.count, ys, ysStride);
+    return;
+  }
   for (std::int64_t k = 0; k < a.count; ++k) {
     const std::int64_t rec = w.record(s, a.index[k]);
-    std::size_t at = w.colStart[rec];
-    if (w.index == IndexKind::Bitmap) {
-      const std::uint8_t* bm = w.bitmap + rec * w.bitmapBytes;
-      __m256 xb[B];
-      for (int b = 0; b < B; ++b) xb[b] = _mm256_set1_ps(a.x[k * B + b]);
-      for (std::int64_t g = 0; g < groups; ++g) {
-        const unsigned m = bm[g];
-        const __m256 wv = expand8(m, load8<T>(w.values, at));
-        at += static_cast<std::size_t>(__builtin_popcount(m));
-        for (int b = 0; b < B; ++b) {
-          float* yp = ys + b * ysStride + g * 8;
-          _mm256_storeu_ps(yp, _mm256_fmadd_ps(wv, xb[b], _mm256_loadu_ps(yp)));
-        }
-      }
-    } else {
-      for (; at < w.colStart[rec + 1]; ++at) {
-        const float wv = loadValue(w.values, T, at);
-        const std::uint16_t r = w.rowIndex[at];
-        for (int b = 0; b < B; ++b) ys[b * ysStride + r] += wv * a.x[k * B + b];
-      }
+    for (std::size_t at = w.colStart[rec]; at < w.colStart[rec + 1]; ++at) {
+      const float wv = loadValue(w.values, T, at);
+      const std::uint16_t r = w.rowIndex[at];
+      for (int b = 0; b < B; ++b) ys[b * ysStride + r] += wv * a.x[k * B + b];
     }
   }
 }
