@@ -1,6 +1,6 @@
-// AVX-512 building blocks (16 f32 lanes). The column-packed kernels decode a record's bitmap 16
-// rows at a time: vexpandps places the next popcount(mask) packed values on the mask's lanes, so a
-// pruned weight is neither stored nor loaded, and one FMA updates 16 rows of y.
+// AVX-512 building blocks: dense kernels on 16 f32 lanes; the column-packed kernels decode a
+// record's bitmap 8 rows at a time with masked 8-lane permutes (AVX-512VL), so a pruned weight is
+// neither stored nor loaded; N:M rows use vexpandps (16 columns per step).
 // Every function carries the target attribute; nothing here runs unless the CPU has AVX-512.
 #include <immintrin.h>
 
@@ -271,7 +271,7 @@ DUO_AVX512 void sparseStripRowU16T(const SparseColumnsView& w, std::int32_t s, c
   }
 }
 
-// ---- N:M row-major: 16 columns per step, expanded like the bitmap records --------------------
+// ---- N:M row-major: 16 columns per step, vexpandps places the chunk's values on its mask --------
 template <ValueType T, int B>
 DUO_AVX512 void nmRowsT(const NmView& w, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
   const std::int64_t cols = w.cols;
