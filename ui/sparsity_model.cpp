@@ -6,7 +6,7 @@
 #include <QUndoCommand>
 #include <algorithm>
 
-#include "core/perf/bytes_model.h"
+#include "core/job/decode_estimate.h"
 #include "ui/core_types.h"
 
 namespace duo::ui {
@@ -137,25 +137,8 @@ double SparsityModel::idealTrafficFraction() const {
 SparsityModel::DecodeEstimate SparsityModel::decodeEstimate(int contextTokens) const {
   DecodeEstimate out;
   if (m_config.numLayers() == 0 || m_model.hiddenSize <= 0) return out;
-  perf::DecodeInput in;
-  in.shape.layers = m_config.numLayers();
-  in.shape.hidden = static_cast<int>(m_model.hiddenSize);
-  in.shape.heads = static_cast<int>(m_model.numHeads);
-  in.shape.kvHeads = static_cast<int>(m_model.numKvHeads);
-  in.shape.headDim = static_cast<int>(m_model.headDim);
-  in.shape.ffn = static_cast<int>(m_model.intermediateSize);
-  in.shape.vocab = static_cast<int>(m_model.vocabSize);
-  in.contextTokens = contextTokens;
-  in.bandwidthGbs = 1.0;  // seconds * 1e9 = bytes; the speedup does not depend on bandwidth
-  for (int l = 0; l < m_config.numLayers(); ++l) {
-    perf::LayerSparsity layer{};
-    for (int p = 0; p < kNumProj; ++p) {  // perf::Projection has Proj's order: q, k, v, o, gate, up, down
-      const ProjSparsity& s = m_config.at(l, static_cast<Proj>(p));
-      layer[static_cast<size_t>(p)] = {s.weight, s.act};
-    }
-    in.layers.push_back(layer);
-  }
-  const perf::DecodePrediction pred = perf::predictDecode(in);
+  // bandwidth 1 GB/s: seconds * 1e9 = bytes; the speedup does not depend on bandwidth
+  const perf::DecodePrediction pred = predictDecodeFor(m_model, m_config, contextTokens, 1.0);
   out.denseBytes = pred.denseSeconds.total() * 1e9;
   out.sparseBytes = pred.sparseSeconds.total() * 1e9;
   out.speedup = pred.speedup;

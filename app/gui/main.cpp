@@ -9,6 +9,7 @@
 #include <QTimer>
 #include <iostream>
 
+#include "core/common/device.h"
 #include "core/common/paths.h"
 #include "core/common/version.h"
 #include "ui/main_window.h"
@@ -16,6 +17,7 @@
 
 int main(int argc, char** argv) {
   QApplication app(argc, argv);
+  duo::initComputeThreads();  // Debian's LibTorch otherwise starts with one intra-op thread
   QApplication::setOrganizationName("DuoScope");
   QApplication::setApplicationName("DuoScope");
   QApplication::setApplicationVersion(duo::kVersion);

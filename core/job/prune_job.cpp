@@ -11,9 +11,9 @@
 #include "core/data/corpus.h"
 #include "core/data/windows.h"
 #include "core/eval/perplexity.h"
+#include "core/job/decode_estimate.h"
 #include "core/model/io/model_writer.h"
 #include "core/model/model_loader.h"
-#include "core/perf/bytes_model.h"
 #include "core/prune/act_hook.h"
 #include "core/prune/calibrate.h"
 
@@ -33,19 +33,6 @@ void defaultCalibration(int64_t params, bool cuda, int* nsamples, int* seqlen) {
     *nsamples = 32;
     *seqlen = 256;
   }
-}
-
-double predictedDecodeSpeedup(const ModelConfig& c, const SparsityConfig& s) {
-  perf::DecodeInput in;
-  in.shape = {static_cast<int>(c.numLayers), static_cast<int>(c.hiddenSize), static_cast<int>(c.numHeads),
-              static_cast<int>(c.numKvHeads), static_cast<int>(c.headDim), static_cast<int>(c.intermediateSize),
-              static_cast<int>(c.vocabSize)};
-  for (int l = 0; l < s.numLayers(); ++l) {
-    perf::LayerSparsity ls{};
-    for (int p = 0; p < kNumProj; ++p) ls[static_cast<size_t>(p)] = {s.at(l, static_cast<Proj>(p)).weight, s.at(l, static_cast<Proj>(p)).act};
-    in.layers.push_back(ls);
-  }
-  return perf::predictDecode(in).speedup;
 }
 
 namespace {
@@ -111,7 +98,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   for (const auto& r : res.records) act += r.actSparsity;
   res.weightSparsity = total > 0 ? zeros / total : 0;
   res.actSparsity = res.records.empty() ? 0 : act / static_cast<double>(res.records.size());
-  res.predictedSpeedup = predictedDecodeSpeedup(cfg, res.sparsity);
+  res.predictedSpeedup = predictDecodeFor(cfg, res.sparsity).speedup;
 
   const bool methodHasActs = req.method != Method::Dense;
   const InputHook hook = methodHasActs ? makeActivationHook(res.sparsity, cal.thresholds) : InputHook{};

@@ -1,0 +1,28 @@
+#include "core/job/decode_estimate.h"
+
+namespace duo {
+
+perf::DecodePrediction predictDecodeFor(const ModelConfig& c, const SparsityConfig& s, int contextTokens,
+                                        double bandwidthGbs) {
+  perf::DecodeInput in;
+  in.shape.layers = static_cast<int>(c.numLayers);
+  in.shape.hidden = static_cast<int>(c.hiddenSize);
+  in.shape.heads = static_cast<int>(c.numHeads);
+  in.shape.kvHeads = static_cast<int>(c.numKvHeads);
+  in.shape.headDim = static_cast<int>(c.headDim);
+  in.shape.ffn = static_cast<int>(c.intermediateSize);
+  in.shape.vocab = static_cast<int>(c.vocabSize);
+  in.contextTokens = contextTokens;
+  in.bandwidthGbs = bandwidthGbs;
+  for (int l = 0; l < s.numLayers(); ++l) {
+    perf::LayerSparsity layer{};
+    for (int p = 0; p < kNumProj; ++p) {  // perf::Projection has Proj's order: q, k, v, o, gate, up, down
+      const ProjSparsity& ps = s.at(l, static_cast<Proj>(p));
+      layer[static_cast<size_t>(p)] = {ps.weight, ps.act};
+    }
+    in.layers.push_back(layer);
+  }
+  return perf::predictDecode(in);
+}
+
+}  // namespace duo
