@@ -114,7 +114,10 @@ nlohmann::json trainTiny(const TrainTinyOptions& o, const ProgressFn& progress) 
   for (; step < o.steps; ++step) {
     if (o.maxSeconds > 0 && elapsed() - trainStart > o.maxSeconds) break;
     const double warm = std::min(1.0, (step + 1.0) / std::max(1, o.warmup));
-    const double progressFrac = static_cast<double>(step) / std::max(1, o.steps);
+    // With a time budget the schedule follows whichever runs out first, steps or seconds, so the
+    // learning rate has decayed when training stops.
+    double progressFrac = static_cast<double>(step) / std::max(1, o.steps);
+    if (o.maxSeconds > 0) progressFrac = std::max(progressFrac, (elapsed() - trainStart) / o.maxSeconds);
     const double lr = o.lr * warm * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(M_PI * progressFrac)));
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
 
