@@ -1,0 +1,215 @@
+#include "core/prune/sensitivity_compute.h"
+
+#include <array>
+#include <chrono>
+#include <string>
+
+#include "core/common/error.h"
+#include "core/model/llama_model.h"
+#include "core/prune/act_sparsity.h"
+#include "core/prune/input_stats.h"
+#include "core/prune/magnitude.h"
+#include "core/prune/obs_solver.h"
+#include "core/prune/wanda.h"
+
+namespace duo {
+
+double combineSensitivity(double weightError, double actError, double actEnergy) {
+  // The weight error is measured on dense inputs; entries topk drops no longer see the pruned
+  // weights, so only the kept share of the input energy carries it. The two error terms are
+  // taken as uncorrelated (no cross term).
+  return weightError * (1.0 - actEnergy) + actError;
+}
+
+namespace {
+
+// The projections of each site, in data-flow order.
+const std::array<std::vector<Proj>, kNumSites> kSiteProjs = {
+    std::vector<Proj>{Proj::Q, Proj::K, Proj::V}, std::vector<Proj>{Proj::O},
+    std::vector<Proj>{Proj::Gate, Proj::Up}, std::vector<Proj>{Proj::Down}};
+
+class SensitivityRunner {
+ public:
+  SensitivityRunner(const LlamaWeights& dense, const SensitivityOptions& opts, torch::Device device,
+                    const ProgressFn& progress)
+      : m_dense(dense), m_opts(opts), m_device(device), m_progress(progress), m_runner(skeleton(dense.config), device) {}
+
+  SensitivityTable run(const torch::Tensor& windows) {
+    const int L = static_cast<int>(m_dense.config.numLayers);
+    m_table.config = m_dense.config;
+    m_table.gridW = m_opts.gridW;
+    m_table.gridA = m_opts.gridA;
+    m_table.estimator = m_opts.estimator;
+    m_table.projs.resize(static_cast<size_t>(L) * kNumProj);
+    m_table.outlierRatio.assign(static_cast<size_t>(L), 0.0);
+    m_total = int64_t(L) * kNumSites;
+    // The dense stream [N, T, d] f32 on the device.
+    m_h = torch::embedding(m_dense.embed, windows.to(m_dense.embed.device())).to(m_device).contiguous();
+    for (int l = 0; l < L; ++l) runLayer(l);
+    return std::move(m_table);
+  }
+
+ private:
+  static LlamaWeights skeleton(const ModelConfig& cfg) {
+    LlamaWeights w;  // the runner holds no weights: each call passes the resident layer
+    w.config = cfg;
+    w.layers.resize(static_cast<size_t>(cfg.numLayers));
+    return w;
+  }
+
+  void report(const std::string& detail) { reportProgress(m_progress, {"sensitivity", detail, m_done, m_total}); }
+
+  void runLayer(int l) {
+    const LayerWeights& src = m_dense.layers[static_cast<size_t>(l)];
+    LayerWeights lw;  // this layer on the device
+    auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(m_device) : t; };
+    lw.attnNorm = mv(src.attnNorm);
+    lw.mlpNorm = mv(src.mlpNorm);
+    for (int p = 0; p < kNumProj; ++p) lw.proj[static_cast<size_t>(p)] = mv(src.proj[static_cast<size_t>(p)]);
+    lw.qBias = mv(src.qBias);
+    lw.kBias = mv(src.kBias);
+    lw.vBias = mv(src.vBias);
+
+    // One pass: capture the 4 sites' inputs and move the stream through the layer.
+    std::array<std::vector<torch::Tensor>, kNumSites> parts;  // per site, chunks of [b T, k] f32
+    const InputHook hook = [&](int, Site s, const torch::Tensor& x) {
+      parts[static_cast<size_t>(s)].push_back(x.reshape({-1, x.size(-1)}));
+      return x;
+    };
+    const int64_t n = m_h.size(0);
+    for (int64_t i0 = 0; i0 < n; i0 += m_opts.batchWindows) {
+      report("layer " + std::to_string(l) + " forward");
+      auto chunk = m_h.narrow(0, i0, std::min<int64_t>(m_opts.batchWindows, n - i0));
+      chunk.copy_(m_runner.layer(l, chunk, hook, &lw));
+    }
+
+    double scoreSum = 0;
+    int64_t scoreCount = 0;
+    std::vector<torch::Tensor> scores;  // per projection [n, k] f32: Wanda scores for OWL
+    for (int s = 0; s < kNumSites; ++s) {
+      const torch::Tensor X = torch::cat(parts[static_cast<size_t>(s)], 0);  // [m, k] f32 dense inputs
+      parts[static_cast<size_t>(s)].clear();
+      runSite(l, static_cast<Site>(s), X, lw, scores, &scoreSum, &scoreCount);
+      ++m_done;
+      report("layer " + std::to_string(l) + " " + siteName(static_cast<Site>(s)));
+    }
+    // OWL's layerwise outlier ratio over the layer's 7 projections.
+    const double threshold = m_opts.owlM * scoreSum / static_cast<double>(std::max<int64_t>(1, scoreCount));
+    int64_t outliers = 0;
+    for (const auto& sc : scores) outliers += sc.gt(threshold).sum().item<int64_t>();
+    m_table.outlierRatio[static_cast<size_t>(l)] = static_cast<double>(outliers) / static_cast<double>(scoreCount);
+  }
+
+  void runSite(int l, Site site, const torch::Tensor& X, const LayerWeights& lw, std::vector<torch::Tensor>& scores,
+               double* scoreSum, int64_t* scoreCount) {
+    const int64_t m = X.size(0), k = X.size(1);
+    StatsOptions so;
+    so.device = m_device;
+    so.trackResidual = false;
+    InputStats stats(k, so);
+    stats.addBatch(X);  // H = X^T X, scale 2/m
+    const torch::Tensor colNorm = stats.inputNorms();  // [k] f32 ||X_j|| up to the scale
+
+    ObsOptions obs;
+    obs.useResidual = false;
+    obs.damping = m_opts.damping;
+    obs.blockSize = m_opts.blockSize;
+    ObsFactor factor;
+    if (m_opts.estimator == WeightEstimator::Obs) {
+      try {
+        factor = factorObs(stats, obs);
+      } catch (...) {
+        rethrowWithContext("layer " + std::to_string(l) + " " + siteName(site) + " inputs");
+      }
+    }
+
+    // The activation term's tokens: every stride-th token (all when actTokens is 0 or >= m).
+    const int64_t stride =
+        m_opts.actTokens > 0 && m > m_opts.actTokens ? (m + m_opts.actTokens - 1) / m_opts.actTokens : 1;
+    const torch::Tensor Xa = stride > 1 ? X.slice(0, 0, m, stride) : X;  // [ma, k] f32
+    m_table.actTokens = Xa.size(0);
+    const size_t nW = m_opts.gridW.size(), nA = m_opts.gridA.size();
+    std::vector<torch::Tensor> dXa(nA);  // [ma, k] f32: X - S(X) per p_a (undefined at p_a = 0)
+    std::vector<double> rho(nA, 0.0);
+    const double xEnergy = Xa.square().sum().item<double>();
+    for (size_t ia = 0; ia < nA; ++ia) {
+      if (m_opts.gridA[ia] <= 0.0) continue;
+      dXa[ia] = Xa - sparsifyTopK(Xa, m_opts.gridA[ia]);
+      rho[ia] = xEnergy > 0 ? dXa[ia].square().sum().item<double>() / xEnergy : 0.0;
+    }
+
+    for (Proj p : kSiteProjs[static_cast<size_t>(site)]) {
+      report("layer " + std::to_string(l) + " " + projName(p));
+      const torch::Tensor& W = lw.w(p);  // [n, k] f32
+      ProjSensitivity& ps = m_table.at(l, p);
+      ps.layer = l;
+      ps.proj = p;
+      ps.rows = W.size(0);
+      ps.cols = W.size(1);
+      ps.actEnergy = rho;
+      ps.actError.assign(nA, 0.0);
+      ps.weightError.assign(nW, 0.0);
+      const double yEnergy = Xa.matmul(W.t()).square().sum().item<double>();  // ||W X||^2 on the same tokens
+      for (size_t ia = 0; ia < nA; ++ia)
+        if (dXa[ia].defined() && yEnergy > 0)
+          ps.actError[ia] = dXa[ia].matmul(W.t()).square().sum().item<double>() / yEnergy;
+      for (size_t iw = 0; iw < nW; ++iw) {
+        const double pw = m_opts.gridW[iw];
+        if (pw <= 0.0) continue;
+        const MaskSpec spec{pw, {}};
+        torch::Tensor Wp;  // [n, k] f32
+        try {
+          switch (m_opts.estimator) {
+            case WeightEstimator::Obs: Wp = pruneObs(W, factor, obs, spec).weight; break;
+            case WeightEstimator::Wanda: Wp = pruneWanda(W, colNorm, spec).weight; break;
+            case WeightEstimator::Magnitude: Wp = pruneMagnitude(W, spec).weight; break;
+          }
+          ps.weightError[iw] = relativeOutputError(stats, W, Wp);
+        } catch (...) {
+          rethrowWithContext("layer " + std::to_string(l) + " " + projName(p) + " at p_w " + std::to_string(pw));
+        }
+      }
+      ps.error.assign(nW * nA, 0.0);
+      for (size_t iw = 0; iw < nW; ++iw)
+        for (size_t ia = 0; ia < nA; ++ia)
+          ps.error[iw * nA + ia] = combineSensitivity(ps.weightError[iw], ps.actError[ia], ps.actEnergy[ia]);
+      // Wanda scores of this projection for the layer's OWL outlier ratio.
+      torch::Tensor sc = W.abs() * colNorm.unsqueeze(0);  // [n, k] f32
+      *scoreSum += sc.sum().item<double>();
+      *scoreCount += sc.numel();
+      scores.push_back(sc);
+    }
+  }
+
+  const LlamaWeights& m_dense;
+  const SensitivityOptions& m_opts;
+  torch::Device m_device;
+  const ProgressFn& m_progress;
+  LlamaModel m_runner;
+  SensitivityTable m_table;
+  torch::Tensor m_h;  // [N, T, d] f32 dense stream
+  int64_t m_done = 0, m_total = 0;
+};
+
+}  // namespace
+
+SensitivityTable computeSensitivity(const LlamaWeights& dense, const torch::Tensor& windows,
+                                    const SensitivityOptions& opts, torch::Device device, const ProgressFn& progress) {
+  opts.validate();
+  DUO_CHECK(windows.dim() == 2 && windows.size(0) > 0 && windows.size(1) > 0 &&
+                (windows.scalar_type() == torch::kInt64 || windows.scalar_type() == torch::kInt32),
+            "sensitivity: expected token windows [nsamples, seqlen] i64, got ", windows.sizes(), " ",
+            windows.scalar_type());
+  DUO_CHECK(static_cast<int64_t>(dense.layers.size()) == dense.config.numLayers, "sensitivity: config says ",
+            dense.config.numLayers, " layers, weights have ", dense.layers.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  torch::NoGradGuard noGrad;
+  SensitivityRunner r(dense, opts, device, progress);
+  SensitivityTable t = r.run(windows.to(torch::kInt64));
+  t.nsamples = static_cast<int>(windows.size(0));
+  t.seqlen = static_cast<int>(windows.size(1));
+  t.secondsCompute = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return t;
+}
+
+}  // namespace duo
