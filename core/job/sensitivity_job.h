@@ -1,0 +1,35 @@
+// The sensitivity job `duoscope-cli sensitivity` and the window run: load the model, sample the
+// prune job's calibration windows, estimate every projection's error over the (p_w, p_a) grid
+// (core/prune/sensitivity_compute.h) and add the bytes model's decode time of every point.
+// Torch-free header.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "core/common/progress.h"
+#include "core/prune/sensitivity.h"
+
+namespace duo {
+
+struct SensitivityRequest {
+  std::string model = "tiny";           // path or alias
+  SensitivityOptions options;
+  std::string calibSource = "kjv:calib";
+  int nsamples = 0;                     // 0 = the prune job's default for the model (defaultCalibration)
+  int seqlen = 0;
+  uint64_t seed = 0;
+  std::string device;                   // "" = auto
+  int contextTokens = 256;              // decode step of the bytes model
+  double bandwidthGbs = 20.0;
+};
+
+// Throws duo::Cancelled when progress returns false (nothing is written anywhere).
+SensitivityTable runSensitivity(const SensitivityRequest& req, const ProgressFn& progress = {});
+
+// Fills `seconds`/`denseSeconds` of every projection and the table's decode step from the bytes
+// model (core/perf/bytes_model.h: each point on its cheapest kernel, f32 weights), so that
+//   predicted speedup = denseStepSeconds / (fixedSeconds + sum of the chosen points' seconds)
+// equals predictDecodeFor (core/job/decode_estimate.h) for any config on the grid.
+void fillDecodeTimes(SensitivityTable& t, int contextTokens = 256, double bandwidthGbs = 20.0);
+
+}  // namespace duo
