@@ -1,0 +1,138 @@
+#include "core/eval/inspect.h"
+
+#include <array>
+#include <chrono>
+
+#include "core/common/error.h"
+#include "core/data/corpus.h"
+#include "core/data/windows.h"
+#include "core/eval/checkpoint_rule.h"
+#include "core/model/model_loader.h"
+#include "core/prune/act_hook.h"
+
+namespace duo {
+
+namespace {
+double sq(const torch::Tensor& t) { return t.to(torch::kFloat64).pow(2).sum().item<double>(); }
+
+void checkSameShape(const ModelConfig& a, const ModelConfig& b, const InspectRequest& r) {
+  DUO_CHECK(a.numLayers == b.numLayers && a.hiddenSize == b.hiddenSize && a.intermediateSize == b.intermediateSize &&
+                a.numHeads == b.numHeads && a.numKvHeads == b.numKvHeads && a.vocabSize == b.vocabSize,
+            "inspect: '", r.pruned, "' (", b.numLayers, " layers, d=", b.hiddenSize, ", ffn=", b.intermediateSize,
+            ") is not the same architecture as '", r.dense, "' (", a.numLayers, " layers, d=", a.hiddenSize,
+            ", ffn=", a.intermediateSize, ")");
+}
+}  // namespace
+
+nlohmann::json InspectResult::toJson() const {
+  nlohmann::json pj = nlohmann::json::array(), lj = nlohmann::json::array();
+  for (const auto& p : projs)
+    pj.push_back({{"layer", p.layer}, {"proj", projName(p.proj)}, {"rel_error", p.relError},
+                  {"weight_sparsity", p.weightSparsity}, {"act_sparsity", p.actSparsity}});
+  for (const auto& l : layers) lj.push_back({{"layer", l.layer}, {"hidden_rel_error", l.hiddenRelError}});
+  return {{"dense", dense},     {"pruned", pruned},   {"corpus", corpus},  {"act_rule", actRule},
+          {"seqlen", seqlen},   {"windows", windows}, {"tokens", tokens},  {"weight_sparsity", weightSparsity},
+          {"projections", pj},  {"layers", lj},       {"seconds", seconds}};
+}
+
+InspectResult inspectPruned(const InspectRequest& req, const ProgressFn& progress) {
+  torch::NoGradGuard noGrad;
+  const auto t0 = std::chrono::steady_clock::now();
+  const torch::Device device = chooseDevice(req.device);
+  LoadedModel dense = loadModel(req.dense, device, progress);
+  LoadedModel pruned = loadModel(req.pruned, device, progress);
+  const ModelConfig& cfg = dense.model->config();
+  checkSameShape(cfg, pruned.model->config(), req);
+  const int L = static_cast<int>(cfg.numLayers);
+
+  const CheckpointActRule rule = readCheckpointActRule(pruned.info.path, L);
+  const InputHook ruleHook = rule.present ? makeActivationHook(rule.sparsity, rule.thresholds) : InputHook{};
+
+  const CorpusText text = loadCorpus(req.corpus);
+  const auto windows = consecutiveWindows(dense.tokenizer->encode(text.text, false), req.seqlen, req.maxWindows);  // [w, T] i64
+  const int64_t w = windows.size(0);
+
+  InspectResult res;
+  res.dense = dense.info.path;
+  res.pruned = pruned.info.path;
+  res.corpus = text.name;
+  res.actRule = rule.rule;
+  res.seqlen = req.seqlen;
+  res.windows = w;
+  res.tokens = w * req.seqlen;
+
+  // Sums over all windows: [layer][proj] error numerator/denominator, [layer][site] zero counts.
+  std::vector<std::array<double, kNumProj>> errNum(L), errDen(L);
+  std::vector<std::array<double, kNumSites>> zeros(L), entries(L);
+  std::vector<double> hidNum(L, 0.0), hidDen(L, 0.0);
+  for (int l = 0; l < L; ++l) {
+    errNum[l].fill(0), errDen[l].fill(0), zeros[l].fill(0), entries[l].fill(0);
+  }
+
+  const int batch = std::max(1, req.batch);
+  for (int64_t i = 0; i < w; i += batch) {
+    reportProgress(progress, {"inspect", "windows", i, w});
+    const int64_t b = std::min<int64_t>(batch, w - i);
+    auto tokens = windows.narrow(0, i, b).to(device);  // [b, T] i64
+    auto hd = dense.model->embed(tokens);                // [b, T, d] f32 dense stream
+    auto hp = pruned.model->embed(tokens);               // [b, T, d] f32 pruned stream
+    for (int l = 0; l < L; ++l) {
+      std::array<torch::Tensor, kNumSites> xd, xp;  // each [b, T, k_in] f32: the site inputs of layer l
+      const InputHook hookD = [&](int layer, Site s, const torch::Tensor& x) {
+        if (layer == l) xd[static_cast<int>(s)] = x;
+        return x;
+      };
+      const InputHook hookP = [&](int layer, Site s, const torch::Tensor& x) {
+        torch::Tensor y = ruleHook ? ruleHook(layer, s, x) : x;
+        if (layer == l) xp[static_cast<int>(s)] = y;
+        return y;
+      };
+      auto nd = dense.model->layer(l, hd, hookD);
+      auto np = pruned.model->layer(l, hp, hookP);
+      const LayerWeights& wd = dense.model->weights().layers[static_cast<size_t>(l)];
+      const LayerWeights& wp = pruned.model->weights().layers[static_cast<size_t>(l)];
+      for (int p = 0; p < kNumProj; ++p) {
+        const int s = static_cast<int>(siteOf(static_cast<Proj>(p)));
+        DUO_ASSERT(xd[s].defined() && xp[s].defined());
+        auto yd = torch::matmul(xd[s], wd.proj[static_cast<size_t>(p)].t());  // [b, T, n_out] f32
+        auto yp = torch::matmul(xp[s], wp.proj[static_cast<size_t>(p)].t());  // [b, T, n_out] f32
+        errNum[l][p] += sq(yp - yd);
+        errDen[l][p] += sq(yd);
+      }
+      for (int s = 0; s < kNumSites; ++s) {
+        zeros[l][s] += static_cast<double>((xp[s] == 0).sum().item<int64_t>());
+        entries[l][s] += static_cast<double>(xp[s].numel());
+      }
+      hidNum[l] += sq(np - nd);
+      hidDen[l] += sq(nd);
+      hd = nd;
+      hp = np;
+    }
+  }
+  reportProgress(progress, {"inspect", "windows", w, w});
+
+  double wz = 0, wn = 0;
+  for (int l = 0; l < L; ++l) {
+    const LayerWeights& wp = pruned.model->weights().layers[static_cast<size_t>(l)];
+    for (int p = 0; p < kNumProj; ++p) {
+      const auto& W = wp.proj[static_cast<size_t>(p)];  // [n_out, k_in] f32
+      const double z = static_cast<double>((W == 0).sum().item<int64_t>());
+      wz += z;
+      wn += static_cast<double>(W.numel());
+      const int s = static_cast<int>(siteOf(static_cast<Proj>(p)));
+      InspectProj ip;
+      ip.layer = l;
+      ip.proj = static_cast<Proj>(p);
+      ip.relError = errDen[l][p] > 0 ? errNum[l][p] / errDen[l][p] : 0.0;
+      ip.weightSparsity = z / static_cast<double>(W.numel());
+      ip.actSparsity = entries[l][s] > 0 ? zeros[l][s] / entries[l][s] : 0.0;
+      res.projs.push_back(ip);
+    }
+    res.layers.push_back({l, hidDen[l] > 0 ? hidNum[l] / hidDen[l] : 0.0});
+  }
+  res.weightSparsity = wn > 0 ? wz / wn : 0.0;
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace duo

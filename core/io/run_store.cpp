@@ -1,0 +1,119 @@
+#include "core/io/run_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+
+#include "core/common/error.h"
+#include "core/common/atomic_file.h"
+#include "core/common/paths.h"
+
+namespace fs = std::filesystem;
+
+namespace duo {
+
+namespace {
+std::tm utcNow(int* millis) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  *millis = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return tm;
+}
+}  // namespace
+
+RunStore::RunStore(std::string dir) : m_dir(std::move(dir)) {}
+
+std::string RunStore::defaultDir() {
+  const char* env = std::getenv("DUO_RUNS_DIR");
+  if (env && *env) return env;
+  return cacheDir() + "/runs";
+}
+
+std::string RunStore::newId(const std::string& method) {
+  int ms = 0;
+  const std::tm tm = utcNow(&ms);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  char msBuf[8];
+  std::snprintf(msBuf, sizeof msBuf, "-%03d-", ms);
+  std::string tag;
+  for (char c : method) {
+    const char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    tag += (std::isalnum(static_cast<unsigned char>(l)) || l == '-') ? l : '-';
+  }
+  return std::string(buf) + msBuf + (tag.empty() ? "run" : tag);
+}
+
+std::string RunStore::nowIso8601() {
+  int ms = 0;
+  const std::tm tm = utcNow(&ms);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string RunStore::save(RunRecord& rec) const {
+  std::error_code ec;
+  fs::create_directories(m_dir, ec);
+  DUO_CHECK(fs::is_directory(m_dir), "run store: cannot create folder '", m_dir, "'",
+            ec ? ": " + ec.message() : std::string());
+  if (rec.id.empty()) {
+    const std::string base = newId(rec.method);
+    rec.id = base;
+    for (int i = 2; fs::exists(pathOf(rec.id)); ++i) rec.id = base + "-" + std::to_string(i);
+  }
+  if (rec.created.empty()) rec.created = nowIso8601();
+  writeFileAtomic(pathOf(rec.id), rec.toJson().dump(1) + "\n");
+  return rec.id;
+}
+
+std::vector<std::string> RunStore::ids() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!fs::is_directory(m_dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(m_dir, ec)) {
+    const fs::path p = e.path();
+    // <id>.json; temp files of atomic writes end in .tmp-* and are skipped.
+    if (e.is_regular_file() && p.extension() == ".json") out.push_back(p.stem().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string RunStore::resolve(const std::string& key) const {
+  const auto all = ids();
+  DUO_CHECK(!all.empty(), "run store '", m_dir, "' has no runs");
+  if (key == "latest") return all.back();
+  std::vector<std::string> hits;
+  for (const auto& id : all) {
+    if (id == key) return id;
+    if (id.rfind(key, 0) == 0) hits.push_back(id);
+  }
+  DUO_CHECK(!hits.empty(), "run '", key, "' not found in '", m_dir, "' (", all.size(), " runs; `duoscope-cli runs list`)");
+  if (hits.size() > 1) {
+    std::string list;
+    for (size_t i = 0; i < hits.size() && i < 5; ++i) list += (i ? ", " : "") + hits[i];
+    fail("run '", key, "' is ambiguous in '", m_dir, "': ", hits.size(), " runs match (", list,
+         hits.size() > 5 ? ", ..." : "", ")");
+  }
+  return hits.front();
+}
+
+RunRecord RunStore::load(const std::string& key) const { return RunRecord::load(pathOf(resolve(key))); }
+
+std::string RunStore::remove(const std::string& key) const {
+  const std::string id = resolve(key);
+  std::error_code ec;
+  fs::remove(pathOf(id), ec);
+  DUO_CHECK(!ec, "cannot remove '", pathOf(id), "': ", ec.message());
+  return id;
+}
+
+}  // namespace duo
