@@ -287,17 +287,21 @@ Allocation allocate(const SensitivityTable& t, const AllocateOptions& o) {
     lambda = hi;
   }
   int moves = greedyRefine(pb, best);
-  // Uniform grid points within budget as further starting points (never worse than uniform).
+  // The best uniform grid point within budget as a second starting point (never worse than uniform).
+  Choice bestUniform;
+  bestUniform.err = std::numeric_limits<double>::infinity();
   for (size_t iw = 0; iw < pb.nW; ++iw)
     for (size_t ia = 0; ia < pb.nA; ++ia) {
       Choice u;
       u.iw.assign(static_cast<size_t>(pb.layers) * kNumProj, static_cast<int>(iw));
       u.ia.assign(static_cast<size_t>(pb.layers) * kNumSites, static_cast<int>(ia));
       evaluate(pb, u);
-      if (u.cost > 1.0 + kFeasibleSlack || u.err >= best.err) continue;
-      const int m = greedyRefine(pb, u);
-      if (u.err < best.err) best = std::move(u), moves = m;
+      if (u.cost <= 1.0 + kFeasibleSlack && u.err < bestUniform.err) bestUniform = std::move(u);
     }
+  if (bestUniform.err < best.err) {
+    const int m = greedyRefine(pb, bestUniform);
+    if (bestUniform.err < best.err) best = std::move(bestUniform), moves = m;
+  }
 
   SparsityConfig cfg = SparsityConfig::uniform(pb.layers, 0, 0);
   for (int l = 0; l < pb.layers; ++l)

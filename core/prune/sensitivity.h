@@ -31,8 +31,10 @@ bool weightEstimatorFromName(const std::string& name, WeightEstimator* out);
 WeightEstimator estimatorFor(Method m);
 
 struct SensitivityOptions {
-  std::vector<double> gridW{0.0, 0.3, 0.5, 0.7};  // weight sparsities, ascending, in [0, 1)
-  std::vector<double> gridA{0.0, 0.3, 0.5, 0.7};  // activation sparsities (topk), ascending, in [0, 1)
+  // Steps of 0.1: errors are convex in p, so an allocation restricted to a coarse grid (0, 0.3, ...)
+  // loses to a uniform p between grid points at low targets (docs/allocation.md, section 4).
+  std::vector<double> gridW{0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};  // weight sparsities, ascending, in [0, 1)
+  std::vector<double> gridA{0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};  // activation sparsities (topk), ascending
   WeightEstimator estimator = WeightEstimator::Obs;
   double damping = 0.01;     // OBS estimator: lambda, relative to mean(diag H)
   int blockSize = 128;       // OBS estimator: mask block

@@ -346,6 +346,22 @@ void TestAllocate::fastEnoughForSlider() {
   qInfo("allocate on 30 x 7 x 16 points (best of 3 per target, 7 targets): median %.2f ms, max %.2f ms",
         ms[ms.size() / 2], ms.back());
   QVERIFY2(ms.back() < 50.0, qPrintable(QString("slowest allocation %1 ms").arg(ms.back())));
+  // The default 10 x 10 grid (30 x 7 x 100 points).
+  const std::vector<double> fine = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
+  const auto tf = syntheticTable(smolShape(), fine, fine, 12);
+  double worst = 0;
+  for (double target = 1.3; target <= 2.5; target += 0.4) {
+    double best = 1e9;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto a = duo::allocate(tf, speedupTarget(target));
+      best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      QVERIFY(a.predicted.speedup >= target);
+    }
+    worst = std::max(worst, best);
+  }
+  qInfo("allocate on 30 x 7 x 100 points: slowest target %.2f ms", worst);
+  QVERIFY2(worst < 50.0, qPrintable(QString("slowest allocation on the 10 x 10 grid %1 ms").arg(worst)));
 }
 
 QTEST_GUILESS_MAIN(TestAllocate)
