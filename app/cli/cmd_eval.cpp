@@ -1,16 +1,17 @@
 // duoscope-cli eval: perplexity of a model (dense, or a pruned DuoScope checkpoint with its
-// activation rule on) over a corpus, SparseGPT/GPTQ windows convention.
+// activation rule on) over a corpus, SparseGPT/GPTQ windows convention; with --task also
+// multiple-choice accuracy (lm-eval-harness scoring, core/eval/accuracy.h).
 #include <iostream>
 
 #include "app/cli/cli.h"
 #include "core/data/corpus.h"
+#include "core/data/mc_task.h"
 #include "core/data/windows.h"
+#include "core/eval/accuracy.h"
+#include "core/eval/checkpoint_rule.h"
 #include "core/eval/perplexity.h"
 #include "core/model/model_loader.h"
 #include "core/prune/act_hook.h"
-
-#include <filesystem>
-#include <fstream>
 
 namespace duo::cli {
 namespace {
@@ -24,6 +25,8 @@ struct EvalArgs {
   int batch = 4;
   std::string device;
   bool json = false;
+  std::string task;    // multiple-choice JSONL ("" = perplexity only)
+  int taskBatch = 16;  // accuracy requests per forward
 };
 
 Registrar reg("eval", [](CLI::App& app) {
@@ -36,6 +39,8 @@ Registrar reg("eval", [](CLI::App& app) {
   cmd->add_option("--max-windows", a->maxWindows, "Evaluate at most this many windows (0 = all)")->capture_default_str();
   cmd->add_option("--batch", a->batch, "Windows per forward")->capture_default_str()->check(CLI::Range(1, 1024));
   cmd->add_option("--device", a->device, "auto | cpu | cuda");
+  cmd->add_option("--task", a->task, "Also score a multiple-choice task (JSONL: context, choices, gold)");
+  cmd->add_option("--task-batch", a->taskBatch, "Accuracy requests per forward")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] {
     auto progress = progressBar();
@@ -44,30 +49,26 @@ Registrar reg("eval", [](CLI::App& app) {
     const auto tokens = m.tokenizer->encode(corpus.text, false);
     const auto windows = consecutiveWindows(tokens, a->seqlen, a->maxWindows);
     // A pruned DuoScope checkpoint carries its activation rule: evaluate with it on.
-    InputHook hook;
-    std::string actRule = "none";
-    const std::string cfgPath = m.info.path + "/config.json";
-    if (std::filesystem::is_directory(m.info.path) && std::filesystem::exists(cfgPath)) {
-      std::ifstream in(cfgPath);
-      const auto cfg = nlohmann::json::parse(in, nullptr, false);
-      if (!cfg.is_discarded() && cfg.contains("duoscope_activation_sparsity")) {
-        const auto& act = cfg["duoscope_activation_sparsity"];
-        const int layers = static_cast<int>(m.model->config().numLayers);
-        const SparsityConfig sc = SparsityConfig::fromJson(act.at("sparsity"), layers, cfgPath);
-        const ActThresholds th = act.contains("thresholds") ? ActThresholds::fromJson(act["thresholds"]) : ActThresholds{};
-        hook = makeActivationHook(sc, th);
-        actRule = actRuleName(sc.actRule);
-      }
-    }
+    const CheckpointActRule rule = readCheckpointActRule(m.info.path, static_cast<int>(m.model->config().numLayers));
+    const InputHook hook = rule.present ? makeActivationHook(rule.sparsity, rule.thresholds) : InputHook{};
+    const std::string actRule = rule.rule;
+    const McTask task = a->task.empty() ? McTask{} : loadMcTask(a->task);  // read first: fail fast
     const PerplexityResult r = evalPerplexity(*m.model, windows, hook, a->batch, progress);
+    AccuracyResult acc;
+    if (!task.items.empty()) acc = evalAccuracy(*m.model, *m.tokenizer, task, hook, a->taskBatch, progress);
     finishProgress();
     nlohmann::json j = {{"model", m.info.path}, {"corpus", corpus.name},       {"perplexity", r.perplexity},
                         {"tokens", r.tokens},   {"windows", r.windows},        {"seqlen", r.seqlen},
                         {"seconds", r.seconds}, {"device", m.model->device().str()}, {"act_rule", actRule}};
+    if (!task.items.empty()) j["accuracy"] = acc.toJson();
     if (a->json) printJson(j);
     else
       std::cout << "perplexity " << r.perplexity << " over " << r.tokens << " tokens (" << r.windows << " windows of "
                 << r.seqlen << ", " << corpus.name << ") in " << r.seconds << " s\n";
+    if (!a->json && !task.items.empty())
+      std::cout << "accuracy " << acc.acc << " +- " << acc.accStderr << ", acc_norm " << acc.accNorm << " +- "
+                << acc.accNormStderr << " over " << acc.items << " items of " << acc.task << " in " << acc.seconds
+                << " s\n";
   });
 });
 

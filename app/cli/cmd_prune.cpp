@@ -3,6 +3,7 @@
 
 #include "app/cli/cli.h"
 #include "core/common/error.h"
+#include "core/io/run_store.h"
 #include "core/job/prune_job.h"
 
 namespace duo::cli {
@@ -17,6 +18,8 @@ struct PruneArgs {
   std::string config;
   double w = 0.5, a = 0.5;
   bool json = false;
+  std::string runsDir;  // run store folder ("" = RunStore::defaultDir())
+  bool noRecord = false;
 };
 
 Registrar reg("prune", [](CLI::App& app) {
@@ -47,6 +50,8 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--max-windows", a->req.maxWindows, "Evaluate at most this many windows (0 = all)");
   cmd->add_option("--task", a->req.taskFile, "Multiple-choice task JSONL for accuracy");
   cmd->add_option("--device", a->req.device, "auto | cpu | cuda");
+  cmd->add_option("--runs-dir", a->runsDir, "Save the run record here (default $DUO_RUNS_DIR or <cache>/runs)");
+  cmd->add_flag("--no-record", a->noRecord, "Do not save a run record");
   cmd->add_flag("--json", a->json, "Print the result as JSON");
   cmd->callback([a] {
     PruneRequest req = a->req;
@@ -60,11 +65,17 @@ Registrar reg("prune", [](CLI::App& app) {
     req.uniformAct = a->a;
     req.nm = parseNm(a->nm);
     if (!a->config.empty()) req.sparsityFile = a->config;
+    DUO_CHECK(req.taskFile.empty() || req.eval, "--task needs --eval (accuracy is part of the evaluation)");
     auto progress = progressBar();
     const PruneResult r = runPrune(req, progress, {});
     finishProgress();
+    nlohmann::json out = r.toJson();
+    if (!a->noRecord) {  // every run lands in the run store (runs list|show|compare, export --run)
+      RunRecord rec = RunRecord::fromJson(out, "prune");
+      out["run_id"] = RunStore(a->runsDir.empty() ? RunStore::defaultDir() : a->runsDir).save(rec);
+    }
     if (a->json) {
-      printJson(r.toJson());
+      printJson(out);
       return;
     }
     std::cout << methodName(r.request.method) << ": weight sparsity " << r.weightSparsity << ", activation sparsity "
@@ -72,7 +83,12 @@ Registrar reg("prune", [](CLI::App& app) {
     if (r.eval.done)
       std::cout << "perplexity " << r.eval.perplexity << " (dense " << r.eval.densePerplexity << ") over "
                 << r.eval.tokens << " tokens\n";
+    if (!r.eval.taskName.empty())
+      std::cout << "accuracy " << r.eval.accuracy << " (dense " << r.eval.denseAccuracy << "), acc_norm "
+                << r.eval.accuracyNorm << " (dense " << r.eval.denseAccuracyNorm << ") on " << r.eval.taskItems
+                << " items of " << r.eval.taskName << "\n";
     if (!r.request.outDir.empty()) std::cout << "wrote " << r.request.outDir << "\n";
+    if (out.contains("run_id")) std::cout << "run " << out["run_id"].get<std::string>() << "\n";
   });
 });
 

@@ -59,8 +59,9 @@ McTask makeClozeTask(const CorpusText& corpus, const ClozeOptions& o) {
   for (size_t i = 0; i < lines.size(); ++i) {
     const auto& w = lines[i].words;
     if (static_cast<int>(w.size()) < o.minWords) continue;
-    size_t cut = w.size() / 2;
-    cut = std::max(cut, w.size() - static_cast<size_t>(o.maxEndingWords));
+    size_t cut = w.size() / 2;  // the ending: the second half, at most maxEndingWords words
+    const size_t maxEnd = static_cast<size_t>(o.maxEndingWords);
+    if (w.size() - cut > maxEnd) cut = w.size() - maxEnd;
     Cand c{i, joinWords(w, 0, cut), " " + joinWords(w, cut, w.size()), w.size() - cut};
     byClass[c.cls].push_back(cands.size());
     cands.push_back(std::move(c));

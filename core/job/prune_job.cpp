@@ -10,7 +10,9 @@
 #include "core/common/version.h"
 #include "core/data/corpus.h"
 #include "core/data/windows.h"
+#include "core/eval/accuracy.h"
 #include "core/eval/perplexity.h"
+#include "core/io/model_hash.h"
 #include "core/job/decode_estimate.h"
 #include "core/model/io/model_writer.h"
 #include "core/model/model_loader.h"
@@ -52,6 +54,8 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   const torch::Device device = chooseDevice(req.device);
   res.device = device.str();
   LoadedModel m = loadModel(req.model, device, progress);
+  // The task file is read before calibration so that a bad file fails in seconds, not after it.
+  const McTask task = req.eval && !req.taskFile.empty() ? loadMcTask(req.taskFile) : McTask{};
   const ModelConfig& cfg = m.model->config();
 
   // Sparsity: a file, the request's table, or uniform.
@@ -118,12 +122,28 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
     res.eval.tokens = p.tokens;
     res.eval.windows = p.windows;
     res.eval.seqlen = p.seqlen;
+    if (!task.items.empty()) {  // multiple-choice accuracy, pruned (rule on) and dense
+      const AccuracyResult ap = evalAccuracy(pruned, *m.tokenizer, task, hook, 16, progress);
+      const AccuracyResult ad = evalAccuracy(*m.model, *m.tokenizer, task, {}, 16, progress);
+      res.eval.taskName = task.name;
+      res.eval.taskItems = ap.items;
+      res.eval.accuracy = ap.acc;
+      res.eval.accuracyStderr = ap.accStderr;
+      res.eval.accuracyNorm = ap.accNorm;
+      res.eval.accuracyNormStderr = ap.accNormStderr;
+      res.eval.denseAccuracy = ad.acc;
+      res.eval.denseAccuracyStderr = ad.accStderr;
+      res.eval.denseAccuracyNorm = ad.accNorm;
+      res.eval.denseAccuracyNormStderr = ad.accNormStderr;
+    }
     res.secondsEval = secondsSince(te);
   }
 
   const ModelInfo& info = m.info;
-  res.provenance = {{"model", {{"path", info.path}, {"format", info.format}, {"parameters", info.parameters},
-                               {"sha256", fs::is_regular_file(info.path) ? sha256File(info.path) : std::string()}}},
+  res.provenance = {{"model", {{"path", info.path}, {"name", info.name}, {"format", info.format},
+                               {"architecture", cfg.architecture}, {"layers", cfg.numLayers},
+                               {"parameters", info.parameters},
+                               {"sha256", modelContentHash(info.path)}}},
                     {"data", {{"calib", req.calibSource}, {"nsamples", req.nsamples}, {"seqlen", req.seqlen},
                               {"seed", req.seed}, {"tokenizer", m.tokenizer->kind()}}},
                     {"duoscope_version", kVersion},
@@ -180,6 +200,15 @@ nlohmann::json PruneResult::toJson() const {
   if (eval.done)
     j["eval"] = {{"perplexity", eval.perplexity}, {"dense_perplexity", eval.densePerplexity}, {"tokens", eval.tokens},
                  {"windows", eval.windows}, {"seqlen", eval.seqlen}, {"corpus", request.evalSource}};
+  if (eval.done && !eval.taskName.empty()) {
+    const auto acc = [&](double a, double aErr, double n, double nErr) {
+      return nlohmann::json{{"task", eval.taskName}, {"items", eval.taskItems}, {"acc", a}, {"acc_stderr", aErr},
+                            {"acc_norm", n}, {"acc_norm_stderr", nErr}};
+    };
+    j["eval"]["accuracy"] = acc(eval.accuracy, eval.accuracyStderr, eval.accuracyNorm, eval.accuracyNormStderr);
+    j["eval"]["dense_accuracy"] =
+        acc(eval.denseAccuracy, eval.denseAccuracyStderr, eval.denseAccuracyNorm, eval.denseAccuracyNormStderr);
+  }
   return j;
 }
 

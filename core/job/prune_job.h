@@ -49,6 +49,9 @@ struct EvalResult {
   int seqlen = 0;
   double accuracy = -1, accuracyNorm = -1, denseAccuracy = -1;  // -1 = no task
   int64_t taskItems = 0;
+  std::string taskName;                                            // McTask::name ("" = no task)
+  double denseAccuracyNorm = -1;
+  double accuracyStderr = 0, accuracyNormStderr = 0, denseAccuracyStderr = 0, denseAccuracyNormStderr = 0;
 };
 
 struct PruneResult {

@@ -1,0 +1,272 @@
+// Run records (core/io/run_record), the run store (core/io/run_store) and comparisons
+// (core/io/run_compare): JSON round trip, conversion of `prune --json` documents (duoscope.run/1),
+// errors naming the field, ids that sort by time, prefix resolution, DUO_RUNS_DIR, and the
+// `runs` CLI verb over a store folder.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <cstdlib>
+#include <thread>
+
+#include "core/common/atomic_file.h"
+#include "core/common/error.h"
+#include "core/io/run_compare.h"
+#include "core/io/run_store.h"
+#include "core/job/prune_job.h"
+
+namespace {
+// A PruneResult as runPrune fills it (4 layers, 2 projections recorded), with eval and accuracy.
+duo::PruneResult fakeResult(double ppl, double acc) {
+  duo::PruneResult r;
+  r.request.model = "tiny";
+  r.request.method = duo::Method::DuoGpt;
+  r.request.nsamples = 16;
+  r.request.seqlen = 64;
+  r.request.seed = 3;
+  r.request.evalSource = "kjv:eval";
+  r.sparsity = duo::SparsityConfig::uniform(4, 0.5, 0.5);
+  r.sparsity.setWeight(2, duo::Proj::Down, 0.7);
+  r.records = {{0, duo::Proj::Q, 0.5, 0.49, 0.01, 0.02, 0.1}, {3, duo::Proj::Down, 0.5, 0.5, 0.2, 0.3, 0.2}};
+  r.eval.done = true;
+  r.eval.perplexity = ppl;
+  r.eval.densePerplexity = 10.5;
+  r.eval.tokens = 1260;
+  r.eval.windows = 20;
+  r.eval.seqlen = 64;
+  r.eval.taskName = "kjv-cloze";
+  r.eval.taskItems = 100;
+  r.eval.accuracy = acc;
+  r.eval.accuracyNorm = acc - 0.01;
+  r.eval.accuracyStderr = 0.04;
+  r.eval.denseAccuracy = 0.7;
+  r.eval.denseAccuracyNorm = 0.69;
+  r.weightSparsity = 0.5;
+  r.actSparsity = 0.5;
+  r.predictedSpeedup = 1.8;
+  r.secondsTotal = 12.5;
+  r.peakRssBytes = 123456789;
+  r.device = "cpu";
+  r.provenance = {{"model", {{"path", "/m/tiny"}, {"format", "hf-safetensors"}, {"parameters", 4000000},
+                             {"sha256", "ab12"}, {"architecture", "llama"}, {"layers", 4}}},
+                  {"data", {{"calib", "kjv:calib"}, {"nsamples", 16}, {"seqlen", 64}, {"seed", 3},
+                            {"tokenizer", "bpe-bytelevel"}}},
+                  {"duoscope_version", "0.1.0"}, {"libtorch_version", "1.13.1"}, {"device", "cpu"}};
+  return r;
+}
+
+int runCli(const QStringList& args, QByteArray* out, QByteArray* err = nullptr) {
+  QProcess p;
+  p.start(qEnvironmentVariable("DUO_CLI"), args);
+  if (!p.waitForFinished(60000)) return -1;
+  *out = p.readAllStandardOutput();
+  if (err) *err = p.readAllStandardError();
+  return p.exitCode();
+}
+}  // namespace
+
+class TestRunRecords : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void fromPruneJson();
+  void roundTrip();
+  void missingFields_data();
+  void missingFields();
+  void storeIdsSortByTime();
+  void storeResolveAndDelete();
+  void defaultDirFollowsEnv();
+  void compare();
+  void cli();
+};
+
+void TestRunRecords::fromPruneJson() {
+  const auto rec = duo::RunRecord::fromJson(fakeResult(12.0, 0.6).toJson(), "test");
+  QCOMPARE(rec.method, std::string("duogpt"));
+  QCOMPARE(rec.model.path, std::string("/m/tiny"));
+  QCOMPARE(rec.model.sha256, std::string("ab12"));
+  QCOMPARE(rec.model.layers, 4);
+  QCOMPARE(rec.data.corpus, std::string("kjv:calib"));
+  QCOMPARE(rec.data.split, std::string("calib"));
+  QCOMPARE(rec.data.nsamples, 16);
+  QCOMPARE(rec.data.seed, uint64_t(3));
+  QVERIFY(!rec.options.contains("nsamples") && rec.options.contains("alpha"));
+  QCOMPARE(rec.sparsity.at(2, duo::Proj::Down).weight, 0.7);
+  QCOMPARE(rec.records.size(), size_t(2));
+  QCOMPARE(rec.records[1].relErrorMaskOnly, 0.3);
+  QCOMPARE(rec.timings.at("total"), 12.5);
+  QVERIFY(!rec.measuredSpeedup.has_value());
+  const auto* ppl = rec.findMetric("perplexity", "pruned");
+  QVERIFY(ppl);
+  QCOMPARE(ppl->value, 12.0);
+  QCOMPARE(ppl->seqlen, 64);
+  QCOMPARE(ppl->count, int64_t(1260));
+  QCOMPARE(ppl->data, std::string("kjv:eval"));
+  QCOMPARE(rec.findMetric("perplexity", "dense")->value, 10.5);
+  const auto* acc = rec.findMetric("acc", "pruned");
+  QVERIFY(acc);
+  QCOMPARE(acc->value, 0.6);
+  QCOMPARE(acc->data, std::string("kjv-cloze"));
+  QCOMPARE(acc->count, int64_t(100));
+  QCOMPARE(*acc->stderrValue, 0.04);
+  QCOMPARE(rec.findMetric("acc_norm", "dense")->value, 0.69);
+  QCOMPARE(rec.label(), std::string("duogpt W51/A50"));
+}
+
+void TestRunRecords::roundTrip() {
+  auto rec = duo::RunRecord::fromJson(fakeResult(12.0, 0.6).toJson(), "test");
+  rec.id = "20261129-093512-042-duogpt";
+  rec.created = "2026-11-29T09:35:12Z";
+  rec.measuredSpeedup = 1.6;
+  const auto j = rec.toJson();
+  QCOMPARE(j["schema"].get<std::string>(), std::string("duoscope.run-record/1"));
+  QVERIFY(j["speed"]["measured"].is_number());
+  const auto back = duo::RunRecord::fromJson(j, "again");
+  QCOMPARE(back.toJson().dump(), j.dump());
+  QCOMPARE(*back.measuredSpeedup, 1.6);
+  QVERIFY(back.sparsity == rec.sparsity);
+  rec.measuredSpeedup.reset();
+  QVERIFY(rec.toJson()["speed"]["measured"].is_null());
+}
+
+void TestRunRecords::missingFields_data() {
+  QTest::addColumn<QString>("pointer");
+  QTest::addColumn<QString>("message");
+  QTest::newRow("method") << "/method" << "missing field 'method'";
+  QTest::newRow("data") << "/data" << "missing field 'data'";
+  QTest::newRow("seed") << "/data/seed" << "data: missing field 'seed'";
+  QTest::newRow("metric value") << "/metrics/0/value" << "metrics[0]: missing field 'value'";
+  QTest::newRow("record proj") << "/records/1/proj" << "records[1]: missing field 'proj'";
+  QTest::newRow("speed") << "/speed" << "missing field 'speed'";
+}
+
+void TestRunRecords::missingFields() {
+  QFETCH(QString, pointer);
+  QFETCH(QString, message);
+  auto rec = duo::RunRecord::fromJson(fakeResult(12.0, 0.6).toJson(), "test");
+  rec.id = "x";
+  auto j = rec.toJson();
+  const nlohmann::json::json_pointer ptr(pointer.toStdString());
+  j[ptr.parent_pointer()].erase(ptr.back());
+  try {
+    duo::RunRecord::fromJson(j, "runs/x.json");
+    QFAIL("expected duo::Error");
+  } catch (const duo::Error& e) {
+    QVERIFY2(QString(e.what()).startsWith("runs/x.json") && QString(e.what()).contains(message), e.what());
+  }
+}
+
+void TestRunRecords::storeIdsSortByTime() {
+  QTemporaryDir dir;
+  const duo::RunStore store(dir.filePath("runs").toStdString());
+  QVERIFY(store.ids().empty());
+  std::vector<std::string> saved;
+  for (int i = 0; i < 4; ++i) {
+    auto rec = duo::RunRecord::fromJson(fakeResult(12.0 + i, 0.6).toJson(), "test");
+    rec.method = i % 2 ? "wanda" : "duogpt";
+    saved.push_back(store.save(rec));
+    QCOMPARE(rec.id, saved.back());
+    QVERIFY(!rec.created.empty());
+    if (i == 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  QVERIFY(store.ids() == saved);  // save order == sorted order: ids start with the UTC time
+  QVERIFY(QRegularExpression("^\\d{8}-\\d{6}-\\d{3}-duogpt").match(QString::fromStdString(saved[0])).hasMatch());
+  QCOMPARE(store.load(saved[2]).findMetric("perplexity", "pruned")->value, 14.0);
+  // No temp files are left beside the records.
+  QCOMPARE(QDir(dir.filePath("runs")).entryList(QDir::Files).size(), 4);
+}
+
+void TestRunRecords::storeResolveAndDelete() {
+  QTemporaryDir dir;
+  const duo::RunStore store(dir.path().toStdString());
+  auto a = duo::RunRecord::fromJson(fakeResult(12.0, 0.6).toJson(), "t");
+  auto b = a, c = a;
+  a.id = "20260101-000000-000-duogpt";
+  b.id = "20260101-000000-500-wanda";
+  c.id = "20260102-000000-000-duogpt";
+  for (auto* r : {&a, &b, &c}) store.save(*r);
+  QCOMPARE(store.resolve("latest"), c.id);
+  QCOMPARE(store.resolve("20260102"), c.id);
+  QCOMPARE(store.resolve(b.id), b.id);
+  QVERIFY_EXCEPTION_THROWN(store.resolve("20260101"), duo::Error);  // ambiguous
+  try {
+    store.resolve("2027");
+    QFAIL("expected duo::Error");
+  } catch (const duo::Error& e) {
+    QVERIFY2(QString(e.what()).contains("not found"), e.what());
+  }
+  QCOMPARE(store.remove("20260101-000000-5"), b.id);
+  QCOMPARE(store.ids().size(), size_t(2));
+  // A corrupt file is reported by load, naming it.
+  duo::writeFileAtomic(store.pathOf("20260103-000000-000-bad"), "{not json");
+  try {
+    store.load("20260103");
+    QFAIL("expected duo::Error");
+  } catch (const duo::Error& e) {
+    QVERIFY2(QString(e.what()).contains("20260103-000000-000-bad.json"), e.what());
+  }
+}
+
+void TestRunRecords::defaultDirFollowsEnv() {
+  const QByteArray old = qgetenv("DUO_RUNS_DIR");
+  qputenv("DUO_RUNS_DIR", "/tmp/somewhere/runs");
+  QCOMPARE(duo::RunStore::defaultDir(), std::string("/tmp/somewhere/runs"));
+  qunsetenv("DUO_RUNS_DIR");
+  QVERIFY(QString::fromStdString(duo::RunStore::defaultDir()).endsWith("/runs"));
+  if (!old.isNull()) qputenv("DUO_RUNS_DIR", old);
+}
+
+void TestRunRecords::compare() {
+  auto a = duo::RunRecord::fromJson(fakeResult(12.0, 0.6).toJson(), "a");
+  auto b = duo::RunRecord::fromJson(fakeResult(15.0, 0.5).toJson(), "b");
+  a.id = "A";
+  b.id = "B";
+  b.records[1].relError = 0.5;
+  b.metrics.pop_back();  // b lacks dense acc_norm
+  const auto c = duo::compareRuns(a, b);
+  const auto j = c.toJson();
+  bool sawPpl = false, sawMissing = false;
+  for (const auto& row : j["summary"]) {
+    if (row["name"] == "perplexity (pruned, kjv:eval)") {
+      sawPpl = true;
+      QCOMPARE(row["diff"].get<double>(), 3.0);
+    }
+    if (row["name"] == "acc_norm (dense, kjv-cloze)") {
+      sawMissing = true;
+      QVERIFY(row["b"].is_null() && row["diff"].is_null());
+    }
+  }
+  QVERIFY(sawPpl && sawMissing);
+  QCOMPARE(j["layers"].size(), size_t(2));
+  QCOMPARE(j["layers"][1]["rel_error"]["diff"].get<double>(), 0.3);
+  QCOMPARE(j["layers"][1]["proj"].get<std::string>(), std::string("down_proj"));
+  QVERIFY(QString::fromStdString(c.toText()).contains("down_proj"));
+}
+
+void TestRunRecords::cli() {
+  QTemporaryDir dir;
+  const duo::RunStore store(dir.path().toStdString());
+  auto a = duo::RunRecord::fromJson(fakeResult(12.0, 0.6).toJson(), "a");
+  auto b = duo::RunRecord::fromJson(fakeResult(14.0, 0.55).toJson(), "b");
+  store.save(a);
+  std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  store.save(b);
+  const QString d = dir.path();
+  QByteArray out, err;
+  QCOMPARE(runCli({"runs", "list", "--runs-dir", d, "--json"}, &out), 0);
+  auto j = nlohmann::json::parse(out.toStdString());
+  QCOMPARE(j["runs"].size(), size_t(2));
+  QCOMPARE(j["runs"][0]["id"].get<std::string>(), a.id);
+  QCOMPARE(j["runs"][1]["perplexity"].get<double>(), 14.0);
+  QCOMPARE(runCli({"runs", "show", "latest", "--runs-dir", d, "--json"}, &out), 0);
+  QCOMPARE(nlohmann::json::parse(out.toStdString())["id"].get<std::string>(), b.id);
+  QCOMPARE(runCli({"runs", "compare", QString::fromStdString(a.id), QString::fromStdString(b.id), "--runs-dir", d, "--json"}, &out), 0);
+  QCOMPARE(nlohmann::json::parse(out.toStdString())["summary"][0]["diff"].get<double>(), 2.0);
+  QCOMPARE(runCli({"runs", "compare", QString::fromStdString(a.id), QString::fromStdString(b.id), "--runs-dir", d}, &out), 0);
+  QVERIFY(out.contains("perplexity (pruned, kjv:eval)"));
+  QCOMPARE(runCli({"runs", "delete", QString::fromStdString(a.id), "--runs-dir", d}, &out), 0);
+  QCOMPARE(store.ids().size(), size_t(1));
+  QCOMPARE(runCli({"runs", "show", "nope", "--runs-dir", d}, &out, &err), 1);
+  QVERIFY2(err.contains("not found"), err.constData());
+}
+
+QTEST_GUILESS_MAIN(TestRunRecords)
+#include "test_run_records.moc"
