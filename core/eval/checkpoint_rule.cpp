@@ -21,7 +21,12 @@ CheckpointActRule readCheckpointActRule(const std::string& modelPath, int numLay
             ": duoscope_activation_sparsity needs an object with a \"sparsity\" config");
   r.sparsity = SparsityConfig::fromJson(act["sparsity"], numLayers, cfgPath + ": duoscope_activation_sparsity.sparsity");
   try {
-    if (act.contains("thresholds")) r.thresholds = ActThresholds::fromJson(act["thresholds"], numLayers);
+    // The topk rule stores an empty list; a threshold rule needs one entry per layer.
+    if (act.contains("thresholds")) r.thresholds = ActThresholds::fromJson(act["thresholds"]);
+    DUO_CHECK(r.thresholds.numLayers() == 0 || r.thresholds.numLayers() == numLayers, "thresholds for ",
+              r.thresholds.numLayers(), " layers, the model has ", numLayers);
+    DUO_CHECK(r.sparsity.actRule != ActRule::Threshold || r.thresholds.numLayers() == numLayers,
+              "the threshold rule needs thresholds for all ", numLayers, " layers");
   } catch (...) {
     rethrowWithContext(cfgPath + ": duoscope_activation_sparsity.thresholds");
   }
