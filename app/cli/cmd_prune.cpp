@@ -2,9 +2,11 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/io/run_store.h"
 #include "core/job/prune_job.h"
+#include "core/model/io/model_info.h"
 
 namespace duo::cli {
 namespace {
@@ -66,6 +68,16 @@ Registrar reg("prune", [](CLI::App& app) {
     req.nm = parseNm(a->nm);
     if (!a->config.empty()) req.sparsityFile = a->config;
     DUO_CHECK(req.taskFile.empty() || req.eval, "--task needs --eval (accuracy is part of the evaluation)");
+    if (req.nsamples <= 0 || req.seqlen <= 0) {  // say which defaults apply before the long part starts
+      const ModelInfo info = inspectModel(req.model);
+      const bool cuda = req.device == "cuda" || (req.device.empty() && deviceInfo().cuda);
+      int n = 0, len = 0;
+      defaultCalibration(info.parameters, cuda, &n, &len);
+      std::cerr << "calibration: " << (req.nsamples > 0 ? req.nsamples : n) << " windows x "
+                << (req.seqlen > 0 ? req.seqlen : len) << " tokens of " << req.calibSource << " (default for "
+                << info.parameters / 1e6 << "M parameters on " << (cuda ? "cuda" : "cpu")
+                << "; --nsamples/--seqlen change it)\n";
+    }
     auto progress = progressBar();
     const PruneResult r = runPrune(req, progress, {});
     finishProgress();
