@@ -12,17 +12,19 @@ namespace duo::ui {
 
 namespace {
 QString headline(const RunEntry& r) {
-  const PruneResult& p = r.result;
+  const RunRecord& p = r.record;
   QString s = QString("<b>%1</b> · W %2, A %3 · %4× predicted")
                   .arg(r.label(), formatPercent(p.weightSparsity), formatPercent(p.actSparsity))
                   .arg(p.predictedSpeedup, 0, 'f', 2);
-  if (p.eval.done) s += QString(" · ppl %1").arg(p.eval.perplexity, 0, 'f', 3);
+  if (r.measuredSpeedup() > 0) s += QString(" (%1× measured)").arg(r.measuredSpeedup(), 0, 'f', 2);
+  if (r.perplexity() >= 0) s += QString(" · ppl %1").arg(r.perplexity(), 0, 'f', 3);
+  if (r.accuracy() >= 0) s += QString(" · acc %1").arg(formatPercent(r.accuracy()));
   return s;
 }
 
 int layerCount(const RunEntry& r) {
-  int n = r.result.sparsity.numLayers();
-  for (const ProjRecord& p : r.result.records) n = std::max(n, p.layer + 1);
+  int n = r.record.sparsity.numLayers();
+  for (const ProjRecord& p : r.record.records) n = std::max(n, p.layer + 1);
   return n;
 }
 }  // namespace
@@ -41,7 +43,7 @@ CompareDialog::CompareDialog(const RunEntry& a, const RunEntry& b, QWidget* pare
     v->addWidget(label);
     *plot = new ErrorPlot;
     (*plot)->setLayerCount(layerCount(r));
-    (*plot)->setRecords(QVector<ProjRecord>(r.result.records.begin(), r.result.records.end()));
+    (*plot)->setRecords(QVector<ProjRecord>(r.record.records.begin(), r.record.records.end()));
     (*plot)->setTitle(r.label() + " · " + r.when.toString("MM-dd HH:mm"));
     v->addWidget(*plot, 1);
     split->addWidget(w);

@@ -15,6 +15,7 @@ void registerCoreTypes() {
   qRegisterMetaType<duo::PruneRequest>("duo::PruneRequest");
   qRegisterMetaType<duo::PruneResult>("duo::PruneResult");
   qRegisterMetaType<duo::SparsityConfig>("duo::SparsityConfig");
+  qRegisterMetaType<duo::SensitivityTable>("duo::SensitivityTable");
 }
 
 QString formatCount(double n) {

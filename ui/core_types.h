@@ -10,6 +10,7 @@
 #include "core/job/prune_job.h"
 #include "core/model/io/model_info.h"
 #include "core/prune/prune_types.h"
+#include "core/prune/sensitivity.h"
 #include "core/prune/sparsity_config.h"
 
 Q_DECLARE_METATYPE(duo::ModelInfo)
@@ -17,6 +18,7 @@ Q_DECLARE_METATYPE(duo::ProjRecord)
 Q_DECLARE_METATYPE(duo::PruneRequest)
 Q_DECLARE_METATYPE(duo::PruneResult)
 Q_DECLARE_METATYPE(duo::SparsityConfig)
+Q_DECLARE_METATYPE(duo::SensitivityTable)
 
 namespace duo::ui {
 

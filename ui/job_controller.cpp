@@ -1,6 +1,8 @@
 #include "ui/job_controller.h"
 
+#include <QDir>
 #include <QMutexLocker>
+#include <QTemporaryDir>
 #include <QThread>
 
 #ifdef __linux__
@@ -10,11 +12,15 @@
 #endif
 
 #include "core/common/error.h"
+// core/perf's decode bench (issue 6) arrived after this file: without it, no measurement.
+#if __has_include("core/perf/decode_bench.h")
+#include "core/perf/decode_bench.h"
+#define DUO_UI_HAVE_DECODE_BENCH 1
+#endif
 #include "ui/core_types.h"
 
 namespace duo::ui {
 
-namespace {
 // The calibration competes with the GUI thread for the cores: give the worker (and the OpenMP team
 // it creates, which inherits the value) a lower scheduling priority so that the window keeps
 // answering on a busy machine. Qt's thread priorities have no effect on Linux's default policy,
@@ -25,7 +31,14 @@ void lowerWorkerPriority() {
   setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5);
 #endif
 }
-}  // namespace
+
+bool JobController::canMeasureSpeedup() {
+#ifdef DUO_UI_HAVE_DECODE_BENCH
+  return true;
+#else
+  return false;
+#endif
+}
 
 JobController::JobController(QObject* parent) : QObject(parent) {
   registerCoreTypes();
@@ -50,7 +63,7 @@ void JobController::setState(State s) {
   Q_EMIT stateChanged(s);
 }
 
-bool JobController::start(const PruneRequest& request) {
+bool JobController::start(const PruneRequest& request, const JobOptions& options) {
   if (isBusy()) return false;
   m_cancel = false;
   m_flushPending = false;
@@ -59,6 +72,7 @@ bool JobController::start(const PruneRequest& request) {
     m_pending.clear();
     m_pendingProgress.reset();
     m_result.reset();
+    m_measured = -1;
     m_error.clear();
     m_wasCancelled = false;
   }
@@ -68,7 +82,7 @@ bool JobController::start(const PruneRequest& request) {
   m_clock.start();
 
   // The worker: only value types cross back, through the guarded members above.
-  m_thread = QThread::create([this, request] {
+  m_thread = QThread::create([this, request, options] {
     lowerWorkerPriority();
     auto progress = [this](const Progress& p) {
       {
@@ -86,9 +100,27 @@ bool JobController::start(const PruneRequest& request) {
       requestFlush();
     };
     try {
-      PruneResult result = runPrune(request, progress, onRecord);
+      // Measuring needs the pruned checkpoint on disk: the run's own folder, else a temporary one.
+      std::optional<QTemporaryDir> scratch;
+      PruneRequest req = request;
+      const bool measure = options.measureSpeedup && canMeasureSpeedup();
+      if (measure && req.outDir.empty()) {
+        scratch.emplace(QDir::tempPath() + "/duoscope-measure-XXXXXX");
+        DUO_CHECK(scratch->isValid(), "measure speedup: cannot create a temporary folder in ", ss(QDir::tempPath()));
+        req.outDir = ss(scratch->filePath("pruned"));
+      }
+      PruneResult result = runPrune(req, progress, onRecord);
+      double measured = -1;
+#ifdef DUO_UI_HAVE_DECODE_BENCH
+      if (measure) {
+        reportProgress(progress, {"bench", "decode speed", 0, 1});
+        measured = perf::measureDecodeSpeedup(req.outDir, options.benchTokens, options.benchRepeats, 0, progress);
+      }
+#endif
+      if (scratch) result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`
       QMutexLocker lock(&m_mutex);
       m_result = std::move(result);
+      m_measured = measured;
     } catch (const Cancelled&) {
       QMutexLocker lock(&m_mutex);
       m_wasCancelled = true;
@@ -164,17 +196,19 @@ void JobController::onThreadFinished() {
   delete m_thread;
   m_thread = nullptr;
   std::optional<PruneResult> result;
+  double measured = -1;
   QString error;
   bool wasCancelled = false;
   {
     QMutexLocker lock(&m_mutex);
     result.swap(m_result);
+    measured = m_measured;
     error = m_error;
     wasCancelled = m_wasCancelled;
   }
   setState(State::Idle);
   if (result) {
-    Q_EMIT finished(*result);
+    Q_EMIT finished(*result, measured);
   } else if (wasCancelled) {
     Q_EMIT cancelled();
   } else {

@@ -4,6 +4,9 @@
 // ticks becomes at most one signal per kFlushMs (<= 25 Hz) and a replot per flush.
 // Cancel makes the progress callback return false: the core throws duo::Cancelled at its next
 // safe point and writes nothing.
+// With JobOptions::measureSpeedup the same worker, after evaluation, measures the pruned model's
+// decode speedup with core/perf (duo::perf::measureDecodeSpeedup on the pruned checkpoint: the
+// run's own output folder, else a temporary one deleted afterwards); cancelling works there too.
 #pragma once
 #include <QElapsedTimer>
 #include <QMutex>
@@ -29,6 +32,17 @@ struct JobProgress {
   double eta = -1;      // seconds left in this stage, -1 = unknown
 };
 
+// Lowers the calling (worker) thread's scheduling priority so that the GUI thread keeps answering
+// on a busy machine (Linux: a per-thread nice value; OpenMP teams it creates inherit it).
+void lowerWorkerPriority();
+
+// What the window asks of a job beyond the core's request.
+struct JobOptions {
+  bool measureSpeedup = false;  // time decode steps of the pruned model (packed kernels) vs dense
+  int benchTokens = 16;         // timed decode steps per repeat
+  int benchRepeats = 3;         // dense and pruned repeats interleaved; medians compared
+};
+
 class JobController : public QObject {
   Q_OBJECT
  public:
@@ -40,6 +54,9 @@ class JobController : public QObject {
   explicit JobController(QObject* parent = nullptr);
   ~JobController() override;  // cancels a running job and waits for it
 
+  // Whether this build has core/perf's decode bench (JobOptions::measureSpeedup needs it).
+  static bool canMeasureSpeedup();
+
   State state() const { return m_state; }
   bool isBusy() const { return m_state != State::Idle; }
   // Every record of the current (or last) job received so far, in arrival order.
@@ -48,7 +65,7 @@ class JobController : public QObject {
 
  public Q_SLOTS:
   // Starts a job; returns false (and does nothing) while one is running.
-  bool start(const duo::PruneRequest& request);
+  bool start(const duo::PruneRequest& request, const duo::ui::JobOptions& options = {});
   // Asks the running job to stop at its next safe point; cancelled() follows.
   void cancel();
 
@@ -58,7 +75,8 @@ class JobController : public QObject {
   void progressed(const duo::ui::JobProgress& progress);
   // All records so far (coalesced: at most one emission per kFlushMs).
   void recordsUpdated(const QVector<duo::ProjRecord>& records);
-  void finished(const duo::PruneResult& result);
+  // measuredSpeedup: the measured decode speedup, or -1 when not measured.
+  void finished(const duo::PruneResult& result, double measuredSpeedup);
   void failed(const QString& message);
   void cancelled();
 
@@ -80,6 +98,7 @@ class JobController : public QObject {
   QVector<ProjRecord> m_pending;
   std::optional<Progress> m_pendingProgress;
   std::optional<PruneResult> m_result;
+  double m_measured = -1;
   QString m_error;
   bool m_wasCancelled = false;
 

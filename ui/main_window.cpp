@@ -15,13 +15,16 @@
 #include <QVBoxLayout>
 
 #include "core/common/device.h"
+#include "ui/background_task.h"
 #include "ui/core_types.h"
 #include "ui/job_controller.h"
+#include "ui/panels/allocation_bar.h"
 #include "ui/panels/data_panel.h"
 #include "ui/panels/method_panel.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/run_panel.h"
 #include "ui/panels/runs_panel.h"
+#include "ui/panels/sensitivity_panel.h"
 #include "ui/panels/sparsity_table.h"
 #include "ui/plots/error_heatmap.h"
 #include "ui/plots/error_plot.h"
@@ -43,6 +46,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   setAcceptDrops(true);
 
   m_job = new JobController(this);
+  m_task = new BackgroundTask(this);
   m_runs = new RunStore(this);
   buildActions();
   buildLayout();
@@ -73,6 +77,39 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   connect(m_runsPanel, &RunsPanel::loadRequested, this, &MainWindow::loadRun);
   connect(m_runsPanel, &RunsPanel::compareRequested, this, &MainWindow::compareRuns);
   connect(m_runsPlot, &RunsPlot::runClicked, this, &MainWindow::loadRun);
+  connect(m_dataPanel, &DataPanel::makeTaskRequested, this, [this] { makeTask(); });
+
+  // Sensitivity and allocation (issue 8).
+  connect(m_sensPanel, &SensitivityPanel::runRequested, this, &MainWindow::runSensitivity);
+  connect(m_sensPanel, &SensitivityPanel::cancelRequested, m_task, &BackgroundTask::cancel);
+  connect(m_task, &BackgroundTask::started, this, [this](const QString& name) {
+    if (name == "sensitivity") m_sensPanel->onStarted();
+    m_status->setJobState(name == "sensitivity" ? "Estimating sensitivity..." : "Making a task...");
+    updateActions();
+  });
+  connect(m_task, &BackgroundTask::progressed, this, [this](const JobProgress& p) {
+    if (m_task->name() == "sensitivity") m_sensPanel->onProgress(p);
+    m_status->setJobState(QString("%1 %2").arg(p.stage, p.detail));
+  });
+  connect(m_task, &BackgroundTask::finished, this, &MainWindow::onTaskFinished);
+  connect(m_task, &BackgroundTask::cancelled, this, [this](const QString& name) {
+    if (name == "sensitivity") m_sensPanel->onCancelled();
+    m_status->setJobState("Cancelled " + name + ": nothing changed");
+    updateActions();
+  });
+  connect(m_task, &BackgroundTask::failed, this, [this](const QString& name, const QString& message) {
+    if (name == "sensitivity") m_sensPanel->onFailed(message);
+    m_status->setJobState(name + " failed");
+    updateActions();
+    showError(name == "sensitivity" ? "Sensitivity failed" : "Could not make the task", message);
+  });
+  connect(m_allocBar, &AllocationBar::allocated, this, &MainWindow::onAllocated);
+  connect(m_allocBar, &AllocationBar::failed, this, [this](const QString& m) { m_status->setJobState(m); });
+  connect(m_allocBar, &AllocationBar::applyAndRunRequested, this, [this] {
+    applyPreset("allocated");
+    calibrate();
+  });
+  connect(m_table, &SparsityTable::presetRequested, this, &MainWindow::applyPreset);
 
   m_runs->setDirectory(runsDir.isEmpty() ? RunStore::defaultDirectory() : runsDir);
   resize(1280, 800);
@@ -125,6 +162,11 @@ void MainWindow::buildActions() {
   QAction* can = make("actionCancel", "C&ancel", QKeySequence("Esc"), "Stop the running job; nothing is written",
                       [this] { cancel(); });
   can->setIcon(style()->standardIcon(QStyle::SP_MediaStop));
+  make("actionSensitivity", "Run &sensitivity", QKeySequence("Ctrl+Shift+R"),
+       "Estimate each projection's error over a sparsity grid (then drag the target-speedup slider to allocate)",
+       [this] { runSensitivity(); });
+  make("actionMakeTask", "&Make cloze task...", {},
+       "Generate a multiple-choice cloze task from kjv:eval and use it for accuracy", [this] { makeTask(); });
   make("actionAbout", "&About DuoScope", {}, "About DuoScope", [this] {
     QMessageBox::about(this, "About DuoScope",
                        "<b>DuoScope</b><br>A workbench for pruning LLaMA-family models with dual sparsity: "
@@ -161,6 +203,9 @@ void MainWindow::buildMenus() {
   QMenu* run = menuBar()->addMenu("&Run");
   run->addAction(action("actionCalibrate"));
   run->addAction(action("actionCancel"));
+  run->addSeparator();
+  run->addAction(action("actionSensitivity"));
+  run->addAction(action("actionMakeTask"));
 
   QMenu* view = menuBar()->addMenu("&View");
   for (int i = 0; i < m_plots->count(); ++i) {
@@ -241,7 +286,14 @@ void MainWindow::buildLayout() {
 
   m_hsplit = new QSplitter(Qt::Horizontal);
   m_hsplit->setObjectName("tablePlotSplitter");
-  m_hsplit->addWidget(boxed("Sparsity per layer", m_table));
+  m_sensPanel = new SensitivityPanel;
+  m_sensPanel->setObjectName("sensitivityPanel");
+  m_plots->addTab(m_sensPanel, "Sensitivity");
+  m_allocBar = new AllocationBar;
+  m_allocBar->setObjectName("allocationBar");
+  auto* tableBox = boxed("Sparsity per layer", m_table);
+  tableBox->layout()->addWidget(m_allocBar);
+  m_hsplit->addWidget(tableBox);
   m_hsplit->addWidget(m_plots);
   m_hsplit->setStretchFactor(0, 2);
   m_hsplit->setStretchFactor(1, 3);
@@ -305,12 +357,12 @@ void MainWindow::showRecords(const QVector<ProjRecord>& records) {
   m_sparsityPlot->setRecords(records);
 }
 
-void MainWindow::onJobFinished(const PruneResult& r) {
-  m_runPanel->onFinished(r);
+void MainWindow::onJobFinished(const PruneResult& r, double measuredSpeedup) {
+  m_runPanel->onFinished(r, measuredSpeedup);
   const QString checkpoint = m_checkpointDir;
   m_checkpointDir.clear();
   try {
-    const RunEntry& run = m_runs->add(r);
+    const RunEntry& run = m_runs->add(r, measuredSpeedup);
     m_shownRunId = run.id;
     m_runsPanel->selectRun(run.id);
     m_status->setJobState(checkpoint.isEmpty() ? QString("Done in %1: %2").arg(formatDuration(r.secondsTotal), run.label())
@@ -323,8 +375,10 @@ void MainWindow::onJobFinished(const PruneResult& r) {
   }
 }
 
+bool MainWindow::isBusy() const { return m_job->isBusy() || m_task->isBusy(); }
+
 void MainWindow::updateActions() {
-  const bool busy = m_job->isBusy();
+  const bool busy = isBusy();
   const bool loading = m_modelPanel->isLoading();
   const bool model = m_modelPanel->hasModel();
   const bool hasRun = m_runs->find(m_shownRunId) != nullptr;
@@ -332,7 +386,13 @@ void MainWindow::updateActions() {
   action("actionOpenWorkspace")->setEnabled(!busy && !loading);
   action("actionSaveWorkspace")->setEnabled(model);
   action("actionCalibrate")->setEnabled(model && !busy && !loading);
-  action("actionCancel")->setEnabled(m_job->state() == JobController::State::Running);
+  action("actionCancel")->setEnabled(m_job->state() == JobController::State::Running ||
+                                     (m_task->isBusy() && !m_task->isCancelling()));
+  action("actionSensitivity")->setEnabled(model && !busy && !loading);
+  action("actionMakeTask")->setEnabled(!busy);
+  m_sensPanel->setRunEnabled(model && !busy && !loading);
+  m_allocBar->setEnabled(model && !busy);
+  m_allocBar->setRunEnabled(model && !busy && !loading);
   action("actionExport")->setEnabled(model);
   action("actionImportConfig")->setEnabled(model && !busy);
   action("actionExportRecipe")->setEnabled(model);
@@ -351,6 +411,9 @@ void MainWindow::onModelOpened(const ModelInfo& info) {
     m_table->model()->setModel(info.config, *m_pendingTable);  // a workspace's table, not an undo step
   }
   m_pendingTable.reset();
+  m_sensPanel->clear("Run sensitivity to estimate how each layer of this model reacts to sparsity.");
+  m_allocBar->clear();
+  m_table->setAllocationAvailable(false);
   m_dataPanel->setModelDefaults(info.parameters, device().cuda);
   m_errorPlot->setLayerCount(layers);
   m_heatmap->setLayerCount(layers);
@@ -387,13 +450,19 @@ PruneRequest MainWindow::currentRequest() const {
 }
 
 void MainWindow::calibrate() {
-  if (!m_modelPanel->hasModel() || m_job->isBusy()) return;
+  if (!m_modelPanel->hasModel() || isBusy()) return;
   PruneRequest req = currentRequest();
   req.outDir = ss(m_checkpointDir);
-  m_job->start(req);
+  JobOptions opts;
+  opts.measureSpeedup = m_runPanel->measureSpeedup();
+  m_job->start(req, opts);
 }
 
-void MainWindow::cancel() { m_job->cancel(); }
+void MainWindow::cancel() {
+  m_job->cancel();
+  m_task->cancel();
+  updateActions();
+}
 
 void MainWindow::showError(const QString& title, const QString& message) {
   auto* box = new QMessageBox(QMessageBox::Warning, title, message, QMessageBox::Ok, this);
@@ -403,7 +472,8 @@ void MainWindow::showError(const QString& title, const QString& message) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
-  if (m_job->isBusy()) m_job->cancel();  // the controller's destructor waits for the worker
+  if (m_job->isBusy()) m_job->cancel();  // the controllers' destructors wait for their workers
+  if (m_task->isBusy()) m_task->cancel();
   saveSettings();
   e->accept();
 }

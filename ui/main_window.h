@@ -5,6 +5,7 @@
 #include <QMainWindow>
 #include <optional>
 
+#include "core/job/allocate.h"
 #include "core/job/prune_job.h"
 #include "core/model/io/model_info.h"
 
@@ -15,6 +16,8 @@ class QTabWidget;
 
 namespace duo::ui {
 
+class AllocationBar;
+class BackgroundTask;
 class DataPanel;
 class ErrorHeatmap;
 class ErrorPlot;
@@ -26,6 +29,7 @@ class RunPanel;
 class RunStore;
 class RunsPanel;
 class RunsPlot;
+class SensitivityPanel;
 class SparsityPlot;
 class SparsityTable;
 class StatusLine;
@@ -51,6 +55,10 @@ class MainWindow : public QMainWindow {
   QTabWidget* setupTabs() const { return m_setup; }
   StatusLine* statusLine() const { return m_status; }
   JobController* job() const { return m_job; }
+  // The worker for sensitivity and task generation (one at a time, never beside a calibration).
+  BackgroundTask* task() const { return m_task; }
+  SensitivityPanel* sensitivityPanel() const { return m_sensPanel; }
+  AllocationBar* allocationBar() const { return m_allocBar; }
   RunStore* runStore() const { return m_runs; }
   QAction* action(const QString& objectName) const;
 
@@ -64,6 +72,11 @@ class MainWindow : public QMainWindow {
   void openModel(const QString& path);
   void calibrate();
   void cancel();
+  // Runs core's sensitivity job on the open model and the Data tab's calibration settings.
+  void runSensitivity();
+  // Writes a cloze multiple-choice task made from `source` ("kjv:eval") to `path` (asks when
+  // empty) in the worker, then sets it as the Data tab's task.
+  void makeTask(const QString& path = QString(), const QString& source = QString(), int items = 200);
   // Shows a stored run: its table and settings (when it fits the open model) and its plots.
   void loadRun(const QString& id);
   void compareRuns(const QString& a, const QString& b);
@@ -96,7 +109,11 @@ class MainWindow : public QMainWindow {
   void updateActions();
   void fillRecentMenu();
   void onModelOpened(const ModelInfo& info);
-  void onJobFinished(const PruneResult& r);
+  void onJobFinished(const PruneResult& r, double measuredSpeedup);
+  void onTaskFinished(const QString& name, const QVariant& value);
+  void onAllocated(const Allocation& a);
+  void applyPreset(const QString& kind);
+  bool isBusy() const;
   void showRecords(const QVector<ProjRecord>& records);
   void refreshPlotTitles();
   QString askSavePath(const QString& title, const QString& suggested, const QString& filter);
@@ -120,6 +137,9 @@ class MainWindow : public QMainWindow {
   QSplitter* m_leftSplit = nullptr;
   StatusLine* m_status = nullptr;
   JobController* m_job = nullptr;
+  BackgroundTask* m_task = nullptr;
+  SensitivityPanel* m_sensPanel = nullptr;
+  AllocationBar* m_allocBar = nullptr;
   RunStore* m_runs = nullptr;
   QMenu* m_recentMenu = nullptr;
   QString m_shownRunId;                          // the run whose records the plots show

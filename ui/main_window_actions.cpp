@@ -9,6 +9,8 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/exports.h"
+#include "core/io/recipe_yaml.h"
 #include "ui/compare_dialog.h"
 #include "ui/core_types.h"
 #include "ui/exporter.h"
@@ -18,10 +20,12 @@
 #include "ui/panels/method_panel.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/runs_panel.h"
+#include "ui/panels/sensitivity_panel.h"
 #include "ui/panels/sparsity_table.h"
 #include "ui/plots/error_heatmap.h"
 #include "ui/plots/error_plot.h"
 #include "ui/plots/runs_plot.h"
+#include "ui/plots/sensitivity_plot.h"
 #include "ui/plots/sparsity_plot.h"
 #include "ui/run_store.h"
 #include "ui/status_line.h"
@@ -39,19 +43,20 @@ QString MainWindow::askSavePath(const QString& title, const QString& suggested, 
 void MainWindow::loadRun(const QString& id) {
   const RunEntry* run = m_runs->find(id);
   if (!run) return;
-  const PruneResult& r = run->result;
+  const RunRecord& r = run->record;
+  const PruneRequest settings = run->request(currentRequest());
   m_shownRunId = id;
   m_runsPanel->selectRun(id);
   const bool sameModel = m_modelPanel->hasModel() && r.sparsity.numLayers() == m_table->config().numLayers();
-  if (sameModel && !m_job->isBusy()) {
+  if (sameModel && !isBusy()) {
     try {
       m_table->applyConfig(r.sparsity, "load run " + run->label());
     } catch (const std::exception& e) {
       showError("Could not load the run's table", QString::fromUtf8(e.what()));
     }
   }
-  m_methodPanel->showRequest(r.request);
-  m_dataPanel->showRequest(r.request);
+  m_methodPanel->showRequest(settings);
+  m_dataPanel->showRequest(settings);
   int layers = r.sparsity.numLayers();
   for (const ProjRecord& p : r.records) layers = std::max(layers, p.layer + 1);
   m_errorPlot->setLayerCount(layers);
@@ -76,7 +81,7 @@ void MainWindow::exportConfig(const QString& given) {
   const QString path = given.isEmpty() ? askSavePath("Export sparsity config", "sparsity.json", "JSON (*.json)") : given;
   if (path.isEmpty()) return;
   try {
-    m_table->config().save(ss(path));
+    duo::exportConfig(ss(path), m_table->config());
     m_status->setJobState("Saved sparsity config " + path);
   } catch (const std::exception& e) {
     showError("Could not save the sparsity config", QString::fromUtf8(e.what()));
@@ -96,7 +101,9 @@ void MainWindow::exportRecipe(const QString& given) {
   const QString path = given.isEmpty() ? askSavePath("Export recipe", "recipe.yaml", "YAML (*.yaml *.yml)") : given;
   if (path.isEmpty()) return;
   try {
-    exportRecipeYaml(path, currentRequest(), m_table->config());
+    // The shown run's recipe, else the table's with the current settings.
+    const RunEntry* run = m_runs->find(m_shownRunId);
+    duo::exportRecipeYaml(ss(path), run ? run->record : recordOfRequest(currentRequest()));
     m_status->setJobState("Saved recipe " + path);
   } catch (const std::exception& e) {
     showError("Could not save the recipe", QString::fromUtf8(e.what()));
@@ -105,13 +112,15 @@ void MainWindow::exportRecipe(const QString& given) {
 
 void MainWindow::exportCsv(const QString& given) {
   const RunEntry* run = m_runs->find(m_shownRunId);
-  const std::vector<ProjRecord> records =
-      run ? run->result.records : std::vector<ProjRecord>(m_job->records().begin(), m_job->records().end());
+  const RunRecord rec = run ? run->record
+                            : recordOfRequest(currentRequest(),
+                                              std::vector<ProjRecord>(m_job->records().begin(), m_job->records().end()));
+  const std::vector<ProjRecord>& records = rec.records;
   if (records.empty()) return;
   const QString path = given.isEmpty() ? askSavePath("Export records", (run ? run->id : "records") + ".csv", "CSV (*.csv)") : given;
   if (path.isEmpty()) return;
   try {
-    exportRecordsCsv(path, records);
+    duo::exportRecordsCsv(ss(path), rec);
     m_status->setJobState(QString("Saved %1 records to %2").arg(records.size()).arg(path));
   } catch (const std::exception& e) {
     showError("Could not save the records", QString::fromUtf8(e.what()));
@@ -120,6 +129,7 @@ void MainWindow::exportCsv(const QString& given) {
 
 void MainWindow::exportPlot(const QString& given) {
   auto* plot = qobject_cast<PlotBase*>(m_plots->currentWidget());
+  if (m_plots->currentWidget() == m_sensPanel) plot = m_sensPanel->plot();
   if (!plot) return;
   const QString path = given.isEmpty()
                            ? askSavePath("Export plot", plot->objectName() + ".png", "PNG image (*.png);;PDF (*.pdf)")
@@ -134,7 +144,7 @@ void MainWindow::exportPlot(const QString& given) {
 }
 
 void MainWindow::exportCheckpoint(const QString& given) {
-  if (!m_modelPanel->hasModel() || m_job->isBusy()) return;
+  if (!m_modelPanel->hasModel() || isBusy()) return;
   const QString dir = given.isEmpty() ? QFileDialog::getExistingDirectory(this, "Folder for the pruned checkpoint") : given;
   if (dir.isEmpty()) return;
   m_checkpointDir = dir;  // calibrate() passes it as outDir; cleared when the job ends
@@ -145,7 +155,9 @@ void MainWindow::saveWorkspaceAs(const QString& given) {
   const QString path = given.isEmpty() ? askSavePath("Save workspace", "workspace.duoscope.json", "DuoScope workspace (*.json)") : given;
   if (path.isEmpty()) return;
   try {
-    saveWorkspace(path, Workspace{currentRequest(), m_runs->runs()});
+    Workspace ws{currentRequest(), {}};
+    for (const RunEntry& r : m_runs->runs()) ws.runs.append(r.record);
+    saveWorkspace(path, ws);
     m_status->setJobState("Saved workspace " + path);
   } catch (const std::exception& e) {
     showError("Could not save the workspace", QString::fromUtf8(e.what()));
@@ -153,7 +165,7 @@ void MainWindow::saveWorkspaceAs(const QString& given) {
 }
 
 void MainWindow::openWorkspace(const QString& given) {
-  if (m_job->isBusy()) return;
+  if (isBusy()) return;
   const QString path = given.isEmpty()
                            ? QFileDialog::getOpenFileName(this, "Open workspace", {}, "DuoScope workspace (*.json)")
                            : given;
@@ -163,8 +175,8 @@ void MainWindow::openWorkspace(const QString& given) {
     // The workspace's runs live in a folder beside it, so that new runs join them.
     const QFileInfo fi(path);
     m_runs->setDirectory(fi.absolutePath() + "/" + fi.completeBaseName() + "-runs");
-    for (const RunEntry& r : ws.runs)
-      if (!m_runs->find(r.id)) m_runs->insert(r);
+    for (const RunRecord& r : ws.runs)
+      if (!m_runs->find(qs(r.id))) m_runs->insert(r);
     m_dataPanel->showRequest(ws.request);
     m_methodPanel->showRequest(ws.request);
     m_pendingTable = ws.request.sparsity;

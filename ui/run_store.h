@@ -1,42 +1,52 @@
-// The workspace's runs on disk: one JSON file per finished run (request, applied sparsity,
-// per-projection records, evaluation, speedups, timings), written atomically, listed on start.
-//
-// Until core/io's run records land this is the window's own document (schema kRunSchema); the
-// fields are those of duo::PruneResult, so switching to core/io changes only this file.
+// The window's runs on disk, in core's run-record format: one `duoscope.run-record/1` file per
+// run (core/io/run_record.h) in a core RunStore folder, so `duoscope-cli runs list --runs-dir
+// <folder>` lists exactly what the Runs panel shows. The window's workspace keeps its own folder
+// (<app data>/workspace/runs, or beside an opened workspace file). Files the window wrote before
+// (`duoscope.ui-run/1`) are converted to run records in place when the folder is opened.
 #pragma once
 #include <QDateTime>
 #include <QObject>
 #include <QVector>
 
-#include <nlohmann/json.hpp>
-
+#include "core/io/run_record.h"
 #include "core/job/prune_job.h"
 
 namespace duo::ui {
 
+// One stored run as the window shows it: core's record plus the values the panels read.
 struct RunEntry {
-  QString id;                  // file stem, unique in the workspace
-  QDateTime when;              // when the run finished
-  PruneResult result;
-  double measuredSpeedup = 0;  // from a benchmark of the pruned model; 0 = not measured
+  QString id;       // the record's store id
+  QDateTime when;   // the record's creation time (local)
+  RunRecord record;
 
-  // "duogpt W50/A50" (mean target sparsities) for lists and legends.
-  QString label() const;
+  QString label() const { return QString::fromStdString(record.label()); }
+  // Metrics of the record, -1 when it has none.
+  double metric(const char* name, const char* model = "pruned") const;
+  double perplexity() const { return metric("perplexity"); }
+  double accuracy() const { return metric("acc"); }
+  double accuracyNorm() const { return metric("acc_norm"); }
+  double measuredSpeedup() const { return record.measuredSpeedup ? *record.measuredSpeedup : -1.0; }
+  // "kjv:eval, seqlen 64" for the perplexity, the task name for accuracy ("" when absent).
+  QString perplexityData() const;
+  QString taskName() const;
+  double secondsTotal() const;
+  // The run's settings as a request: `base` (the window's current request) with the record's
+  // model, method, options, calibration data and sparsity written over it.
+  PruneRequest request(const PruneRequest& base) const;
 };
 
-inline constexpr const char* kRunSchema = "duoscope.ui-run/1";
-
-nlohmann::json runToJson(const RunEntry& run);
-// Throws duo::Error naming `source` when a field is missing or malformed.
-RunEntry runFromJson(const nlohmann::json& j, const QString& source);
+RunEntry entryOf(const RunRecord& record);
+// The record of a finished job (core's PruneResult -> run record conversion) with the measured
+// speedup (< 0 = not measured); id and time are assigned by the store.
+RunRecord recordOf(const PruneResult& result, double measuredSpeedup);
 
 class RunStore : public QObject {
   Q_OBJECT
  public:
   explicit RunStore(QObject* parent = nullptr);
 
-  // The folder holding run-*.json; created when missing. Reloads the list; files that do not
-  // parse are skipped and reported through loadFailed().
+  // The folder holding <id>.json run records; created when missing. Reloads the list; files that
+  // do not parse are skipped and reported through loadFailed().
   void setDirectory(const QString& dir);
   QString directory() const { return m_dir; }
   // The default workspace: <AppDataLocation>/workspace/runs.
@@ -45,10 +55,10 @@ class RunStore : public QObject {
   const QVector<RunEntry>& runs() const { return m_runs; }
   const RunEntry* find(const QString& id) const;
 
-  // Saves a finished run and appends it; returns its entry. Throws duo::Error on I/O faults.
-  const RunEntry& add(const PruneResult& result);
-  // Adds an existing entry (workspace restore) and writes it to this store's folder.
-  void insert(const RunEntry& run);
+  // Saves a finished run (core's RunStore::save: new id, atomic write) and appends it.
+  const RunEntry& add(const PruneResult& result, double measuredSpeedup = -1);
+  // Adds an existing record under its own id (workspace restore) and writes it to this folder.
+  void insert(const RunRecord& record);
   void remove(const QString& id);
   void clear();  // forgets the list (files stay)
 
@@ -57,7 +67,6 @@ class RunStore : public QObject {
   void loadFailed(const QString& file, const QString& message);
 
  private:
-  QString pathOf(const QString& id) const;
   QString m_dir;
   QVector<RunEntry> m_runs;
 };

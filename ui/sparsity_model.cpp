@@ -14,14 +14,24 @@ namespace duo::ui {
 // One undoable edit: the whole config before and after.
 class SnapshotCommand : public QUndoCommand {
  public:
-  SnapshotCommand(SparsityModel* model, SparsityConfig before, SparsityConfig after, const QString& text)
-      : QUndoCommand(text), m_model(model), m_before(std::move(before)), m_after(std::move(after)) {}
+  SnapshotCommand(SparsityModel* model, SparsityConfig before, SparsityConfig after, const QString& text, int mergeId)
+      : QUndoCommand(text), m_model(model), m_before(std::move(before)), m_after(std::move(after)), m_id(mergeId) {}
   void redo() override { m_model->replaceConfig(m_after); }
   void undo() override { m_model->replaceConfig(m_before); }
+  int id() const override { return m_id; }
+  // A run of steps with the same id (a slider drag) becomes one step: before of the first, after
+  // of the last.
+  bool mergeWith(const QUndoCommand* other) override {
+    const auto* o = static_cast<const SnapshotCommand*>(other);
+    m_after = o->m_after;
+    setText(o->text());
+    return true;
+  }
 
  private:
   SparsityModel* m_model;
   SparsityConfig m_before, m_after;
+  int m_id = -1;
 };
 
 namespace {
@@ -40,9 +50,9 @@ void SparsityModel::setModel(const ModelConfig& cfg, const SparsityConfig& initi
   Q_EMIT configChanged();
 }
 
-void SparsityModel::apply(const SparsityConfig& next, const QString& what) {
+void SparsityModel::apply(const SparsityConfig& next, const QString& what, int mergeId) {
   if (next == m_config) return;  // compares values, N:M and the act rule
-  m_undo.push(new SnapshotCommand(this, m_config, next, what));
+  m_undo.push(new SnapshotCommand(this, m_config, next, what, mergeId));
 }
 
 void SparsityModel::replaceConfig(const SparsityConfig& cfg) {

@@ -28,8 +28,10 @@ class SparsityModel : public QAbstractItemModel {
   const SparsityConfig& config() const { return m_config; }
   QUndoStack* undoStack() { return &m_undo; }
 
-  // Replaces the whole config as one undoable step named `what` (no-op when unchanged).
-  void apply(const SparsityConfig& next, const QString& what);
+  // Replaces the whole config as one undoable step named `what` (no-op when unchanged). Steps
+  // pushed back to back with the same mergeId >= 0 (a slider drag) merge into one.
+  static constexpr int kMergeAllocation = 1;
+  void apply(const SparsityConfig& next, const QString& what, int mergeId = -1);
   // Sets `column` (ColWeight or ColAct) of every row in `rows` to `fraction` as one step. A layer
   // row applies to all its projections; an act edit applies to the projection's whole site.
   void setValues(const QModelIndexList& rows, Column column, double fraction);

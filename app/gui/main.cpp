@@ -1,5 +1,5 @@
 // duoscope: the DuoScope window. Thin: parses flags, opens the model, shows ui::MainWindow.
-//   duoscope [--model PATH|tiny|smollm2] [--plot error|heatmap|sparsity|runs]
+//   duoscope [--model PATH|tiny|smollm2] [--plot error|heatmap|sparsity|runs|sensitivity]
 //            [--panel model|data|method] [--screenshot FILE.png]
 // Without --model it opens the bundled tiny model when that exists.
 #include <QApplication>
@@ -29,7 +29,7 @@ int main(int argc, char** argv) {
   QCommandLineOption modelOpt("model", "Model folder, GGUF file, or alias (tiny, smollm2) to open.", "PATH");
   QCommandLineOption shotOpt("screenshot", "Render the window to FILE (PNG) once the model is open, then quit.",
                              "FILE");
-  QCommandLineOption plotOpt("plot", "Plot tab to show: error, heatmap, sparsity or runs.", "NAME");
+  QCommandLineOption plotOpt("plot", "Plot tab to show: error, heatmap, sparsity, runs or sensitivity.", "NAME");
   cli.addOption(modelOpt);
   cli.addOption(shotOpt);
   QCommandLineOption panelOpt("panel", "Setup tab to show: model, data or method.", "NAME");
@@ -53,10 +53,10 @@ int main(int argc, char** argv) {
 
   duo::ui::MainWindow window;
   if (cli.isSet(plotOpt)) {
-    const QStringList tabs = {"error", "heatmap", "sparsity", "runs"};
+    const QStringList tabs = {"error", "heatmap", "sparsity", "runs", "sensitivity"};
     const int tab = tabs.indexOf(cli.value(plotOpt));
     if (tab < 0) {
-      std::cerr << "duoscope: --plot expects one of error, heatmap, sparsity, runs" << std::endl;
+      std::cerr << "duoscope: --plot expects one of error, heatmap, sparsity, runs, sensitivity" << std::endl;
       return 2;
     }
     window.plotTabs()->setCurrentIndex(tab);

@@ -1,6 +1,6 @@
-// Runs: the Pareto front of (speedup, metric), run documents that round-trip through disk, the
-// run store's listing and deletion, the runs plot's points and click-to-load, exports (CSV,
-// recipe YAML) and workspaces.
+// Runs: the Pareto front of (speedup, metric), the window's runs as core run records (core's
+// RunStore lists them; older window files are converted), the runs plot's points (measured
+// speedups as hollow squares) and click-to-load, core's CSV and recipe exports, and workspaces.
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -8,7 +8,11 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/io/exports.h"
+#include "core/io/recipe_yaml.h"
+#include "core/io/run_store.h"
 #include "ui/exporter.h"
+#include "ui/legacy_runs.h"
 #include "ui/plots/runs_plot.h"
 #include "ui/run_store.h"
 
@@ -85,41 +89,28 @@ class TestRuns : public QObject {
     QCOMPARE(RunsPlot::paretoFront(points, lowerIsBetter), front);
   }
 
-  void runDocumentRoundTrips() {
-    RunEntry run;
-    run.id = "run-1";
-    run.when = QDateTime(QDate(2025, 3, 1), QTime(12, 30, 5));
-    run.result = result(duo::Method::DuoGpt, 0.5, 0.5, 4.25, 1.9);
-    run.measuredSpeedup = 1.7;
-    const RunEntry back = duo::ui::runFromJson(duo::ui::runToJson(run), "mem");
-    QCOMPARE(back.id, run.id);
-    QCOMPARE(back.when, run.when);
-    QCOMPARE(back.measuredSpeedup, 1.7);
-    QVERIFY(back.result.sparsity == run.result.sparsity);
-    QVERIFY(back.result.request.sparsity == run.result.request.sparsity);
-    QCOMPARE(back.result.request.seed, uint64_t(7));
-    QCOMPARE(int(back.result.records.size()), 14);
-    for (size_t i = 0; i < back.result.records.size(); ++i) {
-      QCOMPARE(back.result.records[i].relError, run.result.records[i].relError);
-      QCOMPARE(back.result.records[i].proj, run.result.records[i].proj);
-    }
-    QCOMPARE(back.result.eval.perplexity, 4.25);
-    QCOMPARE(back.result.predictedSpeedup, 1.9);
-    QCOMPARE(back.label(), QString("duogpt W51/A50"));  // mean weight sparsity includes layer 1's down at 60%
+  void finishedRunBecomesACoreRecord() {
+    // What the window stores is core's duoscope.run-record/1, through core's own conversion.
+    const duo::RunRecord rec = duo::ui::recordOf(result(duo::Method::DuoGpt, 0.5, 0.5, 4.25, 1.9), 1.7);
+    const duo::RunRecord back = duo::RunRecord::fromJson(rec.toJson(), "mem");
+    QCOMPARE(QString::fromStdString(back.toJson().value("schema", "")), QString("duoscope.run-record/1"));
+    QVERIFY(back.measuredSpeedup && *back.measuredSpeedup == 1.7);
+    QVERIFY(back.sparsity == rec.sparsity);
+    QCOMPARE(back.data.seed, uint64_t(7));
+    QCOMPARE(int(back.records.size()), 14);
+    QCOMPARE(back.records[5].relError, rec.records[5].relError);
+    QVERIFY(back.findMetric("perplexity", "pruned") && back.findMetric("perplexity", "pruned")->value == 4.25);
+    QCOMPARE(back.predictedSpeedup, 1.9);
+    const duo::ui::RunEntry e = duo::ui::entryOf(back);
+    QCOMPARE(e.label(), QString("duogpt W51/A50"));  // mean weight sparsity includes layer 1's down at 60%
+    QCOMPARE(e.perplexity(), 4.25);
+    QCOMPARE(e.accuracy(), -1.0);
+    QCOMPARE(e.measuredSpeedup(), 1.7);
+    // Not measured: null in the record.
+    QVERIFY(!duo::ui::recordOf(result(duo::Method::Wanda, 0.5, 0, 5, 1.5), -1).measuredSpeedup);
   }
 
-  void malformedRunDocumentNamesTheFile() {
-    nlohmann::json j = duo::ui::runToJson(RunEntry{"run-x", QDateTime::currentDateTime(), result(duo::Method::Wanda, 0.5, 0, 5, 1.5), 0});
-    j["records"][3].erase("rel_error");
-    try {
-      duo::ui::runFromJson(j, "/w/run-x.json");
-      QFAIL("expected an error");
-    } catch (const duo::Error& e) {
-      QVERIFY2(QString(e.what()).contains("/w/run-x.json") && QString(e.what()).contains("rel_error"), e.what());
-    }
-  }
-
-  void storePersistsListsAndDeletes() {
+  void storeIsCoresRunStore() {
     QTemporaryDir tmp;
     QString id1, id2;
     {
@@ -127,22 +118,62 @@ class TestRuns : public QObject {
       store.setDirectory(tmp.path());
       QCOMPARE(store.runs().size(), 0);
       id1 = store.add(result(duo::Method::SparseGpt, 0.5, 0.5, 4.5, 1.8)).id;
-      id2 = store.add(result(duo::Method::DuoGpt, 0.5, 0.5, 4.2, 1.8)).id;
+      id2 = store.add(result(duo::Method::DuoGpt, 0.5, 0.5, 4.2, 1.8), 1.6).id;
       QVERIFY(id1 != id2);
     }
-    // Unreadable files are skipped and reported, the rest listed.
-    duo::writeFileAtomic((tmp.path() + "/run-broken.json").toStdString(), "{");
+    // Core's store lists the same ids and reads the same numbers.
+    const duo::RunStore core(tmp.path().toStdString());
+    QCOMPARE(core.ids().size(), size_t(2));
+    const duo::RunRecord r2 = core.load(id2.toStdString());
+    QCOMPARE(r2.findMetric("perplexity", "pruned")->value, 4.2);
+    QCOMPARE(*r2.measuredSpeedup, 1.6);
+    // Unreadable files are skipped and reported (naming the file and the field), the rest listed.
+    nlohmann::json broken = r2.toJson();
+    broken["id"] = "20250101-000000-000-broken";
+    broken["records"][3].erase("rel_error");
+    duo::writeFileAtomic((tmp.path() + "/20250101-000000-000-broken.json").toStdString(), broken.dump());
     RunStore store;
     QSignalSpy bad(&store, &RunStore::loadFailed);
     store.setDirectory(tmp.path());
     QCOMPARE(store.runs().size(), 2);
     QCOMPARE(bad.count(), 1);
-    QVERIFY(store.find(id2) && store.find(id2)->result.eval.perplexity == 4.2);
+    QVERIFY2(bad.first().at(1).toString().contains("rel_error") && bad.first().at(0).toString().contains("broken"),
+             qPrintable(bad.first().at(1).toString()));
+    QVERIFY(store.find(id2) && store.find(id2)->perplexity() == 4.2);
     store.remove(id1);
     QVERIFY(!QFile::exists(tmp.path() + "/" + id1 + ".json"));
     RunStore again;
     again.setDirectory(tmp.path());
     QCOMPARE(again.runs().size(), 1);
+  }
+
+  void olderWindowRunsAreConverted() {
+    // A duoscope.ui-run/1 file the window wrote before core's records: converted in place.
+    QTemporaryDir tmp;
+    const duo::PruneResult r = result(duo::Method::DuoGpt, 0.5, 0.5, 4.25, 1.9);
+    nlohmann::json records = nlohmann::json::array();
+    for (const duo::ProjRecord& p : r.records)
+      records.push_back({{"layer", p.layer}, {"proj", duo::projName(p.proj)}, {"weight_sparsity", p.weightSparsity},
+                         {"act_sparsity", p.actSparsity}, {"rel_error", p.relError},
+                         {"rel_error_mask_only", p.relErrorMaskOnly}, {"seconds", p.seconds}});
+    const nlohmann::json old = {
+        {"schema", "duoscope.ui-run/1"}, {"id", "run-20250301-123005-duogpt"}, {"when", "2025-03-01T12:30:05"},
+        {"measured_speedup", 1.7}, {"request", duo::ui::requestToJson(r.request)}, {"sparsity", r.sparsity.toJson()},
+        {"records", records},
+        {"eval", {{"done", true}, {"perplexity", 4.25}, {"dense_perplexity", 3.5}, {"tokens", 4096}, {"windows", 16},
+                  {"seqlen", 256}, {"accuracy", -1}, {"accuracy_norm", -1}, {"dense_accuracy", -1}, {"task_items", 0}}},
+        {"weight_sparsity", 0.5}, {"act_sparsity", 0.5}, {"predicted_speedup", 1.9},
+        {"seconds", {{"total", 12.5}, {"forward", 1}, {"stats", 1}, {"solve", 1}, {"eval", 1}}},
+        {"peak_rss_bytes", 1}, {"device", "cpu"}, {"provenance", nlohmann::json::object()}};
+    duo::writeFileAtomic((tmp.path() + "/run-20250301-123005-duogpt.json").toStdString(), old.dump());
+    RunStore store;
+    store.setDirectory(tmp.path());
+    QCOMPARE(store.runs().size(), 1);
+    QCOMPARE(store.runs()[0].perplexity(), 4.25);
+    QCOMPARE(store.runs()[0].measuredSpeedup(), 1.7);
+    const duo::RunRecord onDisk = duo::RunRecord::load((tmp.path() + "/run-20250301-123005-duogpt.json").toStdString());
+    QCOMPARE(QString::fromStdString(onDisk.id), QString("run-20250301-123005-duogpt"));
+    QCOMPARE(int(onDisk.records.size()), 14);
   }
 
   void runsPlotPointsFrontAndClick() {
@@ -151,13 +182,19 @@ class TestRuns : public QObject {
     store.setDirectory(tmp.path());
     const QString slowGood = store.add(result(duo::Method::DuoGpt, 0.5, 0.3, 4.0, 1.4)).id;
     const QString fastBad = store.add(result(duo::Method::SparseGpt, 0.6, 0.6, 6.0, 2.4)).id;
-    const QString dominated = store.add(result(duo::Method::Wanda, 0.5, 0.3, 4.8, 1.3)).id;
+    const QString dominated = store.add(result(duo::Method::Wanda, 0.5, 0.3, 4.8, 1.3), 1.25).id;
     RunsPlot plot;
     plot.resize(600, 400);
     plot.setRuns(store.runs());
     QCOMPARE(plot.predicted()->dataCount(), 3);
     QCOMPARE(plot.paretoIds(), (QStringList{slowGood, fastBad}));
     QCOMPARE(plot.front()->dataCount(), 2);
+    // The measured speedup: a hollow square beside the predicted point, same metric.
+    QCOMPARE(plot.measured()->dataCount(), 1);
+    QCOMPARE(plot.measured()->data()->constBegin()->key, 1.25);
+    QCOMPARE(plot.measured()->data()->constBegin()->value, 4.8);
+    QCOMPARE(plot.measured()->scatterStyle().shape(), QCPScatterStyle::ssSquare);
+    QCOMPARE(plot.measured()->scatterStyle().brush().style(), Qt::NoBrush);
     plot.setMetric(RunsPlot::Metric::Accuracy);  // no task: no points
     QCOMPARE(plot.predicted()->dataCount(), 0);
     plot.setMetric(RunsPlot::Metric::Perplexity);
@@ -172,16 +209,19 @@ class TestRuns : public QObject {
     Q_UNUSED(dominated);
   }
 
-  void csvAndRecipe() {
+  void csvAndRecipeAreCores() {
     const duo::PruneResult r = result(duo::Method::DuoGpt, 0.5, 0.5, 4.2, 1.8);
-    const QStringList lines = QString::fromStdString(duo::ui::recordsCsv(r.records)).split('\n', Qt::SkipEmptyParts);
+    const QStringList lines =
+        QString::fromStdString(duo::recordsCsv(duo::ui::recordOf(r, -1))).split('\n', Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), 15);
-    QCOMPARE(lines[0], QString("layer,proj,weight_sparsity,act_sparsity,rel_error,rel_error_mask_only,seconds"));
-    QVERIFY2(lines[14].startsWith("1,down_proj,0.5,0.5,"), qPrintable(lines[14]));
-    const QString yaml = QString::fromStdString(duo::ui::recipeYaml(r.request, r.sparsity));
-    QVERIFY(yaml.contains("name: duogpt"));
+    QCOMPARE(lines[0], QString("layer,proj,target_weight,target_act,weight_sparsity,act_sparsity,rel_error,"
+                               "rel_error_mask_only,seconds"));
+    QVERIFY2(lines[14].startsWith("1,down_proj,0.6,0.5,0.5,0.5,"), qPrintable(lines[14]));
+    // The table's recipe (no run yet) goes through the same record form.
+    const QString yaml = QString::fromStdString(duo::recipeYaml(duo::ui::recordOfRequest(r.request)));
+    QVERIFY2(yaml.contains("DuoGPTModifier"), qPrintable(yaml));
     QVERIFY(yaml.contains("seed: 7"));
-    QVERIFY(yaml.contains("down_proj: [0.6, 0.5]"));  // layer 1's override
+    QVERIFY2(yaml.contains("[0.5, 0.6]"), qPrintable(yaml));  // down_proj per layer: layer 1's override
   }
 
   void workspaceRoundTrips() {
@@ -189,15 +229,17 @@ class TestRuns : public QObject {
     duo::ui::Workspace ws;
     ws.request = result(duo::Method::DuoGpt, 0.55, 0.45, 0, 0).request;
     ws.request.calibSource = "/data/calib.jsonl";
-    ws.runs.append(RunEntry{"run-a", QDateTime(QDate(2025, 1, 2), QTime(3, 4, 5)), result(duo::Method::Teal, 0, 0.5, 4.0, 1.5), 0});
+    duo::RunRecord rec = duo::ui::recordOf(result(duo::Method::Teal, 0, 0.5, 4.0, 1.5), -1);
+    rec.id = "run-a";
+    ws.runs.append(rec);
     const QString path = tmp.filePath("ws.json");
     duo::ui::saveWorkspace(path, ws);
     const duo::ui::Workspace back = duo::ui::loadWorkspace(path);
     QVERIFY(back.request.sparsity == ws.request.sparsity);
     QCOMPARE(QString::fromStdString(back.request.calibSource), QString("/data/calib.jsonl"));
     QCOMPARE(back.runs.size(), 1);
-    QCOMPARE(back.runs[0].id, QString("run-a"));
-    QVERIFY(back.runs[0].result.request.method == duo::Method::Teal);
+    QCOMPARE(QString::fromStdString(back.runs[0].id), QString("run-a"));
+    QCOMPARE(QString::fromStdString(back.runs[0].method), QString("teal"));
     // Not a workspace: the message names the file.
     duo::writeFileAtomic(tmp.filePath("other.json").toStdString(), R"({"schema": "duoscope.sparsity/1"})");
     try {

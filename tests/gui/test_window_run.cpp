@@ -1,6 +1,8 @@
 // The window driving a real calibration (issue 7's tests): edit two layers through the table's
 // editors, run DuoGPT with a small nsamples, check the plots and runs list against the job's own
-// records and result, export and re-import the config; cancel mid-run; a responsiveness probe on
+// records and result, the run as a core run record (core's RunStore and `duoscope-cli runs list`
+// see it, with its measured decode speedup), export and re-import the config; cancel mid-run; a
+// responsiveness probe on
 // SmolLM2; screenshots of the main states. Everything needing the real pipeline skips, saying
 // so, while core's runPrune is a stub.
 #include <QAbstractItemDelegate>
@@ -33,6 +35,8 @@
 #include "ui/plots/runs_plot.h"
 #include "ui/panels/runs_panel.h"
 #include "ui/run_store.h"
+#include "ui/panels/run_panel.h"
+#include "core/io/run_store.h"
 
 using duo::ui::JobController;
 using duo::ui::MainWindow;
@@ -105,6 +109,7 @@ class TestWindowRun : public QObject {
     QCOMPARE(w.sparsityTable()->config().at(0, duo::Proj::V).weight, 0.6);
     QCOMPARE(w.sparsityTable()->config().at(1, duo::Proj::Gate).act, 0.3);
     setSmallData(w, 8);
+    w.runPanel()->setMeasureSpeedup(true);
     QSignalSpy finished(w.job(), &JobController::finished);
     w.action("actionCalibrate")->trigger();
     QVERIFY(w.job()->isBusy());
@@ -132,7 +137,22 @@ class TestWindowRun : public QObject {
     QCOMPARE(runs->rowCount(), 1);
     QVERIFY(result.eval.done);
     QCOMPARE(runs->item(0, 4)->text(), QString::number(result.eval.perplexity, 'f', 3));
-    QCOMPARE(QDir(tmp.filePath("runs")).entryList({"run-*.json"}).size(), 1);
+    // The run is a core run record: core's RunStore lists it with the same perplexity, and the
+    // measured decode speedup (packed kernels, after evaluation in the same worker) is in it.
+    const duo::RunStore core(tmp.filePath("runs").toStdString());
+    QCOMPARE(core.ids().size(), size_t(1));
+    const duo::RunRecord rec = core.load("latest");
+    QCOMPARE(rec.findMetric("perplexity", "pruned")->value, result.eval.perplexity);
+    if (JobController::canMeasureSpeedup()) {
+      QVERIFY2(rec.measuredSpeedup && *rec.measuredSpeedup > 0, "no measured speedup in the record");
+      QCOMPARE(finished.first().at(1).toDouble(), *rec.measuredSpeedup);
+      std::printf("BENCH gui_run predicted_speedup=%.3f measured_speedup=%.3f\n", rec.predictedSpeedup,
+                  *rec.measuredSpeedup);
+      QVERIFY(rec.outDir.empty());  // the temporary checkpoint for the measurement is gone
+      QVERIFY(runs->item(0, 6)->text().contains(QString("(%1×)").arg(*rec.measuredSpeedup, 0, 'f', 2)));
+    } else {
+      QVERIFY(!rec.measuredSpeedup);  // no decode bench in this build: null, never a made-up number
+    }
 
     // The exported config re-imports identically.
     const QString cfgPath = tmp.filePath("exported.json");
@@ -151,6 +171,17 @@ class TestWindowRun : public QObject {
     const nlohmann::json doc = nlohmann::json::parse(out.toStdString());
     const double cliPpl = doc.at("eval").at("perplexity").get<double>();
     QCOMPARE(QString::number(cliPpl, 'f', 3), runs->item(0, 4)->text());
+
+    // `duoscope-cli runs list` on the window's folder lists the window's run, same perplexity.
+    QProcess list;
+    list.start(cli, {"runs", "list", "--runs-dir", tmp.filePath("runs"), "--json"});
+    QVERIFY(list.waitForFinished(60000));
+    QCOMPARE(list.exitCode(), 0);
+    const nlohmann::json listed = nlohmann::json::parse(list.readAllStandardOutput().toStdString());
+    QCOMPARE(int(listed.at("runs").size()), 1);
+    QCOMPARE(listed["runs"][0].at("id").get<std::string>(), rec.id);
+    QCOMPARE(listed["runs"][0].at("perplexity").get<double>(), result.eval.perplexity);
+    QCOMPARE(int(listed.at("errors").size()), 0);
   }
 
   void twoRunsCompareAndClickToLoad() {
@@ -161,6 +192,7 @@ class TestWindowRun : public QObject {
     w.show();
     QVERIFY(openAndWait(w, model));
     setSmallData(w, 8);
+    w.runPanel()->setMeasureSpeedup(false);  // two quick runs; the measurement is covered above
     auto* method = w.findChild<QComboBox*>("method");
     QStringList ids;
     QVector<duo::PruneResult> results;
@@ -237,6 +269,7 @@ class TestWindowRun : public QObject {
     w.show();
     QVERIFY(openAndWait(w, model));
     setSmallData(w, 32);
+    w.runPanel()->setMeasureSpeedup(false);
     const duo::SparsityConfig before = w.sparsityTable()->config();
     QSignalSpy updates(w.job(), &JobController::recordsUpdated);
     QSignalSpy failed(w.job(), &JobController::failed);

@@ -105,11 +105,17 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
     const QString path = QFileDialog::getOpenFileName(this, "Choose task", {}, "JSONL (*.jsonl);;All files (*)");
     if (!path.isEmpty()) m_task->setText(path);
   });
+  auto* taskMake = new QToolButton;
+  taskMake->setObjectName("makeTask");
+  taskMake->setText("Make...");
+  taskMake->setToolTip("Generate a cloze multiple-choice task from kjv:eval (core's generator) and use it here");
+  connect(taskMake, &QToolButton::clicked, this, &DataPanel::makeTaskRequested);
   auto* taskRow = new QWidget;
   auto* th = new QHBoxLayout(taskRow);
   th->setContentsMargins(0, 0, 0, 0);
   th->addWidget(m_task, 1);
   th->addWidget(taskBrowse);
+  th->addWidget(taskMake);
   form->addRow("Task:", taskRow);
 
   setModelDefaults(0, false);
@@ -152,6 +158,13 @@ void DataPanel::showRequest(const PruneRequest& req) {
   m_maxWindows->setValue(req.maxWindows);
   m_task->setText(qs(req.taskFile));
 }
+
+void DataPanel::setTaskFile(const QString& path) {
+  m_eval->setChecked(true);  // accuracy is part of the evaluation
+  m_task->setText(path);
+}
+
+QString DataPanel::evalSource() const { return m_evalSource->currentText().trimmed(); }
 
 QString DataPanel::calibrationSummary() const {
   const int n = m_nsamples->value() > 0 ? m_nsamples->value() : m_autoNsamples;

@@ -26,6 +26,10 @@ class DataPanel : public QWidget {
   // The defaults for this model on this machine, shown as the "auto" text of the spin boxes.
   void setModelDefaults(int64_t params, bool cuda);
 
+  // Sets the multiple-choice task (and turns evaluation on).
+  void setTaskFile(const QString& path);
+  QString evalSource() const;
+
   // A short line for plot legends: "kjv:calib 64×256 tok, seed 0".
   QString calibrationSummary() const;
 
@@ -34,6 +38,8 @@ class DataPanel : public QWidget {
 
  Q_SIGNALS:
   void changed();
+  // "Make..." beside the task: the window generates a cloze task in its worker.
+  void makeTaskRequested();
 
  private:
   QComboBox* m_calib;

@@ -1,6 +1,8 @@
 #include "ui/panels/run_panel.h"
 
 #include <QAction>
+#include <QCheckBox>
+#include <QSettings>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QProgressBar>
@@ -29,6 +31,19 @@ RunPanel::RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent) : QWidg
   buttons->addWidget(actionButton(calibrate));
   buttons->addWidget(actionButton(cancel));
   layout->addLayout(buttons);
+  m_measure = new QCheckBox("Measure decode speedup after the run");
+  m_measure->setObjectName("measureSpeedup");
+  m_measure->setChecked(QSettings().value("run/measureSpeedup", true).toBool());
+  m_measure->setToolTip("After evaluation, time batch-1 decode steps of the pruned model on the packed dual-sparse "
+                        "kernels against its weights run densely (core/perf); the pruned checkpoint is written to a "
+                        "temporary folder for it and deleted afterwards");
+  connect(m_measure, &QCheckBox::toggled, this, [](bool on) { QSettings().setValue("run/measureSpeedup", on); });
+  if (!JobController::canMeasureSpeedup()) {
+    m_measure->setChecked(false);
+    m_measure->setEnabled(false);
+    m_measure->setToolTip("This build has no decode benchmark (core/perf/decode_bench.h)");
+  }
+  layout->addWidget(m_measure);
 
   m_bar = new QProgressBar;
   m_bar->setObjectName("runProgress");
@@ -70,7 +85,10 @@ void RunPanel::onProgress(const JobProgress& p) {
                              : QString("Elapsed %1 · estimating the time left").arg(formatDuration(p.elapsed)));
 }
 
-void RunPanel::onFinished(const PruneResult& r) {
+bool RunPanel::measureSpeedup() const { return m_measure->isChecked() && JobController::canMeasureSpeedup(); }
+void RunPanel::setMeasureSpeedup(bool on) { m_measure->setChecked(on); }
+
+void RunPanel::onFinished(const PruneResult& r, double measuredSpeedup) {
   m_bar->setRange(0, 1000);
   m_bar->setValue(1000);
   m_bar->setFormat("done");
@@ -79,9 +97,14 @@ void RunPanel::onFinished(const PruneResult& r) {
   QString text = QString("Achieved W %1, A %2 · predicted speedup %3×")
                      .arg(formatPercent(r.weightSparsity), formatPercent(r.actSparsity))
                      .arg(r.predictedSpeedup, 0, 'f', 2);
+  if (measuredSpeedup > 0) text += QString(", measured <b>%1×</b>").arg(measuredSpeedup, 0, 'f', 2);
   if (r.eval.done)
     text += QString("<br>Perplexity <b>%1</b> (dense %2)").arg(r.eval.perplexity, 0, 'f', 3).arg(r.eval.densePerplexity, 0, 'f', 3);
-  if (r.eval.accuracy >= 0) text += QString(" · accuracy %1").arg(formatPercent(r.eval.accuracy));
+  if (r.eval.accuracy >= 0)
+    text += QString("<br>%1: acc <b>%2</b>, acc_norm %3 (dense %4 / %5, %6 items)")
+                .arg(qs(r.eval.taskName).toHtmlEscaped(), formatPercent(r.eval.accuracy), formatPercent(r.eval.accuracyNorm),
+                     formatPercent(r.eval.denseAccuracy), formatPercent(r.eval.denseAccuracyNorm))
+                .arg(r.eval.taskItems);
   m_result->setText(text);
 }
 

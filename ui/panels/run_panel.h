@@ -1,5 +1,6 @@
 // Run panel: Calibrate / Cancel (the window's actions), a progress bar with the current stage,
-// layer and projection, elapsed time and ETA, and the last run's headline numbers.
+// layer and projection, elapsed time and ETA, whether to measure the decode speedup after the run,
+// and the last run's headline numbers (perplexity, accuracy, predicted and measured speedup).
 #pragma once
 #include <QWidget>
 
@@ -7,6 +8,7 @@
 #include "ui/job_controller.h"
 
 class QAction;
+class QCheckBox;
 class QLabel;
 class QProgressBar;
 
@@ -18,16 +20,20 @@ class RunPanel : public QWidget {
   RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent = nullptr);
 
   QProgressBar* progressBar() const { return m_bar; }
+  // Whether the next run also measures its decode speedup (remembered in QSettings).
+  bool measureSpeedup() const;
+  void setMeasureSpeedup(bool on);
 
  public Q_SLOTS:
   void onStarted();
   void onProgress(const duo::ui::JobProgress& p);
-  void onFinished(const duo::PruneResult& r);
+  void onFinished(const duo::PruneResult& r, double measuredSpeedup);
   void onCancelling();
   void onCancelled();
   void onFailed(const QString& message);
 
  private:
+  QCheckBox* m_measure;
   QProgressBar* m_bar;
   QLabel* m_stage;
   QLabel* m_eta;

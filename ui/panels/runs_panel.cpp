@@ -95,28 +95,35 @@ void RunsPanel::refill() {
   const QStringList keep = selectedIds();
   m_table->setRowCount(0);
   for (const RunEntry& run : m_store->runs()) {
-    const PruneResult& r = run.result;
+    const RunRecord& r = run.record;
     const int row = m_table->rowCount();
     m_table->insertRow(row);
     auto* when = cell(run.when.toString("MM-dd HH:mm"), false);
     when->setData(Qt::UserRole, run.id);
-    when->setToolTip(run.id + "\n" + qs(r.request.model));
+    when->setToolTip(run.id + "\n" + qs(r.model.path));
     m_table->setItem(row, ColWhen, when);
     auto* method = cell(run.label(), false);
     method->setToolTip(QString("%1 · calibration %2, %3 × %4 tokens, seed %5")
-                           .arg(methodName(r.request.method), qs(r.request.calibSource))
-                           .arg(r.request.nsamples)
-                           .arg(r.request.seqlen)
-                           .arg(r.request.seed));
+                           .arg(qs(r.method), qs(r.data.corpus))
+                           .arg(r.data.nsamples)
+                           .arg(r.data.seqlen)
+                           .arg(r.data.seed));
     m_table->setItem(row, ColMethod, method);
     m_table->setItem(row, ColW, cell(formatPercent(r.weightSparsity, 0), true));
     m_table->setItem(row, ColA, cell(formatPercent(r.actSparsity, 0), true));
-    m_table->setItem(row, ColPpl, cell(r.eval.done ? QString::number(r.eval.perplexity, 'f', 3) : "—", true));
-    m_table->setItem(row, ColAcc, cell(r.eval.accuracy >= 0 ? formatPercent(r.eval.accuracy) : "—", true));
+    m_table->setItem(row, ColPpl, cell(run.perplexity() >= 0 ? QString::number(run.perplexity(), 'f', 3) : "—", true));
+    QTableWidgetItem* acc = cell(run.accuracy() >= 0 ? QString("%1 / %2").arg(formatPercent(run.accuracy()),
+                                                                             formatPercent(run.accuracyNorm()))
+                                                     : "—",
+                                 true);
+    if (run.accuracy() >= 0) acc->setToolTip(QString("acc / acc_norm on %1").arg(run.taskName()));
+    m_table->setItem(row, ColAcc, acc);
     QString speed = r.predictedSpeedup > 0 ? QString::number(r.predictedSpeedup, 'f', 2) + "×" : "—";
-    if (run.measuredSpeedup > 0) speed += QString(" (%1×)").arg(run.measuredSpeedup, 0, 'f', 2);
-    m_table->setItem(row, ColSpeedup, cell(speed, true));
-    m_table->setItem(row, ColTime, cell(formatDuration(r.secondsTotal), true));
+    if (run.measuredSpeedup() > 0) speed += QString(" (%1×)").arg(run.measuredSpeedup(), 0, 'f', 2);
+    QTableWidgetItem* sp = cell(speed, true);
+    sp->setToolTip("predicted (bytes model), in brackets measured (packed kernels, batch-1 decode)");
+    m_table->setItem(row, ColSpeedup, sp);
+    m_table->setItem(row, ColTime, cell(formatDuration(run.secondsTotal()), true));
   }
   for (const QString& id : keep) selectRun(id);
   updateButtons();

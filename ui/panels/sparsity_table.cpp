@@ -6,13 +6,16 @@
 #include <QGridLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QMenu>
 #include <QPushButton>
 #include <QStyledItemDelegate>
 #include <QToolButton>
 #include <QTreeView>
 #include <QVBoxLayout>
+#include <tuple>
 
 #include "core/common/error.h"
+#include "core/io/exports.h"
 #include "ui/core_types.h"
 
 namespace duo::ui {
@@ -71,14 +74,35 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   auto* uniform = new QPushButton("Uniform");
   uniform->setObjectName("applyUniform");
   uniform->setToolTip("Set every projection of every layer to these weight / activation sparsities");
-  auto* load = new QPushButton("From file...");
-  load->setToolTip("Load a saved sparsity config (duoscope.sparsity/1 JSON)");
+  // Presets beyond uniform: a saved config, and (once a sensitivity table exists) the allocator's
+  // config at the target speedup and OWL's outlier-weighted one.
+  auto* presets = new QToolButton;
+  presets->setObjectName("presets");
+  presets->setText("Presets");
+  presets->setPopupMode(QToolButton::InstantPopup);
+  presets->setToolTip("Fill the table from a saved config, the allocator or OWL");
+  auto* menu = new QMenu(presets);
+  QAction* fromFile = menu->addAction("From file...");
+  fromFile->setObjectName("presetFromFile");
+  fromFile->setToolTip("Load a saved sparsity config (duoscope.sparsity/1 JSON)");
+  m_presetAllocated = menu->addAction("Allocated (target speedup)");
+  m_presetAllocated->setObjectName("presetAllocated");
+  m_presetAllocated->setToolTip("Per-projection weight and activation sparsity chosen by the allocator for the "
+                                "target-speedup slider (needs Run sensitivity)");
+  m_presetOwl = menu->addAction("OWL (outlier-weighted)");
+  m_presetOwl->setObjectName("presetOwl");
+  m_presetOwl->setToolTip("OWL: layers with more outlier weights keep more weights; mean set by the target speedup "
+                          "(needs Run sensitivity)");
+  presets->setMenu(menu);
+  setAllocationAvailable(false);
+  connect(m_presetAllocated, &QAction::triggered, this, [this] { Q_EMIT presetRequested("allocated"); });
+  connect(m_presetOwl, &QAction::triggered, this, [this] { Q_EMIT presetRequested("owl"); });
   grid->addWidget(new QLabel("W"), 0, 0);
   grid->addWidget(m_uniformWeight, 0, 1);
   grid->addWidget(new QLabel("A"), 0, 2);
   grid->addWidget(m_uniformAct, 0, 3);
   grid->addWidget(uniform, 0, 4);
-  grid->addWidget(load, 0, 5);
+  grid->addWidget(presets, 0, 5);
 
   m_nm = new QComboBox;
   m_nm->setObjectName("nmPattern");
@@ -99,16 +123,28 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   auto* set = new QPushButton("Set selected");
   set->setObjectName("setSelected");
   set->setToolTip("Give every selected row (layers or projections) this sparsity");
+  // The undo/redo actions (Edit menu, shortcuts) carry the step's name ("Undo allocate 1.60×");
+  // the buttons keep a short fixed label and show the name as a tooltip, so the panel's width
+  // never follows the text.
+  QAction* undoAction = m_model->undoStack()->createUndoAction(this);
+  undoAction->setShortcut(QKeySequence::Undo);
+  QAction* redoAction = m_model->undoStack()->createRedoAction(this);
+  redoAction->setShortcut(QKeySequence::Redo);
   m_undo = new QToolButton;
-  m_undo->setDefaultAction(m_model->undoStack()->createUndoAction(this));
-  m_undo->defaultAction()->setShortcut(QKeySequence::Undo);
   m_redo = new QToolButton;
-  m_redo->setDefaultAction(m_model->undoStack()->createRedoAction(this));
-  m_redo->defaultAction()->setShortcut(QKeySequence::Redo);
   m_undo->setObjectName("undo");
   m_redo->setObjectName("redo");
-  m_undo->setText("Undo");
-  m_redo->setText("Redo");
+  for (auto [button, action, label] : {std::tuple{m_undo, undoAction, "Undo"}, std::tuple{m_redo, redoAction, "Redo"}}) {
+    button->setText(label);
+    button->setEnabled(action->isEnabled());
+    button->setToolTip(action->text());
+    addAction(action);
+    connect(button, &QToolButton::clicked, action, &QAction::trigger);
+    connect(action, &QAction::changed, button, [button = button, action = action] {
+      button->setEnabled(action->isEnabled());
+      button->setToolTip(action->text());
+    });
+  }
   grid->addWidget(new QLabel("N:M"), 1, 0);
   grid->addWidget(m_nm, 1, 1);
   grid->addWidget(new QLabel("rule"), 1, 2);
@@ -145,7 +181,7 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
 
   connect(uniform, &QPushButton::clicked, this, &SparsityTable::applyUniform);
   connect(set, &QPushButton::clicked, this, &SparsityTable::setSelected);
-  connect(load, &QPushButton::clicked, this, [this] {
+  connect(fromFile, &QAction::triggered, this, [this] {
     const QString path = QFileDialog::getOpenFileName(this, "Load sparsity config", {}, "Sparsity config (*.json)");
     if (!path.isEmpty()) loadConfigFile(path);
   });
@@ -184,6 +220,18 @@ void SparsityTable::applyConfig(const SparsityConfig& cfg, const QString& what) 
   m_model->apply(cfg, what);
 }
 
+void SparsityTable::setAllocationAvailable(bool on) {
+  m_presetAllocated->setEnabled(on);
+  m_presetOwl->setEnabled(on);
+}
+
+void SparsityTable::applyAllocation(const SparsityConfig& cfg, const QString& what) {
+  SparsityConfig next = cfg;
+  next.nm = config().nm;  // the table's weight structure stays
+  next.validate("allocation", config().numLayers());
+  m_model->apply(next, what, SparsityModel::kMergeAllocation);
+}
+
 void SparsityTable::applyUniform() {
   SparsityConfig next = SparsityConfig::uniform(config().numLayers(), m_uniformWeight->value() / 100.0,
                                                 m_uniformAct->value() / 100.0);
@@ -200,7 +248,8 @@ void SparsityTable::setSelected() {
 
 void SparsityTable::loadConfigFile(const QString& path) {
   try {
-    const SparsityConfig cfg = SparsityConfig::load(ss(path), config().numLayers());
+    // core/io's import: validated against the model (layers, ranges, sites, N:M widths).
+    const SparsityConfig cfg = duo::importConfig(ss(path), m_model->modelConfig());
     applyConfig(cfg, "load " + path);
   } catch (const std::exception& e) {
     Q_EMIT failed("Could not load the sparsity config", QString::fromUtf8(e.what()));

@@ -1,5 +1,5 @@
 // The sparsity table panel: the layer/projection tree (ui/sparsity_model.h) with percent editors,
-// multi-select + "set", presets (uniform, from a saved config), N:M and activation rule, undo/redo,
+// multi-select + "set", presets (uniform, from a saved config, allocated, OWL), N:M and activation rule, undo/redo,
 // and live totals (weights kept, ideal traffic, predicted speedup) that follow every change.
 #pragma once
 #include <QWidget>
@@ -8,6 +8,7 @@
 
 class QComboBox;
 class QDoubleSpinBox;
+class QAction;
 class QLabel;
 class QTreeView;
 class QToolButton;
@@ -27,6 +28,10 @@ class SparsityTable : public QWidget {
   void setModelConfig(const ModelConfig& cfg);
   // Replaces the table (undoable); throws duo::Error when `cfg` does not fit the model.
   void applyConfig(const SparsityConfig& cfg, const QString& what);
+  // An allocator's config (the slider): consecutive calls merge into one undo step.
+  void applyAllocation(const SparsityConfig& cfg, const QString& what);
+  // Enables the Allocated and OWL presets (a sensitivity table exists for this model).
+  void setAllocationAvailable(bool on);
 
  public Q_SLOTS:
   void applyUniform();                    // the preset spin boxes to every projection
@@ -37,6 +42,8 @@ class SparsityTable : public QWidget {
  Q_SIGNALS:
   void configChanged();
   void failed(const QString& title, const QString& message);
+  // A preset computed outside the table: "allocated" or "owl".
+  void presetRequested(const QString& kind);
 
  private:
   SparsityModel* m_model;
@@ -50,6 +57,8 @@ class SparsityTable : public QWidget {
   QToolButton* m_undo;
   QToolButton* m_redo;
   QLabel* m_totals;
+  QAction* m_presetAllocated = nullptr;
+  QAction* m_presetOwl = nullptr;
 };
 
 }  // namespace duo::ui

@@ -63,17 +63,17 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
   m_points.clear();
   double denseMetric = -1;
   for (const RunEntry& r : runs) {
-    const EvalResult& e = r.result.eval;
     double metric = -1;
-    if (m_metric == Metric::Perplexity && e.done) {
-      metric = e.perplexity;
-      if (e.densePerplexity > 0) denseMetric = e.densePerplexity;
-    } else if (m_metric == Metric::Accuracy && e.accuracy >= 0) {
-      metric = 100.0 * e.accuracy;
-      if (e.denseAccuracy >= 0) denseMetric = 100.0 * e.denseAccuracy;
+    if (m_metric == Metric::Perplexity && r.perplexity() >= 0) {
+      metric = r.perplexity();
+      if (r.metric("perplexity", "dense") > 0) denseMetric = r.metric("perplexity", "dense");
+    } else if (m_metric == Metric::Accuracy && r.accuracy() >= 0) {
+      metric = 100.0 * r.accuracy();
+      if (r.metric("acc", "dense") >= 0) denseMetric = 100.0 * r.metric("acc", "dense");
     }
-    if (metric < 0 || !std::isfinite(metric) || r.result.predictedSpeedup <= 0) continue;
-    m_points.append({r.result.predictedSpeedup, metric, r.id, r.label()});
+    const double predicted = r.record.predictedSpeedup;
+    if (metric < 0 || !std::isfinite(metric) || predicted <= 0) continue;
+    m_points.append({predicted, metric, r.id, r.label()});
   }
   std::stable_sort(m_points.begin(), m_points.end(), [](const Point& a, const Point& b) { return a.speedup < b.speedup; });
 
@@ -85,10 +85,10 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
     pts.append({p.speedup, p.metric});
   }
   for (const RunEntry& r : runs)
-    if (r.measuredSpeedup > 0) {
+    if (r.measuredSpeedup() > 0) {
       const auto it = std::find_if(m_points.begin(), m_points.end(), [&](const Point& p) { return p.id == r.id; });
       if (it != m_points.end()) {
-        mx.append(r.measuredSpeedup);
+        mx.append(r.measuredSpeedup());
         my.append(it->metric);
       }
     }
@@ -124,9 +124,7 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
   QSet<QString> data;
   for (const RunEntry& r : runs)
     if (std::any_of(m_points.begin(), m_points.end(), [&](const Point& p) { return p.id == r.id; }))
-      data.insert(m_metric == Metric::Perplexity
-                      ? QString("%1, seqlen %2").arg(QString::fromStdString(r.result.request.evalSource)).arg(r.result.eval.seqlen)
-                      : QFileInfo(QString::fromStdString(r.result.request.taskFile)).fileName());
+      data.insert(m_metric == Metric::Perplexity ? r.perplexityData() : r.taskName());
   setTitle(QString("Runs: %1%2 vs decode speedup (%3 run%4)")
                .arg(m_metric == Metric::Perplexity ? "perplexity" : "accuracy")
                .arg(data.size() == 1 ? " on " + *data.begin() : QString())

@@ -20,6 +20,8 @@ class SparsityPlot : public PlotBase {
 
   QCPGraph* achievedWeights() const { return m_weights; }
   QCPGraph* achievedActs() const { return m_acts; }
+  QCPGraph* targetWeights() const { return m_targetWeights; }
+  QCPGraph* targetActs() const { return m_targetActs; }
 
  private:
   QCPGraph* m_weights;

@@ -1,0 +1,277 @@
+// Sensitivity, allocation and accuracy in the window (issues 8 and 7), with real core calls on the
+// bundled tiny model: the sensitivity job in the worker fills the per-layer curves and a table
+// sorted most sensitive first; the target-speedup slider re-runs core's allocator and moves the
+// table, the totals and the sparsity plot towards the target (one undo step per drag); the
+// Allocated and OWL presets; cancelling a sensitivity run changes nothing; "Apply and run"
+// calibrates the allocation; and a screenshot of the sensitivity view.
+#include <QCheckBox>
+#include <QDir>
+#include <QLabel>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSlider>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QTreeView>
+#include <QtTest>
+#include <cmath>
+
+#include "core/data/corpus.h"
+#include "core/data/mc_task.h"
+#include "core/io/run_store.h"
+#include "gui_support.h"
+#include "ui/background_task.h"
+#include "ui/job_controller.h"
+#include "ui/main_window.h"
+#include "ui/panels/allocation_bar.h"
+#include "ui/panels/model_panel.h"
+#include "ui/panels/run_panel.h"
+#include "ui/panels/runs_panel.h"
+#include "ui/panels/sensitivity_panel.h"
+#include "ui/panels/sparsity_table.h"
+#include "ui/plots/runs_plot.h"
+#include "ui/plots/sensitivity_plot.h"
+#include "ui/plots/sparsity_plot.h"
+#include "ui/run_store.h"
+
+using duo::ui::BackgroundTask;
+using duo::ui::MainWindow;
+using duo::ui::SensitivityPanel;
+
+namespace {
+
+bool openAndWait(MainWindow& w, const QString& path) {
+  QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
+  w.openModel(path);
+  return opened.wait(60000);
+}
+
+void setSmallData(MainWindow& w) {
+  w.findChild<QSpinBox*>("nsamples")->setValue(8);
+  w.findChild<QSpinBox*>("seqlen")->setValue(64);
+  w.findChild<QSpinBox*>("seed")->setValue(0);
+  w.findChild<QCheckBox*>("evalEnabled")->setChecked(true);
+  w.findChild<QSpinBox*>("maxWindows")->setValue(4);
+}
+
+// Waits for the background task; "" on success, else the failure.
+QString waitForTask(MainWindow& w, int timeoutMs) {
+  QSignalSpy finished(w.task(), &BackgroundTask::finished);
+  QSignalSpy failed(w.task(), &BackgroundTask::failed);
+  if (!QTest::qWaitFor([&] { return finished.count() + failed.count() > 0; }, timeoutMs))
+    return QString("the task did not end within %1 s").arg(timeoutMs / 1000);
+  return failed.count() ? failed.first().at(1).toString() : QString();
+}
+
+QString waitForRun(MainWindow& w, int timeoutMs) {
+  QSignalSpy stored(&w, &MainWindow::runStored);
+  QSignalSpy failed(w.job(), &duo::ui::JobController::failed);
+  if (!QTest::qWaitFor([&] { return stored.count() + failed.count() > 0; }, timeoutMs))
+    return QString("the run did not end within %1 s").arg(timeoutMs / 1000);
+  return failed.count() ? failed.first().first().toString() : QString();
+}
+
+double predicted(MainWindow& w) { return w.sparsityTable()->model()->decodeEstimate().speedup; }
+
+}  // namespace
+
+class TestSensitivityAllocation : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_tmp;
+  std::unique_ptr<MainWindow> m_w;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("DuoScopeTest");
+    QCoreApplication::setApplicationName("test_sensitivity_allocation");
+    QSettings().clear();
+    const QString model = duo::test::modelPath("tiny");
+    if (model.isEmpty()) QSKIP("the bundled tiny model is not built (resources/models/duo-tiny-kjv)");
+    m_w = std::make_unique<MainWindow>(nullptr, m_tmp.filePath("runs"));
+    m_w->resize(1280, 800);
+    m_w->show();
+    QVERIFY(QTest::qWaitForWindowExposed(m_w.get()));
+    QVERIFY(openAndWait(*m_w, model));
+    setSmallData(*m_w);
+    m_w->runPanel()->setMeasureSpeedup(false);  // measured speedup is test_window_run's
+  }
+
+  void sensitivityFillsCurvesAndSortedTable() {
+    MainWindow& w = *m_w;
+    QVERIFY(!w.allocationBar()->slider()->isEnabled());  // nothing to allocate from yet
+    QVERIFY(!w.findChild<QAction*>("presetAllocated")->isEnabled());
+    QSignalSpy progressed(w.task(), &BackgroundTask::progressed);
+    w.action("actionSensitivity")->trigger();
+    QVERIFY(w.task()->isBusy());
+    QVERIFY(!w.action("actionCalibrate")->isEnabled());  // one worker job at a time
+    const QString error = waitForTask(w, 120000);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QVERIFY(progressed.count() > 0);
+    const duo::SensitivityTable* t = w.sensitivityPanel()->sensitivity();
+    QVERIFY(t);
+    const int layers = w.sparsityTable()->config().numLayers();
+    QCOMPARE(t->numLayers(), layers);
+    QCOMPARE(t->nsamples, 8);
+    QCOMPARE(t->seqlen, 64);
+    // One curve per layer; each the summed predicted error of the layer's 7 projections.
+    QCOMPARE(w.sensitivityPanel()->plot()->curveCount(), layers);
+    const auto diag = duo::ui::sensitivityDiagonal(*t);
+    const QVector<QPointF> c0 = w.sensitivityPanel()->plot()->curve(0);
+    QVERIFY(!c0.isEmpty());
+    const auto [iw, ia] = diag.last();
+    double sum = 0;
+    for (int p = 0; p < duo::kNumProj; ++p) sum += t->at(0, static_cast<duo::Proj>(p)).errorAt(iw, ia);
+    QCOMPARE(c0.last().y(), sum);
+    // The table: every projection, most sensitive first, values from the core's table.
+    QTableWidget* table = w.sensitivityPanel()->table();
+    QCOMPARE(table->rowCount(), layers * duo::kNumProj);
+    for (int row = 1; row < table->rowCount(); ++row)
+      QVERIFY(table->item(row - 1, SensitivityPanel::ColError)->data(Qt::UserRole).toDouble() >=
+              table->item(row, SensitivityPanel::ColError)->data(Qt::UserRole).toDouble());
+    const int l = table->item(0, SensitivityPanel::ColLayer)->data(Qt::UserRole).toInt();
+    duo::Proj p = duo::Proj::Q;
+    QVERIFY(duo::projFromName(table->item(0, SensitivityPanel::ColProj)->text().toStdString(), &p));
+    const auto nearestTo = [](const std::vector<double>& g, double v) {
+      size_t best = 0;
+      for (size_t i = 1; i < g.size(); ++i)
+        if (std::fabs(g[i] - v) < std::fabs(g[best] - v)) best = i;
+      return best;
+    };
+    QCOMPARE(table->item(0, SensitivityPanel::ColError)->data(Qt::UserRole).toDouble(),
+             t->at(l, p).errorAt(nearestTo(t->gridW, 0.5), nearestTo(t->gridA, 0.5)));
+    // Sorting by another column works (a click on the header).
+    table->sortByColumn(SensitivityPanel::ColLayer, Qt::AscendingOrder);
+    QCOMPARE(table->item(0, SensitivityPanel::ColLayer)->data(Qt::UserRole).toInt(), 0);
+    table->sortByColumn(SensitivityPanel::ColError, Qt::DescendingOrder);
+    QVERIFY(w.allocationBar()->slider()->isEnabled());
+    QVERIFY(w.findChild<QAction*>("presetAllocated")->isEnabled());
+  }
+
+  void sliderAllocatesTowardsTheTarget() {
+    MainWindow& w = *m_w;
+    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    const duo::SparsityConfig before = w.sparsityTable()->config();
+    const int undoBefore = w.sparsityTable()->model()->undoStack()->count();
+    duo::ui::AllocationBar* bar = w.allocationBar();
+    QSignalSpy allocated(bar, &duo::ui::AllocationBar::allocated);
+    // A drag: several values; each re-runs the allocator and updates the table at once.
+    double last = 0;
+    QVector<double> reached;
+    for (double target : {1.3, 1.5, 1.7}) {
+      bar->setTargetSpeedup(target);
+      QVERIFY(bar->last().has_value());
+      const double now = predicted(w);
+      QVERIFY2(now >= target - 0.01, qPrintable(QString("target %1, predicted %2").arg(target).arg(now)));
+      QVERIFY2(now < target + 0.25, qPrintable(QString("target %1, predicted %2").arg(target).arg(now)));
+      QVERIFY(now > last);  // moves with the target
+      last = now;
+      reached << now;
+      // The table holds the allocation; the totals and the sparsity plot follow it.
+      duo::SparsityConfig expect = bar->last()->config;
+      expect.nm = before.nm;
+      QVERIFY(w.sparsityTable()->config() == expect);
+      QVERIFY(w.findChild<QLabel*>("sparsityTotals")->text().contains(QString("%1×").arg(now, 0, 'f', 2)));
+      const QCPGraph* tw = w.sparsityPlot()->targetWeights();
+      double mean0 = 0;
+      for (int q = 0; q < duo::kNumProj; ++q) mean0 += expect.at(0, static_cast<duo::Proj>(q)).weight / duo::kNumProj;
+      QCOMPARE(tw->data()->constBegin()->value, 100.0 * mean0);
+    }
+    QCOMPARE(allocated.count(), 3);
+    std::printf("BENCH gui_allocation targets=1.3,1.5,1.7 predicted=%.3f,%.3f,%.3f\n", reached[0], reached[1], reached[2]);
+    // The sensitivity table shows each projection's allocated point.
+    QVERIFY(w.sensitivityPanel()->table()->item(0, SensitivityPanel::ColAllocW)->text() != "--");
+    // The whole drag is one undo step.
+    QCOMPARE(w.sparsityTable()->model()->undoStack()->count(), undoBefore + 1);
+    w.sparsityTable()->model()->undoStack()->undo();
+    QVERIFY(w.sparsityTable()->config() == before);
+    w.sparsityTable()->model()->undoStack()->redo();
+  }
+
+  void allocatedAndOwlPresets() {
+    MainWindow& w = *m_w;
+    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    w.sparsityTable()->applyUniform();
+    w.allocationBar()->setTargetSpeedup(1.6);
+    w.sparsityTable()->applyUniform();  // the table away from the allocation
+    w.findChild<QAction*>("presetAllocated")->trigger();
+    const auto lag = w.allocationBar()->allocateNow("lagrangian");
+    QVERIFY(lag);
+    QCOMPARE(w.sparsityTable()->config().at(1, duo::Proj::Down).weight, lag->config.at(1, duo::Proj::Down).weight);
+    QVERIFY(predicted(w) >= 1.59);
+    w.findChild<QAction*>("presetOwl")->trigger();
+    const duo::SparsityConfig owl = w.sparsityTable()->config();
+    const auto owlAlloc = w.allocationBar()->allocateNow("owl");
+    QVERIFY(owlAlloc);
+    QCOMPARE(owl.at(0, duo::Proj::Q).weight, owlAlloc->config.at(0, duo::Proj::Q).weight);
+    // OWL: weight sparsity varies by layer (outlier ratios differ), activation sparsity uniform.
+    bool differs = false;
+    for (int l = 1; l < owl.numLayers(); ++l) differs |= owl.at(l, duo::Proj::Q).weight != owl.at(0, duo::Proj::Q).weight;
+    QVERIFY(differs);
+    QVERIFY(predicted(w) >= 1.59);
+  }
+
+  void cancelMidSensitivityChangesNothing() {
+    MainWindow& w = *m_w;
+    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    const duo::SparsityConfig before = w.sparsityTable()->config();
+    const duo::SensitivityTable* tableBefore = w.sensitivityPanel()->sensitivity();
+    QTableWidget* table = w.sensitivityPanel()->table();
+    const QString firstRow = table->item(0, SensitivityPanel::ColError)->text();
+    const double target = w.allocationBar()->targetSpeedup();
+    QSignalSpy cancelled(w.task(), &BackgroundTask::cancelled);
+    QSignalSpy finished(w.task(), &BackgroundTask::finished);
+    w.findChild<QSpinBox*>("nsamples")->setValue(64);  // a longer run to cancel
+    QSignalSpy progressed(w.task(), &BackgroundTask::progressed);
+    w.sensitivityPanel()->runButton()->click();
+    QVERIFY(w.task()->isBusy());
+    QVERIFY(w.sensitivityPanel()->cancelButton()->isEnabled());
+    QTRY_VERIFY_WITH_TIMEOUT(progressed.count() > 0 || finished.count() > 0, 60000);
+    if (finished.count()) QSKIP("the sensitivity finished before its first progress report; nothing to cancel");
+    w.sensitivityPanel()->cancelButton()->click();
+    QVERIFY(cancelled.wait(10000));
+    QCOMPARE(finished.count(), 0);
+    QVERIFY(w.sparsityTable()->config() == before);
+    QCOMPARE(w.sensitivityPanel()->sensitivity(), tableBefore);
+    QCOMPARE(table->item(0, SensitivityPanel::ColError)->text(), firstRow);
+    QCOMPARE(w.allocationBar()->targetSpeedup(), target);
+    QVERIFY(w.action("actionCalibrate")->isEnabled());
+    w.findChild<QSpinBox*>("nsamples")->setValue(8);
+  }
+
+  void applyAndRunCalibratesTheAllocation() {
+    MainWindow& w = *m_w;
+    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    w.allocationBar()->setTargetSpeedup(1.5);
+    const duo::SparsityConfig alloc = w.sparsityTable()->config();
+    QSignalSpy started(w.job(), &duo::ui::JobController::started);
+    QSignalSpy stored(&w, &MainWindow::runStored);
+    w.findChild<QPushButton*>("applyAndRun")->click();
+    QCOMPARE(started.count(), 1);
+    QVERIFY(started.first().first().value<duo::PruneRequest>().sparsity == alloc);
+    const QString error = waitForRun(w, 300000);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    const duo::RunRecord rec = duo::RunStore(m_tmp.filePath("runs").toStdString()).load("latest");
+    QVERIFY(rec.sparsity == alloc);
+    QVERIFY(std::fabs(rec.predictedSpeedup - predicted(w)) < 1e-9);
+  }
+
+  void screenshotOfTheSensitivityView() {
+    MainWindow& w = *m_w;
+    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    const QString dir = qEnvironmentVariableIsSet("DUO_SCREENSHOT_DIR") ? qEnvironmentVariable("DUO_SCREENSHOT_DIR")
+                                                                        : m_tmp.path();
+    w.allocationBar()->setTargetSpeedup(1.6);
+    w.plotTabs()->setCurrentWidget(w.sensitivityPanel());
+    QTest::qWait(100);
+    w.saveScreenshot(dir + "/sensitivity.png");
+    QVERIFY(!QImage(dir + "/sensitivity.png").isNull());
+  }
+
+  void cleanupTestCase() { m_w.reset(); }
+};
+
+QTEST_MAIN(TestSensitivityAllocation)
+#include "test_sensitivity_allocation.moc"

@@ -1,0 +1,129 @@
+// Accuracy in the window (issue 7), with real core calls on the bundled tiny model: "Make task"
+// runs core's cloze generator in the worker and sets the Data tab's task; the run then carries
+// acc / acc_norm (pruned and dense) in its core run record, the runs list shows them and the runs
+// plot's accuracy view plots the run.
+#include <QCheckBox>
+#include <QDir>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTableWidget>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <cmath>
+
+#include "core/data/corpus.h"
+#include "core/data/mc_task.h"
+#include "core/io/run_store.h"
+#include "gui_support.h"
+#include "ui/background_task.h"
+#include "ui/job_controller.h"
+#include "ui/main_window.h"
+#include "ui/panels/model_panel.h"
+#include "ui/panels/run_panel.h"
+#include "ui/panels/runs_panel.h"
+#include "ui/panels/sparsity_table.h"
+#include "ui/plots/runs_plot.h"
+#include "ui/run_store.h"
+
+using duo::ui::BackgroundTask;
+using duo::ui::MainWindow;
+
+namespace {
+
+bool openAndWait(MainWindow& w, const QString& path) {
+  QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
+  w.openModel(path);
+  return opened.wait(60000);
+}
+
+void setSmallData(MainWindow& w) {
+  w.findChild<QSpinBox*>("nsamples")->setValue(8);
+  w.findChild<QSpinBox*>("seqlen")->setValue(64);
+  w.findChild<QSpinBox*>("seed")->setValue(0);
+  w.findChild<QCheckBox*>("evalEnabled")->setChecked(true);
+  w.findChild<QSpinBox*>("maxWindows")->setValue(4);
+}
+
+// Waits for the background task; "" on success, else the failure.
+QString waitForTask(MainWindow& w, int timeoutMs) {
+  QSignalSpy finished(w.task(), &BackgroundTask::finished);
+  QSignalSpy failed(w.task(), &BackgroundTask::failed);
+  if (!QTest::qWaitFor([&] { return finished.count() + failed.count() > 0; }, timeoutMs))
+    return QString("the task did not end within %1 s").arg(timeoutMs / 1000);
+  return failed.count() ? failed.first().at(1).toString() : QString();
+}
+
+QString waitForRun(MainWindow& w, int timeoutMs) {
+  QSignalSpy stored(&w, &MainWindow::runStored);
+  QSignalSpy failed(w.job(), &duo::ui::JobController::failed);
+  if (!QTest::qWaitFor([&] { return stored.count() + failed.count() > 0; }, timeoutMs))
+    return QString("the run did not end within %1 s").arg(timeoutMs / 1000);
+  return failed.count() ? failed.first().first().toString() : QString();
+}
+
+}  // namespace
+
+class TestWindowAccuracy : public QObject {
+  Q_OBJECT
+  QTemporaryDir m_tmp;
+  std::unique_ptr<MainWindow> m_w;
+
+ private Q_SLOTS:
+  void initTestCase() {
+    QStandardPaths::setTestModeEnabled(true);
+    QCoreApplication::setOrganizationName("DuoScopeTest");
+    QCoreApplication::setApplicationName("test_window_accuracy");
+    QSettings().clear();
+    const QString model = duo::test::modelPath("tiny");
+    if (model.isEmpty()) QSKIP("the bundled tiny model is not built (resources/models/duo-tiny-kjv)");
+    m_w = std::make_unique<MainWindow>(nullptr, m_tmp.filePath("runs"));
+    m_w->show();
+    QVERIFY(QTest::qWaitForWindowExposed(m_w.get()));
+    QVERIFY(openAndWait(*m_w, model));
+    setSmallData(*m_w);
+    m_w->runPanel()->setMeasureSpeedup(false);  // measured speedup is test_window_run's
+  }
+
+  void clozeTaskGivesAccuracy() {
+    MainWindow& w = *m_w;
+    try {
+      duo::loadCorpus("kjv:eval");
+    } catch (const std::exception& e) {
+      QSKIP(qPrintable(QString("kjv:eval is not cached: ") + e.what()));
+    }
+    const QString task = m_tmp.filePath("kjv-cloze.jsonl");
+    w.makeTask(task, "kjv:eval", 80);
+    const QString error = waitForTask(w, 60000);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QCOMPARE(w.currentRequest().taskFile, task.toStdString());
+    const duo::McTask mc = duo::loadMcTask(task.toStdString());
+    QCOMPARE(int(mc.items.size()), 80);
+    w.sparsityTable()->applyUniform();
+    w.calibrate();
+    const QString runError = waitForRun(w, 300000);
+    QVERIFY2(runError.isEmpty(), qPrintable(runError));
+    const duo::RunRecord rec = duo::RunStore(m_tmp.filePath("runs").toStdString()).load("latest");
+    const duo::RunMetric* acc = rec.findMetric("acc", "pruned");
+    const duo::RunMetric* accNorm = rec.findMetric("acc_norm", "pruned");
+    QVERIFY(acc && accNorm && rec.findMetric("acc", "dense"));
+    QCOMPARE(QString::fromStdString(acc->data), QString("kjv-cloze"));
+    QCOMPARE(acc->count, int64_t(mc.items.size()));
+    QVERIFY(acc->value >= 0 && acc->value <= 1);
+    std::printf("BENCH gui_accuracy items=%lld acc=%.3f acc_norm=%.3f dense_acc=%.3f\n",
+                static_cast<long long>(acc->count), acc->value, accNorm->value, rec.findMetric("acc", "dense")->value);
+    // The runs list and the runs plot's accuracy view show it.
+    auto* runs = w.findChild<QTableWidget*>("runsTable");
+    QVERIFY(runs->item(runs->rowCount() - 1, 5)->text().startsWith(QString::number(acc->value * 100, 'f', 1)));
+    w.runsPlot()->setMetric(duo::ui::RunsPlot::Metric::Accuracy);
+    QCOMPARE(w.runsPlot()->predicted()->dataCount(), 1);
+    QCOMPARE(w.runsPlot()->predicted()->data()->constBegin()->value, 100.0 * acc->value);
+    QVERIFY(w.runsPlot()->title().contains("kjv-cloze"));
+    w.runsPlot()->setMetric(duo::ui::RunsPlot::Metric::Perplexity);
+  }
+
+  void cleanupTestCase() { m_w.reset(); }
+};
+
+QTEST_MAIN(TestWindowAccuracy)
+#include "test_window_accuracy.moc"

@@ -1,0 +1,63 @@
+// The global "target speedup" slider under the sparsity table (issue 8): once a sensitivity table
+// exists (core/prune/sensitivity.h), every slider move re-runs core's allocator
+// (core/job/allocate.h, well under a millisecond) and emits the allocation, which the window puts
+// into the table (one merged undo step per drag), the totals and the per-layer sparsity plot.
+// A readout compares the allocation's predicted error with the uniform config of the same
+// speedup; "Apply and run" calibrates the allocated table.
+#pragma once
+#include <QWidget>
+#include <memory>
+#include <optional>
+
+#include "core/job/allocate.h"
+
+class QLabel;
+class QPushButton;
+class QSlider;
+
+namespace duo::ui {
+
+class AllocationBar : public QWidget {
+  Q_OBJECT
+ public:
+  explicit AllocationBar(QWidget* parent = nullptr);
+
+  // A fresh sensitivity table (or none): the slider's range becomes 1.00x .. the grid's maximum
+  // and it moves to `currentSpeedup` (the table's predicted speedup) without allocating.
+  void setTable(const std::shared_ptr<const SensitivityTable>& table, double currentSpeedup, ActRule rule);
+  void clear();
+  bool hasTable() const { return m_table != nullptr; }
+  const SensitivityTable* table() const { return m_table.get(); }
+
+  QSlider* slider() const { return m_slider; }
+  double targetSpeedup() const;
+  // Moves the slider (emits allocated() as a user's move would).
+  void setTargetSpeedup(double speedup);
+  // The allocator at the current target: "lagrangian" (allocate), "owl" (owlAllocation) or
+  // "uniform"; nullopt (and failed()) when the target is out of reach.
+  std::optional<Allocation> allocateNow(const QString& kind);
+  const std::optional<Allocation>& last() const { return m_last; }
+  // Whether a calibration may start ("Apply and run" follows it).
+  void setRunEnabled(bool on);
+
+ Q_SIGNALS:
+  void allocated(const duo::Allocation& allocation);
+  void applyAndRunRequested();
+  void failed(const QString& message);
+
+ private:
+  void onSlider(int value);
+  void showReadout();
+
+  std::shared_ptr<const SensitivityTable> m_table;
+  ActRule m_rule = ActRule::TopK;
+  std::optional<Allocation> m_last;
+  std::optional<Allocation> m_uniform;
+  QSlider* m_slider;
+  QLabel* m_value;
+  QLabel* m_readout;
+  QPushButton* m_applyRun;
+  bool m_runEnabled = false;
+};
+
+}  // namespace duo::ui
