@@ -204,7 +204,12 @@ torch::Tensor LlamaModel::decodeStep(KvCache& cache, const torch::Tensor& tokens
   for (int i = 0; i < static_cast<int>(m_w.layers.size()); ++i)
     h = layerImpl(i, m_w.layers[static_cast<size_t>(i)], h, pos0, &cache, hook, single);
   cache.length += tokens.size(1);
-  return head(h.narrow(1, h.size(1) - 1, 1)).squeeze(1);  // [B, vocab]
+  auto last = h.narrow(1, h.size(1) - 1, 1);  // [B, 1, d]
+  if (single && m_decodeHeadOverride) {
+    auto y = m_decodeHeadOverride(finalNormed(last));
+    if (y.defined()) return y.squeeze(1);  // [B, vocab]
+  }
+  return head(last).squeeze(1);  // [B, vocab]
 }
 
 }  // namespace duo

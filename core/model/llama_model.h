@@ -64,6 +64,10 @@ class LlamaModel {
   // tensor to fall back to the dense matmul.
   using ProjOverride = std::function<torch::Tensor(int layer, Proj proj, const torch::Tensor& x)>;
   void setDecodeOverride(ProjOverride fn) { m_decodeOverride = std::move(fn); }
+  // Optional replacement for the lm_head mat-vec during single-token decode: called with the
+  // final-normed hidden state [B, 1, d] and returns [B, 1, vocab], or undefined to fall back.
+  using HeadOverride = std::function<torch::Tensor(const torch::Tensor& normed)>;
+  void setDecodeHeadOverride(HeadOverride fn) { m_decodeHeadOverride = std::move(fn); }
 
  private:
   torch::Tensor attention(int index, const LayerWeights& lw, const torch::Tensor& x, int64_t pos0,
@@ -80,6 +84,7 @@ class LlamaModel {
   mutable RopeTables m_rope;
   mutable int64_t m_ropeLen = 0;
   ProjOverride m_decodeOverride;
+  HeadOverride m_decodeHeadOverride;
 };
 
 // RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * weight.

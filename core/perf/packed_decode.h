@@ -1,0 +1,113 @@
+// The decode engine's packed path: every projection of a loaded LlamaModel packed once into the
+// kernel format that reads the fewest bytes for its sparsity, and a KV-cached decode step that runs
+// each projection's mat-vec through those kernels (kernels/matvec.h) instead of torch::linear:
+//   pruned weights, sparse inputs  -> cpu::dualSparseSpmspv on column-packed records
+//   pruned weights, dense inputs   -> cpu::weightSparseSpmv (N:M rows when the mask is N:M)
+//   dense weights, sparse inputs   -> cpu::actSparseGemv on a column-major copy
+//   dense weights, dense inputs    -> cpu::denseGemv on the model's own row-major tensor (no copy)
+// The lm_head (tied or not) also runs through cpu::denseGemv. Activations are sparsified by the
+// run's rule (topk or threshold, SparsityConfig + ActThresholds, as core/prune/act_hook does) in
+// plain C++ before the projections see them, so zero inputs are skipped by the kernels.
+// Internal header (torch).
+#pragma once
+#include <array>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "core/model/llama_model.h"
+#include "core/perf/bytes_model.h"
+#include "core/prune/act_thresholds.h"
+#include "core/prune/sparsity_config.h"
+#include "kernels/dense_matrix.h"
+#include "kernels/nm_sparse.h"
+#include "kernels/sparse_columns.h"
+
+namespace duo::perf {
+
+// One projection as the engine runs it.
+struct PackedProjection {
+  Kernel kernel = Kernel::Dense;  // Dense, ActSparse, WeightSparse or DualSparse
+  std::string format;             // "row-major", "col-major", "bitmap", "u16", "n:m"
+  std::int64_t rows = 0, cols = 0;
+  double weightSparsity = 0;      // measured fraction of zero weights
+  double actSparsity = 0;         // the site's configured p_a
+  kernels::DenseView rowMajor;    // Dense: a view of the model's own weight tensor
+  kernels::DenseMatrix colMajor;  // ActSparse
+  kernels::SparseColumns packed;  // WeightSparse / DualSparse, column-packed
+  kernels::NmMatrix nm;           // WeightSparse on an N:M mask
+  bool useNm = false;
+  torch::Tensor bias;             // [rows] f32 or undefined
+  std::uint64_t bytes = 0;        // bytes one full product streams (values + index + offsets)
+};
+
+struct PackedDecoderOptions {
+  // Every projection on the dense kernel whatever its zeros, inputs not sparsified: the dense
+  // baseline of `bench decode` (a dense mat-vec reads the same bytes whatever the values).
+  bool dense = false;
+  // Pack pruned projections even when the bytes model says the dense kernel reads fewer bytes
+  // (tests use it to cover the sparse kernels on lightly pruned matrices).
+  bool forceSparse = false;
+  // Prefer the N:M format for N:M masks when the site has no activation sparsity (N:M rows save
+  // nothing on zero inputs, so with p_a > 0 the column-packed records are smaller to read).
+  bool allowNm = true;
+};
+
+class PackedDecoder {
+ public:
+  // Packs every projection of `model` (weights as they are: pruned weights are zero) for the
+  // activation rule `act` (+ `thresholds` for the threshold rule); `act` with no layers means
+  // dense inputs everywhere. The model's weights must stay alive and unchanged while this exists.
+  PackedDecoder(const LlamaModel& model, const SparsityConfig& act, const ActThresholds& thresholds = {},
+                const PackedDecoderOptions& options = {});
+
+  // Makes model.decodeStep run through this decoder (projections and lm_head); `*this` must
+  // outlive the installation. uninstall() restores the torch path.
+  void install(LlamaModel& model) const;
+  static void uninstall(LlamaModel& model);
+
+  // The activation rule as an InputHook (C++ loops, no torch ops beyond one allocation); pass it
+  // to decodeStep. Identity when the rule has no sparsity.
+  InputHook hook() const;
+
+  // y = W_p x for x [..., k_in] f32 -> [..., n_out] f32 (bias added), through the packed kernel.
+  torch::Tensor project(int layer, Proj p, const torch::Tensor& x) const;
+  // logits = lm_head h for h [..., d] f32 (already final-normed) -> [..., vocab] f32.
+  torch::Tensor head(const torch::Tensor& h) const;
+
+  const PackedProjection& projection(int layer, Proj p) const;
+  int numLayers() const { return static_cast<int>(m_layers.size()); }
+  // Fraction of all projection weights that are zero (parameter-weighted).
+  double weightSparsity() const;
+  // Bytes one decode step's projections stream, summed over layers (bytes model's count).
+  std::uint64_t projectionBytes() const;
+  // "dual_sparse x210" style summary of the kernels chosen.
+  std::string kernelSummary() const;
+
+ private:
+  SparsityConfig m_act;
+  ActThresholds m_thresholds;
+  bool m_anyAct = false;
+  std::vector<std::array<PackedProjection, kNumProj>> m_layers;
+  kernels::DenseView m_head;  // [vocab, d] f32 view of the model's lm_head
+  torch::Tensor m_headTensor;  // keeps the lm_head storage alive
+};
+
+// Zeroes, in place, the exactly-counted smallest-|x| entries of each row of x [rows, k] f32
+// (topkZeroCount(k, p) of them; among equal magnitudes the earlier index goes first).
+void sparsifyTopKRows(float* x, std::int64_t rows, std::int64_t k, double p);
+// Zeroes the entries with |x| < t.
+void sparsifyThresholdRows(float* x, std::int64_t n, float t);
+
+// The activation rule a pruned DuoScope checkpoint carries in config.json
+// (`duoscope_activation_sparsity`: {"sparsity": ..., "thresholds": ...}); false when the folder has
+// none (a dense or weight-only model).
+bool readActivationRule(const std::string& modelDir, int numLayers, SparsityConfig* sparsity,
+                        ActThresholds* thresholds);
+
+// A weight-only magnitude mask applied in place: in every projection, the prunedCount(numel, p)
+// smallest |W| set to zero (the in-memory stand-in for a pruned checkpoint in `bench decode`).
+void applyMagnitudeMask(LlamaModel& model, double weightSparsity);
+
+}  // namespace duo::perf

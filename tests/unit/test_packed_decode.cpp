@@ -1,0 +1,215 @@
+// The packed decode engine (core/perf/packed_decode.h) against the LibTorch decode on the bundled
+// tiny model: weights pruned in-test (magnitude, or a 2:4 mask), the activation rule applied by
+// the decoder's C++ rule on both sides; the logits of several KV-cached steps must agree. Also the
+// C++ activation rules against core/prune's torch ones.
+#include <QtTest>
+
+#include "core/model/model_loader.h"
+#include "core/perf/packed_decode.h"
+#include "core/prune/act_hook.h"
+#include "core/prune/act_sparsity.h"
+#include "core/prune/masks.h"
+
+using duo::perf::Kernel;
+using duo::perf::PackedDecoder;
+
+namespace {
+
+// Tolerance on the logits (tiny model: |logit| up to ~15): both sides compute in f32 and differ in
+// summation order only (our kernels vs BLAS); measured max difference ~1e-5. A changed topk choice
+// (two magnitudes within rounding of each other at the cut) would show as ~1e-1, far above.
+constexpr double kLogitTol = 2e-4;
+
+// Fixed token stream: both engines decode exactly the same inputs.
+torch::Tensor tokenAt(int step, int batch) {
+  auto t = torch::empty({batch, 1}, torch::kLong);  // [B, 1] i64
+  for (int b = 0; b < batch; ++b) t[b][0] = 5 + (step * 37 + b * 101) % 900;
+  return t;
+}
+
+}  // namespace
+
+class TestPackedDecode : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void initTestCase();
+  void topkRuleMatchesTorch_data();
+  void topkRuleMatchesTorch();
+  void thresholdRuleMatchesTorch();
+  void topkTiesGoInIndexOrder();
+  void decodeMatchesTorch_data();
+  void decodeMatchesTorch();
+  void kernelChoiceFollowsSparsity();
+  void rejectsMismatchedRule();
+
+ private:
+  duo::LoadedModel load() { return duo::loadModel("tiny", torch::kCPU); }
+};
+
+void TestPackedDecode::initTestCase() {
+  torch::manual_seed(7);
+}
+
+void TestPackedDecode::topkRuleMatchesTorch_data() {
+  QTest::addColumn<int>("rows");
+  QTest::addColumn<int>("k");
+  QTest::addColumn<double>("p");
+  QTest::newRow("1x192 p0.5") << 1 << 192 << 0.5;
+  QTest::newRow("3x480 p0.25") << 3 << 480 << 0.25;
+  QTest::newRow("2x7 p0.9") << 2 << 7 << 0.9;
+  QTest::newRow("4x576 p0.7") << 4 << 576 << 0.7;
+  QTest::newRow("4x192 p0.3") << 4 << 192 << 0.3;
+  QTest::newRow("4x480 p0.3") << 4 << 480 << 0.3;
+}
+
+void TestPackedDecode::topkRuleMatchesTorch() {
+  QFETCH(int, rows);
+  QFETCH(int, k);
+  QFETCH(double, p);
+  const auto x = torch::randn({rows, k});  // [rows, k] f32, no ties
+  const auto want = duo::sparsifyTopK(x, p);
+  auto got = x.clone();
+  duo::perf::sparsifyTopKRows(got.data_ptr<float>(), rows, k, p);
+  QVERIFY(torch::equal(got, want));
+  QCOMPARE(got.eq(0).sum().item<int64_t>(), rows * duo::topkZeroCount(k, p));
+}
+
+void TestPackedDecode::thresholdRuleMatchesTorch() {
+  const auto x = torch::randn({3, 300});  // [3, 300] f32
+  auto got = x.clone();
+  duo::perf::sparsifyThresholdRows(got.data_ptr<float>(), got.numel(), 0.6f);
+  QVERIFY(torch::equal(got, duo::sparsifyThreshold(x, 0.6f)));
+}
+
+void TestPackedDecode::topkTiesGoInIndexOrder() {
+  // GQA makes ties real: at the first position each of a kv head's query heads copies the same v
+  // row, so the o_proj input holds each value g times. Torch's topk picks an unspecified subset of
+  // equal magnitudes at the cut; ours takes them in index order. Both zero exactly the count.
+  float x[8] = {0.5f, -0.2f, 0.2f, 0.9f, 0.2f, -0.5f, 0.1f, 0.7f};  // [1, 8] f32
+  duo::perf::sparsifyTopKRows(x, 1, 8, 0.375);                      // 3 go: 0.1 and the first two 0.2s
+  const float want[8] = {0.5f, 0.0f, 0.0f, 0.9f, 0.2f, -0.5f, 0.0f, 0.7f};
+  for (int i = 0; i < 8; ++i) QCOMPARE(x[i], want[i]);
+}
+
+void TestPackedDecode::decodeMatchesTorch_data() {
+  QTest::addColumn<int>("batch");
+  QTest::addColumn<double>("weight");
+  QTest::addColumn<double>("act");
+  QTest::addColumn<QString>("rule");  // topk | threshold | nm (2:4 weights, dense inputs)
+  QTest::newRow("w50 a50 topk batch 1") << 1 << 0.5 << 0.5 << "topk";
+  QTest::newRow("w50 a50 topk batch 2") << 2 << 0.5 << 0.5 << "topk";
+  QTest::newRow("w70 a30 topk batch 3") << 3 << 0.7 << 0.3 << "topk";
+  QTest::newRow("w50 a40 threshold batch 1") << 1 << 0.5 << 0.4 << "threshold";
+  QTest::newRow("2:4 dense inputs batch 2") << 2 << 0.5 << 0.0 << "nm";
+  QTest::newRow("w0 a50 topk batch 1") << 1 << 0.0 << 0.5 << "topk";
+  QTest::newRow("dense batch 9") << 9 << 0.0 << 0.0 << "topk";  // > kMaxBatch: two kernel calls
+}
+
+void TestPackedDecode::decodeMatchesTorch() {
+  QFETCH(int, batch);
+  QFETCH(double, weight);
+  QFETCH(double, act);
+  QFETCH(QString, rule);
+  c10::InferenceMode inference;
+  duo::LoadedModel m = load();
+  duo::LlamaModel& model = *m.model;
+  const int layers = static_cast<int>(model.config().numLayers);
+  duo::SparsityConfig cfg = duo::SparsityConfig::uniform(layers, weight, act);
+  duo::ActThresholds th;
+  if (rule == "nm") {
+    cfg.nm = duo::NmPattern{2, 4};
+    for (auto& lw : model.weights().layers)
+      for (auto& w : lw.proj) w.mul_(duo::keepNm(w.abs(), cfg.nm).to(torch::kFloat32));
+  } else {
+    duo::perf::applyMagnitudeMask(model, weight);
+  }
+  if (rule == "threshold") {
+    // Fixed per-site thresholds (0.05, 0.10, 0.15, 0.20): the rule, not its calibration, is tested.
+    cfg.actRule = duo::ActRule::Threshold;
+    th.resize(layers);
+    for (int l = 0; l < layers; ++l)
+      for (int s = 0; s < duo::kNumSites; ++s) th.set(l, static_cast<duo::Site>(s), 0.05f * static_cast<float>(s + 1));
+  }
+
+  // One activation rule for both sides (the decoder's C++ rule; it equals core/prune's topk and
+  // threshold rules except for which of several equal magnitudes at the cut goes, see
+  // topkTiesGoInIndexOrder), so the comparison isolates the kernels and the packing.
+  const PackedDecoder packed(model, cfg, th);
+  const auto hook = packed.hook();
+  if (weight > 0)
+    QVERIFY2(std::abs(packed.weightSparsity() - weight) < 0.01, qPrintable(QString::number(packed.weightSparsity())));
+
+  // Torch: the engine's own decode (torch::linear) with the hook; for the threshold rule, which has
+  // no ties to break, core/prune's own hook (what `eval` applies).
+  const auto torchHook = rule == "threshold" ? duo::makeActivationHook(cfg, th) : hook;
+  const int steps = 6, context = 12;
+  const auto prompt = torch::randint(5, 900, {batch, context}, torch::kLong);  // [B, T] i64
+  std::vector<torch::Tensor> want;
+  {
+    duo::KvCache cache = model.newCache(batch, context + steps);
+    model.decodeStep(cache, prompt, torchHook);
+    for (int s = 0; s < steps; ++s) want.push_back(model.decodeStep(cache, tokenAt(s, batch), torchHook));
+  }
+  // Packed: the same decode with the override installed.
+  packed.install(model);
+  duo::KvCache cache = model.newCache(batch, context + steps);
+  model.decodeStep(cache, prompt, hook);
+  double maxDiff = 0, scale = 0;
+  for (int s = 0; s < steps; ++s) {
+    const auto got = model.decodeStep(cache, tokenAt(s, batch), hook);  // [B, vocab] f32
+    QVERIFY(got.sizes() == want[static_cast<size_t>(s)].sizes());
+    maxDiff = std::max(maxDiff, (got - want[static_cast<size_t>(s)]).abs().max().item<double>());
+    scale = std::max(scale, want[static_cast<size_t>(s)].abs().max().item<double>());
+  }
+  PackedDecoder::uninstall(model);
+  qInfo("kernels: %s; max |logit diff| %.2e (max |logit| %.1f)", packed.kernelSummary().c_str(), maxDiff, scale);
+  QVERIFY2(maxDiff <= kLogitTol, qPrintable(QString("max diff %1").arg(maxDiff)));
+  QVERIFY(scale > 1.0);  // the comparison is not between two near-zero outputs
+}
+
+void TestPackedDecode::kernelChoiceFollowsSparsity() {
+  duo::LoadedModel m = load();
+  const int layers = static_cast<int>(m.model->config().numLayers);
+  {
+    // Dense weights, dense inputs: the model's own tensors through the dense kernel.
+    const PackedDecoder d(*m.model, duo::SparsityConfig{});
+    QVERIFY(d.projection(0, duo::Proj::Q).kernel == Kernel::Dense);
+    QCOMPARE(d.weightSparsity(), 0.0);
+  }
+  {
+    const PackedDecoder d(*m.model, duo::SparsityConfig::uniform(layers, 0.0, 0.5));
+    QVERIFY(d.projection(1, duo::Proj::Down).kernel == Kernel::ActSparse);
+  }
+  duo::perf::applyMagnitudeMask(*m.model, 0.5);
+  {
+    const PackedDecoder d(*m.model, duo::SparsityConfig::uniform(layers, 0.5, 0.5));
+    for (int l = 0; l < layers; ++l)
+      for (int p = 0; p < duo::kNumProj; ++p) {
+        const auto& pp = d.projection(l, static_cast<duo::Proj>(p));
+        QVERIFY(pp.kernel == Kernel::DualSparse);
+        QCOMPARE(QString::fromStdString(pp.format), QString("bitmap"));
+      }
+    QVERIFY(d.projectionBytes() > 0);
+  }
+  {
+    const PackedDecoder d(*m.model, duo::SparsityConfig::uniform(layers, 0.5, 0.0));
+    QVERIFY(d.projection(0, duo::Proj::Up).kernel == Kernel::WeightSparse);
+    duo::perf::PackedDecoderOptions dense;
+    dense.dense = true;
+    const PackedDecoder dd(*m.model, duo::SparsityConfig::uniform(layers, 0.5, 0.5), {}, dense);
+    QVERIFY(dd.projection(0, duo::Proj::Up).kernel == Kernel::Dense);
+    QVERIFY(!dd.hook());  // the dense baseline sparsifies nothing
+  }
+}
+
+void TestPackedDecode::rejectsMismatchedRule() {
+  duo::LoadedModel m = load();
+  const int layers = static_cast<int>(m.model->config().numLayers);
+  QVERIFY_EXCEPTION_THROWN((void)PackedDecoder(*m.model, duo::SparsityConfig::uniform(layers + 1, 0.5, 0.5)), duo::Error);
+  auto thr = duo::SparsityConfig::uniform(layers, 0.5, 0.5);
+  thr.actRule = duo::ActRule::Threshold;
+  QVERIFY_EXCEPTION_THROWN((void)PackedDecoder(*m.model, thr, duo::ActThresholds{}), duo::Error);
+}
+
+QTEST_APPLESS_MAIN(TestPackedDecode)
+#include "test_packed_decode.moc"
