@@ -177,6 +177,9 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   m_totals = new QLabel;
   m_totals->setObjectName("sparsityTotals");
   m_totals->setWordWrap(true);
+  // Two lines at least: under the allocation bar the splitter would otherwise squeeze the
+  // prediction line out of a wrapped label.
+  m_totals->setMinimumHeight(2 * fontMetrics().lineSpacing() + 4);
   layout->addWidget(m_totals);
 
   connect(uniform, &QPushButton::clicked, this, &SparsityTable::applyUniform);
@@ -272,7 +275,7 @@ void SparsityTable::refreshTotals() {
   } catch (const std::exception& e) {
     decode = "No speed prediction: " + QString::fromUtf8(e.what()).toHtmlEscaped();
   }
-  m_totals->setText(QString("Kept <b>%1</b> of %2 weights (%3) · mean W %4, A %5<br>%6")
+  m_totals->setText(QString("Kept <b>%1</b> of %2 (%3) · mean W %4, A %5<br>%6")
                         .arg(formatCount(kept), formatCount(total), formatPercent(total > 0 ? kept / total : 1.0),
                              formatPercent(config().parameterWeightedSparsity(m_model->modelConfig())),
                              formatPercent(config().meanAct()), decode));
