@@ -60,7 +60,7 @@ class LlamaModel {
   torch::Tensor decodeStep(KvCache& cache, const torch::Tensor& tokens, const InputHook& hook = {}) const;
 
   // Optional replacement for the projection mat-vecs during decode (e.g. the packed dual-sparse
-  // kernels): called with (layer, proj, input [B, k_in]) and returns [B, n_out], or an undefined
+  // kernels): called with (layer, proj, input [B, 1, k_in]) and returns [B, 1, n_out], or an undefined
   // tensor to fall back to the dense matmul.
   using ProjOverride = std::function<torch::Tensor(int layer, Proj proj, const torch::Tensor& x)>;
   void setDecodeOverride(ProjOverride fn) { m_decodeOverride = std::move(fn); }

@@ -1,0 +1,99 @@
+// duoscope-cli bench decode: tokens/s of our engine's KV-cached decode, the dense model against the
+// pruned one running its projections through the packed dual-sparse kernels, with the bytes
+// model's predicted speedup beside it. JSON keys are an API, documented in docs/cli.md.
+#include <cstdio>
+
+#include "app/cli/cli.h"
+#include "core/perf/decode_bench.h"
+
+namespace duo::cli {
+namespace {
+
+struct BenchDecodeArgs {
+  perf::DecodeBenchConfig c;
+  bool json = false;
+  bool noTorch = false;
+};
+
+Registrar reg("bench-decode", [](CLI::App& app) {
+  auto a = std::make_shared<BenchDecodeArgs>();
+  CLI::App& bench = benchVerb(app);
+  auto* cmd = bench.add_subcommand("decode", "Decode tokens/s of our engine: dense vs pruned through the packed "
+                                             "dual-sparse kernels, with the bytes model's prediction");
+  cmd->add_option("--model,-m", a->c.model, "Dense model folder/file or alias (tiny, smollm2)")->capture_default_str();
+  cmd->add_option("--pruned", a->c.pruned,
+                  "A pruned DuoScope checkpoint (its activation rule is applied); without it the dense model gets "
+                  "an in-memory magnitude mask at --w-sparsity and topk at --a-sparsity");
+  cmd->add_option("--w-sparsity", a->c.wSparsity, "Magnitude-mask weight sparsity (without --pruned)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99));
+  cmd->add_option("--a-sparsity", a->c.aSparsity, "topk activation sparsity (without --pruned)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99));
+  cmd->add_option("--tokens,-n", a->c.tokens, "Timed decode steps per repeat")->capture_default_str()->check(CLI::Range(1, 100000));
+  cmd->add_option("--repeats", a->c.repeats, "Repeats (dense and pruned interleaved)")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--context", a->c.context, "Prompt tokens in the KV cache before the timed steps")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--batch", a->c.batch, "Sequences decoded together")->capture_default_str()->check(CLI::Range(1, 64));
+  cmd->add_option("--threads", a->c.threads, "CPU threads (default: OpenMP's)")->check(CLI::Range(1, 1024));
+  cmd->add_flag("--no-torch", a->noTorch, "Skip the plain LibTorch decode of the dense model");
+  cmd->add_flag("--json", a->json, "Print JSON (keys documented in docs/cli.md)");
+  cmd->callback([a] {
+    a->c.torchBaseline = !a->noTorch;
+    const perf::DecodeBenchResult r = perf::runDecodeBench(a->c, progressBar(a->json));
+    finishProgress();
+    nlohmann::json j = {{"model", r.model},
+                        {"pruned", r.pruned},
+                        {"tokens", a->c.tokens},
+                        {"repeats", a->c.repeats},
+                        {"context", a->c.context},
+                        {"batch", a->c.batch},
+                        {"threads", r.threads},
+                        {"weight_sparsity", r.weightSparsity},
+                        {"act_sparsity", r.actSparsity},
+                        {"act_rule", r.actRule},
+                        {"kernels", r.kernels},
+                        {"dense_tokens_per_second", r.denseTokensPerSecond},
+                        {"pruned_tokens_per_second", r.prunedTokensPerSecond},
+                        {"dense_best_tokens_per_second", r.denseBestTokensPerSecond},
+                        {"pruned_best_tokens_per_second", r.prunedBestTokensPerSecond},
+                        {"dense_step_ms", nlohmann::json::array()},
+                        {"pruned_step_ms", nlohmann::json::array()},
+                        {"measured_speedup", r.measuredSpeedup},
+                        {"best_speedup", r.bestSpeedup},
+                        {"predicted_speedup", r.predictedSpeedup},
+                        {"predicted_projection_speedup", r.predictedProjectionSpeedup},
+                        {"sparsifiable_share", r.sparsifiableShare},
+                        {"predicted_dense_tokens_per_second", r.predictedDenseTokensPerSecond},
+                        {"predicted_pruned_tokens_per_second", r.predictedPrunedTokensPerSecond},
+                        {"read_bandwidth_gbs", r.readBandwidthGbs},
+                        {"max_logit_diff", r.maxLogitDiff},
+                        {"logit_scale", r.logitScale},
+                        {"loadavg_1m_before_after", {r.loadBefore, r.loadAfter}}};
+    for (double s : r.denseStepSeconds) j["dense_step_ms"].push_back(s * 1e3);
+    for (double s : r.prunedStepSeconds) j["pruned_step_ms"].push_back(s * 1e3);
+    if (a->c.torchBaseline) {
+      j["torch_dense_tokens_per_second"] = r.torchTokensPerSecond;
+      j["torch_dense_step_ms"] = nlohmann::json::array();
+      for (double s : r.torchStepSeconds) j["torch_dense_step_ms"].push_back(s * 1e3);
+    }
+    if (a->json) {
+      printJson(j);
+      return;
+    }
+    std::printf("dense:  %s\npruned: %s (weights %.1f%% zero, %s activations %.1f%%)\nkernels: %s\n", r.model.c_str(),
+                r.pruned.c_str(), 100 * r.weightSparsity, r.actRule.c_str(), 100 * r.actSparsity, r.kernels.c_str());
+    std::printf("%-22s %12s %12s\n", "", "tokens/s", "best");
+    if (a->c.torchBaseline) std::printf("%-22s %12.1f\n", "dense (LibTorch)", r.torchTokensPerSecond);
+    std::printf("%-22s %12.1f %12.1f\n", "dense (our kernels)", r.denseTokensPerSecond, r.denseBestTokensPerSecond);
+    std::printf("%-22s %12.1f %12.1f\n", "pruned (packed)", r.prunedTokensPerSecond, r.prunedBestTokensPerSecond);
+    std::printf("speedup: measured %.2fx (best %.2fx), predicted %.2fx (projections alone %.2fx, %.0f%% of a dense "
+                "step)\nlogits: max |packed - torch| %.2e of %.1f\n",
+                r.measuredSpeedup, r.bestSpeedup, r.predictedSpeedup, r.predictedProjectionSpeedup,
+                100 * r.sparsifiableShare, r.maxLogitDiff, r.logitScale);
+  });
+});
+
+}  // namespace
+}  // namespace duo::cli

@@ -1,0 +1,217 @@
+#include "core/perf/decode_bench.h"
+
+#include <omp.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "core/common/error.h"
+#include "core/model/model_loader.h"
+#include "core/perf/kernel_bench.h"
+#include "core/perf/packed_decode.h"
+
+namespace duo::perf {
+
+namespace {
+
+double load1m() {
+  double l[1] = {0};
+  return getloadavg(l, 1) == 1 ? l[0] : 0.0;
+}
+
+double median(std::vector<double> v) {
+  DUO_ASSERT(!v.empty());
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// Prompt ids: a fixed stride through the vocabulary (decode speed does not depend on the text).
+torch::Tensor promptIds(int64_t batch, int64_t len, int64_t vocab) {
+  auto ids = torch::empty({batch, len}, torch::kLong);  // [B, T] i64
+  auto* p = ids.data_ptr<int64_t>();
+  for (int64_t i = 0; i < batch * len; ++i) p[i] = 1 + (i * 7919) % (vocab - 1);
+  return ids;
+}
+
+// One repeat: prefill `context` tokens (untimed), then `steps` greedy single-token steps; returns
+// seconds per step. `firstLogits` receives the first step's logits [B, vocab] when given.
+double timeDecode(const LlamaModel& model, const InputHook& hook, int batch, int context, int steps,
+                  torch::Tensor* firstLogits = nullptr) {
+  KvCache cache = model.newCache(batch, context + steps + 1);
+  auto logits = model.decodeStep(cache, promptIds(batch, context, model.config().vocabSize), hook);  // [B, vocab]
+  auto next = logits.argmax(-1, true);  // [B, 1] i64
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int s = 0; s < steps; ++s) {
+    logits = model.decodeStep(cache, next, hook);
+    if (s == 0 && firstLogits) *firstLogits = logits.clone();
+    next = logits.argmax(-1, true);
+  }
+  const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return sec / steps;
+}
+
+// The bytes model's input for what the packed decoder actually runs: measured weight sparsity and
+// the configured activation sparsity of every projection (perf::Projection has Proj's order).
+DecodePrediction predictFor(const ModelConfig& mc, const PackedDecoder& d, int contextTokens, double bandwidthGbs) {
+  DecodeInput in;
+  in.shape.layers = static_cast<int>(mc.numLayers);
+  in.shape.hidden = static_cast<int>(mc.hiddenSize);
+  in.shape.heads = static_cast<int>(mc.numHeads);
+  in.shape.kvHeads = static_cast<int>(mc.numKvHeads);
+  in.shape.headDim = static_cast<int>(mc.headDim);
+  in.shape.ffn = static_cast<int>(mc.intermediateSize);
+  in.shape.vocab = static_cast<int>(mc.vocabSize);
+  in.contextTokens = contextTokens;
+  in.bandwidthGbs = bandwidthGbs;
+  for (int l = 0; l < d.numLayers(); ++l) {
+    LayerSparsity layer{};
+    for (int p = 0; p < kNumProj; ++p) {
+      const PackedProjection& pp = d.projection(l, static_cast<Proj>(p));
+      layer[static_cast<size_t>(p)] = {pp.weightSparsity, pp.actSparsity};
+    }
+    in.layers.push_back(layer);
+  }
+  return predictDecode(in);
+}
+
+}  // namespace
+
+DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& progress) {
+  DUO_CHECK(c.tokens >= 1 && c.repeats >= 1 && c.context >= 1, "bench decode: tokens, repeats and context must be >= 1");
+  DUO_CHECK(c.batch >= 1 && c.batch <= 64, "bench decode: batch must be in [1, 64], got ", c.batch);
+  DUO_CHECK(!c.model.empty() || !c.pruned.empty(), "bench decode: give a model, a pruned checkpoint or both");
+  if (c.threads > 0) {
+    torch::set_num_threads(c.threads);
+    omp_set_num_threads(c.threads);
+  }
+  c10::InferenceMode inference;
+  DecodeBenchResult r;
+  r.config = c;
+  r.threads = omp_get_max_threads();
+  r.loadBefore = load1m();
+  reportProgress(progress, {"bench decode", "load", 0, 0});
+
+  // The pruned model and its activation rule.
+  LoadedModel pruned = loadModel(c.pruned.empty() ? c.model : c.pruned, torch::kCPU);
+  const int layers = static_cast<int>(pruned.model->config().numLayers);
+  SparsityConfig act;
+  ActThresholds thresholds;
+  if (!c.pruned.empty()) {
+    r.pruned = pruned.info.path;
+    if (!readActivationRule(pruned.info.path, layers, &act, &thresholds)) act = SparsityConfig::uniform(layers, 0, 0);
+  } else {
+    applyMagnitudeMask(*pruned.model, c.wSparsity);
+    act = SparsityConfig::uniform(layers, c.wSparsity, c.aSparsity);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "magnitude w%.2f + topk a%.2f (in memory)", c.wSparsity, c.aSparsity);
+    r.pruned = buf;
+  }
+  r.actRule = act.meanAct() > 0 ? actRuleName(act.actRule) : "none";
+  r.actSparsity = act.meanAct();
+
+  // The dense model: its own file, or the pruned weights run densely.
+  LoadedModel denseLoaded;
+  const LlamaModel* denseModel = pruned.model.get();
+  r.model = pruned.info.path;
+  if (!c.model.empty() && !c.pruned.empty()) {
+    denseLoaded = loadModel(c.model, torch::kCPU);
+    denseModel = denseLoaded.model.get();
+    r.model = denseLoaded.info.path;
+  }
+  reportProgress(progress, {"bench decode", "pack", 0, 0});
+  PackedDecoderOptions denseOpt;
+  denseOpt.dense = true;
+  const PackedDecoder denseDecoder(*denseModel, {}, {}, denseOpt);
+  const PackedDecoder packed(*pruned.model, act, thresholds);
+  r.weightSparsity = packed.weightSparsity();
+  r.kernels = packed.kernelSummary();
+  auto& denseMut = const_cast<LlamaModel&>(*denseModel);
+
+  // Agreement: the packed first step against the torch decode of the same pruned model + rule (the
+  // decoder's rule on both sides: torch's topk breaks exact ties at the cut its own way).
+  {
+    torch::Tensor viaTorch, viaPacked;
+    PackedDecoder::uninstall(*pruned.model);
+    timeDecode(*pruned.model, packed.hook(), c.batch, c.context, 1, &viaTorch);
+    packed.install(*pruned.model);
+    timeDecode(*pruned.model, packed.hook(), c.batch, c.context, 1, &viaPacked);
+    r.maxLogitDiff = (viaTorch - viaPacked).abs().max().item<double>();
+    r.logitScale = viaTorch.abs().max().item<double>();
+  }
+
+  // Warm-up (allocator, thread pool, first touch of the packed buffers), then interleaved repeats.
+  const int warm = std::min(4, c.tokens);
+  const bool sameModel = denseModel == pruned.model.get();
+  auto runDense = [&](int steps) {
+    if (sameModel) PackedDecoder::uninstall(denseMut);
+    denseDecoder.install(denseMut);
+    const double s = timeDecode(*denseModel, {}, c.batch, c.context, steps);
+    PackedDecoder::uninstall(denseMut);
+    return s;
+  };
+  auto runPacked = [&](int steps) {
+    packed.install(*pruned.model);
+    return timeDecode(*pruned.model, packed.hook(), c.batch, c.context, steps);
+  };
+  auto runTorch = [&](int steps) {
+    PackedDecoder::uninstall(denseMut);
+    return timeDecode(*denseModel, {}, c.batch, c.context, steps);
+  };
+  runDense(warm);
+  runPacked(warm);
+  if (c.torchBaseline) runTorch(warm);
+  const int total = c.repeats * (c.torchBaseline ? 3 : 2);
+  int done = 0;
+  for (int i = 0; i < c.repeats; ++i) {
+    reportProgress(progress, {"bench decode", "repeat " + std::to_string(i + 1), done, total});
+    r.denseStepSeconds.push_back(runDense(c.tokens));
+    ++done;
+    r.prunedStepSeconds.push_back(runPacked(c.tokens));
+    ++done;
+    if (c.torchBaseline) {
+      r.torchStepSeconds.push_back(runTorch(c.tokens));
+      ++done;
+    }
+  }
+  PackedDecoder::uninstall(*pruned.model);
+  PackedDecoder::uninstall(denseMut);
+  reportProgress(progress, {"bench decode", "done", total, total});
+
+  const double b = static_cast<double>(c.batch);
+  r.denseTokensPerSecond = b / median(r.denseStepSeconds);
+  r.prunedTokensPerSecond = b / median(r.prunedStepSeconds);
+  if (c.torchBaseline) r.torchTokensPerSecond = b / median(r.torchStepSeconds);
+  r.denseBestTokensPerSecond = b / *std::min_element(r.denseStepSeconds.begin(), r.denseStepSeconds.end());
+  r.prunedBestTokensPerSecond = b / *std::min_element(r.prunedStepSeconds.begin(), r.prunedStepSeconds.end());
+  r.measuredSpeedup = r.prunedTokensPerSecond / r.denseTokensPerSecond;
+  r.bestSpeedup = r.prunedBestTokensPerSecond / r.denseBestTokensPerSecond;
+
+  // Bytes model at the mean context length of the timed steps, batch 1.
+  r.readBandwidthGbs = cpuReadBandwidthGbs();
+  const int ctx = c.context + c.tokens / 2;
+  const DecodePrediction pred = predictFor(pruned.model->config(), packed, ctx, r.readBandwidthGbs);
+  r.predictedSpeedup = pred.speedup;
+  r.predictedDenseTokensPerSecond = pred.tokensPerSecondDense();
+  r.predictedPrunedTokensPerSecond = pred.tokensPerSecondSparse();
+  r.predictedProjectionSpeedup = pred.projectionSpeedup;
+  r.sparsifiableShare = pred.sparsifiableShare;
+  r.loadAfter = load1m();
+  return r;
+}
+
+double measureDecodeSpeedup(const std::string& prunedDir, int tokens, int repeats, int threads,
+                            const ProgressFn& progress) {
+  DecodeBenchConfig c;
+  c.model.clear();
+  c.pruned = prunedDir;
+  c.tokens = tokens;
+  c.repeats = repeats;
+  c.threads = threads;
+  c.torchBaseline = false;
+  return runDecodeBench(c, progress).measuredSpeedup;
+}
+
+}  // namespace duo::perf

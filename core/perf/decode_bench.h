@@ -1,0 +1,63 @@
+// End-to-end decode speed of our engine: tokens/s of KV-cached single-token decoding of a dense
+// model against the same model pruned, the pruned one running its projections through the packed
+// dual-sparse kernels (core/perf/packed_decode.h), with the bytes model's prediction beside it.
+// Behind `duoscope-cli bench decode` (docs/cli.md); measureDecodeSpeedup is the one-call form for
+// prune/eval reports. Torch-free header.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "core/common/progress.h"
+
+namespace duo::perf {
+
+struct DecodeBenchConfig {
+  // The dense model (path or alias). Empty: the pruned checkpoint's own weights run densely (a
+  // dense mat-vec reads the same bytes whatever the values, so the speed is the same).
+  std::string model = "smollm2";
+  // A pruned DuoScope checkpoint (its activation rule from config.json is applied). Empty: the
+  // dense model with an in-memory magnitude mask at wSparsity and topk at aSparsity.
+  std::string pruned;
+  double wSparsity = 0.5;
+  double aSparsity = 0.5;
+  int tokens = 32;    // timed decode steps per repeat
+  int repeats = 3;    // dense and pruned repeats interleaved; medians and bests reported
+  int context = 64;   // prompt tokens prefilled (untimed) before the timed steps
+  int batch = 1;      // sequences decoded together
+  int threads = 0;    // 0: OpenMP's default
+  bool torchBaseline = true;  // also time the plain torch decode of the dense model
+};
+
+struct DecodeBenchResult {
+  DecodeBenchConfig config;
+  std::string model;   // resolved dense model path
+  std::string pruned;  // resolved pruned path, or "magnitude w<p> + topk a<p> (in memory)"
+  int threads = 1;
+  double weightSparsity = 0;  // measured fraction of zero projection weights (parameter-weighted)
+  double actSparsity = 0;     // mean configured activation sparsity over sites
+  std::string actRule;        // "topk", "threshold" or "none"
+  std::string kernels;        // which kernel each projection runs on, counted
+  // Seconds per decode step (all sequences of the batch together), one entry per repeat.
+  std::vector<double> denseStepSeconds, prunedStepSeconds, torchStepSeconds;
+  double denseTokensPerSecond = 0, prunedTokensPerSecond = 0, torchTokensPerSecond = 0;  // medians
+  double denseBestTokensPerSecond = 0, prunedBestTokensPerSecond = 0;                     // fastest repeat
+  double measuredSpeedup = 0;   // median dense step / median pruned step
+  double bestSpeedup = 0;       // best dense / best pruned
+  double predictedSpeedup = 0;  // bytes model (core/job/decode_estimate), same context length
+  double predictedDenseTokensPerSecond = 0, predictedPrunedTokensPerSecond = 0;  // at readBandwidthGbs
+  double predictedProjectionSpeedup = 0;  // the projections alone, bytes model
+  double sparsifiableShare = 0;           // projections' share of a dense step, bytes model
+  double readBandwidthGbs = 0;            // measured
+  double maxLogitDiff = 0;  // first step: packed pruned logits vs the torch decode of the same pruned model + rule
+  double logitScale = 0;    // max |logit| of that step (for a relative reading)
+  double loadBefore = 0, loadAfter = 0;  // 1-minute load average around the run
+};
+
+DecodeBenchResult runDecodeBench(const DecodeBenchConfig& config, const ProgressFn& progress = {});
+
+// Measured end-to-end decode speedup of a pruned checkpoint (with its activation rule) over its own
+// weights run densely, batch 1, both in our engine: median dense step / median packed step.
+double measureDecodeSpeedup(const std::string& prunedDir, int tokens = 32, int repeats = 3, int threads = 0,
+                            const ProgressFn& progress = {});
+
+}  // namespace duo::perf
