@@ -73,6 +73,7 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
     m_pendingProgress.reset();
     m_result.reset();
     m_measured = -1;
+    m_measureError.clear();
     m_error.clear();
     m_wasCancelled = false;
   }
@@ -114,7 +115,16 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
 #ifdef DUO_UI_HAVE_DECODE_BENCH
       if (measure) {
         reportProgress(progress, {"bench", "decode speed", 0, 1});
-        measured = perf::measureDecodeSpeedup(req.outDir, options.benchTokens, options.benchRepeats, 0, progress);
+        // A failed measurement leaves the run intact: no number, and the reason for the window.
+        try {
+          measured = perf::measureDecodeSpeedup(req.outDir, options.benchTokens, options.benchRepeats, 0, progress);
+        } catch (const Cancelled&) {
+          throw;
+        } catch (const std::exception& e) {
+          if (m_cancel.load()) throw;
+          QMutexLocker lock(&m_mutex);
+          m_measureError = QString::fromUtf8(e.what());
+        }
       }
 #endif
       if (scratch) result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`

@@ -62,6 +62,8 @@ class JobController : public QObject {
   // Every record of the current (or last) job received so far, in arrival order.
   const QVector<ProjRecord>& records() const { return m_records; }
   const JobProgress& lastProgress() const { return m_progress; }
+  // Why the last job's speed measurement failed ("" when it did not); the run itself is kept.
+  QString lastMeasureError() const { return m_measureError; }
 
  public Q_SLOTS:
   // Starts a job; returns false (and does nothing) while one is running.
@@ -99,6 +101,7 @@ class JobController : public QObject {
   std::optional<Progress> m_pendingProgress;
   std::optional<PruneResult> m_result;
   double m_measured = -1;
+  QString m_measureError;
   QString m_error;
   bool m_wasCancelled = false;
 

@@ -367,6 +367,8 @@ void MainWindow::onJobFinished(const PruneResult& r, double measuredSpeedup) {
     m_runsPanel->selectRun(run.id);
     m_status->setJobState(checkpoint.isEmpty() ? QString("Done in %1: %2").arg(formatDuration(r.secondsTotal), run.label())
                                                : "Pruned checkpoint written to " + checkpoint);
+    if (!m_job->lastMeasureError().isEmpty())
+      m_status->setJobState("Run stored; decode speedup not measured: " + m_job->lastMeasureError());
     updateActions();
     Q_EMIT runStored(run.id);
   } catch (const std::exception& e) {

@@ -143,7 +143,11 @@ class TestWindowRun : public QObject {
     QCOMPARE(core.ids().size(), size_t(1));
     const duo::RunRecord rec = core.load("latest");
     QCOMPARE(rec.findMetric("perplexity", "pruned")->value, result.eval.perplexity);
-    if (JobController::canMeasureSpeedup()) {
+    if (!w.job()->lastMeasureError().isEmpty()) {
+      // core/perf could not measure this checkpoint: the run is kept without a number.
+      qWarning("decode speedup not measured: %s", qPrintable(w.job()->lastMeasureError()));
+      QVERIFY(!rec.measuredSpeedup);
+    } else if (JobController::canMeasureSpeedup()) {
       QVERIFY2(rec.measuredSpeedup && *rec.measuredSpeedup > 0, "no measured speedup in the record");
       QCOMPARE(finished.first().at(1).toDouble(), *rec.measuredSpeedup);
       std::printf("BENCH gui_run predicted_speedup=%.3f measured_speedup=%.3f\n", rec.predictedSpeedup,
