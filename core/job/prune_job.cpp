@@ -165,7 +165,24 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
          {{"rule", actRuleName(res.sparsity.actRule)},
           {"sparsity", res.sparsity.toJson()},
           {"thresholds", cal.thresholds.toJson()}}}};
-    saveHfCheckpoint(cal.weights, req.outDir, extra, m.tokenizerJsonPath, progress);
+    // A GGUF source has no tokenizer.json to copy: write ours (it encodes like PyPI `tokenizers`
+    // would) so the checkpoint is a complete HF folder. SPM tokenizers from GGUF cannot be written.
+    std::string tokenizerSrc = m.tokenizerJsonPath;
+    const std::filesystem::path tokDir = req.outDir + ".tokenizer.tmp";
+    if (tokenizerSrc.empty() && m.tokenizer->kind() == "bpe-bytelevel") {
+      std::filesystem::create_directories(tokDir);
+      tokenizerSrc = (tokDir / "tokenizer.json").string();
+      m.tokenizer->saveTokenizerJson(tokenizerSrc);
+    }
+    try {
+      saveHfCheckpoint(cal.weights, req.outDir, extra, tokenizerSrc, progress);
+    } catch (...) {
+      std::error_code ec;
+      std::filesystem::remove_all(tokDir, ec);
+      throw;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(tokDir, ec);
     writeFileAtomic(req.outDir + "/duoscope.json", res.toJson().dump(2) + "\n");
   }
   return res;
