@@ -1,5 +1,7 @@
 #include "core/perf/packed_decode.h"
 
+#include "core/eval/checkpoint_rule.h"
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -248,15 +250,11 @@ std::string PackedDecoder::kernelSummary() const {
 
 bool readActivationRule(const std::string& modelDir, int numLayers, SparsityConfig* sparsity,
                         ActThresholds* thresholds) {
-  const std::string cfgPath = modelDir + "/config.json";
-  if (!std::filesystem::is_directory(modelDir) || !std::filesystem::exists(cfgPath)) return false;
-  std::ifstream in(cfgPath);
-  const auto cfg = nlohmann::json::parse(in, nullptr, false);
-  DUO_CHECK(!cfg.is_discarded(), cfgPath, ": not valid JSON");
-  if (!cfg.contains("duoscope_activation_sparsity")) return false;
-  const auto& act = cfg["duoscope_activation_sparsity"];
-  *sparsity = SparsityConfig::fromJson(act.at("sparsity"), numLayers, cfgPath);
-  *thresholds = act.contains("thresholds") ? ActThresholds::fromJson(act["thresholds"], numLayers) : ActThresholds{};
+  // One reader for every consumer of a checkpoint's rule (eval, inspect, decode): core/eval.
+  const CheckpointActRule rule = readCheckpointActRule(modelDir, numLayers);
+  if (!rule.present) return false;
+  *sparsity = rule.sparsity;
+  *thresholds = rule.thresholds;
   return true;
 }
 
