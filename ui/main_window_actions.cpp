@@ -1,5 +1,6 @@
 // MainWindow's file actions: runs (load, compare), exports, workspaces, screenshots, settings.
 #include <QBuffer>
+#include <QCoreApplication>
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -191,6 +192,10 @@ void MainWindow::saveScreenshot(const QString& path) {
   QByteArray bytes;
   QBuffer buffer(&bytes);
   buffer.open(QIODevice::WriteOnly);
+  // Plots replot on a queued event: let pending ones run so the picture shows the current state
+  // (a model opened just before showed its predecessor's axes and placeholder).
+  QCoreApplication::sendPostedEvents();
+  QCoreApplication::processEvents();
   DUO_CHECK(grab().save(&buffer, "PNG"), "screenshot '", ss(path), "': PNG encoding failed");
   writeFileAtomic(ss(path), std::string(bytes.constData(), static_cast<size_t>(bytes.size())));
 }
