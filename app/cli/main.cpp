@@ -7,6 +7,7 @@
 #include "core/common/version.h"
 
 int main(int argc, char** argv) {
+  duo::tuneProcess(argc, argv);
   CLI::App app{"DuoScope: dual-sparsity (weights + activations) pruning workbench for LLaMA-family models",
                "duoscope-cli"};
   app.set_version_flag("--version", std::string("duoscope-cli ") + duo::kVersion);

@@ -16,6 +16,7 @@
 #include "ui/panels/model_panel.h"
 
 int main(int argc, char** argv) {
+  duo::tuneProcess(argc, argv);
   QApplication app(argc, argv);
   duo::initComputeThreads();  // Debian's LibTorch otherwise starts with one intra-op thread
   QApplication::setOrganizationName("DuoScope");

@@ -1,5 +1,6 @@
 #include "core/common/device.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -11,6 +12,17 @@
 #include "core/common/version.h"
 
 namespace duo {
+
+void tuneProcess(int argc, char** argv) {
+  (void)argc;
+  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT")) {
+    setenv("GOMP_SPINCOUNT", "10000", 1);
+    execv("/proc/self/exe", argv);  // returns only on failure: carry on with libgomp's default
+  }
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+  mallopt(M_TOP_PAD, 16 * 1024 * 1024);
+}
 
 void initComputeThreads() {
   const char* env = std::getenv("OMP_NUM_THREADS");

@@ -15,6 +15,19 @@ struct DeviceInfo {
 
 DeviceInfo deviceInfo();
 
+// Process-wide CPU runtime settings; call first thing in main(), before any other work.
+//  - OpenMP threads spin only briefly (GOMP_SPINCOUNT=10000, unless OMP_WAIT_POLICY or
+//    GOMP_SPINCOUNT is set) before they sleep. libgomp's default (300000 spins, ~0.1 ms) keeps
+//    LibTorch's threads burning both cores after every parallel region while OpenBLAS's own pthreads
+//    need them: on 2 cores SmolLM2's batch-4 decode in LibTorch ran at 13.9 tokens/s with the
+//    default and 53 with 10000 spins. Sleeping at once (OMP_WAIT_POLICY=PASSIVE) suits LibTorch
+//    but makes each of the ~240 parallel regions of a packed decode step wait for a thread wake-up
+//    (our dual-sparse step: 44 tokens/s passive, 64 at 10000 spins). libgomp reads the variable when
+//    it loads, so the process re-executes itself once with it set (if that fails, it carries on).
+//  - glibc keeps freed buffers up to 32 MB in its heap instead of unmapping them, so the per-layer
+//    temporaries of a forward pass are not page-faulted in again on every call.
+void tuneProcess(int argc, char** argv);
+
 // Uses every core for LibTorch's intra-op pool unless OMP_NUM_THREADS says otherwise (Debian's
 // LibTorch 1.13 starts with 1 thread here). Call once at start-up, before any tensor work.
 void initComputeThreads();
