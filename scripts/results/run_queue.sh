@@ -9,7 +9,7 @@
 set -u
 queue=$1 out=$2
 cli=${3:-$(dirname "$0")/../../build/app/duoscope-cli}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 mkdir -p "$out"
 while read -r name args; do
   [ -z "$name" ] && continue
