@@ -131,22 +131,30 @@ torch::Tensor LlamaModel::attention(int index, const LayerWeights& lw, const tor
     k = cache->k[static_cast<size_t>(index)].narrow(2, 0, S);
     v = cache->v[static_cast<size_t>(index)].narrow(2, 0, S);
   }
-  // GQA: each kv head serves H/Hkv query heads. Group queries instead of repeating k/v.
+  // GQA: each kv head serves H/Hkv query heads. Group queries instead of repeating k/v. The scale
+  // goes on q (small) rather than on the scores, and a prompt's scores are formed one sequence at a
+  // time: [Hkv, g*T, S] per sequence instead of [B, Hkv, g*T, S] keeps each buffer under glibc's
+  // mmap threshold (a 4 x 512-token prefill of SmolLM2 would otherwise map and fault in 38 MB per
+  // temporary, per layer).
   const int64_t g = H / Hkv;
-  auto qg = q.reshape({B, Hkv, g * T, hd});                                    // [B, Hkv, g*T, hd]
-  auto scores = torch::matmul(qg, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hd));  // [B, Hkv, g*T, S]
-  if (T > 1) {
+  auto qg = (q * (1.0 / std::sqrt(static_cast<double>(hd)))).reshape({B, Hkv, g * T, hd});  // [B, Hkv, g*T, hd]
+  torch::Tensor out;
+  if (T == 1) {
+    auto probs = torch::softmax(torch::matmul(qg, k.transpose(-2, -1)), -1);  // [B, Hkv, g, S]
+    out = torch::matmul(probs, v);                                            // [B, Hkv, g, hd]
+  } else {
     // causal: query at position pos0+t sees keys 0..pos0+t
     auto qpos = torch::arange(pos0, pos0 + T, torch::TensorOptions().dtype(torch::kLong).device(m_device)).repeat({g});
     auto kpos = torch::arange(0, S, torch::TensorOptions().dtype(torch::kLong).device(m_device));
-    auto mask = kpos.unsqueeze(0) > qpos.unsqueeze(1);                          // [g*T, S] bool
-    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+    auto mask = kpos.unsqueeze(0) > qpos.unsqueeze(1);  // [g*T, S] bool
+    out = torch::empty({B, Hkv, g * T, hd}, qg.options());
+    for (int64_t b = 0; b < B; ++b) {
+      auto scores = torch::matmul(qg[b], k[b].transpose(-2, -1));  // [Hkv, g*T, S]
+      scores.masked_fill_(mask, -std::numeric_limits<float>::infinity());
+      out[b].copy_(torch::matmul(torch::softmax(scores, -1), v[b]));
+    }
   }
-  auto probs = torch::softmax(scores, -1);
-  auto out = torch::matmul(probs, v)                                           // [B, Hkv, g*T, hd]
-                 .reshape({B, H, T, hd})
-                 .transpose(1, 2)
-                 .reshape({B, T, H * hd});                                     // [B, T, qDim]
+  out = out.reshape({B, H, T, hd}).transpose(1, 2).reshape({B, T, H * hd});  // [B, T, qDim]
   torch::Tensor oin = hook ? hook(index, Site::O, out) : out;
   return project(index, lw, Proj::O, oin, decode);                              // [B, T, d]
 }
@@ -198,6 +206,10 @@ KvCache LlamaModel::newCache(int64_t batch, int64_t maxLen) const {
 
 torch::Tensor LlamaModel::decodeStep(KvCache& cache, const torch::Tensor& tokens, const InputHook& hook) const {
   DUO_CHECK(tokens.dim() == 2, "decode: expected tokens [batch, T], got ", tokens.dim(), " dimensions");
+  if (tokens.size(1) == 1 && m_decodeStepOverride) {
+    auto y = m_decodeStepOverride(cache, tokens);
+    if (y.defined()) return y;  // [B, vocab]
+  }
   auto h = embed(tokens);  // [B, T, d]
   const int64_t pos0 = cache.length;
   const bool single = tokens.size(1) == 1;

@@ -68,6 +68,11 @@ class LlamaModel {
   // final-normed hidden state [B, 1, d] and returns [B, 1, vocab], or undefined to fall back.
   using HeadOverride = std::function<torch::Tensor(const torch::Tensor& normed)>;
   void setDecodeHeadOverride(HeadOverride fn) { m_decodeHeadOverride = std::move(fn); }
+  // Optional replacement for a whole single-token step (tokens [B, 1]): it must fill the cache at
+  // cache.length, advance it and return logits [B, vocab], or return an undefined tensor (cache
+  // untouched) to fall back. It applies its own activation rule: decodeStep's hook is not passed.
+  using StepOverride = std::function<torch::Tensor(KvCache& cache, const torch::Tensor& tokens)>;
+  void setDecodeStepOverride(StepOverride fn) { m_decodeStepOverride = std::move(fn); }
 
  private:
   torch::Tensor attention(int index, const LayerWeights& lw, const torch::Tensor& x, int64_t pos0,
@@ -85,6 +90,7 @@ class LlamaModel {
   mutable int64_t m_ropeLen = 0;
   ProjOverride m_decodeOverride;
   HeadOverride m_decodeHeadOverride;
+  StepOverride m_decodeStepOverride;
 };
 
 // RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * weight.

@@ -67,6 +67,16 @@ class PackedDecoder {
   void install(LlamaModel& model) const;
   static void uninstall(LlamaModel& model);
 
+  // One single-token decode step in plain C++ on the packed kernels: tokens [B, 1] i64 at position
+  // cache.length -> logits [B, vocab] f32, filling and advancing the cache (one from
+  // model.newCache: [B, Hkv, maxLen, hd] f32 per layer). RMSNorm, RoPE, the cache append,
+  // attention over the cache, SwiGLU and the residual adds are loops on raw pointers instead of the
+  // ~60 small LibTorch ops per layer the torch path runs, whose fixed cost at batch 1 otherwise
+  // rivals the projections themselves. Applies this decoder's own activation rule; equals
+  // model.decodeStep(cache, tokens, hook()) with the decoder installed, to float rounding.
+  // install() routes decodeStep's single-token steps here. Not for concurrent use.
+  torch::Tensor step(KvCache& cache, const torch::Tensor& tokens) const;
+
   // The activation rule as an InputHook (C++ loops, no torch ops beyond one allocation); pass it
   // to decodeStep. Identity when the rule has no sparsity.
   InputHook hook() const;
@@ -86,12 +96,19 @@ class PackedDecoder {
   std::string kernelSummary() const;
 
  private:
+  void projectRaw(int layer, Proj p, const float* x, float* y, std::int64_t rows) const;
+  void sparsifyRaw(int layer, Site site, float* x, std::int64_t rows, std::int64_t width) const;
+  void ensureRope(std::int64_t len) const;
+
+  const LlamaModel* m_model = nullptr;
   SparsityConfig m_act;
   ActThresholds m_thresholds;
   bool m_anyAct = false;
   std::vector<std::array<PackedProjection, kNumProj>> m_layers;
   kernels::DenseView m_head;  // [vocab, d] f32 view of the model's lm_head
   torch::Tensor m_headTensor;  // keeps the lm_head storage alive
+  mutable std::vector<float> m_cos, m_sin;  // [m_ropeLen, head_dim] rotate-half RoPE tables
+  mutable std::int64_t m_ropeLen = 0;
 };
 
 // Zeroes, in place, the exactly-counted smallest-|x| entries of each row of x [rows, k] f32
