@@ -68,6 +68,9 @@ Registrar reg("bench-decode", [](CLI::App& app) {
                         {"predicted_dense_tokens_per_second", r.predictedDenseTokensPerSecond},
                         {"predicted_pruned_tokens_per_second", r.predictedPrunedTokensPerSecond},
                         {"read_bandwidth_gbs", r.readBandwidthGbs},
+                        {"dense_step_bytes", r.denseStepBytes},
+                        {"last_level_cache_bytes", r.lastLevelCacheBytes},
+                        {"cache_resident", r.cacheResident},
                         {"max_logit_diff", r.maxLogitDiff},
                         {"logit_scale", r.logitScale},
                         {"loadavg_1m_before_after", {r.loadBefore, r.loadAfter}}};
@@ -92,6 +95,10 @@ Registrar reg("bench-decode", [](CLI::App& app) {
                 "step)\nlogits: max |packed - torch| %.2e of %.1f\n",
                 r.measuredSpeedup, r.bestSpeedup, r.predictedSpeedup, r.predictedProjectionSpeedup,
                 100 * r.sparsifiableShare, r.maxLogitDiff, r.logitScale);
+    if (r.cacheResident)
+      std::printf("note: a dense step reads %.1f MiB, which fits in the %.0f MiB last-level cache: the weights stay in "
+                  "cache, so the bytes model's prediction (memory bandwidth) does not apply to this model\n",
+                  r.denseStepBytes / 1048576.0, r.lastLevelCacheBytes / 1048576.0);
   });
 });
 

@@ -198,6 +198,11 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
   r.predictedPrunedTokensPerSecond = pred.tokensPerSecondSparse();
   r.predictedProjectionSpeedup = pred.projectionSpeedup;
   r.sparsifiableShare = pred.sparsifiableShare;
+  const ModelConfig& mc = pruned.model->config();
+  r.denseStepBytes = static_cast<double>(denseDecoder.projectionBytes()) +
+                     4.0 * static_cast<double>(mc.vocabSize) * static_cast<double>(mc.hiddenSize);
+  r.lastLevelCacheBytes = static_cast<double>(lastLevelCacheBytes());
+  r.cacheResident = r.denseStepBytes <= r.lastLevelCacheBytes;
   r.loadAfter = load1m();
   return r;
 }

@@ -48,6 +48,12 @@ struct DecodeBenchResult {
   double predictedProjectionSpeedup = 0;  // the projections alone, bytes model
   double sparsifiableShare = 0;           // projections' share of a dense step, bytes model
   double readBandwidthGbs = 0;            // measured
+  // Bytes a dense step reads (projections + lm_head) against the last-level cache: when they fit,
+  // the weights stay in cache between steps, the step is not bound by memory bandwidth and the
+  // bytes model's prediction does not apply (the tiny model: 7 MB).
+  double denseStepBytes = 0;
+  double lastLevelCacheBytes = 0;
+  bool cacheResident = false;
   double maxLogitDiff = 0;  // first step: packed pruned logits vs the torch decode of the same pruned model + rule
   double logitScale = 0;    // max |logit| of that step (for a relative reading)
   double loadBefore = 0, loadAfter = 0;  // 1-minute load average around the run

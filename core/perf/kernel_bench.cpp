@@ -63,24 +63,6 @@ void setBlasThreads(int n) {
   if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
 }
 
-// The last-level cache this CPU reaches: sysfs's per-instance size (sysconf may report the sum
-// over all of a host's L3 slices, e.g. 320 MiB where one core sees 32 MiB).
-std::size_t lastLevelCacheBytes() {
-  for (const char* path : {"/sys/devices/system/cpu/cpu0/cache/index3/size", "/sys/devices/system/cpu/cpu0/cache/index2/size"}) {
-    std::ifstream in(path);
-    std::size_t value = 0;
-    char unit = 0;
-    if (in >> value) {
-      in >> unit;
-      if (unit == 'K') value <<= 10;
-      if (unit == 'M') value <<= 20;
-      if (value > 0) return value;
-    }
-  }
-  const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
-  return l3 > 0 ? std::min<std::size_t>(static_cast<std::size_t>(l3), 64u << 20) : (32u << 20);
-}
-
 std::size_t defaultBandwidthBytes() { return std::max<std::size_t>(256u << 20, 8 * lastLevelCacheBytes()); }
 
 // Copies of a format so that they together exceed `rotateBytes` (at least one).
@@ -379,5 +361,24 @@ KernelBenchResult runKernelBench(const KernelBenchConfig& c, const ProgressFn& p
   DUO_CHECK(c.rows <= (1 << 30) && c.cols <= (1 << 30), "bench kernels: shape too large for BLAS int sizes");
   return c.cuda ? runCuda(c, progress) : runCpu(c, progress);
 }
+
+// The last-level cache this CPU reaches: sysfs's per-instance size (sysconf may report the sum
+// over all of a host's L3 slices, e.g. 320 MiB where one core sees 32 MiB).
+std::size_t lastLevelCacheBytes() {
+  for (const char* path : {"/sys/devices/system/cpu/cpu0/cache/index3/size", "/sys/devices/system/cpu/cpu0/cache/index2/size"}) {
+    std::ifstream in(path);
+    std::size_t value = 0;
+    char unit = 0;
+    if (in >> value) {
+      in >> unit;
+      if (unit == 'K') value <<= 10;
+      if (unit == 'M') value <<= 20;
+      if (value > 0) return value;
+    }
+  }
+  const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  return l3 > 0 ? std::min<std::size_t>(static_cast<std::size_t>(l3), 64u << 20) : (32u << 20);
+}
+
 
 }  // namespace duo::perf

@@ -57,6 +57,8 @@ KernelBenchResult runKernelBench(const KernelBenchConfig& config, const Progress
 // and cached for the default size).
 double cpuCopyBandwidthGbs(std::size_t bytes = 0);
 double cpuReadBandwidthGbs(std::size_t bytes = 0);
+// The last-level cache one core reaches, bytes (sysfs's per-instance size; 32 MiB if unknown).
+std::size_t lastLevelCacheBytes();
 // Which BLAS answers cblas_sgemv in this process ("OpenBLAS ..." when it says so).
 std::string blasName();
 

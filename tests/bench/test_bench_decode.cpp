@@ -3,6 +3,7 @@
 // machine is shared): only that both runs happened and that the packed logits agree with LibTorch's.
 #include <QtTest>
 
+#include "core/model/model_loader.h"
 #include "core/perf/decode_bench.h"
 
 class TestBenchDecode : public QObject {
@@ -43,6 +44,12 @@ void TestBenchDecode::tinyDenseVsPacked() {
   QVERIFY(r.denseTokensPerSecond > 0 && r.prunedTokensPerSecond > 0 && r.torchTokensPerSecond > 0);
   QVERIFY(std::abs(r.weightSparsity - weight) < 0.01);
   QVERIFY(r.predictedSpeedup > 1.0);
+  // The tiny model's dense step (projections + lm_head, f32) is a few MiB: it stays in the cache, and
+  // the result says the bytes model does not apply (any x86 server LLC is larger than that).
+  const auto& mc = duo::loadModel("tiny", torch::kCPU).model->config();
+  QVERIFY(r.denseStepBytes > 4.0 * static_cast<double>(mc.vocabSize * mc.hiddenSize));
+  QVERIFY(r.denseStepBytes < 16.0 * 1048576.0);
+  QCOMPARE(r.cacheResident, r.denseStepBytes <= r.lastLevelCacheBytes);
   // The packed decode computes what the LibTorch decode with the same hook computes (f32, other
   // summation order): see tests/unit/test_packed_decode.cpp for the tolerance.
   QVERIFY2(r.maxLogitDiff < 2e-4 && r.logitScale > 1.0, qPrintable(QString::number(r.maxLogitDiff)));
