@@ -10,7 +10,9 @@
 #include "core/eval/accuracy.h"
 #include "core/eval/checkpoint_rule.h"
 #include "core/eval/perplexity.h"
+#include "core/job/decode_estimate.h"
 #include "core/model/model_loader.h"
+#include "core/perf/decode_bench.h"
 #include "core/prune/act_hook.h"
 
 namespace duo::cli {
@@ -27,7 +29,25 @@ struct EvalArgs {
   bool json = false;
   std::string task;    // multiple-choice JSONL ("" = perplexity only)
   int taskBatch = 16;  // accuracy requests per forward
+  bool measureSpeed = false;
 };
+
+// The bytes model's decode speedup of a pruned checkpoint: each projection's measured zero fraction
+// and its site's activation sparsity from the checkpoint's rule (context 256, as prune reports it).
+double predictedCheckpointSpeedup(const LlamaModel& model, const CheckpointActRule& rule) {
+  const ModelConfig& mc = model.config();
+  SparsityConfig sc = SparsityConfig::uniform(static_cast<int>(mc.numLayers), 0.0, 0.0);
+  for (int l = 0; l < sc.numLayers(); ++l) {
+    const LayerWeights& lw = model.weights().layers[static_cast<size_t>(l)];
+    for (int p = 0; p < kNumProj; ++p) {
+      const torch::Tensor& w = lw.w(static_cast<Proj>(p));  // [n_out, k_in]
+      sc.setWeight(l, static_cast<Proj>(p), w.eq(0).sum().item<double>() / static_cast<double>(w.numel()));
+    }
+    for (int s = 0; s < kNumSites; ++s)
+      sc.setSiteAct(l, static_cast<Site>(s), rule.sparsity.siteAct(l, static_cast<Site>(s)));
+  }
+  return predictDecodeFor(mc, sc).speedup;
+}
 
 Registrar reg("eval", [](CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
@@ -41,6 +61,8 @@ Registrar reg("eval", [](CLI::App& app) {
   cmd->add_option("--device", a->device, "auto | cpu | cuda");
   cmd->add_option("--task", a->task, "Also score a multiple-choice task (JSONL: context, choices, gold)");
   cmd->add_option("--task-batch", a->taskBatch, "Accuracy requests per forward")->capture_default_str()->check(CLI::Range(1, 4096));
+  cmd->add_flag("--measure-speed", a->measureSpeed,
+                "For a pruned checkpoint: time its decode (batch 1, 32 tokens x 3 repeats) dense vs packed");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] {
     auto progress = progressBar();
@@ -56,11 +78,19 @@ Registrar reg("eval", [](CLI::App& app) {
     const PerplexityResult r = evalPerplexity(*m.model, windows, hook, a->batch, progress);
     AccuracyResult acc;
     if (!task.items.empty()) acc = evalAccuracy(*m.model, *m.tokenizer, task, hook, a->taskBatch, progress);
-    finishProgress();
     nlohmann::json j = {{"model", m.info.path}, {"corpus", corpus.name},       {"perplexity", r.perplexity},
                         {"tokens", r.tokens},   {"windows", r.windows},        {"seqlen", r.seqlen},
                         {"seconds", r.seconds}, {"device", m.model->device().str()}, {"act_rule", actRule}};
     if (!task.items.empty()) j["accuracy"] = acc.toJson();
+    if (rule.present) j["predicted_speedup"] = predictedCheckpointSpeedup(*m.model, rule);
+    if (a->measureSpeed) {
+      DUO_CHECK(rule.present, "--measure-speed: ", m.info.path, " is not a pruned DuoScope checkpoint (no activation ",
+                "rule in its config.json); use `bench decode --model ... --w-sparsity ... --a-sparsity ...`");
+      const perf::DecodeBenchResult d = perf::measureCheckpointDecode(m.info.path, 32, 3, 0, progress);
+      j["measured_speedup"] = d.measuredSpeedup;
+      j["cache_resident"] = d.cacheResident;
+    }
+    finishProgress();
     if (a->json) printJson(j);
     else
       std::cout << "perplexity " << r.perplexity << " over " << r.tokens << " tokens (" << r.windows << " windows of "
@@ -69,6 +99,12 @@ Registrar reg("eval", [](CLI::App& app) {
       std::cout << "accuracy " << acc.acc << " +- " << acc.accStderr << ", acc_norm " << acc.accNorm << " +- "
                 << acc.accNormStderr << " over " << acc.items << " items of " << acc.task << " in " << acc.seconds
                 << " s\n";
+    if (!a->json && j.contains("predicted_speedup")) {
+      std::cout << "predicted decode speedup " << j["predicted_speedup"].get<double>();
+      if (j.contains("measured_speedup")) std::cout << ", measured " << j["measured_speedup"].get<double>();
+      if (j.value("cache_resident", false)) std::cout << " (weights fit in the cache: not a memory-bound measurement)";
+      std::cout << "\n";
+    }
   });
 });
 

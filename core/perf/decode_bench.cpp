@@ -209,6 +209,11 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
 
 double measureDecodeSpeedup(const std::string& prunedDir, int tokens, int repeats, int threads,
                             const ProgressFn& progress) {
+  return measureCheckpointDecode(prunedDir, tokens, repeats, threads, progress).measuredSpeedup;
+}
+
+DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, int tokens, int repeats, int threads,
+                                          const ProgressFn& progress) {
   DecodeBenchConfig c;
   c.model.clear();
   c.pruned = prunedDir;
@@ -216,7 +221,7 @@ double measureDecodeSpeedup(const std::string& prunedDir, int tokens, int repeat
   c.repeats = repeats;
   c.threads = threads;
   c.torchBaseline = false;
-  return runDecodeBench(c, progress).measuredSpeedup;
+  return runDecodeBench(c, progress);
 }
 
 }  // namespace duo::perf

@@ -65,5 +65,9 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& config, const Progress
 // weights run densely, batch 1, both in our engine: median dense step / median packed step.
 double measureDecodeSpeedup(const std::string& prunedDir, int tokens = 32, int repeats = 3, int threads = 0,
                             const ProgressFn& progress = {});
+// The same measurement with the whole result (cacheResident says whether the number means anything
+// for memory-bound decoding).
+DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, int tokens = 32, int repeats = 3,
+                                          int threads = 0, const ProgressFn& progress = {});
 
 }  // namespace duo::perf

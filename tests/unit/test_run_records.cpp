@@ -3,6 +3,7 @@
 // errors naming the field, ids that sort by time, prefix resolution, DUO_RUNS_DIR, and the
 // `runs` CLI verb over a store folder.
 #include <QProcess>
+#include <cmath>
 #include <QTemporaryDir>
 #include <QtTest>
 #include <cstdlib>
@@ -76,6 +77,7 @@ class TestRunRecords : public QObject {
   void defaultDirFollowsEnv();
   void compare();
   void cli();
+  void cliPruneAndEvalReportSpeed();
 };
 
 void TestRunRecords::fromPruneJson() {
@@ -266,6 +268,35 @@ void TestRunRecords::cli() {
   QCOMPARE(store.ids().size(), size_t(1));
   QCOMPARE(runCli({"runs", "show", "nope", "--runs-dir", d}, &out, &err), 1);
   QVERIFY2(err.contains("not found"), err.constData());
+}
+
+// prune --measure-speed times the written checkpoint and keeps the number in its run record; eval of
+// that checkpoint predicts the same speedup from its zeros and rule, and measures on request.
+void TestRunRecords::cliPruneAndEvalReportSpeed() {
+  QTemporaryDir dir;
+  const QString d = dir.path(), ck = dir.filePath("ck");
+  QByteArray out, err;
+  QCOMPARE(runCli({"prune", "--model", "tiny", "--nsamples", "8", "--seqlen", "64", "--measure-speed", "--runs-dir", d},
+                  &out, &err),
+           1);
+  QVERIFY2(err.contains("--measure-speed needs --out"), err.constData());
+  QCOMPARE(runCli({"prune", "--model", "tiny", "--nsamples", "8", "--seqlen", "64", "--out", ck, "--measure-speed",
+                   "--runs-dir", d, "--json"},
+                  &out, &err),
+           0);
+  const auto p = nlohmann::json::parse(out.toStdString());
+  const double predicted = p["predicted_speedup"].get<double>(), measured = p["measured_speedup"].get<double>();
+  QVERIFY(predicted > 2.0 && measured > 0.0);
+  // The tiny model's 6.5 MiB step fits in any server's last-level cache.
+  QCOMPARE(p["cache_resident"].get<bool>(), true);
+  QCOMPARE(runCli({"runs", "show", "latest", "--runs-dir", d, "--json"}, &out), 0);
+  QCOMPARE(nlohmann::json::parse(out.toStdString())["speed"]["measured"].get<double>(), measured);
+  QCOMPARE(runCli({"eval", "--model", ck, "--max-windows", "2", "--seqlen", "64", "--measure-speed", "--json"}, &out, &err), 0);
+  const auto e = nlohmann::json::parse(out.toStdString());
+  QVERIFY2(std::abs(e["predicted_speedup"].get<double>() - predicted) < 1e-6, out.constData());
+  QVERIFY(e["measured_speedup"].get<double>() > 0.0);
+  QCOMPARE(runCli({"eval", "--model", "tiny", "--max-windows", "1", "--measure-speed"}, &out, &err), 1);
+  QVERIFY2(err.contains("not a pruned DuoScope checkpoint"), err.constData());
 }
 
 QTEST_GUILESS_MAIN(TestRunRecords)
