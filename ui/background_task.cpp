@@ -16,13 +16,7 @@ BackgroundTask::BackgroundTask(QObject* parent) : QObject(parent) {
   connect(&m_flushTimer, &QTimer::timeout, this, &BackgroundTask::flush);
 }
 
-BackgroundTask::~BackgroundTask() {
-  if (m_thread) {
-    m_cancel = true;
-    m_thread->wait();
-    delete m_thread;
-  }
-}
+BackgroundTask::~BackgroundTask() { stopWorkerThread(m_thread, m_cancel); }
 
 bool BackgroundTask::start(const QString& name, const Work& work) {
   if (isBusy()) return false;
@@ -33,41 +27,29 @@ bool BackgroundTask::start(const QString& name, const Work& work) {
     QMutexLocker lock(&m_mutex);
     m_pendingProgress.reset();
     m_result = QVariant();
-    m_error.clear();
-    m_wasCancelled = false;
+    m_outcome = WorkerOutcome{};
     m_done = false;
   }
   m_clock.start();
-  m_thread = QThread::create([this, work] {
-    lowerWorkerPriority();
-    auto progress = [this](const Progress& p) {
-      {
+  m_thread = createWorkerThread(
+      "duo-task", m_mutex, m_cancel, m_outcome,
+      [this, work] {
+        auto progress = [this](const Progress& p) {
+          {
+            QMutexLocker lock(&m_mutex);
+            m_pendingProgress = p;
+          }
+          if (!m_flushPending.exchange(true))
+            QMetaObject::invokeMethod(
+                this, [this] { if (!m_flushTimer.isActive()) m_flushTimer.start(); }, Qt::QueuedConnection);
+          return !m_cancel.load();
+        };
+        QVariant v = work(progress);
         QMutexLocker lock(&m_mutex);
-        m_pendingProgress = p;
-      }
-      if (!m_flushPending.exchange(true))
-        QMetaObject::invokeMethod(
-            this, [this] { if (!m_flushTimer.isActive()) m_flushTimer.start(); }, Qt::QueuedConnection);
-      return !m_cancel.load();
-    };
-    try {
-      QVariant v = work(progress);
-      QMutexLocker lock(&m_mutex);
-      m_result = std::move(v);
-      m_done = true;
-    } catch (const Cancelled&) {
-      QMutexLocker lock(&m_mutex);
-      m_wasCancelled = true;
-    } catch (const std::exception& e) {
-      QMutexLocker lock(&m_mutex);
-      if (m_cancel.load())
-        m_wasCancelled = true;
-      else
-        m_error = QString::fromUtf8(e.what());
-    }
-  });
-  m_thread->setObjectName("duo-task");
-  connect(m_thread, &QThread::finished, this, &BackgroundTask::onThreadFinished, Qt::QueuedConnection);
+        m_result = std::move(v);
+        m_done = true;
+      },
+      this, [this] { onThreadFinished(); });
   Q_EMIT busyChanged(true);
   Q_EMIT started(name);
   m_thread->start();
@@ -104,23 +86,22 @@ void BackgroundTask::onThreadFinished() {
   delete m_thread;
   m_thread = nullptr;
   QVariant result;
-  QString error;
-  bool wasCancelled = false, done = false;
+  WorkerOutcome outcome;
+  bool done = false;
   {
     QMutexLocker lock(&m_mutex);
     result = m_result;
-    error = m_error;
-    wasCancelled = m_wasCancelled;
+    outcome = m_outcome;
     done = m_done;
   }
   const QString name = m_name;
   Q_EMIT busyChanged(false);
   if (done)
     Q_EMIT finished(name, result);
-  else if (wasCancelled)
+  else if (outcome.wasCancelled)
     Q_EMIT cancelled(name);
   else
-    Q_EMIT failed(name, error.isEmpty() ? QStringLiteral("the task ended without a result") : error);
+    Q_EMIT failed(name, outcome.error.isEmpty() ? QStringLiteral("the task ended without a result") : outcome.error);
 }
 
 }  // namespace duo::ui

@@ -15,6 +15,7 @@
 
 #include "core/common/progress.h"
 #include "ui/job_controller.h"
+#include "ui/worker_outcome.h"
 
 class QThread;
 
@@ -58,11 +59,10 @@ class BackgroundTask : public QObject {
   QElapsedTimer m_clock;
   std::atomic<bool> m_cancel{false};
   std::atomic<bool> m_flushPending{false};
-  QMutex m_mutex;  // guards the three below
+  QMutex m_mutex;  // guards the four below
   std::optional<Progress> m_pendingProgress;
   QVariant m_result;
-  QString m_error;
-  bool m_wasCancelled = false;
+  WorkerOutcome m_outcome;  // why the work ended without a value
   bool m_done = false;
 };
 

@@ -5,12 +5,6 @@
 #include <QTemporaryDir>
 #include <QThread>
 
-#ifdef __linux__
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#endif
-
 #include "core/common/error.h"
 // core/perf's decode bench (issue 6) arrived after this file: without it, no measurement.
 #if __has_include("core/perf/decode_bench.h")
@@ -20,17 +14,6 @@
 #include "ui/core_types.h"
 
 namespace duo::ui {
-
-// The calibration competes with the GUI thread for the cores: give the worker (and the OpenMP team
-// it creates, which inherits the value) a lower scheduling priority so that the window keeps
-// answering on a busy machine. Qt's thread priorities have no effect on Linux's default policy,
-// hence the per-thread nice value there.
-void lowerWorkerPriority() {
-  QThread::currentThread()->setPriority(QThread::LowPriority);
-#ifdef __linux__
-  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 5);
-#endif
-}
 
 bool JobController::canMeasureSpeedup() {
 #ifdef DUO_UI_HAVE_DECODE_BENCH
@@ -49,13 +32,7 @@ JobController::JobController(QObject* parent) : QObject(parent) {
   connect(&m_flushTimer, &QTimer::timeout, this, &JobController::flush);
 }
 
-JobController::~JobController() {
-  if (m_thread) {
-    m_cancel = true;
-    m_thread->wait();
-    delete m_thread;
-  }
-}
+JobController::~JobController() { stopWorkerThread(m_thread, m_cancel); }
 
 void JobController::setState(State s) {
   if (s == m_state) return;
@@ -74,8 +51,7 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
     m_result.reset();
     m_measured = -1;
     m_measureError.clear();
-    m_error.clear();
-    m_wasCancelled = false;
+    m_outcome = WorkerOutcome{};
   }
   m_records.clear();
   m_progress = JobProgress{};
@@ -83,68 +59,56 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
   m_clock.start();
 
   // The worker: only value types cross back, through the guarded members above.
-  m_thread = QThread::create([this, request, options] {
-    lowerWorkerPriority();
-    auto progress = [this](const Progress& p) {
-      {
-        QMutexLocker lock(&m_mutex);
-        m_pendingProgress = p;
-      }
-      requestFlush();
-      return !m_cancel.load();
-    };
-    auto onRecord = [this](const ProjRecord& r) {
-      {
-        QMutexLocker lock(&m_mutex);
-        m_pending.append(r);
-      }
-      requestFlush();
-    };
-    try {
-      // Measuring needs the pruned checkpoint on disk: the run's own folder, else a temporary one.
-      std::optional<QTemporaryDir> scratch;
-      PruneRequest req = request;
-      const bool measure = options.measureSpeedup && canMeasureSpeedup();
-      if (measure && req.outDir.empty()) {
-        scratch.emplace(QDir::tempPath() + "/duoscope-measure-XXXXXX");
-        DUO_CHECK(scratch->isValid(), "measure speedup: cannot create a temporary folder in ", ss(QDir::tempPath()));
-        req.outDir = ss(scratch->filePath("pruned"));
-      }
-      PruneResult result = runPrune(req, progress, onRecord);
-      double measured = -1;
-#ifdef DUO_UI_HAVE_DECODE_BENCH
-      if (measure) {
-        reportProgress(progress, {"bench", "decode speed", 0, 1});
-        // A failed measurement leaves the run intact: no number, and the reason for the window.
-        try {
-          measured = perf::measureDecodeSpeedup(req.outDir, options.benchTokens, options.benchRepeats, 0, progress);
-        } catch (const Cancelled&) {
-          throw;
-        } catch (const std::exception& e) {
-          if (m_cancel.load()) throw;
-          QMutexLocker lock(&m_mutex);
-          m_measureError = QString::fromUtf8(e.what());
+  m_thread = createWorkerThread(
+      "duo-job", m_mutex, m_cancel, m_outcome,
+      [this, request, options] {
+        auto progress = [this](const Progress& p) {
+          {
+            QMutexLocker lock(&m_mutex);
+            m_pendingProgress = p;
+          }
+          requestFlush();
+          return !m_cancel.load();
+        };
+        auto onRecord = [this](const ProjRecord& r) {
+          {
+            QMutexLocker lock(&m_mutex);
+            m_pending.append(r);
+          }
+          requestFlush();
+        };
+        // Measuring needs the pruned checkpoint on disk: the run's own folder, else a temporary one.
+        std::optional<QTemporaryDir> scratch;
+        PruneRequest req = request;
+        const bool measure = options.measureSpeedup && canMeasureSpeedup();
+        if (measure && req.outDir.empty()) {
+          scratch.emplace(QDir::tempPath() + "/duoscope-measure-XXXXXX");
+          DUO_CHECK(scratch->isValid(), "measure speedup: cannot create a temporary folder in ", ss(QDir::tempPath()));
+          req.outDir = ss(scratch->filePath("pruned"));
         }
-      }
+        PruneResult result = runPrune(req, progress, onRecord);
+        double measured = -1;
+#ifdef DUO_UI_HAVE_DECODE_BENCH
+        if (measure) {
+          reportProgress(progress, {"bench", "decode speed", 0, 1});
+          // A failed measurement leaves the run intact: no number, and the reason for the window.
+          try {
+            measured = perf::measureDecodeSpeedup(req.outDir, options.benchTokens, options.benchRepeats, 0, progress);
+          } catch (const Cancelled&) {
+            throw;
+          } catch (const std::exception& e) {
+            if (m_cancel.load()) throw;
+            QMutexLocker lock(&m_mutex);
+            m_measureError = QString::fromUtf8(e.what());
+          }
+        }
 #endif
-      if (scratch) result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`
-      QMutexLocker lock(&m_mutex);
-      m_result = std::move(result);
-      m_measured = measured;
-    } catch (const Cancelled&) {
-      QMutexLocker lock(&m_mutex);
-      m_wasCancelled = true;
-    } catch (const std::exception& e) {
-      QMutexLocker lock(&m_mutex);
-      // A cancel that surfaced as another error (e.g. wrapped with context) is still a cancel.
-      if (m_cancel.load())
-        m_wasCancelled = true;
-      else
-        m_error = QString::fromUtf8(e.what());
-    }
-  });
-  m_thread->setObjectName("duo-job");
-  connect(m_thread, &QThread::finished, this, &JobController::onThreadFinished, Qt::QueuedConnection);
+        if (scratch) result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`
+        QMutexLocker lock(&m_mutex);
+        m_result = std::move(result);
+        m_measured = measured;
+      },
+      this, [this] { onThreadFinished(); });
   setState(State::Running);
   Q_EMIT started(request);
   m_thread->start();
@@ -207,22 +171,20 @@ void JobController::onThreadFinished() {
   m_thread = nullptr;
   std::optional<PruneResult> result;
   double measured = -1;
-  QString error;
-  bool wasCancelled = false;
+  WorkerOutcome outcome;
   {
     QMutexLocker lock(&m_mutex);
     result.swap(m_result);
     measured = m_measured;
-    error = m_error;
-    wasCancelled = m_wasCancelled;
+    outcome = m_outcome;
   }
   setState(State::Idle);
   if (result) {
     Q_EMIT finished(*result, measured);
-  } else if (wasCancelled) {
+  } else if (outcome.wasCancelled) {
     Q_EMIT cancelled();
   } else {
-    Q_EMIT failed(error.isEmpty() ? QStringLiteral("the job ended without a result") : error);
+    Q_EMIT failed(outcome.error.isEmpty() ? QStringLiteral("the job ended without a result") : outcome.error);
   }
 }
 

@@ -17,6 +17,7 @@
 #include <optional>
 
 #include "core/job/prune_job.h"
+#include "ui/worker_outcome.h"  // lowerWorkerPriority, WorkerOutcome
 
 class QThread;
 
@@ -31,10 +32,6 @@ struct JobProgress {
   double elapsed = 0;   // seconds since the job started
   double eta = -1;      // seconds left in this stage, -1 = unknown
 };
-
-// Lowers the calling (worker) thread's scheduling priority so that the GUI thread keeps answering
-// on a busy machine (Linux: a per-thread nice value; OpenMP teams it creates inherit it).
-void lowerWorkerPriority();
 
 // What the window asks of a job beyond the core's request.
 struct JobOptions {
@@ -102,8 +99,7 @@ class JobController : public QObject {
   std::optional<PruneResult> m_result;
   double m_measured = -1;
   QString m_measureError;
-  QString m_error;
-  bool m_wasCancelled = false;
+  WorkerOutcome m_outcome;  // why the job ended without a result
 
   // GUI-thread state.
   QVector<ProjRecord> m_records;
