@@ -5,6 +5,7 @@
 #include "core/common/error.h"
 #include "core/common/paths.h"
 #include "core/model/io/loader.h"
+#include "core/model/tokenizer/tokenizer_spm.h"
 
 namespace fs = std::filesystem;
 
@@ -30,7 +31,12 @@ LoadedModel loadModel(const std::string& pathOrAlias, torch::Device device, cons
     m.tokenizer = Tokenizer::fromSpec(ggufTokenizerSpec(path));
   } else {
     m.tokenizerJsonPath = hfTokenizerPath(path);
-    m.tokenizer = Tokenizer::fromJsonFile(m.tokenizerJsonPath);
+    if (std::filesystem::path(m.tokenizerJsonPath).filename() == "tokenizer.model") {
+      m.tokenizer = Tokenizer::fromSpec(spmTokenizerSpec(m.tokenizerJsonPath));
+      m.tokenizer->setSpecialIds(static_cast<int32_t>(w.config.bosTokenId), static_cast<int32_t>(w.config.eosTokenId));
+    } else {
+      m.tokenizer = Tokenizer::fromJsonFile(m.tokenizerJsonPath);
+    }
   }
   DUO_CHECK(m.tokenizer->vocabSize() <= w.config.vocabSize, path, ": tokenizer has ", m.tokenizer->vocabSize(),
             " tokens, the embedding only ", w.config.vocabSize);

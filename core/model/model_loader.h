@@ -17,7 +17,7 @@ struct LoadedModel {
   ModelInfo info;
   std::shared_ptr<LlamaModel> model;
   std::shared_ptr<Tokenizer> tokenizer;
-  std::string tokenizerJsonPath;  // HF folders: the tokenizer.json exported with pruned checkpoints
+  std::string tokenizerJsonPath;  // HF folders: the tokenizer file (tokenizer.json, else tokenizer.model) copied into pruned checkpoints
 };
 
 // "" or "auto": CUDA when LibTorch has it, else CPU; "cpu"; "cuda" (error when unavailable).
