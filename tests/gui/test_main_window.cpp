@@ -20,6 +20,7 @@
 
 #include "core/common/device.h"
 #include "core/common/paths.h"
+#include "gui_test_util.h"
 #include "ui/main_window.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/sparsity_table.h"
@@ -48,10 +49,7 @@ class TestMainWindow : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void initTestCase() {
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName("DuoScopeTest");
-    QCoreApplication::setApplicationName("test_main_window");
-    QSettings().clear();
+    duo::test::useTestSettings("test_main_window");
   }
 
   void menusAndShortcuts_data() {
@@ -235,8 +233,7 @@ class TestMainWindow : public QObject {
   void screenshotRenders() {
     // Writes to $DUO_SCREENSHOT_DIR when set (docs/screenshots is refreshed that way), else a temp dir.
     QTemporaryDir tmp;
-    const QString dir = qEnvironmentVariableIsSet("DUO_SCREENSHOT_DIR") ? qEnvironmentVariable("DUO_SCREENSHOT_DIR")
-                                                                         : tmp.path();
+    const QString dir = duo::test::screenshotDir(tmp);
     MainWindow w;
     w.show();
     const QString path = smolLm2Path();

@@ -21,7 +21,7 @@
 #include "core/data/corpus.h"
 #include "core/data/mc_task.h"
 #include "core/io/run_store.h"
-#include "gui_support.h"
+#include "gui_test_util.h"
 #include "ui/background_task.h"
 #include "ui/job_controller.h"
 #include "ui/main_window.h"
@@ -39,39 +39,9 @@
 using duo::ui::BackgroundTask;
 using duo::ui::MainWindow;
 using duo::ui::SensitivityPanel;
+using namespace duo::test;
 
 namespace {
-
-bool openAndWait(MainWindow& w, const QString& path) {
-  QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-  w.openModel(path);
-  return opened.wait(60000);
-}
-
-void setSmallData(MainWindow& w) {
-  w.findChild<QSpinBox*>("nsamples")->setValue(8);
-  w.findChild<QSpinBox*>("seqlen")->setValue(64);
-  w.findChild<QSpinBox*>("seed")->setValue(0);
-  w.findChild<QCheckBox*>("evalEnabled")->setChecked(true);
-  w.findChild<QSpinBox*>("maxWindows")->setValue(4);
-}
-
-// Waits for the background task; "" on success, else the failure.
-QString waitForTask(MainWindow& w, int timeoutMs) {
-  QSignalSpy finished(w.task(), &BackgroundTask::finished);
-  QSignalSpy failed(w.task(), &BackgroundTask::failed);
-  if (!QTest::qWaitFor([&] { return finished.count() + failed.count() > 0; }, timeoutMs))
-    return QString("the task did not end within %1 s").arg(timeoutMs / 1000);
-  return failed.count() ? failed.first().at(1).toString() : QString();
-}
-
-QString waitForRun(MainWindow& w, int timeoutMs) {
-  QSignalSpy stored(&w, &MainWindow::runStored);
-  QSignalSpy failed(w.job(), &duo::ui::JobController::failed);
-  if (!QTest::qWaitFor([&] { return stored.count() + failed.count() > 0; }, timeoutMs))
-    return QString("the run did not end within %1 s").arg(timeoutMs / 1000);
-  return failed.count() ? failed.first().first().toString() : QString();
-}
 
 double predicted(MainWindow& w) { return w.sparsityTable()->model()->decodeEstimate().speedup; }
 
@@ -84,19 +54,12 @@ class TestSensitivityAllocation : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName("DuoScopeTest");
-    QCoreApplication::setApplicationName("test_sensitivity_allocation");
-    QSettings().clear();
-    const QString model = duo::test::modelPath("tiny");
+    useTestSettings("test_sensitivity_allocation");
+    const QString model = modelPath("tiny");
     if (model.isEmpty()) QSKIP("the bundled tiny model is not built (resources/models/duo-tiny-kjv)");
     m_w = std::make_unique<MainWindow>(nullptr, m_tmp.filePath("runs"));
     m_w->resize(1280, 800);
-    m_w->show();
-    QVERIFY(QTest::qWaitForWindowExposed(m_w.get()));
-    QVERIFY(openAndWait(*m_w, model));
-    setSmallData(*m_w);
-    m_w->runPanel()->setMeasureSpeedup(false);  // measured speedup is test_window_run's
+    QVERIFY(showWithSmallData(*m_w, model));
   }
 
   void sensitivityFillsCurvesAndSortedTable() {
@@ -233,8 +196,7 @@ class TestSensitivityAllocation : public QObject {
   void screenshotOfTheSensitivityView() {
     MainWindow& w = *m_w;
     if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
-    const QString dir = qEnvironmentVariableIsSet("DUO_SCREENSHOT_DIR") ? qEnvironmentVariable("DUO_SCREENSHOT_DIR")
-                                                                        : m_tmp.path();
+    const QString dir = duo::test::screenshotDir(m_tmp);
     w.allocationBar()->setTargetSpeedup(1.6);
     w.plotTabs()->setCurrentWidget(w.sensitivityPanel());
     QTest::qWait(100);

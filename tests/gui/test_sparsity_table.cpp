@@ -15,6 +15,7 @@
 #include "core/common/paths.h"
 #include "core/model/io/model_info.h"
 #include "core/perf/bytes_model.h"
+#include "gui_test_util.h"
 #include "ui/core_types.h"
 #include "ui/panels/sparsity_table.h"
 
@@ -23,6 +24,7 @@ using duo::ProjSparsity;
 using duo::SparsityConfig;
 using duo::ui::SparsityModel;
 using duo::ui::SparsityTable;
+using duo::test::editCell;
 
 namespace {
 
@@ -41,19 +43,6 @@ duo::ModelConfig smolLm2Config() {
     c.vocabSize = 49152;
     return c;
   }
-}
-
-// Edits one cell through the view's delegate and spin box editor, as a user would.
-void editCell(QTreeView* view, const QModelIndex& idx, double percent) {
-  view->setCurrentIndex(idx);
-  view->edit(idx);
-  auto* spin = view->findChild<QDoubleSpinBox*>("percentEditor");
-  QVERIFY(spin);
-  spin->setValue(percent);
-  view->itemDelegateForIndex(idx)->setModelData(spin, view->model(), idx);
-  view->closePersistentEditor(idx);
-  QMetaObject::invokeMethod(view, "closeEditor", Q_ARG(QWidget*, spin),
-                            Q_ARG(QAbstractItemDelegate::EndEditHint, QAbstractItemDelegate::NoHint));
 }
 
 }  // namespace

@@ -15,7 +15,7 @@
 #include "core/data/corpus.h"
 #include "core/data/mc_task.h"
 #include "core/io/run_store.h"
-#include "gui_support.h"
+#include "gui_test_util.h"
 #include "ui/background_task.h"
 #include "ui/job_controller.h"
 #include "ui/main_window.h"
@@ -29,40 +29,7 @@
 using duo::ui::BackgroundTask;
 using duo::ui::MainWindow;
 
-namespace {
-
-bool openAndWait(MainWindow& w, const QString& path) {
-  QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-  w.openModel(path);
-  return opened.wait(60000);
-}
-
-void setSmallData(MainWindow& w) {
-  w.findChild<QSpinBox*>("nsamples")->setValue(8);
-  w.findChild<QSpinBox*>("seqlen")->setValue(64);
-  w.findChild<QSpinBox*>("seed")->setValue(0);
-  w.findChild<QCheckBox*>("evalEnabled")->setChecked(true);
-  w.findChild<QSpinBox*>("maxWindows")->setValue(4);
-}
-
-// Waits for the background task; "" on success, else the failure.
-QString waitForTask(MainWindow& w, int timeoutMs) {
-  QSignalSpy finished(w.task(), &BackgroundTask::finished);
-  QSignalSpy failed(w.task(), &BackgroundTask::failed);
-  if (!QTest::qWaitFor([&] { return finished.count() + failed.count() > 0; }, timeoutMs))
-    return QString("the task did not end within %1 s").arg(timeoutMs / 1000);
-  return failed.count() ? failed.first().at(1).toString() : QString();
-}
-
-QString waitForRun(MainWindow& w, int timeoutMs) {
-  QSignalSpy stored(&w, &MainWindow::runStored);
-  QSignalSpy failed(w.job(), &duo::ui::JobController::failed);
-  if (!QTest::qWaitFor([&] { return stored.count() + failed.count() > 0; }, timeoutMs))
-    return QString("the run did not end within %1 s").arg(timeoutMs / 1000);
-  return failed.count() ? failed.first().first().toString() : QString();
-}
-
-}  // namespace
+using namespace duo::test;
 
 class TestWindowAccuracy : public QObject {
   Q_OBJECT
@@ -71,18 +38,11 @@ class TestWindowAccuracy : public QObject {
 
  private Q_SLOTS:
   void initTestCase() {
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName("DuoScopeTest");
-    QCoreApplication::setApplicationName("test_window_accuracy");
-    QSettings().clear();
-    const QString model = duo::test::modelPath("tiny");
+    useTestSettings("test_window_accuracy");
+    const QString model = modelPath("tiny");
     if (model.isEmpty()) QSKIP("the bundled tiny model is not built (resources/models/duo-tiny-kjv)");
     m_w = std::make_unique<MainWindow>(nullptr, m_tmp.filePath("runs"));
-    m_w->show();
-    QVERIFY(QTest::qWaitForWindowExposed(m_w.get()));
-    QVERIFY(openAndWait(*m_w, model));
-    setSmallData(*m_w);
-    m_w->runPanel()->setMeasureSpeedup(false);  // measured speedup is test_window_run's
+    QVERIFY(showWithSmallData(*m_w, model));
   }
 
   void clozeTaskGivesAccuracy() {

@@ -24,7 +24,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gui_support.h"
+#include "gui_test_util.h"
 #include "ui/compare_dialog.h"
 #include "ui/job_controller.h"
 #include "ui/main_window.h"
@@ -41,58 +41,13 @@
 using duo::ui::JobController;
 using duo::ui::MainWindow;
 using duo::ui::SparsityModel;
-
-namespace {
-
-QString screenshotDir(const QTemporaryDir& fallback) {
-  return qEnvironmentVariableIsSet("DUO_SCREENSHOT_DIR") ? qEnvironmentVariable("DUO_SCREENSHOT_DIR") : fallback.path();
-}
-
-bool openAndWait(MainWindow& w, const QString& path) {
-  QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-  w.openModel(path);
-  return opened.wait(60000);
-}
-
-void editCell(QTreeView* view, const QModelIndex& idx, double percent) {
-  view->setCurrentIndex(idx);
-  view->edit(idx);
-  auto* spin = view->findChild<QDoubleSpinBox*>("percentEditor");
-  QVERIFY(spin);
-  spin->setValue(percent);
-  view->itemDelegateForIndex(idx)->setModelData(spin, view->model(), idx);
-  QMetaObject::invokeMethod(view, "closeEditor", Q_ARG(QWidget*, spin),
-                            Q_ARG(QAbstractItemDelegate::EndEditHint, QAbstractItemDelegate::NoHint));
-}
-
-// Small, fast data settings through the data panel's own widgets.
-void setSmallData(MainWindow& w, int nsamples) {
-  w.findChild<QSpinBox*>("nsamples")->setValue(nsamples);
-  w.findChild<QSpinBox*>("seqlen")->setValue(64);
-  w.findChild<QSpinBox*>("seed")->setValue(0);
-  w.findChild<QCheckBox*>("evalEnabled")->setChecked(true);
-  w.findChild<QSpinBox*>("maxWindows")->setValue(4);
-}
-
-// Waits for the job to end; returns "" on success, the failure message otherwise.
-QString waitForJob(MainWindow& w, int timeoutMs) {
-  QSignalSpy stored(&w, &MainWindow::runStored);
-  QSignalSpy failed(w.job(), &JobController::failed);
-  if (!QTest::qWaitFor([&] { return stored.count() + failed.count() > 0; }, timeoutMs))
-    return QString("the job did not end within %1 s").arg(timeoutMs / 1000);
-  return failed.count() ? failed.first().first().toString() : QString();
-}
-
-}  // namespace
+using namespace duo::test;
 
 class TestWindowRun : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void initTestCase() {
-    QStandardPaths::setTestModeEnabled(true);
-    QCoreApplication::setOrganizationName("DuoScopeTest");
-    QCoreApplication::setApplicationName("test_window_run");
-    QSettings().clear();
+    duo::test::useTestSettings("test_window_run");
   }
 
   void calibrateEditedTableEndToEnd() {
@@ -113,7 +68,7 @@ class TestWindowRun : public QObject {
     QSignalSpy finished(w.job(), &JobController::finished);
     w.action("actionCalibrate")->trigger();
     QVERIFY(w.job()->isBusy());
-    const QString error = waitForJob(w, 600000);
+    const QString error = waitForRun(w, 600000);
     if (duo::test::notBuiltYet(error)) QSKIP(qPrintable("core's runPrune is a stub: " + error));
     QVERIFY2(error.isEmpty(), qPrintable(error));
     const auto result = finished.first().first().value<duo::PruneResult>();
@@ -205,7 +160,7 @@ class TestWindowRun : public QObject {
       QSignalSpy finished(w.job(), &JobController::finished);
       QSignalSpy stored(&w, &MainWindow::runStored);
       w.calibrate();
-      const QString error = waitForJob(w, 600000);
+      const QString error = waitForRun(w, 600000);
       QVERIFY2(error.isEmpty(), qPrintable(error));
       ids << stored.first().first().toString();
       results << finished.first().first().value<duo::PruneResult>();
@@ -255,7 +210,7 @@ class TestWindowRun : public QObject {
     setSmallData(w, 8);
     const QString ckpt = tmp.filePath("pruned");
     w.exportCheckpoint(ckpt);
-    const QString error = waitForJob(w, 600000);
+    const QString error = waitForRun(w, 600000);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     // The written folder is a model the window itself can open.
     QVERIFY(QFile::exists(ckpt + "/config.json"));
