@@ -5,13 +5,7 @@ namespace duo {
 perf::DecodePrediction predictDecodeFor(const ModelConfig& c, const SparsityConfig& s, int contextTokens,
                                         double bandwidthGbs) {
   perf::DecodeInput in;
-  in.shape.layers = static_cast<int>(c.numLayers);
-  in.shape.hidden = static_cast<int>(c.hiddenSize);
-  in.shape.heads = static_cast<int>(c.numHeads);
-  in.shape.kvHeads = static_cast<int>(c.numKvHeads);
-  in.shape.headDim = static_cast<int>(c.headDim);
-  in.shape.ffn = static_cast<int>(c.intermediateSize);
-  in.shape.vocab = static_cast<int>(c.vocabSize);
+  in.shape = perf::shapeOf(c);
   in.contextTokens = contextTokens;
   in.bandwidthGbs = bandwidthGbs;
   for (int l = 0; l < s.numLayers(); ++l) {

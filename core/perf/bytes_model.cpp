@@ -88,6 +88,18 @@ const char* projectionName(Projection p) {
   return "?";
 }
 
+ModelShape shapeOf(const ModelConfig& c) {
+  ModelShape m;
+  m.layers = static_cast<int>(c.numLayers);
+  m.hidden = static_cast<int>(c.hiddenSize);
+  m.heads = static_cast<int>(c.numHeads);
+  m.kvHeads = static_cast<int>(c.numKvHeads);
+  m.headDim = static_cast<int>(c.headDim);
+  m.ffn = static_cast<int>(c.intermediateSize);
+  m.vocab = static_cast<int>(c.vocabSize);
+  return m;
+}
+
 ModelShape smolLm2Shape() {
   ModelShape s;
   s.layers = 30;

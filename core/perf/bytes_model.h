@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/model/model_config.h"
 #include "kernels/sparse_columns.h"
 #include "kernels/types.h"
 
@@ -68,6 +69,8 @@ struct ModelShape {
 };
 // SmolLM2-135M: 30 layers, d 576, 9 heads / 3 kv heads, ffn 1536, vocab 49152.
 ModelShape smolLm2Shape();
+// The shape of a loaded model's config.
+ModelShape shapeOf(const ModelConfig& c);
 // W [rows, cols] of projection p.
 MatVec projectionShape(const ModelShape& s, Projection p);
 

@@ -57,13 +57,7 @@ double timeDecode(const LlamaModel& model, const InputHook& hook, int batch, int
 // the configured activation sparsity of every projection (perf::Projection has Proj's order).
 DecodePrediction predictFor(const ModelConfig& mc, const PackedDecoder& d, int contextTokens, double bandwidthGbs) {
   DecodeInput in;
-  in.shape.layers = static_cast<int>(mc.numLayers);
-  in.shape.hidden = static_cast<int>(mc.hiddenSize);
-  in.shape.heads = static_cast<int>(mc.numHeads);
-  in.shape.kvHeads = static_cast<int>(mc.numKvHeads);
-  in.shape.headDim = static_cast<int>(mc.headDim);
-  in.shape.ffn = static_cast<int>(mc.intermediateSize);
-  in.shape.vocab = static_cast<int>(mc.vocabSize);
+  in.shape = shapeOf(mc);
   in.contextTokens = contextTokens;
   in.bandwidthGbs = bandwidthGbs;
   for (int l = 0; l < d.numLayers(); ++l) {
