@@ -10,22 +10,9 @@
 
 namespace duo {
 
-namespace {
-perf::ModelShape shapeOf(const ModelConfig& c) {
-  perf::ModelShape s;
-  s.layers = static_cast<int>(c.numLayers);
-  s.hidden = static_cast<int>(c.hiddenSize);
-  s.heads = static_cast<int>(c.numHeads);
-  s.kvHeads = static_cast<int>(c.numKvHeads);
-  s.headDim = static_cast<int>(c.headDim);
-  s.ffn = static_cast<int>(c.intermediateSize);
-  s.vocab = static_cast<int>(c.vocabSize);
-  return s;
-}
-}  // namespace
 
 void fillDecodeTimes(SensitivityTable& t, int contextTokens, double bandwidthGbs) {
-  const perf::ModelShape shape = shapeOf(t.config);
+  const perf::ModelShape shape = perf::shapeOf(t.config);
   perf::DecodeInput in;  // dense: no layers given
   in.shape = shape;
   in.contextTokens = contextTokens;
