@@ -6,7 +6,9 @@
 #include "app/cli/cli.h"
 #include "core/common/error.h"
 #include "core/job/allocate.h"
+#include "core/job/decode_estimate.h"
 #include "core/job/sensitivity_job.h"
+#include "core/perf/timing_profile.h"
 
 namespace duo::cli {
 namespace {
@@ -22,6 +24,9 @@ struct AllocateArgs {
   bool owl = false;
   bool json = false;
   double owlLambda = 0.08;
+  std::string timing;
+  std::string objective = "auto";
+  bool lossWeights = false;
 };
 
 Registrar reg("allocate", [](CLI::App& app) {
@@ -50,6 +55,16 @@ Registrar reg("allocate", [](CLI::App& app) {
   cmd->add_option("--owl-lambda", a->owlLambda, "OWL: spread of the per-layer weight sparsity (+-)")->capture_default_str();
   cmd->add_option("--act-rule", a->actRule, "Activation rule written into the config: topk | threshold")
       ->capture_default_str();
+  cmd->add_option("--objective", a->objective,
+                  "What to minimise: loss (loss-weighted errors: predicted increase of the token loss), relative "
+                  "(summed relative output errors), auto (loss when the table has loss weights)")
+      ->capture_default_str();
+  cmd->add_flag("--loss-weights", a->lossWeights,
+                "Compute the loss weights now (one forward + backward per calibration window) when the table "
+                "from --sensitivity has none");
+  cmd->add_option("--timing", a->timing,
+                  "A timing profile from `bench calibrate`: decode times and --target-speedup use its measured "
+                  "kernel lines instead of the bytes model");
   cmd->add_option("--out", a->out, "Write the sparsity config (duoscope.sparsity/1) here")->required();
   cmd->add_flag("--json", a->json, "Print the allocation as JSON (duoscope.allocation/1)");
   cmd->callback([a] {
@@ -64,6 +79,8 @@ Registrar reg("allocate", [](CLI::App& app) {
       o.value = a->targetSparsity;
     }
     o.owlLambda = a->owlLambda;
+    DUO_CHECK(allocObjectiveFromName(a->objective, &o.objective), "--objective '", a->objective,
+              "' is not auto, relative or loss");
     DUO_CHECK(actRuleFromName(a->actRule, &o.actRule), "--act-rule '", a->actRule, "' is not topk or threshold");
     SensitivityTable t;
     if (!a->sensitivity.empty()) {
@@ -77,7 +94,25 @@ Registrar reg("allocate", [](CLI::App& app) {
       t = runSensitivity(req, progress);
       finishProgress();
     }
-    if (t.denseStepSeconds <= 0) fillDecodeTimes(t);
+    if (a->lossWeights && !t.hasLossWeights()) {
+      SensitivityRequest req = a->req;
+      req.model = t.model.empty() ? a->req.model : t.model;  // the table names its model
+      req.calibSource = t.calib;
+      req.nsamples = t.nsamples;
+      req.seqlen = t.seqlen;
+      req.seed = t.seed;
+      auto progress = progressBar(a->json);
+      computeLossWeights(t, req, progress);
+      finishProgress();
+    }
+    perf::TimingProfile timing;
+    if (!a->timing.empty()) {
+      timing = perf::loadTimingProfile(a->timing);
+      fillDecodeTimes(t, t.contextTokens, t.bandwidthGbs, &timing);  // the table's times from the profile
+      o.timing = &timing;
+    } else if (t.denseStepSeconds <= 0) {
+      fillDecodeTimes(t);
+    }
     const Allocation r = a->owl ? owlAllocation(t, o) : allocate(t, o);
     const Allocation u = uniformAllocation(t, o);
     r.config.save(a->out);
@@ -86,6 +121,11 @@ Registrar reg("allocate", [](CLI::App& app) {
       j["target"] = {{"kind", allocTargetName(o.target)}, {"value", o.value}};
       j["uniform_reference"] = {{"weight", u.config.at(0, Proj::Q).weight}, {"act", u.config.at(0, Proj::Q).act},
                                 {"predicted_speedup", u.predicted.speedup}, {"predicted_error", u.predicted.error}};
+      j["speedup_model"] = a->timing.empty() ? "bytes" : "timing";
+      if (!a->timing.empty()) {
+        j["timing"] = a->timing;
+        j["bytes_predicted_speedup"] = predictDecodeFor(t.config, r.config, t.contextTokens, t.bandwidthGbs).speedup;
+      }
       j["sensitivity"] = a->sensitivity.empty() ? nlohmann::json(nullptr) : nlohmann::json(a->sensitivity);
       j["out"] = a->out;
       printJson(j);

@@ -5,6 +5,7 @@
 
 #include "app/cli/cli.h"
 #include "core/perf/decode_bench.h"
+#include "core/perf/timing_profile.h"
 
 namespace duo::cli {
 namespace {
@@ -13,6 +14,7 @@ struct BenchDecodeArgs {
   perf::DecodeBenchConfig c;
   bool json = false;
   bool noTorch = false;
+  std::string timing;
 };
 
 Registrar reg("bench-decode", [](CLI::App& app) {
@@ -38,9 +40,13 @@ Registrar reg("bench-decode", [](CLI::App& app) {
   cmd->add_option("--batch", a->c.batch, "Sequences decoded together")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--threads", a->c.threads, "CPU threads (default: OpenMP's)")->check(CLI::Range(1, 1024));
   cmd->add_flag("--no-torch", a->noTorch, "Skip the plain LibTorch decode of the dense model");
+  cmd->add_option("--timing", a->timing,
+                  "A timing profile from `bench calibrate` for this model: the pruned projections run on the "
+                  "kernels it says are fastest, and its prediction is reported beside the bytes model's");
   cmd->add_flag("--json", a->json, "Print JSON (keys documented in docs/cli.md)");
   cmd->callback([a] {
     a->c.torchBaseline = !a->noTorch;
+    if (!a->timing.empty()) a->c.timing = perf::loadTimingProfile(a->timing);
     const perf::DecodeBenchResult r = perf::runDecodeBench(a->c, progressBar(a->json));
     finishProgress();
     nlohmann::json j = {{"model", r.model},
@@ -74,6 +80,12 @@ Registrar reg("bench-decode", [](CLI::App& app) {
                         {"max_logit_diff", r.maxLogitDiff},
                         {"logit_scale", r.logitScale},
                         {"loadavg_1m_before_after", {r.loadBefore, r.loadAfter}}};
+    if (r.calibratedSpeedup > 0) {
+      j["calibrated_speedup"] = r.calibratedSpeedup;
+      j["calibrated_dense_tokens_per_second"] = r.calibratedDenseTokensPerSecond;
+      j["calibrated_pruned_tokens_per_second"] = r.calibratedPrunedTokensPerSecond;
+      j["timing_threads"] = r.timingThreads;
+    }
     for (double s : r.denseStepSeconds) j["dense_step_ms"].push_back(s * 1e3);
     for (double s : r.prunedStepSeconds) j["pruned_step_ms"].push_back(s * 1e3);
     if (a->c.torchBaseline) {
@@ -95,6 +107,10 @@ Registrar reg("bench-decode", [](CLI::App& app) {
                 "step)\nlogits: max |packed - torch| %.2e of %.1f\n",
                 r.measuredSpeedup, r.bestSpeedup, r.predictedSpeedup, r.predictedProjectionSpeedup,
                 100 * r.sparsifiableShare, r.maxLogitDiff, r.logitScale);
+    if (r.calibratedSpeedup > 0)
+      std::printf("timing profile %s: predicts %.2fx (%.1f -> %.1f tokens/s)%s\n", a->timing.c_str(),
+                  r.calibratedSpeedup, r.calibratedDenseTokensPerSecond, r.calibratedPrunedTokensPerSecond,
+                  r.timingThreads != r.threads ? " (measured with a different thread count: recalibrate)" : "");
     if (r.cacheResident)
       std::printf("note: a dense step reads %.1f MiB, which fits in the %.0f MiB last-level cache: the weights stay in "
                   "cache, so the bytes model's prediction (memory bandwidth) does not apply to this model\n",

@@ -13,6 +13,7 @@
 #include "core/job/decode_estimate.h"
 #include "core/model/model_loader.h"
 #include "core/perf/decode_bench.h"
+#include "core/perf/timing_profile.h"
 #include "core/prune/act_hook.h"
 
 namespace duo::cli {
@@ -30,11 +31,13 @@ struct EvalArgs {
   std::string task;    // multiple-choice JSONL ("" = perplexity only)
   int taskBatch = 16;  // accuracy requests per forward
   bool measureSpeed = false;
+  std::string timing;
 };
 
 // The bytes model's decode speedup of a pruned checkpoint: each projection's measured zero fraction
 // and its site's activation sparsity from the checkpoint's rule (context 256, as prune reports it).
-double predictedCheckpointSpeedup(const LlamaModel& model, const CheckpointActRule& rule) {
+double predictedCheckpointSpeedup(const LlamaModel& model, const CheckpointActRule& rule,
+                                  const perf::TimingProfile* timing = nullptr) {
   const ModelConfig& mc = model.config();
   SparsityConfig sc = SparsityConfig::uniform(static_cast<int>(mc.numLayers), 0.0, 0.0);
   for (int l = 0; l < sc.numLayers(); ++l) {
@@ -46,7 +49,7 @@ double predictedCheckpointSpeedup(const LlamaModel& model, const CheckpointActRu
     for (int s = 0; s < kNumSites; ++s)
       sc.setSiteAct(l, static_cast<Site>(s), rule.sparsity.siteAct(l, static_cast<Site>(s)));
   }
-  return predictDecodeFor(mc, sc).speedup;
+  return predictDecodeFor(mc, sc, 256, 20.0, timing).speedup;
 }
 
 Registrar reg("eval", [](CLI::App& app) {
@@ -63,8 +66,12 @@ Registrar reg("eval", [](CLI::App& app) {
   cmd->add_option("--task-batch", a->taskBatch, "Accuracy requests per forward")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_flag("--measure-speed", a->measureSpeed,
                 "For a pruned checkpoint: time its decode (batch 1, 32 tokens x 3 repeats) dense vs packed");
+  cmd->add_option("--timing", a->timing,
+                  "A timing profile from `bench calibrate` (pruned checkpoints): also report its prediction "
+                  "(calibrated_speedup); --measure-speed then runs each projection on the kernel it says is fastest");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] {
+    const perf::TimingProfile timing = a->timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(a->timing);
     auto progress = progressBar();
     LoadedModel m = loadModel(a->model, chooseDevice(a->device), progress);
     const CorpusText corpus = loadCorpus(a->text.empty() ? a->corpus : a->text);
@@ -83,10 +90,14 @@ Registrar reg("eval", [](CLI::App& app) {
                         {"seconds", r.seconds}, {"device", m.model->device().str()}, {"act_rule", actRule}};
     if (!task.items.empty()) j["accuracy"] = acc.toJson();
     if (rule.present) j["predicted_speedup"] = predictedCheckpointSpeedup(*m.model, rule);
+    if (rule.present && !timing.empty()) {
+      j["calibrated_speedup"] = predictedCheckpointSpeedup(*m.model, rule, &timing);
+      j["timing"] = a->timing;
+    }
     if (a->measureSpeed) {
       DUO_CHECK(rule.present, "--measure-speed: ", m.info.path, " is not a pruned DuoScope checkpoint (no activation ",
                 "rule in its config.json); use `bench decode --model ... --w-sparsity ... --a-sparsity ...`");
-      const perf::DecodeBenchResult d = perf::measureCheckpointDecode(m.info.path, 32, 3, 0, progress);
+      const perf::DecodeBenchResult d = perf::measureCheckpointDecode(m.info.path, 32, 3, 0, progress, timing);
       j["measured_speedup"] = d.measuredSpeedup;
       j["cache_resident"] = d.cacheResident;
     }
@@ -101,6 +112,8 @@ Registrar reg("eval", [](CLI::App& app) {
                 << " s\n";
     if (!a->json && j.contains("predicted_speedup")) {
       std::cout << "predicted decode speedup " << j["predicted_speedup"].get<double>();
+      if (j.contains("calibrated_speedup"))
+        std::cout << ", with the timing profile " << j["calibrated_speedup"].get<double>();
       if (j.contains("measured_speedup")) std::cout << ", measured " << j["measured_speedup"].get<double>();
       if (j.value("cache_resident", false)) std::cout << " (weights fit in the cache: not a memory-bound measurement)";
       std::cout << "\n";

@@ -5,9 +5,13 @@
 #include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/io/run_store.h"
+#include "core/common/paths.h"
+#include "core/job/decode_estimate.h"
 #include "core/job/prune_job.h"
+#include "core/model/io/loader.h"
 #include "core/model/io/model_info.h"
 #include "core/perf/decode_bench.h"
+#include "core/perf/timing_profile.h"
 
 namespace duo::cli {
 namespace {
@@ -24,6 +28,7 @@ struct PruneArgs {
   std::string runsDir;  // run store folder ("" = RunStore::defaultDir())
   bool noRecord = false;
   bool measureSpeed = false;  // time the written checkpoint's decode (core/perf/decode_bench)
+  std::string timing;         // a timing profile: calibrated_speedup, and the measured decode's kernel choice
 };
 
 Registrar reg("prune", [](CLI::App& app) {
@@ -58,9 +63,13 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_flag("--no-record", a->noRecord, "Do not save a run record");
   cmd->add_flag("--measure-speed", a->measureSpeed,
                 "After writing --out, time its decode (batch 1, 32 tokens x 3 repeats) dense vs packed: measured_speedup");
+  cmd->add_option("--timing", a->timing,
+                  "A timing profile from `bench calibrate`: also report its prediction (calibrated_speedup); "
+                  "--measure-speed then runs each projection on the kernel it says is fastest");
   cmd->add_flag("--json", a->json, "Print the result as JSON");
   cmd->callback([a] {
     PruneRequest req = a->req;
+    const perf::TimingProfile timing = a->timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(a->timing);
     DUO_CHECK(methodFromName(a->method, &req.method), "--method '", a->method, "' is not one of duogpt, sparsegpt, ",
               "sparsegpt-sparse-in, wanda, magnitude, teal, dense");
     DUO_CHECK(actRuleFromName(a->actRule, &req.actRule), "--act-rule '", a->actRule, "' is not topk or threshold");
@@ -87,9 +96,14 @@ Registrar reg("prune", [](CLI::App& app) {
     const PruneResult r = runPrune(req, progress, {});
     finishProgress();
     nlohmann::json out = r.toJson();
+    if (!timing.empty()) {
+      const ModelConfig mc = loadModelConfig(resolveModelPath(req.model));
+      out["calibrated_speedup"] = predictDecodeFor(mc, r.sparsity, 256, 20.0, &timing).speedup;
+      out["timing"] = a->timing;
+    }
     if (a->measureSpeed) {
       std::cerr << "measuring decode speed of " << r.request.outDir << " (dense vs packed, batch 1)\n";
-      const perf::DecodeBenchResult m = perf::measureCheckpointDecode(r.request.outDir, 32, 3, 0, progressBar());
+      const perf::DecodeBenchResult m = perf::measureCheckpointDecode(r.request.outDir, 32, 3, 0, progressBar(), timing);
       out["measured_speedup"] = m.measuredSpeedup;
       out["cache_resident"] = m.cacheResident;
       finishProgress();
@@ -113,6 +127,8 @@ Registrar reg("prune", [](CLI::App& app) {
                 << " items of " << r.eval.taskName << "\n";
     if (!r.request.outDir.empty()) std::cout << "wrote " << r.request.outDir << "\n";
     std::cout << "predicted decode speedup " << r.predictedSpeedup;
+    if (out.contains("calibrated_speedup"))
+      std::cout << ", with the timing profile " << out["calibrated_speedup"].get<double>();
     if (out.contains("measured_speedup")) std::cout << ", measured " << out["measured_speedup"].get<double>();
     if (out.value("cache_resident", false)) std::cout << " (weights fit in the cache: not a memory-bound measurement)";
     std::cout << "\n";

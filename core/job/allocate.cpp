@@ -36,6 +36,9 @@ void locate(const std::vector<double>& g, double x, size_t* i, double* f) {
   *f = (x - g[j]) / (g[j + 1] - g[j]);
 }
 
+// The factor a projection's relative error is multiplied by under the objective.
+double objectiveWeight(const ProjSensitivity& ps, AllocObjective o) { return o == AllocObjective::Loss ? ps.lossWeight : 1.0; }
+
 double interpolatedError(const SensitivityTable& t, const ProjSensitivity& ps, double pw, double pa) {
   size_t iw = 0, ia = 0;
   double fw = 0, fa = 0;
@@ -194,6 +197,7 @@ Problem buildProblem(const SensitivityTable& t, const AllocateOptions& o, double
     budget = (1.0 - o.value) * params;  // weights kept
   }
   *budgetOut = budget;
+  const AllocObjective objective = o.resolvedObjective(t);
   for (const auto& ps : t.projs) {
     DUO_CHECK(ps.error.size() == pb.nW * pb.nA && (o.target != AllocTarget::Speedup || ps.seconds.size() == pb.nW * pb.nA),
               "allocate: layer ", ps.layer, " ", projName(ps.proj), " has ", ps.error.size(), " points, the grid ",
@@ -211,6 +215,8 @@ Problem buildProblem(const SensitivityTable& t, const AllocateOptions& o, double
         c[iw * pb.nA + ia] = o.target == AllocTarget::Speedup
                                  ? ps.seconds[iw * pb.nA + ia] / budget
                                  : (1.0 - t.gridW[iw]) * static_cast<double>(ps.rows * ps.cols) / budget;
+    const double w = objectiveWeight(ps, objective);
+    for (double& v : e) v *= w;
     pb.err.push_back(std::move(e));
     pb.cost.push_back(std::move(c));
   }
@@ -220,13 +226,17 @@ Problem buildProblem(const SensitivityTable& t, const AllocateOptions& o, double
 Allocation finish(const SensitivityTable& t, const AllocateOptions& o, SparsityConfig cfg, const std::string& method) {
   Allocation a;
   a.method = method;
+  a.objective = o.resolvedObjective(t);
   cfg.actRule = o.actRule;
   a.config = cfg;
-  a.predicted = predictConfig(t, cfg);
+  a.predicted = predictConfig(t, cfg, o);
   for (int l = 0; l < t.numLayers(); ++l)
     for (int p = 0; p < kNumProj; ++p) {
       const ProjSparsity& s = cfg.at(l, static_cast<Proj>(p));
-      a.projError.push_back(interpolatedError(t, t.at(l, static_cast<Proj>(p)), s.weight, s.act));
+      const ProjSensitivity& ps = t.at(l, static_cast<Proj>(p));
+      const double rel = interpolatedError(t, ps, s.weight, s.act);
+      a.projRelError.push_back(rel);
+      a.projError.push_back(objectiveWeight(ps, a.objective) * rel);
     }
   return a;
 }
@@ -237,17 +247,20 @@ bool meets(const ConfigPrediction& p, const AllocateOptions& o) {
 
 }  // namespace
 
-ConfigPrediction predictConfig(const SensitivityTable& t, const SparsityConfig& c) {
+ConfigPrediction predictConfig(const SensitivityTable& t, const SparsityConfig& c, const AllocateOptions& o) {
+  const perf::TimingProfile* timing = o.timing;
+  const AllocObjective objective = o.resolvedObjective(t);
   DUO_CHECK(c.numLayers() == t.numLayers(), "allocate: config has ", c.numLayers(), " layers, the sensitivity table ",
             t.numLayers());
   ConfigPrediction r;
-  if (t.denseStepSeconds > 0) r.speedup = predictDecodeFor(t.config, c, t.contextTokens, t.bandwidthGbs).speedup;
+  if (t.denseStepSeconds > 0) r.speedup = predictDecodeFor(t.config, c, t.contextTokens, t.bandwidthGbs, timing).speedup;
   r.weightSparsity = c.parameterWeightedSparsity(t.config);
   r.actSparsity = c.meanAct();
   for (int l = 0; l < t.numLayers(); ++l)
     for (int p = 0; p < kNumProj; ++p) {
       const ProjSparsity& s = c.at(l, static_cast<Proj>(p));
-      r.error += interpolatedError(t, t.at(l, static_cast<Proj>(p)), s.weight, s.act);
+      const ProjSensitivity& ps = t.at(l, static_cast<Proj>(p));
+      r.error += objectiveWeight(ps, objective) * interpolatedError(t, ps, s.weight, s.act);
     }
   return r;
 }
@@ -323,14 +336,14 @@ namespace {
 template <typename MakeFn>
 double bisectTarget(const SensitivityTable& t, const AllocateOptions& o, const MakeFn& make, const char* what) {
   const double pMax = 0.99;
-  const ConfigPrediction top = predictConfig(t, make(pMax));
+  const ConfigPrediction top = predictConfig(t, make(pMax), o);
   DUO_CHECK(meets(top, o), "allocate: target ", allocTargetName(o.target), " ", o.value, " is out of reach for the ",
             what, " preset: at sparsity ", pMax, " it predicts ", top.speedup, "x");
-  if (meets(predictConfig(t, make(0.0)), o)) return 0.0;
+  if (meets(predictConfig(t, make(0.0), o), o)) return 0.0;
   double lo = 0, hi = pMax;
   for (int it = 0; it < 60; ++it) {
     const double mid = 0.5 * (lo + hi);
-    (meets(predictConfig(t, make(mid)), o) ? hi : lo) = mid;
+    (meets(predictConfig(t, make(mid), o), o) ? hi : lo) = mid;
   }
   return hi;
 }
@@ -377,6 +390,32 @@ Allocation uniformAllocation(const SensitivityTable& t, const AllocateOptions& o
   return a;
 }
 
+const char* allocObjectiveName(AllocObjective o) {
+  switch (o) {
+    case AllocObjective::Auto: return "auto";
+    case AllocObjective::Relative: return "relative";
+    case AllocObjective::Loss: return "loss";
+  }
+  return "?";
+}
+
+bool allocObjectiveFromName(const std::string& name, AllocObjective* out) {
+  for (AllocObjective o : {AllocObjective::Auto, AllocObjective::Relative, AllocObjective::Loss})
+    if (name == allocObjectiveName(o)) {
+      *out = o;
+      return true;
+    }
+  return false;
+}
+
+AllocObjective AllocateOptions::resolvedObjective(const SensitivityTable& t) const {
+  if (objective == AllocObjective::Auto) return t.hasLossWeights() ? AllocObjective::Loss : AllocObjective::Relative;
+  DUO_CHECK(objective != AllocObjective::Loss || t.hasLossWeights(),
+            "allocate: the loss objective needs loss weights, and this sensitivity table has none (it was written "
+            "before they existed: run `duoscope-cli sensitivity` again, or `allocate --loss-weights`)");
+  return objective;
+}
+
 nlohmann::json Allocation::toJson() const {
   nlohmann::json layers = nlohmann::json::array();
   for (int l = 0; l < config.numLayers(); ++l) {
@@ -392,6 +431,7 @@ nlohmann::json Allocation::toJson() const {
   }
   return {{"schema", "duoscope.allocation/1"},
           {"method", method},
+          {"objective", allocObjectiveName(objective)},
           {"predicted_speedup", predicted.speedup},
           {"predicted_error", predicted.error},
           {"weight_sparsity", predicted.weightSparsity},

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/perf/bytes_model.h"
 #include "core/prune/sensitivity.h"
 #include "core/prune/sparsity_config.h"
 
@@ -27,6 +28,15 @@ enum class AllocTarget {
 };
 const char* allocTargetName(AllocTarget t);  // "speedup", "weight_sparsity"
 
+// What the allocator minimises.
+enum class AllocObjective {
+  Auto,      // Loss when the table has loss weights, else Relative
+  Relative,  // the summed relative output errors
+  Loss,      // the summed loss-weighted errors: predicted increase of the mean token loss (nats)
+};
+const char* allocObjectiveName(AllocObjective o);  // "auto", "relative", "loss"
+bool allocObjectiveFromName(const std::string& name, AllocObjective* out);
+
 struct AllocateOptions {
   AllocTarget target = AllocTarget::Speedup;
   double value = 1.8;
@@ -34,23 +44,32 @@ struct AllocateOptions {
   ActRule actRule = ActRule::TopK;
   double owlLambda = 0.08;      // OWL: weight sparsity spread, +-owlLambda around the mean
   double owlAct = -1;           // OWL with a weight-sparsity target: activation sparsity (-1: 0)
+  // A timing profile (not owned; core/perf/timing_profile.h): speedups are predicted from its
+  // measured lines. The table's seconds must come from the same profile (fillDecodeTimes).
+  const perf::TimingProfile* timing = nullptr;
+  AllocObjective objective = AllocObjective::Auto;
+  // Resolves Auto against a table (throws when Loss is asked of a table without loss weights).
+  AllocObjective resolvedObjective(const SensitivityTable& t) const;
 };
 
 // What a config is predicted to give (errors interpolated bilinearly on the grid, clamped at its
 // ends; speedup from the bytes model, exact for any config).
 struct ConfigPrediction {
   double speedup = 1.0;
-  double error = 0.0;           // summed predicted relative output error over all projections
+  double error = 0.0;           // summed predicted error over all projections, in the objective's units
   double weightSparsity = 0.0;  // parameter-weighted
   double actSparsity = 0.0;     // mean over projections
 };
-ConfigPrediction predictConfig(const SensitivityTable& t, const SparsityConfig& c);
+ConfigPrediction predictConfig(const SensitivityTable& t, const SparsityConfig& c,
+                               const AllocateOptions& o = AllocateOptions{});
 
 struct Allocation {
   std::string method;           // "lagrangian", "owl", "uniform"
+  AllocObjective objective = AllocObjective::Relative;  // what `predicted.error` and projError measure
   SparsityConfig config;
   ConfigPrediction predicted;
-  std::vector<double> projError;  // [layers * 7] predicted error of each projection at its point
+  std::vector<double> projError;  // [layers * 7] predicted error of each projection at its point (objective's units)
+  std::vector<double> projRelError;  // [layers * 7] the same as a relative output error
   double lambda = 0;            // the sweep's final multiplier (error per budget fraction)
   int greedyMoves = 0;          // moves the greedy pass made
   double seconds = 0;           // wall time of the allocation

@@ -3,11 +3,12 @@
 namespace duo {
 
 perf::DecodePrediction predictDecodeFor(const ModelConfig& c, const SparsityConfig& s, int contextTokens,
-                                        double bandwidthGbs) {
+                                        double bandwidthGbs, const perf::TimingProfile* timing) {
   perf::DecodeInput in;
   in.shape = perf::shapeOf(c);
   in.contextTokens = contextTokens;
   in.bandwidthGbs = bandwidthGbs;
+  in.timing = timing;
   for (int l = 0; l < s.numLayers(); ++l) {
     perf::LayerSparsity layer{};
     for (int p = 0; p < kNumProj; ++p) {  // perf::Projection has Proj's order: q, k, v, o, gate, up, down

@@ -9,8 +9,10 @@
 namespace duo {
 
 // One decode step (batch 1) with `contextTokens` in the KV cache; every projection on its cheapest
-// kernel. The speedup does not depend on bandwidthGbs (it scales both sides).
+// kernel. The speedup does not depend on bandwidthGbs (it scales both sides). With a timing profile
+// (not empty) the measured lines replace bytes / bandwidth (perf::kernelSeconds).
 perf::DecodePrediction predictDecodeFor(const ModelConfig& model, const SparsityConfig& sparsity,
-                                        int contextTokens = 256, double bandwidthGbs = 20.0);
+                                        int contextTokens = 256, double bandwidthGbs = 20.0,
+                                        const perf::TimingProfile* timing = nullptr);
 
 }  // namespace duo

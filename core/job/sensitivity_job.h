@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/common/progress.h"
+#include "core/perf/bytes_model.h"
 #include "core/prune/sensitivity.h"
 
 namespace duo {
@@ -21,15 +22,26 @@ struct SensitivityRequest {
   std::string device;                   // "" = auto
   int contextTokens = 256;              // decode step of the bytes model
   double bandwidthGbs = 20.0;
+  const perf::TimingProfile* timing = nullptr;  // measured kernel lines for the decode times (not owned)
 };
 
-// Throws duo::Cancelled when progress returns false (nothing is written anywhere).
+// Throws duo::Cancelled when progress returns false (nothing is written anywhere). Also fills every
+// projection's lossWeight (computeLossWeights on the same windows).
 SensitivityTable runSensitivity(const SensitivityRequest& req, const ProgressFn& progress = {});
 
+// Fills `lossWeight` of every projection of `t` (a table of req.model): one forward and backward
+// pass of the dense model per calibration window (req's source, nsamples, seqlen and seed; 0 = the
+// prune defaults), reading the gradient of the window's summed token loss at every projection's
+// output. Progress stage "loss weights", one step per window; cancellable.
+void computeLossWeights(SensitivityTable& t, const SensitivityRequest& req, const ProgressFn& progress = {});
+
 // Fills `seconds`/`denseSeconds` of every projection and the table's decode step from the bytes
-// model (core/perf/bytes_model.h: each point on its cheapest kernel, f32 weights), so that
+// model (core/perf/bytes_model.h: each point on its cheapest kernel, f32 weights), or from a timing
+// profile's measured lines when `timing` is given (each point on its fastest kernel, the input
+// site's topk charged to its first projection), so that
 //   predicted speedup = denseStepSeconds / (fixedSeconds + sum of the chosen points' seconds)
-// equals predictDecodeFor (core/job/decode_estimate.h) for any config on the grid.
-void fillDecodeTimes(SensitivityTable& t, int contextTokens = 256, double bandwidthGbs = 20.0);
+// equals predictDecodeFor (core/job/decode_estimate.h, same profile) for any config on the grid.
+void fillDecodeTimes(SensitivityTable& t, int contextTokens = 256, double bandwidthGbs = 20.0,
+                     const perf::TimingProfile* timing = nullptr);
 
 }  // namespace duo

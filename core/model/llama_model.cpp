@@ -104,7 +104,9 @@ torch::Tensor LlamaModel::project(int index, const LayerWeights& lw, Proj p, con
   if (p == Proj::Q) bias = lw.qBias;
   else if (p == Proj::K) bias = lw.kBias;
   else if (p == Proj::V) bias = lw.vBias;
-  return bias.defined() ? torch::linear(x, lw.w(p), bias) : torch::linear(x, lw.w(p));
+  torch::Tensor y = bias.defined() ? torch::linear(x, lw.w(p), bias) : torch::linear(x, lw.w(p));
+  if (!decode && m_outputHook) y = m_outputHook(index, p, y);
+  return y;
 }
 
 torch::Tensor LlamaModel::attention(int index, const LayerWeights& lw, const torch::Tensor& x, int64_t pos0,

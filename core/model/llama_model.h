@@ -73,6 +73,11 @@ class LlamaModel {
   // untouched) to fall back. It applies its own activation rule: decodeStep's hook is not passed.
   using StepOverride = std::function<torch::Tensor(KvCache& cache, const torch::Tensor& tokens)>;
   void setDecodeStepOverride(StepOverride fn) { m_decodeStepOverride = std::move(fn); }
+  // Optional hook on every projection's output in forward/layer (not decode): called with (layer,
+  // proj, y [..., n_out]) and returns what the model uses instead (the sensitivity job adds a zero
+  // tensor that requires grad, to read the loss gradient at each output). Empty: none.
+  using OutputHook = std::function<torch::Tensor(int layer, Proj proj, const torch::Tensor& y)>;
+  void setOutputHook(OutputHook fn) { m_outputHook = std::move(fn); }
 
  private:
   torch::Tensor attention(int index, const LayerWeights& lw, const torch::Tensor& x, int64_t pos0,
@@ -91,6 +96,7 @@ class LlamaModel {
   ProjOverride m_decodeOverride;
   HeadOverride m_decodeHeadOverride;
   StepOverride m_decodeStepOverride;
+  OutputHook m_outputHook;
 };
 
 // RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * weight.

@@ -1,5 +1,6 @@
 #include "core/perf/bytes_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/common/error.h"
@@ -75,6 +76,52 @@ Kernel cheapestKernel(const MatVec& m) {
   return best;
 }
 
+const ShapeTiming& TimingProfile::shape(std::int64_t rows, std::int64_t cols) const {
+  for (const ShapeTiming& s : shapes)
+    if (s.rows == rows && s.cols == cols) return s;
+  std::string have;
+  for (const ShapeTiming& s : shapes) have += (have.empty() ? "" : ", ") + std::to_string(s.rows) + "x" + std::to_string(s.cols);
+  throw Error("timing profile " + (source.empty() ? std::string("(in memory)") : source) + " has no timings for a " +
+              std::to_string(rows) + "x" + std::to_string(cols) + " matrix (it has " + have +
+              "); run `duoscope-cli bench calibrate` for this model");
+}
+
+double TimingProfile::topkSeconds(std::int64_t width) const {
+  for (const auto& [w, us] : topkUs)
+    if (w == width) return 1e-6 * us;
+  throw Error("timing profile " + (source.empty() ? std::string("(in memory)") : source) +
+              " has no topk timing for width " + std::to_string(width) +
+              "; run `duoscope-cli bench calibrate` for this model");
+}
+
+double kernelSeconds(Kernel k, const MatVec& m, double bandwidthGbs, const TimingProfile* timing) {
+  if (timing == nullptr || timing->empty()) return predictSeconds(kernelBytes(k, m), bandwidthGbs);
+  const CostLine& line = timing->shape(m.rows, m.cols).at(k);
+  if (line.empty())
+    throw Error("timing profile " + (timing->source.empty() ? std::string("(in memory)") : timing->source) +
+                " has no " + kernelKey(k) + " timing for a " + std::to_string(m.rows) + "x" + std::to_string(m.cols) +
+                " matrix; run `duoscope-cli bench calibrate` for this model");
+  return line.seconds(kernelBytes(k, m).total());
+}
+
+Kernel fastestKernel(const MatVec& m, const TimingProfile* timing) {
+  if (timing == nullptr || timing->empty()) return cheapestKernel(m);
+  Kernel best = Kernel::Dense;
+  double bestSeconds = kernelSeconds(Kernel::Dense, m, 1.0, timing);
+  for (Kernel k : {Kernel::ActSparse, Kernel::WeightSparse, Kernel::DualSparse}) {
+    if (k == Kernel::ActSparse && m.pA <= 0) continue;  // nothing to skip: never faster than dense
+    if ((k == Kernel::WeightSparse || k == Kernel::DualSparse) && m.pW <= 0) continue;
+    if (k == Kernel::DualSparse && m.pA <= 0) continue;
+    if (timing->shape(m.rows, m.cols).at(k).empty()) continue;  // not timed: never chosen
+    const double s = kernelSeconds(k, m, 1.0, timing);
+    if (s < bestSeconds) {
+      best = k;
+      bestSeconds = s;
+    }
+  }
+  return best;
+}
+
 const char* projectionName(Projection p) {
   switch (p) {
     case Projection::Q: return "q_proj";
@@ -133,7 +180,9 @@ DecodePrediction predictDecode(const DecodeInput& in) {
             "decode model: incomplete model shape (layers ", s.layers, ", hidden ", s.hidden, ", heads ", s.heads,
             ", kv heads ", s.kvHeads, ", ffn ", s.ffn, ", vocab ", s.vocab, ")");
   DUO_CHECK(in.contextTokens >= 0, "decode model: context tokens must be >= 0, got ", in.contextTokens);
-  const double bw = in.bandwidthGbs;
+  const TimingProfile* timing = in.timing != nullptr && !in.timing->empty() ? in.timing : nullptr;
+  // Parts without a kernel line stream at the measured read bandwidth when there is a profile.
+  const double bw = timing != nullptr && timing->readBandwidthGbs > 0 ? timing->readBandwidthGbs : in.bandwidthGbs;
   const double vb = static_cast<double>(kernels::valueBytes(in.weightType));
   const double kvb = static_cast<double>(kernels::valueBytes(in.kvType));
   const double d = s.hidden;
@@ -146,9 +195,15 @@ DecodePrediction predictDecode(const DecodeInput& in) {
   lmHead.rows = s.vocab;
   lmHead.cols = s.hidden;
   lmHead.type = in.weightType;
-  fixed.lmHead = predictSeconds(kernelBytes(Kernel::Dense, lmHead), bw);
+  fixed.lmHead = kernelSeconds(Kernel::Dense, lmHead, bw, timing);
   fixed.embedding = (d * vb + d * 4.0) / (bw * 1e9);                         // one row in, one vector out
   fixed.norms = (2.0 * s.layers + 1.0) * (3.0 * d * 4.0) / (bw * 1e9);        // weight, input, output
+  if (timing != nullptr && timing->otherUs > 0) {
+    // Measured at otherContext; the KV-cache reads of a different context by the bytes model.
+    fixed.attention = 1e-6 * timing->otherUs +
+                      s.layers * (2.0 * kvRow * (in.contextTokens - timing->otherContext)) / (bw * 1e9);
+    fixed.embedding = fixed.norms = 0;  // inside otherUs
+  }
 
   DecodePrediction out;
   out.denseSeconds = fixed;
@@ -159,16 +214,30 @@ DecodePrediction predictDecode(const DecodeInput& in) {
     for (int p = 0; p < kProjections; ++p) {
       MatVec m = projectionShape(s, static_cast<Projection>(p));
       m.type = in.weightType;
-      out.denseSeconds.projections += predictSeconds(kernelBytes(Kernel::Dense, m), bw);
+      out.denseSeconds.projections += kernelSeconds(Kernel::Dense, m, bw, timing);
       m.pW = sp[static_cast<std::size_t>(p)].pW;
       m.pA = sp[static_cast<std::size_t>(p)].pA;
-      out.sparseSeconds.projections += predictSeconds(kernelBytes(cheapestKernel(m), m), bw);
+      out.sparseSeconds.projections += kernelSeconds(fastestKernel(m, timing), m, bw, timing);
+      if (timing != nullptr) out.sparseSeconds.sparsify += sparsifySeconds(s, static_cast<Projection>(p), sp, timing);
     }
   }
   out.speedup = out.denseSeconds.total() / out.sparseSeconds.total();
   out.sparsifiableShare = out.denseSeconds.projections / out.denseSeconds.total();
   out.projectionSpeedup = out.denseSeconds.projections / out.sparseSeconds.projections;
   return out;
+}
+
+double sparsifySeconds(const ModelShape& s, Projection p, const LayerSparsity& layer, const TimingProfile* timing) {
+  if (timing == nullptr || timing->empty()) return 0.0;
+  const auto pA = [&](Projection q) { return layer[static_cast<std::size_t>(q)].pA; };
+  const MatVec m = projectionShape(s, p);
+  switch (p) {  // one topk per input site, charged to the site's first projection
+    case Projection::Q: return std::max({pA(Projection::Q), pA(Projection::K), pA(Projection::V)}) > 0 ? timing->topkSeconds(m.cols) : 0.0;
+    case Projection::Gate: return std::max(pA(Projection::Gate), pA(Projection::Up)) > 0 ? timing->topkSeconds(m.cols) : 0.0;
+    case Projection::O:
+    case Projection::Down: return pA(p) > 0 ? timing->topkSeconds(m.cols) : 0.0;
+    default: return 0.0;
+  }
 }
 
 }  // namespace duo::perf

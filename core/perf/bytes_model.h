@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/model/model_config.h"
@@ -38,6 +39,50 @@ struct MatVec {
   kernels::ValueType type = kernels::ValueType::F32;  // weight storage
   int stripRows = 0;  // packed formats' strip height; 0: what the packer picks (autoStripRows)
 };
+
+// ---- measured timing ------------------------------------------------------------------------------
+// The bytes model assumes every kernel streams at the memory bandwidth. Small matrices do not: a
+// call has a fixed cost (OpenMP fork/join, per-strip set-up, the output's zeroing) and the sparse
+// kernels' scattered reads stream slower than a dense row. A timing profile (`duoscope-cli bench
+// calibrate`, core/perf/timing_profile.h) measures our kernels at a model's own shapes on this
+// machine and fits, per shape and kernel, seconds = fixed + bytes / rate. With a profile, the
+// decode prediction, the kernel choice and the allocator's costs use those lines instead.
+struct CostLine {
+  double fixedUs = 0;  // per call
+  double gbs = 0;      // bytes-model bytes per second / 1e9; 0: no per-byte term
+  double seconds(double bytes) const { return 1e-6 * fixedUs + (gbs > 0 ? bytes / (gbs * 1e9) : 0.0); }
+  bool empty() const { return fixedUs <= 0 && gbs <= 0; }  // not measured
+};
+struct ShapeTiming {
+  std::int64_t rows = 0, cols = 0;
+  std::array<CostLine, 5> kernels{};  // indexed like kAllKernels (BlasDense: the vendor BLAS)
+  std::array<double, 5> maxResidual{};  // largest |fit - measured| / measured over the fitted points
+  const CostLine& at(Kernel k) const { return kernels[static_cast<std::size_t>(k)]; }
+};
+struct TimingProfile {
+  std::string device;          // "cpu: avx512, 2 threads"
+  int threads = 0;
+  double readBandwidthGbs = 0; // measured; the parts the profile has no line for (attention, norms) use it
+  std::vector<ShapeTiming> shapes;
+  std::vector<std::pair<std::int64_t, double>> topkUs;  // input width -> one topk sparsification, batch 1
+  // The rest of a decode step (attention over the cache, norms, RoPE, residual adds, SwiGLU,
+  // embedding) as measured at `otherContext` cached tokens; 0: the bytes model's parts instead.
+  double otherUs = 0;
+  double otherContext = 0;
+  std::string source;          // file it was loaded from, for messages
+  bool empty() const { return shapes.empty(); }
+  // The line set for W [rows, cols]; throws duo::Error naming the profile when it has none.
+  const ShapeTiming& shape(std::int64_t rows, std::int64_t cols) const;
+  // Seconds of one topk over `width` inputs; throws when the profile has no entry.
+  double topkSeconds(std::int64_t width) const;
+};
+
+// Seconds of one call of kernel k on m: the profile's line for m's shape when `timing` is given and
+// not empty, else the bytes model at bandwidthGbs.
+double kernelSeconds(Kernel k, const MatVec& m, double bandwidthGbs, const TimingProfile* timing);
+// The fastest of Dense / ActSparse / WeightSparse / DualSparse by kernelSeconds: the bytes model's
+// cheapestKernel without a profile. The decode engine packs each projection for this kernel.
+Kernel fastestKernel(const MatVec& m, const TimingProfile* timing);
 
 // Which index the packer would choose for this matrix (the smaller).
 kernels::IndexKind predictedIndex(const MatVec& m);
@@ -88,6 +133,8 @@ struct DecodeInput {
   kernels::ValueType weightType = kernels::ValueType::F32;
   kernels::ValueType kvType = kernels::ValueType::F32;
   double bandwidthGbs = 20.0;  // measured (bench kernels reports it)
+  // A measured timing profile for this model's shapes (not owned); null or empty: the bytes model.
+  const TimingProfile* timing = nullptr;
 };
 
 struct DecodeParts {
@@ -96,12 +143,13 @@ struct DecodeParts {
   double lmHead = 0;
   double embedding = 0;
   double norms = 0;
-  double total() const { return projections + attention + lmHead + embedding + norms; }
+  double sparsify = 0;     // topk on the sparse input sites (timing profile only; the bytes model has no term)
+  double total() const { return projections + attention + lmHead + embedding + norms + sparsify; }
 };
 
 struct DecodePrediction {
   DecodeParts denseSeconds;   // every projection dense
-  DecodeParts sparseSeconds;  // every projection on its cheapest kernel
+  DecodeParts sparseSeconds;  // every projection on its cheapest (with a profile: fastest) kernel
   double speedup = 1.0;       // dense total / sparse total
   double sparsifiableShare = 0.0;  // projections' share of the dense step (Amdahl's p)
   double projectionSpeedup = 1.0;  // dense / sparse time of the projections alone
@@ -110,5 +158,10 @@ struct DecodePrediction {
 };
 
 DecodePrediction predictDecode(const DecodeInput& in);
+
+// With a profile: seconds of the topk that sparsifies projection p's input site when p is the
+// site's first projection (q for q/k/v, gate for gate/up, o, down) and the site is sparse, else 0.
+// Summed over a layer's 7 projections this is the layer's `sparsify` time in predictDecode.
+double sparsifySeconds(const ModelShape& s, Projection p, const LayerSparsity& layer, const TimingProfile* timing);
 
 }  // namespace duo::perf

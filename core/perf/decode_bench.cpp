@@ -55,8 +55,10 @@ double timeDecode(const LlamaModel& model, const InputHook& hook, int batch, int
 
 // The bytes model's input for what the packed decoder actually runs: measured weight sparsity and
 // the configured activation sparsity of every projection (perf::Projection has Proj's order).
-DecodePrediction predictFor(const ModelConfig& mc, const PackedDecoder& d, int contextTokens, double bandwidthGbs) {
+DecodePrediction predictFor(const ModelConfig& mc, const PackedDecoder& d, int contextTokens, double bandwidthGbs,
+                            const TimingProfile* timing = nullptr) {
   DecodeInput in;
+  in.timing = timing;
   in.shape = shapeOf(mc);
   in.contextTokens = contextTokens;
   in.bandwidthGbs = bandwidthGbs;
@@ -119,7 +121,9 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
   PackedDecoderOptions denseOpt;
   denseOpt.dense = true;
   const PackedDecoder denseDecoder(*denseModel, {}, {}, denseOpt);
-  const PackedDecoder packed(*pruned.model, act, thresholds);
+  PackedDecoderOptions prunedOpt;
+  prunedOpt.timing = c.timing;
+  const PackedDecoder packed(*pruned.model, act, thresholds, prunedOpt);
   r.weightSparsity = packed.weightSparsity();
   r.kernels = packed.kernelSummary();
   auto& denseMut = const_cast<LlamaModel&>(*denseModel);
@@ -192,6 +196,13 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
   r.predictedPrunedTokensPerSecond = pred.tokensPerSecondSparse();
   r.predictedProjectionSpeedup = pred.projectionSpeedup;
   r.sparsifiableShare = pred.sparsifiableShare;
+  if (!c.timing.empty()) {
+    const DecodePrediction cal = predictFor(pruned.model->config(), packed, ctx, r.readBandwidthGbs, &c.timing);
+    r.calibratedSpeedup = cal.speedup;
+    r.calibratedDenseTokensPerSecond = cal.tokensPerSecondDense();
+    r.calibratedPrunedTokensPerSecond = cal.tokensPerSecondSparse();
+    r.timingThreads = c.timing.threads;
+  }
   const ModelConfig& mc = pruned.model->config();
   r.denseStepBytes = static_cast<double>(denseDecoder.projectionBytes()) +
                      4.0 * static_cast<double>(mc.vocabSize) * static_cast<double>(mc.hiddenSize);
@@ -207,7 +218,7 @@ double measureDecodeSpeedup(const std::string& prunedDir, int tokens, int repeat
 }
 
 DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, int tokens, int repeats, int threads,
-                                          const ProgressFn& progress) {
+                                          const ProgressFn& progress, const TimingProfile& timing) {
   DecodeBenchConfig c;
   c.model.clear();
   c.pruned = prunedDir;
@@ -215,6 +226,7 @@ DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, int toke
   c.repeats = repeats;
   c.threads = threads;
   c.torchBaseline = false;
+  c.timing = timing;
   return runDecodeBench(c, progress);
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/common/progress.h"
+#include "core/perf/bytes_model.h"
 
 namespace duo::perf {
 
@@ -26,6 +27,9 @@ struct DecodeBenchConfig {
   int batch = 1;      // sequences decoded together
   int threads = 0;    // 0: OpenMP's default
   bool torchBaseline = true;  // also time the plain torch decode of the dense model
+  // A timing profile for this model (`bench calibrate`): the pruned model's projections run on the
+  // kernels it says are fastest, and the result adds its prediction (calibrated*). Empty: none.
+  TimingProfile timing;
 };
 
 struct DecodeBenchResult {
@@ -47,6 +51,10 @@ struct DecodeBenchResult {
   double predictedDenseTokensPerSecond = 0, predictedPrunedTokensPerSecond = 0;  // at readBandwidthGbs
   double predictedProjectionSpeedup = 0;  // the projections alone, bytes model
   double sparsifiableShare = 0;           // projections' share of a dense step, bytes model
+  // With a timing profile: its prediction for the same model, rule and context (0 without one).
+  double calibratedSpeedup = 0;
+  double calibratedDenseTokensPerSecond = 0, calibratedPrunedTokensPerSecond = 0;
+  int timingThreads = 0;                  // threads the profile was measured with
   double readBandwidthGbs = 0;            // measured
   // Bytes a dense step reads (projections + lm_head) against the last-level cache: when they fit,
   // the weights stay in cache between steps, the step is not bound by memory bandwidth and the
@@ -68,6 +76,7 @@ double measureDecodeSpeedup(const std::string& prunedDir, int tokens = 32, int r
 // The same measurement with the whole result (cacheResident says whether the number means anything
 // for memory-bound decoding).
 DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, int tokens = 32, int repeats = 3,
-                                          int threads = 0, const ProgressFn& progress = {});
+                                          int threads = 0, const ProgressFn& progress = {},
+                                          const TimingProfile& timing = {});
 
 }  // namespace duo::perf

@@ -3,6 +3,7 @@
 #include "core/eval/checkpoint_rule.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -22,16 +23,18 @@ namespace k = duo::kernels;
 
 namespace {
 
-// Kernel choice for a projection: the cheapest by the bytes model (what predictDecode assumes),
-// among those the weights allow (the sparse formats need zeros to skip).
-Kernel chooseKernel(std::int64_t rows, std::int64_t cols, double pW, double pA, bool forceSparse) {
+// Kernel choice for a projection: the fastest by the timing profile when there is one, else the
+// cheapest by the bytes model (what predictDecode assumes either way), among those the weights
+// allow (the sparse formats need zeros to skip).
+Kernel chooseKernel(std::int64_t rows, std::int64_t cols, double pW, double pA, bool forceSparse,
+                    const TimingProfile* timing) {
   MatVec m;
   m.rows = rows;
   m.cols = cols;
   m.pW = pW;
   m.pA = pA;
   if (forceSparse && pW > 0) return pA > 0 ? Kernel::DualSparse : Kernel::WeightSparse;
-  const Kernel best = cheapestKernel(m);
+  const Kernel best = fastestKernel(m, timing);
   return best == Kernel::BlasDense ? Kernel::Dense : best;
 }
 
@@ -140,8 +143,10 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
       if (p == Proj::Q) pp.bias = lw.qBias;
       if (p == Proj::K) pp.bias = lw.kBias;
       if (p == Proj::V) pp.bias = lw.vBias;
-      pp.kernel = options.dense ? Kernel::Dense
-                                : chooseKernel(pp.rows, pp.cols, pp.weightSparsity, pp.actSparsity, options.forceSparse);
+      pp.kernel = options.dense   ? Kernel::Dense
+                  : options.force ? *options.force
+                                  : chooseKernel(pp.rows, pp.cols, pp.weightSparsity, pp.actSparsity, options.forceSparse,
+                                               options.timing.empty() ? nullptr : &options.timing);
       switch (pp.kernel) {
         case Kernel::Dense:
         case Kernel::BlasDense:
@@ -325,6 +330,23 @@ torch::Tensor PackedDecoder::step(KvCache& cache, const torch::Tensor& tokens) c
   const float* cosRow = m_cos.data() + pos * hd;
   const float* sinRow = m_sin.data() + pos * hd;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  using Clock = std::chrono::steady_clock;
+  StepProfile* prof = m_profile;
+  const auto stepStart = prof != nullptr ? Clock::now() : Clock::time_point{};
+  // Runs fn, adding its wall time to `acc` when a profile is attached.
+  auto timed = [prof](double& acc, auto&& fn) {
+    if (prof == nullptr) return fn();
+    const auto t0 = Clock::now();
+    fn();
+    acc += std::chrono::duration<double>(Clock::now() - t0).count();
+  };
+  double unused = 0;
+  auto projAcc = [&](std::int64_t l, Proj p) -> double& {
+    return prof != nullptr ? prof->projSeconds[static_cast<size_t>(l * kNumProj + static_cast<int>(p))] : unused;
+  };
+  auto siteAcc = [&](std::int64_t l, Site s) -> double& {
+    return prof != nullptr ? prof->siteSeconds[static_cast<size_t>(l * kNumSites + static_cast<int>(s))] : unused;
+  };
 
   // Scratch, per call (a few hundred KB at most): hidden state, normed input, q/k/v, attention
   // output, projection output, gate/up.
@@ -344,10 +366,10 @@ torch::Tensor PackedDecoder::step(KvCache& cache, const torch::Tensor& tokens) c
     const int li = static_cast<int>(l);
     // Attention block.
     rmsNormRows(h.data(), lw.attnNorm.data_ptr<float>(), xn.data(), B, d, c.rmsNormEps);
-    sparsifyRaw(li, Site::Qkv, xn.data(), B, d);
-    projectRaw(li, Proj::Q, xn.data(), q.data(), B);
-    projectRaw(li, Proj::K, xn.data(), kNew, B);
-    projectRaw(li, Proj::V, xn.data(), vNew, B);
+    timed(siteAcc(l, Site::Qkv), [&] { sparsifyRaw(li, Site::Qkv, xn.data(), B, d); });
+    timed(projAcc(l, Proj::Q), [&] { projectRaw(li, Proj::Q, xn.data(), q.data(), B); });
+    timed(projAcc(l, Proj::K), [&] { projectRaw(li, Proj::K, xn.data(), kNew, B); });
+    timed(projAcc(l, Proj::V), [&] { projectRaw(li, Proj::V, xn.data(), vNew, B); });
     ropeInPlace(q.data(), B * H, hd, cosRow, sinRow);
     ropeInPlace(kNew, B * Hkv, hd, cosRow, sinRow);
     float* kc = cache.k[static_cast<size_t>(l)].data_ptr<float>();  // [B, Hkv, maxLen, hd]
@@ -359,25 +381,40 @@ torch::Tensor PackedDecoder::step(KvCache& cache, const torch::Tensor& tokens) c
         std::copy_n(vNew + (b * Hkv + j) * hd, hd, vc + at);
       }
     attendOne(q.data(), kc, vc, att.data(), B, H, g, cache.maxLen, pos + 1, hd, scale);
-    sparsifyRaw(li, Site::O, att.data(), B, H * hd);
-    projectRaw(li, Proj::O, att.data(), o.data(), B);
+    timed(siteAcc(l, Site::O), [&] { sparsifyRaw(li, Site::O, att.data(), B, H * hd); });
+    timed(projAcc(l, Proj::O), [&] { projectRaw(li, Proj::O, att.data(), o.data(), B); });
     for (std::int64_t i = 0; i < B * d; ++i) h[i] += o[i];
     // MLP block.
     rmsNormRows(h.data(), lw.mlpNorm.data_ptr<float>(), xn.data(), B, d, c.rmsNormEps);
-    sparsifyRaw(li, Site::GateUp, xn.data(), B, d);
-    projectRaw(li, Proj::Gate, xn.data(), gate.data(), B);
-    projectRaw(li, Proj::Up, xn.data(), up.data(), B);
+    timed(siteAcc(l, Site::GateUp), [&] { sparsifyRaw(li, Site::GateUp, xn.data(), B, d); });
+    timed(projAcc(l, Proj::Gate), [&] { projectRaw(li, Proj::Gate, xn.data(), gate.data(), B); });
+    timed(projAcc(l, Proj::Up), [&] { projectRaw(li, Proj::Up, xn.data(), up.data(), B); });
     for (std::int64_t i = 0; i < B * ffn; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];  // SwiGLU
-    sparsifyRaw(li, Site::Down, gate.data(), B, ffn);
-    projectRaw(li, Proj::Down, gate.data(), o.data(), B);
+    timed(siteAcc(l, Site::Down), [&] { sparsifyRaw(li, Site::Down, gate.data(), B, ffn); });
+    timed(projAcc(l, Proj::Down), [&] { projectRaw(li, Proj::Down, gate.data(), o.data(), B); });
     for (std::int64_t i = 0; i < B * d; ++i) h[i] += o[i];
   }
   cache.length += 1;
   rmsNormRows(h.data(), w.finalNorm.data_ptr<float>(), xn.data(), B, d, c.rmsNormEps);
   torch::Tensor logits = torch::empty({B, m_head.rows}, torch::kFloat32);  // [B, vocab] f32
-  forBatches(xn.data(), logits.data_ptr<float>(), B, m_head.cols, m_head.rows,
-             [&](const float* xb, float* yb, int n) { k::cpu::denseGemv(m_head, xb, yb, n); });
+  timed(prof != nullptr ? prof->headSeconds : unused, [&] {
+    forBatches(xn.data(), logits.data_ptr<float>(), B, m_head.cols, m_head.rows,
+               [&](const float* xb, float* yb, int n) { k::cpu::denseGemv(m_head, xb, yb, n); });
+  });
+  if (prof != nullptr) {
+    prof->totalSeconds += std::chrono::duration<double>(Clock::now() - stepStart).count();
+    prof->steps += 1;
+  }
   return logits;
+}
+
+void PackedDecoder::setStepProfile(StepProfile* profile) const {
+  m_profile = profile;
+  if (profile == nullptr) return;
+  profile->projSeconds.assign(static_cast<size_t>(numLayers()) * kNumProj, 0.0);
+  profile->siteSeconds.assign(static_cast<size_t>(numLayers()) * kNumSites, 0.0);
+  profile->headSeconds = profile->totalSeconds = 0;
+  profile->steps = 0;
 }
 
 torch::Tensor PackedDecoder::head(const torch::Tensor& h) const {

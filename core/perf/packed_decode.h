@@ -11,6 +11,7 @@
 // Internal header (torch).
 #pragma once
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,23 @@ struct PackedDecoderOptions {
   // Prefer the N:M format for N:M masks when the site has no activation sparsity (N:M rows save
   // nothing on zero inputs, so with p_a > 0 the column-packed records are smaller to read).
   bool allowNm = true;
+  // A measured timing profile (core/perf/timing_profile.h): each projection runs on the kernel the
+  // profile says is fastest at its sparsity. Empty: the bytes model's cheapest.
+  TimingProfile timing;
+  // Every projection on this kernel whatever the bytes model or the profile say (in-situ timing of
+  // each kernel by `bench calibrate`); Dense also leaves the inputs dense.
+  std::optional<Kernel> force;
+};
+
+// Where a decode step's time goes, summed over the steps run while it is attached
+// (PackedDecoder::setStepProfile): each projection's kernel calls, the lm_head, the activation
+// sparsification and the whole step.
+struct StepProfile {
+  std::vector<double> projSeconds;  // [layers * 7], index layer * 7 + proj
+  std::vector<double> siteSeconds;  // [layers * 4] sparsification, index layer * 4 + site
+  double headSeconds = 0;
+  double totalSeconds = 0;
+  std::int64_t steps = 0;
 };
 
 class PackedDecoder {
@@ -77,6 +95,10 @@ class PackedDecoder {
   // install() routes decodeStep's single-token steps here. Not for concurrent use.
   torch::Tensor step(KvCache& cache, const torch::Tensor& tokens) const;
 
+  // Attaches (or, with nullptr, detaches) a profile that step() adds its timings to; the profile
+  // is sized on attach. Costs two clock reads per timed part.
+  void setStepProfile(StepProfile* profile) const;
+
   // The activation rule as an InputHook (C++ loops, no torch ops beyond one allocation); pass it
   // to decodeStep. Identity when the rule has no sparsity.
   InputHook hook() const;
@@ -101,6 +123,7 @@ class PackedDecoder {
   void ensureRope(std::int64_t len) const;
 
   const LlamaModel* m_model = nullptr;
+  mutable StepProfile* m_profile = nullptr;
   SparsityConfig m_act;
   ActThresholds m_thresholds;
   bool m_anyAct = false;

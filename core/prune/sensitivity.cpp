@@ -55,6 +55,13 @@ void SensitivityOptions::validate() const {
   DUO_CHECK(batchWindows >= 1, "sensitivity: batch windows expected >= 1, got ", batchWindows);
 }
 
+bool SensitivityTable::hasLossWeights() const {
+  if (projs.empty()) return false;
+  for (const ProjSensitivity& s : projs)
+    if (!(s.lossWeight > 0)) return false;
+  return true;
+}
+
 const ProjSensitivity& SensitivityTable::at(int layer, Proj p) const {
   DUO_CHECK(layer >= 0 && layer < numLayers(), "sensitivity table: layer ", layer, " out of range [0, ", numLayers(),
             ")");
@@ -85,6 +92,7 @@ nlohmann::json SensitivityTable::toJson() const {
       pj.push_back({{"proj", projName(s.proj)}, {"rows", s.rows}, {"cols", s.cols}, {"error", err},
                     {"weight_error", s.weightError}, {"act_error", s.actError}, {"act_energy", s.actEnergy},
                     {"seconds", sec}, {"dense_seconds", s.denseSeconds}});
+      if (s.lossWeight > 0) pj.back()["loss_weight"] = s.lossWeight;
     }
     layers.push_back({{"layer", l}, {"outlier_ratio", outlierRatio[static_cast<size_t>(l)]}, {"projections", pj}});
   }
@@ -162,6 +170,9 @@ SensitivityTable SensitivityTable::fromJson(const nlohmann::json& j, const std::
         s.actError = e.at("act_error").get<std::vector<double>>();
         s.actEnergy = e.at("act_energy").get<std::vector<double>>();
         s.denseSeconds = e.at("dense_seconds").get<double>();
+        s.lossWeight = e.value("loss_weight", 0.0);
+        DUO_CHECK(std::isfinite(s.lossWeight) && s.lossWeight >= 0, "layer ", l, " ", name,
+                  ": loss_weight must be a finite number >= 0");
         DUO_CHECK(s.weightError.size() == nW && s.actError.size() == nA && s.actEnergy.size() == nA, "layer ", l, " ",
                   name, ": component sizes do not match the grid (", nW, " x ", nA, ")");
         const auto& err = e.at("error");

@@ -55,6 +55,11 @@ struct ProjSensitivity {
   std::vector<double> actEnergy;    // [nA] rho: fraction of the site's input energy topk drops
   std::vector<double> seconds;      // [nW * nA] bytes model: one decode mat-vec on its cheapest kernel
   double denseSeconds = 0;          // the same, dense
+  // Loss weight: the predicted increase of the mean token loss per unit of relative output error,
+  //   s = (1 / 2T) sum over tokens t and outputs i of G_ti^2 Y_ti^2
+  // with G = d(sequence loss)/dY from one backward pass of the dense model (an empirical-Fisher
+  // estimate; docs/allocation.md). 0: not computed (tables written before it existed).
+  double lossWeight = 0;
 
   double errorAt(size_t iw, size_t ia) const { return error[iw * actError.size() + ia]; }
   double secondsAt(size_t iw, size_t ia) const { return seconds[iw * actError.size() + ia]; }
@@ -82,6 +87,7 @@ struct SensitivityTable {
   double secondsCompute = 0;         // wall time of the estimate
 
   int numLayers() const { return static_cast<int>(outlierRatio.size()); }
+  bool hasLossWeights() const;  // every projection has lossWeight > 0
   const ProjSensitivity& at(int layer, Proj p) const;
   ProjSensitivity& at(int layer, Proj p);
 

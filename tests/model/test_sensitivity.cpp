@@ -67,6 +67,7 @@ class TestSensitivity : public QObject {
   void gridPointsRankLikeRealPrunes();
   void cancelStopsPromptly();
   void cliSensitivityThenAllocate();
+  void lossWeightsPredictOutputNoise();
 
  private:
   // Real per-projection relative errors of one calibration run, [layers * 7]: the run's records
@@ -277,6 +278,58 @@ void TestSensitivity::cliSensitivityThenAllocate() {
   QCOMPARE(p.exitCode(), 1);
   QVERIFY(QString(p.readAllStandardError()).contains("out of reach"));
   QVERIFY(!QFile::exists(dir.filePath("x.json")));
+}
+
+// The loss weights (one backward pass) against the loss increase measured when noise of relative
+// energy e is added at one projection's output at a time (y + sqrt(e) y * xi, xi = +-1 per element,
+// the +xi and -xi runs averaged so that the first-order term cancels): the weights must rank the
+// 28 projections like the measurements and predict their size.
+void TestSensitivity::lossWeightsPredictOutputNoise() {
+  duo::SensitivityTable t = m_obs;
+  duo::SensitivityRequest req;
+  req.model = "tiny";
+  req.nsamples = 32;  // m_windows: the same windows
+  req.seqlen = 128;
+  req.seed = 0;
+  duo::computeLossWeights(t, req);
+  QVERIFY(t.hasLossWeights());
+  duo::LlamaModel& model = *m_model.model;
+  torch::NoGradGuard ng;
+  const int64_t T = m_windows.size(1), V = model.config().vocabSize;
+  auto meanLoss = [&] {
+    const torch::Tensor logits = model.forward(m_windows);  // [n, T, V]
+    return torch::nn::functional::cross_entropy(logits.slice(1, 0, T - 1).reshape({-1, V}),
+                                                m_windows.slice(1, 1, T).reshape({-1}))
+        .item<double>();
+  };
+  const double base = meanLoss();
+  const double e = 0.01;
+  std::vector<double> measured, predicted;
+  for (int l = 0; l < t.numLayers(); ++l)
+    for (int p = 0; p < duo::kNumProj; ++p) {
+      double sum = 0;
+      for (double sign : {1.0, -1.0}) {
+        model.setOutputHook([&](int layer, duo::Proj proj, const torch::Tensor& y) {
+          if (layer != l || static_cast<int>(proj) != p) return y;
+          torch::manual_seed(static_cast<uint64_t>(l * 7 + p));
+          const torch::Tensor xi = torch::randint(0, 2, y.sizes(), y.options()) * 2 - 1;  // +-1
+          return y + sign * std::sqrt(e) * y * xi;
+        });
+        sum += meanLoss() - base;
+      }
+      model.setOutputHook({});
+      measured.push_back(0.5 * sum);
+      predicted.push_back(e * t.at(l, static_cast<duo::Proj>(p)).lossWeight);
+    }
+  std::vector<double> ratio;
+  for (size_t i = 0; i < measured.size(); ++i) ratio.push_back(measured[i] / predicted[i]);
+  const double rho = spearman(measured, predicted);
+  qInfo("loss weights vs output noise (e = %.2f, 28 projections): Spearman %.3f, measured / predicted median %.2f, "
+        "range %.2f-%.2f",
+        e, rho, median(ratio), *std::min_element(ratio.begin(), ratio.end()),
+        *std::max_element(ratio.begin(), ratio.end()));
+  QVERIFY2(rho >= 0.9, qPrintable(QString("Spearman %1").arg(rho)));
+  QVERIFY2(median(ratio) > 0.5 && median(ratio) < 2, qPrintable(QString("median ratio %1").arg(median(ratio))));
 }
 
 // Seven real calibrations run inside one data-driven function: about 40 s of CPU in all, but on a

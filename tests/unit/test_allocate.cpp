@@ -111,6 +111,8 @@ class TestAllocate : public QObject {
   void unreachableTargets();
   void tableJsonRoundTrip();
   void fastEnoughForSlider();
+  void profileTimesMatchPrediction();
+  void lossObjective();
 };
 
 void TestAllocate::decodeTimesMatchBytesModel() {
@@ -362,6 +364,100 @@ void TestAllocate::fastEnoughForSlider() {
   }
   qInfo("allocate on 30 x 7 x 100 points: slowest target %.2f ms", worst);
   QVERIFY2(worst < 50.0, qPrintable(QString("slowest allocation on the 10 x 10 grid %1 ms").arg(worst)));
+}
+
+// A timing profile for SmolLM2's shapes: per kernel a fixed cost and a rate (dual-sparse with the
+// largest fixed cost, as measured), topk 2-5 us, the rest of the step 700 us.
+duo::perf::TimingProfile smolProfile() {
+  duo::perf::TimingProfile p;
+  p.readBandwidthGbs = 30;
+  for (auto [r, c] : std::vector<std::pair<int64_t, int64_t>>{{576, 576}, {192, 576}, {1536, 576}, {576, 1536}, {49152, 576}}) {
+    duo::perf::ShapeTiming st;
+    st.rows = r;
+    st.cols = c;
+    st.kernels[static_cast<size_t>(duo::perf::Kernel::Dense)] = {0, 25};
+    st.kernels[static_cast<size_t>(duo::perf::Kernel::ActSparse)] = {8, 33};
+    st.kernels[static_cast<size_t>(duo::perf::Kernel::WeightSparse)] = {15, 30};
+    st.kernels[static_cast<size_t>(duo::perf::Kernel::DualSparse)] = {14, 27};
+    p.shapes.push_back(st);
+  }
+  p.topkUs = {{576, 2.5}, {1536, 5.5}};
+  p.otherUs = 700;
+  p.otherContext = 48;
+  return p;
+}
+
+void TestAllocate::profileTimesMatchPrediction() {
+  // With a profile the table's per-point seconds (topk charged to each site's first projection)
+  // still add up to predictDecodeFor with the same profile, and allocations meet targets under it.
+  auto t = syntheticTable(smolShape(), kGrid, kGrid, 1);
+  const duo::perf::TimingProfile prof = smolProfile();
+  duo::fillDecodeTimes(t, 256, 20.0, &prof);
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 5; ++trial) {
+    duo::SparsityConfig c = duo::SparsityConfig::uniform(t.numLayers(), 0, 0);
+    double sec = t.fixedSeconds;
+    for (int l = 0; l < t.numLayers(); ++l)
+      for (int s = 0; s < duo::kNumSites; ++s) {
+        const size_t ia = rng() % kGrid.size();
+        c.setSiteAct(l, static_cast<duo::Site>(s), kGrid[ia]);
+        for (int p = 0; p < duo::kNumProj; ++p) {
+          if (duo::siteOf(static_cast<duo::Proj>(p)) != static_cast<duo::Site>(s)) continue;
+          const size_t iw = rng() % kGrid.size();
+          c.setWeight(l, static_cast<duo::Proj>(p), kGrid[iw]);
+          sec += t.at(l, static_cast<duo::Proj>(p)).secondsAt(iw, ia);
+        }
+      }
+    const double direct = duo::predictDecodeFor(t.config, c, t.contextTokens, t.bandwidthGbs, &prof).speedup;
+    QVERIFY2(std::abs(t.denseStepSeconds / sec - direct) < 1e-9 * direct,
+             qPrintable(QString("table %1 vs profile %2").arg(t.denseStepSeconds / sec).arg(direct)));
+  }
+  auto o = speedupTarget(1.5);
+  o.timing = &prof;
+  const auto a = duo::allocate(t, o);
+  QVERIFY(a.predicted.speedup >= 1.5 * (1 - 1e-9));
+  QVERIFY(std::abs(duo::predictDecodeFor(t.config, a.config, 256, 20.0, &prof).speedup - a.predicted.speedup) < 1e-12);
+  const auto u = duo::uniformAllocation(t, o);
+  QVERIFY(std::abs(u.predicted.speedup - 1.5) < 1e-6);
+  // The same uniform p is faster by the bytes model alone (the profile charges the fixed costs).
+  QVERIFY(duo::predictDecodeFor(t.config, u.config, 256, 20.0).speedup > 1.5);
+}
+
+void TestAllocate::lossObjective() {
+  auto t = syntheticTable(smallShape(4), kGrid, kGrid, 3);
+  QVERIFY(!t.hasLossWeights());
+  // Auto on a table without loss weights: the relative errors; Loss: a clear error.
+  QVERIFY(duo::allocate(t, speedupTarget(1.6)).objective == duo::AllocObjective::Relative);
+  auto loss = speedupTarget(1.6);
+  loss.objective = duo::AllocObjective::Loss;
+  try {
+    (void)duo::allocate(t, loss);
+    QFAIL("expected an error");
+  } catch (const duo::Error& e) {
+    QVERIFY(QString(e.what()).contains("loss weights"));
+  }
+  // Layer 0 matters 100x more for the loss than the others.
+  for (auto& ps : t.projs) ps.lossWeight = ps.layer == 0 ? 1.0 : 0.01;
+  QVERIFY(t.hasLossWeights());
+  const auto rel = duo::allocate(t, [] { auto o = speedupTarget(1.6); o.objective = duo::AllocObjective::Relative; return o; }());
+  const auto byLoss = duo::allocate(t, loss);
+  QVERIFY(byLoss.objective == duo::AllocObjective::Loss);
+  QVERIFY(duo::allocate(t, speedupTarget(1.6)).objective == duo::AllocObjective::Loss);  // auto
+  auto layerSparsity = [](const duo::Allocation& a, int l) {
+    double s = 0;
+    for (int p = 0; p < duo::kNumProj; ++p) s += a.config.at(l, static_cast<duo::Proj>(p)).weight + a.config.at(l, static_cast<duo::Proj>(p)).act;
+    return s;
+  };
+  QVERIFY2(layerSparsity(byLoss, 0) < layerSparsity(rel, 0),
+           qPrintable(QString("layer 0: loss %1, relative %2").arg(layerSparsity(byLoss, 0)).arg(layerSparsity(rel, 0))));
+  QVERIFY(byLoss.predicted.speedup >= 1.6 * (1 - 1e-9));
+  // predicted.error is in the objective's units: the loss-weighted sum, never above uniform's.
+  QVERIFY(byLoss.predicted.error <= duo::uniformAllocation(t, loss).predicted.error * (1 + 1e-9));
+  QCOMPARE(byLoss.toJson()["objective"].get<std::string>(), std::string("loss"));
+  // The weights survive the table's JSON round trip.
+  const auto back = duo::SensitivityTable::fromJson(t.toJson(), "memory");
+  QVERIFY(back.hasLossWeights());
+  QCOMPARE(back.at(0, duo::Proj::Q).lossWeight, 1.0);
 }
 
 QTEST_GUILESS_MAIN(TestAllocate)

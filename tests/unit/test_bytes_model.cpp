@@ -6,7 +6,11 @@
 #include <random>
 
 #include "core/common/error.h"
+#include <QTemporaryDir>
+#include <fstream>
+
 #include "core/perf/bytes_model.h"
+#include "core/perf/timing_profile.h"
 #include "kernels/sparse_columns.h"
 
 using namespace duo::perf;
@@ -26,6 +30,10 @@ class TestBytesModel : public QObject {
   void decodeIsAmdahl();
   void decodeDenseIsOne();
   void rejectsBadInput();
+  void profileLinesDrivePrediction();
+  void fastestKernelFollowsProfile();
+  void fitRecoversLines();
+  void profileFilesRoundTripAndErrors();
 };
 
 void TestBytesModel::matchesPackedBytes_data() {
@@ -166,6 +174,163 @@ void TestBytesModel::rejectsBadInput() {
     threw = QString(e.what()).contains("incomplete model shape");
   }
   QVERIFY(threw);
+}
+
+namespace {
+
+duo::perf::ModelShape smallShape() {
+  duo::perf::ModelShape s;
+  s.layers = 2;
+  s.hidden = 64;
+  s.heads = 4;
+  s.kvHeads = 2;
+  s.headDim = 16;
+  s.ffn = 128;
+  s.vocab = 256;
+  return s;
+}
+
+// A profile for smallShape(): the same four lines at every shape, topk 1 us (width 64) and 2 us
+// (width 128), the rest of the step 50 us at context 256.
+duo::perf::TimingProfile smallProfile() {
+  duo::perf::TimingProfile p;
+  p.source = "small.json";
+  p.threads = 2;
+  p.readBandwidthGbs = 25;
+  for (auto [r, c] : std::vector<std::pair<int64_t, int64_t>>{{64, 64}, {32, 64}, {128, 64}, {64, 128}, {256, 64}}) {
+    duo::perf::ShapeTiming st;
+    st.rows = r;
+    st.cols = c;
+    st.kernels[static_cast<size_t>(Kernel::Dense)] = {2, 10};
+    st.kernels[static_cast<size_t>(Kernel::ActSparse)] = {3, 20};
+    st.kernels[static_cast<size_t>(Kernel::WeightSparse)] = {4, 15};
+    st.kernels[static_cast<size_t>(Kernel::DualSparse)] = {5, 30};
+    p.shapes.push_back(st);
+  }
+  p.topkUs = {{64, 1.0}, {128, 2.0}};
+  p.otherUs = 50;
+  p.otherContext = 256;
+  return p;
+}
+
+}  // namespace
+
+void TestBytesModel::profileLinesDrivePrediction() {
+  const duo::perf::ModelShape s = smallShape();
+  const duo::perf::TimingProfile prof = smallProfile();
+  duo::perf::DecodeInput in;
+  in.shape = s;
+  in.contextTokens = 256;
+  in.timing = &prof;
+  duo::perf::LayerSparsity layer{};
+  for (auto& p : layer) p = {0.5, 0.5};
+  in.layers = {layer};
+  const duo::perf::DecodePrediction pred = duo::perf::predictDecode(in);
+  // By hand: each projection's fastest line at its bytes, the lm_head's dense line, topk once per
+  // site and layer (q/k/v and gate/up share a site), the measured rest of the step.
+  double dense = 50e-6, sparse = 50e-6;
+  duo::perf::MatVec head;
+  head.rows = 256;
+  head.cols = 64;
+  const double headS = prof.shape(256, 64).at(Kernel::Dense).seconds(duo::perf::kernelBytes(Kernel::Dense, head).total());
+  dense += headS;
+  sparse += headS;
+  for (int l = 0; l < s.layers; ++l) {
+    for (int q = 0; q < duo::perf::kProjections; ++q) {
+      duo::perf::MatVec m = duo::perf::projectionShape(s, static_cast<duo::perf::Projection>(q));
+      const auto& st = prof.shape(m.rows, m.cols);
+      dense += st.at(Kernel::Dense).seconds(duo::perf::kernelBytes(Kernel::Dense, m).total());
+      m.pW = m.pA = 0.5;
+      double best = 1e9;
+      for (Kernel k : {Kernel::Dense, Kernel::ActSparse, Kernel::WeightSparse, Kernel::DualSparse})
+        best = std::min(best, st.at(k).seconds(duo::perf::kernelBytes(k, m).total()));
+      sparse += best;
+    }
+    sparse += (1.0 + 1.0 + 1.0 + 2.0) * 1e-6;  // topk: q/k/v (64), o (64), gate/up (64), down (128)
+  }
+  QVERIFY(std::abs(pred.denseSeconds.total() - dense) < 1e-12);
+  QVERIFY(std::abs(pred.sparseSeconds.total() - sparse) < 1e-12);
+  QVERIFY(std::abs(pred.sparseSeconds.sparsify - 2 * 5e-6) < 1e-15);
+  // A longer context adds only the extra KV-cache reads, at the profile's read bandwidth.
+  in.contextTokens = 512;
+  const double kv = 2.0 * 2 * 16 * 4;  // k and v of one token, 2 kv heads x 16 dims x f32
+  QVERIFY(std::abs(duo::perf::predictDecode(in).denseSeconds.total() - dense - s.layers * kv * 256 / 25e9) < 1e-12);
+  // Dense config: speedup exactly 1, no topk.
+  in.layers.clear();
+  QCOMPARE(duo::perf::predictDecode(in).speedup, 1.0);
+}
+
+void TestBytesModel::fastestKernelFollowsProfile() {
+  duo::perf::MatVec m;
+  m.rows = 64;
+  m.cols = 64;
+  m.pW = 0.5;
+  m.pA = 0.5;
+  QVERIFY(duo::perf::fastestKernel(m, nullptr) == duo::perf::cheapestKernel(m));
+  QVERIFY(duo::perf::cheapestKernel(m) == Kernel::DualSparse);
+  duo::perf::TimingProfile prof = smallProfile();
+  prof.shapes[0].kernels[static_cast<size_t>(Kernel::DualSparse)] = {500, 30};  // a slow dual kernel
+  QVERIFY(duo::perf::fastestKernel(m, &prof) == Kernel::ActSparse);
+  m.pA = 0;  // nothing to skip in x: never the activation-sparse kernels
+  const Kernel k = duo::perf::fastestKernel(m, &prof);
+  QVERIFY(k == Kernel::Dense || k == Kernel::WeightSparse);
+  m.rows = 48;  // a shape the profile has not timed
+  try {
+    (void)duo::perf::kernelSeconds(Kernel::Dense, m, 20, &prof);
+    QFAIL("expected an error");
+  } catch (const duo::Error& e) {
+    QVERIFY(QString(e.what()).contains("small.json"));
+    QVERIFY(QString(e.what()).contains("48x64"));
+    QVERIFY(QString(e.what()).contains("bench calibrate"));
+  }
+}
+
+void TestBytesModel::fitRecoversLines() {
+  // t = 5 us + bytes / (20 GB/s): recovered exactly.
+  std::vector<std::pair<double, double>> pts;
+  for (double b : {1e5, 3e5, 7e5, 2e6}) pts.emplace_back(b, 5 + b / 20e3);
+  duo::perf::CostLine l = duo::perf::fitCostLine(pts);
+  QVERIFY(std::abs(l.fixedUs - 5) < 1e-9 && std::abs(l.gbs - 20) < 1e-9);
+  // Equal bytes (a dense kernel at every point): a line through the origin at the mean time.
+  l = duo::perf::fitCostLine({{1e6, 40}, {1e6, 60}});
+  QCOMPARE(l.fixedUs, 0.0);
+  QVERIFY(std::abs(l.seconds(1e6) - 50e-6) < 1e-12);
+  // A negative intercept is not a cost: through the origin instead.
+  l = duo::perf::fitCostLine({{1e5, 1}, {1e6, 100}});
+  QCOMPARE(l.fixedUs, 0.0);
+  QVERIFY(l.gbs > 0);
+}
+
+void TestBytesModel::profileFilesRoundTripAndErrors() {
+  QTemporaryDir dir;
+  const std::string path = dir.filePath("t.json").toStdString();
+  const duo::perf::TimingProfile p = smallProfile();
+  duo::perf::saveTimingProfile(path, p);
+  const duo::perf::TimingProfile back = duo::perf::loadTimingProfile(path);
+  QCOMPARE(duo::perf::timingProfileJson(back), duo::perf::timingProfileJson(p));
+  QCOMPARE(back.source, path);
+  auto expectError = [&](const std::string& text, const char* says) {
+    const std::string bad = dir.filePath("bad.json").toStdString();
+    std::ofstream(bad) << text;
+    try {
+      (void)duo::perf::loadTimingProfile(bad);
+      QFAIL(qPrintable(QString("no error for: %1").arg(QString::fromStdString(text))));
+    } catch (const duo::Error& e) {
+      QVERIFY2(QString(e.what()).contains(QString::fromStdString(bad)), e.what());
+      QVERIFY2(QString(e.what()).contains(says), e.what());
+    }
+  };
+  expectError("{not json", "not valid JSON");
+  expectError(R"({"schema": "duoscope.sensitivity/1"})", "duoscope.timing/1");
+  expectError(R"({"schema": "duoscope.timing/1", "read_bandwidth_gbs": 20, "topk": [],
+                  "shapes": [{"rows": 4, "cols": 4, "kernels": {"dense": {"fixed_us": -1, "gbs": 3}}}]})",
+              "fixed_us");
+  expectError(R"({"schema": "duoscope.timing/1", "read_bandwidth_gbs": 20, "topk": [],
+                  "shapes": [{"rows": 4, "cols": 4, "kernels": {"act_sparse": {"fixed_us": 1, "gbs": 3}}}]})",
+              "dense");
+  expectError(R"({"schema": "duoscope.timing/1", "read_bandwidth_gbs": 20, "topk": [], "shapes": []})", "no shapes");
+  expectError(R"({"schema": "duoscope.timing/1", "topk": [], "shapes": []})", "missing");
+  QVERIFY_EXCEPTION_THROWN((void)duo::perf::loadTimingProfile(dir.filePath("none.json").toStdString()), duo::Error);
 }
 
 QTEST_GUILESS_MAIN(TestBytesModel)

@@ -5,7 +5,10 @@
 #include <QtTest>
 
 #include "core/model/model_loader.h"
+#include <QTemporaryDir>
+
 #include "core/perf/packed_decode.h"
+#include "core/perf/timing_profile.h"
 #include "core/prune/act_hook.h"
 #include "core/prune/act_sparsity.h"
 #include "core/prune/masks.h"
@@ -41,6 +44,8 @@ class TestPackedDecode : public QObject {
   void decodeMatchesTorch();
   void kernelChoiceFollowsSparsity();
   void rejectsMismatchedRule();
+  void stepProfileAccountsForTheStep();
+  void inSituCalibration();
 
  private:
   duo::LoadedModel load() { return duo::loadModel("tiny", torch::kCPU); }
@@ -209,6 +214,91 @@ void TestPackedDecode::rejectsMismatchedRule() {
   auto thr = duo::SparsityConfig::uniform(layers, 0.5, 0.5);
   thr.actRule = duo::ActRule::Threshold;
   QVERIFY_EXCEPTION_THROWN((void)PackedDecoder(*m.model, thr, duo::ActThresholds{}), duo::Error);
+}
+
+void TestPackedDecode::stepProfileAccountsForTheStep() {
+  duo::LoadedModel m = load();
+  const int layers = static_cast<int>(m.model->config().numLayers);
+  duo::perf::applyMagnitudeMask(*m.model, 0.5);
+  const PackedDecoder d(*m.model, duo::SparsityConfig::uniform(layers, 0.5, 0.5));
+  duo::KvCache cache = m.model->newCache(1, 16);
+  torch::Tensor next = torch::tensor({{int64_t(5)}});
+  next = d.step(cache, next).argmax(-1, true);  // untimed
+  duo::perf::StepProfile sp;
+  d.setStepProfile(&sp);
+  for (int s = 0; s < 3; ++s) next = d.step(cache, next).argmax(-1, true);
+  d.setStepProfile(nullptr);
+  next = d.step(cache, next).argmax(-1, true);  // detached: not counted
+  QCOMPARE(sp.steps, int64_t(3));
+  QCOMPARE(sp.projSeconds.size(), size_t(layers) * duo::kNumProj);
+  double parts = sp.headSeconds;
+  for (double v : sp.projSeconds) {
+    QVERIFY(v > 0);
+    parts += v;
+  }
+  for (double v : sp.siteSeconds) {
+    QVERIFY(v > 0);  // every site is sparsified at p_a 0.5
+    parts += v;
+  }
+  QVERIFY(sp.headSeconds > 0);
+  QVERIFY2(parts <= sp.totalSeconds, qPrintable(QString("parts %1 s > step %2 s").arg(parts).arg(sp.totalSeconds)));
+}
+
+// bench calibrate's measurement on the tiny model (few steps, one point): a line for every kernel
+// at every projection shape, the lm_head, topk at both input widths and the rest of the step; the
+// JSON round trip; and a decoder packed with the profile runs each projection on the kernel the
+// profile says is fastest.
+void TestPackedDecode::inSituCalibration() {
+  duo::perf::CalibrateConfig c;
+  c.model = "tiny";
+  c.steps = 3;
+  c.context = 8;
+  c.points = {{0.5, 0.5}, {0.7, 0.3}};
+  const duo::perf::CalibrationResult r = duo::perf::calibrateTiming(c);
+  const duo::perf::TimingProfile& p = r.profile;
+  duo::LoadedModel m = load();
+  const duo::ModelConfig& mc = m.model->config();
+  const duo::perf::ModelShape shape = duo::perf::shapeOf(mc);
+  for (int q = 0; q < duo::perf::kProjections; ++q) {
+    const auto mv = duo::perf::projectionShape(shape, static_cast<duo::perf::Projection>(q));
+    const duo::perf::ShapeTiming& st = p.shape(mv.rows, mv.cols);
+    for (Kernel k : {Kernel::Dense, Kernel::ActSparse, Kernel::WeightSparse, Kernel::DualSparse})
+      QVERIFY2(st.at(k).fixedUs > 0 || st.at(k).gbs > 0, duo::perf::kernelKey(k));
+  }
+  QVERIFY(p.shape(mc.vocabSize, mc.hiddenSize).at(Kernel::Dense).gbs > 0);
+  QVERIFY(p.topkSeconds(mc.hiddenSize) > 0);
+  QVERIFY(p.topkSeconds(mc.intermediateSize) > 0);
+  QVERIFY(p.otherUs > 0 && p.otherContext >= 8);
+  QVERIFY(!r.points.empty());
+
+  QTemporaryDir dir;
+  const std::string path = dir.filePath("timing.json").toStdString();
+  duo::perf::saveTimingProfile(path, p, r.points);
+  const duo::perf::TimingProfile back = duo::perf::loadTimingProfile(path);
+  QCOMPARE(duo::perf::timingProfileJson(back), duo::perf::timingProfileJson(p));
+
+  duo::perf::DecodeInput in;
+  in.shape = shape;
+  in.layers = {duo::perf::LayerSparsity{}};
+  for (auto& pt : in.layers[0]) pt = {0.5, 0.5};
+  in.timing = &back;
+  const duo::perf::DecodePrediction pred = duo::perf::predictDecode(in);
+  QVERIFY(std::isfinite(pred.speedup) && pred.speedup > 0);
+  QVERIFY(pred.sparseSeconds.sparsify > 0);
+
+  duo::perf::applyMagnitudeMask(*m.model, 0.5);
+  duo::perf::PackedDecoderOptions opt;
+  opt.timing = back;
+  const PackedDecoder d(*m.model, duo::SparsityConfig::uniform(static_cast<int>(mc.numLayers), 0.5, 0.5), {}, opt);
+  for (int q = 0; q < duo::kNumProj; ++q) {
+    const auto& pp = d.projection(0, static_cast<duo::Proj>(q));
+    duo::perf::MatVec mv;
+    mv.rows = pp.rows;
+    mv.cols = pp.cols;
+    mv.pW = pp.weightSparsity;
+    mv.pA = pp.actSparsity;
+    QVERIFY(pp.kernel == duo::perf::fastestKernel(mv, &back));
+  }
 }
 
 QTEST_APPLESS_MAIN(TestPackedDecode)

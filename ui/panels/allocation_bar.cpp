@@ -24,7 +24,8 @@ AllocationBar::AllocationBar(QWidget* parent) : QWidget(parent) {
   m_slider = new QSlider(Qt::Horizontal);
   m_slider->setObjectName("targetSpeedup");
   m_slider->setToolTip("Drag: core's allocator picks each projection's (weight, activation) sparsity from the "
-                       "sensitivity grid, minimising the summed predicted error at this predicted speedup");
+                       "sensitivity grid, minimising the summed predicted error (weighted by each projection's "
+                       "effect on the loss when the table has loss weights) at this predicted speedup");
   m_slider->setRange(100, 200);
   m_slider->setPageStep(10);
   m_value = new QLabel("--");
@@ -132,10 +133,13 @@ void AllocationBar::onSlider(int) {
 
 void AllocationBar::showReadout() {
   const ConfigPrediction& p = m_last->predicted;
-  QString text = QString("Allocated: <b>%1×</b> predicted, W %2 / A %3, error %4")
+  // The loss objective's error is the predicted increase of the mean token loss, in nats.
+  const bool loss = m_last->objective == AllocObjective::Loss;
+  QString text = QString("Allocated: <b>%1×</b> predicted, W %2 / A %3, %4 %5")
                      .arg(p.speedup, 0, 'f', 2)
                      .arg(formatPercent(p.weightSparsity, 0), formatPercent(p.actSparsity, 0))
-                     .arg(p.error, 0, 'g', 3);
+                     .arg(loss ? "predicted loss +" : "error")
+                     .arg(QString::number(p.error, 'g', 3) + (loss ? " nats" : ""));
   if (m_uniform && m_uniform->predicted.error > 0)
     text += QString(" · uniform W%1/A%1: error %2 (%3)")
                 .arg(m_uniform->predicted.weightSparsity * 100.0, 0, 'f', 0)

@@ -79,7 +79,7 @@ SensitivityPanel::SensitivityPanel(QWidget* parent) : QWidget(parent) {
   m_table->horizontalHeaderItem(ColActTerm)->setToolTip("Activation term alone (dense weights) at the same p_a");
   m_table->horizontalHeaderItem(ColAllocW)->setToolTip("Weight sparsity the allocator gave this projection");
   m_table->horizontalHeaderItem(ColAllocA)->setToolTip("Activation sparsity the allocator gave its input site");
-  m_table->horizontalHeaderItem(ColAllocError)->setToolTip("Predicted error at the allocated point");
+  m_table->horizontalHeaderItem(ColAllocError)->setToolTip("Predicted relative output error at the allocated point");
   m_table->verticalHeader()->setVisible(false);
   m_table->verticalHeader()->setDefaultSectionSize(QFontMetrics(font()).height() + 4);
   m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
@@ -173,7 +173,7 @@ void SensitivityPanel::setAllocation(const Allocation& a) {
     if (layer >= c.numLayers()) continue;
     const ProjSparsity& v = c.at(layer, p);
     const size_t idx = static_cast<size_t>(layer) * kNumProj + static_cast<size_t>(p);
-    const double err = idx < a.projError.size() ? a.projError[idx] : -1;
+    const double err = idx < a.projRelError.size() ? a.projRelError[idx] : -1;
     m_table->item(row, ColAllocW)->setText(formatPercent(v.weight, 0));
     m_table->item(row, ColAllocW)->setData(Qt::UserRole, v.weight);
     m_table->item(row, ColAllocA)->setText(formatPercent(v.act, 0));
@@ -190,7 +190,7 @@ void SensitivityPanel::setAllocation(const Allocation& a) {
       const ProjSparsity& v = c.at(l, static_cast<Proj>(p));
       x += 0.5 * (v.weight + v.act) / kNumProj;
       const size_t idx = static_cast<size_t>(l) * kNumProj + p;
-      if (idx < a.projError.size()) e += a.projError[idx];
+      if (idx < a.projRelError.size()) e += a.projRelError[idx];
     }
     pts.append(QPointF(100.0 * x, e));
   }
