@@ -94,6 +94,26 @@ double uniformGridSpeedup(const duo::SensitivityTable& t, double pw, double pa) 
       .speedup;
 }
 
+// A random config on t's grid (one p_a per site, one p_w per projection) and the decode seconds the
+// table gives it (fixed part + the chosen points' seconds).
+duo::SparsityConfig randomGridConfig(const duo::SensitivityTable& t, std::mt19937& rng, double* seconds) {
+  duo::SparsityConfig c = duo::SparsityConfig::uniform(t.numLayers(), 0, 0);
+  double sec = t.fixedSeconds;
+  for (int l = 0; l < t.numLayers(); ++l)
+    for (int s = 0; s < duo::kNumSites; ++s) {
+      const size_t ia = rng() % t.gridA.size();
+      c.setSiteAct(l, static_cast<duo::Site>(s), t.gridA[ia]);
+      for (int p = 0; p < duo::kNumProj; ++p) {
+        if (duo::siteOf(static_cast<duo::Proj>(p)) != static_cast<duo::Site>(s)) continue;
+        const size_t iw = rng() % t.gridW.size();
+        c.setWeight(l, static_cast<duo::Proj>(p), t.gridW[iw]);
+        sec += t.at(l, static_cast<duo::Proj>(p)).secondsAt(iw, ia);
+      }
+    }
+  *seconds = sec;
+  return c;
+}
+
 }  // namespace
 
 class TestAllocate : public QObject {
@@ -120,19 +140,8 @@ void TestAllocate::decodeTimesMatchBytesModel() {
   const auto t = syntheticTable(smolShape(), kGrid, kGrid, 1);
   std::mt19937 rng(3);
   for (int trial = 0; trial < 5; ++trial) {
-    duo::SparsityConfig c = duo::SparsityConfig::uniform(t.numLayers(), 0, 0);
-    double sec = t.fixedSeconds;
-    for (int l = 0; l < t.numLayers(); ++l)
-      for (int s = 0; s < duo::kNumSites; ++s) {
-        const size_t ia = rng() % kGrid.size();
-        c.setSiteAct(l, static_cast<duo::Site>(s), kGrid[ia]);
-        for (int p = 0; p < duo::kNumProj; ++p) {
-          if (duo::siteOf(static_cast<duo::Proj>(p)) != static_cast<duo::Site>(s)) continue;
-          const size_t iw = rng() % kGrid.size();
-          c.setWeight(l, static_cast<duo::Proj>(p), kGrid[iw]);
-          sec += t.at(l, static_cast<duo::Proj>(p)).secondsAt(iw, ia);
-        }
-      }
+    double sec = 0;
+    const duo::SparsityConfig c = randomGridConfig(t, rng, &sec);
     const double direct = duo::predictDecodeFor(t.config, c, t.contextTokens, t.bandwidthGbs).speedup;
     QVERIFY2(std::abs(t.denseStepSeconds / sec - direct) < 1e-9 * direct,
              qPrintable(QString("table %1 vs bytes model %2").arg(t.denseStepSeconds / sec).arg(direct)));
@@ -395,19 +404,8 @@ void TestAllocate::profileTimesMatchPrediction() {
   duo::fillDecodeTimes(t, 256, 20.0, &prof);
   std::mt19937 rng(5);
   for (int trial = 0; trial < 5; ++trial) {
-    duo::SparsityConfig c = duo::SparsityConfig::uniform(t.numLayers(), 0, 0);
-    double sec = t.fixedSeconds;
-    for (int l = 0; l < t.numLayers(); ++l)
-      for (int s = 0; s < duo::kNumSites; ++s) {
-        const size_t ia = rng() % kGrid.size();
-        c.setSiteAct(l, static_cast<duo::Site>(s), kGrid[ia]);
-        for (int p = 0; p < duo::kNumProj; ++p) {
-          if (duo::siteOf(static_cast<duo::Proj>(p)) != static_cast<duo::Site>(s)) continue;
-          const size_t iw = rng() % kGrid.size();
-          c.setWeight(l, static_cast<duo::Proj>(p), kGrid[iw]);
-          sec += t.at(l, static_cast<duo::Proj>(p)).secondsAt(iw, ia);
-        }
-      }
+    double sec = 0;
+    const duo::SparsityConfig c = randomGridConfig(t, rng, &sec);
     const double direct = duo::predictDecodeFor(t.config, c, t.contextTokens, t.bandwidthGbs, &prof).speedup;
     QVERIFY2(std::abs(t.denseStepSeconds / sec - direct) < 1e-9 * direct,
              qPrintable(QString("table %1 vs profile %2").arg(t.denseStepSeconds / sec).arg(direct)));
