@@ -141,9 +141,10 @@ void AllocationBar::showReadout() {
                      .arg(loss ? "predicted loss +" : "error")
                      .arg(QString::number(p.error, 'g', 3) + (loss ? " nats" : ""));
   if (m_uniform && m_uniform->predicted.error > 0)
-    text += QString(" · uniform W%1/A%1: error %2 (%3)")
+    text += QString(" · uniform W%1/A%1: %2 (%3)")
                 .arg(m_uniform->predicted.weightSparsity * 100.0, 0, 'f', 0)
-                .arg(m_uniform->predicted.error, 0, 'g', 3)
+                .arg(loss ? "+" + QString::number(m_uniform->predicted.error, 'g', 3) + " nats"
+                          : "error " + QString::number(m_uniform->predicted.error, 'g', 3))
                 .arg(QString("%1%2 %").arg(p.error <= m_uniform->predicted.error ? "−" : "+")
                          .arg(std::fabs(1.0 - p.error / m_uniform->predicted.error) * 100.0, 0, 'f', 0));
   m_readout->setText(text);
