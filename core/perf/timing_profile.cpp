@@ -24,8 +24,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const char* kernelJsonKey(Kernel k) { return kernelKey(k); }
-
 }  // namespace
 
 CostLine fitCostLine(const std::vector<std::pair<double, double>>& bytesUs) {
@@ -181,7 +179,6 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
       run(act, opt, pt.pW, pt.pA, k, what);
     }
   }
-  restore();
 
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -242,7 +239,7 @@ std::string timingProfileJson(const TimingProfile& p, const std::vector<Calibrat
       const auto ki = static_cast<std::size_t>(k);
       const CostLine& c = st.kernels[ki];
       if (c.fixedUs <= 0 && c.gbs <= 0) continue;
-      ks[kernelJsonKey(k)] = {{"fixed_us", c.fixedUs}, {"gbs", c.gbs}, {"max_residual", st.maxResidual[ki]}};
+      ks[kernelKey(k)] = {{"fixed_us", c.fixedUs}, {"gbs", c.gbs}, {"max_residual", st.maxResidual[ki]}};
     }
     shapes.push_back({{"rows", st.rows}, {"cols", st.cols}, {"kernels", ks}});
   }
@@ -254,7 +251,7 @@ std::string timingProfileJson(const TimingProfile& p, const std::vector<Calibrat
     nlohmann::json pts = nlohmann::json::array();
     for (const CalibrationPoint& c : points)
       pts.push_back({{"rows", c.rows}, {"cols", c.cols}, {"w_sparsity", c.pW}, {"a_sparsity", c.pA},
-                     {"kernel", kernelJsonKey(c.kernel)}, {"bytes", c.bytes}, {"median_us", c.medianUs},
+                     {"kernel", kernelKey(c.kernel)}, {"bytes", c.bytes}, {"median_us", c.medianUs},
                      {"fitted_us", c.fittedUs}});
     j["points"] = pts;
   }
@@ -295,15 +292,15 @@ TimingProfile loadTimingProfile(const std::string& path) {
       if (!ks.contains("dense"))
         throw fail("shape " + std::to_string(st.rows) + "x" + std::to_string(st.cols) + " has no \"dense\" line");
       for (Kernel k : kAllKernels) {
-        if (!ks.contains(kernelJsonKey(k))) continue;
-        const auto& c = ks.at(kernelJsonKey(k));
+        if (!ks.contains(kernelKey(k))) continue;
+        const auto& c = ks.at(kernelKey(k));
         CostLine& line = st.kernels[static_cast<std::size_t>(k)];
         line.fixedUs = c.at("fixed_us").get<double>();
         line.gbs = c.at("gbs").get<double>();
         st.maxResidual[static_cast<std::size_t>(k)] = c.value("max_residual", 0.0);
         if (!(line.fixedUs >= 0) || !(line.gbs >= 0) || (line.fixedUs == 0 && line.gbs == 0) || !std::isfinite(line.gbs))
           throw fail(std::string("shape ") + std::to_string(st.rows) + "x" + std::to_string(st.cols) + ", kernel " +
-                     kernelJsonKey(k) + ": fixed_us must be >= 0 and gbs >= 0, not both 0");
+                     kernelKey(k) + ": fixed_us must be >= 0 and gbs >= 0, not both 0");
       }
       p.shapes.push_back(st);
     }
