@@ -93,18 +93,27 @@ void lossWeightsOn(LlamaModel& model, const torch::Tensor& windows, SensitivityT
 
 }  // namespace
 
-void computeLossWeights(SensitivityTable& t, const SensitivityRequest& reqIn, const ProgressFn& progress) {
-  SensitivityRequest req = reqIn;
-  const torch::Device device = chooseDevice(req.device);
-  LoadedModel m = loadModel(req.model, device, progress);
+namespace {
+
+// The prune job's calibration windows for req's source, size and seed (0 = the prune defaults for
+// the model and device), filling in the sizes used.
+torch::Tensor calibrationWindows(SensitivityRequest& req, const LoadedModel& m, const torch::Device& device) {
   int defN = 0, defL = 0;
   defaultCalibration(m.model->config().parameterCount(), device.is_cuda(), &defN, &defL);
   if (req.nsamples <= 0) req.nsamples = defN;
   if (req.seqlen <= 0) req.seqlen = defL;
   const CorpusText calib = loadCorpus(req.calibSource);
   const auto tokens = m.tokenizer->encode(calib.text, false);
-  const torch::Tensor windows = sampleWindows(tokens, req.nsamples, req.seqlen, req.seed);  // [n, seqlen] i64
-  lossWeightsOn(*m.model, windows, t, progress);
+  return sampleWindows(tokens, req.nsamples, req.seqlen, req.seed);  // [n, seqlen] i64
+}
+
+}  // namespace
+
+void computeLossWeights(SensitivityTable& t, const SensitivityRequest& reqIn, const ProgressFn& progress) {
+  SensitivityRequest req = reqIn;
+  const torch::Device device = chooseDevice(req.device);
+  LoadedModel m = loadModel(req.model, device, progress);
+  lossWeightsOn(*m.model, calibrationWindows(req, m, device), t, progress);
 }
 
 SensitivityTable runSensitivity(const SensitivityRequest& reqIn, const ProgressFn& progress) {
@@ -112,15 +121,7 @@ SensitivityTable runSensitivity(const SensitivityRequest& reqIn, const ProgressF
   req.options.validate();
   const torch::Device device = chooseDevice(req.device);
   LoadedModel m = loadModel(req.model, device, progress);
-  const ModelConfig& cfg = m.model->config();
-  // The prune job's windows for the same source, size and seed.
-  int defN = 0, defL = 0;
-  defaultCalibration(cfg.parameterCount(), device.is_cuda(), &defN, &defL);
-  if (req.nsamples <= 0) req.nsamples = defN;
-  if (req.seqlen <= 0) req.seqlen = defL;
-  const CorpusText calib = loadCorpus(req.calibSource);
-  const auto tokens = m.tokenizer->encode(calib.text, false);
-  const torch::Tensor windows = sampleWindows(tokens, req.nsamples, req.seqlen, req.seed);  // [n, seqlen] i64
+  const torch::Tensor windows = calibrationWindows(req, m, device);
   SensitivityTable t = computeSensitivity(m.model->weights(), windows, req.options, device, progress);
   t.model = req.model;
   t.calib = req.calibSource;
