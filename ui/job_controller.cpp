@@ -93,7 +93,9 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
           reportProgress(progress, {"bench", "decode speed", 0, 1});
           // A failed measurement leaves the run intact: no number, and the reason for the window.
           try {
-            measured = perf::measureDecodeSpeedup(req.outDir, options.benchTokens, options.benchRepeats, 0, progress);
+            measured = perf::measureCheckpointDecode(req.outDir, options.benchTokens, options.benchRepeats, 0, progress,
+                                                     options.timing ? *options.timing : perf::TimingProfile{})
+                           .measuredSpeedup;
           } catch (const Cancelled&) {
             throw;
           } catch (const std::exception& e) {

@@ -14,9 +14,11 @@
 #include <QTimer>
 #include <QVector>
 #include <atomic>
+#include <memory>
 #include <optional>
 
 #include "core/job/prune_job.h"
+#include "core/perf/bytes_model.h"
 #include "ui/worker_outcome.h"  // lowerWorkerPriority, WorkerOutcome
 
 class QThread;
@@ -38,6 +40,9 @@ struct JobOptions {
   bool measureSpeedup = false;  // time decode steps of the pruned model (packed kernels) vs dense
   int benchTokens = 16;         // timed decode steps per repeat
   int benchRepeats = 3;         // dense and pruned repeats interleaved; medians compared
+  // A timing profile (File > Load timing profile): the measured pruned model runs each projection
+  // on the kernel the profile finds fastest, as `duoscope-cli prune --timing` does.
+  std::shared_ptr<const perf::TimingProfile> timing;
 };
 
 class JobController : public QObject {

@@ -84,7 +84,9 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   connect(m_sensPanel, &SensitivityPanel::cancelRequested, m_task, &BackgroundTask::cancel);
   connect(m_task, &BackgroundTask::started, this, [this](const QString& name) {
     if (name == "sensitivity") m_sensPanel->onStarted();
-    m_status->setJobState(name == "sensitivity" ? "Estimating sensitivity..." : "Making a task...");
+    m_status->setJobState(name == "sensitivity" ? "Estimating sensitivity..."
+                          : name == "timing"    ? "Timing our kernels in the model's decode step..."
+                                                : "Making a task...");
     updateActions();
   });
   connect(m_task, &BackgroundTask::progressed, this, [this](const JobProgress& p) {
@@ -101,7 +103,10 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
     if (name == "sensitivity") m_sensPanel->onFailed(message);
     m_status->setJobState(name + " failed");
     updateActions();
-    showError(name == "sensitivity" ? "Sensitivity failed" : "Could not make the task", message);
+    showError(name == "sensitivity" ? "Sensitivity failed"
+              : name == "timing"    ? "Could not measure the timing profile"
+                                    : "Could not make the task",
+              message);
   });
   connect(m_allocBar, &AllocationBar::allocated, this, &MainWindow::onAllocated);
   connect(m_allocBar, &AllocationBar::failed, this, [this](const QString& m) { m_status->setJobState(m); });
@@ -165,6 +170,16 @@ void MainWindow::buildActions() {
   make("actionSensitivity", "Run &sensitivity", QKeySequence("Ctrl+Shift+R"),
        "Estimate each projection's error over a sparsity grid (then drag the target-speedup slider to allocate)",
        [this] { runSensitivity(); });
+  make("actionMeasureTiming", "Measure &timing profile...", {},
+       "Time our kernels inside the open model's decode step on this machine and save a timing profile "
+       "(as `duoscope-cli bench calibrate`); speed predictions then use it",
+       [this] { measureTimingProfile(); });
+  make("actionLoadTiming", "Load &timing profile...", {},
+       "Predict decode speed from a measured timing profile (`duoscope-cli bench calibrate`) instead of the "
+       "bytes model",
+       [this] { loadTimingProfile(); });
+  make("actionClearTiming", "Use the &bytes model", {}, "Forget the timing profile: predict speed from bytes moved",
+       [this] { clearTimingProfile(); });
   make("actionMakeTask", "&Make cloze task...", {},
        "Generate a multiple-choice cloze task from kjv:eval and use it for accuracy", [this] { makeTask(); });
   make("actionAbout", "&About DuoScope", {}, "About DuoScope", [this] {
@@ -188,6 +203,8 @@ void MainWindow::buildMenus() {
   file->addAction(action("actionSaveWorkspace"));
   file->addSeparator();
   file->addAction(action("actionImportConfig"));
+  file->addAction(action("actionLoadTiming"));
+  file->addAction(action("actionClearTiming"));
   QMenu* exp = file->addMenu("&Export");
   exp->setObjectName("exportMenu");
   for (const char* name : {"actionExport", "actionExportRecipe", "actionExportCsv", "actionExportPlot",
@@ -205,6 +222,7 @@ void MainWindow::buildMenus() {
   run->addAction(action("actionCancel"));
   run->addSeparator();
   run->addAction(action("actionSensitivity"));
+  run->addAction(action("actionMeasureTiming"));
   run->addAction(action("actionMakeTask"));
 
   QMenu* view = menuBar()->addMenu("&View");
@@ -358,7 +376,7 @@ void MainWindow::showRecords(const QVector<ProjRecord>& records) {
 }
 
 void MainWindow::onJobFinished(const PruneResult& r, double measuredSpeedup) {
-  m_runPanel->onFinished(r, measuredSpeedup);
+  m_runPanel->onFinished(r, measuredSpeedup, timedSpeedup(r.sparsity));
   const QString checkpoint = m_checkpointDir;
   m_checkpointDir.clear();
   try {
@@ -392,6 +410,8 @@ void MainWindow::updateActions() {
                                      (m_task->isBusy() && !m_task->isCancelling()));
   action("actionSensitivity")->setEnabled(model && !busy && !loading);
   action("actionMakeTask")->setEnabled(!busy);
+  action("actionMeasureTiming")->setEnabled(model && !busy && !loading);
+  action("actionClearTiming")->setEnabled(m_timing != nullptr);
   m_sensPanel->setRunEnabled(model && !busy && !loading);
   m_allocBar->setEnabled(model && !busy);
   m_allocBar->setRunEnabled(model && !busy && !loading);
@@ -457,6 +477,7 @@ void MainWindow::calibrate() {
   req.outDir = ss(m_checkpointDir);
   JobOptions opts;
   opts.measureSpeedup = m_runPanel->measureSpeedup();
+  opts.timing = m_timing;
   m_job->start(req, opts);
 }
 

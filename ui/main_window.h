@@ -3,11 +3,13 @@
 // is its own class; export and workspace actions live in main_window_actions.cpp.
 #pragma once
 #include <QMainWindow>
+#include <memory>
 #include <optional>
 
 #include "core/job/allocate.h"
 #include "core/job/prune_job.h"
 #include "core/model/io/model_info.h"
+#include "core/perf/bytes_model.h"
 
 class QAction;
 class QMenu;
@@ -89,6 +91,16 @@ class MainWindow : public QMainWindow {
   void exportCheckpoint(const QString& dir = QString());
   void saveWorkspaceAs(const QString& path = QString());
   void openWorkspace(const QString& path = QString());
+  // Timing profiles (docs/gui.md): speed predictions (totals, slider, run results) from kernel
+  // lines measured on this machine instead of the bytes model. load asks for the file when `path`
+  // is empty, shows an error naming the file and keeps the previous profile when it cannot be read;
+  // the profile is remembered for the next start. measure times the open model's decode step in the
+  // background (cancellable), saves the profile to `path` (asks when empty) and loads it.
+  bool loadTimingProfile(const QString& path = QString());
+  void clearTimingProfile();
+  void measureTimingProfile(const QString& path = QString());
+  const std::shared_ptr<const perf::TimingProfile>& timingProfile() const { return m_timing; }
+
   // Non-blocking error dialog (objectName "errorDialog"); the window stays usable.
   void showError(const QString& title, const QString& message);
 
@@ -112,6 +124,10 @@ class MainWindow : public QMainWindow {
   void onJobFinished(const PruneResult& r, double measuredSpeedup);
   void onTaskFinished(const QString& name, const QVariant& value);
   void onAllocated(const Allocation& a);
+  void setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile);
+  void restoreTimingProfile();  // the last session's profile (settings), quietly
+  // The timing profile's predicted speedup for `sparsity` on the open model (0: no usable profile).
+  double timedSpeedup(const SparsityConfig& sparsity) const;
   void applyPreset(const QString& kind);
   bool isBusy() const;
   void showRecords(const QVector<ProjRecord>& records);
@@ -145,6 +161,7 @@ class MainWindow : public QMainWindow {
   QString m_shownRunId;                          // the run whose records the plots show
   std::optional<SparsityConfig> m_pendingTable;  // applied once the model being opened arrives
   QString m_checkpointDir;                       // set while a checkpoint export runs
+  std::shared_ptr<const perf::TimingProfile> m_timing;  // File > Load timing profile; null: bytes model
 };
 
 }  // namespace duo::ui

@@ -222,6 +222,7 @@ void MainWindow::loadSettings() {
   m_plots->setCurrentIndex(s.value("window/plotTab", 0).toInt());
   m_dataPanel->loadSettings();
   m_methodPanel->loadSettings();
+  restoreTimingProfile();
 }
 
 }  // namespace duo::ui

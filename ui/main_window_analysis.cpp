@@ -65,6 +65,11 @@ void MainWindow::makeTask(const QString& given, const QString& sourceGiven, int 
 }
 
 void MainWindow::onTaskFinished(const QString& name, const QVariant& value) {
+  if (name == "timing") {
+    updateActions();
+    loadTimingProfile(value.toString());
+    return;
+  }
   if (name == "task") {
     const QString path = value.toString();
     m_dataPanel->setTaskFile(path);

@@ -151,8 +151,26 @@ SparsityModel::DecodeEstimate SparsityModel::decodeEstimate(int contextTokens) c
   const perf::DecodePrediction pred = predictDecodeFor(m_model, m_config, contextTokens, 1.0);
   out.denseBytes = pred.denseSeconds.total() * 1e9;
   out.sparseBytes = pred.sparseSeconds.total() * 1e9;
-  out.speedup = pred.speedup;
+  out.speedup = out.bytesSpeedup = pred.speedup;
+  if (m_timing && !m_timing->empty()) {
+    try {
+      // 20 GB/s prices only the KV-cache reads beyond the profile's measured context, as the CLI's
+      // `calibrated_speedup` and the allocator's table times do (the three agree exactly).
+      const perf::DecodePrediction timed = predictDecodeFor(m_model, m_config, contextTokens, 20.0, m_timing.get());
+      out.speedup = timed.speedup;
+      out.denseSeconds = timed.denseSeconds.total();
+      out.sparseSeconds = timed.sparseSeconds.total();
+      out.timed = true;
+    } catch (const std::exception& e) {
+      out.timingProblem = e.what();  // a profile of another model: the bytes model's numbers stand
+    }
+  }
   return out;
+}
+
+void SparsityModel::setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile) {
+  m_timing = std::move(profile);
+  Q_EMIT timingChanged();
 }
 
 double SparsityModel::layerWeight(int layer) const {

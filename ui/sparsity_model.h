@@ -7,8 +7,11 @@
 #pragma once
 #include <QAbstractItemModel>
 #include <QUndoStack>
+#include <memory>
+#include <string>
 
 #include "core/model/model_config.h"
+#include "core/perf/bytes_model.h"
 #include "core/prune/sparsity_config.h"
 
 namespace duo::ui {
@@ -46,13 +49,24 @@ class SparsityModel : public QAbstractItemModel {
 
   // The bytes model's (core/perf) prediction for one batch-1 decode step with `contextTokens`
   // in the KV cache, f32 weights, each projection on its cheapest kernel (index overhead, the
-  // dense lm_head, attention and norms included).
+  // dense lm_head, attention and norms included). With a timing profile that covers the model
+  // (setTimingProfile), `speedup` and the step times come from the profile's measured kernel lines
+  // and each projection runs on its fastest kernel there; the bytes stay the bytes model's.
   struct DecodeEstimate {
     double denseBytes = 0;   // bytes one dense decode step moves
     double sparseBytes = 0;  // the same with this table's sparsities
-    double speedup = 1;      // dense / sparse time
+    double speedup = 1;      // dense / sparse time (the profile's when `timed`)
+    double bytesSpeedup = 1; // the bytes model's, always
+    bool timed = false;      // speedup and seconds are the timing profile's
+    double denseSeconds = 0, sparseSeconds = 0;  // per step; real seconds only when `timed`
+    std::string timingProblem;  // why a loaded profile was not used (it lacks this model's shapes)
   };
   DecodeEstimate decodeEstimate(int contextTokens = 256) const;
+
+  // A measured timing profile (core/perf/timing_profile.h, `duoscope-cli bench calibrate`) for the
+  // speed prediction, or none (nullptr): the bytes model. Emits timingChanged().
+  void setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile);
+  const std::shared_ptr<const perf::TimingProfile>& timingProfile() const { return m_timing; }
 
   // Tree helpers: layer of an index (-1 for invalid), projection (-1 for a layer row).
   static int layerOf(const QModelIndex& idx);
@@ -71,6 +85,8 @@ class SparsityModel : public QAbstractItemModel {
  Q_SIGNALS:
   // The config changed (edit, undo, redo, preset, new model).
   void configChanged();
+  // The timing profile was set or cleared (the prediction changed, the config did not).
+  void timingChanged();
 
  private:
   friend class SnapshotCommand;
@@ -80,6 +96,7 @@ class SparsityModel : public QAbstractItemModel {
 
   ModelConfig m_model;
   SparsityConfig m_config;
+  std::shared_ptr<const perf::TimingProfile> m_timing;
   QUndoStack m_undo;
 };
 

@@ -1,6 +1,6 @@
 // duoscope: the DuoScope window. Thin: parses flags, opens the model, shows ui::MainWindow.
 //   duoscope [--model PATH|tiny|smollm2] [--plot error|heatmap|sparsity|runs|sensitivity]
-//            [--panel model|data|method] [--screenshot FILE.png]
+//            [--panel model|data|method] [--timing PROFILE.json] [--screenshot FILE.png]
 // Without --model it opens the bundled tiny model when that exists.
 #include <QApplication>
 #include <QCommandLineParser>
@@ -12,6 +12,7 @@
 #include "core/common/device.h"
 #include "core/common/paths.h"
 #include "core/common/version.h"
+#include "core/perf/timing_profile.h"
 #include "ui/main_window.h"
 #include "ui/panels/model_panel.h"
 
@@ -36,6 +37,11 @@ int main(int argc, char** argv) {
   QCommandLineOption panelOpt("panel", "Setup tab to show: model, data or method.", "NAME");
   cli.addOption(plotOpt);
   cli.addOption(panelOpt);
+  QCommandLineOption timingOpt("timing",
+                               "Timing profile (duoscope-cli bench calibrate) for the speed predictions instead of "
+                               "the bytes model.",
+                               "FILE");
+  cli.addOption(timingOpt);
   cli.process(app);
 
   // The model to open at start-up: --model, else the bundled tiny model when it is there.
@@ -69,6 +75,16 @@ int main(int argc, char** argv) {
       return 2;
     }
     window.setupTabs()->setCurrentIndex(tab);
+  }
+  if (cli.isSet(timingOpt)) {
+    const QString timing = cli.value(timingOpt);
+    try {
+      (void)duo::perf::loadTimingProfile(timing.toStdString());  // a bad file is a start-up error, not a dialog
+    } catch (const std::exception& e) {
+      std::cerr << "duoscope: " << e.what() << std::endl;
+      return 2;
+    }
+    window.loadTimingProfile(timing);
   }
   window.show();
 

@@ -3,11 +3,14 @@
 // sorted most sensitive first; the target-speedup slider re-runs core's allocator and moves the
 // table, the totals and the sparsity plot towards the target (one undo step per drag); the
 // Allocated and OWL presets; cancelling a sensitivity run changes nothing; "Apply and run"
-// calibrates the allocation; and a screenshot of the sensitivity view.
+// calibrates the allocation; timing profiles (loaded, measured, of another model, corrupt, cleared)
+// drive the totals and the slider; and a screenshot of the sensitivity view.
 #include <QCheckBox>
 #include <QDir>
 #include <QLabel>
+#include <QMessageBox>
 #include <QPushButton>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QSlider>
 #include <QSpinBox>
@@ -16,11 +19,14 @@
 #include <QTemporaryDir>
 #include <QTreeView>
 #include <QtTest>
+#include <algorithm>
 #include <cmath>
 
 #include "core/data/corpus.h"
 #include "core/data/mc_task.h"
 #include "core/io/run_store.h"
+#include "core/job/decode_estimate.h"
+#include "core/perf/timing_profile.h"
 #include "gui_test_util.h"
 #include "ui/background_task.h"
 #include "ui/job_controller.h"
@@ -44,6 +50,34 @@ using namespace duo::test;
 namespace {
 
 double predicted(MainWindow& w) { return w.sparsityTable()->model()->decodeEstimate().speedup; }
+
+// A made-up profile with lines at every projection shape of `mc` (and the lm_head): sparse kernels
+// with larger fixed costs and slower streams than dense, so its speedups differ from the bytes
+// model's. `scale` > 1 makes the shapes another model's.
+duo::perf::TimingProfile syntheticProfile(const duo::ModelConfig& mc, int64_t scale = 1) {
+  using duo::perf::Kernel;
+  duo::perf::TimingProfile p;
+  p.device = "synthetic";
+  p.threads = 2;
+  p.readBandwidthGbs = 10;
+  const int64_t h = mc.hiddenSize * scale, q = mc.numHeads * mc.headDim * scale, kv = mc.numKvHeads * mc.headDim * scale,
+                f = mc.intermediateSize * scale;
+  for (auto [r, c] : std::vector<std::pair<int64_t, int64_t>>{{q, h}, {kv, h}, {h, q}, {f, h}, {h, f}, {mc.vocabSize, h}}) {
+    if (std::any_of(p.shapes.begin(), p.shapes.end(), [&](const auto& s) { return s.rows == r && s.cols == c; })) continue;
+    duo::perf::ShapeTiming st;
+    st.rows = r;
+    st.cols = c;
+    st.kernels[static_cast<size_t>(Kernel::Dense)] = {4, 12};
+    st.kernels[static_cast<size_t>(Kernel::ActSparse)] = {6, 8};
+    st.kernels[static_cast<size_t>(Kernel::WeightSparse)] = {7, 6};
+    st.kernels[static_cast<size_t>(Kernel::DualSparse)] = {9, 5};
+    p.shapes.push_back(st);
+  }
+  p.topkUs = {{h, 2.0}, {q, 2.0}, {f, 4.0}};
+  p.otherUs = 120;
+  p.otherContext = 32;
+  return p;
+}
 
 }  // namespace
 
@@ -174,6 +208,93 @@ class TestSensitivityAllocation : public QObject {
     for (int l = 1; l < owl.numLayers(); ++l) differs |= owl.at(l, duo::Proj::Q).weight != owl.at(0, duo::Proj::Q).weight;
     QVERIFY(differs);
     QVERIFY(predicted(w) >= 1.59);
+  }
+
+  void timingProfileDrivesSpeedPredictions() {
+    MainWindow& w = *m_w;
+    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    const duo::ModelConfig mc = w.sparsityTable()->model()->modelConfig();
+    duo::ui::AllocationBar* bar = w.allocationBar();
+    auto* totals = w.sparsityTable()->findChild<QLabel*>("sparsityTotals");
+    QVERIFY(totals);
+    QVERIFY(!w.sparsityTable()->model()->decodeEstimate().timed);
+    QVERIFY(!w.action("actionClearTiming")->isEnabled());
+
+    // Load a profile: the totals and the slider predict with its lines, exactly as the core does.
+    const QString path = m_tmp.filePath("synthetic-timing.json");
+    duo::perf::saveTimingProfile(path.toStdString(), syntheticProfile(mc));
+    const duo::perf::TimingProfile profile = duo::perf::loadTimingProfile(path.toStdString());
+    QVERIFY(w.loadTimingProfile(path));
+    QCOMPARE(QSettings().value("timing/profile").toString(), QFileInfo(path).absoluteFilePath());
+    QVERIFY(w.action("actionClearTiming")->isEnabled());
+    w.sparsityTable()->applyUniform();
+    duo::ui::SparsityModel::DecodeEstimate est = w.sparsityTable()->model()->decodeEstimate();
+    QVERIFY(est.timed);
+    const duo::SparsityConfig uniform = w.sparsityTable()->config();
+    QCOMPARE(est.speedup, duo::predictDecodeFor(mc, uniform, 256, 20.0, &profile).speedup);
+    QCOMPARE(est.bytesSpeedup, duo::predictDecodeFor(mc, uniform).speedup);
+    QVERIFY2(std::fabs(est.speedup - est.bytesSpeedup) > 0.05, qPrintable(QString("%1 vs %2").arg(est.speedup).arg(est.bytesSpeedup)));
+    QVERIFY2(totals->text().contains("timing profile") && totals->text().contains(QString::number(est.speedup, 'f', 2)),
+             qPrintable(totals->text()));
+    QVERIFY(bar->timed());
+    for (double target : {1.2, 1.35}) {
+      bar->setTargetSpeedup(target);
+      QVERIFY(bar->last().has_value());
+      const double now = predicted(w);
+      QVERIFY2(now >= target - 0.01, qPrintable(QString("target %1, timed prediction %2").arg(target).arg(now)));
+      QVERIFY(std::fabs(bar->last()->predicted.speedup - now) < 1e-9);  // the slider and the totals agree
+    }
+    QVERIFY2(bar->findChild<QLabel*>("allocationReadout")->text().contains("timing profile"),
+             qPrintable(bar->findChild<QLabel*>("allocationReadout")->text()));
+
+    // Another model's profile loads but is not used, and the window says why.
+    const QString other = m_tmp.filePath("other-timing.json");
+    duo::perf::saveTimingProfile(other.toStdString(), syntheticProfile(mc, 3));
+    QVERIFY(w.loadTimingProfile(other));
+    est = w.sparsityTable()->model()->decodeEstimate();
+    QVERIFY(!est.timed);
+    QVERIFY(!est.timingProblem.empty());
+    QCOMPARE(est.speedup, est.bytesSpeedup);
+    QVERIFY2(totals->text().contains("Timing profile not used"), qPrintable(totals->text()));
+    QVERIFY(!bar->timed());
+
+    // A corrupt file: an error naming it, and the profile before it stays.
+    QVERIFY(w.loadTimingProfile(path));
+    const QString bad = m_tmp.filePath("bad-timing.json");
+    {
+      QFile f(bad);
+      QVERIFY(f.open(QIODevice::WriteOnly));
+      f.write("{\"schema\": \"duoscope.timing/1\", \"shapes\": [");
+    }
+    QVERIFY(!w.loadTimingProfile(bad));
+    QTRY_VERIFY(w.findChild<QMessageBox*>("errorDialog") != nullptr);
+    QMessageBox* box = w.findChild<QMessageBox*>("errorDialog");
+    QVERIFY2(box->text().contains("bad-timing.json"), qPrintable(box->text()));
+    box->accept();
+    QTRY_VERIFY(w.findChild<QMessageBox*>("errorDialog") == nullptr);
+    QVERIFY(w.timingProfile() && w.timingProfile()->source == path.toStdString());
+    QVERIFY(w.sparsityTable()->model()->decodeEstimate().timed);
+
+    // Measured in the window on the open model: a profile with its shapes, saved and in use.
+    const QString measured = m_tmp.filePath("tiny-timing.json");
+    w.measureTimingProfile(measured);
+    QVERIFY(w.task()->isBusy());
+    const QString error = waitForTask(w, 300000);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QVERIFY(QFileInfo::exists(measured));
+    QVERIFY(w.timingProfile() && w.timingProfile()->source == measured.toStdString());
+    QVERIFY(w.timingProfile()->shape(mc.intermediateSize, mc.hiddenSize).at(duo::perf::Kernel::DualSparse).gbs > 0);
+    QVERIFY(w.sparsityTable()->model()->decodeEstimate().timed);
+    QVERIFY(bar->timed());
+
+    // Back to the bytes model.
+    w.action("actionClearTiming")->trigger();
+    QVERIFY(!w.timingProfile());
+    QVERIFY(!QSettings().contains("timing/profile"));
+    est = w.sparsityTable()->model()->decodeEstimate();
+    QVERIFY(!est.timed);
+    QCOMPARE(est.speedup, duo::predictDecodeFor(mc, w.sparsityTable()->config()).speedup);
+    QVERIFY(!bar->timed());
   }
 
   void applyAndRunCalibratesTheAllocation() {

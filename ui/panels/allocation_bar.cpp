@@ -6,6 +6,7 @@
 #include <QSlider>
 #include <cmath>
 
+#include "core/job/sensitivity_job.h"
 #include "ui/core_types.h"
 
 namespace duo::ui {
@@ -20,7 +21,8 @@ AllocationBar::AllocationBar(QWidget* parent) : QWidget(parent) {
   grid->setHorizontalSpacing(6);
   grid->setVerticalSpacing(2);
   auto* label = new QLabel("Target speedup");
-  label->setToolTip("Predicted end-to-end decode speedup (bytes model) the allocator must reach");
+  label->setToolTip("Predicted end-to-end decode speedup the allocator must reach (bytes model, or the timing "
+                    "profile's measured kernel lines once one is loaded: File > Load timing profile)");
   m_slider = new QSlider(Qt::Horizontal);
   m_slider->setObjectName("targetSpeedup");
   m_slider->setToolTip("Drag: core's allocator picks each projection's (weight, activation) sparsity from the "
@@ -49,6 +51,7 @@ AllocationBar::AllocationBar(QWidget* parent) : QWidget(parent) {
 }
 
 void AllocationBar::clear() {
+  m_source.reset();
   m_table.reset();
   m_last.reset();
   m_uniform.reset();
@@ -59,17 +62,50 @@ void AllocationBar::clear() {
 }
 
 void AllocationBar::setTable(const std::shared_ptr<const SensitivityTable>& table, double currentSpeedup, ActRule rule) {
-  m_table = table;
+  m_source = table;
   m_rule = rule;
-  m_last.reset();
-  m_uniform.reset();
-  if (!m_table) {
+  if (!m_source) {
     clear();
     return;
   }
+  rebuild(currentSpeedup);
+}
+
+void AllocationBar::setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile) {
+  m_profile = std::move(profile);
+  if (m_source) rebuild(targetSpeedup());
+}
+
+AllocateOptions AllocationBar::options() const {
+  AllocateOptions opts;
+  opts.target = AllocTarget::Speedup;
+  opts.value = targetSpeedup();
+  opts.actRule = m_rule;
+  opts.timing = m_timed ? m_profile.get() : nullptr;
+  return opts;
+}
+
+void AllocationBar::rebuild(double currentSpeedup) {
+  m_last.reset();
+  m_uniform.reset();
+  m_timed = false;
+  m_timingProblem.clear();
+  m_table = m_source;
+  if (m_profile && !m_profile->empty()) {
+    // The allocator's costs from the profile: a copy of the table with its decode times refilled.
+    auto timedTable = std::make_shared<SensitivityTable>(*m_source);
+    try {
+      fillDecodeTimes(*timedTable, timedTable->contextTokens, timedTable->bandwidthGbs, m_profile.get());
+      m_table = timedTable;
+      m_timed = true;
+    } catch (const std::exception& e) {
+      m_timingProblem = QString::fromUtf8(e.what());  // another model's profile: the bytes model stands
+    }
+  }
   // The most the grid can give: every projection at its largest weight and activation sparsity.
   const SparsityConfig most = SparsityConfig::uniform(m_table->numLayers(), m_table->gridW.back(), m_table->gridA.back());
-  const double maxSpeedup = predictConfig(*m_table, most).speedup;
+  AllocateOptions opts = options();
+  const double maxSpeedup = predictConfig(*m_table, most, opts).speedup;
   const int hi = std::max(101, static_cast<int>(std::floor(maxSpeedup * kSliderScale)) - 1);
   {
     const QSignalBlocker block(m_slider);
@@ -79,11 +115,14 @@ void AllocationBar::setTable(const std::shared_ptr<const SensitivityTable>& tabl
   m_slider->setEnabled(true);
   m_applyRun->setEnabled(m_runEnabled);
   m_value->setText(QString::number(targetSpeedup(), 'f', 2) + "×");
-  m_readout->setText(QString("Sensitivity of %1 layers over a %2 × %3 grid: drag to allocate (up to %4× predicted).")
-                         .arg(m_table->numLayers())
-                         .arg(m_table->gridW.size())
-                         .arg(m_table->gridA.size())
-                         .arg(maxSpeedup, 0, 'f', 2));
+  QString text = QString("Sensitivity of %1 layers over a %2 × %3 grid: drag to allocate (up to %4× predicted by %5).")
+                     .arg(m_table->numLayers())
+                     .arg(m_table->gridW.size())
+                     .arg(m_table->gridA.size())
+                     .arg(maxSpeedup, 0, 'f', 2)
+                     .arg(m_timed ? "the timing profile" : "the bytes model");
+  if (!m_timingProblem.isEmpty()) text += "<br>Timing profile not used: " + m_timingProblem.toHtmlEscaped();
+  m_readout->setText(text);
 }
 
 double AllocationBar::targetSpeedup() const { return m_slider->value() / kSliderScale; }
@@ -99,10 +138,7 @@ void AllocationBar::setRunEnabled(bool on) {
 
 std::optional<Allocation> AllocationBar::allocateNow(const QString& kind) {
   if (!m_table) return std::nullopt;
-  AllocateOptions opts;
-  opts.target = AllocTarget::Speedup;
-  opts.value = targetSpeedup();
-  opts.actRule = m_rule;
+  const AllocateOptions opts = options();
   try {
     if (kind == "owl") return owlAllocation(*m_table, opts);
     if (kind == "uniform") return uniformAllocation(*m_table, opts);
@@ -116,9 +152,7 @@ std::optional<Allocation> AllocationBar::allocateNow(const QString& kind) {
 void AllocationBar::onSlider(int) {
   m_value->setText(QString::number(targetSpeedup(), 'f', 2) + "×");
   if (!m_table) return;
-  AllocateOptions opts;
-  opts.value = targetSpeedup();
-  opts.actRule = m_rule;
+  const AllocateOptions opts = options();
   try {
     m_last = allocate(*m_table, opts);
     m_uniform = uniformAllocation(*m_table, opts);
@@ -135,8 +169,9 @@ void AllocationBar::showReadout() {
   const ConfigPrediction& p = m_last->predicted;
   // The loss objective's error is the predicted increase of the mean token loss, in nats.
   const bool loss = m_last->objective == AllocObjective::Loss;
-  QString text = QString("Allocated: <b>%1×</b> predicted, W %2 / A %3, %4 %5")
+  QString text = QString("Allocated: <b>%1×</b> %2, W %3 / A %4, %5 %6")
                      .arg(p.speedup, 0, 'f', 2)
+                     .arg(m_timed ? "timing profile" : "predicted")
                      .arg(formatPercent(p.weightSparsity, 0), formatPercent(p.actSparsity, 0))
                      .arg(loss ? "predicted loss +" : "error")
                      .arg(QString::number(p.error, 'g', 3) + (loss ? " nats" : ""));

@@ -3,7 +3,9 @@
 // (core/job/allocate.h, well under a millisecond) and emits the allocation, which the window puts
 // into the table (one merged undo step per drag), the totals and the per-layer sparsity plot.
 // A readout compares the allocation's predicted error with the uniform config of the same
-// speedup; "Apply and run" calibrates the allocated table.
+// speedup; "Apply and run" calibrates the allocated table. With a timing profile (File > Load
+// timing profile) the table's decode times, the target and the readout are the profile's measured
+// speed instead of the bytes model's (core/job/sensitivity_job.h, fillDecodeTimes).
 #pragma once
 #include <QWidget>
 #include <memory>
@@ -27,7 +29,15 @@ class AllocationBar : public QWidget {
   void setTable(const std::shared_ptr<const SensitivityTable>& table, double currentSpeedup, ActRule rule);
   void clear();
   bool hasTable() const { return m_table != nullptr; }
+  // The table the allocator reads: the sensitivity table, its decode times from the timing
+  // profile when one is set and covers the model.
   const SensitivityTable* table() const { return m_table.get(); }
+  // A timing profile for the decode times and the target, or none (nullptr: the bytes model). The
+  // slider's range follows; the next move allocates with it. A profile without this model's shapes
+  // is not used (the readout says why).
+  void setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile);
+  // Whether the table's times and the target are the timing profile's.
+  bool timed() const { return m_timed; }
 
   QSlider* slider() const { return m_slider; }
   double targetSpeedup() const;
@@ -48,8 +58,16 @@ class AllocationBar : public QWidget {
  private:
   void onSlider(int value);
   void showReadout();
+  // m_table from m_source and m_profile; resets the slider's range to the table's maximum and
+  // moves it to `currentSpeedup` without allocating.
+  void rebuild(double currentSpeedup);
+  AllocateOptions options() const;
 
-  std::shared_ptr<const SensitivityTable> m_table;
+  std::shared_ptr<const SensitivityTable> m_source;  // as the sensitivity job made it (bytes-model times)
+  std::shared_ptr<const SensitivityTable> m_table;   // what the allocator reads
+  std::shared_ptr<const perf::TimingProfile> m_profile;
+  bool m_timed = false;
+  QString m_timingProblem;
   ActRule m_rule = ActRule::TopK;
   std::optional<Allocation> m_last;
   std::optional<Allocation> m_uniform;

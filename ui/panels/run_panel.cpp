@@ -88,7 +88,7 @@ void RunPanel::onProgress(const JobProgress& p) {
 bool RunPanel::measureSpeedup() const { return m_measure->isChecked() && JobController::canMeasureSpeedup(); }
 void RunPanel::setMeasureSpeedup(bool on) { m_measure->setChecked(on); }
 
-void RunPanel::onFinished(const PruneResult& r, double measuredSpeedup) {
+void RunPanel::onFinished(const PruneResult& r, double measuredSpeedup, double timedSpeedup) {
   m_bar->setRange(0, 1000);
   m_bar->setValue(1000);
   m_bar->setFormat("done");
@@ -97,6 +97,7 @@ void RunPanel::onFinished(const PruneResult& r, double measuredSpeedup) {
   QString text = QString("Achieved W %1, A %2 · predicted speedup %3×")
                      .arg(formatPercent(r.weightSparsity), formatPercent(r.actSparsity))
                      .arg(r.predictedSpeedup, 0, 'f', 2);
+  if (timedSpeedup > 0) text += QString(", timing profile %1×").arg(timedSpeedup, 0, 'f', 2);
   if (measuredSpeedup > 0) text += QString(", measured <b>%1×</b>").arg(measuredSpeedup, 0, 'f', 2);
   if (r.eval.done)
     text += QString("<br>Perplexity <b>%1</b> (dense %2)").arg(r.eval.perplexity, 0, 'f', 3).arg(r.eval.densePerplexity, 0, 'f', 3);

@@ -27,7 +27,8 @@ class RunPanel : public QWidget {
  public Q_SLOTS:
   void onStarted();
   void onProgress(const duo::ui::JobProgress& p);
-  void onFinished(const duo::PruneResult& r, double measuredSpeedup);
+  // timedSpeedup: the timing profile's prediction for the run (0: no profile loaded).
+  void onFinished(const duo::PruneResult& r, double measuredSpeedup, double timedSpeedup = 0);
   void onCancelling();
   void onCancelled();
   void onFailed(const QString& message);

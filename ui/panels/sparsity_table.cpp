@@ -205,6 +205,7 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
     refreshTotals();
     Q_EMIT configChanged();
   });
+  connect(m_model, &SparsityModel::timingChanged, this, &SparsityTable::refreshTotals);
   setEnabled(false);
   refreshTotals();
 }
@@ -267,11 +268,25 @@ void SparsityTable::refreshTotals() {
   const double total = m_model->prunableParams();
   const double kept = m_model->keptParams();
   QString decode;
+  QString timingTip;
   try {
     const SparsityModel::DecodeEstimate est = m_model->decodeEstimate();
-    decode = QString("Decode step reads %1 (dense %2) → <b>%3×</b> predicted")
-                 .arg(formatBytes(est.sparseBytes), formatBytes(est.denseBytes))
-                 .arg(est.speedup, 0, 'f', 2);
+    decode = QString("Decode step reads %1 (dense %2) → ").arg(formatBytes(est.sparseBytes), formatBytes(est.denseBytes));
+    if (est.timed) {
+      decode += QString("%1× bytes model · <b>%2×</b> timing profile (%3 → %4 tokens/s)")
+                    .arg(est.bytesSpeedup, 0, 'f', 2)
+                    .arg(est.speedup, 0, 'f', 2)
+                    .arg(1.0 / est.denseSeconds, 0, 'f', 0)
+                    .arg(1.0 / est.sparseSeconds, 0, 'f', 0);
+    } else {
+      decode += QString("<b>%1×</b> predicted").arg(est.speedup, 0, 'f', 2);
+      if (!est.timingProblem.empty())
+        decode += "<br>Timing profile not used: " + qs(est.timingProblem).toHtmlEscaped();
+    }
+    if (const auto& t = m_model->timingProfile())
+      timingTip = QString(" With the timing profile %1 (%2): each projection's time is the measured line of its "
+                          "fastest kernel at that shape, the lm_head, topk and the rest of the step as measured.")
+                      .arg(qs(t->source).toHtmlEscaped(), qs(t->device).toHtmlEscaped());
   } catch (const std::exception& e) {
     decode = "No speed prediction: " + QString::fromUtf8(e.what()).toHtmlEscaped();
   }
@@ -282,8 +297,8 @@ void SparsityTable::refreshTotals() {
   m_totals->setToolTip(QString("Bytes model (core/perf): one batch-1 decode step with 256 tokens of KV cache, f32 "
                                "weights, each projection on its cheapest kernel (dense, activation-sparse, "
                                "weight-sparse or dual-sparse), index overhead, the dense lm_head, attention and "
-                               "norms included. Ideal weight traffic alone: %1 of dense.")
-                           .arg(formatPercent(m_model->idealTrafficFraction())));
+                               "norms included. Ideal weight traffic alone: %1 of dense.%2")
+                           .arg(formatPercent(m_model->idealTrafficFraction()), timingTip));
 }
 
 }  // namespace duo::ui

@@ -1,0 +1,107 @@
+// MainWindow's timing-profile actions (docs/gui.md, "Timing profiles"): load, forget and measure a
+// profile of our kernels on this machine, and hand it to the sparsity totals, the allocation slider
+// and the next run's speed measurement.
+#include <QDir>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QSettings>
+#include <QStandardPaths>
+
+#include "core/job/decode_estimate.h"
+#include "core/perf/timing_profile.h"
+#include "ui/background_task.h"
+#include "ui/core_types.h"
+#include "ui/main_window.h"
+#include "ui/panels/allocation_bar.h"
+#include "ui/panels/model_panel.h"
+#include "ui/panels/sparsity_table.h"
+#include "ui/sparsity_model.h"
+#include "ui/status_line.h"
+
+namespace duo::ui {
+
+namespace {
+constexpr const char* kTimingSetting = "timing/profile";
+}
+
+bool MainWindow::loadTimingProfile(const QString& given) {
+  QSettings s;
+  const QString path = given.isEmpty() ? QFileDialog::getOpenFileName(this, "Load timing profile",
+                                                                      QFileInfo(s.value(kTimingSetting).toString()).absolutePath(),
+                                                                      "Timing profile (*.json)")
+                                       : given;
+  if (path.isEmpty()) return false;
+  try {
+    auto profile = std::make_shared<const perf::TimingProfile>(perf::loadTimingProfile(ss(path)));
+    setTimingProfile(profile);
+    s.setValue(kTimingSetting, QFileInfo(path).absoluteFilePath());
+    const SparsityModel::DecodeEstimate est = m_table->model()->decodeEstimate();
+    if (m_modelPanel->hasModel() && !est.timed && !est.timingProblem.empty())
+      m_status->setJobState("Timing profile " + path + " loaded, but not for this model: " + qs(est.timingProblem));
+    else
+      m_status->setJobState(QString("Timing profile %1 (%2, %3 shapes): speed predictions are measured lines")
+                                .arg(path, qs(profile->device))
+                                .arg(profile->shapes.size()));
+    return true;
+  } catch (const std::exception& e) {
+    showError("Could not load the timing profile", QString::fromUtf8(e.what()));
+    return false;
+  }
+}
+
+void MainWindow::clearTimingProfile() {
+  setTimingProfile(nullptr);
+  QSettings().remove(kTimingSetting);
+  m_status->setJobState("Speed predictions from the bytes model");
+}
+
+void MainWindow::setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile) {
+  m_timing = std::move(profile);
+  m_table->model()->setTimingProfile(m_timing);
+  m_allocBar->setTimingProfile(m_timing);
+  updateActions();
+}
+
+double MainWindow::timedSpeedup(const SparsityConfig& sparsity) const {
+  if (!m_timing || !m_modelPanel->hasModel()) return 0;
+  try {
+    return predictDecodeFor(m_table->model()->modelConfig(), sparsity, 256, 20.0, m_timing.get()).speedup;
+  } catch (const std::exception&) {
+    return 0;  // the profile has no lines for this model's shapes
+  }
+}
+
+void MainWindow::measureTimingProfile(const QString& given) {
+  if (!m_modelPanel->hasModel() || isBusy()) return;
+  const std::string model = m_modelPanel->model().path;
+  QString path = given;
+  if (path.isEmpty()) {
+    const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/timing";
+    QDir().mkpath(dir);
+    const QString name = QFileInfo(qs(model)).completeBaseName() + "-timing.json";
+    path = askSavePath("Save the timing profile", QDir(dir).filePath(name), "Timing profile (*.json)");
+    if (path.isEmpty()) return;
+  }
+  perf::CalibrateConfig config;
+  config.model = model;
+  config.threads = 0;  // what decoding in this process uses
+  m_task->start("timing", [config, path](const ProgressFn& progress) {
+    const perf::CalibrationResult r = perf::calibrateTiming(config, progress);
+    perf::saveTimingProfile(ss(path), r.profile, r.points);
+    return QVariant(path);
+  });
+}
+
+void MainWindow::restoreTimingProfile() {
+  const QString path = QSettings().value(kTimingSetting).toString();
+  if (path.isEmpty()) return;
+  try {
+    setTimingProfile(std::make_shared<const perf::TimingProfile>(perf::loadTimingProfile(ss(path))));
+  } catch (const std::exception& e) {
+    // At start-up a vanished or broken profile is a note, not a dialog: the bytes model stands.
+    QSettings().remove(kTimingSetting);
+    m_status->setJobState("Timing profile not restored: " + QString::fromUtf8(e.what()));
+  }
+}
+
+}  // namespace duo::ui
