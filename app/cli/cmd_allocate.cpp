@@ -51,6 +51,10 @@ Registrar reg("allocate", [](CLI::App& app) {
   cmd->add_option("--seqlen", a->req.seqlen, "Calibration window length (0 = the prune default)")->capture_default_str();
   cmd->add_option("--seed", a->req.seed, "Seed for the calibration windows")->capture_default_str();
   cmd->add_option("--device", a->req.device, "auto | cpu | cuda");
+  cmd->add_option("--loss-windows", a->req.lossWindows,
+                  "Calibration windows for the loss weights when they are computed here (0 = the table's "
+                  "--nsamples windows)")
+      ->capture_default_str();
   cmd->add_flag("--owl", a->owl, "OWL preset: weight sparsity per layer from its outlier ratio, activations uniform");
   cmd->add_option("--owl-lambda", a->owlLambda, "OWL: spread of the per-layer weight sparsity (+-)")->capture_default_str();
   cmd->add_option("--act-rule", a->actRule, "Activation rule written into the config: topk | threshold")
@@ -61,7 +65,7 @@ Registrar reg("allocate", [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--loss-weights", a->lossWeights,
                 "Compute the loss weights now (one forward + backward per calibration window) when the table "
-                "from --sensitivity has none");
+                "from --sensitivity has none, or has them from another number of windows than --loss-windows");
   cmd->add_option("--timing", a->timing,
                   "A timing profile from `bench calibrate`: decode times and --target-speedup use its measured "
                   "kernel lines instead of the bytes model");
@@ -94,7 +98,8 @@ Registrar reg("allocate", [](CLI::App& app) {
       t = runSensitivity(req, progress);
       finishProgress();
     }
-    if (a->lossWeights && !t.hasLossWeights()) {
+    const bool otherWindows = a->req.lossWindows > 0 && a->req.lossWindows != t.lossWindows;
+    if (a->lossWeights && (!t.hasLossWeights() || otherWindows)) {
       SensitivityRequest req = a->req;
       req.model = t.model.empty() ? a->req.model : t.model;  // the table names its model
       req.calibSource = t.calib;

@@ -36,6 +36,10 @@ Registrar reg("sensitivity", [](CLI::App& app) {
   cmd->add_option("--nsamples", a->req.nsamples, "Calibration windows (0 = the prune default)")->capture_default_str();
   cmd->add_option("--seqlen", a->req.seqlen, "Calibration window length (0 = the prune default)")->capture_default_str();
   cmd->add_option("--seed", a->req.seed, "Seed for the calibration windows")->capture_default_str();
+  cmd->add_option("--loss-windows", a->req.lossWindows,
+                  "Calibration windows for the loss weights (0 = the same --nsamples windows); more windows, "
+                  "less noise, one forward + backward each")
+      ->capture_default_str();
   cmd->add_option("--act-tokens", a->req.options.actTokens, "Tokens the activation term is measured on (0 = all)")
       ->capture_default_str();
   cmd->add_option("--damp", a->req.options.damping, "OBS estimator: Hessian damping lambda")->capture_default_str();

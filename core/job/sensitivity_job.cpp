@@ -84,6 +84,7 @@ void lossWeightsOn(LlamaModel& model, const torch::Tensor& windows, SensitivityT
     }
     tokens += T - 1;
   }
+  t.lossWindows = static_cast<int>(n);
   reportProgress(progress, Progress{"loss weights", "done", n, n});
   for (int l = 0; l < L; ++l)
     for (int p = 0; p < kNumProj; ++p)
@@ -111,6 +112,8 @@ torch::Tensor calibrationWindows(SensitivityRequest& req, const LoadedModel& m, 
 
 void computeLossWeights(SensitivityTable& t, const SensitivityRequest& reqIn, const ProgressFn& progress) {
   SensitivityRequest req = reqIn;
+  DUO_CHECK(req.lossWindows >= 0, "loss weights: --loss-windows must be >= 0, got ", req.lossWindows);
+  if (req.lossWindows > 0) req.nsamples = req.lossWindows;
   const torch::Device device = chooseDevice(req.device);
   LoadedModel m = loadModel(req.model, device, progress);
   lossWeightsOn(*m.model, calibrationWindows(req, m, device), t, progress);
@@ -119,6 +122,7 @@ void computeLossWeights(SensitivityTable& t, const SensitivityRequest& reqIn, co
 SensitivityTable runSensitivity(const SensitivityRequest& reqIn, const ProgressFn& progress) {
   SensitivityRequest req = reqIn;
   req.options.validate();
+  DUO_CHECK(req.lossWindows >= 0, "sensitivity: --loss-windows must be >= 0, got ", req.lossWindows);
   const torch::Device device = chooseDevice(req.device);
   LoadedModel m = loadModel(req.model, device, progress);
   const torch::Tensor windows = calibrationWindows(req, m, device);
@@ -126,7 +130,13 @@ SensitivityTable runSensitivity(const SensitivityRequest& reqIn, const ProgressF
   t.model = req.model;
   t.calib = req.calibSource;
   t.seed = req.seed;
-  lossWeightsOn(*m.model, windows, t, progress);
+  if (req.lossWindows > 0 && req.lossWindows != req.nsamples) {
+    SensitivityRequest lossReq = req;
+    lossReq.nsamples = req.lossWindows;
+    lossWeightsOn(*m.model, calibrationWindows(lossReq, m, device), t, progress);
+  } else {
+    lossWeightsOn(*m.model, windows, t, progress);
+  }
   fillDecodeTimes(t, req.contextTokens, req.bandwidthGbs, req.timing);
   return t;
 }

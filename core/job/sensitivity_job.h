@@ -19,6 +19,10 @@ struct SensitivityRequest {
   int nsamples = 0;                     // 0 = the prune job's default for the model (defaultCalibration)
   int seqlen = 0;
   uint64_t seed = 0;
+  // Windows for the loss weights (same source, length and seed): 0 = the table's own nsamples
+  // windows. Loss weights are gradient statistics and noisier than the error curves; more windows
+  // cost one forward + backward each (docs/allocation.md, "Loss weights").
+  int lossWindows = 0;
   std::string device;                   // "" = auto
   int contextTokens = 256;              // decode step of the bytes model
   double bandwidthGbs = 20.0;

@@ -106,7 +106,7 @@ nlohmann::json SensitivityTable::toJson() const {
           {"grid_w", gridW},
           {"grid_a", gridA},
           {"calib", {{"source", calib}, {"nsamples", nsamples}, {"seqlen", seqlen}, {"seed", seed},
-                     {"act_tokens", actTokens}}},
+                     {"act_tokens", actTokens}, {"loss_windows", lossWindows}}},
           {"decode", {{"context_tokens", contextTokens}, {"bandwidth_gbs", bandwidthGbs},
                       {"dense_step_seconds", denseStepSeconds}, {"fixed_seconds", fixedSeconds}}},
           {"seconds", secondsCompute},
@@ -140,6 +140,8 @@ SensitivityTable SensitivityTable::fromJson(const nlohmann::json& j, const std::
     t.seqlen = c.at("seqlen").get<int>();
     t.seed = c.at("seed").get<uint64_t>();
     t.actTokens = c.at("act_tokens").get<int64_t>();
+    t.lossWindows = c.value("loss_windows", 0);  // tables before it: unknown
+    DUO_CHECK(t.lossWindows >= 0, "calib.loss_windows must be >= 0");
     const auto& d = j.at("decode");
     t.contextTokens = d.at("context_tokens").get<int>();
     t.bandwidthGbs = d.at("bandwidth_gbs").get<double>();

@@ -79,6 +79,7 @@ struct SensitivityTable {
   int nsamples = 0, seqlen = 0;
   uint64_t seed = 0;
   int64_t actTokens = 0;             // tokens the activation term was measured on
+  int lossWindows = 0;               // windows the loss weights came from (0: none computed)
   // Decode step (bytes model; filled by fillDecodeTimes in core/job/sensitivity_job.h).
   int contextTokens = 256;
   double bandwidthGbs = 20.0;

@@ -252,13 +252,16 @@ void TestSensitivity::cliSensitivityThenAllocate() {
   const QString table = dir.filePath("sens.json"), config = dir.filePath("config.json");
   QProcess p;
   p.start(cli, {"sensitivity", "--model", "tiny", "--nsamples", "8", "--seqlen", "64", "--grid-w", "0,0.5,0.7",
-                "--grid-a", "0,0.5", "--out", table, "--json"});
+                "--grid-a", "0,0.5", "--loss-windows", "16", "--out", table, "--json"});
   QVERIFY(p.waitForFinished(120000));
   QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
   const auto j = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
   QCOMPARE(j["schema"].get<std::string>(), std::string("duoscope.sensitivity/1"));
   QCOMPARE(j["grid_w"].size(), size_t(3));
   QCOMPARE(j["layers"][0]["projections"][6]["error"][2].size(), size_t(2));
+  QCOMPARE(j["calib"]["nsamples"].get<int>(), 8);
+  QCOMPARE(j["calib"]["loss_windows"].get<int>(), 16);  // the loss weights from their own 16 windows
+  QVERIFY(j["layers"][0]["projections"][0]["loss_weight"].get<double>() > 0);
   const auto t = duo::SensitivityTable::load(table.toStdString());
   QCOMPARE(t.toJson().dump(), duo::SensitivityTable::fromJson(j, "stdout").toJson().dump());
 
@@ -293,6 +296,19 @@ void TestSensitivity::lossWeightsPredictOutputNoise() {
   req.seed = 0;
   duo::computeLossWeights(t, req);
   QVERIFY(t.hasLossWeights());
+  QCOMPARE(t.lossWindows, 32);
+  {
+    // Other windows (--loss-windows): the same kind of weights, not the same numbers.
+    duo::SensitivityTable few = m_obs;
+    duo::SensitivityRequest r4 = req;
+    r4.lossWindows = 4;
+    duo::computeLossWeights(few, r4);
+    QCOMPARE(few.lossWindows, 4);
+    QVERIFY(few.hasLossWeights());
+    QVERIFY(few.at(0, duo::Proj::Down).lossWeight != t.at(0, duo::Proj::Down).lossWeight);
+    r4.lossWindows = -1;
+    QVERIFY_EXCEPTION_THROWN(duo::computeLossWeights(few, r4), duo::Error);
+  }
   duo::LlamaModel& model = *m_model.model;
   torch::NoGradGuard ng;
   const int64_t T = m_windows.size(1), V = model.config().vocabSize;
