@@ -22,7 +22,10 @@ Registrar reg("bench-decode", [](CLI::App& app) {
   CLI::App& bench = benchVerb(app);
   auto* cmd = bench.add_subcommand("decode", "Decode tokens/s of our engine: dense vs pruned through the packed "
                                              "dual-sparse kernels, with the bytes model's prediction");
-  cmd->add_option("--model,-m", a->c.model, "Dense model folder/file or alias (tiny, smollm2)")->capture_default_str();
+  auto* model = cmd->add_option("--model,-m", a->c.model,
+                                "Dense model folder/file or alias (tiny, smollm2); with --pruned: the dense baseline "
+                                "(default: the checkpoint's own weights run densely)")
+                    ->capture_default_str();
   cmd->add_option("--pruned", a->c.pruned,
                   "A pruned DuoScope checkpoint (its activation rule is applied); without it the dense model gets "
                   "an in-memory magnitude mask at --w-sparsity and topk at --a-sparsity");
@@ -44,7 +47,9 @@ Registrar reg("bench-decode", [](CLI::App& app) {
                   "A timing profile from `bench calibrate` for this model: the pruned projections run on the "
                   "kernels it says are fastest, and its prediction is reported beside the bytes model's");
   cmd->add_flag("--json", a->json, "Print JSON (keys documented in docs/cli.md)");
-  cmd->callback([a] {
+  cmd->callback([a, model] {
+    // A checkpoint is compared with its own weights run densely unless --model names the baseline.
+    if (!a->c.pruned.empty() && model->count() == 0) a->c.model.clear();
     a->c.torchBaseline = !a->noTorch;
     if (!a->timing.empty()) a->c.timing = perf::loadTimingProfile(a->timing);
     const perf::DecodeBenchResult r = perf::runDecodeBench(a->c, progressBar(a->json));

@@ -114,6 +114,13 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
   r.model = pruned.info.path;
   if (!c.model.empty() && !c.pruned.empty()) {
     denseLoaded = loadModel(c.model, torch::kCPU);
+    const ModelConfig& dc = denseLoaded.model->config();
+    const ModelConfig& pc = pruned.model->config();
+    DUO_CHECK(dc.numLayers == pc.numLayers && dc.hiddenSize == pc.hiddenSize && dc.intermediateSize == pc.intermediateSize &&
+                  dc.numHeads == pc.numHeads && dc.numKvHeads == pc.numKvHeads && dc.vocabSize == pc.vocabSize,
+              "bench decode: the dense model ", denseLoaded.info.path, " (", dc.numLayers, " layers, hidden ",
+              dc.hiddenSize, ") is not the pruned checkpoint's architecture ", pruned.info.path, " (", pc.numLayers,
+              " layers, hidden ", pc.hiddenSize, "); leave --model out to compare with the checkpoint's own weights");
     denseModel = denseLoaded.model.get();
     r.model = denseLoaded.info.path;
   }

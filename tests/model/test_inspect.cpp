@@ -3,6 +3,7 @@
 // perplexity exactly (in process and through `duoscope-cli eval`); the run's accuracy equals a
 // direct evaluation; the run record carries it; and per-layer inspection (core/eval/inspect)
 // reports the achieved sparsities, non-zero errors for the pruned model and zero for the dense one.
+#include <QFileInfo>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -11,6 +12,7 @@
 #include "core/data/corpus.h"
 #include "core/data/windows.h"
 #include "core/eval/accuracy.h"
+#include "core/common/paths.h"
 #include "core/eval/checkpoint_rule.h"
 #include "core/eval/inspect.h"
 #include "core/eval/perplexity.h"
@@ -30,6 +32,7 @@ class TestInspect : public QObject {
   void inspectPrunedModel();
   void inspectDenseAgainstItself();
   void inspectCliJson();
+  void benchDecodeOfTheCheckpoint();
 
  private:
   QTemporaryDir m_dir;
@@ -171,6 +174,32 @@ void TestInspect::inspectCliJson() {
   for (const char* key : {"layer", "proj", "rel_error", "weight_sparsity", "act_sparsity"})
     QVERIFY2(j["projections"][0].contains(key), key);
   QVERIFY(j["layers"][0].contains("hidden_rel_error"));
+}
+
+// `bench decode --pruned DIR` times the checkpoint against its own weights run densely (it once took
+// --model's default, SmolLM2, as the baseline of a tiny checkpoint); an explicit --model of another
+// architecture is refused, naming both.
+void TestInspect::benchDecodeOfTheCheckpoint() {
+  QProcess p;
+  p.start(qEnvironmentVariable("DUO_CLI"), {"bench", "decode", "--pruned", QString::fromStdString(m_out), "--tokens", "2",
+                                            "--repeats", "1", "--context", "4", "--no-torch", "--json"});
+  QVERIFY(p.waitForFinished(120000));
+  QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+  const auto j = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
+  QCOMPARE(j["model"].get<std::string>(), j["pruned"].get<std::string>());
+  QVERIFY(j["measured_speedup"].get<double>() > 0);
+  QString smol;
+  try {
+    smol = QString::fromStdString(duo::resolveModelPath("smollm2"));
+  } catch (const std::exception&) {  // not cached: resolveModelPath says how to fetch it
+  }
+  if (smol.isEmpty() || !QFileInfo::exists(smol)) QSKIP("SmolLM2 not in the cache: the architecture check needs a second model");
+  p.start(qEnvironmentVariable("DUO_CLI"), {"bench", "decode", "--model", smol, "--pruned", QString::fromStdString(m_out),
+                                            "--tokens", "2", "--repeats", "1", "--no-torch"});
+  QVERIFY(p.waitForFinished(120000));
+  QCOMPARE(p.exitCode(), 1);
+  const QString err = p.readAllStandardError();
+  QVERIFY2(err.contains("architecture") && err.contains("pruned"), qPrintable(err));
 }
 
 QTEST_GUILESS_MAIN(TestInspect)
