@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <cstdlib>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -38,6 +40,16 @@ CLI::App& benchVerb(CLI::App& app) {
   CLI::App* b = app.add_subcommand("bench", "Benchmarks that print numbers: kernels, forward, decode");
   b->require_subcommand(1);
   return *b;
+}
+
+void notePassiveWait(int threads) {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  if (threads == 1 || policy == nullptr) return;
+  std::string p = policy;
+  for (char& c : p) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (p == "PASSIVE")
+    std::cerr << "note: OMP_WAIT_POLICY=PASSIVE: each parallel region waits for a thread wake-up, which distorts "
+                 "multi-thread decode timings; unset it (or use --threads 1) for numbers that mean something\n";
 }
 
 void printJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }

@@ -26,6 +26,11 @@ CLI::App& benchVerb(CLI::App& app);
 // The JSON object `info --json` prints for a model (also embedded by other verbs).
 nlohmann::json modelInfoJson(const ModelInfo& m);
 
+// Timing benchmarks with more than one thread: a note on stderr when OMP_WAIT_POLICY=PASSIVE, which
+// makes every parallel region of a decode step wait for a thread wake-up (on the tiny model the
+// dense step ran 3-7x slower and varied 2x between runs; docs/results.md).
+void notePassiveWait(int threads);
+
 // Prints JSON to stdout (2-space indent) followed by a newline.
 void printJson(const nlohmann::json& j);
 

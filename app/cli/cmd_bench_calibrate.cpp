@@ -37,6 +37,7 @@ Registrar reg("bench-calibrate", [](CLI::App& app) {
     perf::CalibrateConfig c;
     c.model = a->model;
     c.threads = a->threads;
+    notePassiveWait(a->threads);
     c.steps = a->steps;
     c.context = a->context;
     const perf::CalibrationResult r = perf::calibrateTiming(c, progressBar(a->json));

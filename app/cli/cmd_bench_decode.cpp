@@ -51,6 +51,7 @@ Registrar reg("bench-decode", [](CLI::App& app) {
     // A checkpoint is compared with its own weights run densely unless --model names the baseline.
     if (!a->c.pruned.empty() && model->count() == 0) a->c.model.clear();
     a->c.torchBaseline = !a->noTorch;
+    notePassiveWait(a->c.threads);
     if (!a->timing.empty()) a->c.timing = perf::loadTimingProfile(a->timing);
     const perf::DecodeBenchResult r = perf::runDecodeBench(a->c, progressBar(a->json));
     finishProgress();
