@@ -275,6 +275,22 @@ class TestSensitivityAllocation : public QObject {
     QVERIFY(w.timingProfile() && w.timingProfile()->source == path.toStdString());
     QVERIFY(w.sparsityTable()->model()->decodeEstimate().timed);
 
+    // Cancelled: nothing written, the profile before stays.
+    {
+      const QString cancelledPath = m_tmp.filePath("cancelled-timing.json");
+      QSignalSpy cancelled(w.task(), &BackgroundTask::cancelled);
+      QSignalSpy finished(w.task(), &BackgroundTask::finished);
+      w.measureTimingProfile(cancelledPath);
+      QVERIFY(w.task()->isBusy());
+      QVERIFY(w.action("actionCancel")->isEnabled());
+      w.action("actionCancel")->trigger();
+      QTRY_VERIFY_WITH_TIMEOUT(!w.task()->isBusy(), 60000);
+      if (finished.count()) QSKIP("the measurement finished before the cancel reached it");
+      QCOMPARE(cancelled.count(), 1);
+      QVERIFY(!QFileInfo::exists(cancelledPath));
+      QVERIFY(w.timingProfile() && w.timingProfile()->source == path.toStdString());
+    }
+
     // Measured in the window on the open model: a profile with its shapes, saved and in use.
     const QString measured = m_tmp.filePath("tiny-timing.json");
     w.measureTimingProfile(measured);
