@@ -376,11 +376,12 @@ void MainWindow::showRecords(const QVector<ProjRecord>& records) {
 }
 
 void MainWindow::onJobFinished(const PruneResult& r, double measuredSpeedup) {
-  m_runPanel->onFinished(r, measuredSpeedup, timedSpeedup(r.sparsity));
+  const double timed = timedSpeedup(r.sparsity);
+  m_runPanel->onFinished(r, measuredSpeedup, timed);
   const QString checkpoint = m_checkpointDir;
   m_checkpointDir.clear();
   try {
-    const RunEntry& run = m_runs->add(r, measuredSpeedup);
+    const RunEntry& run = m_runs->add(r, measuredSpeedup, timed, timed > 0 ? qs(m_timing->source) : QString());
     m_shownRunId = run.id;
     m_runsPanel->selectRun(run.id);
     m_status->setJobState(checkpoint.isEmpty() ? QString("Done in %1: %2").arg(formatDuration(r.secondsTotal), run.label())

@@ -68,11 +68,16 @@ RunEntry entryOf(const RunRecord& record) {
   return e;
 }
 
-RunRecord recordOf(const PruneResult& result, double measuredSpeedup) {
+RunRecord recordOf(const PruneResult& result, double measuredSpeedup, double calibratedSpeedup,
+                   const QString& timingProfile) {
   // The same conversion `duoscope-cli prune` uses for its run store.
   RunRecord rec = RunRecord::fromJson(result.toJson(), "the finished run");
   rec.id.clear();
   if (measuredSpeedup > 0) rec.measuredSpeedup = measuredSpeedup;
+  if (calibratedSpeedup > 0) {
+    rec.calibratedSpeedup = calibratedSpeedup;
+    rec.timingProfile = ss(timingProfile);
+  }
   return rec;
 }
 
@@ -114,9 +119,10 @@ const RunEntry* RunStore::find(const QString& id) const {
   return nullptr;
 }
 
-const RunEntry& RunStore::add(const PruneResult& result, double measuredSpeedup) {
+const RunEntry& RunStore::add(const PruneResult& result, double measuredSpeedup, double calibratedSpeedup,
+                              const QString& timingProfile) {
   DUO_CHECK(!m_dir.isEmpty(), "run store: no workspace folder set");
-  RunRecord rec = recordOf(result, measuredSpeedup);
+  RunRecord rec = recordOf(result, measuredSpeedup, calibratedSpeedup, timingProfile);
   duo::RunStore(ss(m_dir)).save(rec);  // assigns a new id and the creation time
   m_runs.append(entryOf(rec));
   Q_EMIT changed();

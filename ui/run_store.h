@@ -38,7 +38,9 @@ struct RunEntry {
 RunEntry entryOf(const RunRecord& record);
 // The record of a finished job (core's PruneResult -> run record conversion) with the measured
 // speedup (< 0 = not measured); id and time are assigned by the store.
-RunRecord recordOf(const PruneResult& result, double measuredSpeedup);
+// calibratedSpeedup > 0: a timing profile's prediction for the run (from `timingProfile`).
+RunRecord recordOf(const PruneResult& result, double measuredSpeedup, double calibratedSpeedup = 0,
+                   const QString& timingProfile = QString());
 
 class RunStore : public QObject {
   Q_OBJECT
@@ -56,7 +58,8 @@ class RunStore : public QObject {
   const RunEntry* find(const QString& id) const;
 
   // Saves a finished run (core's RunStore::save: new id, atomic write) and appends it.
-  const RunEntry& add(const PruneResult& result, double measuredSpeedup = -1);
+  const RunEntry& add(const PruneResult& result, double measuredSpeedup = -1, double calibratedSpeedup = 0,
+                      const QString& timingProfile = QString());
   // Adds an existing record under its own id (workspace restore) and writes it to this folder.
   void insert(const RunRecord& record);
   void remove(const QString& id);

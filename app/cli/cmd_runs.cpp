@@ -39,7 +39,8 @@ void list(const RunsArgs& a) {
                           {"perplexity", metricOrNull(r, "perplexity", "pruned")},
                           {"dense_perplexity", metricOrNull(r, "perplexity", "dense")},
                           {"acc", metricOrNull(r, "acc", "pruned")},
-                          {"predicted_speedup", r.predictedSpeedup}};
+                          {"predicted_speedup", r.predictedSpeedup},
+                          {"calibrated_speedup", r.calibratedSpeedup ? nlohmann::json(*r.calibratedSpeedup) : nlohmann::json()}};
       runs.push_back(j);
       if (!a.json) {
         const auto f = [](const nlohmann::json& v, const char* fmt) {

@@ -39,6 +39,7 @@ RunComparison compareRuns(const RunRecord& a, const RunRecord& b) {
   c.summary.push_back({"weight_sparsity", a.weightSparsity, b.weightSparsity});
   c.summary.push_back({"act_sparsity", a.actSparsity, b.actSparsity});
   c.summary.push_back({"predicted_speedup", a.predictedSpeedup, b.predictedSpeedup});
+  c.summary.push_back({"calibrated_speedup", a.calibratedSpeedup, b.calibratedSpeedup});
   c.summary.push_back({"measured_speedup", a.measuredSpeedup, b.measuredSpeedup});
   const auto total = [](const RunRecord& r) -> std::optional<double> {
     auto it = r.timings.find("total");

@@ -129,6 +129,8 @@ RunRecord fromRunV1(const json& j, const std::string& src) {
   r.actSparsity = req<double>(j, "act_sparsity", src);
   r.predictedSpeedup = opt<double>(j, "predicted_speedup", 0.0, src);
   r.measuredSpeedup = readOptNumber(j, "measured_speedup", src);
+  r.calibratedSpeedup = readOptNumber(j, "calibrated_speedup", src);
+  r.timingProfile = opt<std::string>(j, "timing", "", src);
   const json timings = opt<json>(j, "timings", json::object(), src);  // named: items() must not outlive it
   for (const auto& [k, v] : timings.items())
     if (v.is_number()) r.timings[k] = v.get<double>();
@@ -191,7 +193,8 @@ json RunRecord::toJson() const {
           {"weight_sparsity", weightSparsity},
           {"act_sparsity", actSparsity},
           {"metrics", metricsJ},
-          {"speed", {{"predicted", predictedSpeedup}, {"measured", optNumber(measuredSpeedup)}}},
+          {"speed", {{"predicted", predictedSpeedup}, {"measured", optNumber(measuredSpeedup)},
+                     {"calibrated", optNumber(calibratedSpeedup)}, {"timing_profile", timingProfile}}},
           {"timings", timingsJ},
           {"peak_rss_bytes", peakRssBytes},
           {"versions", {{"duoscope", duoscopeVersion}, {"libtorch", libtorchVersion}}},
@@ -239,6 +242,8 @@ RunRecord RunRecord::fromJson(const json& j, const std::string& src) {
   const json speed = req<json>(j, "speed", src);
   r.predictedSpeedup = req<double>(speed, "predicted", src + ": speed");
   r.measuredSpeedup = readOptNumber(speed, "measured", src + ": speed");
+  r.calibratedSpeedup = readOptNumber(speed, "calibrated", src + ": speed");  // absent in older records
+  r.timingProfile = opt<std::string>(speed, "timing_profile", "", src + ": speed");
   const json timings = opt<json>(j, "timings", json::object(), src);  // named: items() must not outlive it
   for (const auto& [k, v] : timings.items()) {
     DUO_CHECK(v.is_number(), src, ": timings.", k, " must be a number");

@@ -57,6 +57,8 @@ struct RunRecord {
   std::vector<RunMetric> metrics;
   double predictedSpeedup = 0;                 // end-to-end decode, bytes model
   std::optional<double> measuredSpeedup;       // from a benchmark; null until measured
+  std::optional<double> calibratedSpeedup;     // a timing profile's prediction; null without one
+  std::string timingProfile;                   // that profile's file
   std::map<std::string, double> timings;       // seconds: total, forward, stats, solve, eval
   long long peakRssBytes = 0;
   std::string duoscopeVersion, libtorchVersion, device;

@@ -303,6 +303,17 @@ class TestSensitivityAllocation : public QObject {
     QVERIFY(w.sparsityTable()->model()->decodeEstimate().timed);
     QVERIFY(bar->timed());
 
+    // A run with the profile loaded stores its prediction in the run record.
+    {
+      w.calibrate();
+      const QString error = waitForRun(w, 300000);
+      QVERIFY2(error.isEmpty(), qPrintable(error));
+      const duo::RunRecord rec = duo::RunStore(m_tmp.filePath("runs").toStdString()).load("latest");
+      QVERIFY(rec.calibratedSpeedup.has_value());
+      QCOMPARE(*rec.calibratedSpeedup, duo::predictDecodeFor(mc, rec.sparsity, 256, 20.0, w.timingProfile().get()).speedup);
+      QCOMPARE(rec.timingProfile, measured.toStdString());
+    }
+
     // Back to the bytes model.
     w.action("actionClearTiming")->trigger();
     QVERIFY(!w.timingProfile());

@@ -127,6 +127,23 @@ void TestRunRecords::roundTrip() {
   QVERIFY(back.sparsity == rec.sparsity);
   rec.measuredSpeedup.reset();
   QVERIFY(rec.toJson()["speed"]["measured"].is_null());
+  QVERIFY(rec.toJson()["speed"]["calibrated"].is_null());
+  // A timing profile's prediction (prune --timing, the window with a profile) round-trips too, and
+  // the prune JSON's `calibrated_speedup` / `timing` become the record's.
+  auto prune = fakeResult(12.0, 0.6).toJson();
+  prune["calibrated_speedup"] = 1.78;
+  prune["timing"] = "smollm2-timing.json";
+  const auto timed = duo::RunRecord::fromJson(prune, "prune");
+  QCOMPARE(*timed.calibratedSpeedup, 1.78);
+  QCOMPARE(timed.timingProfile, std::string("smollm2-timing.json"));
+  const auto timedBack = duo::RunRecord::fromJson(timed.toJson(), "again");
+  QCOMPARE(*timedBack.calibratedSpeedup, 1.78);
+  QCOMPARE(timedBack.timingProfile, std::string("smollm2-timing.json"));
+  // Records written before the field existed still load.
+  auto old = timed.toJson();
+  old["speed"].erase("calibrated");
+  old["speed"].erase("timing_profile");
+  QVERIFY(!duo::RunRecord::fromJson(old, "old").calibratedSpeedup.has_value());
 }
 
 void TestRunRecords::missingFields_data() {

@@ -121,7 +121,10 @@ void RunsPanel::refill() {
     QString speed = r.predictedSpeedup > 0 ? QString::number(r.predictedSpeedup, 'f', 2) + "×" : "—";
     if (run.measuredSpeedup() > 0) speed += QString(" (%1×)").arg(run.measuredSpeedup(), 0, 'f', 2);
     QTableWidgetItem* sp = cell(speed, true);
-    sp->setToolTip("predicted (bytes model), in brackets measured (packed kernels, batch-1 decode)");
+    QString tip = "predicted (bytes model), in brackets measured (packed kernels, batch-1 decode)";
+    if (r.calibratedSpeedup)
+      tip += QString("; timing profile %1: %2×").arg(qs(r.timingProfile)).arg(*r.calibratedSpeedup, 0, 'f', 2);
+    sp->setToolTip(tip);
     m_table->setItem(row, ColSpeedup, sp);
     m_table->setItem(row, ColTime, cell(formatDuration(run.secondsTotal()), true));
   }
