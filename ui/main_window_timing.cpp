@@ -65,7 +65,7 @@ void MainWindow::setTimingProfile(std::shared_ptr<const perf::TimingProfile> pro
 double MainWindow::timedSpeedup(const SparsityConfig& sparsity) const {
   if (!m_timing || !m_modelPanel->hasModel()) return 0;
   try {
-    return predictDecodeFor(m_table->model()->modelConfig(), sparsity, 256, 20.0, m_timing.get()).speedup;
+    return predictDecodeFor(m_table->model()->modelConfig(), sparsity, m_timing.get()).speedup;
   } catch (const std::exception&) {
     return 0;  // the profile has no lines for this model's shapes
   }

@@ -154,9 +154,9 @@ SparsityModel::DecodeEstimate SparsityModel::decodeEstimate(int contextTokens) c
   out.speedup = out.bytesSpeedup = pred.speedup;
   if (m_timing && !m_timing->empty()) {
     try {
-      // 20 GB/s prices only the KV-cache reads beyond the profile's measured context, as the CLI's
-      // `calibrated_speedup` and the allocator's table times do (the three agree exactly).
-      const perf::DecodePrediction timed = predictDecodeFor(m_model, m_config, contextTokens, 20.0, m_timing.get());
+      // As the CLI's `calibrated_speedup` and the allocator's table times (the three agree exactly).
+      const perf::DecodePrediction timed =
+          predictDecodeFor(m_model, m_config, contextTokens, kDecodeBandwidthGbs, m_timing.get());
       out.speedup = timed.speedup;
       out.denseSeconds = timed.denseSeconds.total();
       out.sparseSeconds = timed.sparseSeconds.total();

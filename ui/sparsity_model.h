@@ -11,7 +11,7 @@
 #include <string>
 
 #include "core/model/model_config.h"
-#include "core/perf/bytes_model.h"
+#include "core/job/decode_estimate.h"
 #include "core/prune/sparsity_config.h"
 
 namespace duo::ui {
@@ -61,7 +61,7 @@ class SparsityModel : public QAbstractItemModel {
     double denseSeconds = 0, sparseSeconds = 0;  // per step; real seconds only when `timed`
     std::string timingProblem;  // why a loaded profile was not used (it lacks this model's shapes)
   };
-  DecodeEstimate decodeEstimate(int contextTokens = 256) const;
+  DecodeEstimate decodeEstimate(int contextTokens = kDecodeContextTokens) const;
 
   // A measured timing profile (core/perf/timing_profile.h, `duoscope-cli bench calibrate`) for the
   // speed prediction, or none (nullptr): the bytes model. Emits timingChanged().

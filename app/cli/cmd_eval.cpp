@@ -49,7 +49,7 @@ double predictedCheckpointSpeedup(const LlamaModel& model, const CheckpointActRu
     for (int s = 0; s < kNumSites; ++s)
       sc.setSiteAct(l, static_cast<Site>(s), rule.sparsity.siteAct(l, static_cast<Site>(s)));
   }
-  return predictDecodeFor(mc, sc, 256, 20.0, timing).speedup;
+  return predictDecodeFor(mc, sc, timing).speedup;
 }
 
 Registrar reg("eval", [](CLI::App& app) {

@@ -98,7 +98,7 @@ Registrar reg("prune", [](CLI::App& app) {
     nlohmann::json out = r.toJson();
     if (!timing.empty()) {
       const ModelConfig mc = loadModelConfig(resolveModelPath(req.model));
-      out["calibrated_speedup"] = predictDecodeFor(mc, r.sparsity, 256, 20.0, &timing).speedup;
+      out["calibrated_speedup"] = predictDecodeFor(mc, r.sparsity, &timing).speedup;
       out["timing"] = a->timing;
     }
     if (a->measureSpeed) {

@@ -8,11 +8,23 @@
 
 namespace duo {
 
+// The decode step every reported prediction uses: `predicted_speedup`, `calibrated_speedup`, the
+// window's totals, the sensitivity table's times.
+constexpr int kDecodeContextTokens = 256;
+constexpr double kDecodeBandwidthGbs = 20.0;
+
 // One decode step (batch 1) with `contextTokens` in the KV cache; every projection on its cheapest
 // kernel. The speedup does not depend on bandwidthGbs (it scales both sides). With a timing profile
-// (not empty) the measured lines replace bytes / bandwidth (perf::kernelSeconds).
+// (not empty) the measured lines replace bytes / bandwidth (perf::kernelSeconds), and the parts
+// without a line stream at the profile's measured bandwidth instead of bandwidthGbs.
 perf::DecodePrediction predictDecodeFor(const ModelConfig& model, const SparsityConfig& sparsity,
-                                        int contextTokens = 256, double bandwidthGbs = 20.0,
+                                        int contextTokens = kDecodeContextTokens,
+                                        double bandwidthGbs = kDecodeBandwidthGbs,
                                         const perf::TimingProfile* timing = nullptr);
+// The same at the reported context with a timing profile (`calibrated_speedup`).
+inline perf::DecodePrediction predictDecodeFor(const ModelConfig& model, const SparsityConfig& sparsity,
+                                               const perf::TimingProfile* timing) {
+  return predictDecodeFor(model, sparsity, kDecodeContextTokens, kDecodeBandwidthGbs, timing);
+}
 
 }  // namespace duo

@@ -92,10 +92,6 @@ void lossWeightsOn(LlamaModel& model, const torch::Tensor& windows, SensitivityT
           std::max(acc[static_cast<size_t>(l * kNumProj + p)] / (2.0 * static_cast<double>(tokens)), 1e-30);
 }
 
-}  // namespace
-
-namespace {
-
 // The prune job's calibration windows for req's source, size and seed (0 = the prune defaults for
 // the model and device), filling in the sizes used.
 torch::Tensor calibrationWindows(SensitivityRequest& req, const LoadedModel& m, const torch::Device& device) {
@@ -108,12 +104,18 @@ torch::Tensor calibrationWindows(SensitivityRequest& req, const LoadedModel& m, 
   return sampleWindows(tokens, req.nsamples, req.seqlen, req.seed);  // [n, seqlen] i64
 }
 
+// The request for the loss weights' windows: req with nsamples = lossWindows when that is set.
+SensitivityRequest lossWindowsRequest(const SensitivityRequest& req) {
+  DUO_CHECK(req.lossWindows >= 0, "loss weights: --loss-windows must be >= 0, got ", req.lossWindows);
+  SensitivityRequest r = req;
+  if (req.lossWindows > 0) r.nsamples = req.lossWindows;
+  return r;
+}
+
 }  // namespace
 
 void computeLossWeights(SensitivityTable& t, const SensitivityRequest& reqIn, const ProgressFn& progress) {
-  SensitivityRequest req = reqIn;
-  DUO_CHECK(req.lossWindows >= 0, "loss weights: --loss-windows must be >= 0, got ", req.lossWindows);
-  if (req.lossWindows > 0) req.nsamples = req.lossWindows;
+  SensitivityRequest req = lossWindowsRequest(reqIn);
   const torch::Device device = chooseDevice(req.device);
   LoadedModel m = loadModel(req.model, device, progress);
   lossWeightsOn(*m.model, calibrationWindows(req, m, device), t, progress);
@@ -122,7 +124,7 @@ void computeLossWeights(SensitivityTable& t, const SensitivityRequest& reqIn, co
 SensitivityTable runSensitivity(const SensitivityRequest& reqIn, const ProgressFn& progress) {
   SensitivityRequest req = reqIn;
   req.options.validate();
-  DUO_CHECK(req.lossWindows >= 0, "sensitivity: --loss-windows must be >= 0, got ", req.lossWindows);
+  SensitivityRequest lossReq = lossWindowsRequest(req);  // checked before any work
   const torch::Device device = chooseDevice(req.device);
   LoadedModel m = loadModel(req.model, device, progress);
   const torch::Tensor windows = calibrationWindows(req, m, device);
@@ -130,13 +132,9 @@ SensitivityTable runSensitivity(const SensitivityRequest& reqIn, const ProgressF
   t.model = req.model;
   t.calib = req.calibSource;
   t.seed = req.seed;
-  if (req.lossWindows > 0 && req.lossWindows != req.nsamples) {
-    SensitivityRequest lossReq = req;
-    lossReq.nsamples = req.lossWindows;
-    lossWeightsOn(*m.model, calibrationWindows(lossReq, m, device), t, progress);
-  } else {
-    lossWeightsOn(*m.model, windows, t, progress);
-  }
+  // The same windows unless --loss-windows asks for another number of them (req.nsamples is resolved now).
+  const bool ownWindows = req.lossWindows > 0 && req.lossWindows != req.nsamples;
+  lossWeightsOn(*m.model, ownWindows ? calibrationWindows(lossReq, m, device) : windows, t, progress);
   fillDecodeTimes(t, req.contextTokens, req.bandwidthGbs, req.timing);
   return t;
 }

@@ -81,7 +81,7 @@ const ShapeTiming& TimingProfile::shape(std::int64_t rows, std::int64_t cols) co
     if (s.rows == rows && s.cols == cols) return s;
   std::string have;
   for (const ShapeTiming& s : shapes) have += (have.empty() ? "" : ", ") + std::to_string(s.rows) + "x" + std::to_string(s.cols);
-  throw Error("timing profile " + (source.empty() ? std::string("(in memory)") : source) + " has no timings for a " +
+  throw Error("timing profile " + name() + " has no timings for a " +
               std::to_string(rows) + "x" + std::to_string(cols) + " matrix (it has " + have +
               "); run `duoscope-cli bench calibrate` for this model");
 }
@@ -89,8 +89,7 @@ const ShapeTiming& TimingProfile::shape(std::int64_t rows, std::int64_t cols) co
 double TimingProfile::topkSeconds(std::int64_t width) const {
   for (const auto& [w, us] : topkUs)
     if (w == width) return 1e-6 * us;
-  throw Error("timing profile " + (source.empty() ? std::string("(in memory)") : source) +
-              " has no topk timing for width " + std::to_string(width) +
+  throw Error("timing profile " + name() + " has no topk timing for width " + std::to_string(width) +
               "; run `duoscope-cli bench calibrate` for this model");
 }
 
@@ -98,8 +97,7 @@ double kernelSeconds(Kernel k, const MatVec& m, double bandwidthGbs, const Timin
   if (timing == nullptr || timing->empty()) return predictSeconds(kernelBytes(k, m), bandwidthGbs);
   const CostLine& line = timing->shape(m.rows, m.cols).at(k);
   if (line.empty())
-    throw Error("timing profile " + (timing->source.empty() ? std::string("(in memory)") : timing->source) +
-                " has no " + kernelKey(k) + " timing for a " + std::to_string(m.rows) + "x" + std::to_string(m.cols) +
+    throw Error("timing profile " + timing->name() + " has no " + kernelKey(k) + " timing for a " + std::to_string(m.rows) + "x" + std::to_string(m.cols) +
                 " matrix; run `duoscope-cli bench calibrate` for this model");
   return line.seconds(kernelBytes(k, m).total());
 }

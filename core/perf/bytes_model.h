@@ -71,6 +71,7 @@ struct TimingProfile {
   double otherContext = 0;
   std::string source;          // file it was loaded from, for messages
   bool empty() const { return shapes.empty(); }
+  std::string name() const { return source.empty() ? std::string("(in memory)") : source; }  // for messages
   // The line set for W [rows, cols]; throws duo::Error naming the profile when it has none.
   const ShapeTiming& shape(std::int64_t rows, std::int64_t cols) const;
   // Seconds of one topk over `width` inputs; throws when the profile has no entry.

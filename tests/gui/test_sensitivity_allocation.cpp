@@ -231,7 +231,7 @@ class TestSensitivityAllocation : public QObject {
     duo::ui::SparsityModel::DecodeEstimate est = w.sparsityTable()->model()->decodeEstimate();
     QVERIFY(est.timed);
     const duo::SparsityConfig uniform = w.sparsityTable()->config();
-    QCOMPARE(est.speedup, duo::predictDecodeFor(mc, uniform, 256, 20.0, &profile).speedup);
+    QCOMPARE(est.speedup, duo::predictDecodeFor(mc, uniform, &profile).speedup);
     QCOMPARE(est.bytesSpeedup, duo::predictDecodeFor(mc, uniform).speedup);
     QVERIFY2(std::fabs(est.speedup - est.bytesSpeedup) > 0.05, qPrintable(QString("%1 vs %2").arg(est.speedup).arg(est.bytesSpeedup)));
     QVERIFY2(totals->text().contains("timing profile") && totals->text().contains(QString::number(est.speedup, 'f', 2)),
@@ -310,7 +310,7 @@ class TestSensitivityAllocation : public QObject {
       QVERIFY2(error.isEmpty(), qPrintable(error));
       const duo::RunRecord rec = duo::RunStore(m_tmp.filePath("runs").toStdString()).load("latest");
       QVERIFY(rec.calibratedSpeedup.has_value());
-      QCOMPARE(*rec.calibratedSpeedup, duo::predictDecodeFor(mc, rec.sparsity, 256, 20.0, w.timingProfile().get()).speedup);
+      QCOMPARE(*rec.calibratedSpeedup, duo::predictDecodeFor(mc, rec.sparsity, w.timingProfile().get()).speedup);
       QCOMPARE(rec.timingProfile, measured.toStdString());
     }
 
