@@ -70,6 +70,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
     if (m_shownRunId.isEmpty()) m_sparsityPlot->setTargets(m_table->config());
   });
   connect(m_dataPanel, &DataPanel::changed, this, &MainWindow::refreshPlotTitles);
+  connect(m_dataPanel, &DataPanel::changed, this, &MainWindow::refreshMemoryPlan);
   connect(m_runs, &RunStore::changed, this, [this] { m_runsPlot->setRuns(m_runs->runs()); });
   connect(m_runs, &RunStore::loadFailed, this, [this](const QString& file, const QString& message) {
     m_status->setJobState("Skipped unreadable run record " + QFileInfo(file).fileName() + ": " + message);
@@ -444,6 +445,7 @@ void MainWindow::onModelOpened(const ModelInfo& info) {
   showRecords({});
   m_sparsityPlot->setTargets(m_table->config());
   refreshPlotTitles();
+  refreshMemoryPlan();
   setWindowTitle(QString("DuoScope — %1").arg(qs(info.name)));
   m_status->setJobState(QString("Opened %1 (%2 layers, %3 parameters)")
                             .arg(qs(info.name))
@@ -459,6 +461,15 @@ void MainWindow::refreshPlotTitles() {
   m_sparsityPlot->setTitle("Sparsity, achieved vs target · " + data);
   for (PlotBase* p : std::initializer_list<PlotBase*>{m_errorPlot, m_heatmap, m_sparsityPlot})
     p->replot(QCustomPlot::rpQueuedReplot);
+}
+
+void MainWindow::refreshMemoryPlan() {
+  if (m_modelPanel->model().path.empty()) return m_runPanel->setMemoryPlanError({});
+  try {
+    m_runPanel->setMemoryPlan(planPrune(currentRequest()));  // headers only: instant even for 70B
+  } catch (const std::exception& e) {
+    m_runPanel->setMemoryPlanError(QString::fromStdString(e.what()));
+  }
 }
 
 PruneRequest MainWindow::currentRequest() const {

@@ -132,6 +132,7 @@ class MainWindow : public QMainWindow {
   bool isBusy() const;
   void showRecords(const QVector<ProjRecord>& records);
   void refreshPlotTitles();
+  void refreshMemoryPlan();
   QString askSavePath(const QString& title, const QString& suggested, const QString& filter);
   void saveSettings() const;
   void loadSettings();

@@ -4,17 +4,10 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
-#include "core/data/corpus.h"
-#include "core/data/mc_task.h"
-#include "core/data/windows.h"
-#include "core/eval/accuracy.h"
-#include "core/eval/checkpoint_rule.h"
-#include "core/eval/perplexity.h"
-#include "core/job/decode_estimate.h"
-#include "core/model/model_loader.h"
+#include "core/common/error.h"
+#include "core/job/eval_job.h"
 #include "core/perf/decode_bench.h"
 #include "core/perf/timing_profile.h"
-#include "core/prune/act_hook.h"
 
 namespace duo::cli {
 namespace {
@@ -32,25 +25,9 @@ struct EvalArgs {
   int taskBatch = 16;  // accuracy requests per forward
   bool measureSpeed = false;
   std::string timing;
+  bool plan = false;
+  bool noMemoryCheck = false;
 };
-
-// The bytes model's decode speedup of a pruned checkpoint: each projection's measured zero fraction
-// and its site's activation sparsity from the checkpoint's rule (context 256, as prune reports it).
-double predictedCheckpointSpeedup(const LlamaModel& model, const CheckpointActRule& rule,
-                                  const perf::TimingProfile* timing = nullptr) {
-  const ModelConfig& mc = model.config();
-  SparsityConfig sc = SparsityConfig::uniform(static_cast<int>(mc.numLayers), 0.0, 0.0);
-  for (int l = 0; l < sc.numLayers(); ++l) {
-    const LayerWeights& lw = model.weights().layers[static_cast<size_t>(l)];
-    for (int p = 0; p < kNumProj; ++p) {
-      const torch::Tensor& w = lw.w(static_cast<Proj>(p));  // [n_out, k_in]
-      sc.setWeight(l, static_cast<Proj>(p), w.eq(0).sum().item<double>() / static_cast<double>(w.numel()));
-    }
-    for (int s = 0; s < kNumSites; ++s)
-      sc.setSiteAct(l, static_cast<Site>(s), rule.sparsity.siteAct(l, static_cast<Site>(s)));
-  }
-  return predictDecodeFor(mc, sc, timing).speedup;
-}
 
 Registrar reg("eval", [](CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
@@ -69,48 +46,53 @@ Registrar reg("eval", [](CLI::App& app) {
   cmd->add_option("--timing", a->timing,
                   "A timing profile from `bench calibrate` (pruned checkpoints): also report its prediction "
                   "(calibrated_speedup); --measure-speed then runs each projection on the kernel it says is fastest");
+  cmd->add_flag("--plan", a->plan, "Print the memory plan (each term, the total, what is available) and stop");
+  cmd->add_flag("--no-memory-check", a->noMemoryCheck, "Run even when the memory plan says it does not fit");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->callback([a] {
-    const perf::TimingProfile timing = a->timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(a->timing);
-    auto progress = progressBar();
-    LoadedModel m = loadModel(a->model, chooseDevice(a->device), progress);
-    const CorpusText corpus = loadCorpus(a->text.empty() ? a->corpus : a->text);
-    const auto tokens = m.tokenizer->encode(corpus.text, false);
-    const auto windows = consecutiveWindows(tokens, a->seqlen, a->maxWindows);
-    // A pruned DuoScope checkpoint carries its activation rule: evaluate with it on.
-    const CheckpointActRule rule = readCheckpointActRule(m.info.path, static_cast<int>(m.model->config().numLayers));
-    const InputHook hook = rule.present ? makeActivationHook(rule.sparsity, rule.thresholds) : InputHook{};
-    const std::string actRule = rule.rule;
-    const McTask task = a->task.empty() ? McTask{} : loadMcTask(a->task);  // read first: fail fast
-    const PerplexityResult r = evalPerplexity(*m.model, windows, hook, a->batch, progress);
-    AccuracyResult acc;
-    if (!task.items.empty()) acc = evalAccuracy(*m.model, *m.tokenizer, task, hook, a->taskBatch, progress);
-    nlohmann::json j = {{"model", m.info.path}, {"corpus", corpus.name},       {"perplexity", r.perplexity},
-                        {"tokens", r.tokens},   {"windows", r.windows},        {"seqlen", r.seqlen},
-                        {"seconds", r.seconds}, {"device", m.model->device().str()}, {"act_rule", actRule}};
-    if (!task.items.empty()) j["accuracy"] = acc.toJson();
-    if (rule.present) j["predicted_speedup"] = predictedCheckpointSpeedup(*m.model, rule);
-    if (rule.present && !timing.empty()) {
-      j["calibrated_speedup"] = predictedCheckpointSpeedup(*m.model, rule, &timing);
-      j["timing"] = a->timing;
+    EvalRequest req;
+    req.model = a->model;
+    req.corpus = a->text.empty() ? a->corpus : a->text;
+    req.seqlen = a->seqlen;
+    req.maxWindows = a->maxWindows;
+    req.batch = a->batch;
+    req.task = a->task;
+    req.taskBatch = a->taskBatch;
+    req.device = a->device;
+    req.timing = a->timing;
+    req.memoryCheck = !a->noMemoryCheck;
+    if (a->plan) {
+      const MemoryPlan plan = planEval(req);
+      if (a->json) printJson(plan.toJson());
+      else std::cout << plan.text();
+      return;
     }
+    auto progress = progressBar();
+    const EvalOutcome o = runEval(req, progress);
+    nlohmann::json j = o.json;
     if (a->measureSpeed) {
-      DUO_CHECK(rule.present, "--measure-speed: ", m.info.path, " is not a pruned DuoScope checkpoint (no activation ",
+      DUO_CHECK(o.pruned, "--measure-speed: ", o.modelPath, " is not a pruned DuoScope checkpoint (no activation ",
                 "rule in its config.json); use `bench decode --model ... --w-sparsity ... --a-sparsity ...`");
-      const perf::DecodeBenchResult d = perf::measureCheckpointDecode(m.info.path, 32, 3, 0, progress, timing);
+      const perf::TimingProfile timing = a->timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(a->timing);
+      const perf::DecodeBenchResult d = perf::measureCheckpointDecode(o.modelPath, 32, 3, 0, progress, timing);
       j["measured_speedup"] = d.measuredSpeedup;
       j["cache_resident"] = d.cacheResident;
     }
     finishProgress();
-    if (a->json) printJson(j);
-    else
-      std::cout << "perplexity " << r.perplexity << " over " << r.tokens << " tokens (" << r.windows << " windows of "
-                << r.seqlen << ", " << corpus.name << ") in " << r.seconds << " s\n";
-    if (!a->json && !task.items.empty())
-      std::cout << "accuracy " << acc.acc << " +- " << acc.accStderr << ", acc_norm " << acc.accNorm << " +- "
-                << acc.accNormStderr << " over " << acc.items << " items of " << acc.task << " in " << acc.seconds
-                << " s\n";
-    if (!a->json && j.contains("predicted_speedup")) {
+    if (a->json) {
+      printJson(j);
+      return;
+    }
+    std::cout << "perplexity " << j["perplexity"].get<double>() << " over " << j["tokens"].get<int64_t>() << " tokens ("
+              << j["windows"].get<int64_t>() << " windows of " << j["seqlen"].get<int>() << ", "
+              << j["corpus"].get<std::string>() << ") in " << j["seconds"].get<double>() << " s\n";
+    if (j.contains("accuracy")) {
+      const auto& acc = j["accuracy"];
+      std::cout << "accuracy " << acc["acc"].get<double>() << " +- " << acc["acc_stderr"].get<double>() << ", acc_norm "
+                << acc["acc_norm"].get<double>() << " +- " << acc["acc_norm_stderr"].get<double>() << " over "
+                << acc["items"].get<int64_t>() << " items of " << acc["task"].get<std::string>() << "\n";
+    }
+    if (j.contains("predicted_speedup")) {
       std::cout << "predicted decode speedup " << j["predicted_speedup"].get<double>();
       if (j.contains("calibrated_speedup"))
         std::cout << ", with the timing profile " << j["calibrated_speedup"].get<double>();

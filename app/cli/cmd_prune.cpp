@@ -29,6 +29,9 @@ struct PruneArgs {
   bool noRecord = false;
   bool measureSpeed = false;  // time the written checkpoint's decode (core/perf/decode_bench)
   std::string timing;         // a timing profile: calibrated_speedup, and the measured decode's kernel choice
+  bool plan = false;          // print the memory plan and stop
+  bool noMemoryCheck = false;
+  double shardGb = 5.0;
 };
 
 Registrar reg("prune", [](CLI::App& app) {
@@ -53,6 +56,12 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--seqlen", a->req.seqlen, "Calibration window length (0 = default)")->capture_default_str();
   cmd->add_option("--seed", a->req.seed, "Seed for the calibration windows")->capture_default_str();
   cmd->add_option("--out", a->req.outDir, "Write the pruned HF checkpoint (+ duoscope.json) here");
+  cmd->add_option("--out-dtype", a->req.outDtype, "Checkpoint dtype: source | f32 | bf16 | f16 (pruned zeros stay exact)")
+      ->capture_default_str();
+  cmd->add_option("--shard-size", a->shardGb, "Largest checkpoint shard, GB (10^9 bytes)")->capture_default_str();
+  cmd->add_option("--stream-dtype", a->req.streamDtype, "Calibration streams: f32 | bf16")->capture_default_str();
+  cmd->add_flag("--plan", a->plan, "Print the memory plan (each term, the total, what is available) and stop");
+  cmd->add_flag("--no-memory-check", a->noMemoryCheck, "Run even when the memory plan says it does not fit");
   cmd->add_flag("--eval", a->req.eval, "Evaluate perplexity (pruned and dense) with the activation rule on");
   cmd->add_option("--eval-text", a->req.evalSource, "Evaluation corpus (default kjv:eval)");
   cmd->add_option("--eval-seqlen", a->req.evalSeqlen, "Evaluation window (default: calibration seqlen)");
@@ -82,6 +91,15 @@ Registrar reg("prune", [](CLI::App& app) {
     if (!a->config.empty()) req.sparsityFile = a->config;
     DUO_CHECK(req.taskFile.empty() || req.eval, "--task needs --eval (accuracy is part of the evaluation)");
     DUO_CHECK(!a->measureSpeed || !req.outDir.empty(), "--measure-speed needs --out (it times the written checkpoint)");
+    DUO_CHECK(a->shardGb > 0, "--shard-size ", a->shardGb, " must be positive");
+    req.maxShardBytes = static_cast<int64_t>(a->shardGb * 1e9);
+    req.memoryCheck = !a->noMemoryCheck;
+    if (a->plan) {
+      const MemoryPlan plan = planPrune(req);
+      if (a->json) printJson(plan.toJson());
+      else std::cout << plan.text();
+      return;
+    }
     if (req.nsamples <= 0 || req.seqlen <= 0) {  // say which defaults apply before the long part starts
       const ModelInfo info = inspectModel(req.model);
       const bool cuda = req.device == "cuda" || (req.device.empty() && deviceInfo().cuda);
@@ -97,7 +115,7 @@ Registrar reg("prune", [](CLI::App& app) {
     finishProgress();
     nlohmann::json out = r.toJson();
     if (!timing.empty()) {
-      const ModelConfig mc = loadModelConfig(resolveModelPath(req.model));
+      const ModelConfig mc = loadModelConfig(resolveModelPath(req.model));  // headers only
       out["calibrated_speedup"] = predictDecodeFor(mc, r.sparsity, &timing).speedup;
       out["timing"] = a->timing;
     }

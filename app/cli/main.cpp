@@ -1,4 +1,5 @@
 // duoscope-cli: the headless twin of the DuoScope window. Thin: parses flags, calls core.
+#include <csignal>
 #include <iostream>
 
 #include "app/cli/cli.h"
@@ -8,6 +9,9 @@
 
 int main(int argc, char** argv) {
   duo::tuneProcess(argc, argv);
+  // A file-size limit (ulimit -f) would kill the process mid-write with SIGXFSZ and leave the
+  // partial checkpoint behind; ignored, the write fails with EFBIG and is reported and cleaned up.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"DuoScope: dual-sparsity (weights + activations) pruning workbench for LLaMA-family models",
                "duoscope-cli"};
   app.set_version_flag("--version", std::string("duoscope-cli ") + duo::kVersion);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 
 #include "core/common/error.h"
 
@@ -63,66 +64,97 @@ nlohmann::json AccuracyResult::toJson() const {
           {"acc_stderr", accStderr}, {"acc_norm", accNorm}, {"acc_norm_stderr", accNormStderr}};
 }
 
-AccuracyResult evalAccuracy(const LlamaModel& model, const Tokenizer& tokenizer, const McTask& task,
-                            const InputHook& hook, int batch, const ProgressFn& progress) {
-  torch::NoGradGuard noGrad;
+// One forward batch of requests: inputs right-padded, and the positions whose next token is scored.
+struct McBatch {
+  torch::Tensor input;                    // [b, len] i64, right-padded with id 0
+  std::vector<int64_t> rowIdx, posIdx;    // one entry per scored continuation token
+  std::vector<int64_t> target;            // the token each entry predicts
+  std::vector<size_t> request;            // [b] request index of each row
+};
+
+struct AccuracyWalk::Impl {
+  const McTask* task = nullptr;
+  std::vector<Request> reqs;
+  std::vector<McBatch> batches;
+  size_t first = 0;  // index of the first batch in a LayerwiseBatches
+  int64_t totalRequests = 0;
+};
+
+AccuracyWalk::AccuracyWalk(const Tokenizer& tokenizer, const McTask& task, int64_t maxPositions, int batch)
+    : m(std::make_shared<Impl>()) {
   DUO_CHECK(batch >= 1, "accuracy: batch ", batch, " must be at least 1");
   DUO_CHECK(!task.items.empty(), "accuracy: task '", task.name, "' has no items");
-  const auto t0 = std::chrono::steady_clock::now();
-  const int64_t maxLen = std::max<int64_t>(2, model.config().maxPositions);
+  m->task = &task;
+  const int64_t maxLen = std::max<int64_t>(2, maxPositions);
   const std::string src = task.path.empty() ? task.name : task.path;
-
-  std::vector<Request> reqs;
   for (size_t i = 0; i < task.items.size(); ++i)
     for (size_t c = 0; c < task.items[i].choices.size(); ++c)
-      reqs.push_back(makeRequest(tokenizer, task.items[i], i, c, maxLen, src + ": item " + std::to_string(i + 1)));
+      m->reqs.push_back(makeRequest(tokenizer, task.items[i], i, c, maxLen, src + ": item " + std::to_string(i + 1)));
   // Longest first: batches hold similar lengths (little padding), and a too-long batch fails early.
-  std::vector<size_t> order(reqs.size());
+  std::vector<size_t> order(m->reqs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
-                   [&](size_t a, size_t b) { return reqs[a].tokens.size() > reqs[b].tokens.size(); });
+                   [&](size_t a, size_t b) { return m->reqs[a].tokens.size() > m->reqs[b].tokens.size(); });
+  const int64_t total = static_cast<int64_t>(m->reqs.size());
+  m->totalRequests = total;
+  for (int64_t s = 0; s < total; s += batch) {
+    const int64_t b = std::min<int64_t>(batch, total - s);
+    const int64_t len = static_cast<int64_t>(m->reqs[order[static_cast<size_t>(s)]].tokens.size()) - 1;  // inputs
+    McBatch mb;
+    mb.input = torch::zeros({b, len}, torch::kLong);
+    auto acc = mb.input.accessor<int64_t, 2>();
+    for (int64_t k = 0; k < b; ++k) {
+      const size_t ri = order[static_cast<size_t>(s + k)];
+      const Request& r = m->reqs[ri];
+      mb.request.push_back(ri);
+      const int64_t n = static_cast<int64_t>(r.tokens.size());
+      for (int64_t t = 0; t + 1 < n; ++t) acc[k][t] = r.tokens[static_cast<size_t>(t)];
+      for (int64_t t = n - 1 - r.contLen; t < n - 1; ++t) {  // position t predicts token t + 1
+        mb.rowIdx.push_back(k);
+        mb.posIdx.push_back(t);
+        mb.target.push_back(r.tokens[static_cast<size_t>(t + 1)]);
+      }
+    }
+    m->batches.push_back(std::move(mb));
+  }
+}
 
+void AccuracyWalk::addTo(LayerwiseBatches& batches) {
+  m->first = batches.size();
+  for (const McBatch& b : m->batches) batches.add(b.input);
+}
+
+namespace {
+
+// Adds the batch's continuation log-probabilities to res.logLik. h [b, len, d] f32: the hidden
+// states after the last layer; logits(x [N, d]) -> [N, V] f32.
+void scoreBatch(const McBatch& mb, const std::vector<Request>& reqs, const torch::Tensor& h,
+                const std::function<torch::Tensor(const torch::Tensor&)>& logits, AccuracyResult& res) {
+  const auto dev = h.device();
+  auto rows = torch::tensor(mb.rowIdx, torch::kLong).to(dev);             // [N] i64
+  auto pos = torch::tensor(mb.posIdx, torch::kLong).to(dev);              // [N] i64
+  auto sel = h.index({rows, pos});                                        // [N, d] f32
+  auto logp = torch::log_softmax(logits(sel), -1);                        // [N, V] f32
+  auto tok = torch::tensor(mb.target, torch::kLong).to(dev).unsqueeze(-1);  // [N, 1] i64
+  auto lp = logp.gather(-1, tok).squeeze(-1).to(torch::kFloat64).cpu();   // [N] f64
+  auto lpa = lp.accessor<double, 1>();
+  for (size_t e = 0; e < mb.rowIdx.size(); ++e) {
+    const Request& r = reqs[mb.request[static_cast<size_t>(mb.rowIdx[e])]];
+    res.logLik[r.item][r.choice] += lpa[static_cast<int64_t>(e)];
+  }
+}
+
+AccuracyResult emptyResult(const McTask& task) {
   AccuracyResult res;
   res.task = task.name;
   res.items = static_cast<int64_t>(task.items.size());
   res.logLik.resize(task.items.size());
   for (size_t i = 0; i < task.items.size(); ++i) res.logLik[i].assign(task.items[i].choices.size(), 0.0);
+  return res;
+}
 
-  const int64_t total = static_cast<int64_t>(reqs.size());
-  for (int64_t s = 0; s < total; s += batch) {
-    reportProgress(progress, {"eval", "accuracy", s, total});
-    const int64_t b = std::min<int64_t>(batch, total - s);
-    const int64_t len = static_cast<int64_t>(reqs[order[static_cast<size_t>(s)]].tokens.size()) - 1;  // inputs
-    auto input = torch::zeros({b, len}, torch::kLong);  // [b, len] i64, right-padded with id 0
-    std::vector<int64_t> rowIdx, posIdx, target;          // one entry per scored continuation token
-    auto acc = input.accessor<int64_t, 2>();
-    for (int64_t k = 0; k < b; ++k) {
-      const Request& r = reqs[order[static_cast<size_t>(s + k)]];
-      const int64_t n = static_cast<int64_t>(r.tokens.size());
-      for (int64_t t = 0; t + 1 < n; ++t) acc[k][t] = r.tokens[static_cast<size_t>(t)];
-      for (int64_t t = n - 1 - r.contLen; t < n - 1; ++t) {  // position t predicts token t + 1
-        rowIdx.push_back(k);
-        posIdx.push_back(t);
-        target.push_back(r.tokens[static_cast<size_t>(t + 1)]);
-      }
-    }
-    auto h = model.embed(input);  // [b, len, d] f32
-    for (int l = 0; l < static_cast<int>(model.config().numLayers); ++l) h = model.layer(l, h, hook);
-    const auto dev = h.device();
-    auto rows = torch::tensor(rowIdx, torch::kLong).to(dev);                     // [N] i64
-    auto pos = torch::tensor(posIdx, torch::kLong).to(dev);                      // [N] i64
-    auto sel = h.index({rows, pos});                                             // [N, d] f32
-    auto logp = torch::log_softmax(model.head(sel.unsqueeze(0)).squeeze(0), -1);  // [N, V] f32
-    auto tok = torch::tensor(target, torch::kLong).to(dev).unsqueeze(-1);        // [N, 1] i64
-    auto lp = logp.gather(-1, tok).squeeze(-1).to(torch::kFloat64).cpu();        // [N] f64
-    auto lpa = lp.accessor<double, 1>();
-    for (size_t e = 0; e < rowIdx.size(); ++e) {
-      const Request& r = reqs[order[static_cast<size_t>(s + rowIdx[e])]];
-      res.logLik[r.item][r.choice] += lpa[static_cast<int64_t>(e)];
-    }
-  }
-  reportProgress(progress, {"eval", "accuracy", total, total});
-
+// acc / acc_norm and their standard errors from the summed log-likelihoods.
+void decide(const McTask& task, AccuracyResult& res) {
   double hits = 0, hitsNorm = 0;
   for (size_t i = 0; i < task.items.size(); ++i) {
     const McItem& item = task.items[i];
@@ -144,6 +176,39 @@ AccuracyResult evalAccuracy(const LlamaModel& model, const Tokenizer& tokenizer,
   res.accNorm = hitsNorm / n;
   res.accStderr = binaryMeanStderr(res.acc, res.items);
   res.accNormStderr = binaryMeanStderr(res.accNorm, res.items);
+}
+
+}  // namespace
+
+AccuracyResult AccuracyWalk::score(const LayerwiseBatches& batches) const {
+  torch::NoGradGuard noGrad;
+  const auto t0 = std::chrono::steady_clock::now();
+  AccuracyResult res = emptyResult(*m->task);
+  for (size_t i = 0; i < m->batches.size(); ++i)
+    scoreBatch(m->batches[i], m->reqs, batches.hidden(m->first + i),
+               [&](const torch::Tensor& x) { return batches.logits(x); }, res);
+  decide(*m->task, res);
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+AccuracyResult evalAccuracy(const LlamaModel& model, const Tokenizer& tokenizer, const McTask& task,
+                            const InputHook& hook, int batch, const ProgressFn& progress) {
+  torch::NoGradGuard noGrad;
+  const auto t0 = std::chrono::steady_clock::now();
+  const AccuracyWalk walk(tokenizer, task, model.config().maxPositions, batch);
+  AccuracyResult res = emptyResult(task);
+  const int64_t total = walk.m->totalRequests;
+  int64_t done = 0;
+  for (const McBatch& mb : walk.m->batches) {
+    reportProgress(progress, {"eval", "accuracy", done, total});
+    auto h = model.embed(mb.input);  // [b, len, d] f32
+    for (int l = 0; l < static_cast<int>(model.config().numLayers); ++l) h = model.layer(l, h, hook);
+    scoreBatch(mb, walk.m->reqs, h, [&](const torch::Tensor& x) { return model.head(x.unsqueeze(0)).squeeze(0); }, res);
+    done += mb.input.size(0);
+  }
+  reportProgress(progress, {"eval", "accuracy", total, total});
+  decide(task, res);
   res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return res;
 }

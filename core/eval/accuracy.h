@@ -10,6 +10,7 @@
 // and logits are computed only at the continuation positions. Internal header (torch).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 
 #include "core/common/progress.h"
 #include "core/data/mc_task.h"
+#include "core/model/layerwise.h"
 #include "core/model/llama_model.h"
 #include "core/model/tokenizer/tokenizer.h"
 
@@ -43,5 +45,21 @@ double binaryMeanStderr(double p, int64_t n);
 // `batch` requests per forward. Progress: stage "eval", detail "accuracy", done/total requests.
 AccuracyResult evalAccuracy(const LlamaModel& model, const Tokenizer& tokenizer, const McTask& task,
                             const InputHook& hook = {}, int batch = 16, const ProgressFn& progress = {});
+
+// The same scoring through the layer streamer: the requests' batches are added to a
+// LayerwiseBatches, walked with the rest, and scored once the walk has reached the head. `task`
+// must outlive the walk.
+class AccuracyWalk {
+ public:
+  AccuracyWalk(const Tokenizer& tokenizer, const McTask& task, int64_t maxPositions, int batch = 16);
+  void addTo(LayerwiseBatches& batches);
+  AccuracyResult score(const LayerwiseBatches& batches) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> m;
+  friend AccuracyResult evalAccuracy(const LlamaModel&, const Tokenizer&, const McTask&, const InputHook&, int,
+                                     const ProgressFn&);
+};
 
 }  // namespace duo

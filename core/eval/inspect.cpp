@@ -7,6 +7,7 @@
 #include "core/data/corpus.h"
 #include "core/data/windows.h"
 #include "core/eval/checkpoint_rule.h"
+#include "core/model/layerwise.h"
 #include "core/model/model_loader.h"
 #include "core/prune/act_hook.h"
 
@@ -39,10 +40,11 @@ InspectResult inspectPruned(const InspectRequest& req, const ProgressFn& progres
   torch::NoGradGuard noGrad;
   const auto t0 = std::chrono::steady_clock::now();
   const torch::Device device = chooseDevice(req.device);
-  LoadedModel dense = loadModel(req.dense, device, progress);
-  LoadedModel pruned = loadModel(req.pruned, device, progress);
-  const ModelConfig& cfg = dense.model->config();
-  checkSameShape(cfg, pruned.model->config(), req);
+  // Both models through the layer streamer: one layer of each resident at a time.
+  OpenedModel dense = openModel(req.dense);
+  OpenedModel pruned = openModel(req.pruned);
+  const ModelConfig& cfg = dense.source->config();
+  checkSameShape(cfg, pruned.source->config(), req);
   const int L = static_cast<int>(cfg.numLayers);
 
   const CheckpointActRule rule = readCheckpointActRule(pruned.info.path, L);
@@ -69,28 +71,40 @@ InspectResult inspectPruned(const InspectRequest& req, const ProgressFn& progres
     errNum[l].fill(0), errDen[l].fill(0), zeros[l].fill(0), entries[l].fill(0);
   }
 
+  // Every window batch goes through layer l of both models before layer l + 1 is read.
   const int batch = std::max(1, req.batch);
+  LayerwiseBatches streamD(cfg, device), streamP(cfg, device);
   for (int64_t i = 0; i < w; i += batch) {
-    reportProgress(progress, {"inspect", "windows", i, w});
-    const int64_t b = std::min<int64_t>(batch, w - i);
-    auto tokens = windows.narrow(0, i, b).to(device);  // [b, T] i64
-    auto hd = dense.model->embed(tokens);                // [b, T, d] f32 dense stream
-    auto hp = pruned.model->embed(tokens);               // [b, T, d] f32 pruned stream
-    for (int l = 0; l < L; ++l) {
+    streamD.add(windows.narrow(0, i, std::min<int64_t>(batch, w - i)));
+    streamP.add(windows.narrow(0, i, std::min<int64_t>(batch, w - i)));
+  }
+  streamD.embed(dense.source->embed());
+  streamP.embed(pruned.source->embed());
+  std::vector<double> weightZeros(static_cast<size_t>(L) * kNumProj, 0.0), weightCount(weightZeros.size(), 0.0);
+  for (int l = 0; l < L; ++l) {
+    reportProgress(progress, {"inspect", "layer " + std::to_string(l), l, L});
+    const LayerWeights wd = layerToDevice(dense.source->layer(l), device);   // f32
+    const LayerWeights wp = layerToDevice(pruned.source->layer(l), device);  // f32
+    for (int p = 0; p < kNumProj; ++p) {
+      const auto& W = wp.proj[static_cast<size_t>(p)];  // [n_out, k_in] f32
+      weightZeros[static_cast<size_t>(l) * kNumProj + p] = static_cast<double>((W == 0).sum().item<int64_t>());
+      weightCount[static_cast<size_t>(l) * kNumProj + p] = static_cast<double>(W.numel());
+    }
+    for (size_t bi = 0; bi < streamD.size(); ++bi) {
       std::array<torch::Tensor, kNumSites> xd, xp;  // each [b, T, k_in] f32: the site inputs of layer l
-      const InputHook hookD = [&](int layer, Site s, const torch::Tensor& x) {
-        if (layer == l) xd[static_cast<int>(s)] = x;
+      const InputHook hookD = [&](int, Site s, const torch::Tensor& x) {
+        xd[static_cast<int>(s)] = x;
         return x;
       };
       const InputHook hookP = [&](int layer, Site s, const torch::Tensor& x) {
         torch::Tensor y = ruleHook ? ruleHook(layer, s, x) : x;
-        if (layer == l) xp[static_cast<int>(s)] = y;
+        xp[static_cast<int>(s)] = y;
         return y;
       };
-      auto nd = dense.model->layer(l, hd, hookD);
-      auto np = pruned.model->layer(l, hp, hookP);
-      const LayerWeights& wd = dense.model->weights().layers[static_cast<size_t>(l)];
-      const LayerWeights& wp = pruned.model->weights().layers[static_cast<size_t>(l)];
+      const torch::Tensor& hd = streamD.hidden(bi);  // [b, T, d] f32 dense stream
+      const torch::Tensor& hp = streamP.hidden(bi);  // [b, T, d] f32 pruned stream
+      auto nd = streamD.runner().layer(l, hd, hookD, &wd);
+      auto np = streamP.runner().layer(l, hp, hookP, &wp);
       for (int p = 0; p < kNumProj; ++p) {
         const int s = static_cast<int>(siteOf(static_cast<Proj>(p)));
         DUO_ASSERT(xd[s].defined() && xp[s].defined());
@@ -105,26 +119,25 @@ InspectResult inspectPruned(const InspectRequest& req, const ProgressFn& progres
       }
       hidNum[l] += sq(np - nd);
       hidDen[l] += sq(nd);
-      hd = nd;
-      hp = np;
+      streamD.setHidden(bi, nd);
+      streamP.setHidden(bi, np);
     }
   }
-  reportProgress(progress, {"inspect", "windows", w, w});
+  reportProgress(progress, {"inspect", "done", L, L});
 
   double wz = 0, wn = 0;
   for (int l = 0; l < L; ++l) {
-    const LayerWeights& wp = pruned.model->weights().layers[static_cast<size_t>(l)];
     for (int p = 0; p < kNumProj; ++p) {
-      const auto& W = wp.proj[static_cast<size_t>(p)];  // [n_out, k_in] f32
-      const double z = static_cast<double>((W == 0).sum().item<int64_t>());
+      const double z = weightZeros[static_cast<size_t>(l) * kNumProj + p];
+      const double n = weightCount[static_cast<size_t>(l) * kNumProj + p];
       wz += z;
-      wn += static_cast<double>(W.numel());
+      wn += n;
       const int s = static_cast<int>(siteOf(static_cast<Proj>(p)));
       InspectProj ip;
       ip.layer = l;
       ip.proj = static_cast<Proj>(p);
       ip.relError = errDen[l][p] > 0 ? errNum[l][p] / errDen[l][p] : 0.0;
-      ip.weightSparsity = z / static_cast<double>(W.numel());
+      ip.weightSparsity = z / n;
       ip.actSparsity = entries[l][s] > 0 ? zeros[l][s] / entries[l][s] : 0.0;
       res.projs.push_back(ip);
     }

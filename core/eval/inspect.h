@@ -58,7 +58,9 @@ struct InspectResult {
 };
 
 // Throws duo::Error when the models differ in shape (naming both) or the corpus is too short.
-// Progress: stage "inspect", one step per window batch; false cancels (duo::Cancelled).
+// Both models are read through the layer streamer (one layer of each resident; all windows pass
+// layer l before layer l + 1 is read). Progress: stage "inspect", one step per layer; false
+// cancels (duo::Cancelled).
 InspectResult inspectPruned(const InspectRequest& request, const ProgressFn& progress = {});
 
 }  // namespace duo

@@ -7,6 +7,8 @@
 #include <torch/torch.h>
 
 #include "core/common/progress.h"
+#include "core/model/layerwise.h"
+#include "core/model/io/weight_source.h"
 #include "core/model/llama_model.h"
 
 namespace duo {
@@ -23,5 +25,19 @@ struct PerplexityResult {
 // windows: [w, seqlen] i64. The hook (e.g. activation sparsity) is applied in every forward.
 PerplexityResult evalPerplexity(const LlamaModel& model, const torch::Tensor& windows, const InputHook& hook = {},
                                 int batch = 4, const ProgressFn& progress = {});
+
+// The same through the layer streamer: all windows through layer i of `source` before layer i+1 is
+// read, so only one layer (f32, on `device`) and the windows' hidden states are resident.
+PerplexityResult evalPerplexityStreamed(WeightSource& source, const torch::Tensor& windows, const InputHook& hook,
+                                        int batch, torch::Device device, const ProgressFn& progress = {});
+
+// The pieces, for walks that evaluate as they go (the prune job evaluates both models while it
+// calibrates): windows [w, T] are added to `batches` in groups of `batch`, and once the walk has
+// reached the head, perplexityOf() scores them one window at a time (logits [1, T, vocab]).
+struct PerplexityWindows {
+  size_t first = 0, count = 0;  // batch indices in the LayerwiseBatches
+};
+PerplexityWindows addPerplexityWindows(LayerwiseBatches& batches, const torch::Tensor& windows, int batch);
+PerplexityResult perplexityOf(const LayerwiseBatches& batches, const PerplexityWindows& which);
 
 }  // namespace duo

@@ -5,16 +5,20 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/device.h"
+#include "core/common/paths.h"
 #include "core/common/error.h"
 #include "core/common/sha256.h"
 #include "core/common/version.h"
 #include "core/data/corpus.h"
 #include "core/data/windows.h"
 #include "core/eval/accuracy.h"
+#include "core/model/layerwise.h"
 #include "core/eval/perplexity.h"
 #include "core/io/model_hash.h"
 #include "core/job/decode_estimate.h"
-#include "core/model/io/model_writer.h"
+#include "core/model/io/checkpoint_writer.h"
+#include "core/model/io/model_info.h"
+#include "core/model/io/tensor_names.h"
 #include "core/model/model_loader.h"
 #include "core/prune/act_hook.h"
 #include "core/prune/calibrate.h"
@@ -45,6 +49,87 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
+namespace {
+
+// The sparsity a request describes, for a model of `layers` layers: a file, the request's table,
+// or uniform; N:M and the activation rule from the request. Validated.
+SparsityConfig resolveSparsity(const PruneRequest& req, int layers) {
+  SparsityConfig sc;
+  if (!req.sparsityFile.empty()) sc = SparsityConfig::load(req.sparsityFile, layers);
+  else if (req.sparsity.numLayers() > 0) sc = req.sparsity;
+  else sc = SparsityConfig::uniform(layers, req.uniformWeight, req.uniformAct);
+  if (req.nm.structured()) sc.nm = req.nm;
+  if (req.sparsityFile.empty()) sc.actRule = req.actRule;
+  sc.validate(req.sparsityFile.empty() ? "sparsity config" : req.sparsityFile, layers);
+  return sc;
+}
+
+bool anyActivationSparsity(const SparsityConfig& sc) {
+  for (int l = 0; l < sc.numLayers(); ++l)
+    for (int s = 0; s < kNumSites; ++s)
+      if (sc.siteAct(l, static_cast<Site>(s)) > 0.0) return true;
+  return false;
+}
+
+int storageBytes(const ModelInfo& info) {
+  return info.dtype == "BF16" || info.dtype == "F16" ? 2 : 4;
+}
+
+// Fills calibration defaults and the eval window length.
+void fillDefaults(PruneRequest& req, int64_t params, bool cuda) {
+  int defN = 0, defL = 0;
+  defaultCalibration(params, cuda, &defN, &defL);
+  if (req.nsamples <= 0) req.nsamples = defN;
+  if (req.seqlen <= 0) req.seqlen = defL;
+  if (req.evalSeqlen <= 0) req.evalSeqlen = req.seqlen;
+}
+
+MemoryPlanInput planInput(const PruneRequest& req, const ModelInfo& info, const SparsityConfig& sc,
+                          int64_t evalWindows) {
+  MemoryPlanInput in;
+  in.job = "prune";
+  in.model = info.path;
+  in.config = info.config;
+  in.sourceBytes = storageBytes(info);
+  in.method = req.method;
+  in.actSparsity = anyActivationSparsity(sc);
+  in.nsamples = req.nsamples;
+  in.seqlen = req.seqlen;
+  in.streamBytes = req.streamDtype == "bf16" ? 2 : 4;
+  in.evalWindows = req.eval ? evalWindows : 0;
+  in.evalSeqlen = req.evalSeqlen;
+  return in;
+}
+
+// Windows the evaluation will use without tokenizing the corpus: its size in bytes over ~3 bytes
+// per token (an upper bound for BPE tokenizers on English), capped by maxWindows.
+int64_t estimateEvalWindows(const PruneRequest& req) {
+  if (!req.eval) return 0;
+  int64_t bytes = 0;
+  try {
+    bytes = static_cast<int64_t>(loadCorpus(req.evalSource).text.size());
+  } catch (const Error&) {
+    return req.maxWindows;  // the run itself reports a missing corpus
+  }
+  const int64_t w = bytes / 3 / std::max(2, req.evalSeqlen);
+  return req.maxWindows > 0 ? std::min<int64_t>(w, req.maxWindows) : w;
+}
+
+torch::ScalarType outDtypeFor(const std::string& name, torch::ScalarType source) {
+  if (name.empty() || name == "source") return source;
+  return parseDtype(name, "--out-dtype");
+}
+
+}  // namespace
+
+MemoryPlan planPrune(const PruneRequest& reqIn) {
+  PruneRequest req = reqIn;
+  const ModelInfo info = inspectModel(resolveModelPath(req.model));
+  const SparsityConfig sc = resolveSparsity(req, static_cast<int>(info.config.numLayers));
+  fillDefaults(req, info.config.parameterCount(), chooseDevice(req.device).is_cuda());
+  return planMemory(planInput(req, info, sc, estimateEvalWindows(req)));
+}
+
 PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
                      const std::function<void(const ProjRecord&)>& onRecord) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -53,30 +138,33 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   PruneRequest& req = res.request;
   const torch::Device device = chooseDevice(req.device);
   res.device = device.str();
-  LoadedModel m = loadModel(req.model, device, progress);
+  DUO_CHECK(req.streamDtype == "f32" || req.streamDtype == "bf16", "--stream-dtype '", req.streamDtype,
+            "' is not f32 or bf16");
+  OpenedModel m = openModel(req.model);  // headers and tokenizer only
+  WeightSource& source = *m.source;
+  const ModelConfig& cfg = source.config();
+  const torch::ScalarType outDtype = outDtypeFor(req.outDtype, source.dtype());
   // The task file is read before calibration so that a bad file fails in seconds, not after it.
   const McTask task = req.eval && !req.taskFile.empty() ? loadMcTask(req.taskFile) : McTask{};
-  const ModelConfig& cfg = m.model->config();
 
-  // Sparsity: a file, the request's table, or uniform.
-  if (!req.sparsityFile.empty()) res.sparsity = SparsityConfig::load(req.sparsityFile, static_cast<int>(cfg.numLayers));
-  else if (req.sparsity.numLayers() > 0) res.sparsity = req.sparsity;
-  else res.sparsity = SparsityConfig::uniform(static_cast<int>(cfg.numLayers), req.uniformWeight, req.uniformAct);
-  if (req.nm.structured()) res.sparsity.nm = req.nm;
-  if (req.sparsityFile.empty()) res.sparsity.actRule = req.actRule;
-  res.sparsity.validate(req.sparsityFile.empty() ? "sparsity config" : req.sparsityFile, static_cast<int>(cfg.numLayers));
+  res.sparsity = resolveSparsity(req, static_cast<int>(cfg.numLayers));
   req.sparsity = res.sparsity;
+  fillDefaults(req, cfg.parameterCount(), device.is_cuda());
 
-  int defN = 0, defL = 0;
-  defaultCalibration(cfg.parameterCount(), device.is_cuda(), &defN, &defL);
-  if (req.nsamples <= 0) req.nsamples = defN;
-  if (req.seqlen <= 0) req.seqlen = defL;
-  if (req.evalSeqlen <= 0) req.evalSeqlen = req.seqlen;
+  // The memory plan, before anything heavy is read or allocated.
+  res.memoryPlan = planMemory(planInput(req, m.info, res.sparsity, estimateEvalWindows(req)));
+  if (req.memoryCheck) checkMemoryPlan(res.memoryPlan);
 
-  // Calibration data.
+  // Calibration and evaluation data.
   const CorpusText calib = loadCorpus(req.calibSource);
   const auto calibTokens = m.tokenizer->encode(calib.text, false);
   const torch::Tensor windows = sampleWindows(calibTokens, req.nsamples, req.seqlen, req.seed);  // [n, seqlen] i64
+  torch::Tensor evalWin;  // [w, evalSeqlen] i64
+  if (req.eval) {
+    const CorpusText evalText = loadCorpus(req.evalSource);
+    evalWin = consecutiveWindows(m.tokenizer->encode(evalText.text, false), req.evalSeqlen, req.maxWindows);
+  }
+
 
   CalibrateOptions co;
   co.method = req.method;
@@ -86,45 +174,91 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   co.obs.damping = req.damp;
   co.obs.blockSize = req.blockSize;
   co.device = device;
-  CalibrationResult cal = calibrate(m.model->weights(), windows, co, progress, [&](const ProjRecord& r) {
-    if (onRecord) onRecord(r);
-  });
+  co.streamDtype = req.streamDtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+
+  // The checkpoint, written as layers finish (embedding first, head last).
+  std::unique_ptr<CheckpointWriter> writer;
+  if (!req.outDir.empty()) {
+    CheckpointWriterOptions wo;
+    wo.dtype = outDtype;
+    if (req.maxShardBytes > 0) wo.maxShardBytes = req.maxShardBytes;
+    writer = std::make_unique<CheckpointWriter>(req.outDir, cfg, wo);
+    writer->put({TensorKind::Embed, -1, Proj::Q}, source.embed());
+  }
+
+  // Evaluation streams, dense and pruned, pushed through each layer as it finishes.
+  std::unique_ptr<LayerwiseBatches> evalDense, evalPruned;
+  PerplexityWindows pplD, pplP;
+  std::unique_ptr<AccuracyWalk> accWalk;
+  double evalSeconds = 0;
+  const bool methodHasActs = req.method != Method::Dense;
+  if (req.eval) {
+    const auto te = std::chrono::steady_clock::now();
+    evalDense = std::make_unique<LayerwiseBatches>(cfg, device);
+    evalPruned = std::make_unique<LayerwiseBatches>(cfg, device);
+    pplD = addPerplexityWindows(*evalDense, evalWin, 4);
+    pplP = addPerplexityWindows(*evalPruned, evalWin, 4);
+    if (!task.items.empty()) {
+      accWalk = std::make_unique<AccuracyWalk>(*m.tokenizer, task, cfg.maxPositions, 16);
+      accWalk->addTo(*evalDense);
+      accWalk->addTo(*evalPruned);
+    }
+    const torch::Tensor embed = source.embed();
+    evalDense->embed(embed);
+    evalPruned->embed(embed);
+    evalSeconds += secondsSince(te);
+  }
+
+  const int L = static_cast<int>(cfg.numLayers);
+  const LayerFn onLayer = [&](const LayerDone& done) {
+    if (writer) writer->putLayer(done.index, done.pruned);
+    if (evalDense) {
+      const auto te = std::chrono::steady_clock::now();
+      reportProgress(progress, {"eval", "layer " + std::to_string(done.index) + " evaluation windows", done.index, L});
+      evalDense->layer(done.index, done.dense, {});
+      evalPruned->layer(done.index, done.pruned,
+                        methodHasActs ? makeActivationHook(res.sparsity, done.thresholds) : InputHook{});
+      evalSeconds += secondsSince(te);
+    }
+  };
+  CalibrationResult cal;
+  if (req.method == Method::Dense) {  // nothing to calibrate: the walk alone
+    torch::NoGradGuard noGrad;
+    for (int l = 0; l < L; ++l) {
+      reportProgress(progress, {"calibrate", "layer " + std::to_string(l), int64_t(l) * kNumProj, int64_t(L) * kNumProj});
+      const LayerWeights lw = layerToDevice(source.layer(l), device);
+      onLayer(LayerDone{l, lw, lw, cal.thresholds});
+    }
+  } else {
+    cal = calibrate(source, windows, co, progress, [&](const ProjRecord& r) { if (onRecord) onRecord(r); }, onLayer);
+  }
   res.records = cal.records;
   res.secondsForward = cal.secondsForward;
   res.secondsStats = cal.secondsStats;
   res.secondsSolve = cal.secondsSolve;
 
-  // Achieved sparsity over all prunable weights; mean achieved activation sparsity of the records.
-  double zeros = 0, total = 0, act = 0;
-  for (const auto& lw : cal.weights.layers)
-    for (const auto& w : lw.proj) {
-      zeros += static_cast<double>((w == 0).sum().item<int64_t>());
-      total += static_cast<double>(w.numel());
-    }
-  for (const auto& r : res.records) act += r.actSparsity;
-  res.weightSparsity = total > 0 ? zeros / total : 0;
-  res.actSparsity = res.records.empty() ? 0 : act / static_cast<double>(res.records.size());
-  res.predictedSpeedup = predictDecodeFor(cfg, res.sparsity).speedup;
-
-  const bool methodHasActs = req.method != Method::Dense;
-  const InputHook hook = methodHasActs ? makeActivationHook(res.sparsity, cal.thresholds) : InputHook{};
-  LlamaModel pruned(cal.weights, device);
-
+  // The head: the checkpoint's last tensors, and the evaluation's logits.
+  if (writer) {
+    writer->put({TensorKind::FinalNorm, -1, Proj::Q}, source.finalNorm());
+    if (!cfg.tieWordEmbeddings) writer->put({TensorKind::LmHead, -1, Proj::Q}, source.lmHead());
+  }
   if (req.eval) {
     const auto te = std::chrono::steady_clock::now();
-    const CorpusText evalText = loadCorpus(req.evalSource);
-    const auto evalWin = consecutiveWindows(m.tokenizer->encode(evalText.text, false), req.evalSeqlen, req.maxWindows);
-    const auto p = evalPerplexity(pruned, evalWin, hook, 4, progress);
-    const auto d = evalPerplexity(*m.model, evalWin, {}, 4, progress);
+    reportProgress(progress, {"eval", "perplexity", L, L});
+    const torch::Tensor fn = source.finalNorm(), head = source.lmHead();
+    evalDense->setHead(fn, head);
+    evalPruned->setHead(fn, head);
+    const PerplexityResult p = perplexityOf(*evalPruned, pplP);
+    const PerplexityResult d = perplexityOf(*evalDense, pplD);
     res.eval.done = true;
     res.eval.perplexity = p.perplexity;
     res.eval.densePerplexity = d.perplexity;
     res.eval.tokens = p.tokens;
     res.eval.windows = p.windows;
     res.eval.seqlen = p.seqlen;
-    if (!task.items.empty()) {  // multiple-choice accuracy, pruned (rule on) and dense
-      const AccuracyResult ap = evalAccuracy(pruned, *m.tokenizer, task, hook, 16, progress);
-      const AccuracyResult ad = evalAccuracy(*m.model, *m.tokenizer, task, {}, 16, progress);
+    if (accWalk) {  // multiple-choice accuracy, pruned (rule on) and dense
+      const AccuracyResult ap = accWalk->score(*evalPruned);
+      const AccuracyResult ad = accWalk->score(*evalDense);
       res.eval.taskName = task.name;
       res.eval.taskItems = ap.items;
       res.eval.accuracy = ap.acc;
@@ -136,13 +270,29 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
       res.eval.denseAccuracyNorm = ad.accNorm;
       res.eval.denseAccuracyNormStderr = ad.accNormStderr;
     }
-    res.secondsEval = secondsSince(te);
+    evalDense.reset();
+    evalPruned.reset();
+    res.secondsEval = evalSeconds + secondsSince(te);
   }
+
+  // Achieved sparsity over all prunable weights (each record's zero fraction weighted by the
+  // projection's size); mean achieved activation sparsity of the records.
+  double zeros = 0, total = 0, act = 0;
+  for (const auto& r : res.records) {
+    const auto shape = expectedShape(cfg, {TensorKind::Proj, r.layer, r.proj});
+    const double n = static_cast<double>(shape[0] * shape[1]);
+    zeros += r.weightSparsity * n;
+    total += n;
+    act += r.actSparsity;
+  }
+  res.weightSparsity = total > 0 ? zeros / total : 0;
+  res.actSparsity = res.records.empty() ? 0 : act / static_cast<double>(res.records.size());
+  res.predictedSpeedup = predictDecodeFor(cfg, res.sparsity).speedup;
 
   const ModelInfo& info = m.info;
   res.provenance = {{"model", {{"path", info.path}, {"name", info.name}, {"format", info.format},
                                {"architecture", cfg.architecture}, {"layers", cfg.numLayers},
-                               {"parameters", info.parameters},
+                               {"parameters", info.parameters}, {"dtype", info.dtype},
                                {"sha256", modelContentHash(info.path)}}},
                     {"data", {{"calib", req.calibSource}, {"nsamples", req.nsamples}, {"seqlen", req.seqlen},
                               {"seed", req.seed}, {"tokenizer", m.tokenizer->kind()}}},
@@ -152,9 +302,9 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   res.peakRssBytes = peakRssBytes();
   res.secondsTotal = secondsSince(t0);
 
-  if (!req.outDir.empty()) {
+  if (writer) {
     reportProgress(progress, {"save", req.outDir, 0, 1});
-    nlohmann::json extra = {
+    const nlohmann::json extra = {
         {"sparsity_config",
          {{"format", "dense"},
           {"global_sparsity", res.weightSparsity},
@@ -168,14 +318,16 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
     // A GGUF source has no tokenizer.json to copy: write ours (it encodes like PyPI `tokenizers`
     // would) so the checkpoint is a complete HF folder. SPM tokenizers from GGUF cannot be written.
     std::string tokenizerSrc = m.tokenizerJsonPath;
-    const std::filesystem::path tokDir = req.outDir + ".tokenizer.tmp";
+    const std::filesystem::path tokDir = writer->partialDir() + ".tokenizer";
     if (tokenizerSrc.empty() && m.tokenizer->kind() == "bpe-bytelevel") {
       std::filesystem::create_directories(tokDir);
       tokenizerSrc = (tokDir / "tokenizer.json").string();
       m.tokenizer->saveTokenizerJson(tokenizerSrc);
     }
+    res.outDtype = dtypeName(outDtype);
+    res.outShards = writer->shardFiles();
     try {
-      saveHfCheckpoint(cal.weights, req.outDir, extra, tokenizerSrc, progress);
+      writer->commit(extra, tokenizerSrc, progress);
     } catch (...) {
       std::error_code ec;
       std::filesystem::remove_all(tokDir, ec);
@@ -211,9 +363,12 @@ nlohmann::json PruneResult::toJson() const {
       {"timings", {{"total", secondsTotal}, {"forward", secondsForward}, {"stats", secondsStats},
                    {"solve", secondsSolve}, {"eval", secondsEval}}},
       {"peak_rss_bytes", peakRssBytes},
+      {"memory_plan", memoryPlan.toJson()},
       {"device", device},
       {"provenance", provenance},
       {"out", request.outDir}};
+  if (!outDtype.empty()) j["out_dtype"] = outDtype;
+  if (!outShards.empty()) j["out_shards"] = outShards;
   if (eval.done)
     j["eval"] = {{"perplexity", eval.perplexity}, {"dense_perplexity", eval.densePerplexity}, {"tokens", eval.tokens},
                  {"windows", eval.windows}, {"seqlen", eval.seqlen}, {"corpus", request.evalSource}};

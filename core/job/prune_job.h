@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/progress.h"
+#include "core/job/memory_plan.h"
 #include "core/prune/prune_types.h"
 #include "core/prune/sparsity_config.h"
 
@@ -37,7 +38,11 @@ struct PruneRequest {
   int maxWindows = 0;                // 0 = all windows
   std::string taskFile;              // optional multiple-choice JSONL
   std::string outDir;                // "" = do not write a checkpoint
+  std::string outDtype = "source";   // the checkpoint's dtype: source | f32 | bf16 | f16
+  int64_t maxShardBytes = 0;         // 0 = 5 GB shards (HF's default)
+  std::string streamDtype = "f32";   // calibration streams: f32 | bf16
   std::string device;                // "" = auto (cuda when available), "cpu", "cuda"
+  bool memoryCheck = true;           // refuse to start when the memory plan does not fit
 };
 
 struct EvalResult {
@@ -64,6 +69,9 @@ struct PruneResult {
   double predictedSpeedup = 0;       // end-to-end decode, bytes model
   double secondsTotal = 0, secondsForward = 0, secondsStats = 0, secondsSolve = 0, secondsEval = 0;
   long long peakRssBytes = 0;
+  MemoryPlan memoryPlan;             // what the plan said before the run (total_bytes beside peak_rss_bytes)
+  std::string outDtype;              // the checkpoint's stored dtype ("BF16", ...), "" when none written
+  std::vector<std::string> outShards;
   std::string device;
   nlohmann::json provenance;         // model hash, data, seed, versions
   nlohmann::json toJson() const;     // the `prune --json` document
@@ -72,7 +80,14 @@ struct PruneResult {
 // Default nsamples/seqlen for a model with `params` parameters on this machine.
 void defaultCalibration(int64_t params, bool cuda, int* nsamples, int* seqlen);
 
-// Runs the job. onRecord is called (on the calling thread) as each projection finishes; progress
+// The memory plan of the job `req` describes (model headers only, nothing loaded).
+MemoryPlan planPrune(const PruneRequest& req);
+
+// Runs the job through the layer streamer: the model stays memory-mapped; the embedding, one
+// decoder layer (f32 while it is calibrated) and at the end the head are materialised in turn;
+// evaluation windows (dense and pruned) go through each layer as it finishes; the checkpoint is
+// written shard by shard as layers finish, beside --out, and renamed into place at the end.
+// Before anything heavy, the memory plan is checked (unless req.memoryCheck is false). onRecord is called (on the calling thread) as each projection finishes; progress
 // returning false cancels at the next projection boundary or inside the solver: then duo::Cancelled
 // is thrown and nothing is written.
 PruneResult runPrune(const PruneRequest& req, const ProgressFn& progress,

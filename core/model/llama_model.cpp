@@ -14,6 +14,13 @@ torch::Tensor rotateHalf(const torch::Tensor& x) {
 }
 }  // namespace
 
+LlamaWeights configOnly(const ModelConfig& config) {
+  LlamaWeights w;
+  w.config = config;
+  w.layers.resize(static_cast<size_t>(config.numLayers));
+  return w;
+}
+
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
   auto var = x.pow(2).mean(-1, /*keepdim=*/true);
   return x * torch::rsqrt(var + eps) * weight;

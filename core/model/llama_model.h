@@ -99,6 +99,10 @@ class LlamaModel {
   OutputHook m_outputHook;
 };
 
+// Weights with the config and empty layers: a LlamaModel built on them computes only with the
+// LayerWeights passed to layer() (the layer streamer's runner).
+LlamaWeights configOnly(const ModelConfig& config);
+
 // RMSNorm over the last dimension: x / sqrt(mean(x^2) + eps) * weight.
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps);
 

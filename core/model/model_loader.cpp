@@ -22,25 +22,43 @@ torch::Device chooseDevice(const std::string& preference) {
   fail("device '", preference, "': expected auto, cpu or cuda");
 }
 
+namespace {
+// The tokenizer of the model at `path` (resolved): GGUF metadata, tokenizer.json or a SentencePiece
+// tokenizer.model; checked against the embedding's vocabulary.
+void loadTokenizerInto(const std::string& path, const ModelInfo& info, const ModelConfig& config,
+                       std::shared_ptr<Tokenizer>* tokenizer, std::string* tokenizerPath) {
+  if (info.format == "gguf") {
+    *tokenizer = Tokenizer::fromSpec(ggufTokenizerSpec(path));
+  } else {
+    *tokenizerPath = hfTokenizerPath(path);
+    if (std::filesystem::path(*tokenizerPath).filename() == "tokenizer.model") {
+      *tokenizer = Tokenizer::fromSpec(spmTokenizerSpec(*tokenizerPath));
+      (*tokenizer)->setSpecialIds(static_cast<int32_t>(config.bosTokenId), static_cast<int32_t>(config.eosTokenId));
+    } else {
+      *tokenizer = Tokenizer::fromJsonFile(*tokenizerPath);
+    }
+  }
+  DUO_CHECK((*tokenizer)->vocabSize() <= config.vocabSize, path, ": tokenizer has ", (*tokenizer)->vocabSize(),
+            " tokens, the embedding only ", config.vocabSize);
+}
+}  // namespace
+
 LoadedModel loadModel(const std::string& pathOrAlias, torch::Device device, const ProgressFn& progress) {
   const std::string path = resolveModelPath(pathOrAlias);
   LoadedModel m;
   m.info = inspectModel(path);
   LlamaWeights w = loadWeights(path, progress);
-  if (m.info.format == "gguf") {
-    m.tokenizer = Tokenizer::fromSpec(ggufTokenizerSpec(path));
-  } else {
-    m.tokenizerJsonPath = hfTokenizerPath(path);
-    if (std::filesystem::path(m.tokenizerJsonPath).filename() == "tokenizer.model") {
-      m.tokenizer = Tokenizer::fromSpec(spmTokenizerSpec(m.tokenizerJsonPath));
-      m.tokenizer->setSpecialIds(static_cast<int32_t>(w.config.bosTokenId), static_cast<int32_t>(w.config.eosTokenId));
-    } else {
-      m.tokenizer = Tokenizer::fromJsonFile(m.tokenizerJsonPath);
-    }
-  }
-  DUO_CHECK(m.tokenizer->vocabSize() <= w.config.vocabSize, path, ": tokenizer has ", m.tokenizer->vocabSize(),
-            " tokens, the embedding only ", w.config.vocabSize);
+  loadTokenizerInto(path, m.info, w.config, &m.tokenizer, &m.tokenizerJsonPath);
   m.model = std::make_shared<LlamaModel>(std::move(w), device);
+  return m;
+}
+
+OpenedModel openModel(const std::string& pathOrAlias) {
+  const std::string path = resolveModelPath(pathOrAlias);
+  OpenedModel m;
+  m.info = inspectModel(path);
+  m.source = openWeightSource(path);
+  loadTokenizerInto(path, m.info, m.source->config(), &m.tokenizer, &m.tokenizerJsonPath);
   return m;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/common/progress.h"
 #include "core/model/io/model_info.h"
+#include "core/model/io/weight_source.h"
 #include "core/model/llama_model.h"
 #include "core/model/tokenizer/tokenizer.h"
 
@@ -20,10 +21,22 @@ struct LoadedModel {
   std::string tokenizerJsonPath;  // HF folders: the tokenizer file (tokenizer.json, else tokenizer.model) copied into pruned checkpoints
 };
 
+// A model opened for the layer streamer: headers read and checked, the tokenizer loaded, no
+// weights in memory.
+struct OpenedModel {
+  ModelInfo info;
+  std::unique_ptr<WeightSource> source;
+  std::shared_ptr<Tokenizer> tokenizer;
+  std::string tokenizerJsonPath;  // as LoadedModel's
+};
+
 // "" or "auto": CUDA when LibTorch has it, else CPU; "cpu"; "cuda" (error when unavailable).
 torch::Device chooseDevice(const std::string& preference);
 
 // Resolves aliases (tiny, smollm2), loads weights and tokenizer. Errors name the file and fault.
 LoadedModel loadModel(const std::string& pathOrAlias, torch::Device device, const ProgressFn& progress = {});
+
+// Resolves aliases, opens the weights for streaming and loads the tokenizer.
+OpenedModel openModel(const std::string& pathOrAlias);
 
 }  // namespace duo

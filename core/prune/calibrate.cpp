@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/common/error.h"
+#include "core/model/layerwise.h"
 #include "core/model/llama_model.h"
 #include "core/prune/act_hook.h"
 #include "core/prune/act_sparsity.h"
@@ -50,18 +51,6 @@ class Stopwatch {
   double m_t0;
 };
 
-LayerWeights layerOn(const LayerWeights& lw, torch::Device device) {
-  LayerWeights out;
-  auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(device) : t; };
-  out.attnNorm = mv(lw.attnNorm);
-  out.mlpNorm = mv(lw.mlpNorm);
-  for (int p = 0; p < kNumProj; ++p) out.proj[static_cast<size_t>(p)] = mv(lw.proj[static_cast<size_t>(p)]);
-  out.qBias = mv(lw.qBias);
-  out.kBias = mv(lw.kBias);
-  out.vBias = mv(lw.vBias);
-  return out;
-}
-
 // The pruned stream sees the activation rule during calibration for these methods only.
 bool sparseStream(Method m) { return m == Method::DuoGpt || m == Method::SparseGptSparseIn || m == Method::Teal; }
 bool isObs(Method m) { return m == Method::DuoGpt || m == Method::SparseGpt || m == Method::SparseGptSparseIn; }
@@ -70,22 +59,28 @@ std::string where(int layer, const std::string& what) { return "layer " + std::t
 
 class Calibrator {
  public:
-  Calibrator(const LlamaWeights& dense, const CalibrateOptions& opts, const ProgressFn& progress,
-             const RecordFn& onRecord)
-      : m_dense(dense),
+  Calibrator(WeightSource& source, const CalibrateOptions& opts, const ProgressFn& progress,
+             const RecordFn& onRecord, const LayerFn& onLayer)
+      : m_source(source),
         m_opts(opts),
         m_progress(progress),
         m_onRecord(onRecord),
-        m_runner(skeleton(dense.config), opts.device),
-        m_clock(opts.device) {}
+        m_onLayer(onLayer),
+        m_runner(configOnly(source.config()), opts.device),
+        m_clock(opts.device),
+        m_streamDevice(opts.streamDevice.value_or(opts.device)) {}
 
   CalibrationResult run(const torch::Tensor& windows) {
-    const int L = static_cast<int>(m_dense.config.numLayers);
-    m_res.weights = m_dense;  // shallow: projections are replaced layer by layer
+    const int L = static_cast<int>(m_source.config().numLayers);
     if (m_opts.sparsity.actRule == ActRule::Threshold) m_res.thresholds.resize(L);
     m_total = int64_t(L) * kNumProj;
-    // Both streams start at the embeddings: [N, T, d] f32 on the device.
-    m_hD = torch::embedding(m_dense.embed, windows.to(m_dense.embed.device())).to(m_opts.device).contiguous();
+    // Both streams start at the embeddings: [N, T, d] in the stream dtype (f32 by default), looked
+    // up in the source dtype so that no f32 copy of the whole table is made.
+    report("embedding");
+    const torch::Tensor embed = m_source.embed();  // [vocab, d] source dtype
+    m_hD = torch::embedding(embed, windows.to(embed.device()))
+               .to(m_streamDevice, m_opts.streamDtype)
+               .contiguous();
     m_hP = m_hD.clone();
     // Baselines calibrate on dense activations; their records are measured on a third stream that
     // is the exported model (pruned weights, activation rule on), unless no site is sparsified.
@@ -99,16 +94,14 @@ class Calibrator {
   }
 
  private:
-  static LlamaWeights skeleton(const ModelConfig& cfg) {
-    // The runner only computes with the weights we pass per layer; it holds none itself.
-    LlamaWeights w;
-    w.config = cfg;
-    w.layers.resize(static_cast<size_t>(cfg.numLayers));
-    return w;
-  }
-
   torch::Tensor applyAct(int layer, Site site, const torch::Tensor& x) const {
     return applyActivationRule(m_opts.sparsity, m_res.thresholds, layer, site, x);
+  }
+
+  // Rows [i0, i0 + b) of a stream as the compute device's f32 [b, T, d]: a view when the stream is
+  // there in f32 already.
+  torch::Tensor chunk(const torch::Tensor& stream, int64_t i0, int64_t b) const {
+    return stream.narrow(0, i0, b).to(m_opts.device, torch::kFloat32);
   }
 
   // The input of `site` in layer l for a chunk of a stream, computing only up to that site. The
@@ -140,7 +133,8 @@ class Calibrator {
   }
 
   void runLayer(int l) {
-    const LayerWeights Ld = layerOn(m_dense.layers[static_cast<size_t>(l)], m_opts.device);  // dense, read only
+    report(where(l, "load"));
+    const LayerWeights Ld = layerToDevice(m_source.layer(l), m_opts.device);  // dense f32, read only
     LayerWeights Lp = Ld;  // working copy: projections are replaced (never written in place) as they are pruned
     const bool sparse = sparseStream(m_opts.method);
     for (const Group& g : kGroups) runGroup(l, g, Ld, Lp, sparse);
@@ -149,21 +143,12 @@ class Calibrator {
     const InputHook actHook = [this](int layer, Site s, const torch::Tensor& x) { return applyAct(layer, s, x); };
     forChunks([&](int64_t i0, int64_t b) {
       report(where(l, "forward"));
-      auto d = m_hD.narrow(0, i0, b);
-      d.copy_(m_runner.layer(l, d, {}, &Ld));
-      auto p = m_hP.narrow(0, i0, b);
-      p.copy_(m_runner.layer(l, p, sparse ? actHook : InputHook{}, &Lp));
-      if (m_hE.defined()) {
-        auto e = m_hE.narrow(0, i0, b);
-        e.copy_(m_runner.layer(l, e, actHook, &Lp));
-      }
+      m_hD.narrow(0, i0, b).copy_(m_runner.layer(l, chunk(m_hD, i0, b), {}, &Ld));
+      m_hP.narrow(0, i0, b).copy_(m_runner.layer(l, chunk(m_hP, i0, b), sparse ? actHook : InputHook{}, &Lp));
+      if (m_hE.defined()) m_hE.narrow(0, i0, b).copy_(m_runner.layer(l, chunk(m_hE, i0, b), actHook, &Lp));
     });
     m_res.secondsForward += m_clock.lap();
-    auto& out = m_res.weights.layers[static_cast<size_t>(l)];
-    for (int p = 0; p < kNumProj; ++p) {
-      const auto& orig = m_dense.layers[static_cast<size_t>(l)].proj[static_cast<size_t>(p)];
-      out.proj[static_cast<size_t>(p)] = Lp.proj[static_cast<size_t>(p)].to(orig.device());
-    }
+    if (m_onLayer) m_onLayer(LayerDone{l, Ld, Lp, m_res.thresholds});
   }
 
   void runGroup(int l, const Group& g, const LayerWeights& Ld, LayerWeights& Lp, bool sparse) {
@@ -178,8 +163,8 @@ class Calibrator {
       forChunks([&](int64_t i0, int64_t b) {
         report(siteWhere);
         // On the exported model's inputs: the baselines' eval stream, else the pruned stream.
-        const auto x = m_hE.defined() ? capture(l, m_hE.narrow(0, i0, b), Lp, g.site, true)
-                                      : capture(l, m_hP.narrow(0, i0, b), Lp, g.site, sparse);
+        const auto x = m_hE.defined() ? capture(l, chunk(m_hE, i0, b), Lp, g.site, true)
+                                      : capture(l, chunk(m_hP, i0, b), Lp, g.site, sparse);
         const double tf = m_clock.lap();
         m_res.secondsForward += tf;
         groupSeconds += tf;
@@ -207,10 +192,10 @@ class Calibrator {
     int64_t zeros = 0, entries = 0;
     forChunks([&](int64_t i0, int64_t b) {
       report(siteWhere);
-      const auto xd = capture(l, m_hD.narrow(0, i0, b), Ld, g.site, false);  // [b, T, k] dense stream
-      const auto x = capture(l, m_hP.narrow(0, i0, b), Lp, g.site, sparse);   // [b, T, k] pruned stream
+      const auto xd = capture(l, chunk(m_hD, i0, b), Ld, g.site, false);  // [b, T, k] dense stream
+      const auto x = capture(l, chunk(m_hP, i0, b), Lp, g.site, sparse);   // [b, T, k] pruned stream
       // The exported model's input here: the pruned stream itself, or the baselines' eval stream.
-      const auto xe = m_hE.defined() ? capture(l, m_hE.narrow(0, i0, b), Lp, g.site, true) : x;  // [b, T, k]
+      const auto xe = m_hE.defined() ? capture(l, chunk(m_hE, i0, b), Lp, g.site, true) : x;  // [b, T, k]
       const double tf = m_clock.lap();
       m_res.secondsForward += tf;
       groupSeconds += tf;
@@ -275,40 +260,55 @@ class Calibrator {
     }
   }
 
-  const LlamaWeights& m_dense;
+  WeightSource& m_source;
   const CalibrateOptions& m_opts;
   const ProgressFn& m_progress;
   const RecordFn& m_onRecord;
+  const LayerFn& m_onLayer;
   LlamaModel m_runner;   // computes layers with the weights given per call, on the device
   Stopwatch m_clock;
+  torch::Device m_streamDevice;
   CalibrationResult m_res;
-  torch::Tensor m_hD;    // [N, T, d] f32 dense stream
-  torch::Tensor m_hP;    // [N, T, d] f32 pruned stream (the method's calibration inputs)
-  torch::Tensor m_hE;    // [N, T, d] f32 baselines only: pruned weights with the activation rule on
+  torch::Tensor m_hD;    // [N, T, d] stream dtype, dense stream
+  torch::Tensor m_hP;    // [N, T, d] stream dtype, pruned stream (the method's calibration inputs)
+  torch::Tensor m_hE;    // [N, T, d] stream dtype, baselines only: pruned weights with the activation rule on
   int64_t m_done = 0, m_total = 0;
 };
 
 }  // namespace
 
-CalibrationResult calibrate(const LlamaWeights& dense, const torch::Tensor& windows, const CalibrateOptions& opts,
-                            const ProgressFn& progress, const RecordFn& onRecord) {
+CalibrationResult calibrate(WeightSource& source, const torch::Tensor& windows, const CalibrateOptions& opts,
+                            const ProgressFn& progress, const RecordFn& onRecord, const LayerFn& onLayer) {
   DUO_CHECK(windows.dim() == 2 && windows.size(0) > 0 && windows.size(1) > 0 &&
                 (windows.scalar_type() == torch::kInt64 || windows.scalar_type() == torch::kInt32),
             "calibration: expected token windows [nsamples, seqlen] i64, got ", windows.sizes(), " ",
             windows.scalar_type());
   DUO_CHECK(opts.batchWindows >= 1, "calibration: batchWindows expected >= 1, got ", opts.batchWindows);
+  DUO_CHECK(opts.streamDtype == torch::kFloat32 || opts.streamDtype == torch::kBFloat16,
+            "calibration: stream dtype expected f32 or bf16, got ", opts.streamDtype);
+  const int L = static_cast<int>(source.config().numLayers);
+  opts.sparsity.validate("calibration sparsity config", L);
+  if (opts.method == Method::Dense) return {};
+  torch::NoGradGuard noGrad;
+  Calibrator c(source, opts, progress, onRecord, onLayer);
+  return c.run(windows.to(torch::kInt64));
+}
+
+CalibrationResult calibrate(const LlamaWeights& dense, const torch::Tensor& windows, const CalibrateOptions& opts,
+                            const ProgressFn& progress, const RecordFn& onRecord) {
   const int L = static_cast<int>(dense.config.numLayers);
   DUO_CHECK(static_cast<int>(dense.layers.size()) == L, "calibration: config says ", L, " layers, weights have ",
             dense.layers.size());
-  opts.sparsity.validate("calibration sparsity config", L);
-  if (opts.method == Method::Dense) {
-    CalibrationResult r;
-    r.weights = dense;
-    return r;
-  }
-  torch::NoGradGuard noGrad;
-  Calibrator c(dense, opts, progress, onRecord);
-  return c.run(windows.to(torch::kInt64));
+  auto source = memoryWeightSource(dense);
+  LlamaWeights pruned = dense;  // shallow: projections are replaced layer by layer
+  CalibrationResult r = calibrate(*source, windows, opts, progress, onRecord, [&](const LayerDone& done) {
+    auto& out = pruned.layers[static_cast<size_t>(done.index)];
+    const auto& in = dense.layers[static_cast<size_t>(done.index)];
+    for (int p = 0; p < kNumProj; ++p)
+      out.proj[static_cast<size_t>(p)] = done.pruned.proj[static_cast<size_t>(p)].to(in.proj[static_cast<size_t>(p)].device());
+  });
+  r.weights = std::move(pruned);
+  return r;
 }
 
 }  // namespace duo

@@ -11,11 +11,13 @@
 // for the 7 projections of every layer and shares everything else with the input.
 #pragma once
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include <torch/torch.h>
 
 #include "core/common/progress.h"
+#include "core/model/io/weight_source.h"
 #include "core/model/llama_weights.h"
 #include "core/prune/act_thresholds.h"
 #include "core/prune/obs_solver.h"
@@ -30,10 +32,16 @@ struct CalibrateOptions {
   ObsOptions obs;                    // score, alpha, damping, block size (useResidual is set per method)
   torch::Device device = torch::kCPU;  // where the layer, the streams and the statistics live
   int batchWindows = 8;              // windows per forward chunk (bounds the intermediates' memory)
+  // Where the calibration streams live and in what dtype: on the compute device in f32 unless the
+  // memory plan moves them to the host or the user asks for bf16 (chunks are computed in f32).
+  std::optional<torch::Device> streamDevice;  // unset = device
+  torch::ScalarType streamDtype = torch::kFloat32;
 };
 
 struct CalibrationResult {
-  LlamaWeights weights;              // pruned (projections new, the rest shared with the input)
+  LlamaWeights weights;              // pruned (projections new, the rest shared with the input); only
+                                     // from the in-memory overload: the streamed one hands layers over
+
   ActThresholds thresholds;          // per (layer, site) for the threshold rule; 0 layers for topk
   std::vector<ProjRecord> records;   // one per projection, in the order they were pruned
   double secondsForward = 0;         // capture passes and the streams' pushes through each layer
@@ -42,6 +50,16 @@ struct CalibrationResult {
 };
 
 using RecordFn = std::function<void(const ProjRecord&)>;
+
+// A finished layer, handed over before the next one is loaded: both versions f32 on the compute
+// device (valid during the call only), with the thresholds calibrated so far (layers <= index).
+struct LayerDone {
+  int index = 0;
+  const LayerWeights& dense;
+  const LayerWeights& pruned;
+  const ActThresholds& thresholds;
+};
+using LayerFn = std::function<void(const LayerDone&)>;
 
 // Prunes `dense` (any device; read only) on `windows` [nsamples, seqlen] i64 with the method of
 // `opts`. Method::Dense returns the input unchanged with no records. Baselines calibrate as
@@ -53,5 +71,12 @@ using RecordFn = std::function<void(const ProjRecord&)>;
 // `onRecord` is called as soon as each projection is pruned.
 CalibrationResult calibrate(const LlamaWeights& dense, const torch::Tensor& windows, const CalibrateOptions& opts,
                             const ProgressFn& progress = {}, const RecordFn& onRecord = {});
+
+// The layer streamer's calibration: the same walk with weights read from `source` one layer at a
+// time (in its dtype, upcast to f32 on the device while the layer is calibrated) and each finished
+// layer handed to `onLayer` instead of being kept; result.weights stays empty. Memory: the
+// embedding lookup of the windows, one layer twice in f32, the streams, one site's statistics.
+CalibrationResult calibrate(WeightSource& source, const torch::Tensor& windows, const CalibrateOptions& opts,
+                            const ProgressFn& progress, const RecordFn& onRecord, const LayerFn& onLayer);
 
 }  // namespace duo

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/common/error.h"
+#include "core/model/layerwise.h"
 #include "core/model/llama_model.h"
 #include "core/prune/act_sparsity.h"
 #include "core/prune/input_stats.h"
@@ -30,13 +31,13 @@ const std::array<std::vector<Proj>, kNumSites> kSiteProjs = {
 
 class SensitivityRunner {
  public:
-  SensitivityRunner(const LlamaWeights& dense, const SensitivityOptions& opts, torch::Device device,
+  SensitivityRunner(WeightSource& dense, const SensitivityOptions& opts, torch::Device device,
                     const ProgressFn& progress)
-      : m_dense(dense), m_opts(opts), m_device(device), m_progress(progress), m_runner(skeleton(dense.config), device) {}
+      : m_dense(dense), m_opts(opts), m_device(device), m_progress(progress), m_runner(configOnly(dense.config()), device) {}
 
   SensitivityTable run(const torch::Tensor& windows) {
-    const int L = static_cast<int>(m_dense.config.numLayers);
-    m_table.config = m_dense.config;
+    const int L = static_cast<int>(m_dense.config().numLayers);
+    m_table.config = m_dense.config();
     m_table.gridW = m_opts.gridW;
     m_table.gridA = m_opts.gridA;
     m_table.estimator = m_opts.estimator;
@@ -44,31 +45,17 @@ class SensitivityRunner {
     m_table.outlierRatio.assign(static_cast<size_t>(L), 0.0);
     m_total = int64_t(L) * kNumSites;
     // The dense stream [N, T, d] f32 on the device.
-    m_h = torch::embedding(m_dense.embed, windows.to(m_dense.embed.device())).to(m_device).contiguous();
+    const torch::Tensor embed = m_dense.embed();  // [vocab, d] source dtype
+    m_h = torch::embedding(embed, windows.to(embed.device())).to(m_device, torch::kFloat32).contiguous();
     for (int l = 0; l < L; ++l) runLayer(l);
     return std::move(m_table);
   }
 
  private:
-  static LlamaWeights skeleton(const ModelConfig& cfg) {
-    LlamaWeights w;  // the runner holds no weights: each call passes the resident layer
-    w.config = cfg;
-    w.layers.resize(static_cast<size_t>(cfg.numLayers));
-    return w;
-  }
-
   void report(const std::string& detail) { reportProgress(m_progress, {"sensitivity", detail, m_done, m_total}); }
 
   void runLayer(int l) {
-    const LayerWeights& src = m_dense.layers[static_cast<size_t>(l)];
-    LayerWeights lw;  // this layer on the device
-    auto mv = [&](const torch::Tensor& t) { return t.defined() ? t.to(m_device) : t; };
-    lw.attnNorm = mv(src.attnNorm);
-    lw.mlpNorm = mv(src.mlpNorm);
-    for (int p = 0; p < kNumProj; ++p) lw.proj[static_cast<size_t>(p)] = mv(src.proj[static_cast<size_t>(p)]);
-    lw.qBias = mv(src.qBias);
-    lw.kBias = mv(src.kBias);
-    lw.vBias = mv(src.vBias);
+    const LayerWeights lw = layerToDevice(m_dense.layer(l), m_device);  // this layer on the device, f32
 
     // One pass: capture the 4 sites' inputs and move the stream through the layer.
     std::array<std::vector<torch::Tensor>, kNumSites> parts;  // per site, chunks of [b T, k] f32
@@ -181,7 +168,7 @@ class SensitivityRunner {
     }
   }
 
-  const LlamaWeights& m_dense;
+  WeightSource& m_dense;
   const SensitivityOptions& m_opts;
   torch::Device m_device;
   const ProgressFn& m_progress;
@@ -195,13 +182,18 @@ class SensitivityRunner {
 
 SensitivityTable computeSensitivity(const LlamaWeights& dense, const torch::Tensor& windows,
                                     const SensitivityOptions& opts, torch::Device device, const ProgressFn& progress) {
+  DUO_CHECK(static_cast<int64_t>(dense.layers.size()) == dense.config.numLayers, "sensitivity: config says ",
+            dense.config.numLayers, " layers, weights have ", dense.layers.size());
+  return computeSensitivity(*memoryWeightSource(dense), windows, opts, device, progress);
+}
+
+SensitivityTable computeSensitivity(WeightSource& dense, const torch::Tensor& windows, const SensitivityOptions& opts,
+                                    torch::Device device, const ProgressFn& progress) {
   opts.validate();
   DUO_CHECK(windows.dim() == 2 && windows.size(0) > 0 && windows.size(1) > 0 &&
                 (windows.scalar_type() == torch::kInt64 || windows.scalar_type() == torch::kInt32),
             "sensitivity: expected token windows [nsamples, seqlen] i64, got ", windows.sizes(), " ",
             windows.scalar_type());
-  DUO_CHECK(static_cast<int64_t>(dense.layers.size()) == dense.config.numLayers, "sensitivity: config says ",
-            dense.config.numLayers, " layers, weights have ", dense.layers.size());
   const auto t0 = std::chrono::steady_clock::now();
   torch::NoGradGuard noGrad;
   SensitivityRunner r(dense, opts, device, progress);

@@ -20,6 +20,7 @@
 #include <torch/torch.h>
 
 #include "core/common/progress.h"
+#include "core/model/io/weight_source.h"
 #include "core/model/llama_weights.h"
 #include "core/prune/sensitivity.h"
 
@@ -31,6 +32,9 @@ namespace duo {
 SensitivityTable computeSensitivity(const LlamaWeights& dense, const torch::Tensor& windows,
                                     const SensitivityOptions& opts, torch::Device device,
                                     const ProgressFn& progress = {});
+// The same through the layer streamer (one layer of `dense` resident at a time).
+SensitivityTable computeSensitivity(WeightSource& dense, const torch::Tensor& windows, const SensitivityOptions& opts,
+                                    torch::Device device, const ProgressFn& progress = {});
 
 // The combination of the two measured parts at one grid point (the formula above).
 double combineSensitivity(double weightError, double actError, double actEnergy);

@@ -5,6 +5,8 @@
 #include <QAction>
 #include <QComboBox>
 #include <QDir>
+#include <QElapsedTimer>
+#include <nlohmann/json.hpp>
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QApplication>
@@ -38,6 +40,55 @@ QString smolLm2Path() {
   } catch (const std::exception&) {
     return {};
   }
+}
+
+// A LLaMA-2-70B-shaped HF folder whose 138 GB model.safetensors is a sparse file: a real header
+// (every tensor's name, BF16 dtype, shape and offsets) and a hole where the data would be. Opening
+// it must read headers only.
+bool writeSparse70B(const QString& dir, const QString& tokenizer) {
+  const long long d = 8192, ffn = 28672, kv = 1024, vocab = 32000, layers = 80;
+  nlohmann::ordered_json header;
+  unsigned long long off = 0;
+  auto add = [&](const std::string& name, std::vector<long long> shape) {
+    unsigned long long n = 2;
+    for (long long s : shape) n *= static_cast<unsigned long long>(s);
+    header[name] = {{"dtype", "BF16"}, {"shape", shape}, {"data_offsets", {off, off + n}}};
+    off += n;
+  };
+  add("model.embed_tokens.weight", {vocab, d});
+  for (int l = 0; l < layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    add(p + "input_layernorm.weight", {d});
+    add(p + "self_attn.q_proj.weight", {d, d});
+    add(p + "self_attn.k_proj.weight", {kv, d});
+    add(p + "self_attn.v_proj.weight", {kv, d});
+    add(p + "self_attn.o_proj.weight", {d, d});
+    add(p + "mlp.gate_proj.weight", {ffn, d});
+    add(p + "mlp.up_proj.weight", {ffn, d});
+    add(p + "mlp.down_proj.weight", {d, ffn});
+    add(p + "post_attention_layernorm.weight", {d});
+  }
+  add("model.norm.weight", {d});
+  add("lm_head.weight", {vocab, d});
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  QFile f(dir + "/model.safetensors");
+  if (!f.open(QIODevice::WriteOnly)) return false;
+  const quint64 n = text.size();
+  f.write(reinterpret_cast<const char*>(&n), 8);
+  f.write(text.data(), static_cast<qint64>(text.size()));
+  if (!f.resize(static_cast<qint64>(8 + text.size() + off))) return false;  // the hole
+  f.close();
+  const nlohmann::json cfg = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
+                              {"hidden_size", d}, {"intermediate_size", ffn}, {"num_hidden_layers", layers},
+                              {"num_attention_heads", 64}, {"num_key_value_heads", 8}, {"vocab_size", vocab},
+                              {"rms_norm_eps", 1e-5}, {"rope_theta", 10000.0}, {"max_position_embeddings", 4096},
+                              {"tie_word_embeddings", false}, {"torch_dtype", "bfloat16"}};
+  QFile c(dir + "/config.json");
+  if (!c.open(QIODevice::WriteOnly)) return false;
+  c.write(QByteArray::fromStdString(cfg.dump(2)));
+  c.close();
+  return QFile::copy(tokenizer, dir + "/tokenizer.json");
 }
 
 // The error dialog the window opened (non-modal to the test), or nullptr.
@@ -153,6 +204,34 @@ class TestMainWindow : public QObject {
     QVERIFY(w.action("actionCalibrate")->isEnabled());
     QVERIFY(w.action("actionExport")->isEnabled());
     QVERIFY(w.windowTitle().contains(QString::fromStdString(w.modelPanel()->model().name)));
+  }
+
+  void opens70BFromHeadersAndShowsMemoryPlan() {
+    const QString tiny = duo::test::modelPath("tiny");
+    if (tiny.isEmpty()) QSKIP("the bundled tiny model is missing (its tokenizer.json is copied)");
+    QTemporaryDir tmp;
+    QVERIFY(tmp.isValid());
+    QVERIFY(writeSparse70B(tmp.path(), tiny + "/tokenizer.json"));
+    MainWindow w;
+    w.show();
+    QElapsedTimer clock;
+    clock.start();
+    QVERIFY(duo::test::openAndWait(w, tmp.path()));
+    qInfo("opened a 70B-shaped folder (138 GB on paper) in %lld ms", static_cast<long long>(clock.elapsed()));
+    QCOMPARE(w.modelPanel()->model().config.numLayers, 80);
+    QCOMPARE(w.sparsityTable()->model()->rowCount(), 80);
+    // The plan beside Run: 70B's largest site (FFN 28672) alone needs ~17 GB of statistics.
+    auto* plan = w.findChild<QLabel*>("memoryPlan");
+    QVERIFY(plan);
+    QTRY_VERIFY(plan->text().startsWith("Memory: "));
+    QVERIFY2(plan->text().contains("GiB"), qPrintable(plan->text()));
+    QVERIFY2(plan->toolTip().contains("statistics") && plan->toolTip().contains("layer"), qPrintable(plan->toolTip()));
+    const double total = plan->text().section(' ', 1, 1).toDouble();
+    QVERIFY2(total > 20 && total < 60, qPrintable(plan->text()));
+    // Opening the bundled model again replaces the plan with its own, far smaller, one.
+    QVERIFY(duo::test::openAndWait(w, tiny));
+    QTRY_VERIFY(plan->text().section(' ', 1, 1).toDouble() < 2.0);
+    QVERIFY(!plan->text().contains("does not fit"));
   }
 
   void plotsExportAsPngAndPdf_data() {

@@ -31,6 +31,10 @@ RunPanel::RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent) : QWidg
   buttons->addWidget(actionButton(calibrate));
   buttons->addWidget(actionButton(cancel));
   layout->addLayout(buttons);
+  m_plan = new QLabel;
+  m_plan->setObjectName("memoryPlan");
+  m_plan->setWordWrap(true);
+  layout->addWidget(m_plan);
   m_measure = new QCheckBox("Measure decode speedup after the run");
   m_measure->setObjectName("measureSpeedup");
   m_measure->setChecked(QSettings().value("run/measureSpeedup", true).toBool());
@@ -125,6 +129,33 @@ void RunPanel::onFailed(const QString& message) {
   m_bar->setFormat("failed");
   m_stage->setText("Failed: " + message.left(200));
   m_eta->clear();
+}
+
+}  // namespace duo::ui
+
+namespace duo::ui {
+
+namespace {
+QString gib(int64_t b) { return QString::number(static_cast<double>(b) / double(1ll << 30), 'f', 1) + " GiB"; }
+}  // namespace
+
+void RunPanel::setMemoryPlan(const duo::MemoryPlan& plan) {
+  QString text = QString("Memory: %1").arg(gib(plan.total));
+  if (plan.available > 0) text += QString(" of %1 free").arg(gib(plan.available));
+  if (!plan.fits()) text += " — does not fit";
+  m_plan->setText(text);
+  m_plan->setStyleSheet(plan.fits() ? QString() : QString("color: #b00020; font-weight: bold;"));
+  QString tip = "Memory plan (one decoder layer resident at a time):\n";
+  for (const auto& t : plan.terms)
+    tip += QString("%1  %2  (%3)\n").arg(QString::fromStdString(t.key), -11).arg(gib(t.bytes)).arg(QString::fromStdString(t.what));
+  if (!plan.fits()) tip += "\n" + QString::fromStdString(plan.refusal());
+  m_plan->setToolTip(tip.trimmed());
+}
+
+void RunPanel::setMemoryPlanError(const QString& message) {
+  m_plan->setText(message.isEmpty() ? QString() : "Memory: " + message);
+  m_plan->setStyleSheet(QString());
+  m_plan->setToolTip(QString());
 }
 
 }  // namespace duo::ui

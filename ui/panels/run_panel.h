@@ -1,6 +1,6 @@
 // Run panel: Calibrate / Cancel (the window's actions), a progress bar with the current stage,
 // layer and projection, elapsed time and ETA, whether to measure the decode speedup after the run,
-// and the last run's headline numbers (perplexity, accuracy, predicted and measured speedup).
+// the memory plan of the run as set up (beside the buttons), and the last run's headline numbers (perplexity, accuracy, predicted and measured speedup).
 #pragma once
 #include <QWidget>
 
@@ -32,8 +32,13 @@ class RunPanel : public QWidget {
   void onCancelling();
   void onCancelled();
   void onFailed(const QString& message);
+  // The memory plan of the run set up now (core/job/memory_plan.h): total against what is free,
+  // each term in the tooltip, red when it does not fit. An empty message clears it.
+  void setMemoryPlan(const duo::MemoryPlan& plan);
+  void setMemoryPlanError(const QString& message);
 
  private:
+  QLabel* m_plan;
   QCheckBox* m_measure;
   QProgressBar* m_bar;
   QLabel* m_stage;

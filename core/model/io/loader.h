@@ -21,6 +21,9 @@ namespace duo {
 // returning false cancels (duo::Cancelled). Throws duo::Error naming the file and the fault.
 LlamaWeights loadWeights(const std::string& path, const ProgressFn& progress = {});
 
+// True for a path ending in .gguf or a file starting with the GGUF magic.
+bool isGgufFile(const std::string& path);
+
 // The config of the model at `path` (folder or .gguf) without loading weights.
 ModelConfig loadModelConfig(const std::string& path);
 

@@ -9,6 +9,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/model/io/checkpoint_writer.h"
 #include "core/model/io/hf_config.h"
 #include "core/model/io/tensor_names.h"
 
@@ -16,17 +17,6 @@ namespace fs = std::filesystem;
 
 namespace duo {
 
-namespace {
-
-// A sibling path of `target` that no other writer uses: <target>.<tag>-<pid>-<counter>-<time>.
-std::string siblingTemp(const fs::path& target, const char* tag) {
-  static std::atomic<int> counter{0};
-  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  return target.string() + "." + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-         std::to_string(now);
-}
-
-}  // namespace
 
 void saveSafetensors(const std::string& path, const NamedTensors& tensors,
                      const std::map<std::string, std::string>& metadata, const ProgressFn& progress) {
@@ -88,57 +78,29 @@ NamedTensors hfNamedTensors(const LlamaWeights& w) {
 }
 
 void saveHfCheckpoint(const LlamaWeights& w, const std::string& outDir, const nlohmann::json& extraConfig,
-                      const std::string& tokenizerSource, const ProgressFn& progress) {
+                      const std::string& tokenizerSource, const ProgressFn& progress,
+                      const CheckpointWriterOptions& options) {
   DUO_CHECK(extraConfig.is_null() || extraConfig.is_object(), outDir, ": extra config must be a JSON object");
   DUO_CHECK(tokenizerSource.empty() || fs::is_regular_file(tokenizerSource), tokenizerSource,
             ": tokenizer file to copy is missing");
-  const fs::path target = fs::absolute(fs::path(outDir)).lexically_normal();
-  DUO_CHECK(!target.filename().empty(), outDir, ": not a folder name");
-  DUO_CHECK(!fs::exists(target) || fs::is_directory(target), outDir, ": exists and is not a folder");
-  std::error_code ec;
-  fs::create_directories(target.parent_path(), ec);
-  DUO_CHECK(!ec, target.parent_path().string(), ": cannot create folder: ", ec.message());
-
-  const fs::path tmp = siblingTemp(target, "partial");
-  fs::create_directory(tmp, ec);
-  DUO_CHECK(!ec, tmp.string(), ": cannot create folder: ", ec.message());
-  try {
-    // An lm_head tied in the config but edited apart from embed must be saved untied.
-    LlamaWeights copy;
-    const LlamaWeights* src = &w;
-    if (w.config.tieWordEmbeddings && w.lmHead.defined() && !w.lmHead.is_same(w.embed) &&
-        !torch::equal(w.lmHead, w.embed)) {
-      copy = w;
-      copy.config.tieWordEmbeddings = false;
-      src = &copy;
-    }
-    nlohmann::json config = hfConfigJson(src->config);
-    if (extraConfig.is_object()) config.update(extraConfig);
-    writeFileAtomic((tmp / "config.json").string(), config.dump(2) + "\n");
-    saveSafetensors((tmp / "model.safetensors").string(), hfNamedTensors(*src), {{"format", "pt"}}, progress);
-    if (!tokenizerSource.empty()) {
-      const fs::path dst = tmp / fs::path(tokenizerSource).filename();
-      fs::copy_file(tokenizerSource, dst, fs::copy_options::overwrite_existing, ec);
-      DUO_CHECK(!ec, dst.string(), ": cannot copy tokenizer from ", tokenizerSource, ": ", ec.message());
-    }
-    reportProgress(progress, {"save", "rename", 1, 1});
-    // Swap into place: move an old folder aside first, then drop it once the new one is there.
-    fs::path old;
-    if (fs::exists(target)) {
-      old = siblingTemp(target, "old");
-      fs::rename(target, old, ec);
-      DUO_CHECK(!ec, target.string(), ": cannot move the existing folder aside: ", ec.message());
-    }
-    fs::rename(tmp, target, ec);
-    if (ec) {
-      if (!old.empty()) fs::rename(old, target);
-      fail(target.string(), ": cannot rename ", tmp.string(), " into place: ", ec.message());
-    }
-    if (!old.empty()) fs::remove_all(old, ec);
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
+  // An lm_head tied in the config but edited apart from embed must be saved untied.
+  LlamaWeights copy;
+  const LlamaWeights* src = &w;
+  if (w.config.tieWordEmbeddings && w.lmHead.defined() && !w.lmHead.is_same(w.embed) &&
+      !torch::equal(w.lmHead, w.embed)) {
+    copy = w;
+    copy.config.tieWordEmbeddings = false;
+    src = &copy;
   }
+  const NamedTensors named = hfNamedTensors(*src);  // checks presence and shapes first
+  const std::vector<TensorSlot> slots = modelSlots(src->config);
+  DUO_ASSERT(slots.size() == named.size());
+  CheckpointWriter writer(outDir, src->config, options);
+  for (size_t i = 0; i < slots.size(); ++i) {
+    reportProgress(progress, {"save", named[i].first, static_cast<int64_t>(i), static_cast<int64_t>(slots.size())});
+    writer.put(slots[i], named[i].second);
+  }
+  writer.commit(extraConfig, tokenizerSource, progress);
 }
 
 }  // namespace duo

@@ -11,6 +11,7 @@
 #include <torch/torch.h>
 
 #include "core/common/progress.h"
+#include "core/model/io/checkpoint_writer.h"
 #include "core/model/llama_weights.h"
 
 namespace duo {
@@ -27,11 +28,14 @@ void saveSafetensors(const std::string& path, const NamedTensors& tensors,
 NamedTensors hfNamedTensors(const LlamaWeights& w);
 
 // Writes an HF checkpoint folder `outDir`: config.json (hfConfigJson(w.config) with `extraConfig`'s
-// keys merged over it, e.g. sparsity_config), model.safetensors (HF tensor names, f32) and, when
+// keys merged over it, e.g. sparsity_config), model.safetensors (HF tensor names, f32 unless options say otherwise) and, when
 // `tokenizerSource` is not empty, a copy of that file under its own name (tokenizer.json or
 // tokenizer.model). The folder is assembled next to outDir and renamed into place; an existing
 // outDir is replaced only once the new one is complete.
+// The tensors are stored in options.dtype (f32 by default) in shards of at most
+// options.maxShardBytes (CheckpointWriter).
 void saveHfCheckpoint(const LlamaWeights& w, const std::string& outDir, const nlohmann::json& extraConfig = {},
-                      const std::string& tokenizerSource = "", const ProgressFn& progress = {});
+                      const std::string& tokenizerSource = "", const ProgressFn& progress = {},
+                      const CheckpointWriterOptions& options = {});
 
 }  // namespace duo

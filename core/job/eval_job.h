@@ -1,0 +1,38 @@
+// `duoscope-cli eval`'s job: perplexity (and optionally multiple-choice accuracy) of a model through
+// the layer streamer, with a pruned DuoScope checkpoint's activation rule on. All windows and task
+// requests go through layer i before layer i+1 is read, so one layer is resident at a time.
+// Torch-free header.
+#pragma once
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/progress.h"
+#include "core/job/memory_plan.h"
+
+namespace duo {
+
+struct EvalRequest {
+  std::string model = "tiny";
+  std::string corpus = "kjv:eval";  // kjv:eval | kjv:calib | FILE.txt | FILE.jsonl
+  int seqlen = 256;
+  int maxWindows = 0;               // 0 = all
+  int batch = 4;                    // windows per forward
+  std::string task;                 // multiple-choice JSONL ("" = none)
+  int taskBatch = 16;
+  std::string device;               // "" = auto
+  std::string timing;               // a timing profile file for calibrated_speedup ("" = none)
+  bool memoryCheck = true;
+};
+
+struct EvalOutcome {
+  nlohmann::json json;              // the `eval --json` document
+  MemoryPlan memoryPlan;
+  bool pruned = false;              // the model carries DuoScope's activation rule
+  std::string modelPath;            // resolved
+};
+
+MemoryPlan planEval(const EvalRequest& req);
+EvalOutcome runEval(const EvalRequest& req, const ProgressFn& progress = {});
+
+}  // namespace duo
