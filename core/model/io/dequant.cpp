@@ -10,7 +10,7 @@ namespace duo {
 
 namespace {
 
-constexpr int64_t kQK = 32;    // elements per block of the 32-wide formats (Q4_0, Q4_1, Q8_0)
+constexpr int64_t kQK = 32;    // elements per block of the 32-wide formats (Q4_0 .. Q8_0, IQ4_NL)
 constexpr int64_t kQKK = 256;  // elements per super-block of the K formats
 constexpr int kKScaleBytes = 12;
 
@@ -25,11 +25,11 @@ const TypeRow kTypes[] = {
     {1, {"F16", 1, 2, true}},
     {2, {"Q4_0", kQK, 2 + 16, true}},
     {3, {"Q4_1", kQK, 2 + 2 + 16, true}},
-    {6, {"Q5_0", kQK, 2 + 4 + 16, false}},
-    {7, {"Q5_1", kQK, 2 + 2 + 4 + 16, false}},
+    {6, {"Q5_0", kQK, 2 + 4 + 16, true}},
+    {7, {"Q5_1", kQK, 2 + 2 + 4 + 16, true}},
     {8, {"Q8_0", kQK, 2 + 32, true}},
-    {10, {"Q2_K", kQKK, 2 + 2 + kQKK / 16 + kQKK / 4, false}},
-    {11, {"Q3_K", kQKK, 2 + kQKK / 4 + kQKK / 8 + 12, false}},
+    {10, {"Q2_K", kQKK, 2 + 2 + kQKK / 16 + kQKK / 4, true}},
+    {11, {"Q3_K", kQKK, 2 + kQKK / 4 + kQKK / 8 + 12, true}},
     {12, {"Q4_K", kQKK, 2 + 2 + kKScaleBytes + kQKK / 2, true}},
     {13, {"Q5_K", kQKK, 2 + 2 + kKScaleBytes + kQKK / 8 + kQKK / 2, true}},
     {14, {"Q6_K", kQKK, kQKK / 2 + kQKK / 4 + kQKK / 16 + 2, true}},
@@ -69,6 +69,12 @@ const std::array<float, 65536>& halfTable() {
   return table;
 }
 
+uint32_t loadU32(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
 float h2f(const uint8_t* p) { return halfTable()[loadU16(p)]; }
 
 // Q4_0 block (18 bytes): f16 d; u8 qs[16]. Element j (<16) is the low nibble of qs[j], element
@@ -97,6 +103,38 @@ void dequantQ4_1(const uint8_t* b, float* y, int64_t nBlocks) {
   }
 }
 
+// Q5_0 block (22 bytes): f16 d; u8 qh[4]; u8 qs[16]. Nibbles as Q4_0; bit j of the little-endian
+// u32 qh is the fifth bit of element j (j < 32); value = (q - 16) * d.
+void dequantQ5_0(const uint8_t* b, float* y, int64_t nBlocks) {
+  for (int64_t i = 0; i < nBlocks; ++i, b += 22, y += kQK) {
+    const float d = h2f(b);
+    const uint32_t qh = loadU32(b + 2);
+    const uint8_t* qs = b + 6;
+    for (int j = 0; j < 16; ++j) {
+      const int lo = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4);
+      const int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+      y[j] = static_cast<float>(lo - 16) * d;
+      y[j + 16] = static_cast<float>(hi - 16) * d;
+    }
+  }
+}
+
+// Q5_1 block (24 bytes): f16 d; f16 m; u8 qh[4]; u8 qs[16]; five-bit q as Q5_0; value = q * d + m.
+void dequantQ5_1(const uint8_t* b, float* y, int64_t nBlocks) {
+  for (int64_t i = 0; i < nBlocks; ++i, b += 24, y += kQK) {
+    const float d = h2f(b);
+    const float m = h2f(b + 2);
+    const uint32_t qh = loadU32(b + 4);
+    const uint8_t* qs = b + 8;
+    for (int j = 0; j < 16; ++j) {
+      const int lo = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4);
+      const int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
+      y[j] = static_cast<float>(lo) * d + m;
+      y[j + 16] = static_cast<float>(hi) * d + m;
+    }
+  }
+}
+
 // Q8_0 block (34 bytes): f16 d; i8 qs[32]; value = q * d.
 void dequantQ8_0(const uint8_t* b, float* y, int64_t nBlocks) {
   for (int64_t i = 0; i < nBlocks; ++i, b += 34, y += kQK) {
@@ -116,6 +154,58 @@ void scaleMinK4(int j, const uint8_t* q, uint8_t* sc, uint8_t* mn) {
   } else {
     *sc = static_cast<uint8_t>((q[j + 4] & 0x0F) | ((q[j - 4] >> 6) << 4));
     *mn = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+// Q2_K super-block (84 bytes): u8 scales[16]; u8 qs[64]; f16 d; f16 dmin. Sixteen 16-element
+// sub-blocks; byte k's low nibble is sub-block k's scale, its high nibble the min. Two 128-element
+// halves use 32 bytes of qs each: element 16s + l of a half (s = 0..7, l = 0..15) is bits
+// 2(s/2)..2(s/2)+1 of qs[l + 16(s%2)]; value = d * scale * q - dmin * min.
+void dequantQ2_K(const uint8_t* b, float* y, int64_t nBlocks) {
+  for (int64_t i = 0; i < nBlocks; ++i, b += 84) {
+    const uint8_t* scales = b;
+    const uint8_t* qs = b + 16;
+    const float d = h2f(b + 80);
+    const float dmin = h2f(b + 82);
+    for (int half = 0; half < 2; ++half, qs += 32) {
+      for (int s = 0; s < 8; ++s, y += 16) {
+        const uint8_t sc = scales[half * 8 + s];
+        const float dl = d * static_cast<float>(sc & 0x0F), ml = dmin * static_cast<float>(sc >> 4);
+        const uint8_t* q = qs + 16 * (s % 2);
+        const int shift = 2 * (s / 2);
+        for (int l = 0; l < 16; ++l) y[l] = dl * static_cast<float>((q[l] >> shift) & 3) - ml;
+      }
+    }
+  }
+}
+
+// Q3_K super-block (110 bytes): u8 hmask[32]; u8 qs[64]; u8 scales[12]; f16 d. Sixteen 16-element
+// sub-blocks with signed 6-bit scales (stored + 32): sub-block j's low 4 bits are the low nibble of
+// scales[j] (j < 8) or the high nibble of scales[j-8], its top 2 bits are bits 2(j/4).. of
+// scales[8 + j%4]. Low 2 bits of q as Q2_K; the third bit, for element e = 128h + 16s + l, is bit
+// (4h + s/2) of hmask[l + 16(s%2)], and a clear bit subtracts 4: value = d * (scale - 32) * q.
+void dequantQ3_K(const uint8_t* b, float* y, int64_t nBlocks) {
+  for (int64_t i = 0; i < nBlocks; ++i, b += 110) {
+    const uint8_t* hmask = b;
+    const uint8_t* qs = b + 32;
+    const uint8_t* sb = b + 96;
+    const float d = h2f(b + 108);
+    for (int half = 0; half < 2; ++half, qs += 32) {
+      for (int s = 0; s < 8; ++s, y += 16) {
+        const int j = half * 8 + s;
+        const int low = j < 8 ? (sb[j] & 0x0F) : (sb[j - 8] >> 4);
+        const int high = (sb[8 + j % 4] >> (2 * (j / 4))) & 3;
+        const float dl = d * static_cast<float>((low | (high << 4)) - 32);
+        const uint8_t* q = qs + 16 * (s % 2);
+        const uint8_t* hm = hmask + 16 * (s % 2);
+        const int shift = 2 * (s / 2);
+        const uint8_t bit = static_cast<uint8_t>(1u << (4 * half + s / 2));
+        for (int l = 0; l < 16; ++l) {
+          const int q3 = ((q[l] >> shift) & 3) - ((hm[l] & bit) ? 0 : 4);
+          y[l] = dl * static_cast<float>(q3);
+        }
+      }
+    }
   }
 }
 
@@ -199,6 +289,13 @@ GgmlTypeTraits typeTraits(uint32_t type) {
   return {};
 }
 
+std::string dequantizableTypeNames() {
+  std::string names;
+  for (const TypeRow& r : kTypes)
+    if (r.traits.dequantizable) names += (names.empty() ? "" : ", ") + std::string(r.traits.name);
+  return names;
+}
+
 std::string ggmlTypeName(uint32_t type) {
   const GgmlTypeTraits t = typeTraits(type);
   return t.name != nullptr ? std::string(t.name) : "type " + std::to_string(type);
@@ -216,7 +313,7 @@ void dequantize(GgmlType type, const void* src, float* dst, int64_t elems) {
   const auto id = static_cast<uint32_t>(type);
   const GgmlTypeTraits t = typeTraits(id);
   DUO_CHECK(t.name != nullptr && t.dequantizable, "dequantize: storage type ", ggmlTypeName(id),
-            " is not supported (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K)");
+            " is not supported (supported: ", dequantizableTypeNames(), ")");
   DUO_CHECK(elems >= 0 && elems % t.blockElems == 0, "dequantize: ", elems, " elements of ", t.name,
             " is not a whole number of ", t.blockElems, "-element blocks");
   if (elems == 0) return;  // nothing to do; src/dst may be null (an empty vector's data())
@@ -235,7 +332,11 @@ void dequantize(GgmlType type, const void* src, float* dst, int64_t elems) {
       return;
     case GgmlType::Q4_0: dequantQ4_0(b, dst, nBlocks); return;
     case GgmlType::Q4_1: dequantQ4_1(b, dst, nBlocks); return;
+    case GgmlType::Q5_0: dequantQ5_0(b, dst, nBlocks); return;
+    case GgmlType::Q5_1: dequantQ5_1(b, dst, nBlocks); return;
     case GgmlType::Q8_0: dequantQ8_0(b, dst, nBlocks); return;
+    case GgmlType::Q2_K: dequantQ2_K(b, dst, nBlocks); return;
+    case GgmlType::Q3_K: dequantQ3_K(b, dst, nBlocks); return;
     case GgmlType::Q4_K: dequantQ4_K(b, dst, nBlocks); return;
     case GgmlType::Q5_K: dequantQ5_K(b, dst, nBlocks); return;
     case GgmlType::Q6_K: dequantQ6_K(b, dst, nBlocks); return;

@@ -26,6 +26,8 @@ struct GgmlTypeTraits {
 GgmlTypeTraits typeTraits(uint32_t type);
 // "Q4_1", or "type 42" for an unknown id.
 std::string ggmlTypeName(uint32_t type);
+// "F32, F16, Q4_0, ...": every type dequantize() decodes, for error messages.
+std::string dequantizableTypeNames();
 
 // Bytes that `elems` elements of `type` occupy; -1 when the type is unknown, `elems` is not a
 // whole number of blocks, or the size overflows.
