@@ -7,8 +7,8 @@
 // written by the gguf package, rope_freqs.weight included).
 //
 // Contract: f32 logits within 1e-4 (absolute; logits here have std ~1.2) at every position,
-// argmax identical, perplexity within 1e-4 relative; KV-cached decoding reproduces the same logits
-// one token at a time (sliding windows included). Each row skips, with the reason, when its files
+// argmax identical, perplexity within 1e-4 relative; KV-cached decoding (torch and the packed CPU
+// decoder) reproduces the same logits one token at a time (sliding windows included). Each row skips, with the reason, when its files
 // are absent or differ from the ones the references were made from.
 #include <QtTest>
 #include <cmath>
@@ -20,6 +20,7 @@
 #include "core/eval/perplexity.h"
 #include "core/model/io/loader.h"
 #include "core/model/llama_model.h"
+#include "core/perf/packed_decode.h"
 
 namespace {
 
@@ -201,14 +202,29 @@ void TestFormatModels::decodeMatchesForward() {
   const auto probes = refs()["models"][var.model]["probe_ids"].get<std::vector<int64_t>>();
   const auto& seq = var.v["sequences"][0];
   const auto ids = seq["ids"].get<std::vector<int64_t>>();
-  duo::KvCache cache = model.newCache(1, static_cast<int64_t>(ids.size()));
-  std::vector<torch::Tensor> rows;
-  for (int64_t id : ids) rows.push_back(model.decodeStep(cache, torch::tensor({id}).view({1, 1}))[0]);  // [V]
-  QString argmaxFault;
-  const double diff = compareLogits(torch::stack(rows), seq, probes, &argmaxFault);
-  qInfo("%s: decode max |logit - transformers| %.2e", qPrintable(name), diff);
-  QVERIFY2(diff < kLogitTol, qPrintable(QString("max |logit diff| %1").arg(diff)));
-  QVERIFY2(argmaxFault.isEmpty(), qPrintable(argmaxFault));
+  auto decodeAll = [&] {
+    duo::KvCache cache = model.newCache(1, static_cast<int64_t>(ids.size()));
+    std::vector<torch::Tensor> rows;
+    for (int64_t id : ids) rows.push_back(model.decodeStep(cache, torch::tensor({id}).view({1, 1}))[0]);  // [V]
+    return torch::stack(rows);  // [T, V] f32
+  };
+  // torch's decode, then the packed CPU decoder (dense kernels: its own attention loop and RoPE)
+  for (const char* path : {"torch", "packed"}) {
+    torch::Tensor logits;
+    if (std::string(path) == "packed") {
+      const duo::perf::PackedDecoder packed(model, duo::SparsityConfig{});
+      packed.install(model);
+      logits = decodeAll();
+      duo::perf::PackedDecoder::uninstall(model);
+    } else {
+      logits = decodeAll();
+    }
+    QString argmaxFault;
+    const double diff = compareLogits(logits, seq, probes, &argmaxFault);
+    qInfo("%s: %s decode max |logit - transformers| %.2e", qPrintable(name), path, diff);
+    QVERIFY2(diff < kLogitTol, qPrintable(QString("%1 decode: max |logit diff| %2").arg(path).arg(diff)));
+    QVERIFY2(argmaxFault.isEmpty(), qPrintable(argmaxFault));
+  }
 }
 
 QTEST_GUILESS_MAIN(TestFormatModels)
