@@ -288,7 +288,7 @@ def main():
             path = os.path.join(args.out, f"{name}-{qt.lower()}.gguf")
             decoded = write_gguf(model, name, qt, path)
             ref_model = with_weights(model, lambda n, t: decoded[n])
-            entry["variants"].append({"name": f"{name}-{qt.lower()}", "format": "gguf", "dtype": qt,
+            entry["variants"].append({"name": f"{name}-{qt.lower()}.gguf", "format": "gguf", "dtype": qt,
                                       "path": os.path.basename(path),
                                       "files": [{"name": os.path.basename(path), "sha256": sha256(path)}],
                                       **run(ref_model, seqs, corpus, probes, seqlen)})
