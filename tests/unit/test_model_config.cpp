@@ -249,6 +249,10 @@ void TestModelConfig::scalingAndWindows() {
   const duo::ModelConfig q3 = parse((std::string(kQwen) + types + "]}").c_str());
   QCOMPARE(q3.windowOf(19), int64_t(0));
   QCOMPARE(q3.windowOf(20), int64_t(16));
+  // Mistral's class ignores layer_types: its window applies in every layer.
+  std::string allFull = R"(,"sliding_window":16,"layer_types":[)";
+  for (int i = 0; i < 30; ++i) allFull += std::string(i ? "," : "") + "\"full_attention\"";
+  QCOMPARE(parse((std::string(kMistral) + allFull + "]}").c_str()).windowOf(0), int64_t(16));
   // LLaMA has no sliding window in transformers: the key is ignored.
   QCOMPARE(parse(R"({"sliding_window":16})").slidingWindow, int64_t(0));
   // Mistral v0.1's real config: a 4096-token window within a 32768-token context.

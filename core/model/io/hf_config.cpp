@@ -153,7 +153,7 @@ void readSlidingWindow(const Reader& r, const Family& f, ModelConfig* c) {
   if (r.has("sliding_window") && qwenUses) window = r.integer("sliding_window", 0, false, 1, 1ll << 24);
   int64_t from = 0;
   if (type == "qwen2" && window > 0) from = r.integer("max_window_layers", 28, false, 0, 1 << 20);
-  if (r.has("layer_types")) {
+  if (type == "qwen2" && r.has("layer_types")) {  // Mistral's transformers class reads no layer_types
     const nlohmann::json& lt = j["layer_types"];
     DUO_CHECK(lt.is_array() && static_cast<int64_t>(lt.size()) == c->numLayers, r.source(), ": 'layer_types' must list ",
               c->numLayers, " layer types, got ", lt.dump());
