@@ -4,7 +4,8 @@
 1. Quant blocks: random bytes for each supported GGML type (scale fields set to sane halves),
    dequantised by the PyPI `gguf` package (gguf.quants.dequantize). Q5_0, Q5_1, Q2_K, Q3_K,
    IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4 and the codebook types IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS,
-   IQ3_S, IQ1_S, IQ1_M (two blocks each) were added later and come from a second generator.
+   IQ3_S, IQ1_S, IQ1_M and NVFP4 (two blocks each; NVFP4's first two scales are its zero and 0x7F
+   codes, both read as 0) were added later and come from a second generator.
 2. The real SmolLM2-135M-Instruct Q4_1 file: per-tensor checksums and sampled values of the
    `gguf` package's dequantisation (GGUF element order, before any q/k unpermute).
 3. The same file through HF transformers' GGUF loader (load_gguf_checkpoint, which reverses
@@ -74,6 +75,9 @@ def random_block(qtype, rng):
             u = int.from_bytes(b[48 + 2 * j:50 + 2 * j], "little")
             u = (u & 0x0FFF) | (((h >> (4 * j)) & 0xF) << 12)
             b[48 + 2 * j:50 + 2 * j] = u.to_bytes(2, "little")
+    elif qtype == T.NVFP4:  # four UE4M3 scales: the zero code, the 0x7F code (read as 0), two random
+        b[0] = 0
+        b[1] = 0x7F
     elif qtype == T.MXFP4:
         b[0] = int(rng.integers(100, 140))  # E8M0 exponent: finite, varied scales
     return bytes(b), block_elems
@@ -96,7 +100,7 @@ def quant_blocks():
     # Types added later draw from their own generator, so the blocks above stay as committed.
     rng = np.random.default_rng(20261202)
     for qtype in (T.Q5_0, T.Q5_1, T.Q2_K, T.Q3_K, T.IQ4_NL, T.IQ4_XS, T.TQ1_0, T.TQ2_0, T.MXFP4,
-                  T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M):
+                  T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M, T.NVFP4):
         nblocks = 2
         raw = b""
         elems = 0

@@ -1,6 +1,7 @@
 #include "core/model/io/dequant.h"
 
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <limits>
 
@@ -53,7 +54,7 @@ const TypeRow kTypes[] = {
     {34, {"TQ1_0", kQKK, 2 + 4 * 13, true}},
     {35, {"TQ2_0", kQKK, 2 + 64, true}},
     {39, {"MXFP4", kQK, 1 + 16, true}},
-    {40, {"NVFP4", 64, 4 + 32, false}},
+    {40, {"NVFP4", 64, 4 + 32, true}},
 };
 
 uint16_t loadU16(const uint8_t* p) {
@@ -372,6 +373,26 @@ void dequantMXFP4(const uint8_t* b, float* y, int64_t nBlocks) {
   }
 }
 
+// NVFP4 block (36 bytes, 64 elements): u8 scales[4] (unsigned E4M3, bias 7; 0 and 0x7F read as
+// 0); u8 qs[32]. Sub-block j (16 elements) uses scale j and qs[8j..8j+8): low nibbles give
+// elements 0-7, high nibbles 8-15, as MXFP4's doubled E2M1 levels; value = scale / 2 * level.
+void dequantNVFP4(const uint8_t* b, float* y, int64_t nBlocks) {
+  static constexpr int8_t kLevels[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+  for (int64_t i = 0; i < nBlocks; ++i, b += 36) {
+    for (int j = 0; j < 4; ++j, y += 16) {
+      const uint8_t x = b[j];
+      const int exp = (x >> 3) & 0x0F, man = x & 7;
+      float d = exp == 0 ? std::ldexp(static_cast<float>(man), -9) : std::ldexp(1.0f + static_cast<float>(man) / 8.0f, exp - 7);
+      d = (x == 0 || x == 0x7F) ? 0.0f : d * 0.5f;
+      const uint8_t* qs = b + 4 + 8 * j;
+      for (int l = 0; l < 8; ++l) {
+        y[l] = d * static_cast<float>(kLevels[qs[l] & 0x0F]);
+        y[l + 8] = d * static_cast<float>(kLevels[qs[l] >> 4]);
+      }
+    }
+  }
+}
+
 // --- The codebook ("grid") types: IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M ---------
 // Each index selects a codeword of 8 (or 4) magnitudes from a fixed lattice (iq_grids.inc); signs
 // come as 8 explicit bits per 8 values, or as a 7-bit index whose 8th sign makes the count of
@@ -604,6 +625,7 @@ void dequantize(GgmlType type, const void* src, float* dst, int64_t elems) {
     case GgmlType::TQ1_0: dequantTQ1_0(b, dst, nBlocks); return;
     case GgmlType::TQ2_0: dequantTQ2_0(b, dst, nBlocks); return;
     case GgmlType::MXFP4: dequantMXFP4(b, dst, nBlocks); return;
+    case GgmlType::NVFP4: dequantNVFP4(b, dst, nBlocks); return;
     default: break;
   }
   DUO_ASSERT(false);  // every dequantizable type has a case above
