@@ -26,14 +26,24 @@ torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, doubl
   return x * torch::rsqrt(var + eps) * weight;
 }
 
-RopeTables makeRope(const ModelConfig& cfg, int64_t maxLen, torch::Device device) {
+double ropeBaseFor(const ModelConfig& cfg, int64_t seqLen) {
+  const RopeScaling& s = cfg.ropeScaling;
+  if (s.type != "dynamic" || seqLen <= s.originalMaxPositions) return cfg.ropeTheta;
+  // transformers' _compute_dynamic_ntk_parameters: base * (factor * L / L0 - (factor - 1))^(hd / (hd - 2))
+  const double hd = static_cast<double>(cfg.headDim);
+  const double ratio = s.factor * static_cast<double>(seqLen) / static_cast<double>(s.originalMaxPositions) - (s.factor - 1.0);
+  return cfg.ropeTheta * std::pow(ratio, hd / (hd - 2.0));
+}
+
+RopeTables makeRope(const ModelConfig& cfg, int64_t maxLen, torch::Device device, int64_t seqLen) {
   const int64_t hd = cfg.headDim;
-  // inv_freq_i = theta^(-2i/hd), i in [0, hd/2)
+  const RopeScaling& s = cfg.ropeScaling;
+  // inv_freq_i = base^(-2i/hd), i in [0, hd/2); base = theta unless dynamic NTK grows it
   auto opts = torch::TensorOptions().dtype(torch::kFloat64);
-  auto invFreq = torch::pow(cfg.ropeTheta, -torch::arange(0, hd, 2, opts) / static_cast<double>(hd));  // [hd/2] f64
-  if (cfg.ropeScaling.type == "llama3") {
+  const double base = ropeBaseFor(cfg, seqLen);
+  auto invFreq = torch::pow(base, -torch::arange(0, hd, 2, opts) / static_cast<double>(hd));  // [hd/2] f64
+  if (s.type == "llama3") {
     // LLaMA-3.1 frequency scaling: long wavelengths divided by `factor`, short kept, smooth between.
-    const auto& s = cfg.ropeScaling;
     const double lowWavelen = static_cast<double>(s.originalMaxPositions) / s.lowFreqFactor;
     const double highWavelen = static_cast<double>(s.originalMaxPositions) / s.highFreqFactor;
     auto wavelen = 2.0 * M_PI / invFreq;
@@ -41,8 +51,14 @@ RopeTables makeRope(const ModelConfig& cfg, int64_t maxLen, torch::Device device
                   (s.highFreqFactor - s.lowFreqFactor);
     auto mid = (1.0 - smooth) * invFreq / s.factor + smooth * invFreq;
     invFreq = torch::where(wavelen < highWavelen, invFreq, torch::where(wavelen > lowWavelen, invFreq / s.factor, mid));
-  } else if (!cfg.ropeScaling.type.empty()) {
-    fail("rope_scaling type '", cfg.ropeScaling.type, "' is not supported (supported: llama3)");
+  } else if (s.type == "linear") {
+    invFreq = invFreq / s.factor;  // positions divided by factor
+  } else if (s.type == "rope_freqs") {
+    DUO_CHECK(static_cast<int64_t>(s.freqFactors.size()) == hd / 2, "rope_freqs: expected ", hd / 2,
+              " frequency factors, got ", s.freqFactors.size());
+    invFreq = invFreq / torch::tensor(s.freqFactors, opts);  // [hd/2] f64
+  } else if (!s.type.empty() && s.type != "dynamic") {
+    fail("rope_scaling type '", s.type, "' is not supported (supported: llama3, linear, dynamic, rope_freqs)");
   }
   auto pos = torch::arange(0, maxLen, opts);                // [T]
   auto freqs = torch::outer(pos, invFreq);                  // [T, hd/2]
@@ -79,13 +95,26 @@ void LlamaModel::to(torch::Device device) {
   else mv(m_w.lmHead);
   m_device = device;
   m_ropeLen = 0;
+  m_dynLen = 0;
 }
 
 const RopeTables& LlamaModel::rope(int64_t needLen) const {
+  const ModelConfig& c = m_w.config;
+  if (c.ropeScaling.type == "dynamic" && needLen > c.ropeScaling.originalMaxPositions) {
+    // Dynamic NTK past the original context: the base depends on this call's sequence length, as in
+    // transformers' forward (its rotary embedding recomputes inv_freq from max(position_ids) + 1).
+    if (m_dynLen != needLen) {
+      m_dynRope = makeRope(c, needLen, m_device, needLen);
+      m_dynLen = needLen;
+    }
+    return m_dynRope;
+  }
   if (needLen > m_ropeLen) {
     const int64_t len = std::max<int64_t>(needLen, std::max<int64_t>(256, m_ropeLen * 2));
-    m_rope = makeRope(m_w.config, len, m_device);
-    m_ropeLen = len;
+    // a dynamic model's shared table may only cover the original context (longer lengths above)
+    const int64_t cap = c.ropeScaling.type == "dynamic" ? std::max(needLen, c.ropeScaling.originalMaxPositions) : len;
+    m_rope = makeRope(c, std::min(len, cap), m_device);
+    m_ropeLen = std::min(len, cap);
   }
   return m_rope;
 }
@@ -146,16 +175,23 @@ torch::Tensor LlamaModel::attention(int index, const LayerWeights& lw, const tor
   // mmap threshold (a 4 x 512-token prefill of SmolLM2 would otherwise map and fault in 38 MB per
   // temporary, per layer).
   const int64_t g = H / Hkv;
+  const int64_t window = c.windowOf(index);  // 0: full causal attention
   auto qg = (q * (1.0 / std::sqrt(static_cast<double>(hd)))).reshape({B, Hkv, g * T, hd});  // [B, Hkv, g*T, hd]
   torch::Tensor out;
   if (T == 1) {
+    if (window > 0 && S > window) {  // the one query sees its last `window` keys only
+      k = k.narrow(2, S - window, window);
+      v = v.narrow(2, S - window, window);
+    }
     auto probs = torch::softmax(torch::matmul(qg, k.transpose(-2, -1)), -1);  // [B, Hkv, g, S]
     out = torch::matmul(probs, v);                                            // [B, Hkv, g, hd]
   } else {
-    // causal: query at position pos0+t sees keys 0..pos0+t
+    // causal: query at position pos0+t sees keys 0..pos0+t; with a sliding window W only keys
+    // pos0+t-W < k <= pos0+t (transformers' sliding_window mask: kv_idx > q_idx - W)
     auto qpos = torch::arange(pos0, pos0 + T, torch::TensorOptions().dtype(torch::kLong).device(m_device)).repeat({g});
     auto kpos = torch::arange(0, S, torch::TensorOptions().dtype(torch::kLong).device(m_device));
     auto mask = kpos.unsqueeze(0) > qpos.unsqueeze(1);  // [g*T, S] bool
+    if (window > 0 && pos0 + T > window) mask = mask | (kpos.unsqueeze(0) <= qpos.unsqueeze(1) - window);
     out = torch::empty({B, Hkv, g * T, hd}, qg.options());
     for (int64_t b = 0; b < B; ++b) {
       auto scores = torch::matmul(qg[b], k[b].transpose(-2, -1));  // [Hkv, g*T, S]

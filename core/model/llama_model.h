@@ -1,5 +1,6 @@
 // The LLaMA-family decoder in LibTorch (llama2.c's run.c in spirit: sections follow the data flow).
-// RMSNorm -> attention (RoPE rotate-half with theta and llama3 scaling, GQA, causal mask) ->
+// RMSNorm -> attention (RoPE rotate-half with theta and llama3/linear/dynamic/rope_freqs scaling,
+// GQA, causal mask narrowed to a sliding window where the config has one) ->
 // residual -> RMSNorm -> SwiGLU MLP -> residual; tied or untied lm_head.
 //
 // Every one of the 7 projections of a layer is a hook point: the InputHook sees the input of each
@@ -28,11 +29,15 @@ struct KvCache {
   int64_t maxLen = 0;
 };
 
-// Cosine/sine tables for rotate-half RoPE, llama3 frequency scaling included.
+// Cosine/sine tables for rotate-half RoPE, frequency scaling included (model_config.h's RopeScaling).
 struct RopeTables {
   torch::Tensor cos, sin;  // [maxLen, head_dim] f32
 };
-RopeTables makeRope(const ModelConfig& cfg, int64_t maxLen, torch::Device device);
+// Tables for positions [0, maxLen). seqLen: the length of the sequence the tables serve, which only
+// dynamic NTK scaling depends on (0 or <= originalMaxPositions: the unscaled base).
+RopeTables makeRope(const ModelConfig& cfg, int64_t maxLen, torch::Device device, int64_t seqLen = 0);
+// The RoPE base for a sequence of seqLen positions (ropeTheta unless dynamic NTK scaling applies).
+double ropeBaseFor(const ModelConfig& cfg, int64_t seqLen);
 
 class LlamaModel {
  public:
@@ -93,6 +98,8 @@ class LlamaModel {
   torch::Device m_device;
   mutable RopeTables m_rope;
   mutable int64_t m_ropeLen = 0;
+  mutable RopeTables m_dynRope;   // dynamic NTK tables for one sequence length past the original context
+  mutable int64_t m_dynLen = 0;
   ProjOverride m_decodeOverride;
   HeadOverride m_decodeHeadOverride;
   StepOverride m_decodeStepOverride;

@@ -3,15 +3,25 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace duo {
 
+// RoPE frequency scaling. inv_freq_i = theta^(-2i/head_dim) before scaling; then by type:
+//  ""             none;
+//  "llama3"       LLaMA-3.1 smooth scaling (factor, low/high_freq_factor, originalMaxPositions);
+//  "linear"       inv_freq / factor (transformers' "linear", GGUF rope.scaling.type = linear);
+//  "dynamic"      dynamic NTK as transformers applies it in the forward: a sequence of L > originalMaxPositions
+//                 positions uses theta * (factor * L / originalMaxPositions - (factor - 1))^(hd / (hd - 2));
+//  "rope_freqs"   inv_freq_i / freqFactors[i], the per-frequency divisors a LLaMA-3.x GGUF stores as
+//                 `rope_freqs.weight` (llama.cpp's definition).
 struct RopeScaling {
-  std::string type;                  // "" (none) or "llama3"
+  std::string type;
   double factor = 1.0;
   double lowFreqFactor = 1.0;
   double highFreqFactor = 4.0;
   int64_t originalMaxPositions = 8192;
+  std::vector<double> freqFactors;   // [head_dim / 2], "rope_freqs" only
 };
 
 struct ModelConfig {
@@ -29,9 +39,17 @@ struct ModelConfig {
   RopeScaling ropeScaling;
   bool tieWordEmbeddings = false;      // lm_head shares embed_tokens (SmolLM2)
   bool attentionBias = false;          // q/k/v biases (Qwen2)
+  // Sliding-window attention (Mistral, Qwen2 with use_sliding_window): a query at position p sees
+  // keys p - slidingWindow < k <= p, in layers >= slidingWindowFromLayer. 0: full causal attention.
+  int64_t slidingWindow = 0;
+  int64_t slidingWindowFromLayer = 0;  // Qwen2's max_window_layers; 0 for Mistral
   int64_t bosTokenId = -1;
   int64_t eosTokenId = -1;
 
+  // The window layer `layer` attends over: 0 (none) or slidingWindow.
+  int64_t windowOf(int64_t layer) const {
+    return slidingWindow > 0 && layer >= slidingWindowFromLayer ? slidingWindow : 0;
+  }
   int64_t kvDim() const { return numKvHeads * headDim; }
   int64_t qDim() const { return numHeads * headDim; }
   // Parameters in weights (embeddings counted once when tied).

@@ -275,11 +275,11 @@ void ropeInPlace(float* x, std::int64_t heads, std::int64_t hd, const float* cos
   }
 }
 
-// One query position against S cached positions, every (sequence, head) pair on OpenMP's threads
+// One query position against cached positions [s0, S) (s0 > 0 under a sliding window), every (sequence, head) pair on OpenMP's threads
 // when the work is worth it: q [B, H, hd], caches [B, Hkv, maxLen, hd], out [B, H, hd]; query head
 // h reads kv head h / g. Inner loops are `omp simd` so they vectorise without -ffast-math.
 void attendOne(const float* q, const float* kc, const float* vc, float* out, std::int64_t B, std::int64_t H,
-               std::int64_t g, std::int64_t maxLen, std::int64_t S, std::int64_t hd, float scale) {
+               std::int64_t g, std::int64_t maxLen, std::int64_t s0, std::int64_t S, std::int64_t hd, float scale) {
   const std::int64_t Hkv = H / g;
   const bool parallel = B * H > 1 && S * hd * B * H >= (1 << 14);
 #pragma omp parallel if (parallel)
@@ -292,7 +292,7 @@ void attendOne(const float* q, const float* kc, const float* vc, float* out, std
       const float* K = kc + (b * Hkv + head / g) * maxLen * hd;
       const float* V = vc + (b * Hkv + head / g) * maxLen * hd;
       float mx = -std::numeric_limits<float>::infinity();
-      for (std::int64_t s = 0; s < S; ++s) {
+      for (std::int64_t s = s0; s < S; ++s) {
         const float* ks = K + s * hd;
         float dot = 0;
 #pragma omp simd reduction(+ : dot)
@@ -301,11 +301,11 @@ void attendOne(const float* q, const float* kc, const float* vc, float* out, std
         mx = std::max(mx, dot * scale);
       }
       float sum = 0;
-      for (std::int64_t s = 0; s < S; ++s) sum += (scores[static_cast<size_t>(s)] = std::exp(scores[static_cast<size_t>(s)] - mx));
+      for (std::int64_t s = s0; s < S; ++s) sum += (scores[static_cast<size_t>(s)] = std::exp(scores[static_cast<size_t>(s)] - mx));
       float* o = out + bh * hd;
       std::fill_n(o, hd, 0.0f);
       const float inv = 1.0f / sum;
-      for (std::int64_t s = 0; s < S; ++s) {
+      for (std::int64_t s = s0; s < S; ++s) {
         const float p = scores[static_cast<size_t>(s)] * inv;
         const float* vs = V + s * hd;
 #pragma omp simd
@@ -326,9 +326,22 @@ torch::Tensor PackedDecoder::step(KvCache& cache, const torch::Tensor& tokens) c
   DUO_CHECK(static_cast<std::int64_t>(cache.k.size()) == L && cache.k[0].size(0) == B,
             "packed decode: the cache was made for another model or batch size");
   DUO_CHECK(pos + 1 <= cache.maxLen, "decode: position ", pos + 1, " exceeds the cache length ", cache.maxLen);
-  ensureRope(pos + 1);
-  const float* cosRow = m_cos.data() + pos * hd;
-  const float* sinRow = m_sin.data() + pos * hd;
+  const float* cosRow = nullptr;
+  const float* sinRow = nullptr;
+  std::vector<float> dynCos, dynSin;  // [hd] f32: this position's row under dynamic NTK scaling
+  if (c.ropeScaling.type == "dynamic" && pos + 1 > c.ropeScaling.originalMaxPositions) {
+    // the base depends on the sequence length (pos + 1), as in LlamaModel::rope()
+    const RopeTables t = makeRope(c, pos + 1, torch::kCPU, pos + 1);  // [pos + 1, hd] f32 each
+    const torch::Tensor cr = t.cos[pos].contiguous(), sr = t.sin[pos].contiguous();
+    dynCos.assign(cr.data_ptr<float>(), cr.data_ptr<float>() + hd);
+    dynSin.assign(sr.data_ptr<float>(), sr.data_ptr<float>() + hd);
+    cosRow = dynCos.data();
+    sinRow = dynSin.data();
+  } else {
+    ensureRope(pos + 1);
+    cosRow = m_cos.data() + pos * hd;
+    sinRow = m_sin.data() + pos * hd;
+  }
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   using Clock = std::chrono::steady_clock;
   StepProfile* prof = m_profile;
@@ -380,7 +393,9 @@ torch::Tensor PackedDecoder::step(KvCache& cache, const torch::Tensor& tokens) c
         std::copy_n(kNew + (b * Hkv + j) * hd, hd, kc + at);
         std::copy_n(vNew + (b * Hkv + j) * hd, hd, vc + at);
       }
-    attendOne(q.data(), kc, vc, att.data(), B, H, g, cache.maxLen, pos + 1, hd, scale);
+    const std::int64_t window = c.windowOf(l);  // 0: all positions
+    const std::int64_t s0 = window > 0 && pos + 1 > window ? pos + 1 - window : 0;
+    attendOne(q.data(), kc, vc, att.data(), B, H, g, cache.maxLen, s0, pos + 1, hd, scale);
     timed(siteAcc(l, Site::O), [&] { sparsifyRaw(li, Site::O, att.data(), B, H * hd); });
     timed(projAcc(l, Proj::O), [&] { projectRaw(li, Proj::O, att.data(), o.data(), B); });
     for (std::int64_t i = 0; i < B * d; ++i) h[i] += o[i];

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   try {
-    duo::ggufModelConfig(h, "fuzz.gguf");
+    duo::ggufModelConfig(h, "fuzz.gguf", data);
   } catch (const duo::Error& e) {
     duo::fuzz::note(e);
   }

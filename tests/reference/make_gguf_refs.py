@@ -2,7 +2,10 @@
 """Reference values for the GGUF reader, from implementations independent of ours.
 
 1. Quant blocks: random bytes for each supported GGML type (scale fields set to sane halves),
-   dequantised by the PyPI `gguf` package (gguf.quants.dequantize).
+   dequantised by the PyPI `gguf` package (gguf.quants.dequantize). Q5_0, Q5_1, Q2_K, Q3_K,
+   IQ4_NL, IQ4_XS, TQ1_0, TQ2_0, MXFP4 and the codebook types IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS,
+   IQ3_S, IQ1_S, IQ1_M and NVFP4 (two blocks each; NVFP4's first two scales are its zero and 0x7F
+   codes, both read as 0) were added later and come from a second generator.
 2. The real SmolLM2-135M-Instruct Q4_1 file: per-tensor checksums and sampled values of the
    `gguf` package's dequantisation (GGUF element order, before any q/k unpermute).
 3. The same file through HF transformers' GGUF loader (load_gguf_checkpoint, which reverses
@@ -48,7 +51,35 @@ def random_block(qtype, rng):
         b[2:4] = f16_bytes(abs(rng.uniform(0.001, 0.05)))
     elif qtype == T.Q6_K:
         b[block_bytes - 2:block_bytes] = d
-    del m
+    elif qtype == T.Q5_0:
+        b[0:2] = d
+    elif qtype == T.Q5_1:
+        b[0:2] = d
+        b[2:4] = m
+    elif qtype == T.Q2_K:
+        b[80:82] = d
+        b[82:84] = f16_bytes(abs(rng.uniform(0.001, 0.05)))
+    elif qtype == T.Q3_K:
+        b[108:110] = d
+    elif qtype in (T.IQ4_NL, T.IQ4_XS):
+        b[0:2] = d
+    elif qtype == T.TQ1_0:
+        b[52:54] = d
+    elif qtype == T.TQ2_0:
+        b[64:66] = d
+    elif qtype in (T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S):
+        b[0:2] = d
+    elif qtype == T.IQ1_M:  # the f16 scale lives in the top nibbles of the four u16 at the end
+        h = int(np.frombuffer(d, dtype=np.uint16)[0])
+        for j in range(4):
+            u = int.from_bytes(b[48 + 2 * j:50 + 2 * j], "little")
+            u = (u & 0x0FFF) | (((h >> (4 * j)) & 0xF) << 12)
+            b[48 + 2 * j:50 + 2 * j] = u.to_bytes(2, "little")
+    elif qtype == T.NVFP4:  # four UE4M3 scales: the zero code, the 0x7F code (read as 0), two random
+        b[0] = 0
+        b[1] = 0x7F
+    elif qtype == T.MXFP4:
+        b[0] = int(rng.integers(100, 140))  # E8M0 exponent: finite, varied scales
     return bytes(b), block_elems
 
 
@@ -65,6 +96,20 @@ def quant_blocks():
             elems += n
         values = dequantize(np.frombuffer(raw, dtype=np.uint8), qtype).reshape(-1)
         assert values.size == elems
+        out.append({"type": qtype.name, "hex": raw.hex(), "values": [float(v) for v in values]})
+    # Types added later draw from their own generator, so the blocks above stay as committed.
+    rng = np.random.default_rng(20261202)
+    for qtype in (T.Q5_0, T.Q5_1, T.Q2_K, T.Q3_K, T.IQ4_NL, T.IQ4_XS, T.TQ1_0, T.TQ2_0, T.MXFP4,
+                  T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M, T.NVFP4):
+        nblocks = 2
+        raw = b""
+        elems = 0
+        for _ in range(nblocks):
+            blk, n = random_block(qtype, rng)
+            raw += blk
+            elems += n
+        values = dequantize(np.frombuffer(raw, dtype=np.uint8), qtype).reshape(-1)
+        assert values.size == elems and np.all(np.isfinite(values))
         out.append({"type": qtype.name, "hex": raw.hex(), "values": [float(v) for v in values]})
     # F16: zeros, subnormals, normals, the largest half (inf/nan are JSON-less: the C++ test has them)
     halves = np.array([0.0, -0.0, 6e-8, 3e-5, 1e-5, 0.5, -2.75, 1.0009765625, 65504.0], dtype=np.float16)

@@ -8,6 +8,7 @@ Writes (all small, committed):
                                                  gpt2      ByteLevel(use_regex) alone
                                                  llama3    Split(LLaMA-3 regex) + ByteLevel(no regex),
                                                            ignore_merges (as LLaMA-3)
+                                                 qwen2     Split(Qwen2 regex) + ByteLevel(no regex)
   tests/data/tokenizers/spm-llama2-style.json  a SentencePiece-style BPE in LLaMA-2's tokenizer.json
                                                layout (Prepend/Replace normalizer, byte_fallback,
                                                <0xNN> byte tokens, "<s> $A" template), trained here on
@@ -42,6 +43,9 @@ SMOLLM2 = os.path.join(CACHE, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
 # The LLaMA-3 pre-tokenizer regex (tokenizer.json of Meta-Llama-3).
 LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                   r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+# Qwen2's tokenizer.json Split regex (llama.cpp's "qwen2" pre-type): LLaMA-3's with single digits.
+QWEN2_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                 r"|\s*[\r\n]+|\s+(?!\S)|\s+")
 
 CASES = [
     ("empty", ""),
@@ -133,9 +137,12 @@ def smollm2_refs():
         "llama3": (pre_tokenizers.Sequence([
             pre_tokenizers.Split(Regex(LLAMA3_PATTERN), behavior="isolated", invert=False),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]), True),
+        "qwen2": (pre_tokenizers.Sequence([
+            pre_tokenizers.Split(Regex(QWEN2_PATTERN), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]), False),
     }
     out = {"meta": meta("SmolLM2-135M-Instruct GGUF tokens/merges in an HF BPE; pre-tokenizer per variant "
-                        "(C++: TokenizerSpec.pre = smollm | gpt2 | llama-bpe)"),
+                        "(C++: TokenizerSpec.pre = smollm | gpt2 | llama-bpe | qwen2)"),
            "model_file": os.path.basename(SMOLLM2), "vocab_size": len(tokens), "variants": {}}
     for name, (pre_tok, ignore_merges) in variants.items():
         tok = Tokenizer(models.BPE(vocab=vocab, merges=merges, ignore_merges=ignore_merges))

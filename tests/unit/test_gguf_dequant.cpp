@@ -50,6 +50,7 @@ class TestGgufDequant : public QObject {
   void q8_0();
   void q4_0();
   void q4_1();
+  void q5_0();
   void q4_k();
   void q5_k();
   void q6_k();
@@ -66,6 +67,10 @@ void TestGgufDequant::traitsAndSizes() {
   QCOMPARE(duo::ggmlByteSize(uint32_t(GgmlType::Q5_K), 256), int64_t(176));
   QCOMPARE(duo::ggmlByteSize(uint32_t(GgmlType::Q8_0), 64), int64_t(68));
   QCOMPARE(duo::ggmlByteSize(uint32_t(GgmlType::Q4_1), 32), int64_t(20));
+  QCOMPARE(duo::ggmlByteSize(uint32_t(GgmlType::Q5_0), 64), int64_t(44));
+  QCOMPARE(duo::ggmlByteSize(uint32_t(GgmlType::Q5_1), 32), int64_t(24));
+  QCOMPARE(duo::ggmlByteSize(uint32_t(GgmlType::Q2_K), 256), int64_t(84));
+  QCOMPARE(duo::ggmlByteSize(uint32_t(GgmlType::Q3_K), 512), int64_t(220));
   QCOMPARE(duo::ggmlByteSize(uint32_t(GgmlType::BF16), 3), int64_t(6));
   QCOMPARE(duo::ggmlByteSize(uint32_t(GgmlType::Q4_K), 255), int64_t(-1));  // not whole blocks
   QCOMPARE(duo::ggmlByteSize(99, 32), int64_t(-1));
@@ -103,6 +108,33 @@ void TestGgufDequant::q4_0() {
     QCOMPARE(y[size_t(j)], (j - 8) * 0.25f);
     QCOMPARE(y[size_t(j + 16)], (7 - j) * 0.25f);
   }
+}
+
+// Q5_0: d = 0.25; nibbles as in q4_0; qh = 0xF0F0F0F0 sets the fifth bit of elements 4-7, 12-15,
+// 20-23, 28-31. y = (q - 16) / 4.
+void TestGgufDequant::q5_0() {
+  std::vector<uint8_t> b(22);
+  putHalf(b, 0, 0x3400);
+  const uint32_t qh = 0xF0F0F0F0u;
+  std::memcpy(b.data() + 2, &qh, 4);
+  for (int j = 0; j < 16; ++j) b[size_t(6 + j)] = uint8_t(j | ((15 - j) << 4));
+  const std::vector<float> y = run(GgmlType::Q5_0, b, 32);
+  QCOMPARE(y[0], -4.0f);   // q = 0
+  QCOMPARE(y[4], 1.0f);    // q = 4 + 16
+  QCOMPARE(y[16], -0.25f); // high nibble of byte 0 = 15, bit 16 clear
+  QCOMPARE(y[20], 2.75f);  // high nibble of byte 4 = 11, bit 20 set: 27
+  for (int e = 0; e < 32; ++e) {
+    const int nib = e < 16 ? e : 15 - (e - 16);
+    const int q = nib + (((qh >> e) & 1u) ? 16 : 0);
+    QCOMPARE(y[size_t(e)], (q - 16) * 0.25f);
+  }
+  // Q5_1 on the same bits with d = 0.25 and m = -1 (the block gains m before qh): y = q / 4 - 1.
+  std::vector<uint8_t> b1(24);
+  putHalf(b1, 0, 0x3400);
+  putHalf(b1, 2, 0xBC00);
+  std::copy(b.begin() + 2, b.end(), b1.begin() + 4);
+  const std::vector<float> y1 = run(GgmlType::Q5_1, b1, 32);
+  for (int e = 0; e < 32; ++e) QCOMPARE(y1[size_t(e)], y[size_t(e)] + 4.0f - 1.0f);
 }
 
 // Q4_1: d = 0.5, m = -1 (0xBC00); same nibbles as above. y = q/2 - 1.
@@ -250,10 +282,11 @@ void TestGgufDequant::matchesGgufPackage() {
   QFETCH(QString, type);
   QFETCH(QString, hex);
   QFETCH(QVector<double>, values);
-  const std::map<QString, GgmlType> types = {{"Q4_0", GgmlType::Q4_0}, {"Q4_1", GgmlType::Q4_1}, {"Q8_0", GgmlType::Q8_0},
-                                             {"Q4_K", GgmlType::Q4_K}, {"Q5_K", GgmlType::Q5_K}, {"Q6_K", GgmlType::Q6_K},
-                                             {"F16", GgmlType::F16}};
-  QVERIFY(types.count(type));
+  std::map<QString, GgmlType> types;  // every id we know, by name
+  for (uint32_t id = 0; id < 64; ++id)
+    if (duo::typeTraits(id).name != nullptr) types[duo::typeTraits(id).name] = GgmlType(id);
+  QVERIFY2(types.count(type), qPrintable(type));
+  QVERIFY2(duo::typeTraits(uint32_t(types.at(type))).dequantizable, qPrintable(type + " is not decoded"));
   const std::vector<uint8_t> bytes = fromHex(hex.toStdString());
   QCOMPARE(duo::ggmlByteSize(uint32_t(types.at(type)), values.size()), int64_t(bytes.size()));
   const std::vector<float> y = run(types.at(type), bytes, values.size());
@@ -263,13 +296,13 @@ void TestGgufDequant::matchesGgufPackage() {
 }
 
 void TestGgufDequant::unsupportedTypesNamed() {
-  std::vector<uint8_t> b(22);
-  std::vector<float> y(32);
+  std::vector<uint8_t> b(292);
+  std::vector<float> y(256);
   try {
-    duo::dequantize(GgmlType::Q5_0, b.data(), y.data(), 32);
-    QFAIL("Q5_0 accepted");
+    duo::dequantize(GgmlType::Q8_K, b.data(), y.data(), 256);  // gguf cannot dequantise it either
+    QFAIL("Q8_K accepted");
   } catch (const duo::Error& e) {
-    QVERIFY(QString(e.what()).contains("storage type Q5_0 is not supported"));
+    QVERIFY2(QString(e.what()).contains("storage type Q8_K is not supported (supported: F32, F16, Q4_0"), e.what());
   }
   QVERIFY_THROWS_EXCEPTION(duo::Error, duo::dequantize(GgmlType::Q8_0, b.data(), y.data(), 31));
 }

@@ -204,7 +204,45 @@ class TestGgufModel : public QObject {
   void tokenizerFaults();
   void inspect();
   void readsFileWrittenByGgufPackage();
+  void ropeScalingRead();
 };
+
+// LLaMA-3.x's rope_freqs.weight (read from the file, ignored as a weight) and linear scaling keys.
+void TestGgufModel::ropeScalingRead() {
+  TinyOptions o;
+  o.extra = [](GgufBuilder& b) { b.tensorF32("rope_freqs.weight", {4}, {1.0f, 1.5f, 8.0f, 8.0f}); };
+  QTemporaryDir dir;
+  const std::string path = writeTemp(dir, makeTiny(o).bytes);
+  const duo::LlamaWeights w = duo::loadWeights(path);
+  QCOMPARE(w.config.ropeScaling.type, std::string("rope_freqs"));
+  QCOMPARE(w.config.ropeScaling.freqFactors, (std::vector<double>{1.0, 1.5, 8.0, 8.0}));
+  QCOMPARE(duo::loadModelConfig(path).ropeScaling.freqFactors.size(), size_t(4));
+  QVERIFY(duo::isIgnorableTensorName(duo::NameFormat::Gguf, "rope_freqs.weight"));
+  QVERIFY(!duo::isIgnorableTensorName(duo::NameFormat::Gguf, "blk.0.rope_freqs.weight"));
+  // without the file's bytes the tensor cannot be read: the error says so
+  const duo::GgufFile f(path);
+  try {
+    duo::ggufModelConfig(f.header(), path, nullptr);
+    QFAIL("accepted");
+  } catch (const duo::Error& e) {
+    QVERIFY2(QString(e.what()).contains("rope_freqs.weight needs the file's data"), e.what());
+  }
+  for (const char* key : {"scale_linear", "scaling"}) {
+    TinyOptions lin;
+    lin.extra = [key](GgufBuilder& b) {
+      if (std::string(key) == "scaling") {
+        b.kvStr("llama.rope.scaling.type", "linear");
+        b.kvF32("llama.rope.scaling.factor", 4.0f);
+      } else {
+        b.kvF32("llama.rope.scale_linear", 4.0f);
+      }
+    };
+    QTemporaryDir d2;
+    const duo::ModelConfig c = duo::loadModelConfig(writeTemp(d2, makeTiny(lin).bytes));
+    QCOMPARE(c.ropeScaling.type, std::string("linear"));
+    QCOMPARE(c.ropeScaling.factor, 4.0);
+  }
+}
 
 void TestGgufModel::loads_data() {
   QTest::addColumn<QString>("arch");
@@ -243,8 +281,10 @@ void TestGgufModel::configFaults_data() {
   QTest::addColumn<QString>("kind");
   QTest::addColumn<QString>("fault");
   QTest::newRow("unknown architecture") << "arch" << "general.architecture 'gptneox' is not supported";
-  QTest::newRow("rope scaling") << "rope" << "rope.scaling.type 'linear' is not supported";
-  QTest::newRow("rope_freqs tensor") << "rope_freqs" << "rope_freqs.weight (llama3 RoPE frequency factors";
+  QTest::newRow("rope scaling") << "rope" << "metadata 'llama.rope.scaling.type' = 'yarn' is not supported (none and linear are)";
+  QTest::newRow("rope_freqs size") << "rope_freqs" << "tensor 'rope_freqs.weight': expected [4] (head dimension / 2), got [3]";
+  QTest::newRow("rope_freqs zero") << "rope_freqs0" << "tensor 'rope_freqs.weight': factor 2 = 0 (expected finite and > 0)";
+  QTest::newRow("rope_freqs + linear") << "rope_freqs_linear" << "rope_freqs.weight together with linear RoPE scaling";
   QTest::newRow("partial rope") << "partial" << "rope.dimension_count 4 != head dimension 8";
   QTest::newRow("kv heads not dividing") << "kv" << "head_count 4 is not a multiple of head_count_kv 3";
   QTest::newRow("block_count wrong type") << "type" << "metadata 'llama.block_count' should be an integer, is STRING";
@@ -268,14 +308,19 @@ void TestGgufModel::configFaults() {
     b.kvU32("llama.attention.head_count", 4);
     b.kvU32("llama.attention.head_count_kv", k == "kv" ? 3 : 2);
     b.kvU32("llama.vocab_size", 40);
-    if (k == "rope") b.kvStr("llama.rope.scaling.type", "linear");
+    if (k == "rope") b.kvStr("llama.rope.scaling.type", "yarn");
     if (k == "partial") b.kvU32("llama.rope.dimension_count", 4);
-    if (k == "rope_freqs") b.tensorF32("rope_freqs.weight", {4}, {1, 1, 1, 1});
+    if (k == "rope_freqs") b.tensorF32("rope_freqs.weight", {3}, {1, 1, 1});
+    if (k == "rope_freqs0") b.tensorF32("rope_freqs.weight", {4}, {1, 2, 0, 4});
+    if (k == "rope_freqs_linear") {
+      b.tensorF32("rope_freqs.weight", {4}, {1, 1, 1, 1});
+      b.kvF32("llama.rope.scale_linear", 2.0f);
+    }
   }
   const std::string bytes = b.build();
   const duo::GgufHeader h = duo::parseGguf(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "cfg.gguf");
   try {
-    duo::ggufModelConfig(h, "cfg.gguf");
+    duo::ggufModelConfig(h, "cfg.gguf", reinterpret_cast<const uint8_t*>(bytes.data()));
     QFAIL("accepted");
   } catch (const duo::Error& e) {
     QVERIFY2(QString(e.what()).startsWith("cfg.gguf: "), e.what());
@@ -290,7 +335,7 @@ void TestGgufModel::weightFaults_data() {
   QTest::newRow("wrong shape") << "shape" << "tensor 'blk.0.attn_k.weight': expected [16, 32], got [8, 32]";
   QTest::newRow("NaN") << "nan" << "tensor 'blk.1.ffn_down.weight' contains 1 non-finite values";
   QTest::newRow("unexpected tensor") << "extra" << "unexpected tensor 'blk.0.attn_q_norm.weight'";
-  QTest::newRow("unsupported storage") << "q5_0" << "tensor 'output.weight': storage type Q5_0 is not supported";
+  QTest::newRow("unsupported storage") << "i8" << "tensor 'output.weight': storage type I8 is not supported";
   QTest::newRow("layer out of range") << "layer" << "tensor 'blk.7.ffn_norm.weight' belongs to layer 7";
 }
 
@@ -304,9 +349,9 @@ void TestGgufModel::weightFaults() {
   if (k == "nan") o.nanTensor = "blk.1.ffn_down.weight";
   if (k == "extra") o.extra = [](GgufBuilder& b) { b.tensorF32("blk.0.attn_q_norm.weight", {8}, std::vector<float>(8)); };
   if (k == "layer") o.extra = [](GgufBuilder& b) { b.tensorF32("blk.7.ffn_norm.weight", {32}, std::vector<float>(32)); };
-  if (k == "q5_0") {
-    o.tied = true;  // output.weight below makes it untied, stored as Q5_0
-    o.extra = [](GgufBuilder& b) { b.tensor("output.weight", {32, 40}, 6, std::string(40 * 22, '\0')); };
+  if (k == "i8") {
+    o.tied = true;  // output.weight below makes it untied, stored as I8 (integers: not weights we decode)
+    o.extra = [](GgufBuilder& b) { b.tensor("output.weight", {32, 40}, 24, std::string(40 * 32, '\0')); };
   }
   const Tiny t = makeTiny(o);
   QTemporaryDir dir;

@@ -38,7 +38,8 @@ bool sameConfig(const duo::ModelConfig& a, const duo::ModelConfig& b) {
          a.ropeScaling.highFreqFactor == b.ropeScaling.highFreqFactor &&
          a.ropeScaling.originalMaxPositions == b.ropeScaling.originalMaxPositions &&
          a.tieWordEmbeddings == b.tieWordEmbeddings && a.attentionBias == b.attentionBias &&
-         a.bosTokenId == b.bosTokenId && a.eosTokenId == b.eosTokenId;
+         a.bosTokenId == b.bosTokenId && a.eosTokenId == b.eosTokenId && a.slidingWindow == b.slidingWindow &&
+         a.slidingWindowFromLayer == b.slidingWindowFromLayer;
 }
 
 }  // namespace
@@ -51,6 +52,7 @@ class TestModelConfig : public QObject {
   void refusals_data();
   void refusals();
   void variantsAccepted();
+  void scalingAndWindows();
   void roundTrip_data();
   void roundTrip();
   void readsFolderAndNamesFile();
@@ -142,20 +144,18 @@ void TestModelConfig::families() {
 void TestModelConfig::refusals_data() {
   QTest::addColumn<QString>("patch");  // JSON merged into SmolLM2's config (or a whole file name)
   QTest::addColumn<QString>("fault");
-  QTest::newRow("Mistral v0.1 sliding window") << "mistral-7b-v0.1.json"
-                                               << "sliding_window = 4096 (shorter than max_position_embeddings = 32768)";
   QTest::newRow("unknown model_type") << R"({"model_type":"gpt2","architectures":["GPT2LMHeadModel"]})"
                                       << "unsupported model: model_type 'gpt2', architecture 'GPT2LMHeadModel'";
   QTest::newRow("type/architecture mismatch") << R"({"architectures":["Qwen2ForCausalLM"]})"
                                               << "model_type 'llama' does not match architecture 'Qwen2ForCausalLM'";
   QTest::newRow("no model type at all") << R"({"model_type":"<remove>","architectures":"<remove>"})"
                                         << "neither 'model_type' nor 'architectures'";
-  QTest::newRow("rope linear") << R"({"rope_scaling":{"type":"linear","factor":2.0}})"
-                               << "rope_scaling type 'linear' is not supported";
-  QTest::newRow("rope dynamic") << R"({"rope_scaling":{"rope_type":"dynamic","factor":2.0}})"
-                                << "rope_scaling type 'dynamic' is not supported";
   QTest::newRow("rope yarn (v5 rope_parameters)") << R"({"rope_parameters":{"rope_type":"yarn","factor":4.0}})"
-                                                  << "rope_parameters type 'yarn' is not supported";
+                                                  << "rope_parameters.rope_type 'yarn' is not supported";
+  QTest::newRow("rope longrope") << R"({"rope_scaling":{"type":"longrope","factor":4.0}})"
+                                 << "rope_scaling.rope_type 'longrope' is not supported (supported: default, llama3, linear, dynamic)";
+  QTest::newRow("linear factor < 1") << R"({"rope_scaling":{"type":"linear","factor":0.5}})" << "rope_scaling.factor must be >= 1";
+  QTest::newRow("dynamic without factor") << R"({"rope_scaling":{"rope_type":"dynamic"}})" << "rope_scaling.factor must be >= 1";
   QTest::newRow("gelu") << R"({"hidden_act":"gelu"})" << "hidden_act 'gelu' is not supported";
   QTest::newRow("llama attention_bias") << R"({"attention_bias":true})" << "attention_bias = true is not supported";
   QTest::newRow("mlp_bias") << R"({"mlp_bias":true})" << "mlp_bias = true is not supported";
@@ -173,11 +173,19 @@ void TestModelConfig::refusals_data() {
   QTest::newRow("bad eos") << R"({"eos_token_id":"x"})" << "'eos_token_id' must be a token id";
   QTest::newRow("llama3 factor < 1") << R"({"rope_scaling":{"rope_type":"llama3","factor":0.5}})" << ".factor must be >= 1";
   QTest::newRow("tie not a bool") << R"({"tie_word_embeddings":1})" << "'tie_word_embeddings' must be true or false";
-  QTest::newRow("qwen2 sliding window on")
-      << R"({"model_type":"qwen2","architectures":["Qwen2ForCausalLM"],"use_sliding_window":true,"sliding_window":4096})"
-      << "sliding_window = 4096";
-  QTest::newRow("mistral default window") << R"({"model_type":"mistral","architectures":["MistralForCausalLM"]})"
-                                          << "sliding_window = 4096 (shorter than max_position_embeddings = 8192)";
+  QTest::newRow("window not an integer") << R"({"model_type":"mistral","architectures":["MistralForCausalLM"],"sliding_window":"4k"})"
+                                         << "'sliding_window' must be an integer";
+  QTest::newRow("window zero") << R"({"model_type":"mistral","architectures":["MistralForCausalLM"],"sliding_window":0})"
+                               << "'sliding_window' = 0 is outside [1, 16777216]";
+  QTest::newRow("layer_types unknown")
+      << R"({"model_type":"qwen2","architectures":["Qwen2ForCausalLM"],"num_hidden_layers":2,"layer_types":["full_attention","chunked_attention"]})"
+      << "layer_types[1] = \"chunked_attention\" is not supported (full_attention and sliding_attention are)";
+  QTest::newRow("layer_types interleaved")
+      << R"({"model_type":"qwen2","architectures":["Qwen2ForCausalLM"],"num_hidden_layers":2,"use_sliding_window":true,"sliding_window":8,"layer_types":["sliding_attention","full_attention"]})"
+      << "layer_types: full_attention at layer 1 after sliding_attention at layer 0 is not supported";
+  QTest::newRow("layer_types count")
+      << R"({"model_type":"qwen2","architectures":["Qwen2ForCausalLM"],"layer_types":["full_attention"]})"
+      << "'layer_types' must list 30 layer types";
 }
 
 void TestModelConfig::refusals() {
@@ -203,16 +211,60 @@ void TestModelConfig::variantsAccepted() {
   QCOMPARE(parse(R"({"tie_word_embeddings":"<remove>"})").tieWordEmbeddings, false);
   QCOMPARE(parse(R"({"rms_norm_eps":"<remove>"})").rmsNormEps, 1e-6);
   QCOMPARE(parse(R"({"model_type":"<remove>"})").architecture, std::string("llama"));  // from architectures
-  QCOMPARE(parse(R"({"sliding_window":null,"model_type":"mistral","architectures":["MistralForCausalLM"]})").architecture,
-           std::string("mistral"));
-  QCOMPARE(parse(R"({"sliding_window":8192,"model_type":"mistral","architectures":["MistralForCausalLM"]})").architecture,
-           std::string("mistral"));  // a window as long as the context never applies
+  QCOMPARE(parse(R"({"pretraining_tp":2})").hiddenSize, int64_t(576));
+}
+
+// Features that change the math and are implemented: RoPE scaling types and sliding windows.
+void TestModelConfig::scalingAndWindows() {
+  auto parse = [](const char* patch) { return duo::parseHfConfig(smollm2With(nlohmann::json::parse(patch)), "c"); };
+  const duo::ModelConfig lin = parse(R"({"rope_scaling":{"type":"linear","factor":2.0}})");
+  QCOMPARE(lin.ropeScaling.type, std::string("linear"));
+  QCOMPARE(lin.ropeScaling.factor, 2.0);
+  const duo::ModelConfig dyn = parse(R"({"rope_parameters":{"rope_type":"dynamic","factor":2.0,"rope_theta":5e5}})");
+  QCOMPARE(dyn.ropeScaling.type, std::string("dynamic"));
+  QCOMPARE(dyn.ropeTheta, 5e5);
+  QCOMPARE(dyn.ropeScaling.originalMaxPositions, int64_t(8192));  // SmolLM2's max_position_embeddings
+  // Mistral: absent = transformers' default 4096, null = none, a number = that window, all layers.
+  const char* kMistral = R"({"model_type":"mistral","architectures":["MistralForCausalLM"])";
+  QCOMPARE(parse((std::string(kMistral) + "}").c_str()).slidingWindow, int64_t(4096));
+  QCOMPARE(parse((std::string(kMistral) + R"(,"sliding_window":null})").c_str()).slidingWindow, int64_t(0));
+  const duo::ModelConfig m = parse((std::string(kMistral) + R"(,"sliding_window":8192})").c_str());
+  QCOMPARE(m.slidingWindow, int64_t(8192));
+  QCOMPARE(m.windowOf(0), int64_t(8192));
+  QCOMPARE(m.windowOf(29), int64_t(8192));
+  // Qwen2: only with use_sliding_window, from max_window_layers on (default 28).
+  const char* kQwen = R"({"model_type":"qwen2","architectures":["Qwen2ForCausalLM"])";
+  QCOMPARE(parse((std::string(kQwen) + R"(,"sliding_window":4096})").c_str()).slidingWindow, int64_t(0));
+  const duo::ModelConfig q = parse((std::string(kQwen) + R"(,"use_sliding_window":true,"sliding_window":64})").c_str());
+  QCOMPARE(q.slidingWindow, int64_t(64));
+  QCOMPARE(q.windowOf(27), int64_t(0));
+  QCOMPARE(q.windowOf(28), int64_t(64));
+  const duo::ModelConfig q2 =
+      parse((std::string(kQwen) + R"(,"use_sliding_window":true,"max_window_layers":3})").c_str());
+  QCOMPARE(q2.slidingWindow, int64_t(4096));
+  QCOMPARE(q2.slidingWindowFromLayer, int64_t(3));
+  // transformers 5's layer_types wins over max_window_layers; all-full means no window.
+  std::string types = R"(,"use_sliding_window":true,"sliding_window":16,"max_window_layers":0,"layer_types":[)";
+  for (int i = 0; i < 30; ++i) types += std::string(i ? "," : "") + (i < 20 ? "\"full_attention\"" : "\"sliding_attention\"");
+  const duo::ModelConfig q3 = parse((std::string(kQwen) + types + "]}").c_str());
+  QCOMPARE(q3.windowOf(19), int64_t(0));
+  QCOMPARE(q3.windowOf(20), int64_t(16));
+  // Mistral's class ignores layer_types: its window applies in every layer.
+  std::string allFull = R"(,"sliding_window":16,"layer_types":[)";
+  for (int i = 0; i < 30; ++i) allFull += std::string(i ? "," : "") + "\"full_attention\"";
+  QCOMPARE(parse((std::string(kMistral) + allFull + "]}").c_str()).windowOf(0), int64_t(16));
+  // LLaMA has no sliding window in transformers: the key is ignored.
+  QCOMPARE(parse(R"({"sliding_window":16})").slidingWindow, int64_t(0));
+  // Mistral v0.1's real config: a 4096-token window within a 32768-token context.
+  const duo::ModelConfig v01 = duo::readHfConfig(configsDir() + "/mistral-7b-v0.1.json");
+  QCOMPARE(v01.slidingWindow, int64_t(4096));
+  QCOMPARE(v01.maxPositions, int64_t(32768));
   QCOMPARE(parse(R"({"pretraining_tp":2})").hiddenSize, int64_t(576));
 }
 
 void TestModelConfig::roundTrip_data() {
   QTest::addColumn<QString>("file");
-  for (const char* f : {"llama-2-7b.json", "llama-3.1-8b.json", "llama-3.2-1b.json", "mistral-7b-v0.3.json",
+  for (const char* f : {"llama-2-7b.json", "llama-3.1-8b.json", "llama-3.2-1b.json", "mistral-7b-v0.1.json", "mistral-7b-v0.3.json",
                         "qwen2-0.5b.json", "smollm2-135m.json"})
     QTest::newRow(f) << f;
 }

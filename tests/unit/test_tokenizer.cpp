@@ -3,7 +3,7 @@
 //  - our trained byte-level BPE (tests/data/tokenizers/duo-bytelevel-512.json),
 //  - a LLaMA-2-style SentencePiece BPE tokenizer.json (tests/data/tokenizers/spm-llama2-style.json),
 //    also laid out with Metaspace pre-tokenizers (prepend_scheme first / always + split),
-//  - SmolLM2's GGUF vocabulary with its own (smollm), the GPT-2 and the LLaMA-3 pre-tokenizers,
+//  - SmolLM2's GGUF vocabulary with its own (smollm), the GPT-2, the LLaMA-3 and the Qwen2 pre-tokenizers,
 //    also after a round trip through our tokenizer.json writer (sets smollm2-json, smollm2-llama3-json).
 // Plus BOS handling, special tokens, byte fallback, score-ordered (GGUF llama) merges, and speed.
 #include <QtTest>
@@ -103,7 +103,8 @@ QString idsToString(const std::vector<int32_t>& ids) {
 }
 
 const char* const kSets[] = {"duo",          "spm",            "spm-metaspace_first", "spm-metaspace_always_split",
-                             "smollm2-smollm", "smollm2-gpt2", "smollm2-llama3", "smollm2-json", "smollm2-llama3-json"};
+                             "smollm2-smollm", "smollm2-gpt2", "smollm2-llama3", "smollm2-qwen2", "smollm2-json",
+                             "smollm2-llama3-json"};
 
 }  // namespace
 

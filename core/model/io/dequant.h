@@ -12,7 +12,9 @@ namespace duo {
 enum class GgmlType : uint32_t {
   F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
   Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15,
-  I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, BF16 = 30,
+  IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22, IQ4_XS = 23,
+  I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, BF16 = 30, TQ1_0 = 34, TQ2_0 = 35,
+  MXFP4 = 39, NVFP4 = 40,
 };
 
 struct GgmlTypeTraits {
@@ -26,6 +28,8 @@ struct GgmlTypeTraits {
 GgmlTypeTraits typeTraits(uint32_t type);
 // "Q4_1", or "type 42" for an unknown id.
 std::string ggmlTypeName(uint32_t type);
+// "F32, F16, Q4_0, ...": every type dequantize() decodes, for error messages.
+std::string dequantizableTypeNames();
 
 // Bytes that `elems` elements of `type` occupy; -1 when the type is unknown, `elems` is not a
 // whole number of blocks, or the size overflows.

@@ -330,7 +330,7 @@ GgufFile::GgufFile(const std::string& path) : m_map(path), m_header(parseGguf(m_
 void GgufFile::readF32(const GgufTensorInfo& t, float* dst) const {
   const GgmlTypeTraits traits = typeTraits(t.type);
   DUO_CHECK(traits.dequantizable, path(), ": tensor '", t.name, "': storage type ", ggmlTypeName(t.type),
-            " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K are)");
+            " is not supported (supported: ", dequantizableTypeNames(), ")");
   dequantize(static_cast<GgmlType>(t.type), m_map.data() + m_header.dataOffset + t.offset, dst, t.elements);
 }
 

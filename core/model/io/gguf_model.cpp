@@ -1,6 +1,10 @@
 #include "core/model/io/gguf_model.h"
 
+#include <cmath>
+
 #include "core/common/error.h"
+#include "core/model/io/dequant.h"
+#include "core/model/io/mapped_file.h"
 #include "core/model/io/model_info.h"
 #include "core/model/io/tensor_names.h"
 
@@ -14,11 +18,36 @@ int64_t bounded(const GgufMeta& m, const std::string& key, int64_t fallback, boo
   return v;
 }
 
+// LLaMA-3.x files (llama.cpp's converter for rope_scaling llama3) store the per-frequency RoPE
+// divisors as the tensor `rope_freqs.weight` [head_dim / 2] f32: inv_freq_i / factor_i.
+std::vector<double> readRopeFreqs(const GgufHeader& h, const GgufTensorInfo& t, const std::string& file,
+                                  const uint8_t* fileData, int64_t headDim) {
+  const std::string what = file + ": tensor '" + t.name + "'";
+  DUO_CHECK(t.ne.size() == 1 && t.ne[0] == headDim / 2, what, ": expected [", headDim / 2,
+            "] (head dimension / 2), got ", shapeString(t.shape()));
+  DUO_CHECK(t.type == static_cast<uint32_t>(GgmlType::F32) || t.type == static_cast<uint32_t>(GgmlType::F16), what,
+            ": expected F32 or F16, got ", ggmlTypeName(t.type));
+  std::vector<float> v(static_cast<size_t>(t.elements));  // [head_dim / 2] f32
+  dequantize(static_cast<GgmlType>(t.type), fileData + h.dataOffset + t.offset, v.data(), t.elements);
+  for (size_t i = 0; i < v.size(); ++i)
+    DUO_CHECK(std::isfinite(v[i]) && v[i] > 0, what, ": factor ", i, " = ", v[i], " (expected finite and > 0)");
+  return {v.begin(), v.end()};
+}
+
 }  // namespace
 
 bool ggufPermutesQk(const std::string& architecture) { return architecture == "llama"; }
 
 ModelConfig ggufModelConfig(const GgufHeader& h, const std::string& file) {
+  if (h.tensor(kRopeFreqsTensor) == nullptr) return ggufModelConfig(h, file, nullptr);
+  const MappedFile map(file);  // the caller parsed `h` from this file; rope_freqs needs its data
+  const GgufTensorInfo& t = *h.tensor(kRopeFreqsTensor);
+  DUO_CHECK(map.size() >= h.dataOffset + t.offset + static_cast<uint64_t>(t.bytes), file, ": tensor '", t.name,
+            "' lies outside the file (", map.size(), " bytes): was the file replaced while open?");
+  return ggufModelConfig(h, file, map.data());
+}
+
+ModelConfig ggufModelConfig(const GgufHeader& h, const std::string& file, const uint8_t* fileData) {
   const GgufMeta m(h, file);
   const std::string arch = m.string("general.architecture", "");
   DUO_CHECK(!arch.empty(), file, ": missing metadata 'general.architecture'");
@@ -48,11 +77,24 @@ ModelConfig ggufModelConfig(const GgufHeader& h, const std::string& file) {
   DUO_CHECK(c.rmsNormEps > 0 && c.rmsNormEps < 1, file, ": layer_norm_rms_epsilon ", c.rmsNormEps, " is outside (0, 1)");
   c.ropeTheta = m.number(p + "rope.freq_base", 10000.0);
   DUO_CHECK(c.ropeTheta > 0, file, ": rope.freq_base ", c.ropeTheta, " must be positive");
+  // RoPE scaling: rope.scaling.type none or linear (with rope.scaling.factor, or the older
+  // rope.scale_linear), and/or LLaMA-3.x's rope_freqs.weight. yarn & co. are refused by name.
   const std::string scaling = m.string(p + "rope.scaling.type", "none");
-  DUO_CHECK(scaling == "none", file, ": rope.scaling.type '", scaling, "' is not supported");
-  DUO_CHECK(m.number(p + "rope.scale_linear", 1.0) == 1.0, file, ": rope.scale_linear is not supported");
-  DUO_CHECK(h.tensor("rope_freqs.weight") == nullptr, file,
-            ": rope_freqs.weight (llama3 RoPE frequency factors stored as a tensor) is not supported");
+  DUO_CHECK(scaling == "none" || scaling == "linear", file, ": metadata '", p, "rope.scaling.type' = '", scaling,
+            "' is not supported (none and linear are)");
+  double linear = m.number(p + "rope.scale_linear", 1.0);
+  if (scaling == "linear") linear = m.number(p + "rope.scaling.factor", linear);
+  DUO_CHECK(linear >= 1.0, file, ": linear RoPE scaling factor ", linear, " must be >= 1");
+  if (linear != 1.0) {
+    c.ropeScaling.type = "linear";
+    c.ropeScaling.factor = linear;
+  }
+  if (const GgufTensorInfo* freqs = h.tensor(kRopeFreqsTensor)) {
+    DUO_CHECK(c.ropeScaling.type.empty(), file, ": ", kRopeFreqsTensor, " together with linear RoPE scaling is not supported");
+    DUO_CHECK(fileData != nullptr, file, ": ", kRopeFreqsTensor, " needs the file's data");
+    c.ropeScaling.type = "rope_freqs";
+    c.ropeScaling.freqFactors = readRopeFreqs(h, *freqs, file, fileData, c.headDim);
+  }
 
   // Vocabulary: the explicit key, else the token list, else the embedding's row count.
   int64_t vocab = m.integer(p + "vocab_size", 0);

@@ -1,5 +1,6 @@
 #include "core/model/io/hf_config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -102,8 +103,9 @@ const Family& family(const Reader& r) {
        "' (supported: llama, mistral, qwen2 and their *ForCausalLM classes)");
 }
 
-// rope_scaling (transformers <= 4.x) or rope_parameters (transformers 5): none, "default" or
-// "llama3"; every other type (linear, dynamic, yarn, longrope, ...) changes the math we implement.
+// rope_scaling (transformers <= 4.x) or rope_parameters (transformers 5): none, "default",
+// "llama3", "linear" or "dynamic" (see RopeScaling); every other type (yarn, longrope, ...) changes
+// the math in ways we do not implement and is refused by name.
 void readRope(const Reader& r, ModelConfig* c) {
   const nlohmann::json& j = r.json();
   const char* key = r.has("rope_parameters") ? "rope_parameters" : "rope_scaling";
@@ -116,24 +118,67 @@ void readRope(const Reader& r, ModelConfig* c) {
   const std::string where = std::string(key) + ".";
   c->ropeTheta = r.number(s, "rope_theta", c->ropeTheta, where);
   if (type.empty() || type == "default") return;
-  DUO_CHECK(type == "llama3", r.source(), ": ", key, " type '", type,
-            "' is not supported (only 'llama3' RoPE scaling is implemented)");
-  c->ropeScaling.type = "llama3";
-  c->ropeScaling.factor = r.number(s, "factor", 0.0, where);
-  c->ropeScaling.lowFreqFactor = r.number(s, "low_freq_factor", 1.0, where);
-  c->ropeScaling.highFreqFactor = r.number(s, "high_freq_factor", 4.0, where);
-  c->ropeScaling.originalMaxPositions =
-      static_cast<int64_t>(r.number(s, "original_max_position_embeddings", 8192.0, where));
-  DUO_CHECK(c->ropeScaling.factor >= 1.0, r.source(), ": ", key, ".factor must be >= 1, got ", c->ropeScaling.factor);
-  DUO_CHECK(c->ropeScaling.highFreqFactor > c->ropeScaling.lowFreqFactor && c->ropeScaling.lowFreqFactor > 0,
-            r.source(), ": ", key, ": need high_freq_factor > low_freq_factor > 0, got ",
-            c->ropeScaling.highFreqFactor, " and ", c->ropeScaling.lowFreqFactor);
-  DUO_CHECK(c->ropeScaling.originalMaxPositions > 0, r.source(), ": ", key,
-            ".original_max_position_embeddings must be positive");
+  DUO_CHECK(type == "llama3" || type == "linear" || type == "dynamic", r.source(), ": ", key, ".rope_type '", type,
+            "' is not supported (supported: default, llama3, linear, dynamic)");
+  RopeScaling& rs = c->ropeScaling;
+  rs.type = type;
+  rs.factor = r.number(s, "factor", 0.0, where);
+  DUO_CHECK(rs.factor >= 1.0, r.source(), ": ", key, ".factor must be >= 1, got ", rs.factor);
+  if (type == "llama3") {
+    rs.lowFreqFactor = r.number(s, "low_freq_factor", 1.0, where);
+    rs.highFreqFactor = r.number(s, "high_freq_factor", 4.0, where);
+    rs.originalMaxPositions = static_cast<int64_t>(r.number(s, "original_max_position_embeddings", 8192.0, where));
+    DUO_CHECK(rs.highFreqFactor > rs.lowFreqFactor && rs.lowFreqFactor > 0, r.source(), ": ", key,
+              ": need high_freq_factor > low_freq_factor > 0, got ", rs.highFreqFactor, " and ", rs.lowFreqFactor);
+  } else if (type == "dynamic") {
+    // transformers (5.24 _compute_dynamic_ntk_parameters) scales past max_position_embeddings,
+    // whatever rope_scaling says about an original length.
+    rs.originalMaxPositions = c->maxPositions;
+  }
+  DUO_CHECK(rs.originalMaxPositions > 0, r.source(), ": ", key, ".original_max_position_embeddings must be positive");
+}
+
+// Sliding-window attention. Mistral: `sliding_window` (absent: transformers' default 4096; null:
+// none) in every layer. Qwen2: only with use_sliding_window = true (same default), in layers >=
+// max_window_layers (transformers 5 writes the same as `layer_types`, which wins when present).
+// A window of W lets the query at position p see keys p-W < k <= p; honoured at every length (it
+// changes nothing until a sequence is longer than W).
+void readSlidingWindow(const Reader& r, const Family& f, ModelConfig* c) {
+  const std::string type = f.modelType;
+  if (type == "llama") return;  // LlamaConfig has no sliding window; transformers ignores the key
+  const nlohmann::json& j = r.json();
+  int64_t window = 0;
+  const bool qwenUses = type != "qwen2" || r.boolean("use_sliding_window", false);
+  if (qwenUses && !j.contains("sliding_window")) window = 4096;  // both configs' default
+  if (r.has("sliding_window") && qwenUses) window = r.integer("sliding_window", 0, false, 1, 1ll << 24);
+  int64_t from = 0;
+  if (type == "qwen2" && window > 0) from = r.integer("max_window_layers", 28, false, 0, 1 << 20);
+  if (type == "qwen2" && r.has("layer_types")) {  // Mistral's transformers class reads no layer_types
+    const nlohmann::json& lt = j["layer_types"];
+    DUO_CHECK(lt.is_array() && static_cast<int64_t>(lt.size()) == c->numLayers, r.source(), ": 'layer_types' must list ",
+              c->numLayers, " layer types, got ", lt.dump());
+    int64_t firstSliding = c->numLayers;
+    for (int64_t i = 0; i < c->numLayers; ++i) {
+      const nlohmann::json& t = lt[static_cast<size_t>(i)];
+      DUO_CHECK(t == "full_attention" || t == "sliding_attention", r.source(), ": layer_types[", i, "] = ", t.dump(),
+                " is not supported (full_attention and sliding_attention are)");
+      if (t == "sliding_attention" && firstSliding == c->numLayers) firstSliding = i;
+      DUO_CHECK(t == "sliding_attention" || firstSliding == c->numLayers, r.source(), ": layer_types: full_attention at layer ",
+                i, " after sliding_attention at layer ", firstSliding, " is not supported (sliding layers must be the last ones)");
+    }
+    if (firstSliding == c->numLayers) {
+      window = 0;
+    } else {
+      DUO_CHECK(window > 0, r.source(), ": layer_types has sliding_attention layers but no 'sliding_window' is in force");
+      from = firstSliding;
+    }
+  }
+  c->slidingWindow = window;
+  c->slidingWindowFromLayer = window > 0 ? std::min(from, c->numLayers) : 0;
 }
 
 // Keys whose presence (with these values) changes the computation in ways we do not implement.
-void refuseUnsupported(const Reader& r, const Family& f, int64_t maxPositions) {
+void refuseUnsupported(const Reader& r, const Family& f) {
   const std::string act = r.has("hidden_act") ? r.string("hidden_act") : "silu";
   DUO_CHECK(act == "silu", r.source(), ": hidden_act '", act, "' is not supported (SwiGLU with silu only)");
   DUO_CHECK(r.number("partial_rotary_factor", 1.0) == 1.0, r.source(), ": partial_rotary_factor ",
@@ -146,19 +191,6 @@ void refuseUnsupported(const Reader& r, const Family& f, int64_t maxPositions) {
   if (std::string(f.modelType) != "qwen2")  // LLaMA's attention_bias also biases o_proj
     DUO_CHECK(!r.boolean("attention_bias", false), r.source(),
               ": attention_bias = true is not supported for ", f.modelType, " (o_proj bias)");
-  // Sliding-window attention: refused when a window shorter than the context is in force.
-  // Mistral's transformers default (key absent) is a 4096-token window; null means none.
-  // Qwen2 applies its window only with use_sliding_window = true.
-  const std::string type = f.modelType;
-  int64_t window = -1;
-  if (type == "mistral" && !r.json().contains("sliding_window")) window = 4096;
-  if (r.has("sliding_window") && (type != "qwen2" || r.boolean("use_sliding_window", false))) {
-    const nlohmann::json& w = r.json()["sliding_window"];
-    DUO_CHECK(w.is_number_integer(), r.source(), ": 'sliding_window' must be an integer, got ", w.dump());
-    window = w.get<int64_t>();
-  }
-  DUO_CHECK(window < 0 || window >= maxPositions, r.source(), ": sliding_window = ", window,
-            " (shorter than max_position_embeddings = ", maxPositions, ") is not supported");
 }
 
 }  // namespace
@@ -196,7 +228,8 @@ ModelConfig parseHfConfig(const nlohmann::json& j, const std::string& source) {
   c.attentionBias = std::string(f.modelType) == "qwen2";  // Qwen2 always has q/k/v biases
   c.bosTokenId = r.tokenId("bos_token_id");
   c.eosTokenId = r.tokenId("eos_token_id");
-  refuseUnsupported(r, f, c.maxPositions);
+  readSlidingWindow(r, f, &c);
+  refuseUnsupported(r, f);
   return c;
 }
 
@@ -231,19 +264,33 @@ nlohmann::json hfConfigJson(const ModelConfig& c) {
   j["max_position_embeddings"] = c.maxPositions;
   j["rms_norm_eps"] = c.rmsNormEps;
   j["rope_theta"] = c.ropeTheta;
-  if (c.ropeScaling.type == "llama3") {
+  const RopeScaling& rs = c.ropeScaling;
+  if (rs.type == "llama3") {
     j["rope_scaling"] = {{"rope_type", "llama3"},
-                         {"factor", c.ropeScaling.factor},
-                         {"low_freq_factor", c.ropeScaling.lowFreqFactor},
-                         {"high_freq_factor", c.ropeScaling.highFreqFactor},
-                         {"original_max_position_embeddings", c.ropeScaling.originalMaxPositions}};
-  } else {
+                         {"factor", rs.factor},
+                         {"low_freq_factor", rs.lowFreqFactor},
+                         {"high_freq_factor", rs.highFreqFactor},
+                         {"original_max_position_embeddings", rs.originalMaxPositions}};
+  } else if (rs.type == "linear") {
+    j["rope_scaling"] = {{"rope_type", "linear"}, {"factor", rs.factor}};
+  } else if (rs.type == "dynamic") {
+    j["rope_scaling"] = {{"rope_type", "dynamic"},
+                         {"factor", rs.factor},
+                         {"original_max_position_embeddings", rs.originalMaxPositions}};
+  } else if (rs.type.empty()) {
     j["rope_scaling"] = nullptr;
+  } else {
+    fail("config.json: RoPE scaling '", rs.type, "' (from a GGUF's rope_freqs.weight) has no config.json form we write");
   }
   j["tie_word_embeddings"] = c.tieWordEmbeddings;
   if (c.architecture != "qwen2") j["attention_bias"] = false;
-  if (c.architecture == "mistral") j["sliding_window"] = nullptr;  // transformers' default is 4096
-  if (c.architecture == "qwen2") j["use_sliding_window"] = false;
+  const nlohmann::json window = c.slidingWindow > 0 ? nlohmann::json(c.slidingWindow) : nlohmann::json(nullptr);
+  if (c.architecture == "mistral") j["sliding_window"] = window;  // null, not absent: absent means 4096
+  if (c.architecture == "qwen2") {
+    j["use_sliding_window"] = c.slidingWindow > 0;
+    j["sliding_window"] = window;
+    j["max_window_layers"] = c.slidingWindow > 0 ? c.slidingWindowFromLayer : c.numLayers;
+  }
   j["mlp_bias"] = false;
   j["hidden_act"] = "silu";
   if (c.bosTokenId >= 0) j["bos_token_id"] = c.bosTokenId;

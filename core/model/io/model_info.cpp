@@ -73,6 +73,7 @@ ModelInfo inspectGguf(const std::string& path) {
   info.config = ggufModelConfig(f.header(), path);
   std::map<std::string, int64_t> elements;
   for (const GgufTensorInfo& t : f.header().tensors) {
+    if (isIgnorableTensorName(NameFormat::Gguf, t.name)) continue;  // rope_freqs.weight: config, not weights
     const std::string type = ggmlTypeName(t.type);
     info.parameters += t.elements;
     elements[type] += t.elements;

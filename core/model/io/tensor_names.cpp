@@ -33,8 +33,10 @@ const NameRow kNames[] = {
     {TensorKind::VBias, Proj::V, "model.layers.{i}.self_attn.v_proj.bias", "blk.{i}.attn_v.bias"},
 };
 
-// Tensors some checkpoints carry that hold no weights (recomputed buffers).
+// Tensors some checkpoints carry that hold no weights: HF's recomputed RoPE buffers, and the
+// llama3 RoPE frequency divisors of LLaMA-3.x GGUFs (read into ModelConfig by gguf_model.cpp).
 const char* const kIgnorableHf[] = {"model.layers.{i}.self_attn.rotary_emb.inv_freq"};
+const char* const kIgnorableGguf[] = {"rope_freqs.weight"};
 
 const char* pattern(NameFormat f, const NameRow& r) { return f == NameFormat::Hf ? r.hf : r.gguf; }
 
@@ -86,11 +88,14 @@ bool parseTensorName(NameFormat format, const std::string& name, TensorSlot* out
 }
 
 bool isIgnorableTensorName(NameFormat format, const std::string& name) {
-  if (format != NameFormat::Hf) return false;
-  for (const char* pat : kIgnorableHf) {
-    int layer = -1;
-    if (matchPattern(pat, name, &layer)) return true;
+  int layer = -1;
+  if (format == NameFormat::Gguf) {
+    for (const char* pat : kIgnorableGguf)
+      if (matchPattern(pat, name, &layer)) return true;
+    return false;
   }
+  for (const char* pat : kIgnorableHf)
+    if (matchPattern(pat, name, &layer)) return true;
   return false;
 }
 

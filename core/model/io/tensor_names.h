@@ -27,7 +27,8 @@ enum class NameFormat { Hf, Gguf };
 std::string tensorName(NameFormat format, const TensorSlot& slot);
 // Inverse of tensorName; false for names not in the table.
 bool parseTensorName(NameFormat format, const std::string& name, TensorSlot* out);
-// Names that may appear in a file and are ignored on load (e.g. HF's rotary_emb.inv_freq buffers).
+// Names that may appear in a file and are not loaded as weights (HF's rotary_emb.inv_freq buffers,
+// GGUF's rope_freqs.weight, which ggufModelConfig reads).
 bool isIgnorableTensorName(NameFormat format, const std::string& name);
 
 // Every tensor a model with this config needs, in data-flow order (embed, layers, norm, lm_head);
