@@ -20,6 +20,7 @@ struct RandomArgs {
   uint64_t seed = 0;
   std::string tokenizer = "tiny";
   double shardGb = 5.0;
+  bool holes = false;
 };
 
 Registrar reg("make-random-model", [](CLI::App& app) {
@@ -40,6 +41,9 @@ Registrar reg("make-random-model", [](CLI::App& app) {
                   "tokenizer.json to copy, or a model alias/folder whose tokenizer.json to copy (its vocabulary must fit)")
       ->capture_default_str();
   cmd->add_option("--shard-size", a->shardGb, "Largest shard, GB (10^9 bytes)")->capture_default_str();
+  cmd->add_flag("--holes", a->holes,
+                "Headers only: every tensor a hole in a sparse file (reads as zeros, uses no disk), for --plan of "
+                "models that do not fit on this disk");
   cmd->callback([a] {
     RandomModelOptions o;
     o.config = namedShape(a->shape);
@@ -53,6 +57,7 @@ Registrar reg("make-random-model", [](CLI::App& app) {
     if (a->hidden > 0 || a->heads > 0) c.headDim = c.numHeads > 0 ? c.hiddenSize / c.numHeads : 0;
     o.dtype = parseDtype(a->dtype, "--dtype");
     o.seed = a->seed;
+    o.holes = a->holes;
     DUO_CHECK(a->shardGb > 0, "--shard-size ", a->shardGb, " must be positive");
     o.maxShardBytes = static_cast<int64_t>(a->shardGb * 1e9);
     if (!a->tokenizer.empty()) {

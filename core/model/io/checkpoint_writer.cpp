@@ -221,6 +221,25 @@ void CheckpointWriter::put(const TensorSlot& slot, const torch::Tensor& t) {
   if (m->next - 1 == sh.lastTensor) m->closeShard();
 }
 
+void CheckpointWriter::skip(const TensorSlot& slot) {
+  const std::string name = tensorName(NameFormat::Hf, slot);
+  DUO_CHECK(m->next < m->plan.size() && m->plan[m->next].slot == slot, m->target.string(), ": expected tensor '",
+            nextName(), "' next, got '", name, "'");
+  const PlannedTensor& p = m->plan[m->next];
+  const Shard& sh = m->shards[p.shard];
+  const std::string file = (m->tmp / sh.file).string();
+  if (m->next == sh.firstTensor) {
+    m->fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    DUO_CHECK(m->fd >= 0, file, ": cannot create: ", std::strerror(errno));
+    writeAll(m->fd, sh.header.data(), sh.header.size(), file);
+  }
+  const off_t end = static_cast<off_t>(sh.header.size() + p.end);
+  DUO_CHECK(::ftruncate(m->fd, end) == 0 && ::lseek(m->fd, end, SEEK_SET) == end, file, ": cannot extend: ",
+            std::strerror(errno));
+  ++m->next;
+  if (m->next - 1 == sh.lastTensor) m->closeShard();
+}
+
 void CheckpointWriter::putLayer(int index, const LayerWeights& layer) {
   while (m->next < m->plan.size() && m->plan[m->next].slot.layer == index) {
     const TensorSlot& s = m->plan[m->next].slot;

@@ -45,6 +45,9 @@ class CheckpointWriter {
   // Writes one tensor (any dtype and device; converted to the stored dtype on the CPU). Tensors
   // must come in modelSlots order, each once, with the shape the config implies.
   void put(const TensorSlot& slot, const torch::Tensor& t);
+  // Leaves the next tensor as a hole in its shard (reads as zeros): header-only checkpoints for
+  // memory plans of models that are not on this machine.
+  void skip(const TensorSlot& slot);
   // The layer's tensors in order (norms, projections, biases).
   void putLayer(int index, const LayerWeights& layer);
   // The next tensor the writer expects ("" when all are written).

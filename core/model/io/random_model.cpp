@@ -70,6 +70,11 @@ void writeRandomModel(const std::string& outDir, const RandomModelOptions& o, co
   int64_t done = 0;
   for (const TensorSlot& slot : slots) {
     reportProgress(progress, {"generate", tensorName(NameFormat::Hf, slot), done, static_cast<int64_t>(slots.size())});
+    if (o.holes) {
+      writer.skip(slot);
+      ++done;
+      continue;
+    }
     const std::vector<int64_t> shape = expectedShape(c, slot);
     torch::Tensor t;  // [shape] f32
     switch (slot.kind) {

@@ -27,6 +27,7 @@ struct RandomModelOptions {
   uint64_t seed = 0;
   std::string tokenizerSource;  // a tokenizer.json to copy (its vocabulary must fit the config's)
   int64_t maxShardBytes = 0;    // 0 = the writer's default (5 GB)
+  bool holes = false;           // headers only: every tensor a hole (all zeros, no disk used), for plans
 };
 
 // Writes the checkpoint to `outDir` (assembled beside it, renamed into place). Progress: stage

@@ -128,7 +128,7 @@ torch::Tensor dequantiseRaw(const RawTensor& r, int64_t* nonFinite) {
 torch::Tensor decodeRaw(const RawTensor& r) {
   const GgmlTypeTraits traits = typeTraits(r.type);
   DUO_CHECK(traits.dequantizable, r.file, ": tensor '", r.name, "': storage type ", ggmlTypeName(r.type),
-            " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K are)");
+            " is not supported (supported: ", dequantizableTypeNames(), ")");
   const auto type = static_cast<GgmlType>(r.type);
   torch::Tensor t;       // [shape] in the storage dtype, or f32
   int64_t nonFinite = 0;
@@ -226,7 +226,7 @@ class MappedSource final : public WeightSource {
                 shapeString(it->second.shape));
       const GgmlTypeTraits traits = typeTraits(it->second.type);
       DUO_CHECK(traits.dequantizable, it->second.file, ": tensor '", name, "': storage type ",
-                ggmlTypeName(it->second.type), " is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q5_K, Q6_K are)");
+                ggmlTypeName(it->second.type), " is not supported (supported: ", dequantizableTypeNames(), ")");
       if (slot.kind == TensorKind::Proj) ++projTypes[it->second.type];
     }
     // The source dtype: the projections' when they all share one float type, else f32.
