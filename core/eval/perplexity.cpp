@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/common/error.h"
+#include "core/job/memory_plan.h"
 
 namespace duo {
 
@@ -72,12 +73,16 @@ PerplexityResult perplexityOf(const LayerwiseBatches& batches, const PerplexityW
     const torch::Tensor& tokens = batches.tokens(i);  // [b, T] i64
     const torch::Tensor& h = batches.hidden(i);       // [b, T, d] f32
     seqlen = tokens.size(1);
-    for (int64_t r = 0; r < tokens.size(0); ++r) {    // one window at a time: logits [1, T, V]
-      const auto tok = tokens.narrow(0, r, 1).to(batches.device());
-      total += nllSum(batches.logits(h.narrow(0, r, 1)), tok);
-      count += seqlen - 1;
-      ++windows;
+    const int64_t b = tokens.size(0);
+    const int64_t vocab = batches.runner().config().vocabSize;
+    // The whole batch's logits [b, T, V] like evalPerplexity (same arithmetic), unless they are big.
+    const int64_t step = b * seqlen * vocab * 4 <= kHeadBatchBytes ? b : 1;
+    for (int64_t r = 0; r < b; r += step) {
+      const auto tok = tokens.narrow(0, r, step).to(batches.device());
+      total += nllSum(batches.logits(h.narrow(0, r, step)), tok);
     }
+    count += b * (seqlen - 1);
+    windows += b;
   }
   return finish(total, count, windows, seqlen, t0);
 }

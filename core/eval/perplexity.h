@@ -33,7 +33,8 @@ PerplexityResult evalPerplexityStreamed(WeightSource& source, const torch::Tenso
 
 // The pieces, for walks that evaluate as they go (the prune job evaluates both models while it
 // calibrates): windows [w, T] are added to `batches` in groups of `batch`, and once the walk has
-// reached the head, perplexityOf() scores them one window at a time (logits [1, T, vocab]).
+// reached the head, perplexityOf() scores them a batch at a time (logits [b, T, vocab]), or one
+// window at a time when a batch's logits exceed kHeadBatchBytes (core/job/memory_plan.h).
 struct PerplexityWindows {
   size_t first = 0, count = 0;  // batch indices in the LayerwiseBatches
 };

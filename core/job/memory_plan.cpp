@@ -107,9 +107,11 @@ MemoryPlan planMemory(const MemoryPlanInput& in) {
   if (in.evalWindows > 0 && in.evalSeqlen > 0) {
     const int64_t streams = in.evalBoth ? 2 : 1;
     const int64_t hid = streams * in.evalWindows * in.evalSeqlen * d * 4;
+    const int64_t batchLogits = std::min<int64_t>(in.evalBatch, in.evalWindows) * in.evalSeqlen * V * 4;
+    const int64_t logits = batchLogits <= kHeadBatchBytes ? batchLogits : in.evalSeqlen * V * 4;
     add("evaluation", n2s(streams) + " x " + n2s(in.evalWindows) + " windows x " + n2s(in.evalSeqlen) +
-                          " x hidden f32 + lm_head f32 + 3 x seqlen x vocab f32",
-        hid + V * d * 4 + 3 * in.evalSeqlen * V * 4 + in.evalBatch * in.evalSeqlen * (3 * ffn + 6 * d) * 4);
+                          " x hidden f32 + lm_head f32 + 3 x logits f32",
+        hid + V * d * 4 + 3 * logits + in.evalBatch * in.evalSeqlen * (3 * ffn + 6 * d) * 4);
   }
   for (const auto& t : p.terms) p.total += t.bytes;
   p.available = availableMemoryBytes(&p.availableFrom);

@@ -27,6 +27,10 @@
 
 namespace duo {
 
+// Evaluation computes the lm_head on a whole batch of windows when its logits take at most this
+// many bytes (the whole-model path's arithmetic, bit for bit), else one window at a time.
+inline constexpr int64_t kHeadBatchBytes = 512ll << 20;
+
 struct MemoryPlanInput {
   std::string job = "prune";     // prune | eval | sensitivity
   std::string model;             // for messages
