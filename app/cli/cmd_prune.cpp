@@ -60,6 +60,13 @@ Registrar reg("prune", [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--shard-size", a->shardGb, "Largest checkpoint shard, GB (10^9 bytes)")->capture_default_str();
   cmd->add_option("--stream-dtype", a->req.streamDtype, "Calibration streams: f32 | bf16")->capture_default_str();
+  cmd->add_option("--stream-device", a->req.streamDevice,
+                  "On CUDA, where the calibration streams live: auto (device when the plan fits its free memory) | device | host")
+      ->capture_default_str();
+  cmd->add_option("--site-inputs", a->req.siteInputs,
+                  "Calibration keeps every window's site inputs (keep: fastest) or recomputes them per group (recompute: "
+                  "one chunk of memory); auto keeps them when the memory plan fits")
+      ->capture_default_str();
   cmd->add_flag("--plan", a->plan, "Print the memory plan (each term, the total, what is available) and stop");
   cmd->add_flag("--no-memory-check", a->noMemoryCheck, "Run even when the memory plan says it does not fit");
   cmd->add_flag("--eval", a->req.eval, "Evaluate perplexity (pruned and dense) with the activation rule on");

@@ -92,17 +92,31 @@ MemoryPlan planMemory(const MemoryPlanInput& in) {
     const int64_t b = std::min<int64_t>(in.batchWindows, in.nsamples);
     const int64_t T = in.seqlen;
     const int64_t chunk = b * T * (3 * ffn + 6 * d) * 4 + 2 * c.numHeads * T * T * 4 + 3 * b * T * std::max(d, ffn) * 4;
-    int64_t sites = 0;
-    if (in.job == "sensitivity") sites = in.nsamples * T * (3 * d + ffn) * 4;  // the 4 sites' inputs, all tokens
-    add("forward", "one chunk of " + n2s(b) + " windows" + (sites ? " + the 4 sites' inputs of all tokens" : ""),
-        chunk + sites);
-    // The largest site's statistics (k^2 each) and the solver's factor (k^2) plus four copies of
-    // the largest weight matrix (W, the working copy, the error block and the mask).
+    if (in.job == "sensitivity") {
+      const int64_t sites = in.nsamples * T * (3 * d + ffn) * 4;  // the 4 sites' inputs, all tokens
+      add("forward", "one chunk of " + n2s(b) + " windows + the 4 sites' inputs of all tokens", chunk + sites);
+    } else if (in.keepSiteInputs) {
+      // Each stream keeps every window's input at the current site and at the next one, and the
+      // residual after attention (the widest pair: the Down site's ffn beside the GateUp site's d).
+      const int64_t sites = nStreams * in.nsamples * T * (ffn + 2 * d) * 4;
+      add("forward", "one chunk of " + n2s(b) + " windows + " + n2s(nStreams) +
+                         " x all tokens' site inputs (ffn + 2 x hidden f32)",
+          chunk + sites);
+    } else {
+      add("forward", "one chunk of " + n2s(b) + " windows (site inputs recomputed per group)", chunk);
+    }
+    // The largest site's statistics (k^2 each; Wanda only the diagonal) and the OBS solver's factor
+    // (k^2) plus four copies of the largest weight matrix (W, the working copy, the error block and
+    // the mask).
     const int64_t k = std::max({d, c.qDim(), ffn});
     const int64_t nk = ffn * d;
-    const int64_t mats = in.method == Method::DuoGpt ? 3 : 1;
-    add("statistics", n2s(mats) + " x k^2 + k^2 + 4 x " + n2s(ffn) + " x " + n2s(d) + " f32, k = " + n2s(k),
-        (mats + 1) * k * k * 4 + 4 * nk * 4);
+    const bool obs = in.method == Method::DuoGpt || in.method == Method::SparseGpt ||
+                     in.method == Method::SparseGptSparseIn;
+    const int64_t mats = in.method == Method::DuoGpt ? 2 : obs ? 1 : 0;
+    // The sensitivity sweep keeps H, M and A (its errors come from the statistics) and a factor.
+    const int64_t squares = in.job == "sensitivity" ? 4 : mats + (obs ? 1 : 0);
+    add("statistics", n2s(squares) + " x k^2 + 4 x " + n2s(ffn) + " x " + n2s(d) + " f32, k = " + n2s(k),
+        squares * k * k * 4 + 4 * nk * 4);
   }
   if (in.evalWindows > 0 && in.evalSeqlen > 0) {
     const int64_t streams = in.evalBoth ? 2 : 1;
@@ -164,6 +178,17 @@ std::string MemoryPlan::refusal() const {
 
 void checkMemoryPlan(const MemoryPlan& plan) {
   if (!plan.fits()) throw Error(plan.refusal());
+}
+
+std::string chooseStreamPlacement(const MemoryPlan& plan, const std::string& flag, int64_t freeDeviceBytes) {
+  DUO_CHECK(flag == "auto" || flag == "device" || flag == "host", "--stream-device '", flag,
+            "' is not auto, device or host");
+  if (flag != "auto") return flag;
+  if (freeDeviceBytes < 0) return "device";
+  int64_t need = 0;
+  for (const auto& t : plan.terms)
+    if (t.key == "layer" || t.key == "streams" || t.key == "forward" || t.key == "statistics") need += t.bytes;
+  return double(need) <= 0.9 * double(freeDeviceBytes) ? "device" : "host";
 }
 
 }  // namespace duo

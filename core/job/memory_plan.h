@@ -41,6 +41,7 @@ struct MemoryPlanInput {
   int64_t nsamples = 0, seqlen = 0;  // calibration (prune, sensitivity)
   int streamBytes = 4;           // 4 (f32) or 2 (bf16) per stream element
   int batchWindows = 8;          // windows per forward chunk
+  bool keepSiteInputs = true;    // prune: every window's site inputs kept (CalibrateOptions::keepSiteInputs)
   int64_t evalWindows = 0, evalSeqlen = 0;  // 0 windows: no evaluation
   bool evalBoth = true;          // prune --eval keeps the dense and the pruned evaluation streams
   int evalBatch = 4;
@@ -78,5 +79,11 @@ int64_t availableMemoryBytes(std::string* from = nullptr);
 
 // Throws duo::Error with plan.refusal() when the plan does not fit.
 void checkMemoryPlan(const MemoryPlan& plan);
+
+// Where calibration on a CUDA device keeps its streams and site inputs (`--stream-device`):
+// flag "device" or "host" as given; "auto" = "device" when the plan's calibration terms (layer,
+// streams, forward, statistics) fit in freeDeviceBytes with 10% to spare or when free memory is
+// unknown (< 0), else "host". Throws on another flag.
+std::string chooseStreamPlacement(const MemoryPlan& plan, const std::string& flag, int64_t freeDeviceBytes);
 
 }  // namespace duo

@@ -22,6 +22,7 @@
 #include "core/model/model_loader.h"
 #include "core/prune/act_hook.h"
 #include "core/prune/calibrate.h"
+#include "kernels/cuda/cuda_matvec.h"
 
 namespace fs = std::filesystem;
 
@@ -120,15 +121,41 @@ torch::ScalarType outDtypeFor(const std::string& name, torch::ScalarType source)
   return parseDtype(name, "--out-dtype");
 }
 
+// The plan with the site inputs kept, or, when --site-inputs is recompute or (auto) keeping them
+// does not fit (host memory; on CUDA also the device's free memory), with them recomputed.
+MemoryPlan choosePlan(const PruneRequest& req, const ModelInfo& info, const SparsityConfig& sc, int64_t evalWindows,
+                      int64_t freeDevice, bool* keepSiteInputs = nullptr) {
+  DUO_CHECK(req.siteInputs == "auto" || req.siteInputs == "keep" || req.siteInputs == "recompute",
+            "--site-inputs '", req.siteInputs, "' is not auto, keep or recompute");
+  MemoryPlanInput in = planInput(req, info, sc, evalWindows);
+  in.keepSiteInputs = req.siteInputs != "recompute";
+  MemoryPlan plan = planMemory(in);
+  if (req.siteInputs == "auto" &&
+      (!plan.fits() || (freeDevice >= 0 && chooseStreamPlacement(plan, "auto", freeDevice) == "host"))) {
+    in.keepSiteInputs = false;
+    plan = planMemory(in);
+  }
+  if (keepSiteInputs) *keepSiteInputs = in.keepSiteInputs;
+  return plan;
+}
+
+// Free memory of the CUDA device (-1 when not computing on one or unknown).
+int64_t freeDeviceBytes(const torch::Device& device) {
+  std::size_t f = 0, t = 0;
+  return device.is_cuda() && kernels::cuda::memoryInfo(&f, &t) ? static_cast<int64_t>(f) : -1;
+}
+
 }  // namespace
 
 MemoryPlan planPrune(const PruneRequest& reqIn) {
   PruneRequest req = reqIn;
   const ModelInfo info = inspectModel(resolveModelPath(req.model));
   const SparsityConfig sc = resolveSparsity(req, static_cast<int>(info.config.numLayers));
-  fillDefaults(req, info.config.parameterCount(), chooseDevice(req.device).is_cuda());
-  return planMemory(planInput(req, info, sc, estimateEvalWindows(req)));
+  const torch::Device device = chooseDevice(req.device);
+  fillDefaults(req, info.config.parameterCount(), device.is_cuda());
+  return choosePlan(req, info, sc, estimateEvalWindows(req), freeDeviceBytes(device));
 }
+
 
 PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
                      const std::function<void(const ProjRecord&)>& onRecord) {
@@ -152,7 +179,9 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   fillDefaults(req, cfg.parameterCount(), device.is_cuda());
 
   // The memory plan, before anything heavy is read or allocated.
-  res.memoryPlan = planMemory(planInput(req, m.info, res.sparsity, estimateEvalWindows(req)));
+  const int64_t freeDevice = freeDeviceBytes(device);
+  bool keepSites = true;
+  res.memoryPlan = choosePlan(req, m.info, res.sparsity, estimateEvalWindows(req), freeDevice, &keepSites);
   if (req.memoryCheck) checkMemoryPlan(res.memoryPlan);
 
   // Calibration and evaluation data.
@@ -175,6 +204,13 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   co.obs.blockSize = req.blockSize;
   co.device = device;
   co.streamDtype = req.streamDtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  co.keepSiteInputs = keepSites;
+  res.siteInputs = co.keepSiteInputs ? "keep" : "recompute";
+  {
+    const std::string where = chooseStreamPlacement(res.memoryPlan, req.streamDevice, freeDevice);
+    if (device.is_cuda() && where == "host") co.streamDevice = torch::Device(torch::kCPU);
+    res.streamDevice = co.streamDevice.value_or(device).str();
+  }
 
   // The checkpoint, written as layers finish (embedding first, head last).
   std::unique_ptr<CheckpointWriter> writer;
@@ -365,6 +401,8 @@ nlohmann::json PruneResult::toJson() const {
       {"peak_rss_bytes", peakRssBytes},
       {"memory_plan", memoryPlan.toJson()},
       {"device", device},
+      {"stream_device", streamDevice},
+      {"site_inputs", siteInputs},
       {"provenance", provenance},
       {"out", request.outDir}};
   if (!outDtype.empty()) j["out_dtype"] = outDtype;

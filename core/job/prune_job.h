@@ -41,6 +41,8 @@ struct PruneRequest {
   std::string outDtype = "source";   // the checkpoint's dtype: source | f32 | bf16 | f16
   int64_t maxShardBytes = 0;         // 0 = 5 GB shards (HF's default)
   std::string streamDtype = "f32";   // calibration streams: f32 | bf16
+  std::string streamDevice = "auto"; // on CUDA, where the streams live: auto | device | host
+  std::string siteInputs = "auto";   // keep | recompute | auto (keep when the memory plan fits with them)
   std::string device;                // "" = auto (cuda when available), "cpu", "cuda"
   bool memoryCheck = true;           // refuse to start when the memory plan does not fit
 };
@@ -73,6 +75,8 @@ struct PruneResult {
   std::string outDtype;              // the checkpoint's stored dtype ("BF16", ...), "" when none written
   std::vector<std::string> outShards;
   std::string device;
+  std::string streamDevice;          // where calibration kept its streams: the device's name or "cpu"
+  std::string siteInputs;            // "keep" or "recompute": what calibration did
   nlohmann::json provenance;         // model hash, data, seed, versions
   nlohmann::json toJson() const;     // the `prune --json` document
 };

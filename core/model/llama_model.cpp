@@ -136,10 +136,7 @@ torch::Tensor LlamaModel::project(int index, const LayerWeights& lw, Proj p, con
     auto y = m_decodeOverride(index, p, x);
     if (y.defined()) return y;
   }
-  torch::Tensor bias;
-  if (p == Proj::Q) bias = lw.qBias;
-  else if (p == Proj::K) bias = lw.kBias;
-  else if (p == Proj::V) bias = lw.vBias;
+  const torch::Tensor bias = lw.bias(p);
   torch::Tensor y = bias.defined() ? torch::linear(x, lw.w(p), bias) : torch::linear(x, lw.w(p));
   if (!decode && m_outputHook) y = m_outputHook(index, p, y);
   return y;
@@ -147,13 +144,25 @@ torch::Tensor LlamaModel::project(int index, const LayerWeights& lw, Proj p, con
 
 torch::Tensor LlamaModel::attention(int index, const LayerWeights& lw, const torch::Tensor& x, int64_t pos0,
                                     KvCache* cache, const InputHook& hook, bool decode) const {
-  const auto& c = m_w.config;
-  const int64_t B = x.size(0), T = x.size(1), H = c.numHeads, Hkv = c.numKvHeads, hd = c.headDim;
-  torch::Tensor xin = hook ? hook(index, Site::Qkv, x) : x;                           // [B, T, d]
-  auto q = project(index, lw, Proj::Q, xin, decode).view({B, T, H, hd}).transpose(1, 2);     // [B, H, T, hd]
-  auto k = project(index, lw, Proj::K, xin, decode).view({B, T, Hkv, hd}).transpose(1, 2);   // [B, Hkv, T, hd]
-  auto v = project(index, lw, Proj::V, xin, decode).view({B, T, Hkv, hd}).transpose(1, 2);   // [B, Hkv, T, hd]
+  torch::Tensor xin = hook ? hook(index, Site::Qkv, x) : x;  // [B, T, d]
+  auto out = attendImpl(index, project(index, lw, Proj::Q, xin, decode), project(index, lw, Proj::K, xin, decode),
+                        project(index, lw, Proj::V, xin, decode), pos0, cache);  // [B, T, qDim]
+  torch::Tensor oin = hook ? hook(index, Site::O, out) : out;
+  return project(index, lw, Proj::O, oin, decode);  // [B, T, d]
+}
 
+torch::Tensor LlamaModel::attend(int index, const torch::Tensor& q, const torch::Tensor& k,
+                                 const torch::Tensor& v) const {
+  return attendImpl(index, q, k, v, 0, nullptr);
+}
+
+torch::Tensor LlamaModel::attendImpl(int index, torch::Tensor q, torch::Tensor k, torch::Tensor v, int64_t pos0,
+                                     KvCache* cache) const {
+  const auto& c = m_w.config;
+  const int64_t B = q.size(0), T = q.size(1), H = c.numHeads, Hkv = c.numKvHeads, hd = c.headDim;
+  q = q.view({B, T, H, hd}).transpose(1, 2);    // [B, H, T, hd]
+  k = k.view({B, T, Hkv, hd}).transpose(1, 2);  // [B, Hkv, T, hd]
+  v = v.view({B, T, Hkv, hd}).transpose(1, 2);  // [B, Hkv, T, hd]
   const RopeTables& r = rope(pos0 + T);
   auto cos = r.cos.narrow(0, pos0, T);  // [T, hd]
   auto sin = r.sin.narrow(0, pos0, T);
@@ -199,9 +208,21 @@ torch::Tensor LlamaModel::attention(int index, const LayerWeights& lw, const tor
       out[b].copy_(torch::matmul(torch::softmax(scores, -1), v[b]));
     }
   }
-  out = out.reshape({B, H, T, hd}).transpose(1, 2).reshape({B, T, H * hd});  // [B, T, qDim]
-  torch::Tensor oin = hook ? hook(index, Site::O, out) : out;
-  return project(index, lw, Proj::O, oin, decode);                              // [B, T, d]
+  return out.reshape({B, H, T, hd}).transpose(1, 2).reshape({B, T, H * hd});  // [B, T, qDim]
+}
+
+torch::Tensor LlamaModel::swiglu(const torch::Tensor& gate, const torch::Tensor& up) { return torch::silu(gate) * up; }
+
+torch::Tensor LlamaModel::attnInput(const LayerWeights& lw, const torch::Tensor& h) const {
+  return rmsNorm(h, lw.attnNorm, m_w.config.rmsNormEps);
+}
+
+torch::Tensor LlamaModel::mlpInput(const LayerWeights& lw, const torch::Tensor& h1) const {
+  return rmsNorm(h1, lw.mlpNorm, m_w.config.rmsNormEps);
+}
+
+torch::Tensor LlamaModel::projection(int index, const LayerWeights& lw, Proj p, const torch::Tensor& x) const {
+  return project(index, lw, p, x, false);
 }
 
 torch::Tensor LlamaModel::mlp(int index, const LayerWeights& lw, const torch::Tensor& x, const InputHook& hook,
@@ -209,17 +230,16 @@ torch::Tensor LlamaModel::mlp(int index, const LayerWeights& lw, const torch::Te
   torch::Tensor xin = hook ? hook(index, Site::GateUp, x) : x;                  // [B, T, d]
   auto gate = project(index, lw, Proj::Gate, xin, decode);                      // [B, T, ffn]
   auto up = project(index, lw, Proj::Up, xin, decode);                          // [B, T, ffn]
-  auto act = torch::silu(gate) * up;                                            // SwiGLU
+  auto act = swiglu(gate, up);                                                  // [B, T, ffn]
   torch::Tensor din = hook ? hook(index, Site::Down, act) : act;
   return project(index, lw, Proj::Down, din, decode);                           // [B, T, d]
 }
 
 torch::Tensor LlamaModel::layerImpl(int index, const LayerWeights& lw, const torch::Tensor& h, int64_t pos0,
                                     KvCache* cache, const InputHook& hook, bool decode) const {
-  const double eps = m_w.config.rmsNormEps;
-  auto a = attention(index, lw, rmsNorm(h, lw.attnNorm, eps), pos0, cache, hook, decode);
+  auto a = attention(index, lw, attnInput(lw, h), pos0, cache, hook, decode);
   auto h1 = h + a;
-  return h1 + mlp(index, lw, rmsNorm(h1, lw.mlpNorm, eps), hook, decode);
+  return h1 + mlp(index, lw, mlpInput(lw, h1), hook, decode);
 }
 
 torch::Tensor LlamaModel::layer(int index, const torch::Tensor& h, const InputHook& hook,

@@ -60,6 +60,17 @@ class LlamaModel {
   torch::Tensor head(const torch::Tensor& h) const;                           // -> [B, T, vocab]
   torch::Tensor finalNormed(const torch::Tensor& h) const;                    // -> [B, T, d]
 
+  // layer() cut at its four input sites, for calibration that keeps each site's input instead of
+  // recomputing the layer's prefix for every group (the same arithmetic as layer(), which is built
+  // from these). h [B, T, d] f32 is the layer input; the returned tensors are the next site's raw
+  // (un-hooked) input.
+  torch::Tensor attnInput(const LayerWeights& lw, const torch::Tensor& h) const;   // Qkv site input [B, T, d]
+  torch::Tensor projection(int index, const LayerWeights& lw, Proj p, const torch::Tensor& x) const;  // with bias
+  // O site input [B, T, qDim] from the q, k, v projection outputs [B, T, qDim|kvDim].
+  torch::Tensor attend(int index, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) const;
+  torch::Tensor mlpInput(const LayerWeights& lw, const torch::Tensor& h1) const;  // GateUp site input [B, T, d]
+  static torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up);  // Down site input [B, T, ffn]
+
   // KV-cached decoding: tokens [B, 1] i64 at position cache.length -> logits [B, vocab].
   KvCache newCache(int64_t batch, int64_t maxLen) const;
   torch::Tensor decodeStep(KvCache& cache, const torch::Tensor& tokens, const InputHook& hook = {}) const;
@@ -92,6 +103,8 @@ class LlamaModel {
   torch::Tensor layerImpl(int index, const LayerWeights& lw, const torch::Tensor& h, int64_t pos0,
                           KvCache* cache, const InputHook& hook, bool decode) const;
   torch::Tensor project(int index, const LayerWeights& lw, Proj p, const torch::Tensor& x, bool decode) const;
+  torch::Tensor attendImpl(int index, torch::Tensor q, torch::Tensor k, torch::Tensor v, int64_t pos0,
+                           KvCache* cache) const;
   const RopeTables& rope(int64_t needLen) const;
 
   LlamaWeights m_w;

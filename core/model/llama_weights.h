@@ -24,6 +24,10 @@ struct LayerWeights {
 
   torch::Tensor& w(Proj p) { return proj[static_cast<int>(p)]; }
   const torch::Tensor& w(Proj p) const { return proj[static_cast<int>(p)]; }
+  // The projection's bias: q/k/v with attentionBias, else undefined.
+  torch::Tensor bias(Proj p) const {
+    return p == Proj::Q ? qBias : p == Proj::K ? kBias : p == Proj::V ? vBias : torch::Tensor();
+  }
 };
 
 struct LlamaWeights {

@@ -18,7 +18,7 @@ namespace duo {
 
 namespace {
 
-// Thrown by a capture hook once its site's input is in hand: the rest of the layer is not needed.
+// Thrown by a capture hook (recompute mode) once its site's input is in hand.
 struct StopForward {};
 
 // The data-flow groups of one decoder layer (method section 5): one input site each.
@@ -54,6 +54,9 @@ class Stopwatch {
 // The pruned stream sees the activation rule during calibration for these methods only.
 bool sparseStream(Method m) { return m == Method::DuoGpt || m == Method::SparseGptSparseIn || m == Method::Teal; }
 bool isObs(Method m) { return m == Method::DuoGpt || m == Method::SparseGpt || m == Method::SparseGptSparseIn; }
+
+// Tokens (whole windows, at least one) on which a record's mask-only error is measured.
+constexpr int64_t kMaskOnlyTokens = 2048;
 
 std::string where(int layer, const std::string& what) { return "layer " + std::to_string(layer) + " " + what; }
 
@@ -94,6 +97,17 @@ class Calibrator {
   }
 
  private:
+  // One stream's state inside the current layer: every window's input at the current site (raw,
+  // before the activation rule) and, from the O site's output on, the residual h1 = h + attention.
+  // Kept for all windows so that no group recomputes the layer's prefix.
+  struct LayerStream {
+    torch::Tensor* h;        // [N, T, d] stream dtype: the layer's input, its output when the layer is done
+    const LayerWeights* w;   // the weights this stream computes with
+    bool act;                // the activation rule applies to its site inputs
+    torch::Tensor x;         // [N, T, k] f32 on the stream device: the current site's input
+    torch::Tensor h1;        // [N, T, d] f32 on the stream device: the residual after attention
+  };
+
   torch::Tensor applyAct(int layer, Site site, const torch::Tensor& x) const {
     return applyActivationRule(m_opts.sparsity, m_res.thresholds, layer, site, x);
   }
@@ -104,16 +118,16 @@ class Calibrator {
     return stream.narrow(0, i0, b).to(m_opts.device, torch::kFloat32);
   }
 
-  // The input of `site` in layer l for a chunk of a stream, computing only up to that site. The
-  // sites before it get the activation rule when `sparse`.
-  torch::Tensor capture(int l, const torch::Tensor& h, const LayerWeights& lw, Site site, bool sparse) const {
+  // Recompute mode: the input of `site` in layer l for a chunk of a stream, computing only up to
+  // that site (the sites before it get the activation rule when `act`).
+  torch::Tensor capture(int l, const torch::Tensor& h, const LayerWeights& lw, Site site, bool act) const {
     torch::Tensor captured;  // [b, T, k] f32
     const InputHook hook = [&](int layer, Site s, const torch::Tensor& x) -> torch::Tensor {
       if (s == site) {
         captured = x;
         throw StopForward{};
       }
-      return sparse ? applyAct(layer, s, x) : x;
+      return act ? applyAct(layer, s, x) : x;
     };
     try {
       m_runner.layer(l, h, hook, &lw);
@@ -121,6 +135,12 @@ class Calibrator {
     }
     DUO_ASSERT(captured.defined());
     return captured;
+  }
+
+  // A chunk of a stream's input at the site of group g: kept, or recomputed from the layer input.
+  torch::Tensor siteInput(const LayerStream& st, int l, Site site, int64_t i0, int64_t b) const {
+    if (m_opts.keepSiteInputs) return chunk(st.x, i0, b);
+    return capture(l, chunk(*st.h, i0, b), *st.w, site, st.act);
   }
 
   void report(const std::string& detail) { reportProgress(m_progress, {"calibrate", detail, m_done, m_total}); }
@@ -132,131 +152,215 @@ class Calibrator {
     for (int64_t i0 = 0; i0 < n; i0 += bw) fn(i0, std::min(bw, n - i0));
   }
 
+  // The stream whose site inputs the exported model computes with: the baselines' third stream, else
+  // the pruned stream. Records' errors and the achieved activation sparsity are measured on it.
+  LayerStream& exported(std::vector<LayerStream>& streams) const { return streams.back(); }
+
   void runLayer(int l) {
     report(where(l, "load"));
     const LayerWeights Ld = layerToDevice(m_source.layer(l), m_opts.device);  // dense f32, read only
     LayerWeights Lp = Ld;  // working copy: projections are replaced (never written in place) as they are pruned
-    const bool sparse = sparseStream(m_opts.method);
-    for (const Group& g : kGroups) runGroup(l, g, Ld, Lp, sparse);
-
-    // Push both streams through the finished layer (in place, chunk by chunk: chunks are independent).
-    const InputHook actHook = [this](int layer, Site s, const torch::Tensor& x) { return applyAct(layer, s, x); };
-    forChunks([&](int64_t i0, int64_t b) {
-      report(where(l, "forward"));
-      m_hD.narrow(0, i0, b).copy_(m_runner.layer(l, chunk(m_hD, i0, b), {}, &Ld));
-      m_hP.narrow(0, i0, b).copy_(m_runner.layer(l, chunk(m_hP, i0, b), sparse ? actHook : InputHook{}, &Lp));
-      if (m_hE.defined()) m_hE.narrow(0, i0, b).copy_(m_runner.layer(l, chunk(m_hE, i0, b), actHook, &Lp));
-    });
+    std::vector<LayerStream> streams{{&m_hD, &Ld, false, {}, {}}, {&m_hP, &Lp, sparseStream(m_opts.method), {}, {}}};
+    if (m_hE.defined()) streams.push_back({&m_hE, &Lp, true, {}, {}});
+    const auto keep = torch::TensorOptions().device(m_streamDevice).dtype(torch::kFloat32);
+    report(where(l, "forward"));
+    if (m_opts.keepSiteInputs) {
+      for (LayerStream& st : streams) {
+        st.x = torch::empty({m_hD.size(0), m_hD.size(1), m_hD.size(2)}, keep);
+        forChunks([&](int64_t i0, int64_t b) {
+          st.x.narrow(0, i0, b).copy_(m_runner.attnInput(*st.w, chunk(*st.h, i0, b)));
+        });
+      }
+    }
     m_res.secondsForward += m_clock.lap();
+    for (const Group& g : kGroups) runGroup(l, g, Ld, Lp, streams);
     if (m_onLayer) m_onLayer(LayerDone{l, Ld, Lp, m_res.thresholds});
   }
 
-  void runGroup(int l, const Group& g, const LayerWeights& Ld, LayerWeights& Lp, bool sparse) {
+  void runGroup(int l, const Group& g, const LayerWeights& Ld, LayerWeights& Lp, std::vector<LayerStream>& streams) {
     const Method method = m_opts.method;
     const double pa = m_opts.sparsity.siteAct(l, g.site);
     const std::string siteWhere = where(l, std::string(siteName(g.site)) + " inputs");
+    LayerStream& dense = streams.front();
+    LayerStream& pruned = streams[1];
+    LayerStream& exp = exported(streams);
     double groupSeconds = 0;
+    auto lap = [&](double& bucket) {
+      const double t = m_clock.lap();
+      bucket += t;
+      groupSeconds += t;
+    };
 
-    // Threshold rule: calibrate this site's threshold first.
+    // Threshold rule: calibrate this site's threshold first, on the exported model's inputs.
     if (m_opts.sparsity.actRule == ActRule::Threshold && pa > 0.0) {
       ThresholdCalibrator cal;
       forChunks([&](int64_t i0, int64_t b) {
         report(siteWhere);
-        // On the exported model's inputs: the baselines' eval stream, else the pruned stream.
-        const auto x = m_hE.defined() ? capture(l, chunk(m_hE, i0, b), Lp, g.site, true)
-                                      : capture(l, chunk(m_hP, i0, b), Lp, g.site, sparse);
-        const double tf = m_clock.lap();
-        m_res.secondsForward += tf;
-        groupSeconds += tf;
-        cal.addBatch(x);
-        const double ts = m_clock.lap();
-        m_res.secondsStats += ts;
-        groupSeconds += ts;
+        cal.addBatch(siteInput(exp, l, g.site, i0, b));
       });
       m_res.thresholds.set(l, g.site, cal.threshold(pa));
+      lap(m_res.secondsStats);
     }
 
-    // Statistics. evalStats sees what the exported model computes with (S(X) vs Xd) and gives every
-    // record's errors; the OBS methods that calibrate on it solve with it too. Baselines calibrating
-    // on dense activations while p_a > 0 get their own statistics of X.
+    // Statistics: DuoGPT sees S(X) against the dense stream; SparseGPT on sparse inputs sees S(X);
+    // SparseGPT and Wanda see the pruned stream's dense activations (Wanda only diag(H)).
     const int64_t k = Ld.w(g.projs.front()).size(1);
+    const bool wantStats = isObs(method) || method == Method::Wanda;
     StatsOptions so;
     so.device = m_opts.device;
-    InputStats evalStats(k, so);
-    std::optional<InputStats> solverStats;
-    if ((method == Method::SparseGpt || method == Method::Wanda) && m_hE.defined()) {
-      StatsOptions plain = so;
-      plain.trackResidual = false;
-      solverStats.emplace(k, plain);
-    }
+    so.trackResidual = method == Method::DuoGpt;
+    so.trackError = false;
+    so.diagonalOnly = method == Method::Wanda;
+    InputStats stats(k, so);
     int64_t zeros = 0, entries = 0;
     forChunks([&](int64_t i0, int64_t b) {
       report(siteWhere);
-      const auto xd = capture(l, chunk(m_hD, i0, b), Ld, g.site, false);  // [b, T, k] dense stream
-      const auto x = capture(l, chunk(m_hP, i0, b), Lp, g.site, sparse);   // [b, T, k] pruned stream
-      // The exported model's input here: the pruned stream itself, or the baselines' eval stream.
-      const auto xe = m_hE.defined() ? capture(l, chunk(m_hE, i0, b), Lp, g.site, true) : x;  // [b, T, k]
-      const double tf = m_clock.lap();
-      m_res.secondsForward += tf;
-      groupSeconds += tf;
-      const auto xs = pa > 0.0 ? applyAct(l, g.site, xe) : xe;               // [b, T, k] S(X)
-      evalStats.addBatch(xs, xd);
-      if (solverStats) solverStats->addBatch(x);
+      const auto xe = siteInput(exp, l, g.site, i0, b);         // [b, T, k]
+      const auto xs = pa > 0.0 ? applyAct(l, g.site, xe) : xe;  // [b, T, k] S(X)
+      if (method == Method::DuoGpt) stats.addBatch(xs, siteInput(dense, l, g.site, i0, b));
+      else if (method == Method::SparseGptSparseIn) stats.addBatch(xs);
+      else if (wantStats) stats.addBatch(&pruned == &exp ? xe : siteInput(pruned, l, g.site, i0, b));
       zeros += xs.eq(0).sum().item<int64_t>();
       entries += xs.numel();
-      const double ts = m_clock.lap();
-      m_res.secondsStats += ts;
-      groupSeconds += ts;
     });
+    lap(m_res.secondsStats);
     const double actAchieved = entries > 0 ? double(zeros) / double(entries) : 0.0;
-    const InputStats& sstats = solverStats ? *solverStats : evalStats;
 
     // Solve: one factorisation per group for the OBS methods.
     ObsOptions obs = m_opts.obs;
     obs.useResidual = method == Method::DuoGpt;
     ObsFactor factor;
-    double factorSeconds = 0;
     if (isObs(method)) {
       try {
-        factor = factorObs(sstats, obs);
+        factor = factorObs(std::move(stats), obs);
       } catch (...) {
         rethrowWithContext(siteWhere);
       }
-      factorSeconds = m_clock.lap();
-      m_res.secondsSolve += factorSeconds;
     }
-    for (Proj p : g.projs) {
-      const std::string projWhere = where(l, projName(p));
+    const size_t np = g.projs.size();
+    std::vector<torch::Tensor> masked(np);  // OBS methods: W o keep, for the mask-only error
+    std::vector<double> solveSeconds(np, 0.0);
+    lap(m_res.secondsSolve);
+    for (size_t i = 0; i < np; ++i) {
+      const Proj p = g.projs[i];
       const torch::Tensor W = Ld.w(p);  // [n, k] original weight on the device
       const MaskSpec spec{m_opts.sparsity.at(l, p).weight, m_opts.sparsity.nm};
       PrunedWeight r;
-      ProjRecord rec;
       try {
         switch (method) {
           case Method::DuoGpt:
           case Method::SparseGpt:
           case Method::SparseGptSparseIn: r = pruneObs(W, factor, obs, spec); break;
-          case Method::Wanda: r = pruneWanda(W, sstats, spec); break;
+          case Method::Wanda: r = pruneWanda(W, stats, spec); break;
           case Method::Magnitude: r = pruneMagnitude(W, spec); break;
           default: r = {W, W.ne(0)}; break;  // Teal: dense weights
         }
-        rec.relError = relativeOutputError(evalStats, W, r.weight);
-        rec.relErrorMaskOnly = method == Method::Teal ? rec.relError : relativeOutputError(evalStats, W, W * r.keep);
       } catch (...) {
-        rethrowWithContext(projWhere);
+        rethrowWithContext(where(l, projName(p)));
       }
+      if (isObs(method)) masked[i] = W * r.keep;
       Lp.w(p) = r.weight.contiguous();
-      const double solveSeconds = m_clock.lap();
-      m_res.secondsSolve += solveSeconds;
+      solveSeconds[i] = m_clock.lap();
+      m_res.secondsSolve += solveSeconds[i];
+    }
+    stats.free();
+    factor = ObsFactor{};
+
+    // Every stream moves on to the next site through the group's projections (the Down group ends
+    // the layer). The output errors come from these very outputs: ||W' S(Xe) - W Xd||^2 against
+    // ||W Xd||^2 over all calibration tokens; the mask-only error from W o keep on the first windows
+    // (kMaskOnlyTokens tokens, at least one window): one more product, on a sample.
+    std::vector<double> num(np, 0.0), ref(np, 0.0), numMask(np, 0.0), refMask(np, 0.0);
+    auto sq = [](const torch::Tensor& t) { return t.square().sum(torch::kFloat64).item<double>(); };
+    bool firstChunk = true;
+    const int64_t T = m_hD.size(1);
+    const int64_t maskWindows = std::max<int64_t>(1, (kMaskOnlyTokens + T - 1) / T);
+    std::vector<torch::Tensor> next(streams.size());
+    const bool keep = m_opts.keepSiteInputs;
+    for (size_t s = 0; keep && s < streams.size(); ++s) {
+      const int64_t width = g.site == Site::Qkv   ? m_source.config().qDim()
+                            : g.site == Site::GateUp ? m_source.config().intermediateSize
+                                                     : m_source.config().hiddenSize;
+      if (g.site != Site::Down)
+        next[s] = torch::empty({m_hD.size(0), m_hD.size(1), width}, torch::TensorOptions().device(m_streamDevice));
+      if (g.site == Site::O) streams[s].h1 = torch::empty({m_hD.size(0), m_hD.size(1), m_hD.size(2)},
+                                                           torch::TensorOptions().device(m_streamDevice));
+    }
+    forChunks([&](int64_t i0, int64_t b) {
+      report(where(l, "forward"));
+      std::vector<torch::Tensor> yd(np);  // dense outputs, without bias
+      for (size_t s = 0; s < streams.size(); ++s) {
+        LayerStream& st = streams[s];
+        const torch::Tensor x = siteInput(st, l, g.site, i0, b);
+        const torch::Tensor xin = st.act && pa > 0.0 ? applyAct(l, g.site, x) : x;
+        std::vector<torch::Tensor> y(np);
+        for (size_t i = 0; i < np; ++i) {
+          const Proj p = g.projs[i];
+          y[i] = m_runner.projection(l, *st.w, p, xin);
+          const torch::Tensor bias = st.w->bias(p);
+          if (s == 0) {
+            yd[i] = bias.defined() ? y[i] - bias : y[i];
+            ref[i] += sq(yd[i]);
+            if (firstChunk) refMask[i] += sq(yd[i].narrow(0, 0, std::min(b, maskWindows)));
+          } else if (&st == &exp) {
+            num[i] += sq((bias.defined() ? y[i] - bias : y[i]) - yd[i]);
+            if (firstChunk && masked[i].defined()) {
+              const int64_t mb = std::min(b, maskWindows);
+              numMask[i] += sq(torch::linear(xin.narrow(0, 0, mb), masked[i]) - yd[i].narrow(0, 0, mb));
+            }
+          }
+        }
+        if (!keep) {
+          // Recompute mode: the stream holds the layer's input until the last group has its
+          // outputs, then the whole layer (act rule on where the stream has it) replaces it.
+          if (g.site == Site::Down) {
+            const InputHook actHook = [this](int layer, Site s2, const torch::Tensor& v) { return applyAct(layer, s2, v); };
+            st.h->narrow(0, i0, b).copy_(m_runner.layer(l, chunk(*st.h, i0, b), st.act ? actHook : InputHook{}, st.w));
+          }
+          continue;
+        }
+        torch::Tensor out;  // the next site's input, or the layer's output
+        switch (g.site) {
+          case Site::Qkv: out = m_runner.attend(l, y[0], y[1], y[2]); break;
+          case Site::O: {
+            const torch::Tensor h1 = chunk(*st.h, i0, b) + y[0];
+            st.h1.narrow(0, i0, b).copy_(h1);
+            out = m_runner.mlpInput(*st.w, h1);
+            break;
+          }
+          case Site::GateUp: out = LlamaModel::swiglu(y[0], y[1]); break;
+          case Site::Down: out = chunk(st.h1, i0, b) + y[0]; break;
+        }
+        if (g.site == Site::Down) st.h->narrow(0, i0, b).copy_(out);
+        else next[s].narrow(0, i0, b).copy_(out);
+      }
+      firstChunk = false;
+    });
+    for (size_t s = 0; keep && s < streams.size(); ++s) {
+      streams[s].x = next[s];
+      if (g.site == Site::Down) streams[s].h1 = torch::Tensor();
+    }
+    lap(m_res.secondsForward);
+
+    for (size_t i = 0; i < np; ++i) {
+      const Proj p = g.projs[i];
+      ProjRecord rec;
       rec.layer = l;
       rec.proj = p;
-      rec.weightSparsity = zeroFraction(r.weight);
+      try {
+        DUO_CHECK(ref[i] > 0.0, "the dense output is zero on the calibration data");
+        rec.relError = num[i] / ref[i];
+        rec.relErrorMaskOnly = masked[i].defined() ? numMask[i] / refMask[i] : rec.relError;
+      } catch (...) {
+        rethrowWithContext(where(l, projName(p)));
+      }
+      rec.weightSparsity = zeroFraction(Lp.w(p));
       rec.actSparsity = actAchieved;
-      rec.seconds = (groupSeconds + factorSeconds) / double(g.projs.size()) + solveSeconds;
+      rec.seconds = groupSeconds / double(np) + solveSeconds[i];
       m_res.records.push_back(rec);
       ++m_done;
       if (m_onRecord) m_onRecord(rec);
-      report(projWhere);
+      report(where(l, projName(p)));
     }
   }
 

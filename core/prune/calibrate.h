@@ -36,6 +36,11 @@ struct CalibrateOptions {
   // memory plan moves them to the host or the user asks for bf16 (chunks are computed in f32).
   std::optional<torch::Device> streamDevice;  // unset = device
   torch::ScalarType streamDtype = torch::kFloat32;
+  // Keep every window's input at the current site (per stream N x T x (ffn + 2d) f32 at the widest
+  // step, where the streams live) so that each site's input is computed once; false recomputes a
+  // chunk's layer prefix for every group instead (memory of one chunk, about twice the forward
+  // work): for calibration sets whose site inputs do not fit (e.g. 128 x 2048 on a 70B model).
+  bool keepSiteInputs = true;
 };
 
 struct CalibrationResult {

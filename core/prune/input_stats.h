@@ -24,6 +24,8 @@ struct StatsOptions {
   bool trackResidual = true;  // M and a (needed by DuoGPT; SparseGPT/Wanda need only H)
   bool trackError = true;     // A, for the exact relative output error (relativeOutputError);
                               // only with trackResidual
+  bool diagonalOnly = false;  // only diag(H), k numbers (Wanda's input norms); H() stays undefined.
+                              // Needs trackResidual off.
 };
 
 class InputStats {
@@ -42,7 +44,7 @@ class InputStats {
   bool hasResidual() const { return m_opts.trackResidual; }
   bool hasError() const { return m_opts.trackError; }
 
-  const torch::Tensor& H() const { return m_H; }  // [k, k]
+  const torch::Tensor& H() const { return m_H; }  // [k, k], undefined with diagonalOnly
   const torch::Tensor& M() const { return m_M; }  // [k, k], undefined unless trackResidual
   const torch::Tensor& a() const { return m_a; }  // [k], undefined unless trackResidual
   const torch::Tensor& A() const { return m_A; }  // [k, k], undefined unless trackError
@@ -51,6 +53,7 @@ class InputStats {
   torch::Tensor inputNorms() const;
 
   void free();  // releases the matrices; tokens() goes back to 0
+  torch::Tensor takeH() { return std::move(m_H); }  // hands H over (the OBS factorisation damps it in place)
 
  private:
   int64_t m_k;
@@ -60,6 +63,7 @@ class InputStats {
   torch::Tensor m_M;  // [k, k]
   torch::Tensor m_a;  // [k]
   torch::Tensor m_A;  // [k, k]
+  torch::Tensor m_d;  // [k] diag(H), diagonalOnly
 };
 
 // Relative output error of a pruned weight on the calibration data, from the statistics alone:

@@ -1,22 +1,61 @@
 #include "core/prune/obs_solver.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "core/common/error.h"
 
 namespace duo {
 
-ObsFactor factorObs(const InputStats& stats, const ObsOptions& opts) {
-  DUO_CHECK(stats.tokens() > 0, "OBS solver: no calibration inputs were added");
+namespace {
+
+// Adds the time since the last lap to a phase of the profile (nothing when there is none).
+class PhaseClock {
+ public:
+  PhaseClock(ObsProfile* p, torch::Device d) : m_p(p), m_cuda(d.is_cuda()) {
+    if (m_p) m_t = now();
+  }
+  void lap(double ObsProfile::*phase) {
+    if (!m_p) return;
+    const double t = now();
+    m_p->*phase += t - m_t;
+    m_t = t;
+  }
+
+ private:
+  double now() const {
+    if (m_cuda) torch::cuda::synchronize();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  ObsProfile* m_p;
+  bool m_cuda;
+  double m_t = 0;
+};
+
+// Columns swept one at a time between lazy updates inside a mask block: the per-column rank-1
+// updates touch only this many rows of the transposed block, the rest is a GEMM.
+constexpr int64_t kSweepColumns = 32;
+
+}  // namespace
+
+namespace {
+
+void checkFactorInputs(const InputStats& stats, const ObsOptions& opts) {
+  DUO_CHECK(stats.tokens() > 0 && stats.H().defined(), "OBS solver: no calibration inputs were added");
   DUO_CHECK(opts.damping >= 0.0, "OBS solver: damping lambda expected >= 0, got ", opts.damping);
   DUO_CHECK(opts.blockSize >= 1, "OBS solver: block size expected >= 1, got ", opts.blockSize);
   DUO_CHECK(!opts.useResidual || stats.hasResidual(),
             "OBS solver: DuoGPT needs the residual statistics (M, a) but they were not tracked");
-  const int64_t k = stats.k();
+}
+
+// H is owned (damped in place, released after its factorisation); at most four k x k matrices are
+// alive at once (U, M, Q's upper triangle, D).
+ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions& opts) {
+  const int64_t k = H.size(0);
   ObsFactor f;
   f.residual = opts.useResidual;
-  auto H = stats.H().clone();  // [k, k]
   const auto opt = H.options();
+  PhaseClock clock(opts.profile, H.device());
 
   // Step 1: dead inputs (H_jj = 0) get H_jj = 1; their weight columns are zeroed in pruneObs.
   f.dead = H.diagonal().eq(0);  // [k] bool
@@ -25,11 +64,12 @@ ObsFactor factorObs(const InputStats& stats, const ObsOptions& opts) {
   // Steps 2-3: damping, then U = upper Cholesky factor of H^-1. When H is not positive definite
   // in this precision, raise lambda x10 (at most 4 times) instead of failing the whole run.
   const auto meanDiag = H.diagonal().mean();
-  const auto eye = torch::eye(k, opt);  // [k, k]
-  double lambda = opts.damping;
+  double lambda = opts.damping, applied = 0.0;
   torch::Tensor L;  // [k, k] lower Cholesky factor of the damped H
   for (int attempt = 0;; ++attempt) {
-    auto [chol, info] = torch::linalg_cholesky_ex(H + eye * (meanDiag * lambda), /*upper=*/false);
+    H.diagonal().add_(meanDiag * (lambda - applied));
+    applied = lambda;
+    auto [chol, info] = torch::linalg_cholesky_ex(H, /*upper=*/false);
     if (info.item<int64_t>() == 0) {
       L = chol;
       break;
@@ -38,23 +78,46 @@ ObsFactor factorObs(const InputStats& stats, const ObsOptions& opts) {
               " (k = ", k, ", ", stats.tokens(), " tokens)");
     lambda = lambda > 0 ? lambda * 10.0 : 1e-6;
   }
+  H = torch::Tensor();
   f.dampingUsed = lambda;
-  const auto Hinv = torch::cholesky_inverse(L);  // [k, k]
-  auto [U, infoU] = torch::linalg_cholesky_ex(Hinv, /*upper=*/true);
-  DUO_CHECK(infoU.item<int64_t>() == 0, "OBS solver: H^-1 lost positive definiteness (k = ", k, ")");
-  f.U = U;
+  clock.lap(&ObsProfile::cholesky);
+  {
+    auto Hinv = torch::cholesky_inverse(L);  // [k, k]
+    L = torch::Tensor();
+    auto [U, infoU] = torch::linalg_cholesky_ex(Hinv, /*upper=*/true);
+    DUO_CHECK(infoU.item<int64_t>() == 0, "OBS solver: H^-1 lost positive definiteness (k = ", k, ")");
+    f.U = U;
+  }
   const auto d = f.U.diagonal();  // [k] U_jj
+  clock.lap(&ObsProfile::inverse);
 
-  // Step 4: Q = M U^T, b_j = sum_{l>j} Q_jl^2, c_j = Q_jj / U_jj, D = alpha triu(Q, 1) U.
+  // Step 4: Q = M U^T, b_j = sum_{l>j} Q_jl^2, c_j = Q_jj / U_jj, D = alpha triu(Q, 1) U. Only Q's
+  // upper triangle is needed and U is upper triangular, so both products run on row panels that
+  // start at the diagonal: Q[J, j0:] = M[J, j0:] U[j0:, j0:]^T and D[J, j0:] = Qup[J, j0:] U[j0:, j0:]
+  // (exact: the skipped terms are products with zeros of U or of Qup), 2k^3/3 flops each, not 2k^3.
   if (f.residual) {
-    auto M = stats.M().clone();  // [k, k]
-    M.masked_fill_(f.dead.unsqueeze(0), 0.0);
-    const auto Q = torch::mm(M, f.U.t());  // [k, k]
-    const auto Qup = Q.triu(1);            // [k, k]
+    torch::Tensor M = stats.M();  // [k, k]
+    if (f.dead.any().item<bool>()) M = M.masked_fill(f.dead.unsqueeze(0), 0.0);
+    constexpr int64_t kPanel = 512;
+    auto Qup = torch::zeros({k, k}, opt);  // [k, k] Q on and above the diagonal
+    for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
+      const int64_t r = std::min(kPanel, k - j0);
+      const auto Utail = f.U.narrow(0, j0, k - j0).narrow(1, j0, k - j0);  // [k-j0, k-j0]
+      Qup.narrow(0, j0, r).narrow(1, j0, k - j0).copy_(torch::mm(M.narrow(0, j0, r).narrow(1, j0, k - j0), Utail.t()));
+    }
+    Qup.triu_(0);  // the panels also filled entries left of the diagonal: drop them
+    f.c = Qup.diagonal() / d;
+    Qup.triu_(1);
     f.b = Qup.square().sum(1);
-    f.c = Q.diagonal() / d;
-    f.D = torch::mm(Qup, f.U).mul_(opts.alpha);
+    f.D = torch::zeros({k, k}, opt);
+    for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
+      const int64_t r = std::min(kPanel, k - j0);
+      const auto Utail = f.U.narrow(0, j0, k - j0).narrow(1, j0, k - j0);
+      f.D.narrow(0, j0, r).narrow(1, j0, k - j0).copy_(torch::mm(Qup.narrow(0, j0, r).narrow(1, j0, k - j0), Utail));
+    }
+    f.D.mul_(opts.alpha);
     f.a = stats.a().clone();
+    clock.lap(&ObsProfile::residual);
   } else {
     f.b = torch::zeros({k}, opt);
     f.c = torch::zeros({k}, opt);
@@ -66,6 +129,18 @@ ObsFactor factorObs(const InputStats& stats, const ObsOptions& opts) {
   if (f.residual && opts.score == Score::Full) f.colScore = f.colScore + 2.0 * f.c + f.a - f.b;
   if (f.residual && opts.score == Score::Marginal) f.colScore = f.colScore + 2.0 * f.c;
   return f;
+}
+
+}  // namespace
+
+ObsFactor factorObs(const InputStats& stats, const ObsOptions& opts) {
+  checkFactorInputs(stats, opts);
+  return factorImpl(stats.H().clone(), stats, opts);
+}
+
+ObsFactor factorObs(InputStats&& stats, const ObsOptions& opts) {
+  checkFactorInputs(stats, opts);
+  return factorImpl(stats.takeH(), stats, opts);
 }
 
 PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptions& opts, const MaskSpec& spec,
@@ -84,51 +159,68 @@ PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
               "OBS solver: a fixed mask must be bool ", W.sizes(), ", got ", fixedKeep.sizes());
 
   const auto opt = f.U.options();
-  auto Wc = W.detach().to(opt).clone();                            // [n, k] working copy
-  Wc.masked_fill_(f.dead.unsqueeze(0), 0.0);                       // step 1: dead columns
-  auto keep = torch::ones({n, k}, opt.dtype(torch::kBool));        // [n, k] bool
-  const auto fk = fixedKeep.defined() ? fixedKeep.to(opt.device()) : torch::Tensor();
+  PhaseClock clock(opts.profile, f.U.device());
+  // Transposed working copy: column j of W is row j of Wt, so that the sweep's rank-1 updates and
+  // the lazy updates run on contiguous rows.
+  auto Wt = W.detach().to(opt).t().contiguous();                   // [k, n]
+  Wt.masked_fill_(f.dead.unsqueeze(1), 0.0);                       // step 1: dead columns
+  auto keepT = torch::ones({k, n}, opt.dtype(torch::kBool));       // [k, n] bool
+  const auto fkT = fixedKeep.defined() ? fixedKeep.to(opt.device()).t() : torch::Tensor();  // [k, n] view
 
   for (int64_t i1 = 0; i1 < k; i1 += B) {
     const int64_t i2 = std::min(i1 + B, k);
     const int64_t w = i2 - i1;
-    auto W1 = Wc.narrow(1, i1, w).clone();                         // [n, w] current block
-    auto E = torch::zeros({n, w}, opt);                            // [n, w] scaled errors e
-    auto P = f.residual ? torch::zeros({n, w}, opt) : torch::Tensor();  // [n, w] pre-prune values w
-    auto K1 = keep.narrow(1, i1, w);                               // [n, w] bool view into keep
+    auto W1 = Wt.narrow(0, i1, w);                                 // [w, n] current block (view)
+    auto E = torch::empty({w, n}, opt);                            // [w, n] scaled errors e
+    auto P = f.residual ? torch::empty({w, n}, opt) : torch::Tensor();  // [w, n] pre-prune values w
+    auto K1 = keepT.narrow(0, i1, w);                              // [w, n] bool view into keepT
     const auto f1 = f.colScore.narrow(0, i1, w);                   // [w]
-    if (fk.defined()) K1.copy_(fk.narrow(1, i1, w));
-    else if (!nm) K1.copy_(keepAllButLowest(W1.square() * f1, spec.sparsity));  // block quantile
+    // Masks are chosen on the [n, w] block in W's orientation (the same entries, ties included).
+    if (fkT.defined()) K1.copy_(fkT.narrow(0, i1, w));
+    else if (!nm) K1.copy_(keepAllButLowest((W1.t().square() * f1).contiguous(), spec.sparsity).t());
     const auto U1 = f.U.narrow(0, i1, w).narrow(1, i1, w);         // [w, w]
     const auto D1 = f.residual ? f.D.narrow(0, i1, w).narrow(1, i1, w) : torch::Tensor();  // [w, w]
 
-    for (int64_t i = 0; i < w; ++i) {
-      if (nm && i % spec.nm.m == 0) {
-        const auto g = W1.narrow(1, i, spec.nm.m);                 // [n, M] current weights of the group
-        K1.narrow(1, i, spec.nm.m).copy_(keepNm(g.square() * f1.narrow(0, i, spec.nm.m), spec.nm));
+    for (int64_t s1 = 0; s1 < w; s1 += kSweepColumns) {
+      const int64_t s2 = std::min(s1 + kSweepColumns, w);
+      for (int64_t i = s1; i < s2; ++i) {
+        if (nm && i % spec.nm.m == 0) {
+          const auto g = W1.narrow(0, i, spec.nm.m).t();           // [n, M] current weights of the group
+          K1.narrow(0, i, spec.nm.m).copy_(keepNm(g.square() * f1.narrow(0, i, spec.nm.m), spec.nm).t());
+        }
+        auto row = W1.select(0, i);                                // [n] column j of W
+        const auto wcol = row.clone();                             // [n] pre-prune value w
+        const auto q = wcol * K1.select(0, i);                     // [n] w with masked rows zeroed
+        const auto e = (wcol - q) / U1[i][i];                      // [n] e = (w - q) / U_jj
+        if (i + 1 < s2) {
+          auto rest = W1.narrow(0, i + 1, s2 - i - 1);             // [s2-i-1, n]
+          rest.addr_(U1[i].narrow(0, i + 1, s2 - i - 1), e, 1.0, -1.0);              // -= U[j, j+1:s2] e
+          if (f.residual) rest.addr_(D1[i].narrow(0, i + 1, s2 - i - 1), wcol);     // += D[j, j+1:s2] w
+        }
+        row.copy_(q);
+        E.select(0, i).copy_(e);
+        if (f.residual) P.select(0, i).copy_(wcol);
       }
-      const auto wcol = W1.select(1, i).clone();                   // [n] pre-prune value w
-      const auto q = wcol * K1.select(1, i);                       // [n] w with masked rows zeroed
-      const auto e = (wcol - q) / U1[i][i];                        // [n] e = (w - q) / U_jj
-      if (i + 1 < w) {
-        auto rest = W1.narrow(1, i + 1, w - i - 1);                // [n, w-i-1]
-        rest.addr_(e, U1[i].narrow(0, i + 1, w - i - 1), 1.0, -1.0);             // -= e U[j, j+1:i2]
-        if (f.residual) rest.addr_(wcol, D1[i].narrow(0, i + 1, w - i - 1));    // += w D[j, j+1:i2]
+      clock.lap(&ObsProfile::sweep);
+      if (s2 < w) {
+        // The block's later columns: W[:, s2:w] -= E[s1:s2] U[s1:s2, s2:w] - P D[s1:s2, s2:w].
+        auto later = W1.narrow(0, s2, w - s2);                     // [w-s2, n]
+        later.addmm_(U1.narrow(0, s1, s2 - s1).narrow(1, s2, w - s2).t(), E.narrow(0, s1, s2 - s1), 1.0, -1.0);
+        if (f.residual)
+          later.addmm_(D1.narrow(0, s1, s2 - s1).narrow(1, s2, w - s2).t(), P.narrow(0, s1, s2 - s1));
+        clock.lap(&ObsProfile::update);
       }
-      W1.select(1, i).copy_(q);
-      E.select(1, i).copy_(e);
-      if (f.residual) P.select(1, i).copy_(wcol);
     }
-    Wc.narrow(1, i1, w).copy_(W1);
     if (i2 < k) {
       // Lazy batch update: W[:, i2:] -= E U[i1:i2, i2:] - P D[i1:i2, i2:].
-      auto tail = Wc.narrow(1, i2, k - i2);                        // [n, k-i2]
-      tail.addmm_(E, f.U.narrow(0, i1, w).narrow(1, i2, k - i2), 1.0, -1.0);
-      if (f.residual) tail.addmm_(P, f.D.narrow(0, i1, w).narrow(1, i2, k - i2));
+      auto tail = Wt.narrow(0, i2, k - i2);                        // [k-i2, n]
+      tail.addmm_(f.U.narrow(0, i1, w).narrow(1, i2, k - i2).t(), E, 1.0, -1.0);
+      if (f.residual) tail.addmm_(f.D.narrow(0, i1, w).narrow(1, i2, k - i2).t(), P);
+      clock.lap(&ObsProfile::update);
     }
   }
-  keep.logical_and_(f.dead.logical_not().unsqueeze(0));
-  return {Wc.to(W.options()), keep.to(W.device())};
+  keepT.logical_and_(f.dead.logical_not().unsqueeze(1));
+  return {Wt.t().contiguous().to(W.options()), keepT.t().contiguous().to(W.device())};
 }
 
 PrunedWeight pruneSparseGpt(const torch::Tensor& W, const InputStats& stats, const MaskSpec& spec, ObsOptions opts) {

@@ -20,12 +20,23 @@
 
 namespace duo {
 
+// Wall seconds of the solver's phases, accumulated when ObsOptions::profile points at one
+// (`duoscope-cli bench solver`; CUDA work is drained at each phase boundary only then).
+struct ObsProfile {
+  double cholesky = 0;   // damped H = L L^T (with retries)
+  double inverse = 0;    // H^-1 from L, and its upper factor U
+  double residual = 0;   // Q = M U^T, D = alpha triu(Q, 1) U (DuoGPT)
+  double sweep = 0;      // the column-by-column sweep inside each block (masks included)
+  double update = 0;     // the lazy updates of the columns after each sub-block and block
+};
+
 struct ObsOptions {
   bool useResidual = true;      // false: SparseGPT (ignore M and a even when the stats have them)
   Score score = Score::Full;    // step 5: full | marginal | sparsegpt
   double alpha = 0.5;           // step 4: weight of the residual correction in D
   double damping = 0.01;        // step 2: lambda, relative to mean(diag H)
   int64_t blockSize = 128;      // step 6: B, columns per mask block / lazy batch
+  ObsProfile* profile = nullptr;  // when set, phase times are added to it
 };
 
 // Everything the sweep needs about one input site, computed once and shared by its projections.
@@ -43,6 +54,9 @@ struct ObsFactor {
 
 // Steps 1-5 from the statistics (not modified). Works in the statistics' dtype and device.
 ObsFactor factorObs(const InputStats& stats, const ObsOptions& opts);
+// The same, taking the statistics' H instead of copying it (stats.H() is undefined after; M and a
+// are read, not taken): one k x k matrix less at the peak.
+ObsFactor factorObs(InputStats&& stats, const ObsOptions& opts);
 
 // Step 6 for one weight W [n, k] (any float dtype; computed in the factor's dtype and device,
 // returned in W's). `spec`: unstructured masks prune exactly prunedCount(n * B, p) entries of every

@@ -138,6 +138,17 @@ DeviceNm::DeviceNm(const NmMatrix& m) : m_view(m.view()) {
   m_view.mask = m_mask.as<std::uint8_t>();
 }
 
+bool memoryInfo(std::size_t* freeBytes, std::size_t* totalBytes) {
+  std::size_t f = 0, t = 0;
+  if (cudaMemGetInfo(&f, &t) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  if (freeBytes) *freeBytes = f;
+  if (totalBytes) *totalBytes = t;
+  return true;
+}
+
 // ---- timing -------------------------------------------------------------------------------------
 void synchronize() { DUO_CUDA_CHECK(cudaDeviceSynchronize()); }
 

@@ -21,6 +21,10 @@ struct Status {
 };
 Status status();  // never throws
 
+// Free and total memory of the current CUDA device (cudaMemGetInfo). False (and nothing written)
+// when there is no usable device or this build has no CUDA. Never throws.
+bool memoryInfo(std::size_t* freeBytes, std::size_t* totalBytes);
+
 // A block of device memory (move-only).
 class DeviceBuffer {
  public:

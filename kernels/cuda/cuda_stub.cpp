@@ -16,6 +16,8 @@ Status status() {
   return s;
 }
 
+bool memoryInfo(std::size_t*, std::size_t*) { return false; }
+
 DeviceBuffer::DeviceBuffer(std::size_t) { unavailable("DeviceBuffer"); }
 DeviceBuffer::~DeviceBuffer() = default;
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& o) noexcept : m_ptr(o.m_ptr), m_bytes(o.m_bytes) {}

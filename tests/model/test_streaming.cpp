@@ -422,9 +422,20 @@ void TestStreaming::memoryPlanTerms() {
   QCOMPARE(t["embedding"], int64_t(2) * 32000 * 4096 * 2);           // embed + lm_head, bf16
   QCOMPARE(t["layer"], int64_t(202383360) * 10);                      // f32 twice + the bf16 read
   QCOMPARE(t["streams"], int64_t(2) * 16 * 512 * 4096 * 4);           // dense + pruned, f32
-  QVERIFY(t["statistics"] >= int64_t(3) * 11008 * 11008 * 4);         // DuoGPT's 3 k^2 at the down site
   QVERIFY(t.count("evaluation") == 1);
-  QCOMPARE(t["statistics"], int64_t(4) * 11008 * 11008 * 4 + int64_t(4) * 11008 * 4096 * 4);
+  // DuoGPT's H and M and the factor at the down site, and four copies of down_proj.
+  QCOMPARE(t["statistics"], int64_t(3) * 11008 * 11008 * 4 + int64_t(4) * 11008 * 4096 * 4);
+  // Each stream's site inputs of all tokens at the widest step (down's input beside two hidden).
+  QVERIFY(t["forward"] > int64_t(2) * 16 * 512 * (11008 + 2 * 4096) * 4);
+
+  // Where the streams go on a GPU: the calibration terms against its free memory.
+  const int64_t calib = t["layer"] + t["streams"] + t["forward"] + t["statistics"];
+  QCOMPARE(duo::chooseStreamPlacement(p, "auto", calib * 2), std::string("device"));
+  QCOMPARE(duo::chooseStreamPlacement(p, "auto", calib), std::string("host"));  // no 10% to spare
+  QCOMPARE(duo::chooseStreamPlacement(p, "auto", -1), std::string("device"));   // unknown: as before
+  QCOMPARE(duo::chooseStreamPlacement(p, "host", calib * 2), std::string("host"));
+  QCOMPARE(duo::chooseStreamPlacement(p, "device", 0), std::string("device"));
+  QVERIFY_EXCEPTION_THROWN(duo::chooseStreamPlacement(p, "gpu", 0), duo::Error);
   qInfo("%s", p.text().c_str());
   const auto j = p.toJson();
   for (const char* key : {"job", "model", "terms", "total_bytes", "available_bytes", "available_from", "fits"})

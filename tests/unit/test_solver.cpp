@@ -34,6 +34,7 @@ class TestSolver : public QObject {
   void lazyBatchEqualsUnbatched_data();
   void lazyBatchEqualsUnbatched();
   void float32MatchesFloat64();
+  void widePanelsMatchFullProducts();
 };
 
 // Running mean over uneven batches equals (2/m) times the full products.
@@ -243,6 +244,42 @@ void TestSolver::float32MatchesFloat64() {
   qInfo("rel. error f64 %.6f, f32 %.6f; masks agree on %.4f of entries", e64, e32, agree);
   QVERIFY(std::abs(e32 - e64) < 1e-3 * e64);
   QVERIFY(agree > 0.99);
+}
+
+// Past one 512-wide panel: H's symmetric panel update, Wanda's diagonal-only statistics and the
+// factor's triangular panel products equal the full products; the factor that takes H equals the
+// one that copies it.
+void TestSolver::widePanelsMatchFullProducts() {
+  const int64_t k = 1100;  // three panels, the last one partial
+  const LayerProblem p = makeProblem(7, 8, k, 1300, 0.5);
+  const auto s = statsOf(p.Xs, p.Xd, 3);
+  const double c = 2.0 / 1300.0;
+  QVERIFY(maxRelDiff(s.H(), c * torch::mm(p.Xs.t(), p.Xs)) < 1e-12);
+  QVERIFY(torch::equal(s.H(), s.H().t()));
+
+  duo::StatsOptions diag;
+  diag.dtype = torch::kFloat64;
+  diag.trackResidual = false;
+  diag.diagonalOnly = true;
+  duo::InputStats d(k, diag);
+  d.addBatch(p.Xs.slice(0, 0, 700));
+  d.addBatch(p.Xs.slice(0, 700, 1300));
+  QVERIFY(!d.H().defined());
+  QVERIFY(maxRelDiff(d.inputNorms(), s.inputNorms()) < 1e-12);
+
+  duo::ObsOptions o;
+  o.useResidual = true;
+  const duo::ObsFactor f = duo::factorObs(s, o);
+  // D = alpha triu(M U^T, 1) U and c_j = (M U^T)_jj / U_jj with full products.
+  const auto Q = torch::mm(s.M(), f.U.t());
+  QVERIFY(maxRelDiff(f.D, o.alpha * torch::mm(Q.triu(1), f.U)) < 1e-10);
+  QVERIFY(maxRelDiff(f.c, Q.diagonal() / f.U.diagonal()) < 1e-10);
+  QVERIFY(maxRelDiff(f.b, Q.triu(1).square().sum(1)) < 1e-10);
+
+  duo::InputStats s2 = statsOf(p.Xs, p.Xd, 3);
+  const duo::ObsFactor g = duo::factorObs(std::move(s2), o);
+  QVERIFY(!s2.H().defined());
+  QVERIFY(torch::equal(f.U, g.U) && torch::equal(f.D, g.D) && torch::equal(f.colScore, g.colScore));
 }
 
 QTEST_APPLESS_MAIN(TestSolver)

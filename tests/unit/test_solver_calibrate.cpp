@@ -104,6 +104,8 @@ class TestSolverCalibrate : public QObject {
   void nothingPrunedChangesNothing();
   void cancelMidLayer();
   void perProjectionConfig();
+  void recomputedSiteInputsEqualKept_data();
+  void recomputedSiteInputsEqualKept();
 };
 
 void TestSolverCalibrate::recordsAndSparsity() {
@@ -297,6 +299,42 @@ void TestSolverCalibrate::perProjectionConfig() {
     const auto W = nm.weights.layers[size_t(r.layer)].w(r.proj);
     QVERIFY(W.reshape({W.size(0), -1, 4}).eq(0).sum(2).eq(2).all().item<bool>());
   }
+}
+
+void TestSolverCalibrate::recomputedSiteInputsEqualKept_data() {
+  QTest::addColumn<int>("method");
+  QTest::addColumn<int>("rule");
+  QTest::newRow("duogpt topk") << int(duo::Method::DuoGpt) << int(duo::ActRule::TopK);
+  QTest::newRow("duogpt threshold") << int(duo::Method::DuoGpt) << int(duo::ActRule::Threshold);
+  QTest::newRow("sparsegpt (third stream)") << int(duo::Method::SparseGpt) << int(duo::ActRule::TopK);
+  QTest::newRow("wanda (third stream)") << int(duo::Method::Wanda) << int(duo::ActRule::TopK);
+}
+
+// Recomputing each chunk's layer prefix per group (--site-inputs recompute) computes the same
+// arithmetic as keeping every site input: identical pruned weights, thresholds and records.
+void TestSolverCalibrate::recomputedSiteInputsEqualKept() {
+  QFETCH(int, method);
+  QFETCH(int, rule);
+  const auto dense = randomModel(45);
+  const auto tokens = windows(7, 24, 3);  // 3 chunks of 3, 3 and 1 windows
+  auto opts = options(static_cast<duo::Method>(method), 0.5, 0.5, static_cast<duo::ActRule>(rule));
+  const auto kept = duo::calibrate(dense, tokens, opts);
+  opts.keepSiteInputs = false;
+  const auto recomputed = duo::calibrate(dense, tokens, opts);
+  for (size_t l = 0; l < dense.layers.size(); ++l)
+    for (int p = 0; p < duo::kNumProj; ++p)
+      QVERIFY2(torch::equal(kept.weights.layers[l].proj[size_t(p)], recomputed.weights.layers[l].proj[size_t(p)]),
+               qPrintable(QString("layer %1 proj %2").arg(l).arg(p)));
+  QCOMPARE(kept.records.size(), recomputed.records.size());
+  for (size_t i = 0; i < kept.records.size(); ++i) {
+    QCOMPARE(kept.records[i].relError, recomputed.records[i].relError);
+    QCOMPARE(kept.records[i].relErrorMaskOnly, recomputed.records[i].relErrorMaskOnly);
+    QCOMPARE(kept.records[i].actSparsity, recomputed.records[i].actSparsity);
+  }
+  if (rule == int(duo::ActRule::Threshold))
+    for (int l = 0; l < 2; ++l)
+      for (int site = 0; site < duo::kNumSites; ++site)
+        QCOMPARE(kept.thresholds.at(l, static_cast<duo::Site>(site)), recomputed.thresholds.at(l, static_cast<duo::Site>(site)));
 }
 
 QTEST_APPLESS_MAIN(TestSolverCalibrate)

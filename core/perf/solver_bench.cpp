@@ -1,0 +1,101 @@
+#include "core/perf/solver_bench.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+
+#include <torch/torch.h>
+
+#include "core/common/error.h"
+#include "core/prune/input_stats.h"
+#include "core/prune/obs_solver.h"
+
+namespace duo::perf {
+
+namespace {
+
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+double loadAverage() {
+  double l[1] = {0};
+  return getloadavg(l, 1) == 1 ? l[0] : 0.0;
+}
+
+}  // namespace
+
+SolverBenchResult runSolverBench(const SolverBenchConfig& c) {
+  DUO_CHECK(c.k >= 8 && c.n >= 1 && c.tokens >= 1, "bench solver: expected k >= 8, n >= 1, tokens >= 1");
+  DUO_CHECK(c.method == "duogpt" || c.method == "sparsegpt", "bench solver: --method '", c.method,
+            "' is not duogpt or sparsegpt");
+  torch::NoGradGuard noGrad;
+  if (c.threads > 0) {
+    torch::set_num_threads(c.threads);
+    omp_set_num_threads(c.threads);
+  }
+  SolverBenchResult r;
+  r.config = c;
+  r.threads = torch::get_num_threads();
+  r.loadBefore = loadAverage();
+  torch::manual_seed(c.seed);
+  const bool duo = c.method == "duogpt";
+  const double k = double(c.k), n = double(c.n), T = double(c.tokens);
+
+  // Inputs: xd dense, xs = xd with half of each token's entries zeroed (an activation rule).
+  const auto xd = torch::randn({c.tokens, c.k});  // [T, k]
+  const auto xs = xd * (torch::rand({c.tokens, c.k}) > 0.5);
+  const auto W = torch::randn({c.n, c.k}) / std::sqrt(k);  // [n, k]
+
+  // The machine's rate for the statistics' own shape.
+  double best = 1e30;
+  for (int i = 0; i < 3; ++i) {
+    const double t0 = now();
+    const auto h = torch::mm(xs.t(), xs);
+    best = std::min(best, now() - t0);
+  }
+  r.peakGflops = 2 * k * k * T / best * 1e-9;
+
+  StatsOptions so;
+  so.trackResidual = duo;
+  so.trackError = false;
+  InputStats stats(c.k, so);
+  double t0 = now();
+  const int64_t chunk = 4096;
+  for (int64_t i0 = 0; i0 < c.tokens; i0 += chunk) {
+    const int64_t b = std::min(chunk, c.tokens - i0);
+    if (duo) stats.addBatch(xs.narrow(0, i0, b), xd.narrow(0, i0, b));
+    else stats.addBatch(xs.narrow(0, i0, b));
+  }
+  // H: row panels of 512 from the diagonal (InputStats' symmetric update); M: one full GEMM.
+  double hFlops = 0;
+  for (int64_t j0 = 0; j0 < c.k; j0 += 512) hFlops += 2 * T * double(std::min<int64_t>(512, c.k - j0)) * double(c.k - j0);
+  r.phases.push_back({"stats", now() - t0, hFlops + (duo ? 2 * k * k * T : 0)});
+
+  ObsProfile prof;
+  ObsOptions o;
+  o.useResidual = duo;
+  o.blockSize = c.blockSize;
+  o.profile = &prof;
+  t0 = now();
+  const ObsFactor f = factorObs(stats, o);
+  const PrunedWeight p = pruneObs(W, f, o, MaskSpec{0.5, {}});
+  const double total = now() - t0;
+  DUO_CHECK(p.weight.isfinite().all().item<bool>(), "bench solver: the solve produced non-finite weights");
+  const double B = std::min<double>(c.blockSize, k);
+  const double sweepCols = std::min<double>(32, B);
+  const double mats = duo ? 2 : 1;
+  r.phases.push_back({"cholesky", prof.cholesky, k * k * k / 3});
+  r.phases.push_back({"inverse", prof.inverse, k * k * k * 2 / 3 + k * k * k / 3});
+  if (duo) r.phases.push_back({"residual", prof.residual, 2 * (2 * k * k * k / 3)});
+  r.phases.push_back({"sweep", prof.sweep, mats * 2 * n * k * sweepCols / 2});
+  r.phases.push_back({"update", prof.update, mats * 2 * n * k * (k - B) / 2 + mats * 2 * n * k * (B - sweepCols) / 2});
+  double flops = 0;
+  for (const auto& ph : r.phases)
+    if (ph.name != "stats") flops += ph.flops;
+  r.phases.push_back({"solve", total, flops});
+  r.loadAfter = loadAverage();
+  return r;
+}
+
+}  // namespace duo::perf
