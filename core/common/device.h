@@ -32,7 +32,8 @@ void tuneProcess(int argc, char** argv);
 // LibTorch 1.13 starts with 1 thread here). Call once at start-up, before any tensor work.
 void initComputeThreads();
 
-// Peak resident set size of this process, bytes (from getrusage).
+// Peak resident set size of this process image, bytes (VmHWM of /proc/self/status; getrusage as a
+// fallback, which would count the parent it was forked from).
 long long peakRssBytes();
 // Current resident set size, bytes (from /proc/self/statm), 0 if unknown.
 long long currentRssBytes();
