@@ -291,19 +291,23 @@ class Calibrator {
       std::vector<torch::Tensor> yd(np);  // dense outputs, without bias
       for (size_t s = 0; s < streams.size(); ++s) {
         LayerStream& st = streams[s];
+        const bool measured = s == 0 || &st == &exp;  // its outputs enter the records' errors
+        if (!keep && !measured && g.site != Site::Down) continue;  // recompute mode: nothing to carry
         const torch::Tensor x = siteInput(st, l, g.site, i0, b);
         const torch::Tensor xin = st.act && pa > 0.0 ? applyAct(l, g.site, x) : x;
         std::vector<torch::Tensor> y(np);
         for (size_t i = 0; i < np; ++i) {
           const Proj p = g.projs[i];
           y[i] = m_runner.projection(l, *st.w, p, xin);
+          if (!measured) continue;
           const torch::Tensor bias = st.w->bias(p);
+          const torch::Tensor wx = bias.defined() ? y[i] - bias : y[i];  // W x without the bias
           if (s == 0) {
-            yd[i] = bias.defined() ? y[i] - bias : y[i];
+            yd[i] = wx;
             ref[i] += sq(yd[i]);
             if (firstChunk) refMask[i] += sq(yd[i].narrow(0, 0, std::min(b, maskWindows)));
-          } else if (&st == &exp) {
-            num[i] += sq((bias.defined() ? y[i] - bias : y[i]) - yd[i]);
+          } else {
+            num[i] += sq(wx - yd[i]);
             if (firstChunk && masked[i].defined()) {
               const int64_t mb = std::min(b, maskWindows);
               numMask[i] += sq(torch::linear(xin.narrow(0, 0, mb), masked[i]) - yd[i].narrow(0, 0, mb));
