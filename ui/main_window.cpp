@@ -161,6 +161,10 @@ void MainWindow::buildActions() {
   make("actionExportCheckpoint", "Pruned &checkpoint...", {},
        "Run the calibration again with the same settings and seed, writing the pruned model to a folder",
        [this] { exportCheckpoint(); });
+  make("actionExportCheckpointBitmask", "Pruned checkpoint, sparse-&bitmask...", {},
+       "As Pruned checkpoint, with the projections in compressed-tensors' sparse-bitmask layout (non-zero values "
+       "and one bit per weight)",
+       [this] { exportCheckpoint(QString(), "sparse-bitmask"); });
   make("actionQuit", "&Quit", QKeySequence::Quit, "Quit DuoScope", [this] { close(); });
   QAction* cal = make("actionCalibrate", "&Calibrate", QKeySequence("Ctrl+R"),
                       "Prune the open model with the table's sparsities (runs in the background)", [this] { calibrate(); });
@@ -209,7 +213,7 @@ void MainWindow::buildMenus() {
   QMenu* exp = file->addMenu("&Export");
   exp->setObjectName("exportMenu");
   for (const char* name : {"actionExport", "actionExportRecipe", "actionExportCsv", "actionExportPlot",
-                           "actionExportCheckpoint"})
+                           "actionExportCheckpoint", "actionExportCheckpointBitmask"})
     exp->addAction(action(name));
   file->addSeparator();
   file->addAction(action("actionQuit"));
@@ -422,6 +426,7 @@ void MainWindow::updateActions() {
   action("actionExportRecipe")->setEnabled(model);
   action("actionExportCsv")->setEnabled(hasRun || !m_job->records().isEmpty());
   action("actionExportCheckpoint")->setEnabled(model && !busy && !loading);
+  action("actionExportCheckpointBitmask")->setEnabled(model && !busy && !loading);
   m_table->setEnabled(model && !busy);
   m_modelPanel->setEnabled(!busy);
 }
@@ -487,6 +492,7 @@ void MainWindow::calibrate() {
   if (!m_modelPanel->hasModel() || isBusy()) return;
   PruneRequest req = currentRequest();
   req.outDir = ss(m_checkpointDir);
+  req.outFormat = ss(m_checkpointFormat);
   JobOptions opts;
   opts.measureSpeedup = m_runPanel->measureSpeedup();
   opts.timing = m_timing;

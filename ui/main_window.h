@@ -88,7 +88,8 @@ class MainWindow : public QMainWindow {
   void exportRecipe(const QString& path = QString());
   void exportCsv(const QString& path = QString());
   void exportPlot(const QString& path = QString());
-  void exportCheckpoint(const QString& dir = QString());
+  // format: "dense" or "sparse-bitmask" (prune --out-format).
+  void exportCheckpoint(const QString& dir = QString(), const QString& format = "dense");
   void saveWorkspaceAs(const QString& path = QString());
   void openWorkspace(const QString& path = QString());
   // Timing profiles (docs/gui.md): speed predictions (totals, slider, run results) from kernel
@@ -162,6 +163,7 @@ class MainWindow : public QMainWindow {
   QString m_shownRunId;                          // the run whose records the plots show
   std::optional<SparsityConfig> m_pendingTable;  // applied once the model being opened arrives
   QString m_checkpointDir;                       // set while a checkpoint export runs
+  QString m_checkpointFormat = "dense";          // its --out-format
   std::shared_ptr<const perf::TimingProfile> m_timing;  // File > Load timing profile; null: bytes model
 };
 

@@ -144,11 +144,12 @@ void MainWindow::exportPlot(const QString& given) {
   }
 }
 
-void MainWindow::exportCheckpoint(const QString& given) {
+void MainWindow::exportCheckpoint(const QString& given, const QString& format) {
   if (!m_modelPanel->hasModel() || isBusy()) return;
   const QString dir = given.isEmpty() ? QFileDialog::getExistingDirectory(this, "Folder for the pruned checkpoint") : given;
   if (dir.isEmpty()) return;
-  m_checkpointDir = dir;  // calibrate() passes it as outDir; cleared when the job ends
+  m_checkpointDir = dir;  // calibrate() passes it and the format as outDir/outFormat; cleared when the job ends
+  m_checkpointFormat = format;
   calibrate();
 }
 

@@ -58,6 +58,9 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--out", a->req.outDir, "Write the pruned HF checkpoint (+ duoscope.json) here");
   cmd->add_option("--out-dtype", a->req.outDtype, "Checkpoint dtype: source | f32 | bf16 | f16 (pruned zeros stay exact)")
       ->capture_default_str();
+  cmd->add_option("--out-format", a->req.outFormat,
+                  "Projections stored dense | sparse-bitmask (compressed-tensors: non-zero values + a bit per weight)")
+      ->capture_default_str();
   cmd->add_option("--shard-size", a->shardGb, "Largest checkpoint shard, GB (10^9 bytes)")->capture_default_str();
   cmd->add_option("--stream-dtype", a->req.streamDtype, "Calibration streams: f32 | bf16")->capture_default_str();
   cmd->add_option("--stream-device", a->req.streamDevice,
@@ -73,7 +76,10 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--eval-text", a->req.evalSource, "Evaluation corpus (default kjv:eval)");
   cmd->add_option("--eval-seqlen", a->req.evalSeqlen, "Evaluation window (default: calibration seqlen)");
   cmd->add_option("--max-windows", a->req.maxWindows, "Evaluate at most this many windows (0 = all)");
-  cmd->add_option("--task", a->req.taskFile, "Multiple-choice task JSONL for accuracy");
+  cmd->add_option("--task", a->req.taskFile, "Multiple-choice task JSONL for accuracy (ours or lm-eval's datasets)");
+  cmd->add_option("--task-format", a->req.taskFormat,
+                  "The task file's layout: auto | duoscope | hellaswag | piqa | arc | winogrande | boolq")
+      ->capture_default_str();
   cmd->add_option("--device", a->req.device, "auto | cpu | cuda");
   cmd->add_option("--runs-dir", a->runsDir, "Save the run record here (default $DUO_RUNS_DIR or <cache>/runs)");
   cmd->add_flag("--no-record", a->noRecord, "Do not save a run record");

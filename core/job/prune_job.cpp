@@ -171,8 +171,9 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   WeightSource& source = *m.source;
   const ModelConfig& cfg = source.config();
   const torch::ScalarType outDtype = outDtypeFor(req.outDtype, source.dtype());
+  const CheckpointFormat outFormat = parseCheckpointFormat(req.outFormat, "--out-format");
   // The task file is read before calibration so that a bad file fails in seconds, not after it.
-  const McTask task = req.eval && !req.taskFile.empty() ? loadMcTask(req.taskFile) : McTask{};
+  const McTask task = req.eval && !req.taskFile.empty() ? loadMcTask(req.taskFile, req.taskFormat) : McTask{};
 
   res.sparsity = resolveSparsity(req, static_cast<int>(cfg.numLayers));
   req.sparsity = res.sparsity;
@@ -217,6 +218,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   if (!req.outDir.empty()) {
     CheckpointWriterOptions wo;
     wo.dtype = outDtype;
+    wo.format = outFormat;
     if (req.maxShardBytes > 0) wo.maxShardBytes = req.maxShardBytes;
     writer = std::make_unique<CheckpointWriter>(req.outDir, cfg, wo);
     writer->put({TensorKind::Embed, -1, Proj::Q}, source.embed());
@@ -340,17 +342,12 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
 
   if (writer) {
     reportProgress(progress, {"save", req.outDir, 0, 1});
-    const nlohmann::json extra = {
-        {"sparsity_config",
-         {{"format", "dense"},
-          {"global_sparsity", res.weightSparsity},
-          {"sparsity_structure", res.sparsity.nm.str()},
-          {"targets", {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}},
-          {"ignore", {"lm_head", "embed_tokens"}}}},
+    nlohmann::json extra = {
         {"duoscope_activation_sparsity",
          {{"rule", actRuleName(res.sparsity.actRule)},
           {"sparsity", res.sparsity.toJson()},
           {"thresholds", cal.thresholds.toJson()}}}};
+    extra.update(checkpointSparsityConfig(outFormat, res.weightSparsity, res.sparsity.nm.str()));
     // A GGUF source has no tokenizer.json to copy: write ours (it encodes like PyPI `tokenizers`
     // would) so the checkpoint is a complete HF folder. SPM tokenizers from GGUF cannot be written.
     std::string tokenizerSrc = m.tokenizerJsonPath;
@@ -361,6 +358,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
       m.tokenizer->saveTokenizerJson(tokenizerSrc);
     }
     res.outDtype = dtypeName(outDtype);
+    res.outFormat = checkpointFormatName(outFormat);
     res.outShards = writer->shardFiles();
     try {
       writer->commit(extra, tokenizerSrc, progress);
@@ -371,6 +369,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
     }
     std::error_code ec;
     std::filesystem::remove_all(tokDir, ec);
+    res.outBytes = writer->totalBytes();
     writeFileAtomic(req.outDir + "/duoscope.json", res.toJson().dump(2) + "\n");
   }
   return res;
@@ -406,6 +405,8 @@ nlohmann::json PruneResult::toJson() const {
       {"provenance", provenance},
       {"out", request.outDir}};
   if (!outDtype.empty()) j["out_dtype"] = outDtype;
+  if (!outFormat.empty()) j["out_format"] = outFormat;
+  if (outBytes > 0) j["out_bytes"] = outBytes;
   if (!outShards.empty()) j["out_shards"] = outShards;
   if (eval.done)
     j["eval"] = {{"perplexity", eval.perplexity}, {"dense_perplexity", eval.densePerplexity}, {"tokens", eval.tokens},

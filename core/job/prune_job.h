@@ -37,8 +37,10 @@ struct PruneRequest {
   int evalSeqlen = 0;                // 0 = calibration seqlen
   int maxWindows = 0;                // 0 = all windows
   std::string taskFile;              // optional multiple-choice JSONL
+  std::string taskFormat = "auto";   // its layout (kMcTaskFormats)
   std::string outDir;                // "" = do not write a checkpoint
   std::string outDtype = "source";   // the checkpoint's dtype: source | f32 | bf16 | f16
+  std::string outFormat = "dense";   // projections stored dense | sparse-bitmask (compressed-tensors)
   int64_t maxShardBytes = 0;         // 0 = 5 GB shards (HF's default)
   std::string streamDtype = "f32";   // calibration streams: f32 | bf16
   std::string streamDevice = "auto"; // on CUDA, where the streams live: auto | device | host
@@ -73,6 +75,8 @@ struct PruneResult {
   long long peakRssBytes = 0;
   MemoryPlan memoryPlan;             // what the plan said before the run (total_bytes beside peak_rss_bytes)
   std::string outDtype;              // the checkpoint's stored dtype ("BF16", ...), "" when none written
+  std::string outFormat;             // "dense" | "sparse-bitmask", "" when none written
+  int64_t outBytes = 0;              // tensor bytes written (all shards)
   std::vector<std::string> outShards;
   std::string device;
   std::string streamDevice;          // where calibration kept its streams: the device's name or "cpu"

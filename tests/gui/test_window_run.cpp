@@ -218,6 +218,20 @@ class TestWindowRun : public QObject {
     w.openModel(ckpt);
     QVERIFY(opened.wait(30000));
     QCOMPARE(w.modelPanel()->model().config.numLayers, 4);
+
+    // The sparse-bitmask export (File > Export): compressed-tensors' layout, opens as the same model.
+    const QString bitmask = tmp.filePath("pruned-bitmask");
+    QVERIFY(w.action("actionExportCheckpointBitmask")->isEnabled());
+    w.exportCheckpoint(bitmask, "sparse-bitmask");
+    const QString error2 = waitForRun(w, 600000);
+    QVERIFY2(error2.isEmpty(), qPrintable(error2));
+    QFile cfg(bitmask + "/config.json");
+    QVERIFY(cfg.open(QIODevice::ReadOnly));
+    QVERIFY(cfg.readAll().contains("\"sparse-bitmask\""));
+    QSignalSpy opened2(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
+    w.openModel(bitmask);
+    QVERIFY(opened2.wait(30000));
+    QCOMPARE(w.modelPanel()->model().parameters, w.modelPanel()->model().config.parameterCount());
   }
 
   void cancelMidRunLeavesNothing() {

@@ -159,7 +159,14 @@ void TestModelConfig::refusals_data() {
   QTest::newRow("gelu") << R"({"hidden_act":"gelu"})" << "hidden_act 'gelu' is not supported";
   QTest::newRow("llama attention_bias") << R"({"attention_bias":true})" << "attention_bias = true is not supported";
   QTest::newRow("mlp_bias") << R"({"mlp_bias":true})" << "mlp_bias = true is not supported";
-  QTest::newRow("quantized") << R"({"quantization_config":{"quant_method":"gptq"}})" << "quantization_config is not supported";
+  QTest::newRow("quantized") << R"({"quantization_config":{"quant_method":"gptq"}})"
+                             << "quantization_config with quant_method 'gptq' is not supported";
+  QTest::newRow("compressed-tensors quantised")
+      << R"({"quantization_config":{"quant_method":"compressed-tensors","config_groups":{"group_0":{"targets":["Linear"]}}}})"
+      << "quantization_config with config_groups (quantised weights) is not supported";
+  QTest::newRow("compressed-tensors 2:4 bitmask")
+      << R"({"quantization_config":{"quant_method":"compressed-tensors","sparsity_config":{"format":"sparse-24-bitmask"}}})"
+      << "quantization_config.sparsity_config.format \"sparse-24-bitmask\" is not supported (dense and sparse-bitmask are)";
   QTest::newRow("partial rotary") << R"({"partial_rotary_factor":0.5})" << "partial_rotary_factor 0.5 is not supported";
   QTest::newRow("interleaved rope") << R"({"rope_interleaved":true})" << "rope_interleaved = true is not supported";
   QTest::newRow("missing hidden_size") << R"({"hidden_size":"<remove>"})" << "missing required key 'hidden_size'";
@@ -212,6 +219,12 @@ void TestModelConfig::variantsAccepted() {
   QCOMPARE(parse(R"({"rms_norm_eps":"<remove>"})").rmsNormEps, 1e-6);
   QCOMPARE(parse(R"({"model_type":"<remove>"})").architecture, std::string("llama"));  // from architectures
   QCOMPARE(parse(R"({"pretraining_tp":2})").hiddenSize, int64_t(576));
+  // compressed-tensors' sparsity-only block (a pruned, unquantised checkpoint), as we write it.
+  QCOMPARE(parse(R"({"quantization_config":{"quant_method":"compressed-tensors","version":"0.12.2","sparsity_config":
+             {"format":"sparse-bitmask","global_sparsity":0.5,"sparsity_structure":"unstructured","targets":["Linear"],
+              "ignore":["lm_head"],"registry_requires_subclass":false}}})").hiddenSize, int64_t(576));
+  QCOMPARE(parse(R"({"quantization_config":{"quant_method":"compressed-tensors","config_groups":{},"sparsity_config":{}}})")
+               .hiddenSize, int64_t(576));
 }
 
 // Features that change the math and are implemented: RoPE scaling types and sliding windows.

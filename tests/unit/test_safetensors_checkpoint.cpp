@@ -10,12 +10,15 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/model/io/bitmask.h"
 #include "core/model/io/dequant.h"
 #include "core/model/io/loader.h"
 #include "core/model/io/model_info.h"
 #include "core/model/io/model_writer.h"
 #include "core/model/io/safetensors.h"
 #include "core/model/io/tensor_names.h"
+
+#include "unit/expect_error.h"
 
 namespace fs = std::filesystem;
 
@@ -79,19 +82,7 @@ size_t entries(const fs::path& p) {
   return size_t(std::distance(fs::directory_iterator(p), fs::directory_iterator{}));
 }
 
-// Runs fn and checks that it throws duo::Error whose message contains every piece.
-template <typename Fn>
-void expectError(Fn fn, const std::vector<std::string>& pieces) {
-  try {
-    fn();
-  } catch (const duo::Error& e) {
-    for (const std::string& p : pieces)
-      QVERIFY2(QString(e.what()).contains(QString::fromStdString(p)),
-               qPrintable(QString("'%1' lacks '%2'").arg(e.what(), QString::fromStdString(p))));
-    return;
-  }
-  QFAIL("no duo::Error");
-}
+using duo::test::expectError;
 
 // Rewrites one tensor of <dir>/model.safetensors through `edit`, keeping all others.
 void editTensors(const std::string& dir, const std::function<void(duo::NamedTensors&)>& edit) {
@@ -107,6 +98,47 @@ void editTensors(const std::string& dir, const std::function<void(duo::NamedTens
   }
   edit(ts);
   duo::saveSafetensors(path, ts);
+}
+
+// Zeroes about half of every projection (a fixed random mask) and makes one kept weight -0.0,
+// which compressed-tensors counts as zero too.
+duo::LlamaWeights halfPruned(duo::LlamaWeights w) {
+  torch::manual_seed(7);
+  for (auto& L : w.layers)
+    for (auto& p : L.proj) p = p * (torch::rand(p.sizes()) < 0.5).to(torch::kFloat32);
+  w.layers[0].proj[0].view(-1)[0] = -0.0f;
+  return w;
+}
+
+// Bytes the projections take in a folder's safetensors (all their stored parts).
+int64_t projectionBytes(const fs::path& dir) {
+  int64_t n = 0;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors") {
+      const duo::SafetensorsFile f(e.path().string());
+      for (const auto& t : f.header().tensors)
+        if (t.name.find("_proj.") != std::string::npos) n += int64_t(t.end - t.begin);
+    }
+  return n;
+}
+
+// Rewrites <file> without tensor `drop` (the others' bytes copied as they are).
+void dropTensor(const std::string& file, const std::string& drop) {
+  std::string data, ordered;
+  nlohmann::ordered_json header;
+  {
+    const duo::SafetensorsFile f(file);
+    for (const auto& t : f.header().tensors) {
+      if (t.name == drop) continue;
+      header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {data.size(), data.size() + (t.end - t.begin)}}};
+      data.append(reinterpret_cast<const char*>(f.tensorBytes(t)), t.end - t.begin);
+    }
+  }
+  const std::string text = header.dump();
+  std::string out(8, '\0');
+  const uint64_t n = text.size();
+  std::memcpy(out.data(), &n, 8);
+  duo::writeFileAtomic(file, out + text + data);
 }
 
 }  // namespace
@@ -127,6 +159,10 @@ class TestSafetensorsCheckpoint : public QObject {
   void folderFaults();
   void inspectFolder();
   void tokenizerPath();
+  void bitmaskCodec();
+  void sparseBitmaskRoundTrip_data();
+  void sparseBitmaskRoundTrip();
+  void sparseBitmaskFaults();
 };
 
 void TestSafetensorsCheckpoint::roundTrip_data() {
@@ -396,6 +432,137 @@ void TestSafetensorsCheckpoint::tokenizerPath() {
   QCOMPARE(duo::hfTokenizerPath(dir), dir + "/tokenizer.model");
   duo::writeFileAtomic(dir + "/tokenizer.json", std::string("{}"));
   QCOMPARE(duo::hfTokenizerPath(dir), dir + "/tokenizer.json");
+}
+
+
+// The packing compressed-tensors uses (numpy.packbits(bitorder="little") per row, row_offsets the
+// running count, -0 counted as zero), on hand-worked rows; decode inverts it.
+void TestSafetensorsCheckpoint::bitmaskCodec() {
+  const std::vector<float> x = {1, 0, 0, 2, 0, 0, 0, 0, 3, 0,   // bits 0, 3, 8
+                                0, 0, -0.0f, 0, 0, 0, 0, 4, 0, 5};  // bits 7, 9
+  const duo::BitmaskEncoded e = duo::bitmaskEncode(x.data(), 2, 10, 4);
+  QCOMPARE(e.nnz, int64_t(5));
+  QCOMPARE(e.mask, (std::vector<uint8_t>{0x09, 0x01, 0x80, 0x02}));
+  QCOMPARE(e.rowOffsets, (std::vector<int64_t>{0, 3}));
+  std::vector<float> values(5);
+  std::memcpy(values.data(), e.values.data(), 20);
+  QCOMPARE(values, (std::vector<float>{1, 2, 3, 4, 5}));
+  std::vector<float> back(20, 9.f);
+  duo::bitmaskDecode(e.values.data(), e.nnz, e.mask.data(), e.rowOffsets.data(), 2, 10, 4, back.data(), "t");
+  for (size_t i = 0; i < x.size(); ++i) QCOMPARE(back[i], x[i] == 0 ? 0.f : x[i]);
+
+  // 16-bit values: the sign bit alone is zero too.
+  const std::vector<uint16_t> h = {0x8000, 0x3C00, 0x0000, 0xBC00};
+  const duo::BitmaskEncoded eh = duo::bitmaskEncode(h.data(), 1, 4, 2);
+  QCOMPARE(eh.nnz, int64_t(2));
+  QCOMPARE(eh.mask, (std::vector<uint8_t>{0x0A}));
+
+  const std::vector<int64_t> badOffsets = {0, 2};
+  expectError([&] { duo::bitmaskDecode(e.values.data(), e.nnz, e.mask.data(), badOffsets.data(), 2, 10, 4, back.data(), "w"); },
+              {"w: row_offsets[1] = 2 but the rows before it hold 3 values"});
+  expectError([&] { duo::bitmaskDecode(e.values.data(), 4, e.mask.data(), e.rowOffsets.data(), 2, 10, 4, back.data(), "w"); },
+              {"w: the bitmask sets more bits than the 4 stored values (at row 1)"});
+  expectError([&] { duo::bitmaskDecode(e.values.data(), 6, e.mask.data(), e.rowOffsets.data(), 2, 10, 4, back.data(), "w"); },
+              {"w: 6 values are stored but the bitmask sets 5 bits"});
+  std::vector<uint8_t> stray = e.mask;
+  stray[1] |= 0x40;  // column 14 of a 10-column row
+  expectError([&] { duo::bitmaskDecode(e.values.data(), e.nnz, stray.data(), e.rowOffsets.data(), 2, 10, 4, back.data(), "w"); },
+              {"w: row 0 sets bits past column 9"});
+}
+
+void TestSafetensorsCheckpoint::sparseBitmaskRoundTrip_data() {
+  QTest::addColumn<QString>("arch");
+  QTest::addColumn<int>("dtype");
+  QTest::addColumn<qint64>("shardBytes");
+  QTest::newRow("llama f32") << "llama" << int(torch::kFloat32) << qint64(0);
+  QTest::newRow("llama bf16 sharded") << "llama" << int(torch::kBFloat16) << qint64(3000);
+  QTest::newRow("qwen2 f16 sharded") << "qwen2" << int(torch::kFloat16) << qint64(2000);
+}
+
+// A sparse-bitmask checkpoint loads to exactly the weights of the dense one in the same dtype,
+// is smaller, and inspects as the same model.
+void TestSafetensorsCheckpoint::sparseBitmaskRoundTrip() {
+  QFETCH(QString, arch);
+  QFETCH(int, dtype);
+  QFETCH(qint64, shardBytes);
+  QTemporaryDir tmp;
+  duo::ModelConfig c = tinyConfig(arch.toStdString(), false, 2);
+  c.intermediateSize = 20;  // down_proj rows of 20 columns: a partial last bitmask byte
+  const duo::LlamaWeights w = halfPruned(tinyWeights(c));
+  duo::CheckpointWriterOptions o;
+  o.dtype = static_cast<torch::ScalarType>(dtype);
+  if (shardBytes > 0) o.maxShardBytes = shardBytes;
+  const std::string dense = tmp.filePath("dense").toStdString(), sparse = tmp.filePath("sparse").toStdString();
+  duo::saveHfCheckpoint(w, dense, {}, "", {}, o);
+  o.format = duo::CheckpointFormat::SparseBitmask;
+  duo::saveHfCheckpoint(w, sparse, {}, "", {}, o);
+  compareWeights(duo::loadWeights(dense), duo::loadWeights(sparse));
+  // At 50%: values half, one bit per weight, 8 bytes per row (a large share at 16 columns).
+  const double ratio = double(projectionBytes(sparse)) / double(projectionBytes(dense));
+  qInfo("projections stored in %.3f of their dense bytes", ratio);
+  QVERIFY2(ratio < (o.dtype == torch::kFloat32 ? 0.75 : 0.9), qPrintable(QString::number(ratio)));
+  QCOMPARE(fs::exists(sparse + "/model.safetensors.index.json"), shardBytes > 0);
+
+  const duo::ModelInfo a = duo::inspectModel(dense), b = duo::inspectModel(sparse);
+  QCOMPARE(b.parameters, a.parameters);
+  QCOMPARE(b.tensorCount, a.tensorCount);
+  QCOMPARE(b.dtype, a.dtype);
+
+  // The stored layout: four parts per projection, norms and embedding dense.
+  const std::string q = "model.layers.0.self_attn.q_proj";
+  if (shardBytes > 0) {
+    const nlohmann::json index = nlohmann::json::parse(duo::readFile(sparse + "/model.safetensors.index.json"));
+    for (const char* part : {".shape", ".compressed", ".bitmask", ".row_offsets"})
+      QVERIFY2(index["weight_map"].contains(q + part), part);
+    QVERIFY(!index["weight_map"].contains(q + ".weight"));
+  } else {
+    const duo::SafetensorsFile f(sparse + "/model.safetensors");
+    QVERIFY(f.header().find(q + ".weight") == nullptr);
+    QCOMPARE(f.header().find(q + ".bitmask")->dtype, std::string("U8"));
+    QCOMPARE(f.header().find(q + ".bitmask")->shape, (std::vector<int64_t>{16, 2}));
+    QCOMPARE(f.header().find(q + ".shape")->dtype, std::string("I64"));
+    QCOMPARE(f.header().find("model.layers.0.mlp.down_proj.bitmask")->shape, (std::vector<int64_t>{16, 3}));
+    QVERIFY(f.header().find("model.embed_tokens.weight") != nullptr);
+  }
+}
+
+// A part missing, or values that disagree with the bitmask, are refused naming file and tensor.
+void TestSafetensorsCheckpoint::sparseBitmaskFaults() {
+  QTemporaryDir tmp;
+  const std::string dir = tmp.filePath("m").toStdString();
+  const duo::LlamaWeights w = halfPruned(tinyWeights(tinyConfig("llama", false, 2)));
+  duo::CheckpointWriterOptions o;
+  o.format = duo::CheckpointFormat::SparseBitmask;
+  const std::string st = dir + "/model.safetensors";
+  duo::saveHfCheckpoint(w, dir, {}, "", {}, o);
+  dropTensor(st, "model.layers.1.mlp.up_proj.row_offsets");
+  expectError([&] { duo::loadWeights(dir); },
+              {st, "sparse-bitmask weight 'model.layers.1.mlp.up_proj' has no 'model.layers.1.mlp.up_proj.row_offsets' tensor"});
+  expectError([&] { duo::inspectModel(dir); }, {"has no 'model.layers.1.mlp.up_proj.row_offsets' tensor"});
+
+  duo::saveHfCheckpoint(w, dir, {}, "", {}, o);
+  {  // one stored value fewer than the bitmask's bits: shrink the values tensor by one element
+    std::string data;
+    nlohmann::ordered_json header;
+    const std::string name = "model.layers.0.self_attn.v_proj.compressed";
+    {
+      const duo::SafetensorsFile f(st);
+      for (const auto& t : f.header().tensors) {
+        uint64_t bytes = t.end - t.begin;
+        std::vector<int64_t> shape = t.shape;
+        if (t.name == name) bytes -= 4, shape[0] -= 1;
+        header[t.name] = {{"dtype", t.dtype}, {"shape", shape}, {"data_offsets", {data.size(), data.size() + bytes}}};
+        data.append(reinterpret_cast<const char*>(f.tensorBytes(t)), bytes);
+      }
+    }
+    const std::string text = header.dump();
+    std::string out(8, '\0');
+    const uint64_t n = text.size();
+    std::memcpy(out.data(), &n, 8);
+    duo::writeFileAtomic(st, out + text + data);
+  }
+  expectError([&] { duo::loadWeights(dir); },
+              {st, "sparse-bitmask tensor 'model.layers.0.self_attn.v_proj.weight'", "more bits than the"});
 }
 
 QTEST_GUILESS_MAIN(TestSafetensorsCheckpoint)

@@ -14,6 +14,8 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/common/fd_write.h"
+#include "core/model/io/bitmask.h"
 #include "core/model/io/hf_config.h"
 
 namespace fs = std::filesystem;
@@ -62,37 +64,81 @@ void removeStalePartials(const fs::path& target) {
   }
 }
 
-// Writes all of [p, p + n) to fd or throws naming the file (a full disk, EFBIG under a file size
-// limit, EIO).
-void writeAll(int fd, const void* p, size_t n, const std::string& file) {
-  const char* c = static_cast<const char*>(p);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, c, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail(file, ": write failed: ", std::strerror(errno));
-    }
-    c += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
 struct PlannedTensor {
   TensorSlot slot;
   std::string name;
   std::vector<int64_t> shape;
   size_t shard = 0;
+  bool compressed = false;  // a projection in the sparse-bitmask layout
+};
+
+// One tensor as stored: its header entry.
+struct StoredEntry {
+  std::string name;
+  const char* dtype;
+  std::vector<int64_t> shape;
   uint64_t begin = 0, end = 0;  // relative to the shard's data section
 };
 
 struct Shard {
-  std::string file;       // name inside the folder
-  std::string header;     // u64 length + JSON, padded to 8 bytes
+  std::string file;                        // name inside the folder
   size_t firstTensor = 0, lastTensor = 0;  // [first, last] indices into the plan
-  uint64_t dataBytes = 0;
+  uint64_t headerBytes = 0;                // reserved: 8 + the JSON's space, a multiple of 8
+  uint64_t written = 0;                    // data bytes written so far
+  std::vector<StoredEntry> entries;
 };
 
+// A placeholder offset wider than any real one: headers reserved with it are never too small.
+constexpr uint64_t kWideOffset = 99'999'999'999'999'999ull;
+
+// The stored tensors a planned tensor becomes, with placeholder offsets: one entry, or the four
+// sparse-bitmask parts at their largest (every value kept).
+std::vector<StoredEntry> widestEntries(const PlannedTensor& t, const char* dtype) {
+  if (!t.compressed) return {{t.name, dtype, t.shape, kWideOffset, kWideOffset}};
+  const std::string prefix = t.name.substr(0, t.name.size() - std::string(".weight").size());
+  const int64_t rows = t.shape[0], cols = t.shape[1];
+  return {{prefix + "." + kBitmaskShape, "I64", {2}, kWideOffset, kWideOffset},
+          {prefix + "." + kBitmaskRowOffsets, "I64", {rows}, kWideOffset, kWideOffset},
+          {prefix + "." + kBitmaskValues, dtype, {rows * cols}, kWideOffset, kWideOffset},
+          {prefix + "." + kBitmaskMask, "U8", {rows, bitmaskRowBytes(cols)}, kWideOffset, kWideOffset}};
+}
+
+// The shard header's JSON text for these entries.
+std::string headerText(const std::vector<StoredEntry>& entries) {
+  nlohmann::ordered_json header;
+  header["__metadata__"] = {{"format", "pt"}};
+  for (const StoredEntry& e : entries)
+    header[e.name] = {{"dtype", e.dtype}, {"shape", e.shape}, {"data_offsets", {e.begin, e.end}}};
+  return header.dump();
+}
+
 }  // namespace
+
+const char* checkpointFormatName(CheckpointFormat f) {
+  return f == CheckpointFormat::SparseBitmask ? "sparse-bitmask" : "dense";
+}
+
+CheckpointFormat parseCheckpointFormat(const std::string& name, const std::string& what) {
+  if (name == "dense") return CheckpointFormat::Dense;
+  if (name == "sparse-bitmask") return CheckpointFormat::SparseBitmask;
+  fail(what, " '", name, "' is not dense or sparse-bitmask");
+}
+
+nlohmann::json compressedTensorsSparsity(CheckpointFormat format, double globalSparsity, const std::string& structure) {
+  return {{"format", checkpointFormatName(format)},
+          {"global_sparsity", globalSparsity},
+          {"sparsity_structure", structure},
+          {"targets", {"Linear"}},
+          {"ignore", {"lm_head"}},
+          {"registry_requires_subclass", false}};
+}
+
+nlohmann::json checkpointSparsityConfig(CheckpointFormat format, double globalSparsity, const std::string& structure) {
+  const nlohmann::json sparsity = compressedTensorsSparsity(format, globalSparsity, structure);
+  if (format == CheckpointFormat::Dense) return {{"duoscope_sparsity", sparsity}};
+  return {{"quantization_config",
+           {{"quant_method", "compressed-tensors"}, {"version", kCompressedTensorsVersion}, {"sparsity_config", sparsity}}}};
+}
 
 struct CheckpointWriter::Impl {
   ModelConfig config;
@@ -106,9 +152,47 @@ struct CheckpointWriter::Impl {
   bool committed = false;
   int64_t total = 0;
 
-  void closeShard() {
-    if (fd < 0) return;
-    const std::string file = (tmp / shards[plan[next - 1].shard].file).string();
+  std::string shardPath(const Shard& sh) const { return (tmp / sh.file).string(); }
+
+  // Opens the shard of plan[next] when plan[next] is its first tensor; data starts after the
+  // reserved header space.
+  Shard& shardForNext() {
+    const PlannedTensor& p = plan[next];
+    Shard& sh = shards[p.shard];
+    if (next == sh.firstTensor) {
+      const std::string file = shardPath(sh);
+      fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      DUO_CHECK(fd >= 0, file, ": cannot create: ", std::strerror(errno));
+      DUO_CHECK(::lseek(fd, static_cast<off_t>(sh.headerBytes), SEEK_SET) == static_cast<off_t>(sh.headerBytes), file,
+                ": cannot seek: ", std::strerror(errno));
+    }
+    return sh;
+  }
+
+  // Appends one stored tensor's bytes to the open shard.
+  void append(Shard& sh, const std::string& name, const char* dtype, std::vector<int64_t> shape, const void* data,
+              uint64_t bytes) {
+    writeAllToFd(fd, data, bytes, shardPath(sh));
+    sh.entries.push_back({name, dtype, std::move(shape), sh.written, sh.written + bytes});
+    sh.written += bytes;
+    total += static_cast<int64_t>(bytes);
+  }
+
+  // After plan[next - 1]: writes the header over the reserved space and closes the shard when
+  // that was its last tensor.
+  void finishTensor() {
+    Shard& sh = shards[plan[next - 1].shard];
+    if (next - 1 != sh.lastTensor) return;
+    const std::string file = shardPath(sh);
+    std::string text = headerText(sh.entries);
+    DUO_CHECK(text.size() + 8 <= sh.headerBytes, file, ": header of ", text.size(), " bytes exceeds the ",
+              sh.headerBytes - 8, " reserved");
+    text.append(sh.headerBytes - 8 - text.size(), ' ');  // safetensors allows trailing spaces
+    const uint64_t n = text.size();
+    std::string head(reinterpret_cast<const char*>(&n), 8);  // little-endian u64
+    head += text;
+    DUO_CHECK(::pwrite(fd, head.data(), head.size(), 0) == static_cast<ssize_t>(head.size()), file,
+              ": header write failed: ", std::strerror(errno));
     const bool ok = ::fsync(fd) == 0;
     const int err = errno;
     ::close(fd);
@@ -123,35 +207,34 @@ CheckpointWriter::CheckpointWriter(const std::string& outDir, const ModelConfig&
   m->config = config;
   m->options = options;
   const int64_t elemBytes = static_cast<int64_t>(c10::elementSize(options.dtype));
-  DUO_CHECK(safetensorsDtype(options.dtype) != nullptr, outDir, ": checkpoint dtype must be F32, F16 or BF16, got ",
-            options.dtype);
+  const char* dtype = safetensorsDtype(options.dtype);
+  DUO_CHECK(dtype != nullptr, outDir, ": checkpoint dtype must be F32, F16 or BF16, got ", options.dtype);
   DUO_CHECK(options.maxShardBytes > 0, outDir, ": largest shard must be positive, got ", options.maxShardBytes);
   m->target = fs::absolute(fs::path(outDir)).lexically_normal();
   DUO_CHECK(!m->target.filename().empty(), outDir, ": not a folder name");
   DUO_CHECK(!fs::exists(m->target) || fs::is_directory(m->target), outDir, ": exists and is not a folder");
 
-  // The plan: tensors in data-flow order, a new shard whenever the next tensor would overflow.
+  // The plan: tensors in data-flow order, a new shard whenever the next tensor's largest size
+  // would overflow it.
   uint64_t offset = 0;
   for (const TensorSlot& slot : modelSlots(config)) {
     PlannedTensor t;
     t.slot = slot;
     t.name = tensorName(NameFormat::Hf, slot);
     t.shape = expectedShape(config, slot);
+    t.compressed = options.format == CheckpointFormat::SparseBitmask && slot.kind == TensorKind::Proj;
     int64_t n = 1;
     for (int64_t s : t.shape) n *= s;
-    const uint64_t bytes = static_cast<uint64_t>(n * elemBytes);
+    uint64_t bytes = static_cast<uint64_t>(n * elemBytes);
+    if (t.compressed) bytes += static_cast<uint64_t>(t.shape[0] * (bitmaskRowBytes(t.shape[1]) + 8) + 16);
     if (m->shards.empty() || (offset > 0 && offset + bytes > static_cast<uint64_t>(options.maxShardBytes))) {
       m->shards.push_back({});
       m->shards.back().firstTensor = m->plan.size();
       offset = 0;
     }
     t.shard = m->shards.size() - 1;
-    t.begin = offset;
-    t.end = offset + bytes;
-    offset = t.end;
+    offset += bytes;
     m->shards.back().lastTensor = m->plan.size();
-    m->shards.back().dataBytes = offset;
-    m->total += static_cast<int64_t>(bytes);
     m->plan.push_back(std::move(t));
   }
   const size_t ns = m->shards.size();
@@ -164,17 +247,11 @@ CheckpointWriter::CheckpointWriter(const std::string& outDir, const ModelConfig&
       std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", s + 1, ns);
       sh.file = buf;
     }
-    nlohmann::ordered_json header;
-    header["__metadata__"] = {{"format", "pt"}};
-    for (size_t i = sh.firstTensor; i <= sh.lastTensor; ++i) {
-      const PlannedTensor& t = m->plan[i];
-      header[t.name] = {{"dtype", safetensorsDtype(options.dtype)}, {"shape", t.shape}, {"data_offsets", {t.begin, t.end}}};
-    }
-    std::string text = header.dump();
-    text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-aligned
-    const uint64_t n = text.size();
-    sh.header.assign(reinterpret_cast<const char*>(&n), 8);  // little-endian u64
-    sh.header += text;
+    std::vector<StoredEntry> widest;
+    for (size_t i = sh.firstTensor; i <= sh.lastTensor; ++i)
+      for (StoredEntry& e : widestEntries(m->plan[i], dtype)) widest.push_back(std::move(e));
+    const uint64_t text = headerText(widest).size();
+    sh.headerBytes = 8 + text + (8 - text % 8) % 8;  // the data section starts 8-aligned
     m->shardNames.push_back(sh.file);
   }
 
@@ -208,17 +285,25 @@ void CheckpointWriter::put(const TensorSlot& slot, const torch::Tensor& t) {
   DUO_CHECK(t.defined(), m->target.string(), ": tensor '", name, "' is undefined");
   DUO_CHECK(t.sizes().vec() == p.shape, m->target.string(), ": tensor '", name, "': expected ", shapeString(p.shape),
             ", got ", shapeString(t.sizes().vec()));
-  const Shard& sh = m->shards[p.shard];
-  const std::string file = (m->tmp / sh.file).string();
-  if (m->next == sh.firstTensor) {  // open the shard and write its header
-    m->fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    DUO_CHECK(m->fd >= 0, file, ": cannot create: ", std::strerror(errno));
-    writeAll(m->fd, sh.header.data(), sh.header.size(), file);
-  }
+  Shard& sh = m->shardForNext();
+  const char* dtype = safetensorsDtype(m->options.dtype);
   const torch::Tensor c = t.detach().to(torch::kCPU, m->options.dtype).contiguous();  // [shape] stored dtype
-  writeAll(m->fd, c.data_ptr(), static_cast<size_t>(p.end - p.begin), file);
+  if (!p.compressed) {
+    m->append(sh, p.name, dtype, p.shape, c.data_ptr(), static_cast<uint64_t>(c.nbytes()));
+  } else {
+    const int64_t rows = p.shape[0], cols = p.shape[1];
+    const BitmaskEncoded e = bitmaskEncode(c.data_ptr(), rows, cols, static_cast<int>(c.element_size()));
+    const std::string prefix = p.name.substr(0, p.name.size() - std::string(".weight").size());
+    const int64_t dims[2] = {rows, cols};
+    // 8-byte parts first, the values next, the bitmask's bytes last (no holes are allowed).
+    m->append(sh, prefix + "." + kBitmaskShape, "I64", {2}, dims, sizeof dims);
+    m->append(sh, prefix + "." + kBitmaskRowOffsets, "I64", {rows}, e.rowOffsets.data(),
+              e.rowOffsets.size() * sizeof(int64_t));
+    m->append(sh, prefix + "." + kBitmaskValues, dtype, {e.nnz}, e.values.data(), e.values.size());
+    m->append(sh, prefix + "." + kBitmaskMask, "U8", {rows, bitmaskRowBytes(cols)}, e.mask.data(), e.mask.size());
+  }
   ++m->next;
-  if (m->next - 1 == sh.lastTensor) m->closeShard();
+  m->finishTensor();
 }
 
 void CheckpointWriter::skip(const TensorSlot& slot) {
@@ -226,18 +311,19 @@ void CheckpointWriter::skip(const TensorSlot& slot) {
   DUO_CHECK(m->next < m->plan.size() && m->plan[m->next].slot == slot, m->target.string(), ": expected tensor '",
             nextName(), "' next, got '", name, "'");
   const PlannedTensor& p = m->plan[m->next];
-  const Shard& sh = m->shards[p.shard];
-  const std::string file = (m->tmp / sh.file).string();
-  if (m->next == sh.firstTensor) {
-    m->fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    DUO_CHECK(m->fd >= 0, file, ": cannot create: ", std::strerror(errno));
-    writeAll(m->fd, sh.header.data(), sh.header.size(), file);
-  }
-  const off_t end = static_cast<off_t>(sh.header.size() + p.end);
+  DUO_CHECK(!p.compressed, m->target.string(), ": tensor '", name, "' cannot be a hole in a sparse-bitmask checkpoint");
+  Shard& sh = m->shardForNext();
+  const std::string file = m->shardPath(sh);
+  int64_t n = static_cast<int64_t>(c10::elementSize(m->options.dtype));
+  for (int64_t s : p.shape) n *= s;
+  const off_t end = static_cast<off_t>(sh.headerBytes + sh.written + static_cast<uint64_t>(n));
   DUO_CHECK(::ftruncate(m->fd, end) == 0 && ::lseek(m->fd, end, SEEK_SET) == end, file, ": cannot extend: ",
             std::strerror(errno));
+  sh.entries.push_back({p.name, safetensorsDtype(m->options.dtype), p.shape, sh.written, sh.written + static_cast<uint64_t>(n)});
+  sh.written += static_cast<uint64_t>(n);
+  m->total += n;
   ++m->next;
-  if (m->next - 1 == sh.lastTensor) m->closeShard();
+  m->finishTensor();
 }
 
 void CheckpointWriter::putLayer(int index, const LayerWeights& layer) {
@@ -270,7 +356,8 @@ void CheckpointWriter::commit(const nlohmann::json& extraConfig, const std::stri
     nlohmann::ordered_json index;
     index["metadata"] = {{"total_size", m->total}};
     nlohmann::ordered_json map;
-    for (const PlannedTensor& t : m->plan) map[t.name] = m->shards[t.shard].file;
+    for (const Shard& sh : m->shards)
+      for (const StoredEntry& e : sh.entries) map[e.name] = sh.file;
     index["weight_map"] = map;
     writeFileAtomic((m->tmp / "model.safetensors.index.json").string(), index.dump(2) + "\n");
   }

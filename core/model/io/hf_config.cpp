@@ -177,14 +177,35 @@ void readSlidingWindow(const Reader& r, const Family& f, ModelConfig* c) {
   c->slidingWindowFromLayer = window > 0 ? std::min(from, c->numLayers) : 0;
 }
 
+// A quantization_config block is accepted only when it is compressed-tensors' sparsity-only form
+// (what DuoScope and llm-compressor write for a pruned, unquantised model): no quantisation groups,
+// weights dense or in the sparse-bitmask layout (read by openHfWeights).
+void checkCompressedTensors(const nlohmann::json& q, const std::string& source) {
+  const std::string unsupported = ": quantization_config ";
+  const std::string hint = " is not supported (load an unquantised F32/F16/BF16 checkpoint)";
+  DUO_CHECK(q.is_object(), source, unsupported, "that is not an object", hint);
+  const std::string method = q.value("quant_method", std::string());
+  DUO_CHECK(method == "compressed-tensors", source, unsupported, "with quant_method '", method, "'", hint);
+  const bool groups = q.contains("config_groups") && !q["config_groups"].is_null() && !q["config_groups"].empty();
+  DUO_CHECK(!groups, source, unsupported, "with config_groups (quantised weights)", hint);
+  const bool kv = q.contains("kv_cache_scheme") && !q["kv_cache_scheme"].is_null();
+  DUO_CHECK(!kv, source, unsupported, "with a kv_cache_scheme", hint);
+  const auto formatOk = [](const nlohmann::json& f) {
+    return f.is_null() || (f.is_string() && (f == "dense" || f == "sparse-bitmask"));
+  };
+  DUO_CHECK(!q.contains("format") || formatOk(q["format"]), source, unsupported, "format ", q["format"].dump(), hint);
+  if (q.contains("sparsity_config") && q["sparsity_config"].is_object() && q["sparsity_config"].contains("format"))
+    DUO_CHECK(formatOk(q["sparsity_config"]["format"]), source, ": quantization_config.sparsity_config.format ",
+              q["sparsity_config"]["format"].dump(), " is not supported (dense and sparse-bitmask are)");
+}
+
 // Keys whose presence (with these values) changes the computation in ways we do not implement.
 void refuseUnsupported(const Reader& r, const Family& f) {
   const std::string act = r.has("hidden_act") ? r.string("hidden_act") : "silu";
   DUO_CHECK(act == "silu", r.source(), ": hidden_act '", act, "' is not supported (SwiGLU with silu only)");
   DUO_CHECK(r.number("partial_rotary_factor", 1.0) == 1.0, r.source(), ": partial_rotary_factor ",
             r.number("partial_rotary_factor", 1.0), " is not supported (RoPE on the whole head only)");
-  DUO_CHECK(!r.has("quantization_config"), r.source(),
-            ": quantization_config is not supported (load an unquantised F32/F16/BF16 checkpoint)");
+  if (r.has("quantization_config")) checkCompressedTensors(r.json()["quantization_config"], r.source());
   DUO_CHECK(!r.boolean("mlp_bias", false), r.source(), ": mlp_bias = true is not supported");
   // nanotron-exported SmolLM configs say whether RoPE pairs are interleaved; HF's is rotate-half.
   DUO_CHECK(!r.boolean("rope_interleaved", false), r.source(), ": rope_interleaved = true is not supported");

@@ -1,10 +1,13 @@
 #include "core/model/io/hf_weights.h"
 
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/model/io/bitmask.h"
+#include "core/model/io/tensor_names.h"
 
 namespace fs = std::filesystem;
 
@@ -20,7 +23,62 @@ bool plainFileName(const std::string& s) {
   return !s.empty() && s.find('/') == std::string::npos && s.find('\\') == std::string::npos && s != "." && s != "..";
 }
 
+bool endsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// Groups <prefix>.{shape,compressed,bitmask,row_offsets} into bitmask weights and checks each
+// part's dtype and shape against the others (headers and the 16-byte shape tensor only).
+void findBitmaskWeights(HfWeightFiles& out, const std::string& dir) {
+  const std::string valuesTail = std::string(".") + kBitmaskValues;
+  for (const auto& [name, loc] : out.tensors) {
+    if (!endsWith(name, valuesTail)) continue;
+    const std::string prefix = name.substr(0, name.size() - valuesTail.size());
+    const auto part = [&](const char* suffix) {
+      auto it = out.tensors.find(prefix + "." + suffix);
+      DUO_CHECK(it != out.tensors.end(), out.files[loc.file]->path(), ": sparse-bitmask weight '", prefix,
+                "' has no '", prefix, ".", suffix, "' tensor");
+      return it->second;
+    };
+    HfBitmaskWeight w;
+    w.values = loc;
+    w.shape = part(kBitmaskShape);
+    w.mask = part(kBitmaskMask);
+    w.rowOffsets = part(kBitmaskRowOffsets);
+    const auto where = [&](const HfTensorLocation& l) { return out.files[l.file]->path() + ": tensor '" + l.tensor->name + "'"; };
+    DUO_CHECK(w.shape.tensor->dtype == "I64" && w.shape.tensor->shape == std::vector<int64_t>{2}, where(w.shape),
+              ": expected I64 [2], got ", w.shape.tensor->dtype, " ", shapeString(w.shape.tensor->shape));
+    const uint8_t* sp = out.files[w.shape.file]->tensorBytes(*w.shape.tensor);
+    w.dims.resize(2);
+    std::memcpy(w.dims.data(), sp, 16);
+    DUO_CHECK(w.dims[0] > 0 && w.dims[1] > 0 && w.dims[0] <= (1ll << 31) && w.dims[1] <= (1ll << 31), where(w.shape),
+              ": shape [", w.dims[0], ", ", w.dims[1], "] is not a 2-D weight's");
+    w.dtype = w.values.tensor->dtype;
+    DUO_CHECK(w.dtype == "F32" || w.dtype == "F16" || w.dtype == "BF16", where(w.values), ": dtype ", w.dtype,
+              " is not supported (F32, F16, BF16 are)");
+    DUO_CHECK(w.values.tensor->shape.size() == 1 && w.values.tensor->shape[0] <= w.dims[0] * w.dims[1], where(w.values),
+              ": expected 1-D values of at most ", w.dims[0] * w.dims[1], ", got ", shapeString(w.values.tensor->shape));
+    const std::vector<int64_t> maskShape{w.dims[0], bitmaskRowBytes(w.dims[1])};
+    DUO_CHECK(w.mask.tensor->dtype == "U8" && w.mask.tensor->shape == maskShape, where(w.mask), ": expected U8 ",
+              shapeString(maskShape), ", got ", w.mask.tensor->dtype, " ", shapeString(w.mask.tensor->shape));
+    DUO_CHECK(w.rowOffsets.tensor->dtype == "I64" && w.rowOffsets.tensor->shape == std::vector<int64_t>{w.dims[0]},
+              where(w.rowOffsets), ": expected I64 [", w.dims[0], "], got ", w.rowOffsets.tensor->dtype, " ",
+              shapeString(w.rowOffsets.tensor->shape));
+    const std::string weight = prefix + ".weight";
+    DUO_CHECK(out.tensors.count(weight) == 0, dir, ": '", weight, "' is stored both dense and as a sparse bitmask");
+    out.bitmask[weight] = w;
+  }
+}
+
 }  // namespace
+
+bool HfWeightFiles::isBitmaskPart(const std::string& name) const {
+  const size_t dot = name.rfind('.');
+  if (dot == std::string::npos) return false;
+  const std::string tail = name.substr(dot + 1);
+  if (tail != kBitmaskShape && tail != kBitmaskValues && tail != kBitmaskMask && tail != kBitmaskRowOffsets) return false;
+  return bitmask.count(name.substr(0, dot) + ".weight") > 0;
+}
 
 int64_t HfWeightFiles::fileBytes() const {
   int64_t n = 0;
@@ -40,6 +98,7 @@ HfWeightFiles openHfWeights(const std::string& dir) {
     }
     out.files.push_back(std::make_unique<SafetensorsFile>(single.string()));
     for (const SafetensorsTensor& t : out.files[0]->header().tensors) out.tensors[t.name] = {0, &t};
+    findBitmaskWeights(out, dir);
     return out;
   }
 
@@ -81,6 +140,7 @@ HfWeightFiles openHfWeights(const std::string& dir) {
     DUO_CHECK(it != out.tensors.end() && it->second.file == fileIndex[shard], indexPath, ": tensor '", name,
               "' is listed in shard '", shard, "' but that file does not hold it");
   }
+  findBitmaskWeights(out, dir);
   return out;
 }
 

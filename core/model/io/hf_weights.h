@@ -16,14 +16,25 @@ struct HfTensorLocation {
   const SafetensorsTensor* tensor = nullptr;  // owned by that file's header
 };
 
+// A weight stored in compressed-tensors' sparse-bitmask layout (bitmask.h): its four parts.
+struct HfBitmaskWeight {
+  HfTensorLocation shape, values, mask, rowOffsets;
+  std::vector<int64_t> dims;  // the dense shape, read from <prefix>.shape
+  std::string dtype;          // the values' dtype ("BF16", ...)
+};
+
 struct HfWeightFiles {
   std::vector<std::unique_ptr<SafetensorsFile>> files;
-  std::map<std::string, HfTensorLocation> tensors;
+  std::map<std::string, HfTensorLocation> tensors;     // every stored tensor (bitmask parts too)
+  std::map<std::string, HfBitmaskWeight> bitmask;      // "<prefix>.weight" -> its parts
   int64_t fileBytes() const;  // sum of the mapped files' sizes
+  // Whether `name` is one of a bitmask weight's parts (read through `bitmask`, not on its own).
+  bool isBitmaskPart(const std::string& name) const;
 };
 
 // Throws duo::Error naming the folder or file: no weights, an index that is not valid, a shard
-// that is missing, a tensor the index places in a shard that lacks it, a tensor in two shards.
+// that is missing, a tensor the index places in a shard that lacks it, a tensor in two shards,
+// a sparse-bitmask weight with a part missing or of the wrong dtype or shape.
 HfWeightFiles openHfWeights(const std::string& dir);
 
 }  // namespace duo

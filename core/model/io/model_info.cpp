@@ -50,11 +50,18 @@ ModelInfo inspectHf(const std::string& dir) {
   const HfWeightFiles files = openHfWeights(dir);
   std::map<std::string, int64_t> elements;
   for (const auto& [name, loc] : files.tensors) {
-    if (isIgnorableTensorName(NameFormat::Hf, name)) continue;
+    if (isIgnorableTensorName(NameFormat::Hf, name) || files.isBitmaskPart(name)) continue;
     const SafetensorsTensor& t = *loc.tensor;
     info.parameters += t.elements();
     elements[t.dtype] += t.elements();
     ++info.dtypeCounts[t.dtype];
+    ++info.tensorCount;
+  }
+  for (const auto& [name, w] : files.bitmask) {  // sparse-bitmask weights count at their dense size
+    const int64_t n = w.dims[0] * w.dims[1];
+    info.parameters += n;
+    elements[w.dtype] += n;
+    ++info.dtypeCounts[w.dtype];
     ++info.tensorCount;
   }
   info.fileBytes = files.fileBytes();

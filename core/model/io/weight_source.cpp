@@ -12,6 +12,7 @@
 #include <map>
 
 #include "core/common/error.h"
+#include "core/model/io/bitmask.h"
 #include "core/model/io/dequant.h"
 #include "core/model/io/gguf.h"
 #include "core/model/io/gguf_model.h"
@@ -72,6 +73,12 @@ struct RawTensor {
   const uint8_t* bytes = nullptr;
   int64_t byteCount = 0;
   int64_t elements = 0;
+  // A sparse-bitmask weight (bitmask.h): `bytes`/`byteCount` are its values; type is theirs.
+  bool bitmask = false;
+  int64_t nnz = 0;
+  const uint8_t* mask = nullptr;
+  int64_t maskBytes = 0;
+  const uint8_t* rowOffsets = nullptr;
 };
 
 // Drops this process's mapping of [p, p + n) (rounded out to pages): the pages stay in the page
@@ -132,7 +139,17 @@ torch::Tensor decodeRaw(const RawTensor& r) {
   const auto type = static_cast<GgmlType>(r.type);
   torch::Tensor t;       // [shape] in the storage dtype, or f32
   int64_t nonFinite = 0;
-  if (type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16) {
+  if (r.bitmask) {
+    const auto dt = type == GgmlType::F32 ? torch::kFloat32 : type == GgmlType::F16 ? torch::kFloat16 : torch::kBFloat16;
+    t = torch::empty(r.shape, dt);
+    bitmaskDecode(r.bytes, r.nnz, r.mask, reinterpret_cast<const int64_t*>(r.rowOffsets), r.shape[0], r.shape[1],
+                  static_cast<int>(c10::elementSize(dt)), t.data_ptr(), r.file + ": sparse-bitmask tensor '" + r.name + "'");
+    RawTensor values = r;
+    values.elements = r.nnz;
+    nonFinite = countNonFinite(values);
+    dropPages(r.mask, r.maskBytes);
+    dropPages(r.rowOffsets, r.shape[0] * 8);
+  } else if (type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16) {
     const auto dt = type == GgmlType::F32 ? torch::kFloat32 : type == GgmlType::F16 ? torch::kFloat16 : torch::kBFloat16;
     t = torch::empty(r.shape, dt);
     std::memcpy(t.data_ptr(), r.bytes, static_cast<size_t>(r.byteCount));
@@ -166,11 +183,23 @@ class MappedSource final : public WeightSource {
     for (const auto& [name, loc] : m_hf->tensors) {
       const SafetensorsFile& f = *m_hf->files[loc.file];
       const SafetensorsTensor& t = *loc.tensor;
+      if (m_hf->isBitmaskPart(name)) continue;
       const uint32_t type = safetensorsToGgml(t.dtype);
       DUO_CHECK(type != 0xFFFFFFFFu || isIgnorableTensorName(NameFormat::Hf, name), f.path(), ": tensor '", name,
                 "': dtype ", t.dtype, " is not supported (F32, F16, BF16 are)");
       m_raw[name] = RawTensor{name, f.path(), t.shape, type, f.tensorBytes(t), static_cast<int64_t>(t.end - t.begin),
                               t.elements()};
+    }
+    for (const auto& [name, w] : m_hf->bitmask) {
+      const SafetensorsFile& vf = *m_hf->files[w.values.file];
+      RawTensor r{name, vf.path(), w.dims, safetensorsToGgml(w.dtype), vf.tensorBytes(*w.values.tensor),
+                  static_cast<int64_t>(w.values.tensor->end - w.values.tensor->begin), w.dims[0] * w.dims[1]};
+      r.bitmask = true;
+      r.nnz = w.values.tensor->elements();
+      r.mask = m_hf->files[w.mask.file]->tensorBytes(*w.mask.tensor);
+      r.maskBytes = static_cast<int64_t>(w.mask.tensor->end - w.mask.tensor->begin);
+      r.rowOffsets = m_hf->files[w.rowOffsets.file]->tensorBytes(*w.rowOffsets.tensor);
+      m_raw[name] = r;
     }
     validate();
   }
