@@ -22,6 +22,7 @@ struct EvalArgs {
   std::string device;
   bool json = false;
   std::string task;    // multiple-choice JSONL ("" = perplexity only)
+  std::string taskFormat = "auto";
   int taskBatch = 16;  // accuracy requests per forward
   bool measureSpeed = false;
   std::string timing;
@@ -39,7 +40,11 @@ Registrar reg("eval", [](CLI::App& app) {
   cmd->add_option("--max-windows", a->maxWindows, "Evaluate at most this many windows (0 = all)")->capture_default_str();
   cmd->add_option("--batch", a->batch, "Windows per forward")->capture_default_str()->check(CLI::Range(1, 1024));
   cmd->add_option("--device", a->device, "auto | cpu | cuda");
-  cmd->add_option("--task", a->task, "Also score a multiple-choice task (JSONL: context, choices, gold)");
+  cmd->add_option("--task", a->task,
+                  "Also score a multiple-choice task (JSONL: ours {context, choices, gold} or lm-eval's datasets)");
+  cmd->add_option("--task-format", a->taskFormat,
+                  "The task file's layout: auto | duoscope | hellaswag | piqa | arc | winogrande | boolq")
+      ->capture_default_str();
   cmd->add_option("--task-batch", a->taskBatch, "Accuracy requests per forward")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_flag("--measure-speed", a->measureSpeed,
                 "For a pruned checkpoint: time its decode (batch 1, 32 tokens x 3 repeats) dense vs packed");
@@ -57,6 +62,7 @@ Registrar reg("eval", [](CLI::App& app) {
     req.maxWindows = a->maxWindows;
     req.batch = a->batch;
     req.task = a->task;
+    req.taskFormat = a->taskFormat;
     req.taskBatch = a->taskBatch;
     req.device = a->device;
     req.timing = a->timing;

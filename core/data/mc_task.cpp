@@ -1,11 +1,13 @@
 #include "core/data/mc_task.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/data/lm_eval_tasks.h"
 
 namespace duo {
 
@@ -28,14 +30,26 @@ McItem parseItem(const nlohmann::json& j, const std::string& where) {
   DUO_CHECK(gold >= 0 && gold < static_cast<int64_t>(item.choices.size()), where, ": gold ", gold,
             " is not a choice index in [0, ", item.choices.size(), ")");
   item.gold = static_cast<int>(gold);
+  if (j.contains("contexts")) {
+    DUO_CHECK(j["contexts"].is_array() && j["contexts"].size() == item.choices.size(), where,
+              ": \"contexts\" must be an array of one string per choice");
+    for (const auto& c : j["contexts"]) {
+      DUO_CHECK(c.is_string(), where, ": a context is ", c.dump(), ", expected a string");
+      item.contexts.push_back(c.get<std::string>());
+    }
+  }
   return item;
 }
 }  // namespace
 
-McTask loadMcTask(const std::string& path) {
+McTask loadMcTask(const std::string& path, const std::string& format) {
+  const std::vector<std::string> known = {"auto", "duoscope", "hellaswag", "piqa", "arc", "winogrande", "boolq"};
+  DUO_CHECK(std::find(known.begin(), known.end(), format) != known.end(), "--task-format '", format,
+            "' is not one of ", kMcTaskFormats);
   McTask task;
   task.path = path;
   task.name = std::filesystem::path(path).stem().string();
+  task.format = format;
   std::istringstream in(readFile(path));
   std::string line;
   int lineNo = 0;
@@ -49,7 +63,8 @@ McTask loadMcTask(const std::string& path) {
     } catch (const nlohmann::json::parse_error& e) {
       fail(where, ": not valid JSON (", e.what(), ")");
     }
-    task.items.push_back(parseItem(j, where));
+    if (task.format == "auto") task.format = detectMcTaskFormat(j, where);
+    task.items.push_back(task.format == "duoscope" ? parseItem(j, where) : lmEvalItem(task.format, j, where));
   }
   DUO_CHECK(!task.items.empty(), path, ": no items (expected one JSON object per line)");
   return task;
@@ -62,6 +77,7 @@ std::string mcTaskJsonl(const McTask& task) {
     j["context"] = item.context;
     j["choices"] = item.choices;
     j["gold"] = item.gold;
+    if (!item.contexts.empty()) j["contexts"] = item.contexts;
     out += j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   }
   return out;

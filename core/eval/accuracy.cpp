@@ -20,7 +20,7 @@ std::vector<int64_t> toI64(const std::vector<int32_t>& v) { return {v.begin(), v
 
 Request makeRequest(const Tokenizer& tok, const McItem& item, size_t i, size_t c, int64_t maxLen,
                     const std::string& where) {
-  std::string context = item.context, cont = item.choices[c];
+  std::string context = item.contextOf(c), cont = item.choices[c];
   // lm-eval: trailing spaces of the context belong to the continuation.
   const size_t keep = context.find_last_not_of(' ');
   const size_t spaces = keep == std::string::npos ? context.size() : context.size() - keep - 1;

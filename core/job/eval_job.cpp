@@ -54,7 +54,7 @@ EvalOutcome runEval(const EvalRequest& req, const ProgressFn& progress) {
   // A pruned DuoScope checkpoint carries its activation rule: evaluate with it on.
   const CheckpointActRule rule = readCheckpointActRule(m.info.path, static_cast<int>(cfg.numLayers));
   const InputHook hook = rule.present ? makeActivationHook(rule.sparsity, rule.thresholds) : InputHook{};
-  const McTask task = req.task.empty() ? McTask{} : loadMcTask(req.task);  // read first: fail fast
+  const McTask task = req.task.empty() ? McTask{} : loadMcTask(req.task, req.taskFormat);  // read first: fail fast
 
   EvalOutcome out;
   out.modelPath = m.info.path;

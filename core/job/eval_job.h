@@ -19,6 +19,7 @@ struct EvalRequest {
   int maxWindows = 0;               // 0 = all
   int batch = 4;                    // windows per forward
   std::string task;                 // multiple-choice JSONL ("" = none)
+  std::string taskFormat = "auto";  // its layout (kMcTaskFormats)
   int taskBatch = 16;
   std::string device;               // "" = auto
   std::string timing;               // a timing profile file for calibrated_speedup ("" = none)

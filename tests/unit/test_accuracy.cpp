@@ -38,11 +38,11 @@ duo::McTask handMadeTask() {
   // Obvious continuations for a model trained on the Old Testament (kjv:calib), against
   // distractors that are unlikely there; choices of different byte lengths (acc_norm) and a
   // context with a trailing space (lm-eval moves it to the continuation).
-  t.items.push_back({"In the beginning God created the heaven and the", {" earth,", " candle sticks,", " rivers of oil,"}, 0});
-  t.items.push_back({"And God said, Let there be", {" twelve goats of brass.", " light: and there was light.", " purple seven"}, 1});
-  t.items.push_back({"And the LORD spake unto Moses, ", {"yellow", "saying,", "the seventh seal"}, 1});
-  t.items.push_back({"Thou shalt love thy neighbour as", {" thyself:", " a candlestick of oil", " twelve"}, 0});
-  t.items.push_back({"And Moses said unto the", {" LORD,", " candlestick of purple,", " seventeen goats"}, 0});
+  t.items.push_back({"In the beginning God created the heaven and the", {" earth,", " candle sticks,", " rivers of oil,"}, 0, {}});
+  t.items.push_back({"And God said, Let there be", {" twelve goats of brass.", " light: and there was light.", " purple seven"}, 1, {}});
+  t.items.push_back({"And the LORD spake unto Moses, ", {"yellow", "saying,", "the seventh seal"}, 1, {}});
+  t.items.push_back({"Thou shalt love thy neighbour as", {" thyself:", " a candlestick of oil", " twelve"}, 0, {}});
+  t.items.push_back({"And Moses said unto the", {" LORD,", " candlestick of purple,", " seventeen goats"}, 0, {}});
   return t;
 }
 }  // namespace
@@ -52,6 +52,7 @@ class TestAccuracy : public QObject {
  private Q_SLOTS:
   void initTestCase();
   void logLikEqualsDirectForward();
+  void partialScoringUsesEachContext();
   void batchingChangesNothing();
   void activationRuleIsApplied();
   void accAndNormFollowDefinitions();
@@ -94,6 +95,26 @@ void TestAccuracy::logLikEqualsDirectForward() {
   // The model was trained on this text: the obvious continuations win.
   qInfo("hand-made items: acc %.2f acc_norm %.2f", r.acc, r.accNorm);
   QVERIFY2(r.acc >= 0.8, qPrintable(QString("acc %1 on obvious items").arg(r.acc)));
+}
+
+// WinoGrande's partial scoring (one context per choice, the same continuation): each choice's
+// log-likelihood is the continuation's given its own context.
+void TestAccuracy::partialScoringUsesEachContext() {
+  duo::McTask t;
+  t.name = "wino";
+  duo::McItem item;
+  item.contexts = {"And God said, Let there be", "And God said, Let there be no"};
+  item.context = item.contexts[0];
+  item.choices = {" light: and there was light.", " light: and there was light."};
+  item.gold = 0;
+  t.items.push_back(item);
+  const auto r = duo::evalAccuracy(*m_tiny.model, *m_tiny.tokenizer, t);
+  for (size_t c = 0; c < 2; ++c) {
+    const double want = directLogLik(m_tiny, item.contexts[c], item.choices[c]);
+    QVERIFY2(std::abs(r.logLik[0][c] - want) < 1e-3 * std::max(1.0, std::abs(want)),
+             qPrintable(QString("choice %1: %2 vs %3").arg(c).arg(r.logLik[0][c]).arg(want)));
+  }
+  QVERIFY(r.logLik[0][0] != r.logLik[0][1]);
 }
 
 void TestAccuracy::batchingChangesNothing() {
