@@ -1,11 +1,13 @@
 #include "core/io/recipe_yaml.h"
 
+#include <algorithm>
 #include <sstream>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "core/common/atomic_file.h"
+#include "core/model/io/tensor_names.h"
 
 namespace duo {
 
@@ -45,21 +47,32 @@ std::string optionText(const nlohmann::json& options, const char* key) {
 }  // namespace
 
 std::string recipeModifierName(const std::string& method) {
-  if (method == "sparsegpt" || method == "sparsegpt-sparse-in") return "SparseGPTModifier";
+  if (method == "sparsegpt" || method == "sparsegpt-sparse-in" || method == "duogpt") return "SparseGPTModifier";
   if (method == "wanda") return "WandaPruningModifier";
   if (method == "magnitude") return "MagnitudePruningModifier";
-  if (method == "duogpt") return "DuoGPTModifier";
   return "";
 }
 
 std::string recipeTarget(Proj p) { return std::string("re:.*\\.") + projName(p) + "$"; }
 
+std::string recipeLayerTarget(const std::vector<int>& layers, Proj p) {
+  // "model.layers.0.self_attn.q_proj.weight" -> "self_attn\.q_proj"
+  const std::string prefix = "model.layers.0.", suffix = ".weight";
+  const std::string name = tensorName(NameFormat::Hf, {TensorKind::Proj, 0, p});
+  std::string module;
+  for (char c : name.substr(prefix.size(), name.size() - prefix.size() - suffix.size()))
+    module += c == '.' ? std::string("\\.") : std::string(1, c);
+  std::string alt;
+  for (size_t i = 0; i < layers.size(); ++i) alt += (i ? "|" : "") + std::to_string(layers[i]);
+  return "re:.*layers\\.(" + alt + ")\\." + module + "$";
+}
+
 std::string recipeYaml(const RunRecord& run) {
   const SparsityConfig& s = run.sparsity;
   const int L = s.numLayers();
   std::ostringstream os;
-  os << "# DuoScope recipe (llm-compressor layout). Stages: one per group of projections with the same\n"
-        "# per-layer weight sparsities; duoscope_* blocks are DuoScope's own (activation sparsity, run).\n";
+  os << "# DuoScope recipe in llm-compressor's layout (Recipe.create_instance reads it): the weight part as\n"
+        "# llm-compressor modifiers; duoscope_* blocks are DuoScope's own and llm-compressor skips them.\n";
   if (!run.id.empty()) os << "# run " << run.id << "\n";
 
   // Group projections by their per-layer weight sparsity vectors, in data-flow order.
@@ -82,30 +95,63 @@ std::string recipeYaml(const RunRecord& run) {
     }
     groupProjs[g].push_back(static_cast<Proj>(i));
   }
-  const std::string mask = s.nm.structured() ? std::to_string(s.nm.n) + ":" + std::to_string(s.nm.m) : "0:0";
+  const std::string ignore = flowList({sq("re:.*lm_head"), sq("re:.*embed_tokens")});
+  if (!groupValues.empty()) os << "sparsity_stage:\n";
   for (size_t g = 0; g < groupValues.size(); ++g) {
-    std::string stage = "sparsity_stage";
+    std::string group = "sparsity";
     if (groupValues.size() > 1)
       for (Proj p : groupProjs[g]) {
         const std::string n = projName(p);
-        stage += "_" + n.substr(0, n.size() - 5);  // "q_proj" -> "q"
+        group += "_" + n.substr(0, n.size() - 5);  // "q_proj" -> "q"
       }
     std::vector<std::string> targets;
     for (Proj p : groupProjs[g]) targets.push_back(sq(recipeTarget(p)));
-    os << stage << ":\n  sparsity_modifiers:\n    " << modifier << ":\n";
+    if (run.method == "magnitude") {
+      // MagnitudePruningModifier takes one sparsity: one modifier group per distinct value, each
+      // targeting the layers that have it.
+      std::vector<double> values;
+      for (double v : groupValues[g])
+        if (v > 0 && std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+      for (size_t k = 0; k < values.size(); ++k) {
+        std::vector<int> layers;
+        for (int l = 0; l < L; ++l)
+          if (groupValues[g][static_cast<size_t>(l)] == values[k]) layers.push_back(l);
+        std::vector<std::string> t = targets;
+        if (static_cast<int>(layers.size()) != L) {
+          t.clear();
+          for (Proj p : groupProjs[g]) t.push_back(sq(recipeLayerTarget(layers, p)));
+        }
+        os << "  " << group << (values.size() > 1 ? "_" + std::to_string(k) : "") << "_modifiers:\n";
+        os << "    " << modifier << ":\n";
+        os << "      init_sparsity: " << num(values[k]) << "\n";
+        os << "      final_sparsity: " << num(values[k]) << "\n";
+        os << "      mask_structure: " << sq(s.nm.str()) << "\n";
+        os << "      targets: " << flowList(t) << "\n";
+      }
+      continue;
+    }
+    os << "  " << group << "_modifiers:\n";
+    if (run.method == "duogpt")
+      os << "    # DuoGPT's weight part: llm-compressor has no DuoGPT modifier; SparseGPT is the same OBS\n"
+            "    # solver without the dense-output correction (duoscope_duogpt below)\n";
+    os << "    " << modifier << ":\n";
     os << "      sparsity: " << scalarOrList(groupValues[g]) << "\n";
-    os << "      mask_structure: " << sq(mask) << "\n";
+    os << "      mask_structure: " << sq(s.nm.structured() ? std::to_string(s.nm.n) + ":" + std::to_string(s.nm.m) : "0:0")
+       << "\n";
     os << "      targets: " << flowList(targets) << "\n";
-    os << "      ignore: " << flowList({sq("re:.*lm_head"), sq("re:.*embed_tokens")}) << "\n";
-    if (run.method == "sparsegpt" || run.method == "sparsegpt-sparse-in" || run.method == "duogpt") {
+    os << "      ignore: " << ignore << "\n";
+    if (modifier == "SparseGPTModifier") {
       if (!optionText(run.options, "damp").empty()) os << "      dampening_frac: " << optionText(run.options, "damp") << "\n";
       if (!optionText(run.options, "block_size").empty())
         os << "      block_size: " << optionText(run.options, "block_size") << "\n";
     }
-    if (run.method == "duogpt") {
-      if (!optionText(run.options, "alpha").empty()) os << "      alpha: " << optionText(run.options, "alpha") << "\n";
-      if (!optionText(run.options, "score").empty()) os << "      score: " << optionText(run.options, "score") << "\n";
-    }
+  }
+  if (run.method == "duogpt") {
+    os << "duoscope_duogpt:\n";
+    if (!optionText(run.options, "alpha").empty()) os << "  alpha: " << optionText(run.options, "alpha") << "\n";
+    if (!optionText(run.options, "score").empty()) os << "  score: " << optionText(run.options, "score") << "\n";
+    os << "  note: " << sq("weights calibrated by DuoScope's DuoGPT (dual-sparse OBS with the dense-output correction)")
+       << "\n";
   }
 
   // Activation sparsity per input site.

@@ -219,7 +219,7 @@ class TestRuns : public QObject {
     QVERIFY2(lines[14].startsWith("1,down_proj,0.6,0.5,0.5,0.5,"), qPrintable(lines[14]));
     // The table's recipe (no run yet) goes through the same record form.
     const QString yaml = QString::fromStdString(duo::recipeYaml(duo::ui::recordOfRequest(r.request)));
-    QVERIFY2(yaml.contains("DuoGPTModifier"), qPrintable(yaml));
+    QVERIFY2(yaml.contains("SparseGPTModifier") && yaml.contains("duoscope_duogpt:"), qPrintable(yaml));
     QVERIFY(yaml.contains("seed: 7"));
     QVERIFY2(yaml.contains("[0.5, 0.6]"), qPrintable(yaml));  // down_proj per layer: layer 1's override
   }
