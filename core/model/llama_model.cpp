@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/common/error.h"
+#include "core/model/rope.h"
 
 namespace duo {
 
@@ -35,7 +36,7 @@ double ropeBaseFor(const ModelConfig& cfg, int64_t seqLen) {
   return cfg.ropeTheta * std::pow(ratio, hd / (hd - 2.0));
 }
 
-RopeTables makeRope(const ModelConfig& cfg, int64_t maxLen, torch::Device device, int64_t seqLen) {
+torch::Tensor ropeInvFreq(const ModelConfig& cfg, int64_t seqLen) {
   const int64_t hd = cfg.headDim;
   const RopeScaling& s = cfg.ropeScaling;
   // inv_freq_i = base^(-2i/hd), i in [0, hd/2); base = theta unless dynamic NTK grows it
@@ -60,6 +61,12 @@ RopeTables makeRope(const ModelConfig& cfg, int64_t maxLen, torch::Device device
   } else if (!s.type.empty() && s.type != "dynamic") {
     fail("rope_scaling type '", s.type, "' is not supported (supported: llama3, linear, dynamic, rope_freqs)");
   }
+  return invFreq;
+}
+
+RopeTables makeRope(const ModelConfig& cfg, int64_t maxLen, torch::Device device, int64_t seqLen) {
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  auto invFreq = ropeInvFreq(cfg, seqLen);                  // [hd/2] f64
   auto pos = torch::arange(0, maxLen, opts);                // [T]
   auto freqs = torch::outer(pos, invFreq);                  // [T, hd/2]
   auto emb = torch::cat({freqs, freqs}, -1);                // [T, hd]

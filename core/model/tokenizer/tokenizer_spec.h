@@ -19,4 +19,12 @@ struct TokenizerSpec {
   bool addSpacePrefix = false;       // SPM: prepend ▁ to the text
 };
 
+// The GGUF form (model "gpt2") of a byte-level BPE tokenizer.json: tokens by id (holes as
+// "[PAD<id>]", type 5), token types (1 normal, 3 special added, 4 other added), merges, BOS/EOS
+// and add_bos as the file and its tokenizer_config.json say, and `pre`: the first of llama.cpp's
+// pre-types default, smollm, llama-bpe, qwen2 whose splitting encodes a set of probe texts exactly
+// as the file does. Throws duo::Error naming the file: not BPE, a SentencePiece-style file (GGUF
+// export takes its tokenizer.model instead), or no pre-type reproducing it.
+TokenizerSpec tokenizerJsonSpec(const std::string& path);
+
 }  // namespace duo
