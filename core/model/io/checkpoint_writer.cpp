@@ -85,7 +85,11 @@ struct Shard {
   size_t firstTensor = 0, lastTensor = 0;  // [first, last] indices into the plan
   uint64_t headerBytes = 0;                // reserved: 8 + the JSON's space, a multiple of 8
   uint64_t written = 0;                    // data bytes written so far
+  // Every stored tensor's entry, made with the plan (names, dtypes, shapes at their largest) so
+  // that writing allocates nothing that outlives a tensor: small long-lived allocations between
+  // the big conversion buffers kept the heap from shrinking (peak RSS grew with depth).
   std::vector<StoredEntry> entries;
+  size_t filled = 0;                       // entries [0, filled) have their final offsets
 };
 
 // A placeholder offset wider than any real one: headers reserved with it are never too small.
@@ -169,11 +173,14 @@ struct CheckpointWriter::Impl {
     return sh;
   }
 
-  // Appends one stored tensor's bytes to the open shard.
-  void append(Shard& sh, const std::string& name, const char* dtype, std::vector<int64_t> shape, const void* data,
-              uint64_t bytes) {
+  // Appends the next stored tensor's bytes to the open shard and fills in its entry (and, for a
+  // sparse-bitmask values tensor, its length).
+  void append(Shard& sh, const void* data, uint64_t bytes, int64_t length = -1) {
     writeAllToFd(fd, data, bytes, shardPath(sh));
-    sh.entries.push_back({name, dtype, std::move(shape), sh.written, sh.written + bytes});
+    StoredEntry& e = sh.entries[sh.filled++];
+    if (length >= 0) e.shape[0] = length;
+    e.begin = sh.written;
+    e.end = sh.written + bytes;
     sh.written += bytes;
     total += static_cast<int64_t>(bytes);
   }
@@ -247,10 +254,9 @@ CheckpointWriter::CheckpointWriter(const std::string& outDir, const ModelConfig&
       std::snprintf(buf, sizeof buf, "model-%05zu-of-%05zu.safetensors", s + 1, ns);
       sh.file = buf;
     }
-    std::vector<StoredEntry> widest;
     for (size_t i = sh.firstTensor; i <= sh.lastTensor; ++i)
-      for (StoredEntry& e : widestEntries(m->plan[i], dtype)) widest.push_back(std::move(e));
-    const uint64_t text = headerText(widest).size();
+      for (StoredEntry& e : widestEntries(m->plan[i], dtype)) sh.entries.push_back(std::move(e));
+    const uint64_t text = headerText(sh.entries).size();
     sh.headerBytes = 8 + text + (8 - text % 8) % 8;  // the data section starts 8-aligned
     m->shardNames.push_back(sh.file);
   }
@@ -286,21 +292,19 @@ void CheckpointWriter::put(const TensorSlot& slot, const torch::Tensor& t) {
   DUO_CHECK(t.sizes().vec() == p.shape, m->target.string(), ": tensor '", name, "': expected ", shapeString(p.shape),
             ", got ", shapeString(t.sizes().vec()));
   Shard& sh = m->shardForNext();
-  const char* dtype = safetensorsDtype(m->options.dtype);
   const torch::Tensor c = t.detach().to(torch::kCPU, m->options.dtype).contiguous();  // [shape] stored dtype
   if (!p.compressed) {
-    m->append(sh, p.name, dtype, p.shape, c.data_ptr(), static_cast<uint64_t>(c.nbytes()));
+    m->append(sh, c.data_ptr(), static_cast<uint64_t>(c.nbytes()));
   } else {
     const int64_t rows = p.shape[0], cols = p.shape[1];
     const BitmaskEncoded e = bitmaskEncode(c.data_ptr(), rows, cols, static_cast<int>(c.element_size()));
-    const std::string prefix = p.name.substr(0, p.name.size() - std::string(".weight").size());
     const int64_t dims[2] = {rows, cols};
-    // 8-byte parts first, the values next, the bitmask's bytes last (no holes are allowed).
-    m->append(sh, prefix + "." + kBitmaskShape, "I64", {2}, dims, sizeof dims);
-    m->append(sh, prefix + "." + kBitmaskRowOffsets, "I64", {rows}, e.rowOffsets.data(),
-              e.rowOffsets.size() * sizeof(int64_t));
-    m->append(sh, prefix + "." + kBitmaskValues, dtype, {e.nnz}, e.values.data(), e.values.size());
-    m->append(sh, prefix + "." + kBitmaskMask, "U8", {rows, bitmaskRowBytes(cols)}, e.mask.data(), e.mask.size());
+    // In widestEntries' order: 8-byte parts first, the values next, the bitmask's bytes last (no
+    // holes are allowed).
+    m->append(sh, dims, sizeof dims);
+    m->append(sh, e.rowOffsets.data(), e.rowOffsets.size() * sizeof(int64_t));
+    m->append(sh, e.values.data(), e.values.size(), e.nnz);
+    m->append(sh, e.mask.data(), e.mask.size());
   }
   ++m->next;
   m->finishTensor();
@@ -319,7 +323,9 @@ void CheckpointWriter::skip(const TensorSlot& slot) {
   const off_t end = static_cast<off_t>(sh.headerBytes + sh.written + static_cast<uint64_t>(n));
   DUO_CHECK(::ftruncate(m->fd, end) == 0 && ::lseek(m->fd, end, SEEK_SET) == end, file, ": cannot extend: ",
             std::strerror(errno));
-  sh.entries.push_back({p.name, safetensorsDtype(m->options.dtype), p.shape, sh.written, sh.written + static_cast<uint64_t>(n)});
+  StoredEntry& entry = sh.entries[sh.filled++];
+  entry.begin = sh.written;
+  entry.end = sh.written + static_cast<uint64_t>(n);
   sh.written += static_cast<uint64_t>(n);
   m->total += n;
   ++m->next;
