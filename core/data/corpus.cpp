@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
@@ -50,12 +51,43 @@ std::string loadJsonl(const std::string& path) {
   DUO_CHECK(!out.empty(), path, ": no \"text\" lines found");
   return out;
 }
+// WikiText-2's rows (see corpus.h) joined with "\n\n".
+std::string loadWikitext2(const std::string& source, const std::string& path) {
+  DUO_CHECK(!path.empty(), "corpus '", source, "': give the file after wikitext2: (wiki.test.raw or a JSONL of the rows)");
+  const std::string raw = readFile(path);
+  std::vector<std::string> rows;
+  const bool jsonl = path.size() > 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0;
+  std::istringstream in(raw);
+  std::string line;
+  int lineNo = 0;
+  while (std::getline(in, line)) {
+    ++lineNo;
+    if (jsonl) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      DUO_CHECK(!j.is_discarded() && j.is_object() && j.contains("text") && j["text"].is_string(), path, ":", lineNo,
+                ": expected an object with a string field \"text\"");
+      rows.push_back(j["text"].get<std::string>());
+    } else {
+      const bool blank = line.find_first_not_of(" \t\r") == std::string::npos;
+      rows.push_back(blank ? std::string() : line + "\n");
+    }
+  }
+  DUO_CHECK(!rows.empty(), path, ": no rows");
+  std::string text;
+  for (size_t i = 0; i < rows.size(); ++i) text += (i ? "\n\n" : "") + rows[i];
+  return text;
+}
 }  // namespace
 
 CorpusText loadCorpus(const std::string& source) {
   CorpusText c;
   c.name = source;
-  if (source.rfind("kjv:", 0) == 0) {
+  if (source.rfind("wikitext2:", 0) == 0) {
+    c.path = source.substr(10);
+    c.text = loadWikitext2(source, c.path);
+    c.prependBos = true;
+  } else if (source.rfind("kjv:", 0) == 0) {
     c.path = kjvPath(source.substr(4));
     c.text = loadKjv(source, source.substr(4));
   } else if (source.size() > 6 && source.compare(source.size() - 6, 6, ".jsonl") == 0) {

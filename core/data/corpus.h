@@ -3,6 +3,12 @@
 //   "kjv:eval"   Matthew..Revelation
 //   PATH.txt     any UTF-8 text file, used as is
 //   PATH.jsonl   one JSON object per line; the "text" fields joined with "\n"
+//   wikitext2:PATH  WikiText-2 as SparseGPT/GPTQ evaluate it: the rows of the split joined with
+//                "\n\n" and tokenized with the tokenizer's BOS in front when it adds one (their
+//                `tokenizer("\n\n".join(testdata["text"]))`). PATH is the raw file of
+//                wikitext-2-raw-v1 (wiki.test.raw: one row per line, a whitespace-only line an
+//                empty row, as the HF `wikitext` dataset builds them) or a JSONL export of the
+//                dataset's rows ({"text": ...} a line, empty rows kept).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -13,6 +19,7 @@ struct CorpusText {
   std::string name;  // the source as given, e.g. "kjv:eval"
   std::string path;  // the file read
   std::string text;
+  bool prependBos = false;  // wikitext2: tokenize with the tokenizer's BOS first (if it adds one)
 };
 
 // Throws duo::Error naming the source: unknown kjv split, missing cache (with the set-up command),

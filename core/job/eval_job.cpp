@@ -50,7 +50,8 @@ EvalOutcome runEval(const EvalRequest& req, const ProgressFn& progress) {
   OpenedModel m = openModel(req.model);
   const ModelConfig& cfg = m.source->config();
   const CorpusText corpus = loadCorpus(req.corpus);
-  const auto windows = consecutiveWindows(m.tokenizer->encode(corpus.text, false), req.seqlen, req.maxWindows);
+  const auto windows = consecutiveWindows(m.tokenizer->encode(corpus.text, corpus.prependBos && m.tokenizer->addsBos()),
+                                          req.seqlen, req.maxWindows);
   // A pruned DuoScope checkpoint carries its activation rule: evaluate with it on.
   const CheckpointActRule rule = readCheckpointActRule(m.info.path, static_cast<int>(cfg.numLayers));
   const InputHook hook = rule.present ? makeActivationHook(rule.sparsity, rule.thresholds) : InputHook{};

@@ -192,7 +192,8 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   torch::Tensor evalWin;  // [w, evalSeqlen] i64
   if (req.eval) {
     const CorpusText evalText = loadCorpus(req.evalSource);
-    evalWin = consecutiveWindows(m.tokenizer->encode(evalText.text, false), req.evalSeqlen, req.maxWindows);
+    evalWin = consecutiveWindows(m.tokenizer->encode(evalText.text, evalText.prependBos && m.tokenizer->addsBos()),
+                                 req.evalSeqlen, req.maxWindows);
   }
 
 
