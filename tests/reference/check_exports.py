@@ -16,9 +16,11 @@
            GGUFReader reads the metadata (config, tokenizer tokens/merges as tokenizer.json) and
            tensors (the pruned zeros kept); transformers loads the GGUF and gives the logits it
            computes from the HF folder. transformers' GGUF tokenizer is compared too (reported).
+           Also a SentencePiece model (tokenizer.model): tokens and scores as sentencepiece has
+           them, logits as transformers computes from the HF model.
 
     V=/root/.cache/duoscope/venv-ref/bin/python
-    $V -m pip install compressed-tensors llmcompressor
+    $V -m pip install compressed-tensors llmcompressor sentencepiece
     $V -m pip install --no-deps --target /root/.cache/duoscope/ct-0.12 compressed-tensors==0.12.2
     $V tests/reference/check_exports.py --cli build/app/duoscope-cli [--work /tmp/duo-exports]
 
@@ -250,6 +252,42 @@ def checkGguf(cli, work, folder, label, results):
     results.append((f"gguf {label} transformers tokenizer (informational)", True, info))
 
 
+def checkGgufSpm(cli, work, results):
+    """A SentencePiece model (tokenizer.model) through convert: PyPI gguf reads the tokens and
+    scores sentencepiece has; transformers loads the GGUF with the HF folder's logits."""
+    import shutil
+    import torch
+    import sentencepiece as spm
+    from gguf import GGUFReader
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+    model_file = os.path.join(HERE, "..", "data", "tokenizers", "spm-bpe.model")
+    sp = spm.SentencePieceProcessor(model_file=model_file)
+    folder = os.path.join(work, "spm-llama")
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=sp.vocab_size(), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                      bos_token_id=sp.bos_id(), eos_token_id=sp.eos_id(), tie_word_embeddings=False)
+    hf = LlamaForCausalLM(cfg).eval()
+    hf.save_pretrained(folder, safe_serialization=True)
+    shutil.copy(model_file, os.path.join(folder, "tokenizer.model"))
+    out = os.path.join(work, "spm-llama.gguf")
+    run([cli, "convert", "--model", folder, "--out", out, "--out-dtype", "f32", "--json"])
+    r = GGUFReader(out)
+    field = lambda k: r.fields[k].contents()
+    n = sp.vocab_size()
+    tokens, scores = field("tokenizer.ggml.tokens"), field("tokenizer.ggml.scores")
+    ok = (field("tokenizer.ggml.model") == "llama" and list(tokens[:n]) == [sp.id_to_piece(i) for i in range(n)]
+          and all(abs(scores[i] - sp.get_score(i)) < 1e-6 for i in range(n)))
+    results.append(("gguf spm reader", ok, f"gguf {version('gguf')}: model llama, {n} tokens and scores as "
+                                           f"sentencepiece {version('sentencepiece')}: {ok}"))
+    ids = torch.tensor([[5, 17, 30, 41, 9, 25, 77, 12, 60, 3]])
+    with torch.no_grad():
+        a = hf(ids).logits
+        b = AutoModelForCausalLM.from_pretrained(work, gguf_file=os.path.basename(out), dtype=torch.float32).eval()(ids).logits
+    diff = (a - b).abs().max().item()
+    results.append(("gguf spm transformers logits", diff <= 1e-4, f"max |logit diff| GGUF vs HF model {diff:.2e}"))
+
+
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "--bitmask-child":
         return checkBitmaskChild(sys.argv[2], sys.argv[3])
@@ -287,6 +325,7 @@ def main():
                         "models", "duo-tiny-kjv")
     checkGguf(cli, args.work, tiny, "tiny", results)
     checkGguf(cli, args.work, dense, "duogpt-pruned", results)
+    checkGgufSpm(cli, args.work, results)
 
     print(f"versions: compressed-tensors {version('compressed-tensors')}, llmcompressor {version('llmcompressor')}, "
           f"transformers {version('transformers')}, torch {version('torch')}")
