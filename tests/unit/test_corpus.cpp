@@ -20,11 +20,7 @@ class TestCorpus : public QObject {
 
  private:
   QTemporaryDir m_tmp;
-  std::string write(const std::string& name, const std::string& text) {
-    const std::string path = m_tmp.filePath(QString::fromStdString(name)).toStdString();
-    duo::writeFileAtomic(path, text);
-    return path;
-  }
+  std::string write(const std::string& name, const std::string& text) { return duo::test::writeTemp(m_tmp, name, text); }
 };
 
 void TestCorpus::plainAndJsonl() {

@@ -27,11 +27,7 @@ class TestLmEvalTasks : public QObject {
 
  private:
   QTemporaryDir m_tmp;
-  std::string write(const std::string& name, const std::string& text) {
-    const std::string path = m_tmp.filePath(QString::fromStdString(name)).toStdString();
-    duo::writeFileAtomic(path, text);
-    return path;
-  }
+  std::string write(const std::string& name, const std::string& text) { return duo::test::writeTemp(m_tmp, name, text); }
 };
 
 void TestLmEvalTasks::layouts_data() {
