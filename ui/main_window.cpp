@@ -185,6 +185,10 @@ void MainWindow::buildActions() {
        [this] { loadTimingProfile(); });
   make("actionClearTiming", "Use the &bytes model", {}, "Forget the timing profile: predict speed from bytes moved",
        [this] { clearTimingProfile(); });
+  make("actionCopyCommandLine", "Copy command &line...", {},
+       "Save the table as a config file and copy the duoscope-cli command that runs this setup (one process, "
+       "--nproc N local ranks, or torchrun) to the clipboard",
+       [this] { copyCommandLine(); });
   make("actionMakeTask", "&Make cloze task...", {},
        "Generate a multiple-choice cloze task from kjv:eval and use it for accuracy", [this] { makeTask(); });
   make("actionAbout", "&About DuoScope", {}, "About DuoScope", [this] {
@@ -229,6 +233,8 @@ void MainWindow::buildMenus() {
   run->addAction(action("actionSensitivity"));
   run->addAction(action("actionMeasureTiming"));
   run->addAction(action("actionMakeTask"));
+  run->addSeparator();
+  run->addAction(action("actionCopyCommandLine"));
 
   QMenu* view = menuBar()->addMenu("&View");
   for (int i = 0; i < m_plots->count(); ++i) {
@@ -416,6 +422,7 @@ void MainWindow::updateActions() {
                                      (m_task->isBusy() && !m_task->isCancelling()));
   action("actionSensitivity")->setEnabled(model && !busy && !loading);
   action("actionMakeTask")->setEnabled(!busy);
+  action("actionCopyCommandLine")->setEnabled(model && !loading);
   action("actionMeasureTiming")->setEnabled(model && !busy && !loading);
   action("actionClearTiming")->setEnabled(m_timing != nullptr);
   m_sensPanel->setRunEnabled(model && !busy && !loading);

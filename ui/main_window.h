@@ -90,6 +90,9 @@ class MainWindow : public QMainWindow {
   void exportPlot(const QString& path = QString());
   // format: "dense" or "sparse-bitmask" (prune --out-format).
   void exportCheckpoint(const QString& dir = QString(), const QString& format = "dense");
+  // Run > Copy command line: writes the table to `configPath` (asks when empty) and puts the
+  // duoscope-cli command for the current setup on the clipboard (one process, --nproc, torchrun).
+  void copyCommandLine(const QString& configPath = QString());
   void saveWorkspaceAs(const QString& path = QString());
   void openWorkspace(const QString& path = QString());
   // Timing profiles (docs/gui.md): speed predictions (totals, slider, run results) from kernel

@@ -1,5 +1,8 @@
 // MainWindow's file actions: runs (load, compare), exports, workspaces, screenshots, settings.
 #include <QBuffer>
+#include <QClipboard>
+#include <QGuiApplication>
+#include <QMessageBox>
 #include <QCoreApplication>
 #include <QDir>
 #include <QFileDialog>
@@ -11,6 +14,7 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/io/exports.h"
+#include "core/job/command_line.h"
 #include "core/io/recipe_yaml.h"
 #include "ui/compare_dialog.h"
 #include "ui/core_types.h"
@@ -151,6 +155,32 @@ void MainWindow::exportCheckpoint(const QString& given, const QString& format) {
   m_checkpointDir = dir;  // calibrate() passes it and the format as outDir/outFormat; cleared when the job ends
   m_checkpointFormat = format;
   calibrate();
+}
+
+void MainWindow::copyCommandLine(const QString& given) {
+  if (!m_modelPanel->hasModel()) return;
+  const QString path =
+      given.isEmpty() ? askSavePath("Save the sparsity config the command reads", "run.sparsity.json", "JSON (*.json)")
+                      : given;
+  if (path.isEmpty()) return;
+  try {
+    const PruneRequest req = currentRequest();
+    writeSparsityFile(req, req.sparsity.numLayers(), ss(path));
+    const CommandLine c = pruneCommandLine(req, ss(QFileInfo(path).absoluteFilePath()), 2);
+    const QString text = qs(c.shell) + "\n" + qs(c.nprocShell) + "\n" + qs(c.torchrunShell) + "\n";
+    QGuiApplication::clipboard()->setText(text);
+    m_status->setJobState("Copied the command line; config in " + path);
+    auto* box = new QMessageBox(QMessageBox::Information, "Command line",
+                                "Copied to the clipboard (one process; 2 local ranks; torchrun on 2 ranks per node). "
+                                "The sparsity config is in " + path + ".",
+                                QMessageBox::Ok, this);
+    box->setObjectName("commandLineDialog");
+    box->setDetailedText(text);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+  } catch (const std::exception& e) {
+    showError("Could not write the command line", QString::fromUtf8(e.what()));
+  }
 }
 
 void MainWindow::saveWorkspaceAs(const QString& given) {

@@ -20,6 +20,7 @@ std::vector<std::pair<std::string, AddVerbFn>>& registry() {
 }
 std::atomic<bool> g_interrupted{false};
 bool g_barDrawn = false;
+std::string g_label;
 
 extern "C" void onSigint(int) {
   if (g_interrupted.exchange(true)) std::_Exit(130);  // second Ctrl-C: leave at once
@@ -67,7 +68,8 @@ ProgressFn progressBar(bool quiet) {
     if (!finalTick && now - *last < std::chrono::milliseconds(tty ? 100 : 2000)) return true;
     *last = now;
     const double secs = std::chrono::duration<double>(now - start).count();
-    char line[256];
+    char line[320];
+    const std::string stage = g_label.empty() ? p.stage : p.stage + " [" + g_label + "]";
     if (p.total > 0) {
       const double frac = static_cast<double>(p.done) / static_cast<double>(p.total);
       const int width = 30;
@@ -75,11 +77,11 @@ ProgressFn progressBar(bool quiet) {
       std::string bar(filled, '#');
       bar += std::string(width - filled, '.');
       const double eta = frac > 0 ? secs * (1 - frac) / frac : 0;
-      std::snprintf(line, sizeof line, "%-10s [%s] %5.1f%% %lld/%lld  %5.0fs ETA %4.0fs  %s", p.stage.c_str(),
+      std::snprintf(line, sizeof line, "%-10s [%s] %5.1f%% %lld/%lld  %5.0fs ETA %4.0fs  %s", stage.c_str(),
                     bar.c_str(), 100 * frac, static_cast<long long>(p.done), static_cast<long long>(p.total),
                     secs, eta, p.detail.c_str());
     } else {
-      std::snprintf(line, sizeof line, "%-10s %lld  %5.0fs  %s", p.stage.c_str(), static_cast<long long>(p.done),
+      std::snprintf(line, sizeof line, "%-10s %lld  %5.0fs  %s", stage.c_str(), static_cast<long long>(p.done),
                     secs, p.detail.c_str());
     }
     if (tty) {
@@ -92,6 +94,8 @@ ProgressFn progressBar(bool quiet) {
     return true;
   };
 }
+
+void setProgressLabel(const std::string& label) { g_label = label; }
 
 void finishProgress() {
   if (g_barDrawn) std::fprintf(stderr, "\n");

@@ -39,5 +39,7 @@ void printJson(const nlohmann::json& j);
 ProgressFn progressBar(bool quiet = false);
 // Ends the current bar line, if one was drawn.
 void finishProgress();
+// A label the bar shows after the stage, e.g. "2 ranks" in a data-parallel job ("" = none).
+void setProgressLabel(const std::string& label);
 
 }  // namespace duo::cli

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "app/cli/dist.h"
 #include "core/common/error.h"
 #include "core/job/eval_job.h"
 #include "core/perf/decode_bench.h"
@@ -28,6 +29,7 @@ struct EvalArgs {
   std::string timing;
   bool plan = false;
   bool noMemoryCheck = false;
+  DistArgs dist;
 };
 
 Registrar reg("eval", [](CLI::App& app) {
@@ -54,6 +56,7 @@ Registrar reg("eval", [](CLI::App& app) {
   cmd->add_flag("--plan", a->plan, "Print the memory plan (each term, the total, what is available) and stop");
   cmd->add_flag("--no-memory-check", a->noMemoryCheck, "Run even when the memory plan says it does not fit");
   cmd->add_flag("--json", a->json, "Print JSON");
+  addDistOptions(cmd, a->dist);
   cmd->callback([a] {
     EvalRequest req;
     req.model = a->model;
@@ -73,8 +76,11 @@ Registrar reg("eval", [](CLI::App& app) {
       else std::cout << plan.text();
       return;
     }
-    auto progress = progressBar();
+    req.dist = resolveDist(a->dist);  // --nproc: starts the workers here and leaves with their status
+    const bool lead = req.dist.rank == 0;
+    auto progress = progressBar(!lead);
     const EvalOutcome o = runEval(req, progress);
+    if (!lead) return;  // rank 0 reports
     nlohmann::json j = o.json;
     if (a->measureSpeed) {
       DUO_CHECK(o.pruned, "--measure-speed: ", o.modelPath, " is not a pruned DuoScope checkpoint (no activation ",

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "app/cli/dist.h"
 #include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/io/run_store.h"
@@ -32,6 +33,7 @@ struct PruneArgs {
   bool plan = false;          // print the memory plan and stop
   bool noMemoryCheck = false;
   double shardGb = 5.0;
+  DistArgs dist;
 };
 
 Registrar reg("prune", [](CLI::App& app) {
@@ -89,6 +91,7 @@ Registrar reg("prune", [](CLI::App& app) {
                   "A timing profile from `bench calibrate`: also report its prediction (calibrated_speedup); "
                   "--measure-speed then runs each projection on the kernel it says is fastest");
   cmd->add_flag("--json", a->json, "Print the result as JSON");
+  addDistOptions(cmd, a->dist);
   cmd->callback([a] {
     PruneRequest req = a->req;
     const perf::TimingProfile timing = a->timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(a->timing);
@@ -113,7 +116,9 @@ Registrar reg("prune", [](CLI::App& app) {
       else std::cout << plan.text();
       return;
     }
-    if (req.nsamples <= 0 || req.seqlen <= 0) {  // say which defaults apply before the long part starts
+    req.dist = resolveDist(a->dist);  // --nproc: starts the workers here and leaves with their status
+    const bool lead = req.dist.rank == 0;  // prints, records and writes; the other ranks report errors only
+    if (lead && (req.nsamples <= 0 || req.seqlen <= 0)) {  // say which defaults apply before the long part starts
       const ModelInfo info = inspectModel(req.model);
       const bool cuda = req.device == "cuda" || (req.device.empty() && deviceInfo().cuda);
       int n = 0, len = 0;
@@ -123,9 +128,10 @@ Registrar reg("prune", [](CLI::App& app) {
                 << info.parameters / 1e6 << "M parameters on " << (cuda ? "cuda" : "cpu")
                 << "; --nsamples/--seqlen change it)\n";
     }
-    auto progress = progressBar();
+    auto progress = progressBar(!lead);
     const PruneResult r = runPrune(req, progress, {});
     finishProgress();
+    if (!lead) return;
     nlohmann::json out = r.toJson();
     if (!timing.empty()) {
       const ModelConfig mc = loadModelConfig(resolveModelPath(req.model));  // headers only

@@ -3,12 +3,14 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "app/cli/dist.h"
 #include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/common/version.h"
 
 int main(int argc, char** argv) {
   duo::tuneProcess(argc, argv);
+  duo::cli::keepArguments(argc, argv);
   // A file-size limit (ulimit -f) would kill the process mid-write with SIGXFSZ and leave the
   // partial checkpoint behind; ignored, the write fails with EFBIG and is reported and cleaned up.
   std::signal(SIGXFSZ, SIG_IGN);
@@ -23,13 +25,18 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const duo::cli::ExitCode& e) {
+    return e.code;
   } catch (const duo::Cancelled&) {
     duo::cli::finishProgress();
-    std::cerr << "duoscope-cli: cancelled; nothing was written" << std::endl;
+    std::cerr << "duoscope-cli: " << duo::cli::rankPrefix() << "cancelled; nothing was written" << std::endl;
     return 130;
   } catch (const std::exception& e) {
     duo::cli::finishProgress();
-    std::cerr << "duoscope-cli: error: " << e.what() << std::endl;
+    const std::string msg = e.what();
+    const std::string prefix = duo::cli::rankPrefix();
+    // Collective failures already name the rank.
+    std::cerr << "duoscope-cli: " << (msg.rfind(prefix, 0) == 0 ? "" : prefix) << "error: " << msg << std::endl;
     return 1;
   }
   return 0;

@@ -7,6 +7,8 @@
 #include "core/data/corpus.h"
 #include "core/data/mc_task.h"
 #include "core/data/windows.h"
+#include "core/dist/collective.h"
+#include "core/eval/dist_eval.h"
 #include "core/eval/accuracy.h"
 #include "core/eval/checkpoint_rule.h"
 #include "core/eval/perplexity.h"
@@ -46,7 +48,10 @@ MemoryPlan planEval(const EvalRequest& req) {
 EvalOutcome runEval(const EvalRequest& req, const ProgressFn& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   const perf::TimingProfile timing = req.timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(req.timing);
-  const torch::Device device = chooseDevice(req.device);
+  torch::Device device = chooseDevice(req.device);
+  if (device.is_cuda() && req.dist.distributed())  // one GPU per local rank
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(req.dist.localRank % std::max<int64_t>(
+                                                                         1, static_cast<int64_t>(torch::cuda::device_count()))));
   OpenedModel m = openModel(req.model);
   const ModelConfig& cfg = m.source->config();
   const CorpusText corpus = loadCorpus(req.corpus);
@@ -62,12 +67,14 @@ EvalOutcome runEval(const EvalRequest& req, const ProgressFn& progress) {
   out.pruned = rule.present;
   out.memoryPlan = planMemory(evalPlanInput(req, m.info, windows.size(0)));
   if (req.memoryCheck) checkMemoryPlan(out.memoryPlan);
+  const std::unique_ptr<Collective> dist = openCollective(req.dist, device);
+  const McTask myTask = shareTask(task, *dist);
 
   LayerwiseBatches batches(cfg, device);
-  const PerplexityWindows ppl = addPerplexityWindows(batches, windows, req.batch);
+  const PerplexityWindows ppl = addPerplexityWindows(batches, shareWindows(windows, req.batch, *dist), req.batch);
   std::unique_ptr<AccuracyWalk> acc;
-  if (!task.items.empty()) {
-    acc = std::make_unique<AccuracyWalk>(*m.tokenizer, task, cfg.maxPositions, req.taskBatch);
+  if (!myTask.items.empty()) {
+    acc = std::make_unique<AccuracyWalk>(*m.tokenizer, myTask, cfg.maxPositions, req.taskBatch);
     acc->addTo(batches);
   }
   // Each projection's zero fraction, read as the walk passes, for the bytes model's prediction.
@@ -92,13 +99,19 @@ EvalOutcome runEval(const EvalRequest& req, const ProgressFn& progress) {
     reportProgress(progress, {"eval", "head", L, L});
     batches.setHead(m.source->finalNorm(), m.source->lmHead());
   }
-  PerplexityResult r = perplexityOf(batches, ppl);
+  PerplexityResult r = reducePerplexity(perplexityOf(batches, ppl), *dist);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   nlohmann::json j = {{"model", m.info.path}, {"corpus", corpus.name},  {"perplexity", r.perplexity},
                       {"tokens", r.tokens},   {"windows", r.windows},   {"seqlen", r.seqlen},
                       {"seconds", r.seconds}, {"device", device.str()}, {"act_rule", rule.rule},
                       {"memory_plan", out.memoryPlan.toJson()}};
-  if (acc) j["accuracy"] = acc->score(batches).toJson();
+  if (!task.items.empty()) {
+    AccuracyResult a = acc ? acc->score(batches) : AccuracyResult{};
+    a.task = task.name;
+    j["accuracy"] = reduceAccuracy(a, *dist).toJson();
+  }
+  j["world_size"] = dist->size();
+  if (dist->size() > 1) j["dist_backend"] = dist->backend();
   if (rule.present) j["predicted_speedup"] = predictDecodeFor(cfg, measured).speedup;
   if (rule.present && !timing.empty()) {
     j["calibrated_speedup"] = predictDecodeFor(cfg, measured, &timing).speedup;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/progress.h"
+#include "core/dist/dist_settings.h"
 #include "core/job/memory_plan.h"
 
 namespace duo {
@@ -24,6 +25,7 @@ struct EvalRequest {
   std::string device;               // "" = auto
   std::string timing;               // a timing profile file for calibrated_speedup ("" = none)
   bool memoryCheck = true;
+  DistSettings dist;                // data-parallel: windows and task items shared out over the ranks
 };
 
 struct EvalOutcome {

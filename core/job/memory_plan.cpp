@@ -113,10 +113,14 @@ MemoryPlan planMemory(const MemoryPlanInput& in) {
     const bool obs = in.method == Method::DuoGpt || in.method == Method::SparseGpt ||
                      in.method == Method::SparseGptSparseIn;
     const int64_t mats = in.method == Method::DuoGpt ? 2 : obs ? 1 : 0;
+    // The matrices are summed in f64 (8 k^2 bytes each) and converted to f32 one at a time when
+    // read (an f32 copy beside the sums), then the factor: the larger of the two phases.
     // The sensitivity sweep keeps H, M and A (its errors come from the statistics) and a factor.
-    const int64_t squares = in.job == "sensitivity" ? 4 : mats + (obs ? 1 : 0);
-    add("statistics", n2s(squares) + " x k^2 + 4 x " + n2s(ffn) + " x " + n2s(d) + " f32, k = " + n2s(k),
-        squares * k * k * 4 + 4 * nk * 4);
+    const int64_t bytesPerK2 =
+        in.job == "sensitivity" ? 16 : mats == 0 ? 0 : std::max<int64_t>(mats * 8 + 4, (mats + 1) * 4);
+    add("statistics", n2s(bytesPerK2) + " bytes x k^2 (f64 sums, then f32) + 4 x " + n2s(ffn) + " x " + n2s(d) +
+                          " f32, k = " + n2s(k),
+        bytesPerK2 * k * k + 4 * nk * 4);
   }
   if (in.evalWindows > 0 && in.evalSeqlen > 0) {
     const int64_t streams = in.evalBoth ? 2 : 1;

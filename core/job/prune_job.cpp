@@ -11,7 +11,9 @@
 #include "core/common/version.h"
 #include "core/data/corpus.h"
 #include "core/data/windows.h"
+#include "core/dist/collective.h"
 #include "core/eval/accuracy.h"
+#include "core/eval/dist_eval.h"
 #include "core/model/layerwise.h"
 #include "core/eval/perplexity.h"
 #include "core/io/model_hash.h"
@@ -163,7 +165,10 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   PruneResult res;
   res.request = reqIn;
   PruneRequest& req = res.request;
-  const torch::Device device = chooseDevice(req.device);
+  torch::Device device = chooseDevice(req.device);
+  if (device.is_cuda() && req.dist.distributed())  // one GPU per local rank, as torchrun lays them out
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(req.dist.localRank % std::max<int64_t>(
+                                                                         1, static_cast<int64_t>(torch::cuda::device_count()))));
   res.device = device.str();
   DUO_CHECK(req.streamDtype == "f32" || req.streamDtype == "bf16", "--stream-dtype '", req.streamDtype,
             "' is not f32 or bf16");
@@ -184,6 +189,12 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   bool keepSites = true;
   res.memoryPlan = choosePlan(req, m.info, res.sparsity, estimateEvalWindows(req), freeDevice, &keepSites);
   if (req.memoryCheck) checkMemoryPlan(res.memoryPlan);
+
+  // The ranks meet here: every input was checked the same way on each, before the long part.
+  const std::unique_ptr<Collective> dist = openCollective(req.dist, device);
+  const bool lead = dist->rank() == 0;  // writes the checkpoint
+  res.worldSize = dist->size();
+  if (dist->size() > 1) res.distBackend = dist->backend();
 
   // Calibration and evaluation data.
   const CorpusText calib = loadCorpus(req.calibSource);
@@ -207,6 +218,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   co.device = device;
   co.streamDtype = req.streamDtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   co.keepSiteInputs = keepSites;
+  co.dist = dist.get();
   res.siteInputs = co.keepSiteInputs ? "keep" : "recompute";
   {
     const std::string where = chooseStreamPlacement(res.memoryPlan, req.streamDevice, freeDevice);
@@ -216,7 +228,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
 
   // The checkpoint, written as layers finish (embedding first, head last).
   std::unique_ptr<CheckpointWriter> writer;
-  if (!req.outDir.empty()) {
+  if (!req.outDir.empty() && lead) {
     CheckpointWriterOptions wo;
     wo.dtype = outDtype;
     wo.format = outFormat;
@@ -229,16 +241,18 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   std::unique_ptr<LayerwiseBatches> evalDense, evalPruned;
   PerplexityWindows pplD, pplP;
   std::unique_ptr<AccuracyWalk> accWalk;
+  const McTask myTask = shareTask(task, *dist);  // this rank's items
   double evalSeconds = 0;
   const bool methodHasActs = req.method != Method::Dense;
   if (req.eval) {
     const auto te = std::chrono::steady_clock::now();
     evalDense = std::make_unique<LayerwiseBatches>(cfg, device);
     evalPruned = std::make_unique<LayerwiseBatches>(cfg, device);
-    pplD = addPerplexityWindows(*evalDense, evalWin, 4);
-    pplP = addPerplexityWindows(*evalPruned, evalWin, 4);
-    if (!task.items.empty()) {
-      accWalk = std::make_unique<AccuracyWalk>(*m.tokenizer, task, cfg.maxPositions, 16);
+    const torch::Tensor myWin = shareWindows(evalWin, 4, *dist);
+    pplD = addPerplexityWindows(*evalDense, myWin, 4);
+    pplP = addPerplexityWindows(*evalPruned, myWin, 4);
+    if (!myTask.items.empty()) {
+      accWalk = std::make_unique<AccuracyWalk>(*m.tokenizer, myTask, cfg.maxPositions, 16);
       accWalk->addTo(*evalDense);
       accWalk->addTo(*evalPruned);
     }
@@ -287,17 +301,22 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
     const torch::Tensor fn = source.finalNorm(), head = source.lmHead();
     evalDense->setHead(fn, head);
     evalPruned->setHead(fn, head);
-    const PerplexityResult p = perplexityOf(*evalPruned, pplP);
-    const PerplexityResult d = perplexityOf(*evalDense, pplD);
+    const PerplexityResult p = reducePerplexity(perplexityOf(*evalPruned, pplP), *dist);
+    const PerplexityResult d = reducePerplexity(perplexityOf(*evalDense, pplD), *dist);
     res.eval.done = true;
     res.eval.perplexity = p.perplexity;
     res.eval.densePerplexity = d.perplexity;
     res.eval.tokens = p.tokens;
     res.eval.windows = p.windows;
     res.eval.seqlen = p.seqlen;
-    if (accWalk) {  // multiple-choice accuracy, pruned (rule on) and dense
-      const AccuracyResult ap = accWalk->score(*evalPruned);
-      const AccuracyResult ad = accWalk->score(*evalDense);
+    if (!task.items.empty()) {  // multiple-choice accuracy, pruned (rule on) and dense
+      AccuracyResult ap, ad;
+      if (accWalk) {
+        ap = accWalk->score(*evalPruned);
+        ad = accWalk->score(*evalDense);
+      }
+      ap = reduceAccuracy(ap, *dist);
+      ad = reduceAccuracy(ad, *dist);
       res.eval.taskName = task.name;
       res.eval.taskItems = ap.items;
       res.eval.accuracy = ap.acc;
@@ -338,8 +357,11 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
                     {"duoscope_version", kVersion},
                     {"libtorch_version", kTorchVersion},
                     {"device", res.device}};
+  if (dist->size() > 1) res.provenance["dist"] = {{"world_size", dist->size()}, {"backend", dist->backend()}};
   res.peakRssBytes = peakRssBytes();
   res.secondsTotal = secondsSince(t0);
+  // Every rank has finished its share before rank 0 makes the checkpoint visible.
+  dist->barrier();
 
   if (writer) {
     reportProgress(progress, {"save", req.outDir, 0, 1});
@@ -403,8 +425,10 @@ nlohmann::json PruneResult::toJson() const {
       {"device", device},
       {"stream_device", streamDevice},
       {"site_inputs", siteInputs},
+      {"world_size", worldSize},
       {"provenance", provenance},
       {"out", request.outDir}};
+  if (worldSize > 1) j["dist_backend"] = distBackend;
   if (!outDtype.empty()) j["out_dtype"] = outDtype;
   if (!outFormat.empty()) j["out_format"] = outFormat;
   if (outBytes > 0) j["out_bytes"] = outBytes;

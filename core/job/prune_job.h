@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/progress.h"
+#include "core/dist/dist_settings.h"
 #include "core/job/memory_plan.h"
 #include "core/prune/prune_types.h"
 #include "core/prune/sparsity_config.h"
@@ -47,6 +48,11 @@ struct PruneRequest {
   std::string siteInputs = "auto";   // keep | recompute | auto (keep when the memory plan fits with them)
   std::string device;                // "" = auto (cuda when available), "cpu", "cuda"
   bool memoryCheck = true;           // refuse to start when the memory plan does not fit
+  // Data-parallel run (torch.distributed): every rank runs runPrune with the same request; the
+  // calibration windows, the evaluation windows and the task items are shared out, the
+  // projections' solves spread over the ranks; rank 0 alone writes the checkpoint. World size 1
+  // (the default) is one process with no process group.
+  DistSettings dist;
 };
 
 struct EvalResult {
@@ -82,6 +88,8 @@ struct PruneResult {
   std::string streamDevice;          // where calibration kept its streams: the device's name or "cpu"
   std::string siteInputs;            // "keep" or "recompute": what calibration did
   nlohmann::json provenance;         // model hash, data, seed, versions
+  int worldSize = 1;                 // ranks that ran the job
+  std::string distBackend;           // "gloo" | "nccl" when worldSize > 1
   nlohmann::json toJson() const;     // the `prune --json` document
 };
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/common/error.h"
+#include "core/dist/collective.h"
 
 namespace duo {
 
@@ -36,6 +37,13 @@ void ThresholdCalibrator::addBatch(const torch::Tensor& x) {
   bin = torch::where(a.gt(0), bin, torch::zeros_like(bin));
   m_hist.add_(torch::bincount(bin, {}, kBins + 1).to(m_hist.device()));
   m_total += a.numel();
+}
+
+void ThresholdCalibrator::allReduce(Collective& dist) {
+  if (dist.size() == 1) return;
+  DUO_CHECK(m_hist.defined(), "activation threshold: no calibration inputs on rank ", dist.rank());
+  dist.allReduceSum(m_hist);  // i64 counts: exact
+  m_total = dist.sum(m_total);
 }
 
 float ThresholdCalibrator::threshold(double p) const {

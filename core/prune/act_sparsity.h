@@ -10,6 +10,8 @@
 
 namespace duo {
 
+class Collective;
+
 // Entries zeroed per token of width k at activation sparsity p: round-to-nearest of p * k.
 int64_t topkZeroCount(int64_t k, double p);
 
@@ -37,6 +39,8 @@ class ThresholdCalibrator {
   float threshold(double p) const;
   int64_t count() const { return m_total; }
   void free();
+  // Data-parallel calibration: every rank's histogram summed (each rank must have added inputs).
+  void allReduce(Collective& dist);
 
  private:
   torch::Tensor m_hist;  // [kBins + 1] i64 on the inputs' device; bin 0 = exact zeros

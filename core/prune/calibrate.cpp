@@ -1,5 +1,6 @@
 #include "core/prune/calibrate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -71,9 +72,20 @@ class Calibrator {
         m_onLayer(onLayer),
         m_runner(configOnly(source.config()), opts.device),
         m_clock(opts.device),
-        m_streamDevice(opts.streamDevice.value_or(opts.device)) {}
+        m_streamDevice(opts.streamDevice.value_or(opts.device)),
+        m_single(singleProcess()),
+        m_dist(opts.dist ? *opts.dist : *m_single),
+        m_bw(opts.batchWindows) {}
 
-  CalibrationResult run(const torch::Tensor& windows) {
+  // All ranks' windows [N, T] in; this rank calibrates on its share of the chunks.
+  CalibrationResult run(const torch::Tensor& allWindows) {
+    const int64_t N = allWindows.size(0);
+    const int W = m_dist.size();
+    DUO_CHECK(N >= W, "calibration: ", N, " windows cannot be shared by ", W, " ranks (--nsamples must be >= ranks)");
+    if ((N + m_bw - 1) / m_bw < W) m_bw = std::max<int64_t>(1, N / W);  // every rank gets a chunk
+    const auto [c0, c1] = shareOf((N + m_bw - 1) / m_bw, m_dist.rank(), W);
+    m_winOffset = c0 * m_bw;
+    const torch::Tensor windows = allWindows.narrow(0, m_winOffset, std::min(N, c1 * m_bw) - m_winOffset);
     const int L = static_cast<int>(m_source.config().numLayers);
     if (m_opts.sparsity.actRule == ActRule::Threshold) m_res.thresholds.resize(L);
     m_total = int64_t(L) * kNumProj;
@@ -148,9 +160,11 @@ class Calibrator {
   template <typename Fn>
   void forChunks(const Fn& fn) {
     const int64_t n = m_hD.size(0);
-    const int64_t bw = m_opts.batchWindows;
-    for (int64_t i0 = 0; i0 < n; i0 += bw) fn(i0, std::min(bw, n - i0));
+    for (int64_t i0 = 0; i0 < n; i0 += m_bw) fn(i0, std::min(m_bw, n - i0));
   }
+
+  // The rank that solves projection p of layer l: round-robin through the layers' projections.
+  int owner(int l, Proj p) const { return (l * kNumProj + static_cast<int>(p)) % m_dist.size(); }
 
   // The stream whose site inputs the exported model computes with: the baselines' third stream, else
   // the pruned stream. Records' errors and the achieved activation sparsity are measured on it.
@@ -198,6 +212,7 @@ class Calibrator {
         report(siteWhere);
         cal.addBatch(siteInput(exp, l, g.site, i0, b));
       });
+      cal.allReduce(m_dist);
       m_res.thresholds.set(l, g.site, cal.threshold(pa));
       lap(m_res.secondsStats);
     }
@@ -223,14 +238,21 @@ class Calibrator {
       zeros += xs.eq(0).sum().item<int64_t>();
       entries += xs.numel();
     });
+    if (wantStats) stats.allReduce(m_dist);
+    zeros = m_dist.sum(zeros);
+    entries = m_dist.sum(entries);
     lap(m_res.secondsStats);
     const double actAchieved = entries > 0 ? double(zeros) / double(entries) : 0.0;
 
-    // Solve: one factorisation per group for the OBS methods.
+    // Solve: one factorisation per group for the OBS methods (on the ranks that solve one of its
+    // projections).
+    const int me = m_dist.rank();
+    bool mine = false;
+    for (const Proj p : g.projs) mine = mine || owner(l, p) == me;
     ObsOptions obs = m_opts.obs;
     obs.useResidual = method == Method::DuoGpt;
     ObsFactor factor;
-    if (isObs(method)) {
+    if (isObs(method) && mine) {
       try {
         factor = factorObs(std::move(stats), obs);
       } catch (...) {
@@ -241,12 +263,19 @@ class Calibrator {
     std::vector<torch::Tensor> masked(np);  // OBS methods: W o keep, for the mask-only error
     std::vector<double> solveSeconds(np, 0.0);
     lap(m_res.secondsSolve);
+    // Each rank solves its projections of the group first (in parallel with the others), then the
+    // results are broadcast from their owners; the cheap methods run on every rank.
+    const bool shared = isObs(method) && m_dist.size() > 1;
+    std::vector<PrunedWeight> solved(np);
     for (size_t i = 0; i < np; ++i) {
       const Proj p = g.projs[i];
       const torch::Tensor W = Ld.w(p);  // [n, k] original weight on the device
       const MaskSpec spec{m_opts.sparsity.at(l, p).weight, m_opts.sparsity.nm};
-      PrunedWeight r;
-      try {
+      PrunedWeight& r = solved[i];
+      if (shared && owner(l, p) != me) {  // solved by another rank: its weights and mask arrive below
+        r.weight = torch::empty_like(W);
+        r.keep = torch::empty(W.sizes(), W.options().dtype(torch::kBool));
+      } else try {
         switch (method) {
           case Method::DuoGpt:
           case Method::SparseGpt:
@@ -258,11 +287,25 @@ class Calibrator {
       } catch (...) {
         rethrowWithContext(where(l, projName(p)));
       }
+      solveSeconds[i] = m_clock.lap();
+    }
+    for (size_t i = 0; i < np; ++i) {
+      const Proj p = g.projs[i];
+      const torch::Tensor W = Ld.w(p);
+      PrunedWeight& r = solved[i];
+      if (shared) {
+        auto keepBytes = r.keep.to(torch::kUInt8);  // c10d has no bool reductions: bytes
+        std::vector<torch::Tensor> ts{r.weight, keepBytes};
+        m_dist.broadcast(ts, owner(l, p));
+        r.weight = ts[0];
+        r.keep = ts[1].to(torch::kBool);
+      }
       if (isObs(method)) masked[i] = W * r.keep;
       Lp.w(p) = r.weight.contiguous();
-      solveSeconds[i] = m_clock.lap();
+      solveSeconds[i] += m_clock.lap();
       m_res.secondsSolve += solveSeconds[i];
     }
+    solved.clear();
     stats.free();
     factor = ObsFactor{};
 
@@ -272,7 +315,6 @@ class Calibrator {
     // (kMaskOnlyTokens tokens, at least one window): one more product, on a sample.
     std::vector<double> num(np, 0.0), ref(np, 0.0), numMask(np, 0.0), refMask(np, 0.0);
     auto sq = [](const torch::Tensor& t) { return t.square().sum(torch::kFloat64).item<double>(); };
-    bool firstChunk = true;
     const int64_t T = m_hD.size(1);
     const int64_t maskWindows = std::max<int64_t>(1, (kMaskOnlyTokens + T - 1) / T);
     std::vector<torch::Tensor> next(streams.size());
@@ -288,6 +330,8 @@ class Calibrator {
     }
     forChunks([&](int64_t i0, int64_t b) {
       report(where(l, "forward"));
+      // Windows of this chunk among the first maskWindows of all ranks' windows.
+      const int64_t mb = std::clamp<int64_t>(maskWindows - (m_winOffset + i0), 0, b);
       std::vector<torch::Tensor> yd(np);  // dense outputs, without bias
       for (size_t s = 0; s < streams.size(); ++s) {
         LayerStream& st = streams[s];
@@ -305,13 +349,11 @@ class Calibrator {
           if (s == 0) {
             yd[i] = wx;
             ref[i] += sq(yd[i]);
-            if (firstChunk) refMask[i] += sq(yd[i].narrow(0, 0, std::min(b, maskWindows)));
+            if (mb > 0) refMask[i] += sq(yd[i].narrow(0, 0, mb));
           } else {
             num[i] += sq(wx - yd[i]);
-            if (firstChunk && masked[i].defined()) {
-              const int64_t mb = std::min(b, maskWindows);
+            if (mb > 0 && masked[i].defined())
               numMask[i] += sq(torch::linear(xin.narrow(0, 0, mb), masked[i]) - yd[i].narrow(0, 0, mb));
-            }
           }
         }
         if (!keep) {
@@ -338,11 +380,19 @@ class Calibrator {
         if (g.site == Site::Down) st.h->narrow(0, i0, b).copy_(out);
         else next[s].narrow(0, i0, b).copy_(out);
       }
-      firstChunk = false;
     });
     for (size_t s = 0; keep && s < streams.size(); ++s) {
       streams[s].x = next[s];
       if (g.site == Site::Down) streams[s].h1 = torch::Tensor();
+    }
+    if (m_dist.size() > 1) {  // the errors' sums over every rank's windows
+      std::vector<double> sums;
+      for (const auto* v : {&num, &ref, &numMask, &refMask}) sums.insert(sums.end(), v->begin(), v->end());
+      auto t = torch::tensor(sums, torch::kFloat64);
+      m_dist.allReduceSum(t);
+      const double* d = t.data_ptr<double>();
+      for (auto* v : {&num, &ref, &numMask, &refMask})
+        for (double& x : *v) x = *d++;
     }
     lap(m_res.secondsForward);
 
@@ -376,6 +426,10 @@ class Calibrator {
   LlamaModel m_runner;   // computes layers with the weights given per call, on the device
   Stopwatch m_clock;
   torch::Device m_streamDevice;
+  std::unique_ptr<Collective> m_single;  // the collective when opts.dist is null
+  Collective& m_dist;
+  int64_t m_bw;           // windows per forward chunk (fewer when ranks outnumber the chunks)
+  int64_t m_winOffset = 0;  // this rank's first window among all ranks' windows
   CalibrationResult m_res;
   torch::Tensor m_hD;    // [N, T, d] stream dtype, dense stream
   torch::Tensor m_hP;    // [N, T, d] stream dtype, pruned stream (the method's calibration inputs)

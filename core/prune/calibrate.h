@@ -17,6 +17,7 @@
 #include <torch/torch.h>
 
 #include "core/common/progress.h"
+#include "core/dist/collective.h"
 #include "core/model/io/weight_source.h"
 #include "core/model/llama_weights.h"
 #include "core/prune/act_thresholds.h"
@@ -41,6 +42,12 @@ struct CalibrateOptions {
   // chunk's layer prefix for every group instead (memory of one chunk, about twice the forward
   // work): for calibration sets whose site inputs do not fit (e.g. 128 x 2048 on a 70B model).
   bool keepSiteInputs = true;
+  // Data-parallel calibration (null or one rank: this process does everything). Every rank passes
+  // the same windows and options; each takes a contiguous share of the forward chunks (whole chunks
+  // of batchWindows windows, so that every chunk is computed as one process would), the statistics
+  // and threshold histograms are summed over ranks, each projection is solved by one rank
+  // (round-robin through the layer) and broadcast, so every rank goes on with identical weights.
+  Collective* dist = nullptr;
 };
 
 struct CalibrationResult {

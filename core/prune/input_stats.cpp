@@ -3,23 +3,40 @@
 #include <algorithm>
 
 #include "core/common/error.h"
+#include "core/dist/collective.h"
 
 namespace duo {
 
 namespace {
 
-// H = keep * H + add * S^T S for a symmetric H [k, k] and S [m, k]: row panels from the diagonal
-// rightwards (S[:, J]^T S[:, j0:]), then mirrored: about half the flops of one full GEMM.
-void symmetricUpdate(torch::Tensor& H, const torch::Tensor& S, double keep, double add) {
-  constexpr int64_t kPanel = 512;
+constexpr int64_t kPanel = 512;
+
+// sum += S^T S for a symmetric sum [k, k] f64 and S [m, k]: row panels from the diagonal rightwards
+// (S[:, J]^T S[:, j0:], computed in S's dtype, added in f64); the lower triangle is filled in by
+// mirrorUpper when the sums are read. About half the flops of one full GEMM.
+void symmetricAccumulate(torch::Tensor& sum, const torch::Tensor& S) {
+  const int64_t k = sum.size(0);
+  for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
+    const int64_t r = std::min(kPanel, k - j0);
+    sum.narrow(0, j0, r).narrow(1, j0, k - j0).add_(torch::mm(S.narrow(1, j0, r).t(), S.narrow(1, j0, k - j0)));
+  }
+}
+
+// sum += A^T B for sum [k, k] f64 and A, B [m, k], a row panel at a time.
+void accumulate(torch::Tensor& sum, const torch::Tensor& A, const torch::Tensor& B) {
+  const int64_t k = sum.size(0);
+  for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
+    const int64_t r = std::min(kPanel, k - j0);
+    sum.narrow(0, j0, r).add_(torch::mm(A.narrow(1, j0, r).t(), B));
+  }
+}
+
+// The full symmetric matrix from the row panels' upper part: exactly symmetric.
+void mirrorUpper(torch::Tensor& H) {
   const int64_t k = H.size(0);
   for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
     const int64_t r = std::min(kPanel, k - j0);
-    H.narrow(0, j0, r).narrow(1, j0, k - j0).addmm_(S.narrow(1, j0, r).t(), S.narrow(1, j0, k - j0), keep, add);
-  }
-  for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
-    const int64_t r = std::min(kPanel, k - j0);
-    auto diag = H.narrow(0, j0, r).narrow(1, j0, r);  // exactly symmetric, like the rest
+    auto diag = H.narrow(0, j0, r).narrow(1, j0, r);
     diag.copy_(diag.triu() + diag.triu(1).t());
     if (j0 + r < k)
       H.narrow(0, j0 + r, k - j0 - r).narrow(1, j0, r).copy_(H.narrow(0, j0, r).narrow(1, j0 + r, k - j0 - r).t());
@@ -45,55 +62,79 @@ void InputStats::addBatch(const torch::Tensor& xs, const torch::Tensor& xd) {
   if (xd.defined())
     DUO_CHECK(xd.sizes() == xs.sizes(), "input statistics: dense input ", xd.sizes(),
               " does not match the sparsified input ", xs.sizes());
+  DUO_CHECK(!m_final, "input statistics: inputs added after the statistics were read");
   const auto opt = torch::TensorOptions().device(m_opts.device).dtype(m_opts.dtype);
+  const auto acc = opt.dtype(torch::kFloat64);
   const auto s = xs.detach().reshape({-1, m_k}).to(opt);  // [m, k] token-major Xs^T
   const int64_t m = s.size(0);
   if (m == 0) return;
-  const double n = static_cast<double>(m_tokens);
-  const double keep = n / (n + static_cast<double>(m));
-  const double add = 2.0 / (n + static_cast<double>(m));
   if (m_opts.diagonalOnly) {
-    if (!m_d.defined()) m_d = torch::zeros({m_k}, opt);
-    m_d.mul_(keep).add_(s.square().sum(0), add);  // diag(Xs Xs^T)
+    if (!m_sd.defined()) m_sd = torch::zeros({m_k}, acc);
+    m_sd.add_(s.square().sum(0));  // diag(Xs Xs^T)
     m_tokens += m;
     return;
   }
-  if (!m_H.defined()) {
-    m_H = torch::zeros({m_k, m_k}, opt);
+  if (!m_sH.defined()) {
+    m_sH = torch::zeros({m_k, m_k}, acc);
     if (m_opts.trackResidual) {
-      m_M = torch::zeros({m_k, m_k}, opt);
-      m_a = torch::zeros({m_k}, opt);
+      m_sM = torch::zeros({m_k, m_k}, acc);
+      m_sa = torch::zeros({m_k}, acc);
     }
-    if (m_opts.trackError) m_A = torch::zeros({m_k, m_k}, opt);
+    if (m_opts.trackError) m_sA = torch::zeros({m_k, m_k}, acc);
   }
-  // Running mean with scale 2/n over all n tokens: old sums shrink by n/(n+m), new ones enter
-  // with 2/(n+m) (SparseGPT's convention).
-  symmetricUpdate(m_H, s, keep, add);  // H = Xs Xs^T
-  torch::Tensor dx;                 // [m, k] dX^T, undefined when dX = 0
-  if (xd.defined()) dx = xd.detach().reshape({-1, m_k}).to(opt) - s;
-  if (m_opts.trackResidual) {
-    if (dx.defined()) {
-      m_M.addmm_(dx.t(), s, keep, add);                   // M = dX Xs^T
-      m_a.mul_(keep).add_(dx.square().sum(0), add);       // a_j = ||dX_j||^2
-    } else {
-      m_M.mul_(keep);
-      m_a.mul_(keep);
+  symmetricAccumulate(m_sH, s);  // H = Xs Xs^T
+  if (xd.defined()) {            // dX = 0 adds nothing to M, a and A
+    const auto dx = xd.detach().reshape({-1, m_k}).to(opt) - s;  // [m, k] dX^T
+    if (m_opts.trackResidual) {
+      accumulate(m_sM, dx, s);        // M = dX Xs^T
+      m_sa.add_(dx.square().sum(0));  // a_j = ||dX_j||^2
     }
-  }
-  if (m_opts.trackError) {
-    if (dx.defined()) m_A.addmm_(dx.t(), dx, keep, add);  // A = dX dX^T
-    else m_A.mul_(keep);
+    if (m_opts.trackError) symmetricAccumulate(m_sA, dx);  // A = dX dX^T
   }
   m_tokens += m;
 }
 
+const InputStats& InputStats::finalized() const {
+  if (m_final) return *this;
+  m_final = true;
+  if (m_tokens == 0) return *this;
+  const double scale = 2.0 / static_cast<double>(m_tokens);
+  auto finish = [&](torch::Tensor& sum, bool symmetric) {
+    torch::Tensor out;
+    if (!sum.defined()) return out;
+    if (symmetric) mirrorUpper(sum);
+    out = sum.mul_(scale).to(m_opts.dtype);
+    sum = torch::Tensor();  // released before the next one is converted
+    return out;
+  };
+  m_H = finish(m_sH, true);
+  m_M = finish(m_sM, false);
+  m_a = finish(m_sa, false);
+  m_A = finish(m_sA, true);
+  m_d = finish(m_sd, false);
+  return *this;
+}
+
+void InputStats::allReduce(Collective& dist) {
+  if (dist.size() == 1) return;
+  DUO_CHECK(!m_final, "input statistics: all-reduce after the statistics were read");
+  const int64_t total = dist.sum(m_tokens);
+  DUO_CHECK(total > 0, "input statistics: no calibration tokens on any rank");
+  for (torch::Tensor* t : {&m_sH, &m_sM, &m_sa, &m_sA, &m_sd})
+    if (t->defined()) dist.allReduceSum(*t);  // f64 sums
+  m_tokens = total;
+}
+
 torch::Tensor InputStats::inputNorms() const {
+  finalized();
   DUO_CHECK(m_H.defined() || m_d.defined(), "input statistics: no calibration inputs were added");
   return (m_d.defined() ? m_d : m_H.diagonal()).clamp_min(0).sqrt();
 }
 
 void InputStats::free() {
   m_H = m_M = m_a = m_A = m_d = torch::Tensor();
+  m_sH = m_sM = m_sa = m_sA = m_sd = torch::Tensor();
+  m_final = false;
   m_tokens = 0;
 }
 

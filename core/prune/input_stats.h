@@ -9,14 +9,26 @@
 //   a_j = ||dX_j||^2 [k]   when residual tracking is on
 //   A = dX dX^T   [k, k]   when error tracking is on (the fourth statistic: the output error
 //                          ||W' Xs - W Xd||^2 is a quadratic form in H, M and A, see outputError)
-// All four share one running-mean scale 2/m over the m tokens seen so far.
-// Memory: k^2 per matrix (3 k^2 with everything on; f32 k = 1536: 28 MiB; k = 28672: 9.2 GiB).
+// All four share one scale 2/m over the m tokens seen (SparseGPT's convention).
+//
+// Each batch's products are computed in the statistics' dtype and summed in f64; the first read
+// (H(), M(), ..., or a solver taking them) scales the sums by 2/m and casts them to the dtype, and
+// no batch can be added after that. The statistics therefore do not depend on how the tokens were
+// batched, ordered or split over the ranks of a data-parallel job (allReduce) beyond f64 rounding,
+// far below f32's: one process and several give the same f32 matrices, so the same masks (the
+// OBS solve is chaotic at f32 rounding: on the tiny model a rounding-level change of H moved
+// perplexity by 1-10%).
+// Memory: while accumulating 8 k^2 bytes per matrix (f64); reading converts them one at a time
+// (f64 and dtype copies side by side), then k^2 in the dtype each (f32 k = 1536: 9 MiB; k = 28672:
+// 3.1 GiB per matrix).
 #pragma once
 #include <cstdint>
 
 #include <torch/torch.h>
 
 namespace duo {
+
+class Collective;
 
 struct StatsOptions {
   torch::Device device = torch::kCPU;
@@ -44,26 +56,36 @@ class InputStats {
   bool hasResidual() const { return m_opts.trackResidual; }
   bool hasError() const { return m_opts.trackError; }
 
-  const torch::Tensor& H() const { return m_H; }  // [k, k], undefined with diagonalOnly
-  const torch::Tensor& M() const { return m_M; }  // [k, k], undefined unless trackResidual
-  const torch::Tensor& a() const { return m_a; }  // [k], undefined unless trackResidual
-  const torch::Tensor& A() const { return m_A; }  // [k, k], undefined unless trackError
+  const torch::Tensor& H() const { return finalized().m_H; }  // [k, k], undefined with diagonalOnly
+  const torch::Tensor& M() const { return finalized().m_M; }  // [k, k], undefined unless trackResidual
+  const torch::Tensor& a() const { return finalized().m_a; }  // [k], undefined unless trackResidual
+  const torch::Tensor& A() const { return finalized().m_A; }  // [k, k], undefined unless trackError
 
   // ||Xs_j|| up to the common scale: sqrt(H_jj) [k] (Wanda's input norm).
   torch::Tensor inputNorms() const;
 
+  // Data-parallel calibration: the sums over every rank's tokens, as if one process had seen them
+  // all. Before the first read, on every rank.
+  void allReduce(Collective& dist);
+
   void free();  // releases the matrices; tokens() goes back to 0
-  torch::Tensor takeH() { return std::move(m_H); }  // hands H over (the OBS factorisation damps it in place)
+  torch::Tensor takeH() { return std::move(finalized().m_H); }  // hands H over (the OBS factorisation damps it in place)
 
  private:
+  const InputStats& finalized() const;  // the sums scaled and cast, once
+
   int64_t m_k;
   StatsOptions m_opts;
   int64_t m_tokens = 0;
-  torch::Tensor m_H;  // [k, k]
-  torch::Tensor m_M;  // [k, k]
-  torch::Tensor m_a;  // [k]
-  torch::Tensor m_A;  // [k, k]
-  torch::Tensor m_d;  // [k] diag(H), diagonalOnly
+  // f64 sums of the products while accumulating (H's and A's upper triangle by row panels).
+  mutable torch::Tensor m_sH, m_sM, m_sa, m_sA, m_sd;
+  mutable bool m_final = false;
+  // The statistics in the dtype, scale 2/m, after the first read.
+  mutable torch::Tensor m_H;  // [k, k]
+  mutable torch::Tensor m_M;  // [k, k]
+  mutable torch::Tensor m_a;  // [k]
+  mutable torch::Tensor m_A;  // [k, k]
+  mutable torch::Tensor m_d;  // [k] diag(H), diagonalOnly
 };
 
 // Relative output error of a pruned weight on the calibration data, from the statistics alone:

@@ -10,6 +10,9 @@
 #include <QSpinBox>
 #include <QTabWidget>
 #include <QApplication>
+#include <QClipboard>
+#include <QFileInfo>
+#include <QProcess>
 #include <QFile>
 #include <QImage>
 #include <QLabel>
@@ -307,6 +310,48 @@ class TestMainWindow : public QObject {
     QVERIFY(w.sparsityTable()->config() == saved);
     QCOMPARE(w.findChild<QSpinBox*>("seqlen")->value(), 128);
     QCOMPARE(w.currentRequest().seqlen, 128);
+  }
+
+  void copyCommandLineRunsInTheCli() {
+    // Run > Copy command line: the copied command (here its 2-rank form) runs the window's setup in
+    // duoscope-cli, and its run record opens in the window like any other.
+    QTemporaryDir tmp;
+    const QString runsDir = tmp.filePath("runs");
+    MainWindow w(nullptr, runsDir);
+    QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
+    w.openModel(QString::fromStdString(duo::resolveModelPath("tiny")));
+    QVERIFY(opened.wait(30000));
+    QVERIFY(w.action("actionCopyCommandLine")->isEnabled());
+    w.findChild<QSpinBox*>("nsamples")->setValue(8);
+    w.findChild<QSpinBox*>("seqlen")->setValue(32);
+    auto* model = w.sparsityTable()->model();
+    model->setValues({model->index(1, 0)}, duo::ui::SparsityModel::ColWeight, 0.7);
+    const QString cfg = tmp.filePath("my run.sparsity.json");  // a space: the command must quote it
+    w.copyCommandLine(cfg);
+    QVERIFY(QFile::exists(cfg));
+    const QStringList lines = QGuiApplication::clipboard()->text().split('\n', Qt::SkipEmptyParts);
+    QCOMPARE(lines.size(), 3);
+    QVERIFY2(lines[0].startsWith("duoscope-cli prune --model "), qPrintable(lines[0]));
+    QVERIFY2(lines[1] == lines[0] + " --nproc 2", qPrintable(lines[1]));
+    QVERIFY2(lines[2] == "torchrun --nproc-per-node 2 --no-python " + lines[0], qPrintable(lines[2]));
+    QProcess p;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert("PATH", QFileInfo(qEnvironmentVariable("DUO_CLI")).absolutePath() + ":" + env.value("PATH"));
+    env.insert("OMP_NUM_THREADS", "1");
+    p.setProcessEnvironment(env);
+    p.start("/bin/sh", {"-c", lines[1] + " --json --runs-dir '" + runsDir + "'"});
+    QVERIFY(p.waitForFinished(600000));
+    QVERIFY2(p.exitCode() == 0, p.readAllStandardError().constData());
+    const auto j = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
+    QCOMPARE(j["world_size"].get<int>(), 2);
+    QCOMPARE(j["options"]["nsamples"].get<int>(), 8);
+    QCOMPARE(j["options"]["seqlen"].get<int>(), 32);
+    const duo::SparsityConfig ran = duo::SparsityConfig::fromJson(j["sparsity"], 4, "run");
+    QVERIFY(ran == w.sparsityTable()->config());
+    MainWindow w2(nullptr, runsDir);
+    const QString id = QString::fromStdString(j["run_id"].get<std::string>());
+    QVERIFY2(w2.runStore()->find(id), qPrintable(id));
+    w2.loadRun(id);
   }
 
   void screenshotRenders() {

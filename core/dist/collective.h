@@ -1,0 +1,48 @@
+// The collectives a data-parallel job needs, behind one interface: a single process (every call a
+// no-op) or a c10d process group (Gloo on CPU, NCCL on CUDA) opened from DistSettings. Internal
+// header (torch). Every call is made by all ranks in the same order; a failure on any rank (a
+// peer gone, a timeout) throws duo::Error naming this rank and the operation.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "core/dist/dist_settings.h"
+
+namespace duo {
+
+class Collective {
+ public:
+  virtual ~Collective() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend() const = 0;  // "none" for a single process, "gloo", "nccl"
+  // In place: every rank ends with the element-wise sum over ranks (same shapes and dtypes on all).
+  virtual void allReduceSum(std::vector<torch::Tensor>& tensors) = 0;
+  // In place: every rank ends with root's values (same shapes and dtypes on all).
+  virtual void broadcast(std::vector<torch::Tensor>& tensors, int root) = 0;
+  virtual void barrier() = 0;
+
+  // Conveniences: a double / an int64 summed over ranks (f64 / i64 on the host).
+  double sum(double v);
+  int64_t sum(int64_t v);
+  void allReduceSum(torch::Tensor& t);
+  void broadcast(torch::Tensor& t, int root);
+};
+
+// One process: rank 0 of 1, every collective a no-op.
+std::unique_ptr<Collective> singleProcess();
+
+// The process group `s` describes (a single process when s.worldSize is 1): rank 0 serves the
+// rendezvous (TCPStore) at MASTER_ADDR:MASTER_PORT, the others connect within s.connectSeconds;
+// backend auto is NCCL when `device` is CUDA and NCCL is built, Gloo otherwise. Throws duo::Error
+// naming the rank and the cause (port in use, master unreachable, backend not built).
+std::unique_ptr<Collective> openCollective(const DistSettings& s, torch::Device device);
+
+// The contiguous share [begin, end) of `n` items that `rank` of `size` takes: shares differ by at
+// most one item, lower ranks take the larger ones.
+std::pair<int64_t, int64_t> shareOf(int64_t n, int rank, int size);
+
+}  // namespace duo
