@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "app/cli/dist.h"
 #include "core/common/error.h"
 #include "core/job/sensitivity_job.h"
 #include "core/prune/sensitivity.h"
@@ -16,6 +17,7 @@ struct SensitivityArgs {
   std::string method = "duogpt";
   std::string out;
   bool json = false;
+  DistArgs dist;
 };
 
 Registrar reg("sensitivity", [](CLI::App& app) {
@@ -48,14 +50,18 @@ Registrar reg("sensitivity", [](CLI::App& app) {
   cmd->add_option("--device", a->req.device, "auto | cpu | cuda");
   cmd->add_option("--out", a->out, "Write the table (duoscope.sensitivity/1) to this JSON file");
   cmd->add_flag("--json", a->json, "Print the table as JSON");
+  addDistOptions(cmd, a->dist);
   cmd->callback([a] {
     SensitivityRequest req = a->req;
     Method m = Method::DuoGpt;
     DUO_CHECK(methodFromName(a->method, &m), "--method '", a->method, "' is not duogpt, sparsegpt, wanda or magnitude");
     req.options.estimator = estimatorFor(m);
-    auto progress = progressBar();
+    req.dist = resolveDist(a->dist);  // --nproc: starts the workers here and leaves with their status
+    const bool lead = req.dist.rank == 0;
+    auto progress = progressBar(!lead);
     const SensitivityTable t = runSensitivity(req, progress);
     finishProgress();
+    if (!lead) return;  // rank 0 writes and prints
     if (!a->out.empty()) t.save(a->out);
     if (a->json) {
       printJson(t.toJson());

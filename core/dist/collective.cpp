@@ -46,6 +46,19 @@ std::pair<int64_t, int64_t> shareOf(int64_t n, int rank, int size) {
   return {begin, begin + base + (rank < extra ? 1 : 0)};
 }
 
+ChunkShare shareChunks(int64_t n, int64_t batch, const Collective& dist, const std::string& what) {
+  const int W = dist.size();
+  DUO_CHECK(batch >= 1, what, ": windows per chunk expected >= 1, got ", batch);
+  DUO_CHECK(n >= W, what, ": ", n, " windows cannot be shared by ", W, " ranks (--nsamples must be >= ranks)");
+  ChunkShare s;
+  s.batch = batch;
+  if ((n + batch - 1) / batch < W) s.batch = std::max<int64_t>(1, n / W);  // every rank gets a chunk
+  const auto [c0, c1] = shareOf((n + s.batch - 1) / s.batch, dist.rank(), W);
+  s.begin = c0 * s.batch;
+  s.end = std::min(n, c1 * s.batch);
+  return s;
+}
+
 namespace {
 
 class SingleProcess final : public Collective {

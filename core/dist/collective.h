@@ -45,4 +45,14 @@ std::unique_ptr<Collective> openCollective(const DistSettings& s, torch::Device 
 // most one item, lower ranks take the larger ones.
 std::pair<int64_t, int64_t> shareOf(int64_t n, int rank, int size);
 
+// `n` windows cut into forward chunks of `batch` (the last one shorter), the chunks shared out
+// contiguously: this rank's windows [begin, end) and the chunk size every rank uses. Each chunk
+// holds the windows it would hold in one process, so it is computed the same way. With fewer
+// chunks than ranks the chunk size shrinks so that every rank gets one; n < ranks throws, naming
+// `what` ("calibration").
+struct ChunkShare {
+  int64_t begin = 0, end = 0, batch = 1;
+};
+ChunkShare shareChunks(int64_t n, int64_t batch, const Collective& dist, const std::string& what);
+
 }  // namespace duo

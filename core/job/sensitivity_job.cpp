@@ -8,6 +8,8 @@
 #include "core/perf/bytes_model.h"
 #include "core/prune/sensitivity_compute.h"
 
+#include "core/dist/collective.h"
+
 namespace duo {
 
 
@@ -48,7 +50,11 @@ namespace {
 
 // One forward + backward per window with a zero tensor requiring grad added at every projection's
 // output: its gradient is G = d(window loss)/dY. Accumulates sum G^2 Y^2 per projection.
-void lossWeightsOn(LlamaModel& model, const torch::Tensor& windows, SensitivityTable& t, const ProgressFn& progress) {
+void lossWeightsOn(LlamaModel& model, const torch::Tensor& allWindows, SensitivityTable& t, const ProgressFn& progress,
+                   Collective& dist) {
+  // Data-parallel: each rank takes a contiguous share of the windows; the sums are added over ranks.
+  const auto [w0, w1] = shareOf(allWindows.size(0), dist.rank(), dist.size());
+  const torch::Tensor windows = allWindows.narrow(0, w0, w1 - w0);
   const int L = static_cast<int>(model.config().numLayers);
   DUO_CHECK(t.numLayers() == L, "loss weights: the table has ", t.numLayers(), " layers, the model ", L);
   std::vector<double> acc(static_cast<size_t>(L) * kNumProj, 0.0);
@@ -84,7 +90,13 @@ void lossWeightsOn(LlamaModel& model, const torch::Tensor& windows, SensitivityT
     }
     tokens += T - 1;
   }
-  t.lossWindows = static_cast<int>(n);
+  if (dist.size() > 1) {
+    auto sums = torch::tensor(acc, torch::kFloat64);
+    dist.allReduceSum(sums);
+    for (size_t i = 0; i < acc.size(); ++i) acc[i] = sums[static_cast<int64_t>(i)].item<double>();
+    tokens = dist.sum(tokens);
+  }
+  t.lossWindows = static_cast<int>(allWindows.size(0));
   reportProgress(progress, Progress{"loss weights", "done", n, n});
   for (int l = 0; l < L; ++l)
     for (int p = 0; p < kNumProj; ++p)
@@ -118,23 +130,29 @@ void computeLossWeights(SensitivityTable& t, const SensitivityRequest& reqIn, co
   SensitivityRequest req = lossWindowsRequest(reqIn);
   const torch::Device device = chooseDevice(req.device);
   LoadedModel m = loadModel(req.model, device, progress);
-  lossWeightsOn(*m.model, calibrationWindows(req, m, device), t, progress);
+  lossWeightsOn(*m.model, calibrationWindows(req, m, device), t, progress, *singleProcess());
 }
 
 SensitivityTable runSensitivity(const SensitivityRequest& reqIn, const ProgressFn& progress) {
   SensitivityRequest req = reqIn;
   req.options.validate();
   SensitivityRequest lossReq = lossWindowsRequest(req);  // checked before any work
-  const torch::Device device = chooseDevice(req.device);
+  torch::Device device = chooseDevice(req.device);
+  if (device.is_cuda() && req.dist.distributed())  // one GPU per local rank
+    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(req.dist.localRank % std::max<int64_t>(
+                                                                         1, static_cast<int64_t>(torch::cuda::device_count()))));
+  const std::unique_ptr<Collective> dist = openCollective(req.dist, device);
+  req.options.dist = dist.get();
   LoadedModel m = loadModel(req.model, device, progress);
   const torch::Tensor windows = calibrationWindows(req, m, device);
   SensitivityTable t = computeSensitivity(m.model->weights(), windows, req.options, device, progress);
+  req.options.dist = nullptr;
   t.model = req.model;
   t.calib = req.calibSource;
   t.seed = req.seed;
   // The same windows unless --loss-windows asks for another number of them (req.nsamples is resolved now).
   const bool ownWindows = req.lossWindows > 0 && req.lossWindows != req.nsamples;
-  lossWeightsOn(*m.model, ownWindows ? calibrationWindows(lossReq, m, device) : windows, t, progress);
+  lossWeightsOn(*m.model, ownWindows ? calibrationWindows(lossReq, m, device) : windows, t, progress, *dist);
   fillDecodeTimes(t, req.contextTokens, req.bandwidthGbs, req.timing);
   return t;
 }

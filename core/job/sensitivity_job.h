@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/common/progress.h"
+#include "core/dist/dist_settings.h"
 #include "core/perf/bytes_model.h"
 #include "core/prune/sensitivity.h"
 
@@ -27,6 +28,7 @@ struct SensitivityRequest {
   int contextTokens = 256;              // decode step of the bytes model
   double bandwidthGbs = 20.0;
   const perf::TimingProfile* timing = nullptr;  // measured kernel lines for the decode times (not owned)
+  DistSettings dist;                    // data-parallel: windows shared out over the ranks (runSensitivity)
 };
 
 // Throws duo::Cancelled when progress returns false (nothing is written anywhere). Also fills every

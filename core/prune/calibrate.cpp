@@ -79,13 +79,11 @@ class Calibrator {
 
   // All ranks' windows [N, T] in; this rank calibrates on its share of the chunks.
   CalibrationResult run(const torch::Tensor& allWindows) {
-    const int64_t N = allWindows.size(0);
-    const int W = m_dist.size();
-    DUO_CHECK(N >= W, "calibration: ", N, " windows cannot be shared by ", W, " ranks (--nsamples must be >= ranks)");
-    if ((N + m_bw - 1) / m_bw < W) m_bw = std::max<int64_t>(1, N / W);  // every rank gets a chunk
-    const auto [c0, c1] = shareOf((N + m_bw - 1) / m_bw, m_dist.rank(), W);
-    m_winOffset = c0 * m_bw;
-    const torch::Tensor windows = allWindows.narrow(0, m_winOffset, std::min(N, c1 * m_bw) - m_winOffset);
+    const ChunkShare share = shareChunks(allWindows.size(0), m_bw, m_dist, "calibration");
+    m_bw = share.batch;
+    m_winOffset = share.begin;
+    m_allWindows = allWindows.size(0);
+    const torch::Tensor windows = allWindows.narrow(0, share.begin, share.end - share.begin);
     const int L = static_cast<int>(m_source.config().numLayers);
     if (m_opts.sparsity.actRule == ActRule::Threshold) m_res.thresholds.resize(L);
     m_total = int64_t(L) * kNumProj;
@@ -163,8 +161,30 @@ class Calibrator {
     for (int64_t i0 = 0; i0 < n; i0 += m_bw) fn(i0, std::min(m_bw, n - i0));
   }
 
-  // The rank that solves projection p of layer l: round-robin through the layers' projections.
-  int owner(int l, Proj p) const { return (l * kNumProj + static_cast<int>(p)) % m_dist.size(); }
+  // The rank that solves each projection of group g in layer l: the largest first, each to the rank
+  // with the fewest rows so far (ties from a rank that rotates with the layer and the group, so that
+  // the single-projection groups, o and down, alternate between ranks).
+  std::vector<int> owners(int l, int groupIndex, const Group& g, const LayerWeights& Ld) const {
+    const int W = m_dist.size();
+    std::vector<int> own(g.projs.size(), 0);
+    std::vector<int64_t> load(static_cast<size_t>(W), 0);
+    std::vector<size_t> order(g.projs.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return Ld.w(g.projs[a]).size(0) > Ld.w(g.projs[b]).size(0);
+    });
+    const int rotate = (l + groupIndex) % W;
+    for (const size_t i : order) {
+      int best = -1;
+      for (int j = 0; j < W; ++j) {
+        const int r = (rotate + j) % W;
+        if (best < 0 || load[static_cast<size_t>(r)] < load[static_cast<size_t>(best)]) best = r;
+      }
+      own[i] = best;
+      load[static_cast<size_t>(best)] += Ld.w(g.projs[i]).size(0);
+    }
+    return own;
+  }
 
   // The stream whose site inputs the exported model computes with: the baselines' third stream, else
   // the pruned stream. Records' errors and the achieved activation sparsity are measured on it.
@@ -187,11 +207,12 @@ class Calibrator {
       }
     }
     m_res.secondsForward += m_clock.lap();
-    for (const Group& g : kGroups) runGroup(l, g, Ld, Lp, streams);
+    for (int gi = 0; gi < 4; ++gi) runGroup(l, gi, kGroups[gi], Ld, Lp, streams);
     if (m_onLayer) m_onLayer(LayerDone{l, Ld, Lp, m_res.thresholds});
   }
 
-  void runGroup(int l, const Group& g, const LayerWeights& Ld, LayerWeights& Lp, std::vector<LayerStream>& streams) {
+  void runGroup(int l, int groupIndex, const Group& g, const LayerWeights& Ld, LayerWeights& Lp,
+                std::vector<LayerStream>& streams) {
     const Method method = m_opts.method;
     const double pa = m_opts.sparsity.siteAct(l, g.site);
     const std::string siteWhere = where(l, std::string(siteName(g.site)) + " inputs");
@@ -247,8 +268,9 @@ class Calibrator {
     // Solve: one factorisation per group for the OBS methods (on the ranks that solve one of its
     // projections).
     const int me = m_dist.rank();
+    const std::vector<int> owner = owners(l, groupIndex, g, Ld);
     bool mine = false;
-    for (const Proj p : g.projs) mine = mine || owner(l, p) == me;
+    for (const int o : owner) mine = mine || o == me;
     ObsOptions obs = m_opts.obs;
     obs.useResidual = method == Method::DuoGpt;
     ObsFactor factor;
@@ -272,7 +294,7 @@ class Calibrator {
       const torch::Tensor W = Ld.w(p);  // [n, k] original weight on the device
       const MaskSpec spec{m_opts.sparsity.at(l, p).weight, m_opts.sparsity.nm};
       PrunedWeight& r = solved[i];
-      if (shared && owner(l, p) != me) {  // solved by another rank: its weights and mask arrive below
+      if (shared && owner[i] != me) {  // solved by another rank: its weights and mask arrive below
         r.weight = torch::empty_like(W);
         r.keep = torch::empty(W.sizes(), W.options().dtype(torch::kBool));
       } else try {
@@ -296,7 +318,7 @@ class Calibrator {
       if (shared) {
         auto keepBytes = r.keep.to(torch::kUInt8);  // c10d has no bool reductions: bytes
         std::vector<torch::Tensor> ts{r.weight, keepBytes};
-        m_dist.broadcast(ts, owner(l, p));
+        m_dist.broadcast(ts, owner[i]);
         r.weight = ts[0];
         r.keep = ts[1].to(torch::kBool);
       }
@@ -311,12 +333,14 @@ class Calibrator {
 
     // Every stream moves on to the next site through the group's projections (the Down group ends
     // the layer). The output errors come from these very outputs: ||W' S(Xe) - W Xd||^2 against
-    // ||W Xd||^2 over all calibration tokens; the mask-only error from W o keep on the first windows
-    // (kMaskOnlyTokens tokens, at least one window): one more product, on a sample.
+    // ||W Xd||^2 over all calibration tokens; the mask-only error from W o keep on a sample of the
+    // windows (kMaskOnlyTokens tokens, at least one window, evenly strided over all ranks' windows
+    // so that every rank measures its part): one more product, on the sample.
     std::vector<double> num(np, 0.0), ref(np, 0.0), numMask(np, 0.0), refMask(np, 0.0);
     auto sq = [](const torch::Tensor& t) { return t.square().sum(torch::kFloat64).item<double>(); };
     const int64_t T = m_hD.size(1);
     const int64_t maskWindows = std::max<int64_t>(1, (kMaskOnlyTokens + T - 1) / T);
+    const int64_t maskStride = std::max<int64_t>(1, m_allWindows / maskWindows);
     std::vector<torch::Tensor> next(streams.size());
     const bool keep = m_opts.keepSiteInputs;
     for (size_t s = 0; keep && s < streams.size(); ++s) {
@@ -330,8 +354,16 @@ class Calibrator {
     }
     forChunks([&](int64_t i0, int64_t b) {
       report(where(l, "forward"));
-      // Windows of this chunk among the first maskWindows of all ranks' windows.
-      const int64_t mb = std::clamp<int64_t>(maskWindows - (m_winOffset + i0), 0, b);
+      // Windows of this chunk in the mask-only sample: global index g with g % stride == 0, the first
+      // maskWindows of those.
+      std::vector<int64_t> sample;
+      for (int64_t j = 0; j < b; ++j) {
+        const int64_t gw = m_winOffset + i0 + j;
+        if (gw % maskStride == 0 && gw / maskStride < maskWindows) sample.push_back(j);
+      }
+      const bool mb = !sample.empty();
+      const torch::Tensor sampleIdx =
+          mb ? torch::tensor(sample, torch::kInt64).to(m_opts.device) : torch::Tensor();
       std::vector<torch::Tensor> yd(np);  // dense outputs, without bias
       for (size_t s = 0; s < streams.size(); ++s) {
         LayerStream& st = streams[s];
@@ -349,11 +381,11 @@ class Calibrator {
           if (s == 0) {
             yd[i] = wx;
             ref[i] += sq(yd[i]);
-            if (mb > 0) refMask[i] += sq(yd[i].narrow(0, 0, mb));
+            if (mb) refMask[i] += sq(yd[i].index_select(0, sampleIdx));
           } else {
             num[i] += sq(wx - yd[i]);
-            if (mb > 0 && masked[i].defined())
-              numMask[i] += sq(torch::linear(xin.narrow(0, 0, mb), masked[i]) - yd[i].narrow(0, 0, mb));
+            if (mb && masked[i].defined())
+              numMask[i] += sq(torch::linear(xin.index_select(0, sampleIdx), masked[i]) - yd[i].index_select(0, sampleIdx));
           }
         }
         if (!keep) {
@@ -430,6 +462,7 @@ class Calibrator {
   Collective& m_dist;
   int64_t m_bw;           // windows per forward chunk (fewer when ranks outnumber the chunks)
   int64_t m_winOffset = 0;  // this rank's first window among all ranks' windows
+  int64_t m_allWindows = 0;  // all ranks' windows
   CalibrationResult m_res;
   torch::Tensor m_hD;    // [N, T, d] stream dtype, dense stream
   torch::Tensor m_hP;    // [N, T, d] stream dtype, pruned stream (the method's calibration inputs)

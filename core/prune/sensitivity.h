@@ -18,6 +18,8 @@
 
 namespace duo {
 
+class Collective;
+
 // How the weight part of the error is estimated (the solver whose error it predicts).
 enum class WeightEstimator {
   Obs,        // the SparseGPT solver run on H of the dense inputs (predicts DuoGPT / SparseGPT)
@@ -41,6 +43,11 @@ struct SensitivityOptions {
   int actTokens = 4096;      // tokens (evenly strided) on which the activation term is measured; 0 = all
   double owlM = 5.0;         // OWL: a weight is an outlier when its Wanda score > owlM x the layer mean
   int batchWindows = 8;      // windows per forward chunk
+  // Data-parallel (null = this process alone): every rank passes the same windows; each takes a
+  // share of the forward chunks, the statistics and the activation term's sums are summed over
+  // ranks and the weight-error grid points are computed round-robin, so every rank ends with the
+  // table one process computes.
+  Collective* dist = nullptr;
   // Throws duo::Error naming the grid when empty, unsorted, duplicated or outside [0, 1).
   void validate() const;
 };

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/common/error.h"
+#include "core/dist/collective.h"
 #include "core/model/layerwise.h"
 #include "core/model/llama_model.h"
 #include "core/prune/act_sparsity.h"
@@ -33,9 +34,21 @@ class SensitivityRunner {
  public:
   SensitivityRunner(WeightSource& dense, const SensitivityOptions& opts, torch::Device device,
                     const ProgressFn& progress)
-      : m_dense(dense), m_opts(opts), m_device(device), m_progress(progress), m_runner(configOnly(dense.config()), device) {}
+      : m_dense(dense),
+        m_opts(opts),
+        m_device(device),
+        m_progress(progress),
+        m_runner(configOnly(dense.config()), device),
+        m_single(singleProcess()),
+        m_dist(opts.dist ? *opts.dist : *m_single),
+        m_bw(opts.batchWindows) {}
 
-  SensitivityTable run(const torch::Tensor& windows) {
+  // All ranks' windows in; this rank runs the forward on its share of the chunks.
+  SensitivityTable run(const torch::Tensor& allWindows) {
+    const ChunkShare share = shareChunks(allWindows.size(0), m_bw, m_dist, "sensitivity");
+    m_bw = share.batch;
+    m_tokenOffset = share.begin * allWindows.size(1);
+    const torch::Tensor windows = allWindows.narrow(0, share.begin, share.end - share.begin);
     const int L = static_cast<int>(m_dense.config().numLayers);
     m_table.config = m_dense.config();
     m_table.gridW = m_opts.gridW;
@@ -64,9 +77,9 @@ class SensitivityRunner {
       return x;
     };
     const int64_t n = m_h.size(0);
-    for (int64_t i0 = 0; i0 < n; i0 += m_opts.batchWindows) {
+    for (int64_t i0 = 0; i0 < n; i0 += m_bw) {
       report("layer " + std::to_string(l) + " forward");
-      auto chunk = m_h.narrow(0, i0, std::min<int64_t>(m_opts.batchWindows, n - i0));
+      auto chunk = m_h.narrow(0, i0, std::min<int64_t>(m_bw, n - i0));
       chunk.copy_(m_runner.layer(l, chunk, hook, &lw));
     }
 
@@ -95,6 +108,8 @@ class SensitivityRunner {
     so.trackResidual = false;
     InputStats stats(k, so);
     stats.addBatch(X);  // H = X^T X, scale 2/m
+    stats.allReduce(m_dist);
+    const int64_t mAll = stats.tokens();  // over all ranks
     const torch::Tensor colNorm = stats.inputNorms();  // [k] f32 ||X_j|| up to the scale
 
     ObsOptions obs;
@@ -110,20 +125,27 @@ class SensitivityRunner {
       }
     }
 
-    // The activation term's tokens: every stride-th token (all when actTokens is 0 or >= m).
+    // The activation term's tokens: every stride-th token of all ranks' tokens (all when actTokens
+    // is 0 or >= m); this rank's are those of its share.
     const int64_t stride =
-        m_opts.actTokens > 0 && m > m_opts.actTokens ? (m + m_opts.actTokens - 1) / m_opts.actTokens : 1;
-    const torch::Tensor Xa = stride > 1 ? X.slice(0, 0, m, stride) : X;  // [ma, k] f32
-    m_table.actTokens = Xa.size(0);
+        m_opts.actTokens > 0 && mAll > m_opts.actTokens ? (mAll + m_opts.actTokens - 1) / m_opts.actTokens : 1;
+    const int64_t first = (stride - m_tokenOffset % stride) % stride;
+    const torch::Tensor Xa = stride > 1 ? X.slice(0, std::min(first, m), m, stride) : X;  // [ma, k] f32
+    m_table.actTokens = m_dist.sum(static_cast<int64_t>(Xa.size(0)));
     const size_t nW = m_opts.gridW.size(), nA = m_opts.gridA.size();
     std::vector<torch::Tensor> dXa(nA);  // [ma, k] f32: X - S(X) per p_a (undefined at p_a = 0)
-    std::vector<double> rho(nA, 0.0);
-    const double xEnergy = Xa.square().sum().item<double>();
+    // Sums over the activation term's tokens: ||X||^2, then ||X - S(X)||^2 per p_a (all ranks).
+    std::vector<double> energy(nA + 1, 0.0);
+    energy[0] = Xa.square().sum(torch::kFloat64).item<double>();
     for (size_t ia = 0; ia < nA; ++ia) {
       if (m_opts.gridA[ia] <= 0.0) continue;
       dXa[ia] = Xa - sparsifyTopK(Xa, m_opts.gridA[ia]);
-      rho[ia] = xEnergy > 0 ? dXa[ia].square().sum().item<double>() / xEnergy : 0.0;
+      energy[ia + 1] = dXa[ia].square().sum(torch::kFloat64).item<double>();
     }
+    sumOverRanks(energy);
+    const double xEnergy = energy[0];
+    std::vector<double> rho(nA, 0.0);
+    for (size_t ia = 0; ia < nA; ++ia) rho[ia] = xEnergy > 0 ? energy[ia + 1] / xEnergy : 0.0;
 
     for (Proj p : kSiteProjs[static_cast<size_t>(site)]) {
       report("layer " + std::to_string(l) + " " + projName(p));
@@ -136,13 +158,22 @@ class SensitivityRunner {
       ps.actEnergy = rho;
       ps.actError.assign(nA, 0.0);
       ps.weightError.assign(nW, 0.0);
-      const double yEnergy = Xa.matmul(W.t()).square().sum().item<double>();  // ||W X||^2 on the same tokens
+      // ||W X||^2 and ||W (X - S(X))||^2 on the activation term's tokens, summed over ranks.
+      std::vector<double> y(nA + 1, 0.0);
+      y[0] = Xa.matmul(W.t()).square().sum(torch::kFloat64).item<double>();
       for (size_t ia = 0; ia < nA; ++ia)
-        if (dXa[ia].defined() && yEnergy > 0)
-          ps.actError[ia] = dXa[ia].matmul(W.t()).square().sum().item<double>() / yEnergy;
+        if (dXa[ia].defined()) y[ia + 1] = dXa[ia].matmul(W.t()).square().sum(torch::kFloat64).item<double>();
+      sumOverRanks(y);
+      const double yEnergy = y[0];
+      for (size_t ia = 0; ia < nA; ++ia)
+        if (dXa[ia].defined() && yEnergy > 0) ps.actError[ia] = y[ia + 1] / yEnergy;
       for (size_t iw = 0; iw < nW; ++iw) {
         const double pw = m_opts.gridW[iw];
         if (pw <= 0.0) continue;
+        // Grid points round-robin over the ranks (every rank has the same statistics and weights).
+        if ((static_cast<int64_t>(l * kNumProj + static_cast<int>(p)) * static_cast<int64_t>(nW) +
+             static_cast<int64_t>(iw)) % m_dist.size() != m_dist.rank())
+          continue;
         const MaskSpec spec{pw, {}};
         torch::Tensor Wp;  // [n, k] f32
         try {
@@ -156,6 +187,7 @@ class SensitivityRunner {
           rethrowWithContext("layer " + std::to_string(l) + " " + projName(p) + " at p_w " + std::to_string(pw));
         }
       }
+      sumOverRanks(ps.weightError);  // each point from the rank that computed it, 0 elsewhere
       ps.error.assign(nW * nA, 0.0);
       for (size_t iw = 0; iw < nW; ++iw)
         for (size_t ia = 0; ia < nA; ++ia)
@@ -168,11 +200,23 @@ class SensitivityRunner {
     }
   }
 
+  // Element-wise sums over the ranks (f64 on the host).
+  void sumOverRanks(std::vector<double>& v) {
+    if (m_dist.size() == 1 || v.empty()) return;
+    auto t = torch::tensor(v, torch::kFloat64);
+    m_dist.allReduceSum(t);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = t[static_cast<int64_t>(i)].item<double>();
+  }
+
   WeightSource& m_dense;
   const SensitivityOptions& m_opts;
   torch::Device m_device;
   const ProgressFn& m_progress;
   LlamaModel m_runner;
+  std::unique_ptr<Collective> m_single;  // the collective when opts.dist is null
+  Collective& m_dist;
+  int64_t m_bw;               // windows per forward chunk
+  int64_t m_tokenOffset = 0;  // this rank's first token among all ranks' tokens (in window order)
   SensitivityTable m_table;
   torch::Tensor m_h;  // [N, T, d] f32 dense stream
   int64_t m_done = 0, m_total = 0;

@@ -107,6 +107,7 @@ class TestDistributed : public QObject {
   void twoRanksMatchOne_data();
   void twoRanksMatchOne();
   void torchrunStyleEval();
+  void sensitivityTwoRanksMatchOne();
   void killedRankStopsTheOther();
   void launchErrors();
 
@@ -183,7 +184,9 @@ void TestDistributed::twoRanksMatchOne() {
   // The records (errors over all ranks' windows) agree too.
   QCOMPARE(j2["records"].size(), j1["records"].size());
   for (size_t i = 0; i < j1["records"].size(); ++i)
-    QVERIFY(relDiff(j2["records"][i]["rel_error"].get<double>(), j1["records"][i]["rel_error"].get<double>()) <= 1e-4);
+    for (const char* key : {"rel_error", "rel_error_mask_only", "weight_sparsity", "act_sparsity"})
+      QVERIFY2(relDiff(j2["records"][i][key].get<double>(), j1["records"][i][key].get<double>()) <= 1e-6,
+               qPrintable(QString("record %1 %2").arg(i).arg(key)));
   compareCheckpoints(two.toStdString(), one.toStdString(), 1e-5);
   // Rank 0 alone wrote: one checkpoint, nothing beside it.
   int siblings = 0;
@@ -219,6 +222,46 @@ void TestDistributed::torchrunStyleEval() {
   const auto j2 = nlohmann::json::parse(ranks[0].readAllStandardOutput().toStdString());
   QCOMPARE(j2["windows"].get<int64_t>(), j1["windows"].get<int64_t>());
   QVERIFY(relDiff(j2["perplexity"].get<double>(), j1["perplexity"].get<double>()) <= 1e-5);
+}
+
+void TestDistributed::sensitivityTwoRanksMatchOne() {
+  // The sweep's statistics, activation sums, grid points and loss weights over 2 ranks: the table
+  // one process computes (11 windows: an uneven split; 300 activation tokens: a strided subset).
+  const QStringList args = {"sensitivity", "--model", QString::fromStdString(tinyDir()), "--nsamples", "11",
+                            "--seqlen", "64", "--grid-w", "0,0.3,0.6", "--grid-a", "0,0.5", "--act-tokens", "300",
+                            "--json"};
+  const Run r1 = runCli(args);
+  QVERIFY2(r1.code == 0, r1.err.constData());
+  const Run r2 = runCli(args + QStringList{"--nproc", "2"});
+  QVERIFY2(r2.code == 0, r2.err.constData());
+  const auto t1 = nlohmann::json::parse(r1.out.toStdString());
+  const auto t2 = nlohmann::json::parse(r2.out.toStdString());
+  QCOMPARE(t2["calib"]["act_tokens"], t1["calib"]["act_tokens"]);
+  QCOMPARE(t2["calib"]["nsamples"], t1["calib"]["nsamples"]);
+  QCOMPARE(t2["layers"].size(), t1["layers"].size());
+  auto close = [](double b, double a) { return relDiff(b, a) <= 1e-6 || std::abs(b - a) < 1e-12; };
+  int compared = 0;
+  for (size_t l = 0; l < t1["layers"].size(); ++l) {
+    QVERIFY(close(t2["layers"][l]["outlier_ratio"].get<double>(), t1["layers"][l]["outlier_ratio"].get<double>()));
+    for (size_t i = 0; i < t1["layers"][l]["projections"].size(); ++i) {
+      const auto& a = t1["layers"][l]["projections"][i];
+      const auto& b = t2["layers"][l]["projections"][i];
+      std::vector<double> va, vb;
+      for (const auto& row : a["error"]) for (const auto& v : row) va.push_back(v.get<double>());
+      for (const auto& row : b["error"]) for (const auto& v : row) vb.push_back(v.get<double>());
+      for (const char* key : {"weight_error", "act_error", "act_energy"}) {
+        for (const auto& v : a[key]) va.push_back(v.get<double>());
+        for (const auto& v : b[key]) vb.push_back(v.get<double>());
+      }
+      va.push_back(a["loss_weight"].get<double>());
+      vb.push_back(b["loss_weight"].get<double>());
+      QCOMPARE(vb.size(), va.size());
+      for (size_t j = 0; j < va.size(); ++j, ++compared)
+        QVERIFY2(close(vb[j], va[j]), qPrintable(QString("layer %1 projection %2 value %3: %4 (2 ranks) vs %5")
+                                                     .arg(l).arg(i).arg(j).arg(vb[j]).arg(va[j])));
+    }
+  }
+  QVERIFY(compared > 100);
 }
 
 void TestDistributed::killedRankStopsTheOther() {
