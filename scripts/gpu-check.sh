@@ -143,7 +143,29 @@ SELFTEST_RC=$?
 step "bench kernels --device cuda --dtype f16 (default shapes, $REPEATS repeats)"
 "$CLI" bench kernels --device cuda --dtype f16 --repeats "$REPEATS" --json >"$OUTDIR/bench_f16.json"
 BENCH_RC=$?
+# Data-parallel: the bundled model pruned on the GPU by 1 rank and by N ranks (NCCL, one GPU each)
+# when the machine has N >= 2 GPUs, else by 2 ranks sharing the one GPU (Gloo); the perplexities must
+# agree. The text is the repository's own docs (the KJV corpus is derived at set-up, not here).
+NGPU=$(nvidia-smi -L 2>/dev/null | wc -l)
+DP="prune --model $ROOT/resources/models/duo-tiny-kjv --method duogpt --calib $ROOT/docs/method.md --eval-text $ROOT/docs/method.md --nsamples 16 --seqlen 128 --eval --max-windows 8 --no-record --json"
+if [[ $NGPU -ge 2 ]]; then
+  step "data-parallel: 1 GPU vs $NGPU GPUs (NCCL)"
+  "$CLI" $DP --device cuda >"$OUTDIR/dp_1.json"; "$CLI" $DP --device cuda --nproc "$NGPU" >"$OUTDIR/dp_n.json"
+else
+  step "data-parallel: one GPU here; 1 rank vs 2 ranks sharing it (Gloo through the host)"
+  "$CLI" $DP --device cuda >"$OUTDIR/dp_1.json"
+  "$CLI" $DP --device cuda --nproc 2 --dist-backend gloo >"$OUTDIR/dp_n.json"
+fi
+DP_RC=$?
 set -e
+python3 - "$OUTDIR/dp_1.json" "$OUTDIR/dp_n.json" <<'PY' || DP_RC=1
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+pa, pb = a["eval"]["perplexity"], b["eval"]["perplexity"]
+print(f"data-parallel: 1 rank ppl {pa:.6f} ({a['timings']['total']:.1f} s), {b['world_size']} ranks "
+      f"({b.get('dist_backend')}) ppl {pb:.6f} ({b['timings']['total']:.1f} s), rel diff {abs(pa - pb) / pa:.2e}")
+sys.exit(0 if abs(pa - pb) / pa <= 1e-5 else 1)
+PY
 
 # ---- summary -----------------------------------------------------------------------------------------
 python3 - "$OUTDIR/selftest.json" "$OUTDIR/bench_f16.json" <<'PY'
@@ -177,4 +199,4 @@ if bench:
     print("targets (4096x11008 f16): dual_sparse >= 3.0x cuBLAS; dense >= 85% of copy bandwidth")
 PY
 step "done in $(( $(date +%s) - START )) s (selftest rc $SELFTEST_RC, bench rc $BENCH_RC)"
-[[ $SELFTEST_RC -eq 0 && $BENCH_RC -eq 0 ]]
+[[ $SELFTEST_RC -eq 0 && $BENCH_RC -eq 0 && ${DP_RC:-1} -eq 0 ]]

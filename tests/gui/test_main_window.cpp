@@ -30,6 +30,7 @@
 #include "ui/panels/model_panel.h"
 #include "ui/panels/sparsity_table.h"
 #include "ui/plots/error_plot.h"
+#include "ui/run_store.h"
 #include "ui/sparsity_model.h"
 
 using duo::ui::MainWindow;
