@@ -39,6 +39,12 @@ void Collective::broadcast(torch::Tensor& t, int root) {
   t = v[0];
 }
 
+torch::Device rankDevice(torch::Device device, const DistSettings& s) {
+  if (!device.is_cuda() || !s.distributed()) return device;
+  const int64_t n = std::max<int64_t>(1, static_cast<int64_t>(torch::cuda::device_count()));
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(s.localRank % n));
+}
+
 std::pair<int64_t, int64_t> shareOf(int64_t n, int rank, int size) {
   DUO_ASSERT(size >= 1 && rank >= 0 && rank < size && n >= 0);
   const int64_t base = n / size, extra = n % size;

@@ -41,6 +41,10 @@ std::unique_ptr<Collective> singleProcess();
 // naming the rank and the cause (port in use, master unreachable, backend not built).
 std::unique_ptr<Collective> openCollective(const DistSettings& s, torch::Device device);
 
+// The device a rank computes on: `device` itself, except that ranks of a data-parallel job on CUDA
+// take one GPU each, cuda:(LOCAL_RANK mod the device count), as torchrun lays them out.
+torch::Device rankDevice(torch::Device device, const DistSettings& s);
+
 // The contiguous share [begin, end) of `n` items that `rank` of `size` takes: shares differ by at
 // most one item, lower ranks take the larger ones.
 std::pair<int64_t, int64_t> shareOf(int64_t n, int rank, int size);

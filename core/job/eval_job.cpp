@@ -48,10 +48,7 @@ MemoryPlan planEval(const EvalRequest& req) {
 EvalOutcome runEval(const EvalRequest& req, const ProgressFn& progress) {
   const auto t0 = std::chrono::steady_clock::now();
   const perf::TimingProfile timing = req.timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(req.timing);
-  torch::Device device = chooseDevice(req.device);
-  if (device.is_cuda() && req.dist.distributed())  // one GPU per local rank
-    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(req.dist.localRank % std::max<int64_t>(
-                                                                         1, static_cast<int64_t>(torch::cuda::device_count()))));
+  const torch::Device device = rankDevice(chooseDevice(req.device), req.dist);
   OpenedModel m = openModel(req.model);
   const ModelConfig& cfg = m.source->config();
   const CorpusText corpus = loadCorpus(req.corpus);

@@ -165,10 +165,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   PruneResult res;
   res.request = reqIn;
   PruneRequest& req = res.request;
-  torch::Device device = chooseDevice(req.device);
-  if (device.is_cuda() && req.dist.distributed())  // one GPU per local rank, as torchrun lays them out
-    device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(req.dist.localRank % std::max<int64_t>(
-                                                                         1, static_cast<int64_t>(torch::cuda::device_count()))));
+  const torch::Device device = rankDevice(chooseDevice(req.device), req.dist);
   res.device = device.str();
   DUO_CHECK(req.streamDtype == "f32" || req.streamDtype == "bf16", "--stream-dtype '", req.streamDtype,
             "' is not f32 or bf16");

@@ -68,6 +68,7 @@ class TestSensitivity : public QObject {
   void cancelStopsPromptly();
   void cliSensitivityThenAllocate();
   void lossWeightsPredictOutputNoise();
+  void streamedLossWeightsMatchWholeModelBackward();
 
  private:
   // Real per-projection relative errors of one calibration run, [layers * 7]: the run's records
@@ -346,6 +347,53 @@ void TestSensitivity::lossWeightsPredictOutputNoise() {
         *std::max_element(ratio.begin(), ratio.end()));
   QVERIFY2(rho >= 0.9, qPrintable(QString("Spearman %1").arg(rho)));
   QVERIFY2(median(ratio) > 0.5 && median(ratio) < 2, qPrintable(QString("median ratio %1").arg(median(ratio))));
+}
+
+// computeLossWeights walks the layers one at a time with a per-layer checkpointed backward; here the
+// same weights from one ordinary backward pass of the whole model (held in memory) per window.
+void TestSensitivity::streamedLossWeightsMatchWholeModelBackward() {
+  duo::SensitivityTable t = m_obs;
+  duo::SensitivityRequest req;
+  req.model = "tiny";
+  req.nsamples = 32;  // m_windows: the same windows
+  req.seqlen = 128;
+  req.seed = 0;
+  duo::computeLossWeights(t, req);
+  duo::LlamaModel& model = *m_model.model;
+  const int L = t.numLayers();
+  std::vector<double> acc(static_cast<size_t>(L) * duo::kNumProj, 0.0);
+  std::vector<std::pair<int, torch::Tensor>> zs;
+  std::vector<torch::Tensor> ys;
+  model.setOutputHook([&](int layer, duo::Proj p, const torch::Tensor& y) {
+    torch::Tensor z = torch::zeros_like(y).requires_grad_(true);
+    zs.emplace_back(layer * duo::kNumProj + static_cast<int>(p), z);
+    ys.push_back(y.detach());
+    return y + z;
+  });
+  torch::AutoGradMode grad(true);
+  const int64_t n = m_windows.size(0), T = m_windows.size(1), V = model.config().vocabSize;
+  for (int64_t i = 0; i < n; ++i) {
+    zs.clear();
+    ys.clear();
+    const torch::Tensor tok = m_windows.slice(0, i, i + 1);
+    const torch::Tensor logits = model.forward(tok);
+    torch::nn::functional::cross_entropy(logits.slice(1, 0, T - 1).reshape({-1, V}), tok.slice(1, 1, T).reshape({-1}),
+                                         torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+        .backward();
+    for (size_t k = 0; k < zs.size(); ++k)
+      acc[static_cast<size_t>(zs[k].first)] += (zs[k].second.grad().square() * ys[k].square()).sum().item<double>();
+  }
+  model.setOutputHook({});
+  double worst = 0;
+  for (int l = 0; l < L; ++l)
+    for (int p = 0; p < duo::kNumProj; ++p) {
+      const double want = acc[static_cast<size_t>(l * duo::kNumProj + p)] / (2.0 * double(n * (T - 1)));
+      const double got = t.at(l, static_cast<duo::Proj>(p)).lossWeight;
+      worst = std::max(worst, std::abs(got - want) / want);
+    }
+  qInfo("streamed loss weights vs whole-model backward: worst relative difference %.2e over %d projections", worst,
+        L * duo::kNumProj);
+  QVERIFY2(worst < 1e-4, qPrintable(QString("worst relative difference %1").arg(worst)));
 }
 
 // Seven real calibrations run inside one data-driven function: about 40 s of CPU in all, but on a
