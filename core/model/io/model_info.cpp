@@ -24,13 +24,16 @@ namespace {
 std::string hfTokenizerKind(const std::string& dir) {
   const fs::path json = fs::path(dir) / "tokenizer.json";
   if (!fs::exists(json)) return fs::exists(fs::path(dir) / "tokenizer.model") ? "spm" : "";
+  nlohmann::json j;
   try {
-    const nlohmann::json j = nlohmann::json::parse(readFile(json.string()));
-    const std::string parts = j.value("pre_tokenizer", nlohmann::json()).dump() + j.value("decoder", nlohmann::json()).dump();
-    return parts.find("\"ByteLevel\"") != std::string::npos ? "bpe-bytelevel" : "spm";
+    j = nlohmann::json::parse(readFile(json.string()));
   } catch (const nlohmann::json::exception& e) {
     fail(json.string(), ": not valid JSON: ", e.what());
   }
+  DUO_CHECK(j.is_object(), json.string(), ": valid JSON but not a tokenizer: the top level is ", j.type_name(),
+            ", expected an object with \"model\"");
+  const std::string parts = j.value("pre_tokenizer", nlohmann::json()).dump() + j.value("decoder", nlohmann::json()).dump();
+  return parts.find("\"ByteLevel\"") != std::string::npos ? "bpe-bytelevel" : "spm";
 }
 
 // The dtype holding the most elements.
