@@ -56,6 +56,8 @@ std::pair<int64_t, int64_t> shareOf(int64_t n, int rank, int size);
 // `what` ("calibration").
 struct ChunkShare {
   int64_t begin = 0, end = 0, batch = 1;
+  // This rank's rows of all ranks' windows [n, T].
+  torch::Tensor of(const torch::Tensor& all) const { return all.narrow(0, begin, end - begin); }
 };
 ChunkShare shareChunks(int64_t n, int64_t batch, const Collective& dist, const std::string& what);
 

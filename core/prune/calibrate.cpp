@@ -83,7 +83,7 @@ class Calibrator {
     m_bw = share.batch;
     m_winOffset = share.begin;
     m_allWindows = allWindows.size(0);
-    const torch::Tensor windows = allWindows.narrow(0, share.begin, share.end - share.begin);
+    const torch::Tensor windows = share.of(allWindows);
     const int L = static_cast<int>(m_source.config().numLayers);
     if (m_opts.sparsity.actRule == ActRule::Threshold) m_res.thresholds.resize(L);
     m_total = int64_t(L) * kNumProj;

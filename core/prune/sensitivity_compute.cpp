@@ -48,7 +48,7 @@ class SensitivityRunner {
     const ChunkShare share = shareChunks(allWindows.size(0), m_bw, m_dist, "sensitivity");
     m_bw = share.batch;
     m_tokenOffset = share.begin * allWindows.size(1);
-    const torch::Tensor windows = allWindows.narrow(0, share.begin, share.end - share.begin);
+    const torch::Tensor windows = share.of(allWindows);
     const int L = static_cast<int>(m_dense.config().numLayers);
     m_table.config = m_dense.config();
     m_table.gridW = m_opts.gridW;

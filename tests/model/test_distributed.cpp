@@ -76,6 +76,19 @@ int freePort() {
   return ntohs(a.sin_port);
 }
 
+// Starts `args` as rank r of 2, the way torchrun starts a worker (its variables in the environment).
+void startRank(QProcess& p, int r, const QString& port, const QStringList& args) {
+  QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
+  e.insert("OMP_NUM_THREADS", "1");
+  e.insert("RANK", QString::number(r));
+  e.insert("LOCAL_RANK", QString::number(r));
+  e.insert("WORLD_SIZE", "2");
+  e.insert("MASTER_ADDR", "127.0.0.1");
+  e.insert("MASTER_PORT", port);
+  p.setProcessEnvironment(e);
+  p.start(cli(), args);
+}
+
 // Every projection of two checkpoints: identical masks, weights within `tol` relative (max abs
 // difference over the largest magnitude of the projection).
 void compareCheckpoints(const std::string& a, const std::string& b, double tol) {
@@ -203,17 +216,7 @@ void TestDistributed::torchrunStyleEval() {
   QVERIFY2(single.code == 0, single.err.constData());
   const QString port = QString::number(freePort());
   QProcess ranks[2];
-  for (int r = 0; r < 2; ++r) {
-    QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
-    e.insert("OMP_NUM_THREADS", "1");
-    e.insert("RANK", QString::number(r));
-    e.insert("LOCAL_RANK", QString::number(r));
-    e.insert("WORLD_SIZE", "2");
-    e.insert("MASTER_ADDR", "127.0.0.1");
-    e.insert("MASTER_PORT", port);
-    ranks[r].setProcessEnvironment(e);
-    ranks[r].start(cli(), args);
-  }
+  for (int r = 0; r < 2; ++r) startRank(ranks[r], r, port, args);
   for (auto& p : ranks) QVERIFY(p.waitForFinished(300000));
   QCOMPARE(ranks[0].exitCode(), 0);
   QCOMPARE(ranks[1].exitCode(), 0);
@@ -269,17 +272,10 @@ void TestDistributed::killedRankStopsTheOther() {
   const QString out = m_tmp.filePath("killed");
   const QString port = QString::number(freePort());
   QProcess ranks[2];
-  for (int r = 0; r < 2; ++r) {
-    QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
-    e.insert("OMP_NUM_THREADS", "1");
-    e.insert("RANK", QString::number(r));
-    e.insert("WORLD_SIZE", "2");
-    e.insert("MASTER_ADDR", "127.0.0.1");
-    e.insert("MASTER_PORT", port);
-    ranks[r].setProcessEnvironment(e);
-    ranks[r].start(cli(), {"prune", "--model", QString::fromStdString(tinyDir()), "--method", "duogpt", "--nsamples",
-                           "256", "--seqlen", "128", "--out", out, "--no-record"});
-  }
+  for (int r = 0; r < 2; ++r)
+    startRank(ranks[r], r, port,
+              {"prune", "--model", QString::fromStdString(tinyDir()), "--method", "duogpt", "--nsamples", "256",
+               "--seqlen", "128", "--out", out, "--no-record"});
   // Wait until rank 0 reports a layer in progress (past the rendezvous, inside the calibration).
   QByteArray err0;
   for (int i = 0; i < 1200 && !err0.contains("layer "); ++i) {
