@@ -56,8 +56,13 @@ int exitCodeOf(int status) {
   return 1;
 }
 
-volatile sig_atomic_t g_forward = 0;  // a signal to pass on to the workers
-extern "C" void onLauncherSignal(int sig) { g_forward = sig; }
+// Ctrl-C reaches every worker from the terminal (they share its process group) and each cancels
+// cleanly; the launcher only keeps waiting. SIGTERM to the launcher is passed on as SIGINT: the
+// workers cancel as on Ctrl-C (a second SIGINT would make them leave at once, so it is sent once).
+volatile sig_atomic_t g_terminate = 0;
+extern "C" void onLauncherSignal(int sig) {
+  if (sig == SIGTERM) g_terminate = 1;
+}
 
 // Starts `n` workers (this executable, the same arguments without --nproc) and waits for them.
 int launch(int n) {
@@ -83,7 +88,7 @@ int launch(int n) {
     std::cerr << "duoscope-cli: " << n << " ranks on 127.0.0.1:" << port << ", " << threads
               << " thread(s) each (OMP_NUM_THREADS sets it)\n";
   }
-  std::signal(SIGINT, onLauncherSignal);  // Ctrl-C reaches the workers through the terminal too
+  std::signal(SIGINT, onLauncherSignal);
   std::signal(SIGTERM, onLauncherSignal);
   std::vector<pid_t> pids(static_cast<size_t>(n), -1);
   for (int r = 0; r < n; ++r) {
@@ -113,13 +118,13 @@ int launch(int n) {
   using clock = std::chrono::steady_clock;
   int running = n, firstCode = 0;
   clock::time_point failedAt{};
-  bool failed = false, termSent = false, killSent = false;
+  bool failed = false, termSent = false, killSent = false, cancelSent = false;
   const auto grace = std::chrono::seconds(20);
   while (running > 0) {
-    if (g_forward) {
+    if (g_terminate && !cancelSent) {
       for (pid_t p : pids)
-        if (p > 0) kill(p, g_forward);
-      g_forward = 0;
+        if (p > 0) kill(p, SIGINT);
+      cancelSent = true;
     }
     int status = 0;
     const pid_t pid = waitpid(-1, &status, WNOHANG);
