@@ -71,6 +71,24 @@ class TestSensitivity : public QObject {
   void streamedLossWeightsMatchWholeModelBackward();
 
  private:
+  // The loss weights on m_windows' windows (the same source, size and seed), computed once.
+  static duo::SensitivityRequest lossRequest() {
+    duo::SensitivityRequest req;
+    req.model = "tiny";
+    req.nsamples = 32;
+    req.seqlen = 128;
+    req.seed = 0;
+    return req;
+  }
+  const duo::SensitivityTable& withLossWeights() {
+    if (!m_withLoss.hasLossWeights()) {
+      m_withLoss = m_obs;
+      duo::computeLossWeights(m_withLoss, lossRequest());
+    }
+    return m_withLoss;
+  }
+  duo::SensitivityTable m_withLoss;
+
   // Real per-projection relative errors of one calibration run, [layers * 7]: the run's records
   // (`record`: measured on the pruned model's own inputs, so they include the damage of earlier
   // layers) and `local`: the run's pruned weights on the dense model's inputs with topk at p_a,
@@ -289,13 +307,8 @@ void TestSensitivity::cliSensitivityThenAllocate() {
 // the +xi and -xi runs averaged so that the first-order term cancels): the weights must rank the
 // 28 projections like the measurements and predict their size.
 void TestSensitivity::lossWeightsPredictOutputNoise() {
-  duo::SensitivityTable t = m_obs;
-  duo::SensitivityRequest req;
-  req.model = "tiny";
-  req.nsamples = 32;  // m_windows: the same windows
-  req.seqlen = 128;
-  req.seed = 0;
-  duo::computeLossWeights(t, req);
+  const duo::SensitivityRequest req = lossRequest();
+  const duo::SensitivityTable& t = withLossWeights();
   QVERIFY(t.hasLossWeights());
   QCOMPARE(t.lossWindows, 32);
   {
@@ -352,13 +365,7 @@ void TestSensitivity::lossWeightsPredictOutputNoise() {
 // computeLossWeights walks the layers one at a time with a per-layer checkpointed backward; here the
 // same weights from one ordinary backward pass of the whole model (held in memory) per window.
 void TestSensitivity::streamedLossWeightsMatchWholeModelBackward() {
-  duo::SensitivityTable t = m_obs;
-  duo::SensitivityRequest req;
-  req.model = "tiny";
-  req.nsamples = 32;  // m_windows: the same windows
-  req.seqlen = 128;
-  req.seed = 0;
-  duo::computeLossWeights(t, req);
+  const duo::SensitivityTable& t = withLossWeights();
   duo::LlamaModel& model = *m_model.model;
   const int L = t.numLayers();
   std::vector<double> acc(static_cast<size_t>(L) * duo::kNumProj, 0.0);
