@@ -1,5 +1,7 @@
 #include "app/cli/cli.h"
 
+#include "core/io/speed_check.h"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -54,6 +56,11 @@ void notePassiveWait(int threads) {
 }
 
 void printJson(const nlohmann::json& j) { std::cout << j.dump(2) << std::endl; }
+
+void printSpeedCheck(const SpeedCheck& c) {
+  std::cout << "measured decode speedup " << c.summary() << (c.trusted() ? "\n" : " - not to be trusted:\n");
+  for (size_t i = 0; i < c.notes.size(); ++i) std::cout << "  " << c.flags[i] << ": " << c.notes[i] << "\n";
+}
 
 ProgressFn progressBar(bool quiet) {
   std::signal(SIGINT, onSigint);

@@ -10,6 +10,7 @@
 
 namespace duo {
 struct ModelInfo;
+struct SpeedCheck;
 }
 
 namespace duo::cli {
@@ -30,6 +31,10 @@ nlohmann::json modelInfoJson(const ModelInfo& m);
 // makes every parallel region of a decode step wait for a thread wake-up (on the tiny model the
 // dense step ran 3-7x slower and varied 2x between runs; docs/results.md).
 void notePassiveWait(int threads);
+
+// Prints a measured decode speedup with its spread and thread count, and each reason not to trust
+// it ("measured decode speedup 1.62x (1.58-1.66 over 7 pairs, 2 threads)" + "  untrusted: ...").
+void printSpeedCheck(const SpeedCheck& check);
 
 // Prints JSON to stdout (2-space indent) followed by a newline.
 void printJson(const nlohmann::json& j);

@@ -37,6 +37,11 @@ Registrar reg("bench-decode", [](CLI::App& app) {
       ->check(CLI::Range(0.0, 0.99));
   cmd->add_option("--tokens,-n", a->c.tokens, "Timed decode steps per repeat")->capture_default_str()->check(CLI::Range(1, 100000));
   cmd->add_option("--repeats", a->c.repeats, "Repeats (dense and pruned interleaved)")->capture_default_str()->check(CLI::Range(1, 1000));
+  cmd->add_option("--max-repeats", a->c.maxRepeats,
+                  "Keep adding pairs past --repeats until their speedups' interquartile range is within 5% of the "
+                  "median, at most this many (0: exactly --repeats)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
   cmd->add_option("--context", a->c.context, "Prompt tokens in the KV cache before the timed steps")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 16));
@@ -58,7 +63,7 @@ Registrar reg("bench-decode", [](CLI::App& app) {
     nlohmann::json j = {{"model", r.model},
                         {"pruned", r.pruned},
                         {"tokens", a->c.tokens},
-                        {"repeats", a->c.repeats},
+                        {"repeats", static_cast<int>(r.denseStepSeconds.size())},
                         {"context", a->c.context},
                         {"batch", a->c.batch},
                         {"threads", r.threads},
@@ -85,7 +90,8 @@ Registrar reg("bench-decode", [](CLI::App& app) {
                         {"cache_resident", r.cacheResident},
                         {"max_logit_diff", r.maxLogitDiff},
                         {"logit_scale", r.logitScale},
-                        {"loadavg_1m_before_after", {r.loadBefore, r.loadAfter}}};
+                        {"loadavg_1m_before_after", {r.loadBefore, r.loadAfter}},
+                        {"speed_check", r.check.toJson()}};
     if (r.calibratedSpeedup > 0) {
       j["calibrated_speedup"] = r.calibratedSpeedup;
       j["calibrated_dense_tokens_per_second"] = r.calibratedDenseTokensPerSecond;
@@ -117,10 +123,8 @@ Registrar reg("bench-decode", [](CLI::App& app) {
       std::printf("timing profile %s: predicts %.2fx (%.1f -> %.1f tokens/s)%s\n", a->timing.c_str(),
                   r.calibratedSpeedup, r.calibratedDenseTokensPerSecond, r.calibratedPrunedTokensPerSecond,
                   r.timingThreads != r.threads ? " (measured with a different thread count: recalibrate)" : "");
-    if (r.cacheResident)
-      std::printf("note: a dense step reads %.1f MiB, which fits in the %.0f MiB last-level cache: the weights stay in "
-                  "cache, so the bytes model's prediction (memory bandwidth) does not apply to this model\n",
-                  r.denseStepBytes / 1048576.0, r.lastLevelCacheBytes / 1048576.0);
+    std::fflush(stdout);
+    printSpeedCheck(r.check);
   });
 });
 

@@ -86,9 +86,10 @@ Registrar reg("eval", [](CLI::App& app) {
       DUO_CHECK(o.pruned, "--measure-speed: ", o.modelPath, " is not a pruned DuoScope checkpoint (no activation ",
                 "rule in its config.json); use `bench decode --model ... --w-sparsity ... --a-sparsity ...`");
       const perf::TimingProfile timing = a->timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(a->timing);
-      const perf::DecodeBenchResult d = perf::measureCheckpointDecode(o.modelPath, 32, 3, 0, progress, timing);
-      j["measured_speedup"] = d.measuredSpeedup;
+      const perf::DecodeBenchResult d = perf::measureCheckpointDecode(o.modelPath, progress, timing);
+      j["measured_speedup"] = d.check.speedup;
       j["cache_resident"] = d.cacheResident;
+      j["speed_check"] = d.check.toJson();
     }
     finishProgress();
     if (a->json) {
@@ -108,9 +109,8 @@ Registrar reg("eval", [](CLI::App& app) {
       std::cout << "predicted decode speedup " << j["predicted_speedup"].get<double>();
       if (j.contains("calibrated_speedup"))
         std::cout << ", with the timing profile " << j["calibrated_speedup"].get<double>();
-      if (j.contains("measured_speedup")) std::cout << ", measured " << j["measured_speedup"].get<double>();
-      if (j.value("cache_resident", false)) std::cout << " (weights fit in the cache: not a memory-bound measurement)";
       std::cout << "\n";
+      if (j.contains("speed_check")) printSpeedCheck(SpeedCheck::fromJson(j["speed_check"], "eval"));
     }
   });
 });

@@ -140,9 +140,10 @@ Registrar reg("prune", [](CLI::App& app) {
     }
     if (a->measureSpeed) {
       std::cerr << "measuring decode speed of " << r.request.outDir << " (dense vs packed, batch 1)\n";
-      const perf::DecodeBenchResult m = perf::measureCheckpointDecode(r.request.outDir, 32, 3, 0, progressBar(), timing);
-      out["measured_speedup"] = m.measuredSpeedup;
+      const perf::DecodeBenchResult m = perf::measureCheckpointDecode(r.request.outDir, progressBar(), timing);
+      out["measured_speedup"] = m.check.speedup;
       out["cache_resident"] = m.cacheResident;
+      out["speed_check"] = m.check.toJson();
       finishProgress();
     }
     if (!a->noRecord) {  // every run lands in the run store (runs list|show|compare, export --run)
@@ -166,9 +167,8 @@ Registrar reg("prune", [](CLI::App& app) {
     std::cout << "predicted decode speedup " << r.predictedSpeedup;
     if (out.contains("calibrated_speedup"))
       std::cout << ", with the timing profile " << out["calibrated_speedup"].get<double>();
-    if (out.contains("measured_speedup")) std::cout << ", measured " << out["measured_speedup"].get<double>();
-    if (out.value("cache_resident", false)) std::cout << " (weights fit in the cache: not a memory-bound measurement)";
     std::cout << "\n";
+    if (out.contains("speed_check")) printSpeedCheck(SpeedCheck::fromJson(out["speed_check"], "prune"));
     if (out.contains("run_id")) std::cout << "run " << out["run_id"].get<std::string>() << "\n";
   });
 });

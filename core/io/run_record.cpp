@@ -129,6 +129,8 @@ RunRecord fromRunV1(const json& j, const std::string& src) {
   r.actSparsity = req<double>(j, "act_sparsity", src);
   r.predictedSpeedup = opt<double>(j, "predicted_speedup", 0.0, src);
   r.measuredSpeedup = readOptNumber(j, "measured_speedup", src);
+  if (j.contains("speed_check") && !j.at("speed_check").is_null())
+    r.speedCheck = SpeedCheck::fromJson(j.at("speed_check"), src + ": speed_check");
   r.calibratedSpeedup = readOptNumber(j, "calibrated_speedup", src);
   r.timingProfile = opt<std::string>(j, "timing", "", src);
   const json timings = opt<json>(j, "timings", json::object(), src);  // named: items() must not outlive it
@@ -194,6 +196,7 @@ json RunRecord::toJson() const {
           {"act_sparsity", actSparsity},
           {"metrics", metricsJ},
           {"speed", {{"predicted", predictedSpeedup}, {"measured", optNumber(measuredSpeedup)},
+                     {"measurement", speedCheck ? speedCheck->toJson() : json(nullptr)},
                      {"calibrated", optNumber(calibratedSpeedup)}, {"timing_profile", timingProfile}}},
           {"timings", timingsJ},
           {"peak_rss_bytes", peakRssBytes},
@@ -242,6 +245,8 @@ RunRecord RunRecord::fromJson(const json& j, const std::string& src) {
   const json speed = req<json>(j, "speed", src);
   r.predictedSpeedup = req<double>(speed, "predicted", src + ": speed");
   r.measuredSpeedup = readOptNumber(speed, "measured", src + ": speed");
+  if (speed.contains("measurement") && !speed.at("measurement").is_null())  // absent in older records
+    r.speedCheck = SpeedCheck::fromJson(speed.at("measurement"), src + ": speed.measurement");
   r.calibratedSpeedup = readOptNumber(speed, "calibrated", src + ": speed");  // absent in older records
   r.timingProfile = opt<std::string>(speed, "timing_profile", "", src + ": speed");
   const json timings = opt<json>(j, "timings", json::object(), src);  // named: items() must not outlive it

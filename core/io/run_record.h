@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/prune/prune_types.h"
+#include "core/io/speed_check.h"
 #include "core/prune/sparsity_config.h"
 
 namespace duo {
@@ -57,6 +58,7 @@ struct RunRecord {
   std::vector<RunMetric> metrics;
   double predictedSpeedup = 0;                 // end-to-end decode, bytes model
   std::optional<double> measuredSpeedup;       // from a benchmark; null until measured
+  std::optional<SpeedCheck> speedCheck;        // that measurement's spread, threads and trust flags
   std::optional<double> calibratedSpeedup;     // a timing profile's prediction; null without one
   std::string timingProfile;                   // that profile's file
   std::map<std::string, double> timings;       // seconds: total, forward, stats, solve, eval

@@ -168,9 +168,17 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
   runDense(warm);
   runPacked(warm);
   if (c.torchBaseline) runTorch(warm);
-  const int total = c.repeats * (c.torchBaseline ? 3 : 2);
+  const int maxPairs = std::max(c.repeats, c.maxRepeats);
+  const int perPair = c.torchBaseline ? 3 : 2;
+  int total = c.repeats * perPair;  // grows while the spread is not yet known
   int done = 0;
-  for (int i = 0; i < c.repeats; ++i) {
+  for (int i = 0; i < maxPairs; ++i) {
+    if (i >= c.repeats) {  // extra pairs: only while the ratios still spread wider than the target
+      double med = 0, p25 = 0, p75 = 0;
+      pairRatioStats(r.denseStepSeconds, r.prunedStepSeconds, &med, &p25, &p75);
+      if (med > 0 && (p75 - p25) / med <= SpeedCheck::kTargetSpread) break;
+      total = std::max(total, (i + 1) * perPair);
+    }
     reportProgress(progress, {"bench decode", "repeat " + std::to_string(i + 1), done, total});
     r.denseStepSeconds.push_back(runDense(c.tokens));
     ++done;
@@ -181,6 +189,7 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
       ++done;
     }
   }
+  total = done;
   PackedDecoder::uninstall(*pruned.model);
   PackedDecoder::uninstall(denseMut);
   reportProgress(progress, {"bench decode", "done", total, total});
@@ -191,7 +200,7 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
   if (c.torchBaseline) r.torchTokensPerSecond = b / median(r.torchStepSeconds);
   r.denseBestTokensPerSecond = b / *std::min_element(r.denseStepSeconds.begin(), r.denseStepSeconds.end());
   r.prunedBestTokensPerSecond = b / *std::min_element(r.prunedStepSeconds.begin(), r.prunedStepSeconds.end());
-  r.measuredSpeedup = r.prunedTokensPerSecond / r.denseTokensPerSecond;
+  r.measuredSpeedup = r.prunedTokensPerSecond / r.denseTokensPerSecond;  // ratio of medians (check: median of ratios)
   r.bestSpeedup = r.prunedBestTokensPerSecond / r.denseBestTokensPerSecond;
 
   // Bytes model at the mean context length of the timed steps, batch 1.
@@ -216,21 +225,37 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
   r.lastLevelCacheBytes = static_cast<double>(lastLevelCacheBytes());
   r.cacheResident = r.denseStepBytes <= r.lastLevelCacheBytes;
   r.loadAfter = load1m();
+
+  SpeedSample sample;
+  sample.denseStepSeconds = r.denseStepSeconds;
+  sample.prunedStepSeconds = r.prunedStepSeconds;
+  sample.tokens = c.tokens;
+  sample.threads = r.threads;
+  sample.batch = c.batch;
+  sample.expectedDenseTokensPerSecond = r.predictedDenseTokensPerSecond * b;  // a step reads the weights once
+  sample.denseStepBytes = r.denseStepBytes;
+  sample.lastLevelCacheBytes = r.lastLevelCacheBytes;
+  sample.loadBefore = r.loadBefore;
+  // The dense speed depends on the shape alone (a dense mat-vec reads the same bytes whatever the values).
+  char key[200];
+  std::snprintf(key, sizeof key, "L%lld h%lld i%lld kv%lld v%lld bytes%.0f threads%d batch%d context%d",
+                static_cast<long long>(mc.numLayers), static_cast<long long>(mc.hiddenSize),
+                static_cast<long long>(mc.intermediateSize), static_cast<long long>(mc.numKvHeads),
+                static_cast<long long>(mc.vocabSize), r.denseStepBytes, r.threads, c.batch, c.context);
+  SpeedHistory history(c.useHistory ? SpeedHistory::defaultPath() : std::string());
+  r.check = assessSpeed(sample, history.lookup(key));
+  history.add(key, r.check.denseTokensPerSecond);
   return r;
 }
 
-double measureDecodeSpeedup(const std::string& prunedDir, int tokens, int repeats, int threads,
-                            const ProgressFn& progress) {
-  return measureCheckpointDecode(prunedDir, tokens, repeats, threads, progress).measuredSpeedup;
-}
-
-DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, int tokens, int repeats, int threads,
-                                          const ProgressFn& progress, const TimingProfile& timing) {
+DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, const ProgressFn& progress,
+                                          const TimingProfile& timing, int threads) {
   DecodeBenchConfig c;
   c.model.clear();
   c.pruned = prunedDir;
-  c.tokens = tokens;
-  c.repeats = repeats;
+  c.tokens = kMeasureTokens;
+  c.repeats = kMeasureMinRepeats;
+  c.maxRepeats = kMeasureMaxRepeats;
   c.threads = threads;
   c.torchBaseline = false;
   c.timing = timing;

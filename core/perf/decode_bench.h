@@ -1,13 +1,14 @@
 // End-to-end decode speed of our engine: tokens/s of KV-cached single-token decoding of a dense
 // model against the same model pruned, the pruned one running its projections through the packed
 // dual-sparse kernels (core/perf/packed_decode.h), with the bytes model's prediction beside it.
-// Behind `duoscope-cli bench decode` (docs/cli.md); measureDecodeSpeedup is the one-call form for
-// prune/eval reports. Torch-free header.
+// Behind `duoscope-cli bench decode` (docs/cli.md); measureCheckpointDecode is the one-call form for
+// prune/eval reports and the window. Torch-free header.
 #pragma once
 #include <string>
 #include <vector>
 
 #include "core/common/progress.h"
+#include "core/io/speed_check.h"
 #include "core/perf/bytes_model.h"
 
 namespace duo::perf {
@@ -23,6 +24,10 @@ struct DecodeBenchConfig {
   double aSparsity = 0.5;
   int tokens = 32;    // timed decode steps per repeat
   int repeats = 3;    // dense and pruned repeats interleaved; medians and bests reported
+  // More than `repeats` pairs until the pair ratios' interquartile range is within
+  // SpeedCheck::kTargetSpread of their median, at most this many (0: exactly `repeats`).
+  int maxRepeats = 0;
+  bool useHistory = true;  // compare the dense baseline with this machine's history (SpeedHistory)
   int context = 64;   // prompt tokens prefilled (untimed) before the timed steps
   int batch = 1;      // sequences decoded together
   int threads = 0;    // 0: OpenMP's default
@@ -65,18 +70,21 @@ struct DecodeBenchResult {
   double maxLogitDiff = 0;  // first step: packed pruned logits vs the torch decode of the same pruned model + rule
   double logitScale = 0;    // max |logit| of that step (for a relative reading)
   double loadBefore = 0, loadAfter = 0;  // 1-minute load average around the run
+  // The measured speedup with its spread over the pairs, thread count and trust flags.
+  SpeedCheck check;
 };
 
 DecodeBenchResult runDecodeBench(const DecodeBenchConfig& config, const ProgressFn& progress = {});
 
+// What `prune|eval --measure-speed` and the window's "Measure decode speedup" time: decode steps
+// per repeat, and interleaved dense/pruned pairs (at least, at most) until the spread is known.
+constexpr int kMeasureTokens = 32;
+constexpr int kMeasureMinRepeats = 5;
+constexpr int kMeasureMaxRepeats = 15;
+
 // Measured end-to-end decode speedup of a pruned checkpoint (with its activation rule) over its own
-// weights run densely, batch 1, both in our engine: median dense step / median packed step.
-double measureDecodeSpeedup(const std::string& prunedDir, int tokens = 32, int repeats = 3, int threads = 0,
-                            const ProgressFn& progress = {});
-// The same measurement with the whole result (cacheResident says whether the number means anything
-// for memory-bound decoding).
-DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, int tokens = 32, int repeats = 3,
-                                          int threads = 0, const ProgressFn& progress = {},
-                                          const TimingProfile& timing = {});
+// weights run densely, batch 1, both in our engine, with its spread and trust flags (`check`).
+DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, const ProgressFn& progress = {},
+                                          const TimingProfile& timing = {}, int threads = 0);
 
 }  // namespace duo::perf
