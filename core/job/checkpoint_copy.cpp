@@ -1,0 +1,68 @@
+#include "core/job/checkpoint_copy.h"
+
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "core/common/atomic_file.h"
+#include "core/common/error.h"
+#include "core/model/io/checkpoint_writer.h"
+#include "core/model/io/weight_source.h"
+
+namespace duo {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+CheckpointCopy copyCheckpoint(const std::string& from, const std::string& to, const std::string& format,
+                              const ProgressFn& progress) {
+  DUO_CHECK(fs::is_directory(from), "checkpoint copy: ", from, " is not a checkpoint folder (it is missing)");
+  DUO_CHECK(!to.empty(), "checkpoint copy: no destination folder given");
+  std::error_code ec;
+  DUO_CHECK(!fs::exists(to) || !fs::equivalent(from, to, ec), "checkpoint copy: ", to, " is the source folder itself");
+  const json srcConfig = json::parse(readFile(from + "/config.json"), nullptr, false);
+  DUO_CHECK(srcConfig.is_object(), from, "/config.json: not a JSON object");
+
+  auto source = openWeightSource(from);
+  CheckpointWriterOptions wo;
+  wo.dtype = source->dtype();
+  wo.format = parseCheckpointFormat(format, "checkpoint format");
+  CheckpointWriter writer(to, source->config(), wo);
+  const std::vector<TensorSlot> slots = modelSlots(source->config());
+  const int64_t total = static_cast<int64_t>(slots.size());
+  for (int64_t i = 0; i < total; ++i) {
+    reportProgress(progress, {"export", "tensor " + std::to_string(i + 1), i, total});  // throws Cancelled
+    writer.put(slots[static_cast<size_t>(i)], source->tensor(slots[static_cast<size_t>(i)]));
+  }
+
+  // The source's config keys (activation rule, thresholds, ...) with the sparsity block re-made for
+  // the new format from the source's own numbers.
+  json extra = srcConfig;
+  json block = srcConfig.contains("duoscope_sparsity") ? srcConfig["duoscope_sparsity"]
+               : srcConfig.contains("quantization_config") && srcConfig["quantization_config"].is_object()
+                   ? srcConfig["quantization_config"].value("sparsity_config", json::object())
+                   : json::object();
+  extra.erase("duoscope_sparsity");
+  extra.erase("quantization_config");
+  extra.erase("torch_dtype");
+  const double global = block.value("global_sparsity", 0.0);
+  const std::string structure = block.value("sparsity_structure", std::string("unstructured"));
+  extra.update(checkpointSparsityConfig(wo.format, global, structure));
+  const std::string tokenizer = fs::exists(from + "/tokenizer.json") ? from + "/tokenizer.json" : std::string();
+  writer.commit(extra, tokenizer, progress);
+
+  CheckpointCopy c{from, to, checkpointFormatName(wo.format), dtypeName(wo.dtype), writer.totalBytes()};
+  if (fs::exists(from + "/duoscope.json")) {
+    json run = json::parse(readFile(from + "/duoscope.json"), nullptr, false);
+    if (run.is_object()) {
+      run["out"] = to;
+      run["out_format"] = c.format;
+      run["out_bytes"] = c.bytes;
+      run["out_shards"] = writer.shardFiles();
+      writeFileAtomic(to + "/duoscope.json", run.dump(2) + "\n");
+    }
+  }
+  return c;
+}
+
+}  // namespace duo
