@@ -16,7 +16,11 @@ QString headline(const RunEntry& r) {
   QString s = QString("<b>%1</b> · W %2, A %3 · %4× predicted")
                   .arg(r.label(), formatPercent(p.weightSparsity), formatPercent(p.actSparsity))
                   .arg(p.predictedSpeedup, 0, 'f', 2);
-  if (r.measuredSpeedup() > 0) s += QString(" (%1× measured)").arg(r.measuredSpeedup(), 0, 'f', 2);
+  if (p.speedCheck && p.speedCheck->measured())
+    s += QString(" (measured %1)").arg(speedCheckText(*p.speedCheck).toHtmlEscaped());
+  else if (r.measuredSpeedup() > 0)
+    s += QString(" (%1× measured, spread unknown)").arg(r.measuredSpeedup(), 0, 'f', 2);
+  s += " · " + r.modelName().toHtmlEscaped();
   if (r.perplexity() >= 0) s += QString(" · ppl %1").arg(r.perplexity(), 0, 'f', 3);
   if (r.accuracy() >= 0) s += QString(" · acc %1").arg(formatPercent(r.accuracy()));
   return s;

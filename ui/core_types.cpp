@@ -1,5 +1,9 @@
 #include "ui/core_types.h"
 
+#include <QDir>
+#include <QFileInfo>
+#include <QSettings>
+#include <QStandardPaths>
 #include <cmath>
 
 namespace duo::ui {
@@ -16,6 +20,53 @@ void registerCoreTypes() {
   qRegisterMetaType<duo::PruneResult>("duo::PruneResult");
   qRegisterMetaType<duo::SparsityConfig>("duo::SparsityConfig");
   qRegisterMetaType<duo::SensitivityTable>("duo::SensitivityTable");
+  qRegisterMetaType<duo::SpeedCheck>("duo::SpeedCheck");
+}
+
+QString speedCheckText(const SpeedCheck& c) {
+  if (!c.measured()) return QString();
+  QString s = QString("%1× (%2–%3, %4 pairs, %5 thread%6)")
+                  .arg(c.speedup, 0, 'f', 2)
+                  .arg(c.low, 0, 'f', 2)
+                  .arg(c.high, 0, 'f', 2)
+                  .arg(c.repeats)
+                  .arg(c.threads)
+                  .arg(c.threads == 1 ? "" : "s");
+  if (!c.trusted()) s += " — not trusted";
+  return s;
+}
+
+QString speedCheckFlags(const SpeedCheck& c) {
+  QStringList words;
+  for (const std::string& f : c.flags)
+    words << (f == "cache_resident"      ? QString("the model fits in the CPU cache")
+              : f == "dense_slow"        ? QString("dense baseline starved")
+              : f == "dense_off_history" ? QString("dense baseline off its history")
+              : f == "noisy"             ? QString("noisy")
+                                         : QString::fromStdString(f));
+  return words.join("; ");
+}
+
+QString speedCheckWarning(const SpeedCheck& c) {
+  QStringList lines;
+  for (const std::string& n : c.notes) lines << QString::fromStdString(n);
+  return lines.join("\n");
+}
+
+QString defaultDocumentsDir() {
+  const QString docs = QStandardPaths::writableLocation(QStandardPaths::DocumentsLocation);
+  return !docs.isEmpty() && QDir(docs).exists() ? docs : QDir::homePath();
+}
+
+QString dialogStartDir(const QString& kind) {
+  const QString dir = QSettings().value("paths/" + kind + "Dir").toString();
+  return !dir.isEmpty() && QDir(dir).exists() ? dir : defaultDocumentsDir();
+}
+
+void rememberDialogPath(const QString& kind, const QString& chosenPath) {
+  if (chosenPath.isEmpty()) return;
+  const QFileInfo fi(chosenPath);
+  QSettings().setValue("paths/" + kind + "Dir", fi.isDir() ? fi.absoluteFilePath() : fi.absolutePath());
 }
 
 QString formatCount(double n) {

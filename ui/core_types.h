@@ -7,6 +7,7 @@
 
 #include "core/common/device.h"
 #include "core/common/progress.h"
+#include "core/io/speed_check.h"
 #include "core/job/prune_job.h"
 #include "core/model/io/model_info.h"
 #include "core/prune/prune_types.h"
@@ -19,6 +20,7 @@ Q_DECLARE_METATYPE(duo::PruneRequest)
 Q_DECLARE_METATYPE(duo::PruneResult)
 Q_DECLARE_METATYPE(duo::SparsityConfig)
 Q_DECLARE_METATYPE(duo::SensitivityTable)
+Q_DECLARE_METATYPE(duo::SpeedCheck)
 
 namespace duo::ui {
 
@@ -41,5 +43,18 @@ QString formatBytes(double bytes);
 QString formatDuration(double seconds);
 // "50.0 %" from a fraction.
 QString formatPercent(double fraction, int decimals = 1);
+// A measured decode speedup as the window shows it: "1.63× (1.59–1.68, 7 pairs, 2 threads)", and
+// "0.60× — not trusted" when the check raised a flag. "" when not measured.
+QString speedCheckText(const SpeedCheck& check);
+// Where file dialogs start: the folder last used for `kind` ("export", "open"), else the user's
+// documents folder (home when there is none). rememberDialogPath stores a chosen file's folder.
+QString dialogStartDir(const QString& kind);
+void rememberDialogPath(const QString& kind, const QString& chosenPath);
+QString defaultDocumentsDir();
+
+// The flags in a few words each: "fits in the CPU cache; noisy" ("" when trusted).
+QString speedCheckFlags(const SpeedCheck& check);
+// The reasons not to trust it, one per line ("" when trusted).
+QString speedCheckWarning(const SpeedCheck& check);
 
 }  // namespace duo::ui

@@ -49,7 +49,7 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
     m_pending.clear();
     m_pendingProgress.reset();
     m_result.reset();
-    m_measured = -1;
+    m_measured = SpeedCheck{};
     m_measureError.clear();
     m_outcome = WorkerOutcome{};
   }
@@ -87,15 +87,15 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
           req.outDir = ss(scratch->filePath("pruned"));
         }
         PruneResult result = runPrune(req, progress, onRecord);
-        double measured = -1;
+        SpeedCheck measured;
 #ifdef DUO_UI_HAVE_DECODE_BENCH
         if (measure) {
           reportProgress(progress, {"bench", "decode speed", 0, 1});
           // A failed measurement leaves the run intact: no number, and the reason for the window.
           try {
-            measured = perf::measureCheckpointDecode(req.outDir, options.benchTokens, options.benchRepeats, 0, progress,
+            measured = perf::measureCheckpointDecode(req.outDir, progress,
                                                      options.timing ? *options.timing : perf::TimingProfile{})
-                           .measuredSpeedup;
+                           .check;
           } catch (const Cancelled&) {
             throw;
           } catch (const std::exception& e) {
@@ -172,7 +172,7 @@ void JobController::onThreadFinished() {
   delete m_thread;
   m_thread = nullptr;
   std::optional<PruneResult> result;
-  double measured = -1;
+  SpeedCheck measured;
   WorkerOutcome outcome;
   {
     QMutexLocker lock(&m_mutex);

@@ -5,8 +5,9 @@
 // Cancel makes the progress callback return false: the core throws duo::Cancelled at its next
 // safe point and writes nothing.
 // With JobOptions::measureSpeedup the same worker, after evaluation, measures the pruned model's
-// decode speedup with core/perf (duo::perf::measureDecodeSpeedup on the pruned checkpoint: the
-// run's own output folder, else a temporary one deleted afterwards); cancelling works there too.
+// decode speedup with core/perf (perf::measureCheckpointDecode on the pruned checkpoint: the run's
+// own output folder, else a temporary one deleted afterwards): interleaved dense/pruned pairs until
+// the spread is known, with the trust flags of duo::SpeedCheck; cancelling works there too.
 #pragma once
 #include <QElapsedTimer>
 #include <QMutex>
@@ -17,6 +18,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/io/speed_check.h"
 #include "core/job/prune_job.h"
 #include "core/perf/bytes_model.h"
 #include "ui/worker_outcome.h"  // lowerWorkerPriority, WorkerOutcome
@@ -37,9 +39,9 @@ struct JobProgress {
 
 // What the window asks of a job beyond the core's request.
 struct JobOptions {
-  bool measureSpeedup = false;  // time decode steps of the pruned model (packed kernels) vs dense
-  int benchTokens = 16;         // timed decode steps per repeat
-  int benchRepeats = 3;         // dense and pruned repeats interleaved; medians compared
+  // Time decode steps of the pruned model (packed kernels) against its weights run densely, as
+  // `prune --measure-speed` does (the same steps and pairs: perf::kMeasure*).
+  bool measureSpeedup = false;
   // A timing profile (File > Load timing profile): the measured pruned model runs each projection
   // on the kernel the profile finds fastest, as `duoscope-cli prune --timing` does.
   std::shared_ptr<const perf::TimingProfile> timing;
@@ -79,8 +81,9 @@ class JobController : public QObject {
   void progressed(const duo::ui::JobProgress& progress);
   // All records so far (coalesced: at most one emission per kFlushMs).
   void recordsUpdated(const QVector<duo::ProjRecord>& records);
-  // measuredSpeedup: the measured decode speedup, or -1 when not measured.
-  void finished(const duo::PruneResult& result, double measuredSpeedup);
+  // speed: the measured decode speedup with its spread and flags (speed.measured() false when not
+  // measured; lastMeasureError() says why when it failed).
+  void finished(const duo::PruneResult& result, const duo::SpeedCheck& speed);
   void failed(const QString& message);
   void cancelled();
 
@@ -102,7 +105,7 @@ class JobController : public QObject {
   QVector<ProjRecord> m_pending;
   std::optional<Progress> m_pendingProgress;
   std::optional<PruneResult> m_result;
-  double m_measured = -1;
+  SpeedCheck m_measured;
   QString m_measureError;
   WorkerOutcome m_outcome;  // why the job ended without a result
 

@@ -3,6 +3,9 @@
 #include <QAction>
 #include <QActionGroup>
 #include <QCloseEvent>
+#include <QCoreApplication>
+#include <QDateTime>
+#include <QDir>
 #include <QFileInfo>
 #include <QGroupBox>
 #include <QMenuBar>
@@ -15,6 +18,7 @@
 #include <QVBoxLayout>
 
 #include "core/common/device.h"
+#include "ui/exporter.h"
 #include "ui/background_task.h"
 #include "ui/core_types.h"
 #include "ui/job_controller.h"
@@ -71,7 +75,8 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   });
   connect(m_dataPanel, &DataPanel::changed, this, &MainWindow::refreshPlotTitles);
   connect(m_dataPanel, &DataPanel::changed, this, &MainWindow::refreshMemoryPlan);
-  connect(m_runs, &RunStore::changed, this, [this] { m_runsPlot->setRuns(m_runs->runs()); });
+  connect(m_runs, &RunStore::changed, this, [this] { m_runsPlot->setRuns(m_runsPanel->visibleRuns()); });
+  connect(m_runsPanel, &RunsPanel::filterChanged, this, [this] { m_runsPlot->setRuns(m_runsPanel->visibleRuns()); });
   connect(m_runs, &RunStore::loadFailed, this, [this](const QString& file, const QString& message) {
     m_status->setJobState("Skipped unreadable run record " + QFileInfo(file).fileName() + ": " + message);
   });
@@ -87,6 +92,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
     if (name == "sensitivity") m_sensPanel->onStarted();
     m_status->setJobState(name == "sensitivity" ? "Estimating sensitivity..."
                           : name == "timing"    ? "Timing our kernels in the model's decode step..."
+                          : name == "checkpoint" ? "Writing the pruned checkpoint..."
                                                 : "Making a task...");
     updateActions();
   });
@@ -106,6 +112,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
     updateActions();
     showError(name == "sensitivity" ? "Sensitivity failed"
               : name == "timing"    ? "Could not measure the timing profile"
+              : name == "checkpoint" ? "Could not write the pruned checkpoint"
                                     : "Could not make the task",
               message);
   });
@@ -159,7 +166,8 @@ void MainWindow::buildActions() {
   make("actionExportPlot", "Current &plot (PNG/PDF)...", QKeySequence("Ctrl+Shift+E"),
        "Save the visible plot as PNG or PDF", [this] { exportPlot(); });
   make("actionExportCheckpoint", "Pruned &checkpoint...", {},
-       "Run the calibration again with the same settings and seed, writing the pruned model to a folder",
+       "Write the shown run's pruned weights to a folder (kept by the window; a run whose weights were not "
+       "kept is calibrated again with its settings and seed)",
        [this] { exportCheckpoint(); });
   make("actionExportCheckpointBitmask", "Pruned checkpoint, sparse-&bitmask...", {},
        "As Pruned checkpoint, with the projections in compressed-tensors' sparse-bitmask layout (non-zero values "
@@ -347,8 +355,13 @@ void MainWindow::buildLayout() {
 }
 
 void MainWindow::wireJob() {
-  connect(m_job, &JobController::started, this, [this] {
+  connect(m_job, &JobController::started, this, [this](const PruneRequest& req) {
     m_shownRunId.clear();
+    const int layers = static_cast<int>(m_modelPanel->model().config.numLayers);
+    m_errorPlot->setLayerCount(layers);  // a loaded run of another model may have set other axes
+    m_heatmap->setLayerCount(layers);
+    m_plotSubject = QString("%1 on %2").arg(qs(recordOfRequest(req).label()), modelDisplayName());
+    refreshPlotTitles();
     showRecords({});
     m_sparsityPlot->setTargets(m_table->config());
     m_runPanel->onStarted();
@@ -367,12 +380,20 @@ void MainWindow::wireJob() {
   connect(m_job, &JobController::finished, this, &MainWindow::onJobFinished);
   connect(m_job, &JobController::cancelled, this, [this] {
     m_checkpointDir.clear();
+    m_checkpointRunId.clear();
+    showRecords({});  // a cancelled run's partial bars are not a result
+    m_plotSubject.clear();
+    refreshPlotTitles();
     m_runPanel->onCancelled();
     m_status->setJobState("Cancelled: the model is unchanged and nothing was written");
     updateActions();
   });
   connect(m_job, &JobController::failed, this, [this](const QString& message) {
     m_checkpointDir.clear();
+    m_checkpointRunId.clear();
+    showRecords({});
+    m_plotSubject.clear();
+    refreshPlotTitles();
     m_runPanel->onFailed(message);
     m_status->setJobState("Calibration failed");
     updateActions();
@@ -386,19 +407,32 @@ void MainWindow::showRecords(const QVector<ProjRecord>& records) {
   m_sparsityPlot->setRecords(records);
 }
 
-void MainWindow::onJobFinished(const PruneResult& r, double measuredSpeedup) {
+void MainWindow::onJobFinished(const PruneResult& r, const SpeedCheck& speed) {
   const double timed = timedSpeedup(r.sparsity);
-  m_runPanel->onFinished(r, measuredSpeedup, timed);
+  m_runPanel->onFinished(r, speed, timed);
   const QString checkpoint = m_checkpointDir;
+  const QString rerunOf = m_checkpointRunId;
   m_checkpointDir.clear();
+  m_checkpointRunId.clear();
+  if (!rerunOf.isEmpty()) {
+    // A checkpoint export of a stored run whose weights were not kept: the run is already in the
+    // list; the calibration only re-made its weights.
+    m_shownRunId = rerunOf;
+    m_runsPanel->selectRun(rerunOf);
+    m_status->setJobState("Pruned checkpoint written to " + checkpoint + " (calibrated again: the run's weights were not kept)");
+    updateActions();
+    return;
+  }
   try {
-    const RunEntry& run = m_runs->add(r, measuredSpeedup, timed, timed > 0 ? qs(m_timing->source) : QString());
+    const RunEntry& run = m_runs->add(r, speed, timed, timed > 0 ? qs(m_timing->source) : QString());
     m_shownRunId = run.id;
     m_runsPanel->selectRun(run.id);
     m_status->setJobState(checkpoint.isEmpty() ? QString("Done in %1: %2").arg(formatDuration(r.secondsTotal), run.label())
                                                : "Pruned checkpoint written to " + checkpoint);
     if (!m_job->lastMeasureError().isEmpty())
       m_status->setJobState("Run stored; decode speedup not measured: " + m_job->lastMeasureError());
+    else if (speed.measured() && !speed.trusted())
+      m_status->setJobState("Run stored; its measured speedup is not to be trusted: " + speedCheckFlags(speed));
     updateActions();
     Q_EMIT runStored(run.id);
   } catch (const std::exception& e) {
@@ -454,11 +488,16 @@ void MainWindow::onModelOpened(const ModelInfo& info) {
   m_errorPlot->setLayerCount(layers);
   m_heatmap->setLayerCount(layers);
   m_shownRunId.clear();
+  m_plotSubject.clear();
+  m_runPanel->clearResult();  // the previous model's numbers
   showRecords({});
   m_sparsityPlot->setTargets(m_table->config());
   refreshPlotTitles();
   refreshMemoryPlan();
-  setWindowTitle(QString("DuoScope — %1").arg(qs(info.name)));
+  // The file or folder name is what the user opened; GGUF's internal name can say something else.
+  const QString shown = modelDisplayName();
+  setWindowTitle(shown == qs(info.name) || info.name.empty() ? QString("DuoScope — %1").arg(shown)
+                                                            : QString("DuoScope — %1 (%2)").arg(shown, qs(info.name)));
   m_status->setJobState(QString("Opened %1 (%2 layers, %3 parameters)")
                             .arg(qs(info.name))
                             .arg(layers)
@@ -466,11 +505,21 @@ void MainWindow::onModelOpened(const ModelInfo& info) {
   updateActions();
 }
 
+QString MainWindow::modelDisplayName() const {
+  const std::string& path = m_modelPanel->model().path;
+  if (path.empty()) return QString();
+  const QString name = QFileInfo(QDir::cleanPath(qs(path))).fileName();
+  return name.isEmpty() ? qs(m_modelPanel->model().name) : name;
+}
+
 void MainWindow::refreshPlotTitles() {
+  // Which run (method, sparsities, model) and which calibration data the plots show.
   const QString data = m_dataPanel->calibrationSummary();
-  m_errorPlot->setTitle("Relative output error · " + data);
-  m_heatmap->setTitle("Error, layers × projections · " + data);
-  m_sparsityPlot->setTitle("Sparsity, achieved vs target · " + data);
+  const QString subject = m_plotSubject.isEmpty() ? modelDisplayName() : m_plotSubject;
+  const QString tail = (subject.isEmpty() ? QString() : " · " + subject) + " · " + data;
+  m_errorPlot->setTitle("Relative output error" + tail);
+  m_heatmap->setTitle("Error, layers × projections" + tail);
+  m_sparsityPlot->setTitle("Sparsity, achieved vs target" + tail);
   for (PlotBase* p : std::initializer_list<PlotBase*>{m_errorPlot, m_heatmap, m_sparsityPlot})
     p->replot(QCustomPlot::rpQueuedReplot);
 }
@@ -497,9 +546,19 @@ PruneRequest MainWindow::currentRequest() const {
 
 void MainWindow::calibrate() {
   if (!m_modelPanel->hasModel() || isBusy()) return;
-  PruneRequest req = currentRequest();
+  startJob(currentRequest());
+}
+
+void MainWindow::startJob(PruneRequest req) {
   req.outDir = ss(m_checkpointDir);
   req.outFormat = ss(m_checkpointFormat);
+  if (req.outDir.empty() && m_runPanel->keepWeights() && !m_runs->weightsDirectory().isEmpty()) {
+    // The run's pruned weights stay beside its record, for Export > Pruned checkpoint.
+    QDir().mkpath(m_runs->weightsDirectory());
+    const QString name = QDateTime::currentDateTimeUtc().toString("yyyyMMdd-HHmmss-zzz") + "-" +
+                         QString::number(QCoreApplication::applicationPid());
+    req.outDir = ss(m_runs->weightsDirectory() + "/" + name);
+  }
   JobOptions opts;
   opts.measureSpeedup = m_runPanel->measureSpeedup();
   opts.timing = m_timing;

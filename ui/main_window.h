@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 
+#include "core/io/speed_check.h"
 #include "core/job/allocate.h"
 #include "core/job/prune_job.h"
 #include "core/model/io/model_info.h"
@@ -88,7 +89,11 @@ class MainWindow : public QMainWindow {
   void exportRecipe(const QString& path = QString());
   void exportCsv(const QString& path = QString());
   void exportPlot(const QString& path = QString());
-  // format: "dense" or "sparse-bitmask" (prune --out-format).
+  // The shown run's pruned weights written to `dir` (asks when empty) in `format` ("dense" or
+  // "sparse-bitmask", prune --out-format), from the weights the window kept for that run, without
+  // calibrating again and without a new run. A run whose weights were not kept (the keep option
+  // off, an older or imported run) is calibrated again with its own settings and seed; with no run
+  // shown, the current setup is calibrated, writing the checkpoint (that is a new run).
   void exportCheckpoint(const QString& dir = QString(), const QString& format = "dense");
   // Run > Copy command line: writes the table to `configPath` (asks when empty) and puts the
   // duoscope-cli command for the current setup on the clipboard (one process, --nproc, torchrun).
@@ -125,7 +130,7 @@ class MainWindow : public QMainWindow {
   void updateActions();
   void fillRecentMenu();
   void onModelOpened(const ModelInfo& info);
-  void onJobFinished(const PruneResult& r, double measuredSpeedup);
+  void onJobFinished(const PruneResult& r, const SpeedCheck& speed);
   void onTaskFinished(const QString& name, const QVariant& value);
   void onAllocated(const Allocation& a);
   void setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile);
@@ -136,6 +141,10 @@ class MainWindow : public QMainWindow {
   bool isBusy() const;
   void showRecords(const QVector<ProjRecord>& records);
   void refreshPlotTitles();
+  // Starts a calibration of `req` (calibrate() and the checkpoint export's fallback).
+  void startJob(PruneRequest req);
+  // "SmolLM2-135M-Instruct.Q4_1.gguf": the open model as the title and plots name it.
+  QString modelDisplayName() const;
   void refreshMemoryPlan();
   QString askSavePath(const QString& title, const QString& suggested, const QString& filter);
   void saveSettings() const;
@@ -167,6 +176,8 @@ class MainWindow : public QMainWindow {
   std::optional<SparsityConfig> m_pendingTable;  // applied once the model being opened arrives
   QString m_checkpointDir;                       // set while a checkpoint export runs
   QString m_checkpointFormat = "dense";          // its --out-format
+  QString m_checkpointRunId;                     // the run whose weights a checkpoint export re-makes ("": none)
+  QString m_plotSubject;                         // what the plots show: "duogpt W50/A50 on <model>"
   std::shared_ptr<const perf::TimingProfile> m_timing;  // File > Load timing profile; null: bytes model
 };
 

@@ -14,8 +14,10 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/io/exports.h"
+#include "core/job/checkpoint_copy.h"
 #include "core/job/command_line.h"
 #include "core/io/recipe_yaml.h"
+#include "ui/background_task.h"
 #include "ui/compare_dialog.h"
 #include "ui/core_types.h"
 #include "ui/exporter.h"
@@ -24,6 +26,7 @@
 #include "ui/panels/data_panel.h"
 #include "ui/panels/method_panel.h"
 #include "ui/panels/model_panel.h"
+#include "ui/panels/run_panel.h"
 #include "ui/panels/runs_panel.h"
 #include "ui/panels/sensitivity_panel.h"
 #include "ui/panels/sparsity_table.h"
@@ -39,9 +42,10 @@ namespace duo::ui {
 
 QString MainWindow::askSavePath(const QString& title, const QString& suggested, const QString& filter) {
   QSettings s;
-  const QString dir = s.value("paths/lastExportDir", QDir::homePath()).toString();
+  const QString dir = dialogStartDir("export");
+  // A save dialog (not a folder picker) also for folders: it accepts a new folder's name typed in.
   const QString path = QFileDialog::getSaveFileName(this, title, QDir(dir).filePath(suggested), filter);
-  if (!path.isEmpty()) s.setValue("paths/lastExportDir", QFileInfo(path).absolutePath());
+  if (!path.isEmpty()) s.setValue("paths/exportDir", QFileInfo(path).absolutePath());
   return path;
 }
 
@@ -67,6 +71,9 @@ void MainWindow::loadRun(const QString& id) {
   m_errorPlot->setLayerCount(layers);
   m_heatmap->setLayerCount(layers);
   m_sparsityPlot->setTargets(r.sparsity);
+  m_plotSubject = QString("%1 on %2").arg(run->label(), run->modelName());
+  refreshPlotTitles();
+  m_runPanel->showRun(r, "Loaded run");
   showRecords(QVector<ProjRecord>(r.records.begin(), r.records.end()));
   m_status->setJobState(QString("Showing run %1%2").arg(run->label(), sameModel ? QString() : " (recorded on another model)"));
   updateActions();
@@ -96,8 +103,9 @@ void MainWindow::exportConfig(const QString& given) {
 void MainWindow::importConfig(const QString& given) {
   if (!m_modelPanel->hasModel()) return;
   const QString path = given.isEmpty()
-                           ? QFileDialog::getOpenFileName(this, "Import sparsity config", {}, "Sparsity config (*.json)")
+                           ? QFileDialog::getOpenFileName(this, "Import sparsity config", dialogStartDir("open"), "Sparsity config (*.json)")
                            : given;
+  if (given.isEmpty()) rememberDialogPath("open", path);
   if (!path.isEmpty()) m_table->loadConfigFile(path);
 }
 
@@ -150,11 +158,35 @@ void MainWindow::exportPlot(const QString& given) {
 
 void MainWindow::exportCheckpoint(const QString& given, const QString& format) {
   if (!m_modelPanel->hasModel() || isBusy()) return;
-  const QString dir = given.isEmpty() ? QFileDialog::getExistingDirectory(this, "Folder for the pruned checkpoint") : given;
+  const RunEntry* run = m_runs->find(m_shownRunId);
+  const QString suggested = (run ? run->id : QString("pruned")) + (format == "dense" ? "" : "-" + format);
+  const QString dir = given.isEmpty() ? askSavePath("Folder for the pruned checkpoint (created)", suggested, QString()) : given;
   if (dir.isEmpty()) return;
-  m_checkpointDir = dir;  // calibrate() passes it and the format as outDir/outFormat; cleared when the job ends
+  if (run && !run->checkpointDir().isEmpty()) {
+    // The run's own weights, rewritten in the format asked for: no calibration, no new run.
+    const QString from = run->checkpointDir(), label = run->label();
+    m_task->start("checkpoint", [from, dir, format](const ProgressFn& progress) {
+      copyCheckpoint(ss(from), ss(dir), ss(format), progress);
+      return QVariant(dir);
+    });
+    m_status->setJobState(QString("Writing the pruned weights of %1 to %2...").arg(label, dir));
+    return;
+  }
+  m_checkpointDir = dir;  // startJob() passes it and the format as outDir/outFormat; cleared when the job ends
   m_checkpointFormat = format;
-  calibrate();
+  if (run) {
+    if (!m_modelPanel->hasModel() || run->record.sparsity.numLayers() != m_table->config().numLayers()) {
+      m_checkpointDir.clear();
+      showError("Cannot export the checkpoint",
+                QString("Run %1 was recorded on %2 and its weights were not kept; open that model to calibrate it again.")
+                    .arg(run->label(), run->modelName()));
+      return;
+    }
+    m_checkpointRunId = run->id;  // its weights were not kept: calibrate again with its own settings and seed
+    startJob(run->request(currentRequest()));
+  } else {
+    startJob(currentRequest());
+  }
 }
 
 void MainWindow::copyCommandLine(const QString& given) {
@@ -199,8 +231,9 @@ void MainWindow::saveWorkspaceAs(const QString& given) {
 void MainWindow::openWorkspace(const QString& given) {
   if (isBusy()) return;
   const QString path = given.isEmpty()
-                           ? QFileDialog::getOpenFileName(this, "Open workspace", {}, "DuoScope workspace (*.json)")
+                           ? QFileDialog::getOpenFileName(this, "Open workspace", dialogStartDir("open"), "DuoScope workspace (*.json)")
                            : given;
+  if (given.isEmpty()) rememberDialogPath("open", path);
   if (path.isEmpty()) return;
   try {
     const Workspace ws = loadWorkspace(path);

@@ -70,6 +70,11 @@ void MainWindow::onTaskFinished(const QString& name, const QVariant& value) {
     loadTimingProfile(value.toString());
     return;
   }
+  if (name == "checkpoint") {
+    m_status->setJobState("Pruned checkpoint written to " + value.toString());
+    updateActions();
+    return;
+  }
   if (name == "task") {
     const QString path = value.toString();
     m_dataPanel->setTaskFile(path);

@@ -27,7 +27,7 @@ constexpr const char* kTimingSetting = "timing/profile";
 bool MainWindow::loadTimingProfile(const QString& given) {
   QSettings s;
   const QString path = given.isEmpty() ? QFileDialog::getOpenFileName(this, "Load timing profile",
-                                                                      QFileInfo(s.value(kTimingSetting).toString()).absolutePath(),
+                                                                      s.contains(kTimingSetting) ? QFileInfo(s.value(kTimingSetting).toString()).absolutePath() : dialogStartDir("open"),
                                                                       "Timing profile (*.json)")
                                        : given;
   if (path.isEmpty()) return false;

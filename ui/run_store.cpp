@@ -1,6 +1,7 @@
 #include "ui/run_store.h"
 
 #include <QDir>
+#include <QFile>
 #include <QFileInfo>
 #include <QStandardPaths>
 
@@ -60,6 +61,17 @@ PruneRequest RunEntry::request(const PruneRequest& base) const {
   return q;
 }
 
+QString RunEntry::modelName() const {
+  const QString path = qs(record.model.path);
+  const QString name = path.isEmpty() ? QString() : QFileInfo(QDir::cleanPath(path)).fileName();
+  return name.isEmpty() ? qs(record.model.name) : name;
+}
+
+QString RunEntry::checkpointDir() const {
+  const QString dir = qs(record.outDir);
+  return !dir.isEmpty() && QFileInfo::exists(dir + "/config.json") ? dir : QString();
+}
+
 RunEntry entryOf(const RunRecord& record) {
   RunEntry e;
   e.id = qs(record.id);
@@ -68,12 +80,15 @@ RunEntry entryOf(const RunRecord& record) {
   return e;
 }
 
-RunRecord recordOf(const PruneResult& result, double measuredSpeedup, double calibratedSpeedup,
+RunRecord recordOf(const PruneResult& result, const SpeedCheck& speed, double calibratedSpeedup,
                    const QString& timingProfile) {
   // The same conversion `duoscope-cli prune` uses for its run store.
   RunRecord rec = RunRecord::fromJson(result.toJson(), "the finished run");
   rec.id.clear();
-  if (measuredSpeedup > 0) rec.measuredSpeedup = measuredSpeedup;
+  if (speed.measured()) {
+    rec.measuredSpeedup = speed.speedup;
+    rec.speedCheck = speed;
+  }
   if (calibratedSpeedup > 0) {
     rec.calibratedSpeedup = calibratedSpeedup;
     rec.timingProfile = ss(timingProfile);
@@ -119,10 +134,12 @@ const RunEntry* RunStore::find(const QString& id) const {
   return nullptr;
 }
 
-const RunEntry& RunStore::add(const PruneResult& result, double measuredSpeedup, double calibratedSpeedup,
+QString RunStore::weightsDirectory() const { return m_dir.isEmpty() ? QString() : m_dir + "/weights"; }
+
+const RunEntry& RunStore::add(const PruneResult& result, const SpeedCheck& speed, double calibratedSpeedup,
                               const QString& timingProfile) {
   DUO_CHECK(!m_dir.isEmpty(), "run store: no workspace folder set");
-  RunRecord rec = recordOf(result, measuredSpeedup, calibratedSpeedup, timingProfile);
+  RunRecord rec = recordOf(result, speed, calibratedSpeedup, timingProfile);
   duo::RunStore(ss(m_dir)).save(rec);  // assigns a new id and the creation time
   m_runs.append(entryOf(rec));
   Q_EMIT changed();
@@ -141,6 +158,10 @@ void RunStore::remove(const QString& id) {
   for (int i = 0; i < m_runs.size(); ++i)
     if (m_runs[i].id == id) {
       QFile::remove(qs(duo::RunStore(ss(m_dir)).pathOf(ss(id))));
+      // Kept weights go with their run; a folder the user chose (prune --out) stays.
+      const QString weights = qs(m_runs[i].record.outDir);
+      if (!weights.isEmpty() && QFileInfo(weights).absolutePath() == QFileInfo(weightsDirectory()).absoluteFilePath())
+        QDir(weights).removeRecursively();
       m_runs.removeAt(i);
       Q_EMIT changed();
       return;

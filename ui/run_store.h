@@ -26,6 +26,12 @@ struct RunEntry {
   double accuracy() const { return metric("acc"); }
   double accuracyNorm() const { return metric("acc_norm"); }
   double measuredSpeedup() const { return record.measuredSpeedup ? *record.measuredSpeedup : -1.0; }
+  // A measured speedup whose check raised no flag (records from before the check count as unchecked).
+  bool speedTrusted() const { return record.speedCheck && record.speedCheck->trusted(); }
+  // The model's folder or file name ("SmolLM2-135M-Instruct.Q4_1.gguf", "duo-tiny-kjv").
+  QString modelName() const;
+  // The kept pruned checkpoint (the window's weights folder or prune --out), "" when none exists.
+  QString checkpointDir() const;
   // "kjv:eval, seqlen 64" for the perplexity, the task name for accuracy ("" when absent).
   QString perplexityData() const;
   QString taskName() const;
@@ -37,9 +43,9 @@ struct RunEntry {
 
 RunEntry entryOf(const RunRecord& record);
 // The record of a finished job (core's PruneResult -> run record conversion) with the measured
-// speedup (< 0 = not measured); id and time are assigned by the store.
-// calibratedSpeedup > 0: a timing profile's prediction for the run (from `timingProfile`).
-RunRecord recordOf(const PruneResult& result, double measuredSpeedup, double calibratedSpeedup = 0,
+// speedup and its check (not measured: check.measured() is false); id and time are assigned by
+// the store. calibratedSpeedup > 0: a timing profile's prediction for the run (from `timingProfile`).
+RunRecord recordOf(const PruneResult& result, const SpeedCheck& speed = {}, double calibratedSpeedup = 0,
                    const QString& timingProfile = QString());
 
 class RunStore : public QObject {
@@ -58,8 +64,11 @@ class RunStore : public QObject {
   const RunEntry* find(const QString& id) const;
 
   // Saves a finished run (core's RunStore::save: new id, atomic write) and appends it.
-  const RunEntry& add(const PruneResult& result, double measuredSpeedup = -1, double calibratedSpeedup = 0,
+  const RunEntry& add(const PruneResult& result, const SpeedCheck& speed = {}, double calibratedSpeedup = 0,
                       const QString& timingProfile = QString());
+  // Where the window keeps runs' pruned weights: <directory>/weights. A run's folder there is
+  // deleted with the run; folders elsewhere (prune --out) never are.
+  QString weightsDirectory() const;
   // Adds an existing record under its own id (workspace restore) and writes it to this folder.
   void insert(const RunRecord& record);
   void remove(const QString& id);

@@ -2,6 +2,7 @@
 
 #include <QLabel>
 #include <QStatusBar>
+#include <algorithm>
 
 #include "core/common/device.h"
 #include "ui/core_types.h"
@@ -35,9 +36,14 @@ QString StatusLine::deviceText() const { return m_device->text(); }
 void StatusLine::setJobState(const QString& state) { m_job->setText(state); }
 
 void StatusLine::refreshMemory() {
+  // The kernel's resident counters are per-CPU approximations read at two moments: the high-water
+  // mark can come out a little under the current value read just before it. The peak shown is the
+  // largest of the kernel's mark and every value this line has seen, so it is never below "now".
+  const long long now = currentRssBytes();
+  m_current = now;
+  m_peak = std::max({m_peak, now, peakRssBytes()});
   m_memory->setText(QString("Memory %1 (peak %2)")
-                        .arg(formatBytes(static_cast<double>(currentRssBytes())),
-                             formatBytes(static_cast<double>(peakRssBytes()))));
+                        .arg(formatBytes(static_cast<double>(now)), formatBytes(static_cast<double>(m_peak))));
 }
 
 }  // namespace duo::ui

@@ -15,6 +15,9 @@ class StatusLine : public QObject {
   explicit StatusLine(QStatusBar* bar);
 
   QString deviceText() const;
+  // The resident memory last shown, and the peak shown beside it (never below it).
+  long long currentBytes() const { return m_current; }
+  long long peakBytes() const { return m_peak; }
 
  public Q_SLOTS:
   void setJobState(const QString& state);
@@ -22,6 +25,8 @@ class StatusLine : public QObject {
 
  private:
   QLabel* m_device;
+  long long m_peak = 0;
+  long long m_current = 0;
   QLabel* m_memory;
   QLabel* m_job;
   QTimer m_timer;

@@ -1,6 +1,7 @@
 // duoscope: the DuoScope window. Thin: parses flags, opens the model, shows ui::MainWindow.
 //   duoscope [--model PATH|tiny|smollm2] [--plot error|heatmap|sparsity|runs|sensitivity]
-//            [--panel model|data|method] [--timing PROFILE.json] [--screenshot FILE.png]
+//            [--panel model|data|method] [--timing PROFILE.json] [--size WxH] [--calibrate]
+//            [--screenshot FILE.png]
 // Without --model it opens the bundled tiny model when that exists.
 #include <QApplication>
 #include <QCommandLineParser>
@@ -13,6 +14,7 @@
 #include "core/common/paths.h"
 #include "core/common/version.h"
 #include "core/perf/timing_profile.h"
+#include "ui/job_controller.h"
 #include "ui/main_window.h"
 #include "ui/panels/model_panel.h"
 
@@ -42,6 +44,12 @@ int main(int argc, char** argv) {
                                "the bytes model.",
                                "FILE");
   cli.addOption(timingOpt);
+  QCommandLineOption sizeOpt("size", "Window size, e.g. 1000x700 (default: the last session's).", "WxH");
+  cli.addOption(sizeOpt);
+  QCommandLineOption calibrateOpt("calibrate",
+                                  "Start a calibration with the window's settings once the model is open (with "
+                                  "--screenshot: the picture is taken when the run has ended).");
+  cli.addOption(calibrateOpt);
   cli.process(app);
 
   // The model to open at start-up: --model, else the bundled tiny model when it is there.
@@ -86,7 +94,22 @@ int main(int argc, char** argv) {
     }
     window.loadTimingProfile(timing);
   }
+  if (cli.isSet(sizeOpt)) {
+    const QStringList wh = cli.value(sizeOpt).split('x');
+    bool okW = false, okH = false;
+    const int w = wh.size() == 2 ? wh[0].toInt(&okW) : 0, h = wh.size() == 2 ? wh[1].toInt(&okH) : 0;
+    if (!okW || !okH || w < 200 || h < 200) {
+      std::cerr << "duoscope: --size expects WIDTHxHEIGHT, each at least 200, e.g. 1000x700" << std::endl;
+      return 2;
+    }
+    window.resize(w, h);
+  }
   window.show();
+  const bool calibrate = cli.isSet(calibrateOpt) && !model.isEmpty();
+  if (calibrate)
+    QObject::connect(window.modelPanel(), &duo::ui::ModelPanel::modelOpened, &window, [&window] {
+      QTimer::singleShot(0, &window, [&window] { window.calibrate(); });
+    });
 
   if (cli.isSet(shotOpt)) {
     const QString shot = cli.value(shotOpt);
@@ -104,6 +127,11 @@ int main(int argc, char** argv) {
     };
     if (model.isEmpty()) {
       saveAndQuit();
+    } else if (calibrate) {
+      QObject::connect(window.job(), &duo::ui::JobController::cancelled, &window, saveAndQuit);
+      QObject::connect(&window, &duo::ui::MainWindow::runStored, &window, saveAndQuit);
+      QObject::connect(window.job(), &duo::ui::JobController::failed, &window, saveAndQuit);
+      QObject::connect(window.modelPanel(), &duo::ui::ModelPanel::openFailed, &window, saveAndQuit);
     } else {
       QObject::connect(window.modelPanel(), &duo::ui::ModelPanel::modelOpened, &window, saveAndQuit);
       QObject::connect(window.modelPanel(), &duo::ui::ModelPanel::openFailed, &window, saveAndQuit);

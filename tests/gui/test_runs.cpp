@@ -64,6 +64,18 @@ duo::PruneResult result(duo::Method method, double w, double a, double ppl, doub
 
 }  // namespace
 
+// A measured speedup of exactly `x` with a quiet spread and no flags.
+static duo::SpeedCheck measured(double x) {
+  duo::SpeedCheck c;
+  c.speedup = x;
+  c.low = 0.98 * x;
+  c.high = 1.02 * x;
+  c.repeats = 5;
+  c.tokens = 32;
+  c.threads = 2;
+  return c;
+}
+
 class TestRuns : public QObject {
   Q_OBJECT
  private Q_SLOTS:
@@ -91,7 +103,7 @@ class TestRuns : public QObject {
 
   void finishedRunBecomesACoreRecord() {
     // What the window stores is core's duoscope.run-record/1, through core's own conversion.
-    const duo::RunRecord rec = duo::ui::recordOf(result(duo::Method::DuoGpt, 0.5, 0.5, 4.25, 1.9), 1.7);
+    const duo::RunRecord rec = duo::ui::recordOf(result(duo::Method::DuoGpt, 0.5, 0.5, 4.25, 1.9), measured(1.7));
     const duo::RunRecord back = duo::RunRecord::fromJson(rec.toJson(), "mem");
     QCOMPARE(QString::fromStdString(back.toJson().value("schema", "")), QString("duoscope.run-record/1"));
     QVERIFY(back.measuredSpeedup && *back.measuredSpeedup == 1.7);
@@ -107,7 +119,7 @@ class TestRuns : public QObject {
     QCOMPARE(e.accuracy(), -1.0);
     QCOMPARE(e.measuredSpeedup(), 1.7);
     // Not measured: null in the record.
-    QVERIFY(!duo::ui::recordOf(result(duo::Method::Wanda, 0.5, 0, 5, 1.5), -1).measuredSpeedup);
+    QVERIFY(!duo::ui::recordOf(result(duo::Method::Wanda, 0.5, 0, 5, 1.5), {}).measuredSpeedup);
   }
 
   void storeIsCoresRunStore() {
@@ -118,7 +130,7 @@ class TestRuns : public QObject {
       store.setDirectory(tmp.path());
       QCOMPARE(store.runs().size(), 0);
       id1 = store.add(result(duo::Method::SparseGpt, 0.5, 0.5, 4.5, 1.8)).id;
-      id2 = store.add(result(duo::Method::DuoGpt, 0.5, 0.5, 4.2, 1.8), 1.6).id;
+      id2 = store.add(result(duo::Method::DuoGpt, 0.5, 0.5, 4.2, 1.8), measured(1.6)).id;
       QVERIFY(id1 != id2);
     }
     // Core's store lists the same ids and reads the same numbers.
@@ -182,7 +194,7 @@ class TestRuns : public QObject {
     store.setDirectory(tmp.path());
     const QString slowGood = store.add(result(duo::Method::DuoGpt, 0.5, 0.3, 4.0, 1.4)).id;
     const QString fastBad = store.add(result(duo::Method::SparseGpt, 0.6, 0.6, 6.0, 2.4)).id;
-    const QString dominated = store.add(result(duo::Method::Wanda, 0.5, 0.3, 4.8, 1.3), 1.25).id;
+    const QString dominated = store.add(result(duo::Method::Wanda, 0.5, 0.3, 4.8, 1.3), measured(1.25)).id;
     RunsPlot plot;
     plot.resize(600, 400);
     plot.setRuns(store.runs());
@@ -212,7 +224,7 @@ class TestRuns : public QObject {
   void csvAndRecipeAreCores() {
     const duo::PruneResult r = result(duo::Method::DuoGpt, 0.5, 0.5, 4.2, 1.8);
     const QStringList lines =
-        QString::fromStdString(duo::recordsCsv(duo::ui::recordOf(r, -1))).split('\n', Qt::SkipEmptyParts);
+        QString::fromStdString(duo::recordsCsv(duo::ui::recordOf(r, {}))).split('\n', Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), 15);
     QCOMPARE(lines[0], QString("layer,proj,target_weight,target_act,weight_sparsity,act_sparsity,rel_error,"
                                "rel_error_mask_only,seconds"));
@@ -229,7 +241,7 @@ class TestRuns : public QObject {
     duo::ui::Workspace ws;
     ws.request = result(duo::Method::DuoGpt, 0.55, 0.45, 0, 0).request;
     ws.request.calibSource = "/data/calib.jsonl";
-    duo::RunRecord rec = duo::ui::recordOf(result(duo::Method::Teal, 0, 0.5, 4.0, 1.5), -1);
+    duo::RunRecord rec = duo::ui::recordOf(result(duo::Method::Teal, 0, 0.5, 4.0, 1.5), {});
     rec.id = "run-a";
     ws.runs.append(rec);
     const QString path = tmp.filePath("ws.json");

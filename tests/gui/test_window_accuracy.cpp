@@ -74,7 +74,7 @@ class TestWindowAccuracy : public QObject {
                 static_cast<long long>(acc->count), acc->value, accNorm->value, rec.findMetric("acc", "dense")->value);
     // The runs list and the runs plot's accuracy view show it.
     auto* runs = w.findChild<QTableWidget*>("runsTable");
-    QVERIFY(runs->item(runs->rowCount() - 1, 5)->text().startsWith(QString::number(acc->value * 100, 'f', 1)));
+    QVERIFY(runs->item(runs->rowCount() - 1, 6)->text().startsWith(QString::number(acc->value * 100, 'f', 1)));
     w.runsPlot()->setMetric(duo::ui::RunsPlot::Metric::Accuracy);
     QCOMPARE(w.runsPlot()->predicted()->dataCount(), 1);
     QCOMPARE(w.runsPlot()->predicted()->data()->constBegin()->value, 100.0 * acc->value);

@@ -91,7 +91,7 @@ class TestWindowRun : public QObject {
     auto* runs = w.findChild<QTableWidget*>("runsTable");
     QCOMPARE(runs->rowCount(), 1);
     QVERIFY(result.eval.done);
-    QCOMPARE(runs->item(0, 4)->text(), QString::number(result.eval.perplexity, 'f', 3));
+    QCOMPARE(runs->item(0, 5)->text(), QString::number(result.eval.perplexity, 'f', 3));
     // The run is a core run record: core's RunStore lists it with the same perplexity, and the
     // measured decode speedup (packed kernels, after evaluation in the same worker) is in it.
     const duo::RunStore core(tmp.filePath("runs").toStdString());
@@ -104,11 +104,14 @@ class TestWindowRun : public QObject {
       QVERIFY(!rec.measuredSpeedup);
     } else if (JobController::canMeasureSpeedup()) {
       QVERIFY2(rec.measuredSpeedup && *rec.measuredSpeedup > 0, "no measured speedup in the record");
-      QCOMPARE(finished.first().at(1).toDouble(), *rec.measuredSpeedup);
-      std::printf("BENCH gui_run predicted_speedup=%.3f measured_speedup=%.3f\n", rec.predictedSpeedup,
-                  *rec.measuredSpeedup);
-      QVERIFY(rec.outDir.empty());  // the temporary checkpoint for the measurement is gone
-      QVERIFY(runs->item(0, 6)->text().contains(QString("(%1×)").arg(*rec.measuredSpeedup, 0, 'f', 2)));
+      const auto speed = finished.first().at(1).value<duo::SpeedCheck>();
+      QCOMPARE(speed.speedup, *rec.measuredSpeedup);
+      QVERIFY(rec.speedCheck && rec.speedCheck->repeats == speed.repeats);
+      std::printf("BENCH gui_run predicted_speedup=%.3f measured_speedup=%.3f (%s)\n", rec.predictedSpeedup,
+                  *rec.measuredSpeedup, speed.summary().c_str());
+      // Measured on the run's kept weights (the keep option, on by default) or a temporary copy.
+      QVERIFY(rec.outDir.empty() || QFile::exists(QString::fromStdString(rec.outDir) + "/config.json"));
+      QVERIFY(runs->item(0, 7)->text().contains(QString("(%1×").arg(*rec.measuredSpeedup, 0, 'f', 2)));
     } else {
       QVERIFY(!rec.measuredSpeedup);  // no decode bench in this build: null, never a made-up number
     }
@@ -129,7 +132,7 @@ class TestWindowRun : public QObject {
     if (proc.exitCode() != 0) QFAIL(qPrintable("duoscope-cli prune failed: " + proc.readAllStandardError()));
     const nlohmann::json doc = nlohmann::json::parse(out.toStdString());
     const double cliPpl = doc.at("eval").at("perplexity").get<double>();
-    QCOMPARE(QString::number(cliPpl, 'f', 3), runs->item(0, 4)->text());
+    QCOMPARE(QString::number(cliPpl, 'f', 3), runs->item(0, 5)->text());
 
     // `duoscope-cli runs list` on the window's folder lists the window's run, same perplexity.
     QProcess list;

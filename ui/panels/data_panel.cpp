@@ -29,7 +29,7 @@ QWidget* sourceRow(QComboBox* combo, const QString& builtin, const QString& tip,
   browse->setText("...");
   browse->setToolTip("Choose a text file (one passage per line) or a JSONL file with a \"text\" field");
   QObject::connect(browse, &QToolButton::clicked, parent, [combo, parent] {
-    const QString path = QFileDialog::getOpenFileName(parent, "Choose text", {}, "Text or JSONL (*.txt *.jsonl);;All files (*)");
+    const QString path = QFileDialog::getOpenFileName(parent, "Choose text", dialogStartDir("open"), "Text or JSONL (*.txt *.jsonl);;All files (*)");
     if (path.isEmpty()) return;
     combo->setCurrentText(path);
   });
@@ -67,6 +67,7 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
   m_nsamples = spin("nsamples", 0, 4096, 0,
                     "Calibration windows (sequences) per run; more gives better statistics and a slower run");
   m_seqlen = spin("seqlen", 0, 8192, 0, "Tokens per calibration window");
+  for (QSpinBox* s : {m_nsamples, m_seqlen}) s->setMinimumWidth(64);  // the left column fits a 1000-pixel window
   m_nsamples->setSingleStep(8);
   m_seqlen->setSingleStep(64);
   auto* sizeRow = new QWidget;
@@ -102,7 +103,7 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
   taskBrowse->setText("...");
   taskBrowse->setToolTip("Choose a multiple-choice task (JSONL)");
   connect(taskBrowse, &QToolButton::clicked, this, [this] {
-    const QString path = QFileDialog::getOpenFileName(this, "Choose task", {}, "JSONL (*.jsonl);;All files (*)");
+    const QString path = QFileDialog::getOpenFileName(this, "Choose task", dialogStartDir("open"), "JSONL (*.jsonl);;All files (*)");
     if (!path.isEmpty()) m_task->setText(path);
   });
   auto* taskMake = new QToolButton;

@@ -1,6 +1,9 @@
 #include "ui/panels/model_panel.h"
 
+#include <QAbstractItemView>
 #include <QComboBox>
+#include <QStyle>
+#include <algorithm>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
@@ -127,10 +130,15 @@ void ModelPanel::refillKnown() {
     const int i = m_known->findData(qs(m_model.path));
     if (i >= 0) m_known->setCurrentIndex(i);
   }
+  // The list's rows are as wide as their text even where the closed box is narrower.
+  int widest = 0;
+  for (int i = 0; i < m_known->count(); ++i)
+    widest = std::max(widest, m_known->fontMetrics().horizontalAdvance(m_known->itemText(i)));
+  m_known->view()->setMinimumWidth(widest + 3 * m_known->style()->pixelMetric(QStyle::PM_ScrollBarExtent));
 }
 
 void ModelPanel::browse() {
-  const QString start = m_hasModel ? QFileInfo(qs(m_model.path)).absolutePath() : QString();
+  const QString start = m_hasModel ? QFileInfo(qs(m_model.path)).absolutePath() : dialogStartDir("model");
   QString path = QFileDialog::getOpenFileName(this, "Open model", start,
                                               "Models (*.gguf config.json *.safetensors);;All files (*)");
   if (path.isEmpty()) return;

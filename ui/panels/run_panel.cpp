@@ -6,6 +6,7 @@
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QProgressBar>
+#include <QScrollArea>
 #include <QToolButton>
 #include <QVBoxLayout>
 
@@ -48,6 +49,14 @@ RunPanel::RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent) : QWidg
     m_measure->setToolTip("This build has no decode benchmark (core/perf/decode_bench.h)");
   }
   layout->addWidget(m_measure);
+  m_keep = new QCheckBox("Keep the pruned weights for export");
+  m_keep->setObjectName("keepWeights");
+  m_keep->setChecked(QSettings().value("run/keepWeights", true).toBool());
+  m_keep->setToolTip("Write each run's pruned model beside its record (the workspace's runs/weights folder, in the "
+                     "model's own dtype: about the model's size on disk), so that Export > Pruned checkpoint writes "
+                     "the chosen run's weights without calibrating again. Deleting the run deletes them.");
+  connect(m_keep, &QCheckBox::toggled, this, [](bool on) { QSettings().setValue("run/keepWeights", on); });
+  layout->addWidget(m_keep);
 
   m_bar = new QProgressBar;
   m_bar->setObjectName("runProgress");
@@ -66,14 +75,23 @@ RunPanel::RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent) : QWidg
   m_result->setObjectName("runResult");
   m_result->setWordWrap(true);
   m_result->setTextInteractionFlags(Qt::TextSelectableByMouse);
-  layout->addWidget(m_result);
-  layout->addStretch(1);
+  m_result->setAlignment(Qt::AlignLeft | Qt::AlignTop);
+  // The numbers scroll where the pane is short; they are never cut off.
+  auto* scroll = new QScrollArea;
+  scroll->setObjectName("runResultScroll");
+  scroll->setWidget(m_result);
+  scroll->setWidgetResizable(true);
+  scroll->setFrameShape(QFrame::NoFrame);
+  scroll->setStyleSheet("QScrollArea, QScrollArea > QWidget > QWidget { background: transparent; }");
+  scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+  layout->addWidget(scroll, 1);
 }
 
 void RunPanel::onStarted() {
   m_bar->setRange(0, 0);  // busy until the first progress with a total
   m_stage->setText("Starting...");
   m_eta->clear();
+  clearResult();  // the previous run's numbers are not this run's
 }
 
 void RunPanel::onProgress(const JobProgress& p) {
@@ -91,26 +109,58 @@ void RunPanel::onProgress(const JobProgress& p) {
 
 bool RunPanel::measureSpeedup() const { return m_measure->isChecked() && JobController::canMeasureSpeedup(); }
 void RunPanel::setMeasureSpeedup(bool on) { m_measure->setChecked(on); }
+bool RunPanel::keepWeights() const { return m_keep->isChecked(); }
+void RunPanel::setKeepWeights(bool on) { m_keep->setChecked(on); }
 
-void RunPanel::onFinished(const PruneResult& r, double measuredSpeedup, double timedSpeedup) {
+void RunPanel::onFinished(const PruneResult& r, const SpeedCheck& speed, double timedSpeedup) {
   m_bar->setRange(0, 1000);
   m_bar->setValue(1000);
   m_bar->setFormat("done");
   m_stage->setText(QString("Done: %1 in %2").arg(methodName(r.request.method), formatDuration(r.secondsTotal)));
   m_eta->clear();
-  QString text = QString("Achieved W %1, A %2 · predicted speedup %3×")
-                     .arg(formatPercent(r.weightSparsity), formatPercent(r.actSparsity))
-                     .arg(r.predictedSpeedup, 0, 'f', 2);
-  if (timedSpeedup > 0) text += QString(", timing profile %1×").arg(timedSpeedup, 0, 'f', 2);
-  if (measuredSpeedup > 0) text += QString(", measured <b>%1×</b>").arg(measuredSpeedup, 0, 'f', 2);
-  if (r.eval.done)
-    text += QString("<br>Perplexity <b>%1</b> (dense %2)").arg(r.eval.perplexity, 0, 'f', 3).arg(r.eval.densePerplexity, 0, 'f', 3);
-  if (r.eval.accuracy >= 0)
-    text += QString("<br>%1: acc <b>%2</b>, acc_norm %3 (dense %4 / %5, %6 items)")
-                .arg(qs(r.eval.taskName).toHtmlEscaped(), formatPercent(r.eval.accuracy), formatPercent(r.eval.accuracyNorm),
-                     formatPercent(r.eval.denseAccuracy), formatPercent(r.eval.denseAccuracyNorm))
-                .arg(r.eval.taskItems);
+  RunEntry e = entryOf(recordOf(r, speed, timedSpeedup));
+  showRun(e.record, "This run");
+}
+
+void RunPanel::clearResult() {
+  m_result->clear();
+  m_result->setToolTip(QString());
+}
+
+void RunPanel::showRun(const RunRecord& rec, const QString& label) {
+  RunEntry e = entryOf(rec);
+  QString text = QString("<b>%1</b>: %2 on %3<br>Achieved W %4, A %5 · predicted speedup %6×")
+                     .arg(label.toHtmlEscaped(), e.label().toHtmlEscaped(), e.modelName().toHtmlEscaped(),
+                          formatPercent(rec.weightSparsity), formatPercent(rec.actSparsity))
+                     .arg(rec.predictedSpeedup, 0, 'f', 2);
+  if (rec.calibratedSpeedup) text += QString(", timing profile %1×").arg(*rec.calibratedSpeedup, 0, 'f', 2);
+  QString tip;
+  if (rec.speedCheck && rec.speedCheck->measured()) {
+    const SpeedCheck& c = *rec.speedCheck;
+    const QString measured = speedCheckText(c).toHtmlEscaped();
+    text += c.trusted() ? QString("<br>Measured <b>%1</b>").arg(measured)
+                        : QString("<br><span style='color:#b35900'>Measured %1</span>").arg(measured);
+    tip = QString("Dense %1 tokens/s, pruned %2 tokens/s (medians of interleaved pairs, %3 steps each)")
+              .arg(c.denseTokensPerSecond, 0, 'f', 1)
+              .arg(c.prunedTokensPerSecond, 0, 'f', 1)
+              .arg(c.tokens);
+    if (!c.trusted()) {
+      tip += "\n\n" + speedCheckWarning(c);
+      text += QString("<br><span style='color:#b35900'>(%1; hover for why)</span>").arg(speedCheckFlags(c).toHtmlEscaped());
+    }
+  } else if (rec.measuredSpeedup) {
+    text += QString("<br>Measured %1× (spread and threads not recorded)").arg(*rec.measuredSpeedup, 0, 'f', 2);
+  }
+  if (e.perplexity() >= 0)
+    text += QString("<br>Perplexity <b>%1</b> (dense %2)")
+                .arg(e.perplexity(), 0, 'f', 3)
+                .arg(e.metric("perplexity", "dense"), 0, 'f', 3);
+  if (e.accuracy() >= 0)
+    text += QString("<br>%1: acc <b>%2</b>, acc_norm %3 (dense %4 / %5)")
+                .arg(e.taskName().toHtmlEscaped(), formatPercent(e.accuracy()), formatPercent(e.accuracyNorm()),
+                     formatPercent(e.metric("acc", "dense")), formatPercent(e.metric("acc_norm", "dense")));
   m_result->setText(text);
+  m_result->setToolTip(tip);
 }
 
 void RunPanel::onCancelling() { m_stage->setText("Cancelling at the next safe point..."); }

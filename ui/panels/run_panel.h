@@ -6,6 +6,7 @@
 
 #include "core/job/prune_job.h"
 #include "ui/job_controller.h"
+#include "ui/run_store.h"
 
 class QAction;
 class QCheckBox;
@@ -23,12 +24,20 @@ class RunPanel : public QWidget {
   // Whether the next run also measures its decode speedup (remembered in QSettings).
   bool measureSpeedup() const;
   void setMeasureSpeedup(bool on);
+  // Whether each run's pruned weights are kept beside its record, so that Export > Pruned
+  // checkpoint writes them without calibrating again (remembered in QSettings; default on).
+  bool keepWeights() const;
+  void setKeepWeights(bool on);
 
  public Q_SLOTS:
   void onStarted();
   void onProgress(const duo::ui::JobProgress& p);
   // timedSpeedup: the timing profile's prediction for the run (0: no profile loaded).
-  void onFinished(const duo::PruneResult& r, double measuredSpeedup, double timedSpeedup = 0);
+  void onFinished(const duo::PruneResult& r, const duo::SpeedCheck& speed, double timedSpeedup = 0);
+  // A stored run's numbers (Load), named as such; clear() empties the result (new model, new run).
+  void showRun(const duo::RunRecord& record, const QString& label);
+  void clearResult();
+  QLabel* resultLabel() const { return m_result; }
   void onCancelling();
   void onCancelled();
   void onFailed(const QString& message);
@@ -40,6 +49,7 @@ class RunPanel : public QWidget {
  private:
   QLabel* m_plan;
   QCheckBox* m_measure;
+  QCheckBox* m_keep;
   QProgressBar* m_bar;
   QLabel* m_stage;
   QLabel* m_eta;

@@ -1,6 +1,9 @@
 #include "ui/panels/runs_panel.h"
 
+#include <QComboBox>
 #include <QHBoxLayout>
+#include <QLabel>
+#include <QSignalBlocker>
 #include <QHeaderView>
 #include <QMessageBox>
 #include <QPushButton>
@@ -12,7 +15,7 @@
 namespace duo::ui {
 
 namespace {
-enum Col { ColWhen = 0, ColMethod, ColW, ColA, ColPpl, ColAcc, ColSpeedup, ColTime, ColCount };
+enum Col { ColWhen = 0, ColModel, ColMethod, ColW, ColA, ColPpl, ColAcc, ColSpeedup, ColTime, ColCount };
 
 QTableWidgetItem* cell(const QString& text, bool number) {
   auto* item = new QTableWidgetItem(text);
@@ -26,10 +29,23 @@ RunsPanel::RunsPanel(RunStore* store, QWidget* parent) : QWidget(parent), m_stor
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->setSpacing(4);
+  m_filter = new QComboBox;
+  m_filter->setObjectName("runsModelFilter");
+  m_filter->setToolTip("Show the runs of one model (the runs plot follows)");
+  m_filter->setSizeAdjustPolicy(QComboBox::AdjustToContents);
+  auto* filterRow = new QHBoxLayout;
+  auto* filterLabel = new QLabel("&Model:");
+  filterLabel->setBuddy(m_filter);
+  filterRow->addWidget(filterLabel);
+  filterRow->addWidget(m_filter);
+  filterRow->addStretch(1);
+  layout->addLayout(filterRow);
   m_table = new QTableWidget(0, ColCount);
   m_table->setObjectName("runsTable");
-  m_table->setHorizontalHeaderLabels({"Finished", "Run", "W", "A", "Perplexity", "Accuracy", "Speedup", "Time"});
-  m_table->horizontalHeaderItem(ColSpeedup)->setToolTip("Predicted decode speedup (bytes model); measured in brackets");
+  m_table->setHorizontalHeaderLabels({"Finished", "Model", "Run", "W", "A", "Perplexity", "Accuracy", "Speedup", "Time"});
+  m_table->horizontalHeaderItem(ColSpeedup)
+      ->setToolTip("Predicted decode speedup (bytes model); measured in brackets, with a ? when the measurement is not "
+                   "to be trusted (hover the cell for why)");
   m_table->horizontalHeaderItem(ColW)->setToolTip("Achieved weight sparsity over all prunable weights");
   m_table->horizontalHeaderItem(ColA)->setToolTip("Achieved activation sparsity, mean over input sites");
   m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -39,6 +55,8 @@ RunsPanel::RunsPanel(RunStore* store, QWidget* parent) : QWidget(parent), m_stor
   m_table->verticalHeader()->setDefaultSectionSize(m_table->fontMetrics().height() + 6);
   m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
   m_table->horizontalHeader()->setSectionResizeMode(ColMethod, QHeaderView::Stretch);
+  m_table->horizontalHeader()->setSectionResizeMode(ColModel, QHeaderView::Interactive);
+  m_table->horizontalHeader()->setMinimumSectionSize(m_table->fontMetrics().horizontalAdvance("W 50%") + 8);
   m_table->setAlternatingRowColors(true);
   layout->addWidget(m_table, 1);
 
@@ -59,6 +77,10 @@ RunsPanel::RunsPanel(RunStore* store, QWidget* parent) : QWidget(parent), m_stor
   layout->addLayout(buttons);
 
   connect(m_store, &RunStore::changed, this, &RunsPanel::refill);
+  connect(m_filter, &QComboBox::currentIndexChanged, this, [this] {
+    refill();
+    Q_EMIT filterChanged();
+  });
   connect(m_table, &QTableWidget::itemSelectionChanged, this, &RunsPanel::updateButtons);
   connect(m_table, &QTableWidget::cellDoubleClicked, this, [this](int row, int) {
     Q_EMIT loadRequested(m_table->item(row, ColWhen)->data(Qt::UserRole).toString());
@@ -91,13 +113,47 @@ void RunsPanel::selectRun(const QString& id) {
     }
 }
 
+QString RunsPanel::filterModel() const { return m_filter->currentData().toString(); }
+
+void RunsPanel::setFilterModel(const QString& model) {
+  const int i = m_filter->findData(model);
+  m_filter->setCurrentIndex(i >= 0 ? i : 0);
+}
+
+QVector<RunEntry> RunsPanel::visibleRuns() const {
+  const QString model = filterModel();
+  QVector<RunEntry> out;
+  for (const RunEntry& run : m_store->runs())
+    if (model.isEmpty() || run.modelName() == model) out.append(run);
+  return out;
+}
+
+void RunsPanel::refillFilter() {
+  QStringList models;
+  for (const RunEntry& run : m_store->runs())
+    if (!models.contains(run.modelName())) models << run.modelName();
+  models.sort(Qt::CaseInsensitive);
+  const QString current = filterModel();
+  const QSignalBlocker block(m_filter);
+  m_filter->clear();
+  m_filter->addItem(QString("All models (%1)").arg(models.size()), QString());
+  for (const QString& m : models) m_filter->addItem(m, m);
+  const int i = m_filter->findData(current);
+  m_filter->setCurrentIndex(i >= 0 ? i : 0);
+}
+
 void RunsPanel::refill() {
   const QStringList keep = selectedIds();
+  const QString filterBefore = filterModel();
+  refillFilter();
   m_table->setRowCount(0);
-  for (const RunEntry& run : m_store->runs()) {
+  for (const RunEntry& run : visibleRuns()) {
     const RunRecord& r = run.record;
     const int row = m_table->rowCount();
     m_table->insertRow(row);
+    auto* model = cell(run.modelName(), false);
+    model->setToolTip(qs(r.model.path) + (r.model.name.empty() ? QString() : "\n" + qs(r.model.name)));
+    m_table->setItem(row, ColModel, model);
     auto* when = cell(run.when.toString("MM-dd HH:mm"), false);
     when->setData(Qt::UserRole, run.id);
     when->setToolTip(run.id + "\n" + qs(r.model.path));
@@ -119,9 +175,17 @@ void RunsPanel::refill() {
     if (run.accuracy() >= 0) acc->setToolTip(QString("acc / acc_norm on %1").arg(run.taskName()));
     m_table->setItem(row, ColAcc, acc);
     QString speed = r.predictedSpeedup > 0 ? QString::number(r.predictedSpeedup, 'f', 2) + "×" : "—";
-    if (run.measuredSpeedup() > 0) speed += QString(" (%1×)").arg(run.measuredSpeedup(), 0, 'f', 2);
+    const bool trusted = run.speedTrusted();
+    if (run.measuredSpeedup() > 0) speed += QString(" (%1×%2)").arg(run.measuredSpeedup(), 0, 'f', 2).arg(trusted ? "" : "?");
     QTableWidgetItem* sp = cell(speed, true);
     QString tip = "predicted (bytes model), in brackets measured (packed kernels, batch-1 decode)";
+    if (r.speedCheck && r.speedCheck->measured()) {
+      tip += "\nmeasured " + speedCheckText(*r.speedCheck);
+      if (!trusted) tip += "\n" + speedCheckWarning(*r.speedCheck);
+    } else if (r.measuredSpeedup) {
+      tip += "\nmeasured before spreads were recorded: spread and threads unknown (?)";
+    }
+    if (run.measuredSpeedup() > 0 && !trusted) sp->setForeground(QColor(179, 89, 0));
     if (r.calibratedSpeedup)
       tip += QString("; timing profile %1: %2×").arg(qs(r.timingProfile)).arg(*r.calibratedSpeedup, 0, 'f', 2);
     sp->setToolTip(tip);
@@ -130,6 +194,7 @@ void RunsPanel::refill() {
   }
   for (const QString& id : keep) selectRun(id);
   updateButtons();
+  if (filterModel() != filterBefore) Q_EMIT filterChanged();  // the filtered model's last run went away
 }
 
 void RunsPanel::updateButtons() {

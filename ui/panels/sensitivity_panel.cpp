@@ -54,6 +54,7 @@ SensitivityPanel::SensitivityPanel(QWidget* parent) : QWidget(parent) {
   m_cancel->setObjectName("cancelSensitivity");
   m_cancel->setEnabled(false);
   m_bar = new QProgressBar;
+  m_bar->setMinimumWidth(50);
   m_bar->setObjectName("sensitivityProgress");
   m_bar->setRange(0, 1);
   m_bar->setValue(0);

@@ -97,12 +97,14 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   setAllocationAvailable(false);
   connect(m_presetAllocated, &QAction::triggered, this, [this] { Q_EMIT presetRequested("allocated"); });
   connect(m_presetOwl, &QAction::triggered, this, [this] { Q_EMIT presetRequested("owl"); });
+  // Narrow minimums (the texts still fit): the table box must leave room for the plots in a
+  // 1000-pixel window.
+  for (QWidget* w : std::initializer_list<QWidget*>{m_uniformWeight, m_uniformAct}) w->setMinimumWidth(72);
   grid->addWidget(new QLabel("W"), 0, 0);
   grid->addWidget(m_uniformWeight, 0, 1);
   grid->addWidget(new QLabel("A"), 0, 2);
   grid->addWidget(m_uniformAct, 0, 3);
   grid->addWidget(uniform, 0, 4);
-  grid->addWidget(presets, 0, 5);
 
   m_nm = new QComboBox;
   m_nm->setObjectName("nmPattern");
@@ -149,11 +151,28 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   grid->addWidget(m_nm, 1, 1);
   grid->addWidget(new QLabel("rule"), 1, 2);
   grid->addWidget(m_actRule, 1, 3);
-  grid->addWidget(m_undo, 1, 4);
-  grid->addWidget(m_redo, 1, 5);
-  grid->addWidget(m_setColumn, 2, 0, 1, 2);
+  grid->addWidget(presets, 1, 4);
+  // Undo and redo as arrows (their step names in the tooltips), so the grid stays four columns
+  // of controls plus one of buttons and fits a 1000-pixel window.
+  m_undo->setIcon(style()->standardIcon(QStyle::SP_ArrowBack));
+  m_redo->setIcon(style()->standardIcon(QStyle::SP_ArrowForward));
+  m_undo->setToolButtonStyle(Qt::ToolButtonIconOnly);
+  m_redo->setToolButtonStyle(Qt::ToolButtonIconOnly);
+  auto* undoRedo = new QHBoxLayout;
+  undoRedo->setSpacing(2);
+  undoRedo->addWidget(m_undo);
+  undoRedo->addWidget(m_redo);
+  grid->addLayout(undoRedo, 0, 5, 2, 1);
+  auto* setLabel = new QLabel("Sel.");
+  setLabel->setToolTip("Set one column of the selected rows: which column, to what value");
+  setLabel->setBuddy(m_setColumn);
+  m_setValue->setMinimumWidth(72);
+  for (QComboBox* c : {m_nm, m_actRule, m_setColumn}) c->setMinimumWidth(72);
+  grid->addWidget(setLabel, 2, 0);
+  grid->addWidget(m_setColumn, 2, 1);
   grid->addWidget(m_setValue, 2, 2, 1, 2);
-  grid->addWidget(set, 2, 4, 1, 2);
+  grid->addWidget(set, 2, 4);
+  presets->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
   grid->setColumnStretch(1, 1);
   grid->setColumnStretch(3, 1);
   layout->addLayout(grid);
@@ -185,7 +204,7 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   connect(uniform, &QPushButton::clicked, this, &SparsityTable::applyUniform);
   connect(set, &QPushButton::clicked, this, &SparsityTable::setSelected);
   connect(fromFile, &QAction::triggered, this, [this] {
-    const QString path = QFileDialog::getOpenFileName(this, "Load sparsity config", {}, "Sparsity config (*.json)");
+    const QString path = QFileDialog::getOpenFileName(this, "Load sparsity config", dialogStartDir("open"), "Sparsity config (*.json)");
     if (!path.isEmpty()) loadConfigFile(path);
   });
   connect(m_nm, &QComboBox::activated, this, [this](int) {

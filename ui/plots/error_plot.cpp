@@ -40,9 +40,12 @@ ErrorPlot::ErrorPlot(QWidget* parent) : PlotBase(parent), m_group(new QCPBarsGro
     m_bars[p] = bars;
   }
   m_maskOnly = addGraph(xAxis, yAxis);
-  m_maskOnly->setName("mask only, no update");
-  m_maskOnly->setPen(QPen(QColor(60, 60, 60), 1.5, Qt::DashLine));
-  m_maskOnly->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, 4));
+  // The reference: what the mask alone would cost, a level across each layer's bars (a staircase,
+  // not a curve through data points).
+  m_maskOnly->setName("reference: mask only, no update");
+  m_maskOnly->setPen(QPen(QColor(40, 40, 40), 1.4, Qt::DashLine));
+  m_maskOnly->setLineStyle(QCPGraph::lsStepCenter);
+  m_maskOnly->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssNone));
   placeLegendBelow(4);
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   axisRect()->setRangeDrag(Qt::Horizontal);
@@ -69,6 +72,9 @@ void ErrorPlot::setRecords(const QVector<ProjRecord>& records) {
     clear();
     return;
   }
+  int maxLayer = 0;
+  for (const ProjRecord& r : records) maxLayer = std::max(maxLayer, r.layer);
+  if (maxLayer + 1 > m_layers) setLayerCount(maxLayer + 1);  // never bars past the right edge
   std::array<QVector<QCPBarsData>, kNumProj> bars;
   std::map<int, std::pair<double, int>> maskSum;  // layer -> (sum, count)
   double lo = std::numeric_limits<double>::max(), hi = 0;

@@ -2,6 +2,7 @@
 
 #include <QBuffer>
 #include <QTemporaryDir>
+#include <algorithm>
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
@@ -9,7 +10,7 @@
 namespace duo::ui {
 
 PlotBase::PlotBase(QWidget* parent) : QCustomPlot(parent) {
-  setMinimumSize(240, 180);
+  setMinimumSize(200, 160);
   setAntialiasedElements(QCP::aeAll);
   plotLayout()->insertRow(0);
   m_title = new QCPTextElement(this, QString(), QFont(font().family(), font().pointSize(), QFont::Bold));
@@ -40,18 +41,87 @@ void PlotBase::placeLegendBelow(int columns) {
   legend->setRowSpacing(0);
   legend->setColumnSpacing(10);
   legend->setVisible(true);
+  m_legendColumns = columns;
+  fitLegend(width());
 }
 
-void PlotBase::setTitle(const QString& title) { m_title->setText(title); }
-QString PlotBase::title() const { return m_title->text(); }
+void PlotBase::fitLegend(int width) {
+  if (m_legendColumns <= 0) return;
+  int widest = 0;
+  for (int i = 0; i < legend->itemCount(); ++i)
+    if (QCPAbstractLegendItem* item = legend->item(i)) widest = std::max(widest, item->minimumOuterSizeHint().width());
+  const int room = std::max(1, width - legend->margins().left() - legend->margins().right() - 8);
+  const int fit = widest > 0 ? (room + legend->columnSpacing()) / (widest + legend->columnSpacing()) : m_legendColumns;
+  const int columns = std::clamp(fit, 1, m_legendColumns);
+  if (columns != legend->wrap()) {
+    legend->setWrap(columns);
+    legend->setFillOrder(QCPLegend::foColumnsFirst, true);
+  }
+}
+
+void PlotBase::setTitle(const QString& title) {
+  m_fullTitle = title;
+  fitTitle(width());
+}
+QString PlotBase::title() const { return m_fullTitle; }
+QString PlotBase::displayedTitle() const { return m_title->text(); }
+
+void PlotBase::resizeEvent(QResizeEvent* event) {
+  fitTitle(event->size().width());
+  fitLegend(event->size().width());
+  QCustomPlot::resizeEvent(event);
+}
+
+void PlotBase::fitTitle(int width) {
+  const QFontMetrics fm(m_title->font());
+  const int room = std::max(60, width - 16 - m_titleReserve);
+  QStringList lines;
+  QString line;
+  for (const QString& part : m_fullTitle.split(QStringLiteral(" · "))) {
+    const QString joined = line.isEmpty() ? part : line + QStringLiteral(" · ") + part;
+    if (line.isEmpty() || fm.horizontalAdvance(joined) <= room) {
+      line = joined;
+    } else {
+      lines << line;
+      line = part;
+    }
+  }
+  if (!line.isEmpty() || lines.isEmpty()) lines << line;
+  for (QString& l : lines) l = fm.elidedText(l, Qt::ElideMiddle, room);
+  m_title->setText(lines.join('\n'));
+
+  // The empty message, word-wrapped to about the axes' width.
+  const QFontMetrics em(m_empty->font());
+  const int emptyRoom = std::max(80, width - 120);
+  QStringList wrapped;
+  QString current;
+  for (const QString& word : m_fullEmpty.split(' ', Qt::SkipEmptyParts)) {
+    const QString joined = current.isEmpty() ? word : current + ' ' + word;
+    if (current.isEmpty() || em.horizontalAdvance(joined) <= emptyRoom) {
+      current = joined;
+    } else {
+      wrapped << current;
+      current = word;
+    }
+  }
+  if (!current.isEmpty()) wrapped << current;
+  m_empty->setText(wrapped.join('\n'));
+}
 
 void PlotBase::setEmptyMessagePosition(double x, double y) { m_empty->position->setCoords(x, y); }
 
 void PlotBase::setEmptyMessage(const QString& message) {
-  m_empty->setText(message);
+  m_fullEmpty = message;
+  fitTitle(width());
   m_empty->setVisible(!message.isEmpty());
 }
-QString PlotBase::emptyMessage() const { return m_empty->visible() ? m_empty->text() : QString(); }
+QString PlotBase::emptyMessage() const { return m_empty->visible() ? m_fullEmpty : QString(); }
+
+void PlotBase::showEvent(QShowEvent* event) {
+  fitTitle(width());
+  fitLegend(width());
+  QCustomPlot::showEvent(event);
+}
 
 void PlotBase::exportTo(const QString& path, int width, int height) {
   const std::string target = path.toStdString();
@@ -61,7 +131,12 @@ void PlotBase::exportTo(const QString& path, int width, int height) {
     QTemporaryDir tmp;
     DUO_CHECK(tmp.isValid(), "export plot '", target, "': cannot create a temporary folder");
     const QString pdf = tmp.filePath("plot.pdf");
-    DUO_CHECK(savePdf(pdf, width, height), "export plot '", target, "': QCustomPlot could not render the PDF");
+    fitTitle(width);
+    fitLegend(width);
+    const bool saved = savePdf(pdf, width, height);
+    fitTitle(this->width());
+    fitLegend(this->width());
+    DUO_CHECK(saved, "export plot '", target, "': QCustomPlot could not render the PDF");
     writeFileAtomic(target, readFile(pdf.toStdString()));
     return;
   }
@@ -70,7 +145,12 @@ void PlotBase::exportTo(const QString& path, int width, int height) {
   QByteArray bytes;
   QBuffer buffer(&bytes);
   buffer.open(QIODevice::WriteOnly);
-  DUO_CHECK(toPixmap(width, height).save(&buffer, "PNG"), "export plot '", target, "': PNG encoding failed");
+  fitTitle(width);  // the title and legend fit the picture's width, then again the widget's
+  fitLegend(width);
+  const QPixmap picture = toPixmap(width, height);
+  fitTitle(this->width());
+  fitLegend(this->width());
+  DUO_CHECK(picture.save(&buffer, "PNG"), "export plot '", target, "': PNG encoding failed");
   writeFileAtomic(target, std::string(bytes.constData(), static_cast<size_t>(bytes.size())));
 }
 

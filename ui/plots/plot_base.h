@@ -11,9 +11,12 @@ class PlotBase : public QCustomPlot {
  public:
   explicit PlotBase(QWidget* parent = nullptr);
 
-  // The title line above the axes (e.g. "Relative output error · kjv:calib · 64 x 256 tokens").
+  // The title above the axes (e.g. "Relative output error · duogpt W50/A50 on SmolLM2 · kjv:calib
+  // 64×256 tok"). It always fits: where the plot is narrower than the line, it breaks at the " · "
+  // separators, and a part still too wide is elided in the middle.
   void setTitle(const QString& title);
-  QString title() const;
+  QString title() const;           // as set
+  QString displayedTitle() const;  // as drawn now (with line breaks)
   // Shown in the middle of the axes while the plot has no data; "" hides it.
   void setEmptyMessage(const QString& message);
   QString emptyMessage() const;
@@ -29,6 +32,17 @@ class PlotBase : public QCustomPlot {
   void placeLegendBelow(int columns);
 
  protected:
+  void resizeEvent(QResizeEvent* event) override;
+  void showEvent(QShowEvent* event) override;
+  // Breaks the title for a plot `width` pixels wide.
+  void fitTitle(int width);
+  // Sets the legend's columns to what fits `width` (at most the placeLegendBelow count), so that
+  // no entry is cut.
+  void fitLegend(int width);
+  int m_legendColumns = 0;  // 0: the legend is inside the axes
+  QString m_fullTitle;
+  int m_titleReserve = 0;  // pixels of the width the title's layout cell does not get (a colour scale column)
+  QString m_fullEmpty;  // the empty message as set (wrapped to the axes' width when drawn)
   QCPTextElement* m_title;
   QCPItemText* m_empty;
 };

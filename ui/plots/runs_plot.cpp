@@ -12,6 +12,7 @@ RunsPlot::RunsPlot(QWidget* parent) : PlotBase(parent) {
   m_front = addGraph();
   m_front->setName("Pareto front");
   m_front->setPen(QPen(QColor(120, 120, 120), 1.5, Qt::DashLine));
+  m_front->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(120, 120, 120), 1.2), Qt::NoBrush, 13));
   m_predicted = addGraph();
   m_predicted->setName("speedup predicted (bytes model)");
   m_predicted->setLineStyle(QCPGraph::lsNone);
@@ -20,6 +21,17 @@ RunsPlot::RunsPlot(QWidget* parent) : PlotBase(parent) {
   m_measured->setName("speedup measured");
   m_measured->setLineStyle(QCPGraph::lsNone);
   m_measured->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssSquare, QPen(QColor(213, 94, 0), 1.5), Qt::NoBrush, 8));
+  m_spread = new QCPErrorBars(xAxis, yAxis);
+  m_spread->setDataPlottable(m_measured);
+  m_spread->setErrorType(QCPErrorBars::etKeyError);
+  m_spread->setPen(QPen(QColor(213, 94, 0), 1.2));
+  m_spread->setWhiskerWidth(6);
+  m_spread->removeFromLegend();
+  m_untrusted = addGraph();
+  m_untrusted->setName("speedup measured, not trusted");
+  m_untrusted->setLineStyle(QCPGraph::lsNone);
+  m_untrusted->setScatterStyle(
+      QCPScatterStyle(QCPScatterStyle::ssCrossSquare, QPen(QColor(150, 150, 150), 1.2), Qt::NoBrush, 8));
   m_dense = addGraph();
   m_dense->setName("dense model");
   m_dense->setLineStyle(QCPGraph::lsNone);
@@ -28,8 +40,7 @@ RunsPlot::RunsPlot(QWidget* parent) : PlotBase(parent) {
   placeLegendBelow(2);
   setMouseTracking(true);
   connect(this, &QCustomPlot::plottableClick, this, [this](QCPAbstractPlottable* p, int index, QMouseEvent*) {
-    if ((p == m_predicted || p == m_measured) && index >= 0 && index < m_points.size())
-      Q_EMIT runClicked(m_points[index].id);
+    if (p == m_predicted && index >= 0 && index < m_points.size()) Q_EMIT runClicked(m_points[index].id);
   });
   setMetric(Metric::Perplexity);
 }
@@ -77,7 +88,8 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
   }
   std::stable_sort(m_points.begin(), m_points.end(), [](const Point& a, const Point& b) { return a.speedup < b.speedup; });
 
-  QVector<double> px, py, mx, my;
+  QVector<double> px, py, mx, my, ux, uy;
+  QVector<double> errLow, errHigh;
   QVector<QPointF> pts;
   for (const Point& p : m_points) {
     px.append(p.speedup);
@@ -87,13 +99,28 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
   for (const RunEntry& r : runs)
     if (r.measuredSpeedup() > 0) {
       const auto it = std::find_if(m_points.begin(), m_points.end(), [&](const Point& p) { return p.id == r.id; });
-      if (it != m_points.end()) {
+      if (it == m_points.end()) continue;
+      if (r.speedTrusted()) {
         mx.append(r.measuredSpeedup());
         my.append(it->metric);
+        errLow.append(std::max(0.0, r.measuredSpeedup() - r.record.speedCheck->low));
+        errHigh.append(std::max(0.0, r.record.speedCheck->high - r.measuredSpeedup()));
+      } else {
+        ux.append(r.measuredSpeedup());
+        uy.append(it->metric);
       }
     }
   m_predicted->setData(px, py, true);
   m_measured->setData(mx, my);
+  m_spread->setData(errLow, errHigh);
+  m_untrusted->setData(ux, uy);
+  // Legend entries only for what is drawn.
+  const auto legendIf = [](QCPAbstractPlottable* p, bool shown) {
+    if (shown) p->addToLegend();
+    else p->removeFromLegend();
+  };
+  legendIf(m_measured, !mx.isEmpty());
+  legendIf(m_untrusted, !ux.isEmpty());
   m_paretoIds.clear();
   QVector<double> fx, fy;
   for (int i : paretoFront(pts, m_metric == Metric::Perplexity)) {
@@ -102,8 +129,10 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
     m_paretoIds.append(m_points[i].id);
   }
   m_front->setData(fx, fy, true);
+  legendIf(m_front, !fx.isEmpty());
   m_dense->data()->clear();
   if (denseMetric > 0) m_dense->addData(1.0, denseMetric);
+  legendIf(m_dense, denseMetric > 0);
 
   if (m_points.isEmpty()) {
     setEmptyMessage("Each evaluated run becomes a point");
@@ -113,7 +142,11 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
     setEmptyMessage(QString());
     bool found = false;
     QCPRange x = m_predicted->getKeyRange(found), y = m_predicted->getValueRange(found);
-    for (double v : mx) x.expand(v);
+    for (int i = 0; i < mx.size(); ++i) {
+      x.expand(mx[i] - errLow[i]);
+      x.expand(mx[i] + errHigh[i]);
+    }
+    for (double v : ux) x.expand(v);
     x.expand(1.0);
     if (denseMetric > 0) y.expand(denseMetric);
     const double dx = std::max(0.1, x.size() * 0.08), dy = std::max(0.05 * std::fabs(y.center()), y.size() * 0.1);
@@ -121,15 +154,19 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
     yAxis->setRange(y.lower - dy, y.upper + dy);
   }
   // The evaluation data in the title when every plotted run shares it.
-  QSet<QString> data;
+  QSet<QString> data, models;
   for (const RunEntry& r : runs)
-    if (std::any_of(m_points.begin(), m_points.end(), [&](const Point& p) { return p.id == r.id; }))
+    if (std::any_of(m_points.begin(), m_points.end(), [&](const Point& p) { return p.id == r.id; })) {
       data.insert(m_metric == Metric::Perplexity ? r.perplexityData() : r.taskName());
-  setTitle(QString("Runs: %1%2 vs decode speedup (%3 run%4)")
+      models.insert(r.modelName());
+    }
+  setTitle(QString("Runs%1 · %2%3 vs decode speedup · %4 run%5")
+               .arg(models.size() == 1 ? " of " + *models.begin() : models.size() > 1 ? QString(" of %1 models").arg(models.size()) : QString())
                .arg(m_metric == Metric::Perplexity ? "perplexity" : "accuracy")
                .arg(data.size() == 1 ? " on " + *data.begin() : QString())
                .arg(m_points.size())
                .arg(m_points.size() == 1 ? "" : "s"));
+  fitLegend(width());  // entries come and go with what is drawn
   replot(QCustomPlot::rpQueuedReplot);
 }
 

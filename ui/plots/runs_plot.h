@@ -1,6 +1,10 @@
 // Every run of the workspace as one point: perplexity (or accuracy) against decode speedup, the
 // bytes model's prediction as a filled circle and a measured speedup (when benchmarked) as a
-// hollow square. The Pareto front (faster and better than every other run) is drawn as a line.
+// hollow square with its spread (interquartile range of the pairs) as a horizontal error bar; a
+// measurement whose check raised a flag (cache-resident model, starved dense baseline, noise) is
+// a grey crossed square of its own legend entry, never a plain number. The Pareto front (faster and
+// better than every other run) is drawn as a line through ringed points, and is in the legend only
+// when it is drawn.
 // Clicking a point emits runClicked(id).
 #pragma once
 #include <QVector>
@@ -25,6 +29,8 @@ class RunsPlot : public PlotBase {
   const QStringList& paretoIds() const { return m_paretoIds; }
   QCPGraph* predicted() const { return m_predicted; }
   QCPGraph* measured() const { return m_measured; }
+  QCPGraph* untrusted() const { return m_untrusted; }
+  QCPErrorBars* measuredSpread() const { return m_spread; }
   QCPGraph* front() const { return m_front; }
 
   // Indices into `points` of the Pareto-optimal ones: no other point has speedup >= and metric
@@ -50,6 +56,8 @@ class RunsPlot : public PlotBase {
   QStringList m_paretoIds;
   QCPGraph* m_predicted;
   QCPGraph* m_measured;
+  QCPGraph* m_untrusted;
+  QCPErrorBars* m_spread;
   QCPGraph* m_front;
   QCPGraph* m_dense;
 };

@@ -16,7 +16,8 @@ QVector<QPair<int, int>> sensitivityDiagonal(const SensitivityTable& t) {
 }
 
 SensitivityPlot::SensitivityPlot(QWidget* parent) : PlotBase(parent) {
-  setTitle("Per-layer sensitivity at p_w = p_a = p");
+  m_titleReserve = 70;  // the layer colour scale's column beside the axes
+  setTitle("Per-layer sensitivity · at p_w = p_a = p");
   xAxis->setLabel("sparsity p (%)");
   yAxis->setLabel("predicted rel. error (layer sum)");
   yAxis->setScaleType(QCPAxis::stLogarithmic);
