@@ -5,6 +5,7 @@
 #include <QTemporaryDir>
 #include <QThread>
 
+#include "core/common/device.h"
 #include "core/common/error.h"
 // core/perf's decode bench (issue 6) arrived after this file: without it, no measurement.
 #if __has_include("core/perf/decode_bench.h")
@@ -86,6 +87,7 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
           DUO_CHECK(scratch->isValid(), "measure speedup: cannot create a temporary folder in ", ss(QDir::tempPath()));
           req.outDir = ss(scratch->filePath("pruned"));
         }
+        resetPeakRss();  // the record's peak_rss_bytes is this run's, not the window session's
         PruneResult result = runPrune(req, progress, onRecord);
         SpeedCheck measured;
 #ifdef DUO_UI_HAVE_DECODE_BENCH

@@ -64,6 +64,14 @@ long long peakRssBytes() {
   return static_cast<long long>(ru.ru_maxrss) * 1024;
 }
 
+bool resetPeakRss() {
+  std::ofstream f("/proc/self/clear_refs");
+  if (!f) return false;
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
 long long currentRssBytes() {
   std::ifstream f("/proc/self/statm");
   long long pages = 0, resident = 0;

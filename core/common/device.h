@@ -37,5 +37,10 @@ void initComputeThreads();
 long long peakRssBytes();
 // Current resident set size, bytes (from /proc/self/statm), 0 if unknown.
 long long currentRssBytes();
+// Restarts the process's high-water mark at the current resident size (Linux: "5" written to
+// /proc/self/clear_refs), so that peakRssBytes() measures from here: the window calls it before
+// each run, whose record must hold that run's peak, not the session's (a larger model opened, a
+// sensitivity or a speed measurement earlier in the same process). False when not supported.
+bool resetPeakRss();
 
 }  // namespace duo

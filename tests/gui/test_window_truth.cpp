@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/atomic_file.h"
+#include "core/common/device.h"
 #include "core/io/run_store.h"
 #include "gui_test_util.h"
 #include "ui/background_task.h"
@@ -189,6 +190,19 @@ class TestWindowTruth : public QObject {
     w.errorPlot()->exportTo(png, 600, 400);
     QVERIFY(QFile(png).size() > 1000);
     QVERIFY(w.errorPlot()->title().contains(label));
+
+    // A run's recorded peak is its own: 1.5 GB touched and freed before the run (as a bigger model
+    // opened earlier in the session would) does not show in the record.
+    {
+      std::vector<char> big(size_t(1500) << 20);
+      for (size_t i = 0; i < big.size(); i += 4096) big[i] = 1;
+      QVERIFY(duo::peakRssBytes() > (1400ll << 20));
+    }
+    const QString third = runOnce(w);
+    QVERIFY(!third.isEmpty());
+    const long long runPeak = w.runStore()->find(third)->record.peakRssBytes;
+    std::printf("BENCH gui_run_peak_rss_mb=%.0f\n", runPeak / 1048576.0);
+    QVERIFY2(runPeak > 0 && runPeak < (1400ll << 20), qPrintable(QString::number(runPeak)));
 
     // The status bar's peak is never below the current value.
     w.statusLine()->refreshMemory();
