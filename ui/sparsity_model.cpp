@@ -293,17 +293,20 @@ QVariant SparsityModel::headerData(int section, Qt::Orientation o, int role) con
   if (o != Qt::Horizontal) return {};
   if (role == Qt::DisplayRole) {
     switch (section) {
-      case ColName: return QStringLiteral("Layer / projection");
-      case ColWeight: return QStringLiteral("Weight sp.");
-      case ColAct: return QStringLiteral("Act. sp.");
-      case ColSite: return QStringLiteral("Input site");
-      case ColKept: return QStringLiteral("Weights kept");
+      // Short headers (the tooltips say it in full): the table fits beside the plots in 1000 pixels.
+      case ColName: return QStringLiteral("Layer");
+      case ColWeight: return QStringLiteral("W sp.");
+      case ColAct: return QStringLiteral("A sp.");
+      case ColSite: return QStringLiteral("Site");
+      case ColKept: return QStringLiteral("Kept");
     }
   } else if (role == Qt::ToolTipRole) {
     switch (section) {
+      case ColName: return QStringLiteral("Layer, and its projections when expanded");
+      case ColSite: return QStringLiteral("Input site a projection reads (q/k/v share one, gate/up share one)");
       case ColWeight: return QStringLiteral("Unstructured (or N:M) weight sparsity p_w: fraction of weights set to zero");
       case ColAct: return QStringLiteral("Activation sparsity p_a: fraction of each input vector zeroed at run time (q/k/v share one input, gate/up share one)");
-      case ColKept: return QStringLiteral("Non-zero weights left after pruning");
+      case ColKept: return QStringLiteral("Weights kept: non-zero weights left after pruning");
     }
   }
   return {};

@@ -167,7 +167,8 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   setLabel->setToolTip("Set one column of the selected rows: which column, to what value");
   setLabel->setBuddy(m_setColumn);
   m_setValue->setMinimumWidth(72);
-  for (QComboBox* c : {m_nm, m_actRule, m_setColumn}) c->setMinimumWidth(72);
+  for (QComboBox* c : {m_actRule, m_setColumn}) c->setMinimumWidth(72);
+  m_nm->setMinimumWidth(m_nm->fontMetrics().horizontalAdvance("unstructured") + 34);  // its longest item, whole
   grid->addWidget(setLabel, 2, 0);
   grid->addWidget(m_setColumn, 2, 1);
   grid->addWidget(m_setValue, 2, 2, 1, 2);

@@ -42,7 +42,7 @@ ErrorPlot::ErrorPlot(QWidget* parent) : PlotBase(parent), m_group(new QCPBarsGro
   m_maskOnly = addGraph(xAxis, yAxis);
   // The reference: what the mask alone would cost, a level across each layer's bars (a staircase,
   // not a curve through data points).
-  m_maskOnly->setName("reference: mask only, no update");
+  m_maskOnly->setName("mask only (reference)");
   m_maskOnly->setPen(QPen(QColor(40, 40, 40), 1.4, Qt::DashLine));
   m_maskOnly->setLineStyle(QCPGraph::lsStepCenter);
   m_maskOnly->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssNone));

@@ -3,6 +3,7 @@
 #include <QBuffer>
 #include <QTemporaryDir>
 #include <algorithm>
+#include <vector>
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
@@ -47,12 +48,27 @@ void PlotBase::placeLegendBelow(int columns) {
 
 void PlotBase::fitLegend(int width) {
   if (m_legendColumns <= 0) return;
-  int widest = 0;
+  std::vector<int> widths;
+  const int descent = QFontMetrics(legend->font()).descent();
   for (int i = 0; i < legend->itemCount(); ++i)
-    if (QCPAbstractLegendItem* item = legend->item(i)) widest = std::max(widest, item->minimumOuterSizeHint().width());
+    if (QCPAbstractLegendItem* item = legend->item(i)) {
+      // Room under each entry for its descenders: the entry is clipped to its outer rect.
+      item->setMargins(QMargins(6, 1, 6, 2 + descent));
+      widths.push_back(item->minimumOuterSizeHint().width());
+    }
   const int room = std::max(1, width - legend->margins().left() - legend->margins().right() - 8);
-  const int fit = widest > 0 ? (room + legend->columnSpacing()) / (widest + legend->columnSpacing()) : m_legendColumns;
-  const int columns = std::clamp(fit, 1, m_legendColumns);
+  // The most columns whose widths (each its widest entry, filled row by row) fit the room.
+  int columns = 1;
+  for (int c = std::min<int>(m_legendColumns, static_cast<int>(widths.size())); c > 1; --c) {
+    std::vector<int> col(static_cast<size_t>(c), 0);
+    for (size_t i = 0; i < widths.size(); ++i) col[i % static_cast<size_t>(c)] = std::max(col[i % static_cast<size_t>(c)], widths[i]);
+    int total = legend->columnSpacing() * (c - 1);
+    for (int w : col) total += w;
+    if (total <= room) {
+      columns = c;
+      break;
+    }
+  }
   if (columns != legend->wrap()) {
     legend->setWrap(columns);
     legend->setFillOrder(QCPLegend::foColumnsFirst, true);
