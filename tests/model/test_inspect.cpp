@@ -188,6 +188,15 @@ void TestInspect::benchDecodeOfTheCheckpoint() {
   const auto j = nlohmann::json::parse(p.readAllStandardOutput().toStdString());
   QCOMPARE(j["model"].get<std::string>(), j["pruned"].get<std::string>());
   QVERIFY(j["measured_speedup"].get<double>() > 0);
+  // The speed check: one pair, its spread and threads, and the tiny model flagged as cache-resident.
+  const auto& check = j.at("speed_check");
+  QCOMPARE(check.at("repeats").get<int>(), 1);
+  QVERIFY(check.at("threads").get<int>() >= 1);
+  QVERIFY(check.at("low").get<double>() <= check.at("speedup").get<double>());
+  if (j.at("cache_resident").get<bool>()) {
+    QCOMPARE(check.at("trusted").get<bool>(), false);
+    QCOMPARE(check.at("flags").at(0).get<std::string>(), std::string("cache_resident"));
+  }
   QString smol;
   try {
     smol = QString::fromStdString(duo::resolveModelPath("smollm2"));
