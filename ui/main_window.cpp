@@ -378,22 +378,23 @@ void MainWindow::wireJob() {
     updateActions();
   });
   connect(m_job, &JobController::finished, this, &MainWindow::onJobFinished);
-  connect(m_job, &JobController::cancelled, this, [this] {
-    m_checkpointDir.clear();
-    m_checkpointRunId.clear();
-    showRecords({});  // a cancelled run's partial bars are not a result
-    m_plotSubject.clear();
-    refreshPlotTitles();
-    m_runPanel->onCancelled();
-    m_status->setJobState("Cancelled: the model is unchanged and nothing was written");
-    updateActions();
-  });
-  connect(m_job, &JobController::failed, this, [this](const QString& message) {
+  // A run that ends without a result leaves nothing behind: no checkpoint export pending, no
+  // partial bars, no run named in the plot titles.
+  auto dropUnfinished = [this] {
     m_checkpointDir.clear();
     m_checkpointRunId.clear();
     showRecords({});
     m_plotSubject.clear();
     refreshPlotTitles();
+  };
+  connect(m_job, &JobController::cancelled, this, [this, dropUnfinished] {
+    dropUnfinished();
+    m_runPanel->onCancelled();
+    m_status->setJobState("Cancelled: the model is unchanged and nothing was written");
+    updateActions();
+  });
+  connect(m_job, &JobController::failed, this, [this, dropUnfinished](const QString& message) {
+    dropUnfinished();
     m_runPanel->onFailed(message);
     m_status->setJobState("Calibration failed");
     updateActions();

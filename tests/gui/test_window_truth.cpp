@@ -1,4 +1,4 @@
-// The window tells the truth about speed and shows only the run it names (issue 20): a measured
+// The window tells the truth about speed and shows only the run it names: a measured
 // speedup comes with its spread and thread count and is flagged where it cannot be trusted (in the
 // run pane, the runs list and the runs plot, and in the run record); no pane or plot keeps a
 // previous or cancelled run's numbers; the error plot's axis follows the model after Load; plot
