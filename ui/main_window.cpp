@@ -381,6 +381,8 @@ void MainWindow::wireJob() {
   // A run that ends without a result leaves nothing behind: no checkpoint export pending, no
   // partial bars, no run named in the plot titles.
   auto dropUnfinished = [this] {
+    m_runs->endRun(m_runMarker);
+    m_runMarker.clear();
     m_checkpointDir.clear();
     m_checkpointRunId.clear();
     showRecords({});
@@ -413,6 +415,9 @@ void MainWindow::onJobFinished(const PruneResult& r, const SpeedCheck& speed) {
   m_runPanel->onFinished(r, speed, timed);
   const QString checkpoint = m_checkpointDir;
   const QString rerunOf = m_checkpointRunId;
+  const QString marker = m_runMarker;
+  m_runMarker.clear();
+  m_runs->endRun(marker);  // the record below (or the run it re-made) stands for it
   m_checkpointDir.clear();
   m_checkpointRunId.clear();
   if (!rerunOf.isEmpty()) {
@@ -425,7 +430,7 @@ void MainWindow::onJobFinished(const PruneResult& r, const SpeedCheck& speed) {
     return;
   }
   try {
-    const RunEntry& run = m_runs->add(r, speed, timed, timed > 0 ? qs(m_timing->source) : QString());
+    const RunEntry& run = m_runs->add(r, speed, timed, timed > 0 ? qs(m_timing->source) : QString(), marker);
     m_shownRunId = run.id;
     m_runsPanel->selectRun(run.id);
     m_status->setJobState(checkpoint.isEmpty() ? QString("Done in %1: %2").arg(formatDuration(r.secondsTotal), run.label())
@@ -560,10 +565,19 @@ void MainWindow::startJob(PruneRequest req) {
                          QString::number(QCoreApplication::applicationPid());
     req.outDir = ss(m_runs->weightsDirectory() + "/" + name);
   }
+  try {
+    m_runMarker = m_runs->beginRun(req);  // a window killed mid-run leaves it: the run lists as interrupted
+  } catch (const std::exception& e) {
+    showError("Cannot start the run", QString::fromUtf8(e.what()));
+    return;
+  }
   JobOptions opts;
   opts.measureSpeedup = m_runPanel->measureSpeedup();
   opts.timing = m_timing;
-  m_job->start(req, opts);
+  if (!m_job->start(req, opts)) {
+    m_runs->endRun(m_runMarker);
+    m_runMarker.clear();
+  }
 }
 
 void MainWindow::cancel() {
@@ -580,7 +594,11 @@ void MainWindow::showError(const QString& title, const QString& message) {
 }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
-  if (m_job->isBusy()) m_job->cancel();  // the controllers' destructors wait for their workers
+  if (m_job->isBusy()) {
+    m_job->cancel();  // the controllers' destructors wait for their workers
+    m_runs->endRun(m_runMarker);  // cancelled by the user, not interrupted
+    m_runMarker.clear();
+  }
   if (m_task->isBusy()) m_task->cancel();
   saveSettings();
   e->accept();

@@ -177,7 +177,8 @@ class MainWindow : public QMainWindow {
   QString m_checkpointDir;                       // set while a checkpoint export runs
   QString m_checkpointFormat = "dense";          // its --out-format
   QString m_checkpointRunId;                     // the run whose weights a checkpoint export re-makes ("": none)
-  QString m_plotSubject;                         // what the plots show: "duogpt W50/A50 on <model>"
+  QString m_plotSubject;
+  QString m_runMarker;                           // the running job's marker in the run store                         // what the plots show: "duogpt W50/A50 on <model>"
   std::shared_ptr<const perf::TimingProfile> m_timing;  // File > Load timing profile; null: bytes model
 };
 

@@ -136,10 +136,37 @@ const RunEntry* RunStore::find(const QString& id) const {
 
 QString RunStore::weightsDirectory() const { return m_dir.isEmpty() ? QString() : m_dir + "/weights"; }
 
+QString RunStore::beginRun(const PruneRequest& request) {
+  if (m_dir.isEmpty()) return QString();
+  RunMarker m;
+  m.model = request.model;
+  m.method = methodName(request.method);
+  m.outDir = request.outDir;
+  return qs(duo::RunStore(ss(m_dir)).beginRun(m));
+}
+
+void RunStore::endRun(const QString& id) {
+  if (!id.isEmpty() && !m_dir.isEmpty()) duo::RunStore(ss(m_dir)).endRun(ss(id));
+}
+
+QVector<RunMarker> RunStore::interrupted() const {
+  QVector<RunMarker> out;
+  if (m_dir.isEmpty()) return out;
+  for (const RunMarker& m : duo::RunStore(ss(m_dir)).interrupted()) out.append(m);
+  return out;
+}
+
+void RunStore::forgetInterrupted(const QString& id) {
+  if (m_dir.isEmpty()) return;
+  duo::RunStore(ss(m_dir)).forgetInterrupted(ss(id));
+  Q_EMIT changed();
+}
+
 const RunEntry& RunStore::add(const PruneResult& result, const SpeedCheck& speed, double calibratedSpeedup,
-                              const QString& timingProfile) {
+                              const QString& timingProfile, const QString& id) {
   DUO_CHECK(!m_dir.isEmpty(), "run store: no workspace folder set");
   RunRecord rec = recordOf(result, speed, calibratedSpeedup, timingProfile);
+  rec.id = ss(id);  // the id its marker announced ("" = a new one)
   duo::RunStore(ss(m_dir)).save(rec);  // assigns a new id and the creation time
   m_runs.append(entryOf(rec));
   Q_EMIT changed();

@@ -9,6 +9,7 @@
 #include <QVector>
 
 #include "core/io/run_record.h"
+#include "core/io/run_store.h"
 #include "core/job/prune_job.h"
 
 namespace duo::ui {
@@ -65,7 +66,14 @@ class RunStore : public QObject {
 
   // Saves a finished run (core's RunStore::save: new id, atomic write) and appends it.
   const RunEntry& add(const PruneResult& result, const SpeedCheck& speed = {}, double calibratedSpeedup = 0,
-                      const QString& timingProfile = QString());
+                      const QString& timingProfile = QString(), const QString& id = QString());
+  // A run in progress leaves core's marker in the folder until it ends (RunMarker): begin before
+  // a run, end when it ends in any way; a killed window's run then lists as interrupted.
+  QString beginRun(const PruneRequest& request);
+  void endRun(const QString& id);
+  // Runs whose process ended before they finished (core RunStore::interrupted), oldest first.
+  QVector<RunMarker> interrupted() const;
+  void forgetInterrupted(const QString& id);
   // Where the window keeps runs' pruned weights: <directory>/weights. A run's folder there is
   // deleted with the run; folders elsewhere (prune --out) never are.
   QString weightsDirectory() const;

@@ -128,6 +128,22 @@ Registrar reg("prune", [](CLI::App& app) {
                 << info.parameters / 1e6 << "M parameters on " << (cuda ? "cuda" : "cpu")
                 << "; --nsamples/--seqlen change it)\n";
     }
+    // While it runs, the store holds a marker: a run killed on the way shows as interrupted.
+    const RunStore store(a->runsDir.empty() ? RunStore::defaultDir() : a->runsDir);
+    RunMarker marker;
+    marker.model = req.model;
+    marker.method = methodName(req.method);
+    marker.outDir = req.outDir;
+    const bool marked = lead && !a->noRecord;
+    if (marked) store.beginRun(marker);
+    struct EndMarker {
+      const RunStore& store;
+      const RunMarker& marker;
+      bool on;
+      ~EndMarker() {
+        if (on) store.endRun(marker.id);
+      }
+    } endMarker{store, marker, marked};
     auto progress = progressBar(!lead);
     const PruneResult r = runPrune(req, progress, {});
     finishProgress();
@@ -148,7 +164,8 @@ Registrar reg("prune", [](CLI::App& app) {
     }
     if (!a->noRecord) {  // every run lands in the run store (runs list|show|compare, export --run)
       RunRecord rec = RunRecord::fromJson(out, "prune");
-      out["run_id"] = RunStore(a->runsDir.empty() ? RunStore::defaultDir() : a->runsDir).save(rec);
+      rec.id = marker.id;  // the id the marker announced
+      out["run_id"] = store.save(rec);
     }
     if (a->json) {
       printJson(out);

@@ -58,7 +58,16 @@ void list(const RunsArgs& a) {
       if (!a.json) std::fprintf(stderr, "duoscope-cli: skipped %s: %s\n", store.pathOf(id).c_str(), e.what());
     }
   }
-  if (a.json) printJson({{"dir", store.dir()}, {"runs", runs}, {"errors", errors}});
+  // Runs whose process ended without finishing them (killed, crashed): listed, never silently lost.
+  nlohmann::json interrupted = nlohmann::json::array();
+  for (const RunMarker& m : store.interrupted()) {
+    interrupted.push_back({{"id", m.id}, {"created", m.created}, {"method", m.method}, {"model", m.model},
+                           {"out", m.outDir}, {"pid", m.pid}, {"status", "interrupted"}});
+    if (!a.json)
+      std::printf("%-34s %-22s %s (interrupted: process %ld ended before the run finished)\n", m.id.c_str(),
+                  m.method.c_str(), m.model.c_str(), m.pid);
+  }
+  if (a.json) printJson({{"dir", store.dir()}, {"runs", runs}, {"interrupted", interrupted}, {"errors", errors}});
 }
 
 Registrar reg("runs", [](CLI::App& app) {

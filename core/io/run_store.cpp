@@ -8,6 +8,10 @@
 #include <ctime>
 #include <filesystem>
 
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
 #include "core/common/error.h"
 #include "core/common/atomic_file.h"
 #include "core/common/paths.h"
@@ -29,6 +33,64 @@ std::tm utcNow(int* millis) {
 }  // namespace
 
 RunStore::RunStore(std::string dir) : m_dir(std::move(dir)) {}
+
+nlohmann::json RunMarker::toJson() const {
+  return {{"schema", "duoscope.run-marker/1"}, {"id", id},         {"created", created}, {"model", model},
+          {"method", method},                 {"out", outDir},   {"pid", pid}};
+}
+
+RunMarker RunMarker::fromJson(const nlohmann::json& j, const std::string& source) {
+  DUO_CHECK(j.is_object(), source, ": a run marker must be a JSON object");
+  RunMarker m;
+  try {
+    m.id = j.at("id").get<std::string>();
+    m.created = j.value("created", std::string());
+    m.model = j.value("model", std::string());
+    m.method = j.value("method", std::string());
+    m.outDir = j.value("out", std::string());
+    m.pid = j.value("pid", 0L);
+  } catch (const std::exception& e) {
+    fail(source, ": not a run marker (", e.what(), ")");
+  }
+  return m;
+}
+
+std::string RunStore::beginRun(RunMarker& m) const {
+  std::error_code ec;
+  fs::create_directories(m_dir, ec);
+  DUO_CHECK(fs::is_directory(m_dir), "run store: cannot create folder '", m_dir, "'",
+            ec ? ": " + ec.message() : std::string());
+  if (m.id.empty()) m.id = newId(m.method);
+  if (m.created.empty()) m.created = nowIso8601();
+  m.pid = static_cast<long>(getpid());
+  writeFileAtomic(m_dir + "/" + m.id + ".running", m.toJson().dump(1) + "\n");
+  return m.id;
+}
+
+void RunStore::endRun(const std::string& id) const {
+  std::error_code ec;
+  fs::remove(m_dir + "/" + id + ".running", ec);
+}
+
+std::vector<RunMarker> RunStore::interrupted() const {
+  std::vector<RunMarker> out;
+  std::error_code ec;
+  if (!fs::is_directory(m_dir, ec)) return out;
+  for (const auto& e : fs::directory_iterator(m_dir, ec)) {
+    if (e.path().extension() != ".running") continue;
+    RunMarker m;
+    try {
+      m = RunMarker::fromJson(nlohmann::json::parse(readFile(e.path().string())), e.path().string());
+    } catch (const std::exception&) {
+      m.id = e.path().stem().string();  // half-written by a killed process: still an interrupted run
+    }
+    // kill(pid, 0): ESRCH when no such process. Our own pid is a run of this process, not a crash.
+    const bool alive = m.pid > 0 && (m.pid == static_cast<long>(getpid()) || kill(static_cast<pid_t>(m.pid), 0) == 0 || errno == EPERM);
+    if (!alive) out.push_back(m);
+  }
+  std::sort(out.begin(), out.end(), [](const RunMarker& a, const RunMarker& b) { return a.id < b.id; });
+  return out;
+}
 
 std::string RunStore::defaultDir() {
   const char* env = std::getenv("DUO_RUNS_DIR");

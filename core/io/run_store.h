@@ -10,6 +10,17 @@
 
 namespace duo {
 
+// A run in progress, as <dir>/<id>.running says while it runs: written when the run starts and
+// removed when it ends in any way the process sees (finished, cancelled, failed). A marker whose
+// process is gone (SIGKILL, a crash, power loss) is an interrupted run.
+struct RunMarker {
+  std::string id, created;  // as the record will have them
+  std::string model, method, outDir;
+  long pid = 0;
+  nlohmann::json toJson() const;
+  static RunMarker fromJson(const nlohmann::json& j, const std::string& source);
+};
+
 class RunStore {
  public:
   explicit RunStore(std::string dir = defaultDir());
@@ -30,6 +41,15 @@ class RunStore {
   // Removes <dir>/<id>.json (exact id or unique prefix); returns the id removed.
   std::string remove(const std::string& idOrPrefix) const;
   std::string pathOf(const std::string& id) const { return m_dir + "/" + id + ".json"; }
+
+  // Writes <dir>/<id>.running for `m` (id and created assigned when empty; pid = this process);
+  // returns the id. endRun removes it (no error when it is gone).
+  std::string beginRun(RunMarker& m) const;
+  void endRun(const std::string& id) const;
+  // Markers whose process no longer runs, oldest first (unreadable markers count, named by file).
+  std::vector<RunMarker> interrupted() const;
+  // Forgets an interrupted run (removes its marker).
+  void forgetInterrupted(const std::string& id) const { endRun(id); }
 
   // "20261129-093512-042-<method>" for the current UTC time (method sanitised to [a-z0-9-]).
   static std::string newId(const std::string& method);

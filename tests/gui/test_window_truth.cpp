@@ -10,6 +10,7 @@
 #include <QFile>
 #include <QLabel>
 #include <QProcess>
+#include <QPushButton>
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QTableWidget>
@@ -320,6 +321,29 @@ class TestWindowTruth : public QObject {
     w.runsPanel()->setFilterModel("");
     QCOMPARE(runs->rowCount(), 3);
     QVERIFY(w.runsPlot()->title().contains("2 models"));
+
+    // A run whose process was killed (its marker outlived it) is listed as interrupted, not
+    // loadable, and Delete forgets it.
+    QProcess gone;
+    gone.start("sleep", {"0.1"});
+    QVERIFY(gone.waitForStarted(10000));
+    const qint64 deadPid = gone.processId();
+    QVERIFY(gone.waitForFinished(10000));
+    duo::RunMarker m;
+    m.model = "/models/modelA";
+    m.method = "duogpt";
+    duo::RunStore(tmp.filePath("runs").toStdString()).beginRun(m);
+    auto marker = nlohmann::json::parse(duo::readFile(tmp.filePath("runs").toStdString() + "/" + m.id + ".running"));
+    marker["pid"] = deadPid;  // a process that has ended
+    duo::writeFileAtomic(tmp.filePath("runs").toStdString() + "/" + m.id + ".running", marker.dump());
+    MainWindow again(nullptr, tmp.filePath("runs"));
+    auto* runs2 = again.findChild<QTableWidget*>("runsTable");
+    QCOMPARE(runs2->rowCount(), 4);
+    QVERIFY(runs2->item(3, 2)->text().contains("interrupted"));
+    again.runsPanel()->selectRun(QString::fromStdString(m.id));
+    QVERIFY(!again.findChild<QPushButton*>("loadRun")->isEnabled());
+    again.runStore()->forgetInterrupted(QString::fromStdString(m.id));
+    QCOMPARE(runs2->rowCount(), 3);
   }
 
   void windowFitsFrom1000x700ToFullHd() {

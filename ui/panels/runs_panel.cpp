@@ -1,6 +1,8 @@
 #include "ui/panels/runs_panel.h"
 
 #include <QComboBox>
+#include <QDir>
+#include <QFileInfo>
 #include <QHBoxLayout>
 #include <QLabel>
 #include <QSignalBlocker>
@@ -192,16 +194,39 @@ void RunsPanel::refill() {
     m_table->setItem(row, ColSpeedup, sp);
     m_table->setItem(row, ColTime, cell(formatDuration(run.secondsTotal()), true));
   }
+  // Runs a killed process never finished: listed greyed, deletable, not loadable.
+  const QString model = filterModel();
+  for (const RunMarker& m : m_store->interrupted()) {
+    const QString name = QFileInfo(QDir::cleanPath(qs(m.model))).fileName();
+    if (!model.isEmpty() && name != model) continue;
+    const int row = m_table->rowCount();
+    m_table->insertRow(row);
+    auto* when = cell(QDateTime::fromString(qs(m.created), Qt::ISODate).toLocalTime().toString("MM-dd HH:mm"), false);
+    when->setData(Qt::UserRole, qs(m.id));
+    when->setData(Qt::UserRole + 1, true);
+    m_table->setItem(row, ColWhen, when);
+    m_table->setItem(row, ColModel, cell(name, false));
+    m_table->setItem(row, ColMethod, cell(qs(m.method) + " — interrupted", false));
+    for (int c = ColW; c < ColCount; ++c) m_table->setItem(row, c, cell("—", true));
+    for (int c = 0; c < ColCount; ++c) {
+      m_table->item(row, c)->setForeground(QColor(140, 140, 140));
+      m_table->item(row, c)->setToolTip(QString("Interrupted: the process running it (pid %1) ended before the run "
+                                                "finished; nothing it wrote is half-visible. Delete forgets it.")
+                                            .arg(m.pid));
+    }
+  }
   for (const QString& id : keep) selectRun(id);
   updateButtons();
   if (filterModel() != filterBefore) Q_EMIT filterChanged();  // the filtered model's last run went away
 }
 
 void RunsPanel::updateButtons() {
-  const int n = static_cast<int>(selectedIds().size());
-  m_load->setEnabled(n == 1);
-  m_compare->setEnabled(n == 2);
-  m_delete->setEnabled(n >= 1);
+  const QStringList ids = selectedIds();
+  int runs = 0;  // finished runs among them (an interrupted one has nothing to load or compare)
+  for (const QString& id : ids) runs += m_store->find(id) ? 1 : 0;
+  m_load->setEnabled(ids.size() == 1 && runs == 1);
+  m_compare->setEnabled(ids.size() == 2 && runs == 2);
+  m_delete->setEnabled(!ids.isEmpty());
 }
 
 void RunsPanel::deleteSelected() {
@@ -212,7 +237,10 @@ void RunsPanel::deleteSelected() {
                                                 .arg(ids.size())
                                                 .arg(ids.size() == 1 ? "" : "s"));
   if (answer != QMessageBox::Yes) return;
-  for (const QString& id : ids) m_store->remove(id);
+  for (const QString& id : ids) {
+    if (m_store->find(id)) m_store->remove(id);
+    else m_store->forgetInterrupted(id);
+  }
 }
 
 }  // namespace duo::ui
