@@ -86,7 +86,12 @@ std::vector<RunMarker> RunStore::interrupted() const {
     }
     // kill(pid, 0): ESRCH when no such process. Our own pid is a run of this process, not a crash.
     const bool alive = m.pid > 0 && (m.pid == static_cast<long>(getpid()) || kill(static_cast<pid_t>(m.pid), 0) == 0 || errno == EPERM);
-    if (!alive) out.push_back(m);
+    if (alive) continue;
+    if (fs::exists(pathOf(m.id))) {  // killed after its record was saved: the run finished
+      fs::remove(e.path(), ec);
+      continue;
+    }
+    out.push_back(m);
   }
   std::sort(out.begin(), out.end(), [](const RunMarker& a, const RunMarker& b) { return a.id < b.id; });
   return out;

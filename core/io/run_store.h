@@ -47,6 +47,7 @@ class RunStore {
   std::string beginRun(RunMarker& m) const;
   void endRun(const std::string& id) const;
   // Markers whose process no longer runs, oldest first (unreadable markers count, named by file).
+  // A marker beside its own finished record (the process died after saving it) is removed instead.
   std::vector<RunMarker> interrupted() const;
   // Forgets an interrupted run (removes its marker).
   void forgetInterrupted(const std::string& id) const { endRun(id); }
