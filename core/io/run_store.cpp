@@ -30,6 +30,12 @@ std::tm utcNow(int* millis) {
   gmtime_r(&t, &tm);
   return tm;
 }
+// The store's folder, created when missing; throws duo::Error naming it when that fails.
+void ensureFolder(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  DUO_CHECK(fs::is_directory(dir), "run store: cannot create folder '", dir, "'", ec ? ": " + ec.message() : std::string());
+}
 }  // namespace
 
 RunStore::RunStore(std::string dir) : m_dir(std::move(dir)) {}
@@ -56,20 +62,17 @@ RunMarker RunMarker::fromJson(const nlohmann::json& j, const std::string& source
 }
 
 std::string RunStore::beginRun(RunMarker& m) const {
-  std::error_code ec;
-  fs::create_directories(m_dir, ec);
-  DUO_CHECK(fs::is_directory(m_dir), "run store: cannot create folder '", m_dir, "'",
-            ec ? ": " + ec.message() : std::string());
+  ensureFolder(m_dir);
   if (m.id.empty()) m.id = newId(m.method);
   if (m.created.empty()) m.created = nowIso8601();
   m.pid = static_cast<long>(getpid());
-  writeFileAtomic(m_dir + "/" + m.id + ".running", m.toJson().dump(1) + "\n");
+  writeFileAtomic(markerPathOf(m.id), m.toJson().dump(1) + "\n");
   return m.id;
 }
 
 void RunStore::endRun(const std::string& id) const {
   std::error_code ec;
-  fs::remove(m_dir + "/" + id + ".running", ec);
+  fs::remove(markerPathOf(id), ec);
 }
 
 std::vector<RunMarker> RunStore::interrupted() const {
@@ -127,10 +130,7 @@ std::string RunStore::nowIso8601() {
 }
 
 std::string RunStore::save(RunRecord& rec) const {
-  std::error_code ec;
-  fs::create_directories(m_dir, ec);
-  DUO_CHECK(fs::is_directory(m_dir), "run store: cannot create folder '", m_dir, "'",
-            ec ? ": " + ec.message() : std::string());
+  ensureFolder(m_dir);
   if (rec.id.empty()) {
     const std::string base = newId(rec.method);
     rec.id = base;

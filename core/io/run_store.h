@@ -41,6 +41,7 @@ class RunStore {
   // Removes <dir>/<id>.json (exact id or unique prefix); returns the id removed.
   std::string remove(const std::string& idOrPrefix) const;
   std::string pathOf(const std::string& id) const { return m_dir + "/" + id + ".json"; }
+  std::string markerPathOf(const std::string& id) const { return m_dir + "/" + id + ".running"; }
 
   // Writes <dir>/<id>.running for `m` (id and created assigned when empty; pid = this process);
   // returns the id. endRun removes it (no error when it is gone).

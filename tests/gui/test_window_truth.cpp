@@ -332,10 +332,11 @@ class TestWindowTruth : public QObject {
     duo::RunMarker m;
     m.model = "/models/modelA";
     m.method = "duogpt";
-    duo::RunStore(tmp.filePath("runs").toStdString()).beginRun(m);
-    auto marker = nlohmann::json::parse(duo::readFile(tmp.filePath("runs").toStdString() + "/" + m.id + ".running"));
+    const duo::RunStore store(tmp.filePath("runs").toStdString());
+    store.beginRun(m);
+    auto marker = nlohmann::json::parse(duo::readFile(store.markerPathOf(m.id)));
     marker["pid"] = deadPid;  // a process that has ended
-    duo::writeFileAtomic(tmp.filePath("runs").toStdString() + "/" + m.id + ".running", marker.dump());
+    duo::writeFileAtomic(store.markerPathOf(m.id), marker.dump());
     MainWindow again(nullptr, tmp.filePath("runs"));
     auto* runs2 = again.findChild<QTableWidget*>("runsTable");
     QCOMPARE(runs2->rowCount(), 4);
