@@ -22,6 +22,16 @@ QToolButton* actionButton(QAction* a) {
   b->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
   return b;
 }
+// A check box whose state is remembered in QSettings under `key` (on by default).
+QCheckBox* rememberedCheckBox(QObject* owner, const char* name, const QString& text, const QString& key,
+                              const QString& tip) {
+  auto* box = new QCheckBox(text);
+  box->setObjectName(name);
+  box->setChecked(QSettings().value(key, true).toBool());
+  box->setToolTip(tip);
+  QObject::connect(box, &QCheckBox::toggled, owner, [key](bool on) { QSettings().setValue(key, on); });
+  return box;
+}
 }  // namespace
 
 RunPanel::RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent) : QWidget(parent) {
@@ -36,26 +46,21 @@ RunPanel::RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent) : QWidg
   m_plan->setObjectName("memoryPlan");
   m_plan->setWordWrap(true);
   layout->addWidget(m_plan);
-  m_measure = new QCheckBox("Measure decode speedup after the run");
-  m_measure->setObjectName("measureSpeedup");
-  m_measure->setChecked(QSettings().value("run/measureSpeedup", true).toBool());
-  m_measure->setToolTip("After evaluation, time batch-1 decode steps of the pruned model on the packed dual-sparse "
-                        "kernels against its weights run densely (core/perf); the pruned checkpoint is written to a "
-                        "temporary folder for it and deleted afterwards");
-  connect(m_measure, &QCheckBox::toggled, this, [](bool on) { QSettings().setValue("run/measureSpeedup", on); });
+  m_measure = rememberedCheckBox(this, "measureSpeedup", "Measure decode speedup after the run", "run/measureSpeedup",
+                                 "After evaluation, time batch-1 decode steps of the pruned model on the packed "
+                                 "dual-sparse kernels against its weights run densely, in interleaved pairs until the "
+                                 "spread is known (core/perf), on the run's kept weights or a temporary copy");
   if (!JobController::canMeasureSpeedup()) {
     m_measure->setChecked(false);
     m_measure->setEnabled(false);
     m_measure->setToolTip("This build has no decode benchmark (core/perf/decode_bench.h)");
   }
   layout->addWidget(m_measure);
-  m_keep = new QCheckBox("Keep the pruned weights for export");
-  m_keep->setObjectName("keepWeights");
-  m_keep->setChecked(QSettings().value("run/keepWeights", true).toBool());
-  m_keep->setToolTip("Write each run's pruned model beside its record (the workspace's runs/weights folder, in the "
-                     "model's own dtype: about the model's size on disk), so that Export > Pruned checkpoint writes "
-                     "the chosen run's weights without calibrating again. Deleting the run deletes them.");
-  connect(m_keep, &QCheckBox::toggled, this, [](bool on) { QSettings().setValue("run/keepWeights", on); });
+  m_keep = rememberedCheckBox(this, "keepWeights", "Keep the pruned weights for export", "run/keepWeights",
+                              "Write each run's pruned model beside its record (the workspace's runs/weights folder, "
+                              "in the model's own dtype: about the model's size on disk), so that Export > Pruned "
+                              "checkpoint writes the chosen run's weights without calibrating again. Deleting the run "
+                              "deletes them.");
   layout->addWidget(m_keep);
 
   m_bar = new QProgressBar;
