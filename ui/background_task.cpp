@@ -33,8 +33,9 @@ bool BackgroundTask::start(const QString& name, const Work& work) {
   m_clock.start();
   m_thread = createWorkerThread(
       "duo-task", m_mutex, m_cancel, m_outcome,
-      [this, work] {
-        auto progress = [this](const Progress& p) {
+      [this, work, hook = m_hook] {
+        auto progress = [this, hook](const Progress& p) {
+          if (hook) hook(p);
           {
             QMutexLocker lock(&m_mutex);
             m_pendingProgress = p;

@@ -32,6 +32,9 @@ class BackgroundTask : public QObject {
   explicit BackgroundTask(QObject* parent = nullptr);
   ~BackgroundTask() override;  // cancels a running task and waits for it
 
+  // Called on the worker thread with each progress report of every later job (see WorkerHook).
+  void setWorkerHook(WorkerHook hook) { m_hook = std::move(hook); }
+
   bool isBusy() const { return m_thread != nullptr; }
   bool isCancelling() const { return m_cancel.load(); }
   QString name() const { return m_name; }
@@ -57,6 +60,7 @@ class BackgroundTask : public QObject {
   QThread* m_thread = nullptr;
   QTimer m_flushTimer;
   QElapsedTimer m_clock;
+  WorkerHook m_hook;
   std::atomic<bool> m_cancel{false};
   std::atomic<bool> m_flushPending{false};
   QMutex m_mutex;  // guards the four below

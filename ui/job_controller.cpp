@@ -62,8 +62,9 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
   // The worker: only value types cross back, through the guarded members above.
   m_thread = createWorkerThread(
       "duo-job", m_mutex, m_cancel, m_outcome,
-      [this, request, options] {
-        auto progress = [this](const Progress& p) {
+      [this, request, options, hook = m_hook] {
+        auto progress = [this, hook](const Progress& p) {
+          if (hook) hook(p);
           {
             QMutexLocker lock(&m_mutex);
             m_pendingProgress = p;

@@ -61,6 +61,9 @@ class JobController : public QObject {
   // Whether this build has core/perf's decode bench (JobOptions::measureSpeedup needs it).
   static bool canMeasureSpeedup();
 
+  // Called on the worker thread with each progress report of every later job (see WorkerHook).
+  void setWorkerHook(WorkerHook hook) { m_hook = std::move(hook); }
+
   State state() const { return m_state; }
   bool isBusy() const { return m_state != State::Idle; }
   // Every record of the current (or last) job received so far, in arrival order.
@@ -97,6 +100,7 @@ class JobController : public QObject {
   QThread* m_thread = nullptr;
   QTimer m_flushTimer;
   QElapsedTimer m_clock;
+  WorkerHook m_hook;
   std::atomic<bool> m_cancel{false};
   std::atomic<bool> m_flushPending{false};
 

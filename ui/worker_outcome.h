@@ -7,6 +7,8 @@
 #include <atomic>
 #include <functional>
 
+#include "core/common/progress.h"
+
 class QMutex;
 class QObject;
 class QThread;
@@ -22,6 +24,11 @@ struct WorkerOutcome {
   QString error;              // the exception's message; "" when none
   bool wasCancelled = false;  // duo::Cancelled, or any error once cancel had been asked for
 };
+
+// Called on the worker thread with every progress report, before the report's cancel check. The
+// window never sets one; tests use it to hold a job at a known point (a latch) so that a cancel
+// always lands mid-run.
+using WorkerHook = std::function<void(const Progress&)>;
 
 // Creates, unstarted, a thread named `objectName` ("duo-job") that lowers its priority and runs
 // `work`. When `work` throws, `outcome` is set under `mutex`: duo::Cancelled marks it cancelled;

@@ -212,7 +212,7 @@ class TestMainWindow : public QObject {
 
   void opens70BFromHeadersAndShowsMemoryPlan() {
     const QString tiny = duo::test::modelPath("tiny");
-    if (tiny.isEmpty()) QSKIP("the bundled tiny model is missing (its tokenizer.json is copied)");
+    QVERIFY2(!tiny.isEmpty(), "the bundled tiny model is missing (its tokenizer.json is copied)");
     QTemporaryDir tmp;
     QVERIFY(tmp.isValid());
     QVERIFY(writeSparse70B(tmp.path(), tiny + "/tokenizer.json"));

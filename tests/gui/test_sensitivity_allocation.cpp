@@ -90,7 +90,7 @@ class TestSensitivityAllocation : public QObject {
   void initTestCase() {
     useTestSettings("test_sensitivity_allocation");
     const QString model = modelPath("tiny");
-    if (model.isEmpty()) QSKIP("the bundled tiny model is not built (resources/models/duo-tiny-kjv)");
+    QVERIFY2(!model.isEmpty(), "the bundled tiny model is missing (resources/models/duo-tiny-kjv)");
     m_w = std::make_unique<MainWindow>(nullptr, m_tmp.filePath("runs"));
     m_w->resize(1280, 800);
     QVERIFY(showWithSmallData(*m_w, model));
@@ -149,7 +149,7 @@ class TestSensitivityAllocation : public QObject {
 
   void sliderAllocatesTowardsTheTarget() {
     MainWindow& w = *m_w;
-    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    QVERIFY2(w.sensitivityPanel()->sensitivity(), "needs the table sensitivityFillsCurvesAndSortedTable makes (it failed)");
     const duo::SparsityConfig before = w.sparsityTable()->config();
     const int undoBefore = w.sparsityTable()->model()->undoStack()->count();
     duo::ui::AllocationBar* bar = w.allocationBar();
@@ -189,7 +189,7 @@ class TestSensitivityAllocation : public QObject {
 
   void allocatedAndOwlPresets() {
     MainWindow& w = *m_w;
-    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    QVERIFY2(w.sensitivityPanel()->sensitivity(), "needs the table sensitivityFillsCurvesAndSortedTable makes (it failed)");
     w.sparsityTable()->applyUniform();
     w.allocationBar()->setTargetSpeedup(1.6);
     w.sparsityTable()->applyUniform();  // the table away from the allocation
@@ -212,7 +212,7 @@ class TestSensitivityAllocation : public QObject {
 
   void timingProfileDrivesSpeedPredictions() {
     MainWindow& w = *m_w;
-    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    QVERIFY2(w.sensitivityPanel()->sensitivity(), "needs the table sensitivityFillsCurvesAndSortedTable makes (it failed)");
     const duo::ModelConfig mc = w.sparsityTable()->model()->modelConfig();
     duo::ui::AllocationBar* bar = w.allocationBar();
     auto* totals = w.sparsityTable()->findChild<QLabel*>("sparsityTotals");
@@ -280,12 +280,17 @@ class TestSensitivityAllocation : public QObject {
       const QString cancelledPath = m_tmp.filePath("cancelled-timing.json");
       QSignalSpy cancelled(w.task(), &BackgroundTask::cancelled);
       QSignalSpy finished(w.task(), &BackgroundTask::finished);
+      duo::test::MidRunLatch latch(duo::test::atStage("calibrate", 1));  // held after the first kernel line
+      w.task()->setWorkerHook(latch.hook());
       w.measureTimingProfile(cancelledPath);
       QVERIFY(w.task()->isBusy());
+      QVERIFY(latch.waitHeld(120000));
       QVERIFY(w.action("actionCancel")->isEnabled());
       w.action("actionCancel")->trigger();
+      latch.release();
       QTRY_VERIFY_WITH_TIMEOUT(!w.task()->isBusy(), 60000);
-      if (finished.count()) QSKIP("the measurement finished before the cancel reached it");
+      w.task()->setWorkerHook({});
+      QVERIFY2(finished.count() == 0, qPrintable("held at " + latch.where() + ", yet the measurement finished"));
       QCOMPARE(cancelled.count(), 1);
       QVERIFY(!QFileInfo::exists(cancelledPath));
       QVERIFY(w.timingProfile() && w.timingProfile()->source == path.toStdString());
@@ -326,7 +331,7 @@ class TestSensitivityAllocation : public QObject {
 
   void applyAndRunCalibratesTheAllocation() {
     MainWindow& w = *m_w;
-    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    QVERIFY2(w.sensitivityPanel()->sensitivity(), "needs the table sensitivityFillsCurvesAndSortedTable makes (it failed)");
     w.allocationBar()->setTargetSpeedup(1.5);
     const duo::SparsityConfig alloc = w.sparsityTable()->config();
     QSignalSpy started(w.job(), &duo::ui::JobController::started);
@@ -343,7 +348,7 @@ class TestSensitivityAllocation : public QObject {
 
   void screenshotOfTheSensitivityView() {
     MainWindow& w = *m_w;
-    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    QVERIFY2(w.sensitivityPanel()->sensitivity(), "needs the table sensitivityFillsCurvesAndSortedTable makes (it failed)");
     const QString dir = duo::test::screenshotDir(m_tmp);
     w.allocationBar()->setTargetSpeedup(1.6);
     w.plotTabs()->setCurrentWidget(w.sensitivityPanel());
@@ -355,7 +360,7 @@ class TestSensitivityAllocation : public QObject {
   // Last: the screenshot above shows the finished table, not this cancelled run's status.
   void cancelMidSensitivityChangesNothing() {
     MainWindow& w = *m_w;
-    if (!w.sensitivityPanel()->sensitivity()) QSKIP("no sensitivity table");
+    QVERIFY2(w.sensitivityPanel()->sensitivity(), "needs the table sensitivityFillsCurvesAndSortedTable makes (it failed)");
     const duo::SparsityConfig before = w.sparsityTable()->config();
     const duo::SensitivityTable* tableBefore = w.sensitivityPanel()->sensitivity();
     QTableWidget* table = w.sensitivityPanel()->table();
@@ -365,14 +370,18 @@ class TestSensitivityAllocation : public QObject {
     QSignalSpy finished(w.task(), &BackgroundTask::finished);
     w.findChild<QSpinBox*>("nsamples")->setValue(64);  // a longer run to cancel
     QSignalSpy progressed(w.task(), &BackgroundTask::progressed);
+    duo::test::MidRunLatch latch(duo::test::atStage("sensitivity", 2));
+    w.task()->setWorkerHook(latch.hook());
     w.sensitivityPanel()->runButton()->click();
     QVERIFY(w.task()->isBusy());
     QVERIFY(w.sensitivityPanel()->cancelButton()->isEnabled());
-    QTRY_VERIFY_WITH_TIMEOUT(progressed.count() > 0 || finished.count() > 0, 60000);
-    if (finished.count()) QSKIP("the sensitivity finished before its first progress report; nothing to cancel");
+    QVERIFY(latch.waitHeld(120000));
+    QTRY_VERIFY_WITH_TIMEOUT(progressed.count() > 0, 10000);  // the panel saw it running
     w.sensitivityPanel()->cancelButton()->click();
+    latch.release();
     QVERIFY(cancelled.wait(10000));
-    QCOMPARE(finished.count(), 0);
+    w.task()->setWorkerHook({});
+    QVERIFY2(finished.count() == 0, qPrintable("held at " + latch.where() + ", yet the sensitivity finished"));
     QVERIFY(w.sparsityTable()->config() == before);
     QCOMPARE(w.sensitivityPanel()->sensitivity(), tableBefore);
     QCOMPARE(table->item(0, SensitivityPanel::ColError)->text(), firstRow);

@@ -40,7 +40,7 @@ class TestWindowAccuracy : public QObject {
   void initTestCase() {
     useTestSettings("test_window_accuracy");
     const QString model = modelPath("tiny");
-    if (model.isEmpty()) QSKIP("the bundled tiny model is not built (resources/models/duo-tiny-kjv)");
+    QVERIFY2(!model.isEmpty(), "the bundled tiny model is missing (resources/models/duo-tiny-kjv)");
     m_w = std::make_unique<MainWindow>(nullptr, m_tmp.filePath("runs"));
     QVERIFY(showWithSmallData(*m_w, model));
   }

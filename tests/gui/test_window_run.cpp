@@ -52,7 +52,7 @@ class TestWindowRun : public QObject {
 
   void calibrateEditedTableEndToEnd() {
     const QString model = duo::test::jobModelPath();
-    if (model.isEmpty()) QSKIP("neither the bundled tiny model nor the cached SmolLM2 is on this machine");
+    QVERIFY2(!model.isEmpty(), "neither the bundled tiny model (resources/models) nor the cached SmolLM2 is on this machine");
     QTemporaryDir tmp;
     MainWindow w(nullptr, tmp.filePath("runs"));
     w.show();
@@ -69,7 +69,6 @@ class TestWindowRun : public QObject {
     w.action("actionCalibrate")->trigger();
     QVERIFY(w.job()->isBusy());
     const QString error = waitForRun(w, 600000);
-    if (duo::test::notBuiltYet(error)) QSKIP(qPrintable("core's runPrune is a stub: " + error));
     QVERIFY2(error.isEmpty(), qPrintable(error));
     const auto result = finished.first().first().value<duo::PruneResult>();
     QCOMPARE(int(result.records.size()), layers * duo::kNumProj);
@@ -148,7 +147,7 @@ class TestWindowRun : public QObject {
 
   void twoRunsCompareAndClickToLoad() {
     const QString model = duo::test::jobModelPath();
-    if (model.isEmpty()) QSKIP("neither the bundled tiny model nor the cached SmolLM2 is on this machine");
+    QVERIFY2(!model.isEmpty(), "neither the bundled tiny model (resources/models) nor the cached SmolLM2 is on this machine");
     QTemporaryDir tmp;
     MainWindow w(nullptr, tmp.filePath("runs"));
     w.show();
@@ -205,7 +204,7 @@ class TestWindowRun : public QObject {
 
   void exportCheckpointWritesAModel() {
     const QString model = duo::test::modelPath("tiny");
-    if (model.isEmpty()) QSKIP("the bundled tiny model is not built (resources/models/duo-tiny-kjv)");
+    QVERIFY2(!model.isEmpty(), "the bundled tiny model is missing (resources/models/duo-tiny-kjv)");
     QTemporaryDir tmp;
     MainWindow w(nullptr, tmp.filePath("runs"));
     w.show();
@@ -239,7 +238,7 @@ class TestWindowRun : public QObject {
 
   void cancelMidRunLeavesNothing() {
     const QString model = duo::test::jobModelPath();
-    if (model.isEmpty()) QSKIP("neither the bundled tiny model nor the cached SmolLM2 is on this machine");
+    QVERIFY2(!model.isEmpty(), "neither the bundled tiny model (resources/models) nor the cached SmolLM2 is on this machine");
     QTemporaryDir tmp;
     MainWindow w(nullptr, tmp.filePath("runs"));
     w.show();
@@ -252,17 +251,15 @@ class TestWindowRun : public QObject {
     QSignalSpy cancelled(w.job(), &JobController::cancelled);
     QSignalSpy stored(&w, &MainWindow::runStored);
     const QString ckpt = tmp.filePath("checkpoint");
+    duo::test::MidRunLatch latch(duo::test::atStage("calibrate", 3));
+    w.job()->setWorkerHook(latch.hook());
     w.exportCheckpoint(ckpt);  // the same job, writing a pruned model at its end
-    QTRY_VERIFY_WITH_TIMEOUT(updates.count() > 0 || failed.count() > 0 || stored.count() > 0, 600000);
-    if (failed.count()) {
-      const QString message = failed.first().first().toString();
-      if (duo::test::notBuiltYet(message)) QSKIP(qPrintable("core's runPrune is a stub: " + message));
-      QFAIL(qPrintable(message));
-    }
-    if (stored.count()) QSKIP("the job finished before its first record arrived; nothing to cancel");
+    QVERIFY2(latch.waitHeld(600000), failed.count() ? qPrintable(failed.first().first().toString()) : "never reached");
+    QTRY_VERIFY_WITH_TIMEOUT(updates.count() > 0, 5000);
     QElapsedTimer clock;
     clock.start();
     w.action("actionCancel")->trigger();
+    latch.release();
     QVERIFY(cancelled.wait(5000));
     QVERIFY2(clock.elapsed() < 1000, qPrintable(QString("cancel took %1 ms").arg(clock.elapsed())));
     QVERIFY(w.sparsityTable()->config() == before);
@@ -299,7 +296,6 @@ class TestWindowRun : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(!w.job()->isBusy() || clock.elapsed() > 10000, 30000);
     probe.stop();
     const QString message = failed.count() ? failed.first().first().toString() : QString();
-    if (duo::test::notBuiltYet(message)) QSKIP(qPrintable("core's runPrune is a stub: " + message));
     QVERIFY2(message.isEmpty(), qPrintable(message));
     if (w.job()->isBusy()) {
       QSignalSpy cancelled(w.job(), &JobController::cancelled);
@@ -313,7 +309,7 @@ class TestWindowRun : public QObject {
 
   void screenshotsOfMainStates() {
     const QString model = duo::test::jobModelPath();
-    if (model.isEmpty()) QSKIP("neither the bundled tiny model nor the cached SmolLM2 is on this machine");
+    QVERIFY2(!model.isEmpty(), "neither the bundled tiny model (resources/models) nor the cached SmolLM2 is on this machine");
     QTemporaryDir tmp;
     const QString dir = screenshotDir(tmp);
     MainWindow w(nullptr, tmp.filePath("runs"));
@@ -330,7 +326,6 @@ class TestWindowRun : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(updates.count() >= 2 || failed.count() > 0 || stored.count() > 0, 600000);
     if (failed.count()) {
       const QString message = failed.first().first().toString();
-      if (duo::test::notBuiltYet(message)) QSKIP(qPrintable("core's runPrune is a stub: " + message));
       QFAIL(qPrintable(message));
     }
     if (stored.count() == 0) w.saveScreenshot(dir + "/mid-run.png");

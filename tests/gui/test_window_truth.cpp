@@ -16,6 +16,8 @@
 #include <QTableWidget>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <cmath>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -52,6 +54,43 @@ QString runOnce(MainWindow& w) {
   return stored.count() ? stored.first().first().toString() : QString();
 }
 
+// The heatmap shows exactly `records`: each cell holds its record's relative error (NaN where
+// there is none), its tooltip names that error, and the rendered picture has that value's colour
+// on the scale at the cell's centre.
+void checkHeatmapShows(MainWindow& w, const std::vector<duo::ProjRecord>& records) {
+  duo::ui::ErrorHeatmap* h = w.heatmap();
+  QCPColorMap* map = h->colorMap();
+  QCPColorMapData* d = map->data();
+  std::set<std::pair<int, int>> filled;
+  int layers = 0;
+  for (const duo::ProjRecord& r : records) layers = std::max(layers, r.layer + 1);
+  QCOMPARE(d->valueSize(), layers);
+  QCOMPARE(d->keySize(), duo::kNumProj);
+  for (const duo::ProjRecord& r : records) {
+    QCOMPARE(d->cell(int(r.proj), r.layer), std::max(r.relError, 1e-9));
+    const QString tip = h->cellText(r.layer, r.proj);
+    QVERIFY2(tip.contains(QString::number(r.relError, 'e', 3)), qPrintable(tip));
+    filled.insert({r.layer, int(r.proj)});
+  }
+  for (int l = 0; l < layers; ++l)
+    for (int p = 0; p < duo::kNumProj; ++p)
+      if (!filled.count({l, p})) QVERIFY2(std::isnan(d->cell(p, l)), qPrintable(QString("layer %1 proj %2").arg(l).arg(p)));
+  // The colour a user sees: the scale's colour of the value, on the log scale the legend shows.
+  w.plotTabs()->setCurrentWidget(h);
+  h->replot(QCustomPlot::rpImmediateRefresh);
+  const QImage img = h->toPixmap().toImage();
+  const QCPRange range = map->dataRange();
+  for (const duo::ProjRecord& r : records) {
+    const int x = int(std::lround(h->xAxis->coordToPixel(int(r.proj))));
+    const int y = int(std::lround(h->yAxis->coordToPixel(r.layer)));
+    const QColor want = QColor::fromRgba(map->gradient().color(std::max(r.relError, 1e-9), range, true));
+    const QColor got = img.pixelColor(x, y);
+    const int diff = std::abs(want.red() - got.red()) + std::abs(want.green() - got.green()) + std::abs(want.blue() - got.blue());
+    QVERIFY2(diff <= 6, qPrintable(QString("layer %1 %2: colour %3, the scale gives %4 for %5")
+                                       .arg(r.layer).arg(duo::projName(r.proj)).arg(got.name(), want.name()).arg(r.relError)));
+  }
+}
+
 // A record of `model` with a measured speedup, trusted or not, for the list and plot tests.
 duo::RunRecord syntheticRecord(const std::string& id, const std::string& model, double ppl, bool trusted) {
   duo::RunRecord r;
@@ -84,7 +123,7 @@ class TestWindowTruth : public QObject {
  private Q_SLOTS:
   void initTestCase() {
     useTestSettings("test_window_truth");
-    if (!QFile::exists(tinyModel() + "/config.json")) QSKIP("the bundled tiny model is not in DUO_RESOURCES_DIR");
+    QVERIFY2(QFile::exists(tinyModel() + "/config.json"), "the bundled tiny model is not in DUO_RESOURCES_DIR");
   }
 
   // One calibration with the speed measurement, then everything that reads it.
@@ -155,6 +194,8 @@ class TestWindowTruth : public QObject {
     QVERIFY(!first.isEmpty());
     const duo::RunRecord rec = w.runStore()->find(first)->record;
     const QString label = QString::fromStdString(rec.label());
+    checkHeatmapShows(w, rec.records);
+    if (QTest::currentTestFailed()) return;
     // Titles name the run, the model and the data.
     for (duo::ui::PlotBase* p : std::initializer_list<duo::ui::PlotBase*>{w.errorPlot(), w.heatmap()}) {
       QVERIFY2(p->title().contains(label) && p->title().contains("duo-tiny-kjv"), qPrintable(p->title()));
@@ -165,19 +206,31 @@ class TestWindowTruth : public QObject {
 
     // A new run clears the pane at once; cancelled, it leaves no bars and no run name behind.
     QSignalSpy records(w.job(), &JobController::recordsUpdated);
-    w.calibrate();
-    QVERIFY(w.job()->isBusy());
-    QVERIFY(w.runPanel()->resultLabel()->text().isEmpty());
-    QVERIFY(records.wait(120000));  // partial bars are up
-    QVERIFY(w.errorPlot()->bars(duo::Proj::Q)->data()->size() > 0);
     QSignalSpy cancelled(w.job(), &JobController::cancelled);
-    w.cancel();
+    {
+      MidRunLatch latch(atStage("calibrate", 3));
+      w.job()->setWorkerHook(latch.hook());
+      w.calibrate();
+      QVERIFY(w.job()->isBusy());
+      QVERIFY(w.runPanel()->resultLabel()->text().isEmpty());
+      QVERIFY(latch.waitHeld(120000));
+      QTRY_VERIFY_WITH_TIMEOUT(records.count() > 0, 5000);  // partial bars are up
+      QVERIFY(w.errorPlot()->bars(duo::Proj::Q)->data()->size() > 0);
+      QVERIFY(w.heatmap()->colorMap()->data()->cell(int(duo::Proj::Q), 0) > 0);
+      w.cancel();
+    }
+    w.job()->setWorkerHook({});
     QVERIFY(cancelled.wait(120000));
+    // ... and no heatmap cells: the next run starts from an empty map.
+    for (int p = 0; p < duo::kNumProj; ++p) QVERIFY(std::isnan(w.heatmap()->colorMap()->data()->cell(p, 0)));
     for (int p = 0; p < duo::kNumProj; ++p) QCOMPARE(w.errorPlot()->bars(static_cast<duo::Proj>(p))->data()->size(), 0);
     QVERIFY(!w.errorPlot()->title().contains(label));
 
-    // Load shows that run's numbers, named as loaded; opening a model clears them.
+    // Load shows that run's numbers, named as loaded, and the heatmap its stored records (read back
+    // from the run store's file, not from the window's memory); opening a model clears them.
     w.loadRun(first);
+    checkHeatmapShows(w, duo::RunStore(w.runStore()->directory().toStdString()).load(first.toStdString()).records);
+    if (QTest::currentTestFailed()) return;
     QVERIFY(w.runPanel()->resultLabel()->text().contains("Loaded run"));
     QVERIFY(w.runPanel()->resultLabel()->text().contains(QString::number(rec.findMetric("perplexity", "pruned")->value, 'f', 3)));
     QVERIFY(w.errorPlot()->title().contains(label));
