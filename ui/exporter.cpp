@@ -22,7 +22,8 @@ RunRecord recordOfRequest(const PruneRequest& request, const std::vector<ProjRec
 void saveWorkspace(const QString& path, const Workspace& ws) {
   json runs = json::array();
   for (const RunRecord& r : ws.runs) runs.push_back(r.toJson());
-  const json j = {{"schema", kWorkspaceSchema}, {"request", requestToJson(ws.request)}, {"runs", runs}};
+  json j = {{"schema", kWorkspaceSchema}, {"request", requestToJson(ws.request)}, {"runs", runs}};
+  if (!ws.runsDir.isEmpty()) j["runs_dir"] = ss(ws.runsDir);
   writeFileAtomic(ss(path), j.dump(1) + "\n");
 }
 
@@ -56,6 +57,10 @@ Workspace loadWorkspace(const QString& path) {
   }
   DUO_CHECK(j.contains("request"), src, ": missing field 'request'");
   ws.request = requestFromJson(j["request"], src + ": request");
+  if (j.contains("runs_dir")) {
+    DUO_CHECK(j["runs_dir"].is_string(), src, ": 'runs_dir' must be a string");
+    ws.runsDir = qs(j["runs_dir"].get<std::string>());
+  }
   int i = 0;
   for (const json& r : j["runs"]) ws.runs.append(RunRecord::fromJson(r, src + ": runs[" + std::to_string(i++) + "]"));
   return ws;

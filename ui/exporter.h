@@ -22,6 +22,9 @@ inline constexpr const char* kWorkspaceSchema = "duoscope.workspace/2";
 struct Workspace {
   PruneRequest request;  // model path, data, method options, sparsity table
   QVector<RunRecord> runs;
+  // Where the window keeps this workspace's runs ("runs_dir"; the window's autosave names its run
+  // folder here instead of copying every run). "" when the file does not say.
+  QString runsDir;
 };
 void saveWorkspace(const QString& path, const Workspace& ws);
 // Throws duo::Error naming the file when it is missing, not a workspace, or malformed.

@@ -13,6 +13,7 @@
 #include <QMimeData>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTimer>
 #include <QTabWidget>
 #include <QToolBar>
 #include <QVBoxLayout>
@@ -36,6 +37,7 @@
 #include "ui/plots/sparsity_plot.h"
 #include "ui/run_store.h"
 #include "ui/status_line.h"
+#include "ui/workspace_autosave.h"
 
 static void initDuoResources() { Q_INIT_RESOURCE(duoscope); }
 
@@ -125,6 +127,20 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   connect(m_table, &SparsityTable::presetRequested, this, &MainWindow::applyPreset);
 
   m_runs->setDirectory(runsDir.isEmpty() ? RunStore::defaultDirectory() : runsDir);
+  // The autosave lives beside the run folder (<AppData>/workspace), with this window's session.
+  m_autosave = new WorkspaceAutosave(QFileInfo(m_runs->directory()).absolutePath(), [this]() -> std::optional<Workspace> {
+    if (!m_modelPanel->hasModel()) return std::nullopt;
+    return Workspace{currentRequest(), {}, m_runs->directory()};
+  }, this);
+  connect(m_autosave, &WorkspaceAutosave::failed, this, [this](const QString& m) {
+    m_status->setJobState("Autosave failed: " + m);
+  });
+  connect(m_table, &SparsityTable::configChanged, m_autosave, &WorkspaceAutosave::schedule);
+  connect(m_dataPanel, &DataPanel::changed, m_autosave, &WorkspaceAutosave::schedule);
+  connect(m_methodPanel, &MethodPanel::changed, m_autosave, &WorkspaceAutosave::schedule);
+  connect(m_modelPanel, &ModelPanel::modelOpened, m_autosave, &WorkspaceAutosave::schedule);
+  connect(m_runs, &RunStore::changed, m_autosave, &WorkspaceAutosave::schedule);
+  QTimer::singleShot(0, this, &MainWindow::offerRestore);
   resize(1280, 800);
   loadSettings();
   refreshPlotTitles();
@@ -565,6 +581,7 @@ void MainWindow::startJob(PruneRequest req) {
                          QString::number(QCoreApplication::applicationPid());
     req.outDir = ss(m_runs->weightsDirectory() + "/" + name);
   }
+  m_autosave->saveNow();  // a window killed mid-run leaves the setup of the run it was making
   try {
     m_runMarker = m_runs->beginRun(req);  // a window killed mid-run leaves it: the run lists as interrupted
   } catch (const std::exception& e) {
@@ -601,6 +618,7 @@ void MainWindow::closeEvent(QCloseEvent* e) {
   }
   if (m_task->isBusy()) m_task->cancel();
   saveSettings();
+  m_autosave->close();  // an orderly end: nothing to offer at the next start
   e->accept();
 }
 

@@ -36,6 +36,8 @@ class SensitivityPanel;
 class SparsityPlot;
 class SparsityTable;
 class StatusLine;
+class WorkspaceAutosave;
+struct Workspace;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -63,6 +65,7 @@ class MainWindow : public QMainWindow {
   SensitivityPanel* sensitivityPanel() const { return m_sensPanel; }
   AllocationBar* allocationBar() const { return m_allocBar; }
   RunStore* runStore() const { return m_runs; }
+  WorkspaceAutosave* autosave() const { return m_autosave; }
   QAction* action(const QString& objectName) const;
 
   // The request Calibrate would start now: model, table, data, method.
@@ -100,6 +103,13 @@ class MainWindow : public QMainWindow {
   void copyCommandLine(const QString& configPath = QString());
   void saveWorkspaceAs(const QString& path = QString());
   void openWorkspace(const QString& path = QString());
+  // When an earlier window in the same workspace folder ended without closing (killed, crashed),
+  // offers its autosaved workspace (a non-modal box, objectName "restoreOffer": Restore, Discard,
+  // or Later, which keeps it for the next start). The window calls it once it has started.
+  void offerRestore();
+  // Restores an autosaved workspace: its run folder (interrupted runs marked), model, data, method
+  // and table. False, with an error dialog naming the file, when it cannot be read.
+  bool restoreAutosave(const QString& path);
   // Timing profiles (docs/gui.md): speed predictions (totals, slider, run results) from kernel
   // lines measured on this machine instead of the bytes model. load asks for the file when `path`
   // is empty, shows an error naming the file and keeps the previous profile when it cannot be read;
@@ -146,6 +156,8 @@ class MainWindow : public QMainWindow {
   // "SmolLM2-135M-Instruct.Q4_1.gguf": the open model as the title and plots name it.
   QString modelDisplayName() const;
   void refreshMemoryPlan();
+  // Shows a workspace's settings and runs, its runs kept in `runsDir`; opens its model.
+  void applyWorkspace(const Workspace& ws, const QString& runsDir);
   QString askSavePath(const QString& title, const QString& suggested, const QString& filter);
   void saveSettings() const;
   void loadSettings();
@@ -177,8 +189,9 @@ class MainWindow : public QMainWindow {
   QString m_checkpointDir;                       // set while a checkpoint export runs
   QString m_checkpointFormat = "dense";          // its --out-format
   QString m_checkpointRunId;                     // the run whose weights a checkpoint export re-makes ("": none)
-  QString m_plotSubject;
-  QString m_runMarker;                           // the running job's marker in the run store                         // what the plots show: "duogpt W50/A50 on <model>"
+  QString m_plotSubject;                         // what the plots show: "duogpt W50/A50 on <model>"
+  QString m_runMarker;                           // the running job's marker in the run store
+  WorkspaceAutosave* m_autosave = nullptr;
   std::shared_ptr<const perf::TimingProfile> m_timing;  // File > Load timing profile; null: bytes model
 };
 

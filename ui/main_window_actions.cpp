@@ -1,6 +1,9 @@
 // MainWindow's file actions: runs (load, compare), exports, workspaces, screenshots, settings.
 #include <QBuffer>
 #include <QClipboard>
+#include <QDateTime>
+#include <QLocale>
+#include <QPushButton>
 #include <QGuiApplication>
 #include <QMessageBox>
 #include <QCoreApplication>
@@ -14,6 +17,7 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/io/exports.h"
+#include "core/io/run_store.h"
 #include "core/job/checkpoint_copy.h"
 #include "core/job/command_line.h"
 #include "core/io/recipe_yaml.h"
@@ -37,6 +41,7 @@
 #include "ui/plots/sparsity_plot.h"
 #include "ui/run_store.h"
 #include "ui/status_line.h"
+#include "ui/workspace_autosave.h"
 
 namespace duo::ui {
 
@@ -239,16 +244,87 @@ void MainWindow::openWorkspace(const QString& given) {
     const Workspace ws = loadWorkspace(path);
     // The workspace's runs live in a folder beside it, so that new runs join them.
     const QFileInfo fi(path);
-    m_runs->setDirectory(fi.absolutePath() + "/" + fi.completeBaseName() + "-runs");
-    for (const RunRecord& r : ws.runs)
-      if (!m_runs->find(qs(r.id))) m_runs->insert(r);
-    m_dataPanel->showRequest(ws.request);
-    m_methodPanel->showRequest(ws.request);
-    m_pendingTable = ws.request.sparsity;
-    openModel(qs(ws.request.model));
+    applyWorkspace(ws, fi.absolutePath() + "/" + fi.completeBaseName() + "-runs");
     m_status->setJobState("Opened workspace " + path);
   } catch (const std::exception& e) {
     showError("Could not open the workspace", QString::fromUtf8(e.what()));
+  }
+}
+
+void MainWindow::applyWorkspace(const Workspace& ws, const QString& runsDir) {
+  if (QFileInfo(runsDir).absoluteFilePath() != QFileInfo(m_runs->directory()).absoluteFilePath()) m_runs->setDirectory(runsDir);
+  for (const RunRecord& r : ws.runs)
+    if (!m_runs->find(qs(r.id))) m_runs->insert(r);
+  m_dataPanel->showRequest(ws.request);
+  m_methodPanel->showRequest(ws.request);
+  m_pendingTable = ws.request.sparsity;
+  openModel(qs(ws.request.model));
+}
+
+void MainWindow::offerRestore() {
+  std::vector<WindowSession::Left> left = m_autosave->leftBehind();
+  // Sessions that never autosaved (no model was open) have nothing to offer.
+  for (auto it = left.begin(); it != left.end();) {
+    if (it->autosavePath.empty()) {
+      WindowSession::forget(*it);
+      it = left.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (left.empty() || findChild<QMessageBox*>("restoreOffer")) return;
+  const WindowSession::Left newest = left.front();
+  QString what;
+  try {
+    const Workspace ws = loadWorkspace(qs(newest.autosavePath));
+    const std::vector<RunMarker> interrupted = duo::RunStore(ss(ws.runsDir.isEmpty() ? m_runs->directory() : ws.runsDir)).interrupted();
+    what = QString("Model: %1\nMethod: %2, calibration %3\nRuns: %4%5")
+               .arg(QFileInfo(qs(ws.request.model)).fileName(), QString::fromUtf8(methodName(ws.request.method)),
+                    qs(ws.request.calibSource), ws.runsDir.isEmpty() ? m_runs->directory() : ws.runsDir)
+               .arg(interrupted.empty() ? QString() : QString(" (%1 interrupted)").arg(interrupted.size()));
+  } catch (const std::exception& e) {
+    // Unreadable (cut short by the crash): say so, and drop it.
+    m_status->setJobState("The autosaved workspace of the last session could not be read: " + QString::fromUtf8(e.what()));
+    for (const WindowSession::Left& s : left) WindowSession::forget(s);
+    return;
+  }
+  const QDateTime when = QDateTime::fromSecsSinceEpoch(newest.autosavedAt);
+  auto* box = new QMessageBox(QMessageBox::Question, "Restore the last workspace?",
+                              QString("DuoScope did not close properly last time (process %1, autosaved %2). "
+                                      "Restore the workspace it was working on?")
+                                  .arg(newest.pid)
+                                  .arg(QLocale().toString(when, QLocale::ShortFormat)),
+                              QMessageBox::NoButton, this);
+  box->setObjectName("restoreOffer");
+  box->setInformativeText(what + (left.size() > 1 ? QString("\n(%1 older unclosed sessions are discarded with it.)").arg(left.size() - 1) : QString()));
+  QPushButton* restore = box->addButton("Restore", QMessageBox::AcceptRole);
+  restore->setObjectName("restoreButton");
+  QPushButton* discard = box->addButton("Discard", QMessageBox::DestructiveRole);
+  discard->setObjectName("discardButton");
+  box->addButton("Later", QMessageBox::RejectRole)->setObjectName("laterButton");
+  box->setDefaultButton(restore);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  connect(box, &QMessageBox::buttonClicked, this, [this, left, restore, discard](QAbstractButton* b) {
+    if (b == restore) {
+      if (!restoreAutosave(qs(left.front().autosavePath))) return;  // kept: the error names the file
+    } else if (b != discard) {
+      return;  // Later: offered again at the next start
+    }
+    for (const WindowSession::Left& s : left) WindowSession::forget(s);
+  });
+  box->open();
+}
+
+bool MainWindow::restoreAutosave(const QString& path) {
+  if (isBusy()) return false;
+  try {
+    const Workspace ws = loadWorkspace(path);
+    applyWorkspace(ws, ws.runsDir.isEmpty() ? m_runs->directory() : ws.runsDir);
+    m_status->setJobState("Restored the autosaved workspace");
+    return true;
+  } catch (const std::exception& e) {
+    showError("Could not restore the autosaved workspace", QString::fromUtf8(e.what()));
+    return false;
   }
 }
 

@@ -8,11 +8,10 @@
 #include <ctime>
 #include <filesystem>
 
-#include <errno.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "core/common/error.h"
+#include "core/common/process.h"
 #include "core/common/atomic_file.h"
 #include "core/common/paths.h"
 
@@ -87,9 +86,7 @@ std::vector<RunMarker> RunStore::interrupted() const {
     } catch (const std::exception&) {
       m.id = e.path().stem().string();  // half-written by a killed process: still an interrupted run
     }
-    // kill(pid, 0): ESRCH when no such process. Our own pid is a run of this process, not a crash.
-    const bool alive = m.pid > 0 && (m.pid == static_cast<long>(getpid()) || kill(static_cast<pid_t>(m.pid), 0) == 0 || errno == EPERM);
-    if (alive) continue;
+    if (processAlive(m.pid)) continue;  // our own pid is a run of this process, not a crash
     if (fs::exists(pathOf(m.id))) {  // killed after its record was saved: the run finished
       fs::remove(e.path(), ec);
       continue;

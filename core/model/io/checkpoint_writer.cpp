@@ -1,7 +1,6 @@
 #include "core/model/io/checkpoint_writer.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,6 +13,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/common/process.h"
 #include "core/common/fd_write.h"
 #include "core/model/io/bitmask.h"
 #include "core/model/io/hf_config.h"
@@ -59,7 +59,7 @@ void removeStalePartials(const fs::path& target) {
     if (name.rfind(prefix, 0) != 0) continue;
     const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
     if (pid <= 0 || pid == ::getpid()) continue;
-    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM) continue;  // still alive
+    if (processAlive(pid)) continue;
     fs::remove_all(e.path(), ec);
   }
 }

@@ -1,0 +1,54 @@
+// The window's workspace autosave: the setup (model, data, method, table) and the run folder,
+// written atomically a moment after each change and at once when a run starts, to the file of
+// this window's duo::WindowSession. An orderly close removes it; a window that ended without
+// closing (killed, crashed) leaves it, and the next window offers it (MainWindow::offerRestore).
+#pragma once
+#include <QObject>
+#include <QString>
+#include <QTimer>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "core/io/window_session.h"
+#include "ui/exporter.h"
+
+namespace duo::ui {
+
+class WorkspaceAutosave : public QObject {
+  Q_OBJECT
+ public:
+  static constexpr int kDelayMs = 1500;
+  // What to save now; nullopt when there is nothing worth restoring (no model open).
+  using Snapshot = std::function<std::optional<Workspace>()>;
+
+  // Opens this window's session in `dir` (<AppData>/workspace: the run folder's parent). When the
+  // folder cannot be written the autosave is off and error() says why.
+  WorkspaceAutosave(const QString& dir, Snapshot snapshot, QObject* parent = nullptr);
+  ~WorkspaceAutosave() override;
+
+  bool isActive() const { return m_session != nullptr; }
+  QString error() const { return m_error; }
+  QString path() const;  // this session's autosave file ("" when off)
+  // Sessions in the same folder that ended without closing, newest autosave first.
+  std::vector<WindowSession::Left> leftBehind() const;
+
+ public Q_SLOTS:
+  void schedule();  // saves kDelayMs after the last call
+  void saveNow();
+  // The orderly end (the window closed): this session's lock and autosave are removed.
+  void close();
+
+ Q_SIGNALS:
+  // A save failed (full disk, folder gone); emitted once per distinct message.
+  void failed(const QString& message);
+
+ private:
+  std::unique_ptr<WindowSession> m_session;
+  Snapshot m_snapshot;
+  QTimer m_timer;
+  QString m_error;
+};
+
+}  // namespace duo::ui
