@@ -242,8 +242,13 @@ void TestDistributed::sensitivityTwoRanksMatchOne() {
   QCOMPARE(t2["calib"]["act_tokens"], t1["calib"]["act_tokens"]);
   QCOMPARE(t2["calib"]["nsamples"], t1["calib"]["nsamples"]);
   QCOMPARE(t2["layers"].size(), t1["layers"].size());
-  auto close = [](double b, double a) { return relDiff(b, a) <= 1e-6 || std::abs(b - a) < 1e-12; };
-  int compared = 0;
+  // 1e-6 where OpenBLAS runs its Haswell (AVX2) kernels. Its AVX-512 kernels (SkylakeX and later,
+  // as on this project's current machines) round an f32 product differently by matrix shape, and
+  // a rank's share of the windows is another shape than all of them: a grid point whose mask
+  // selection meets a near-tie then moves by up to 5e-5 relative (measured: layer 2 gate_proj at
+  // W60/A0, 0.0367586 over 2 ranks vs 0.0367605; identical to 1e-6 with OPENBLAS_CORETYPE=Haswell).
+  auto close = [](double b, double a) { return relDiff(b, a) <= 2e-4 || std::abs(b - a) < 1e-12; };
+  int compared = 0, exact = 0;
   for (size_t l = 0; l < t1["layers"].size(); ++l) {
     QVERIFY(close(t2["layers"][l]["outlier_ratio"].get<double>(), t1["layers"][l]["outlier_ratio"].get<double>()));
     for (size_t i = 0; i < t1["layers"][l]["projections"].size(); ++i) {
@@ -259,12 +264,16 @@ void TestDistributed::sensitivityTwoRanksMatchOne() {
       va.push_back(a["loss_weight"].get<double>());
       vb.push_back(b["loss_weight"].get<double>());
       QCOMPARE(vb.size(), va.size());
-      for (size_t j = 0; j < va.size(); ++j, ++compared)
+      for (size_t j = 0; j < va.size(); ++j, ++compared) {
         QVERIFY2(close(vb[j], va[j]), qPrintable(QString("layer %1 projection %2 value %3: %4 (2 ranks) vs %5")
                                                      .arg(l).arg(i).arg(j).arg(vb[j]).arg(va[j])));
+        exact += relDiff(vb[j], va[j]) <= 1e-6 || std::abs(vb[j] - va[j]) < 1e-12;
+      }
     }
   }
   QVERIFY(compared > 100);
+  // The wider tolerance is for the odd near-tie only: nearly every value still agrees to 1e-6.
+  QVERIFY2(exact >= compared * 0.97, qPrintable(QString("%1 of %2 values agree to 1e-6").arg(exact).arg(compared)));
 }
 
 void TestDistributed::killedRankStopsTheOther() {
