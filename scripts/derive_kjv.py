@@ -19,35 +19,52 @@ HEADING = re.compile(r"^(\S.*) (\d+)$")      # "Genesis 1", "Song of Solomon 2"
 VERSE = re.compile(r"^\s+(\d+) (.*)$")        # "  1 In the beginning ..."
 
 
-def main() -> int:
-    out_dir = sys.argv[1]
-    os.makedirs(out_dir, exist_ok=True)
-    splits = {"calib": [], "eval": []}
+def books(lines):
+    """(book, [verse, ...], split) in order from the `bible` listing: each verse one line, wrapped
+    lines joined, whitespace collapsed; split "calib" for Genesis..Malachi, "eval" from Matthew."""
+    out = []
     split = "calib"
     verse = None
-    for raw in sys.stdin.read().splitlines():
+
+    def add(book, v):
+        if not out or out[-1][0] != book:
+            out.append((book, [], split))
+        out[-1][1].append(re.sub(r"\s+", " ", v))
+
+    book = None
+    for raw in lines:
         if not raw.strip():
             continue
         m = HEADING.match(raw)
         if m and not raw.startswith(" "):
             if verse is not None:
-                splits[split].append(verse)
+                add(book, verse)
                 verse = None
             if m.group(1) == "Matthew" and m.group(2) == "1":
                 split = "eval"
+            book = m.group(1)
             continue
         m = VERSE.match(raw)
         if m:
             if verse is not None:
-                splits[split].append(verse)
+                add(book, verse)
             verse = m.group(2).strip()
         elif verse is not None:
             verse += " " + raw.strip()
     if verse is not None:
-        splits[split].append(verse)
+        add(book, verse)
+    return out
+
+
+def main() -> int:
+    out_dir = sys.argv[1]
+    os.makedirs(out_dir, exist_ok=True)
+    splits = {"calib": [], "eval": []}
+    for _, verses, split in books(sys.stdin.read().splitlines()):
+        splits[split] += verses
     manifest = {"source": 'bible "gen1:1-rev22:21" (Debian bible-kjv)', "splits": {}}
     for name, verses in splits.items():
-        text = "\n".join(re.sub(r"\s+", " ", v) for v in verses) + "\n"
+        text = "\n".join(verses) + "\n"
         data = text.encode("utf-8")
         if len(verses) < 1000:
             print(f"derive_kjv: split {name} has only {len(verses)} verses; is bible-kjv installed?", file=sys.stderr)

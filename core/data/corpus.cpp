@@ -1,5 +1,6 @@
 #include "core/data/corpus.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -8,12 +9,24 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/common/paths.h"
+#include "core/common/sha256.h"
 
 namespace fs = std::filesystem;
 
 namespace duo {
 
 std::string kjvPath(const std::string& split) { return cacheDir() + "/corpus/kjv-" + split + ".txt"; }
+
+const std::vector<std::string>& mixDomains() {
+  static const std::vector<std::string> kDomains = {"gcide", "manpages", "debref", "fortunes", "jargon", "kjv"};
+  return kDomains;
+}
+
+std::string mixPath(const std::string& split, const std::string& domain) {
+  return cacheDir() + "/corpus/mix-" + (domain.empty() ? "" : domain + "-") + split + ".txt";
+}
+
+std::string mixManifestPath() { return cacheDir() + "/corpus/mix.json"; }
 
 namespace {
 std::string loadKjv(const std::string& source, const std::string& split) {
@@ -32,6 +45,52 @@ std::string loadKjv(const std::string& source, const std::string& split) {
     }
   }
   return text;
+}
+
+constexpr const char* kMixSetup =
+    "run scripts/setup.sh once to derive it from Debian's dict-gcide, manpages, debian-reference-en, fortunes, "
+    "jargon-text and bible-kjv";
+
+// "mix:SPLIT" or "mix:SPLIT:DOMAIN", checked against the manifest: size, then SHA-256.
+CorpusText loadMix(const std::string& source) {
+  const std::string rest = source.substr(4);
+  const size_t colon = rest.find(':');
+  const std::string split = rest.substr(0, colon);
+  const std::string domain = colon == std::string::npos ? "" : rest.substr(colon + 1);
+  DUO_CHECK(split == "calib" || split == "eval", "corpus '", source, "': unknown split '", split,
+            "' (expected mix:calib, mix:eval, mix:calib:DOMAIN or mix:eval:DOMAIN)");
+  if (colon != std::string::npos) {
+    const auto& ds = mixDomains();
+    if (std::find(ds.begin(), ds.end(), domain) == ds.end()) {
+      std::string names;
+      for (const auto& d : ds) names += (names.empty() ? "" : ", ") + d;
+      fail("corpus '", source, "': unknown domain '", domain, "' (expected one of ", names, ")");
+    }
+  }
+  CorpusText c;
+  c.name = source;
+  c.path = mixPath(split, domain);
+  const std::string manifestPath = mixManifestPath();
+  DUO_CHECK(fs::exists(c.path), "corpus '", source, "': ", c.path, " not found; ", kMixSetup);
+  DUO_CHECK(fs::exists(manifestPath), "corpus '", source, "': the manifest ", manifestPath, " not found; ", kMixSetup);
+  const auto manifest = nlohmann::json::parse(readFile(manifestPath), nullptr, false);
+  const std::string file = fs::path(c.path).filename().string();
+  const bool listed = !manifest.is_discarded() && manifest.contains("files") && manifest["files"].contains(file) &&
+                      manifest["files"][file].is_object();
+  DUO_CHECK(listed, "corpus '", source, "': the manifest ", manifestPath, " does not list ", file,
+            "; re-run scripts/setup.sh");
+  const auto& entry = manifest["files"][file];
+  c.text = readFile(c.path);
+  const int64_t bytes =
+      entry.contains("bytes") && entry["bytes"].is_number_integer() ? entry["bytes"].get<int64_t>() : -1;
+  DUO_CHECK(bytes == static_cast<int64_t>(c.text.size()), "corpus '", source, "': ", c.path, " has ", c.text.size(),
+            " bytes, the manifest ", manifestPath, " says ", bytes, "; re-run scripts/setup.sh");
+  const std::string want = entry.contains("sha256") && entry["sha256"].is_string() ? entry["sha256"].get<std::string>()
+                                                                                    : std::string("(none)");
+  const std::string sha = sha256Hex(c.text);
+  DUO_CHECK(sha == want, "corpus '", source, "': ", c.path, " has SHA-256 ", sha, ", the manifest ", manifestPath,
+            " says ", want, "; re-run scripts/setup.sh");
+  return c;
 }
 
 std::string loadJsonl(const std::string& path) {
@@ -87,6 +146,8 @@ CorpusText loadCorpus(const std::string& source) {
     c.path = source.substr(10);
     c.text = loadWikitext2(source, c.path);
     c.prependBos = true;
+  } else if (source.rfind("mix:", 0) == 0) {
+    c = loadMix(source);
   } else if (source.rfind("kjv:", 0) == 0) {
     c.path = kjvPath(source.substr(4));
     c.text = loadKjv(source, source.substr(4));

@@ -1,6 +1,15 @@
-// Text sources for calibration and evaluation. Torch-free.
-//   "kjv:calib"  Genesis..Malachi of the King James Bible (derived at set-up into the cache)
+// Text sources for calibration and evaluation. Torch-free. The built-in corpora are derived at
+// set-up (scripts/setup.sh) from Debian packages into <cache>/corpus and checked against the
+// manifest written with them (docs/corpus.md):
+//   "kjv:calib"  Genesis..Malachi of the King James Bible
 //   "kjv:eval"   Matthew..Revelation
+//   "mix:calib"  English of six kinds, the same number of bytes of each, interleaved in chunks of
+//                ~1 KiB: dictionary articles (gcide), man pages (manpages), a system administration
+//                book (debref), fortunes, the Jargon File (jargon) and the KJV (its Old Testament)
+//   "mix:eval"   the held-out counterpart, built the same way from other documents (a dictionary
+//                article, a page, a section, a fortune, an entry, a book: each lies whole in one
+//                split); an evaluation line that a calibration file also has is dropped
+//   "mix:calib:DOMAIN", "mix:eval:DOMAIN"  one domain's whole split, DOMAIN one of mixDomains()
 //   PATH.txt     any UTF-8 text file, used as is
 //   PATH.jsonl   one JSON object per line; the "text" fields joined with "\n"
 //   wikitext2:PATH  WikiText-2 as SparseGPT/GPTQ evaluate it: the rows of the split joined with
@@ -12,6 +21,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace duo {
 
@@ -22,12 +32,19 @@ struct CorpusText {
   bool prependBos = false;  // wikitext2: tokenize with the tokenizer's BOS first (if it adds one)
 };
 
-// Throws duo::Error naming the source: unknown kjv split, missing cache (with the set-up command),
-// missing file, JSONL line without a string "text" field (with its line number), size mismatch
-// against the kjv manifest.
+// Throws duo::Error naming the source: unknown kjv/mix split or mix domain, missing cache (with the
+// set-up command), missing file, JSONL line without a string "text" field (with its line number),
+// size mismatch against the kjv manifest, size or SHA-256 mismatch against the mix manifest.
 CorpusText loadCorpus(const std::string& source);
 
 // The cached kjv file for a split ("calib" or "eval").
 std::string kjvPath(const std::string& split);
+
+// The mix's domains in their order: gcide, manpages, debref, fortunes, jargon, kjv.
+const std::vector<std::string>& mixDomains();
+// The cached mix file for a split ("calib" or "eval") and a domain ("" for the mix itself), and
+// the manifest (mix.json) holding every file's size and SHA-256.
+std::string mixPath(const std::string& split, const std::string& domain = "");
+std::string mixManifestPath();
 
 }  // namespace duo
