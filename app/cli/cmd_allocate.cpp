@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "core/data/corpus.h"
 #include "core/common/error.h"
 #include "core/job/allocate.h"
 #include "core/job/decode_estimate.h"
@@ -46,7 +47,7 @@ Registrar reg("allocate", [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--method", a->method, "Pruner whose error the table predicts (duogpt | sparsegpt | wanda | magnitude)")
       ->capture_default_str();
-  cmd->add_option("--calib", a->req.calibSource, "kjv:calib | FILE.txt | FILE.jsonl")->capture_default_str();
+  cmd->add_option("--calib", a->req.calibSource, duo::kCorpusSourcesHelp)->capture_default_str();
   cmd->add_option("--nsamples", a->req.nsamples, "Calibration windows (0 = the prune default)")->capture_default_str();
   cmd->add_option("--seqlen", a->req.seqlen, "Calibration window length (0 = the prune default)")->capture_default_str();
   cmd->add_option("--seed", a->req.seed, "Seed for the calibration windows")->capture_default_str();

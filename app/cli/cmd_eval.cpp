@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "core/data/corpus.h"
 #include "app/cli/dist.h"
 #include "core/common/error.h"
 #include "core/job/eval_job.h"
@@ -36,7 +37,7 @@ Registrar reg("eval", [](CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "Perplexity of a model over a corpus (non-overlapping windows, tail dropped)");
   cmd->add_option("--model,-m", a->model, "Model folder/file or alias (tiny, smollm2)")->capture_default_str();
-  cmd->add_option("--corpus", a->corpus, "kjv:eval | kjv:calib | FILE.txt | FILE.jsonl")->capture_default_str();
+  cmd->add_option("--corpus", a->corpus, duo::kCorpusSourcesHelp)->capture_default_str();
   cmd->add_option("--text", a->text, "A text file to evaluate on (same as --corpus FILE)");
   cmd->add_option("--seqlen", a->seqlen, "Window length in tokens")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--max-windows", a->maxWindows, "Evaluate at most this many windows (0 = all)")->capture_default_str();

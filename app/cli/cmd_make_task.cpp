@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "core/data/corpus.h"
 #include "core/data/cloze_task.h"
 
 namespace duo::cli {
@@ -17,7 +18,7 @@ struct MakeTaskArgs {
 Registrar reg("make-task", [](CLI::App& app) {
   auto a = std::make_shared<MakeTaskArgs>();
   auto* cmd = app.add_subcommand("make-task", "Generate a cloze multiple-choice task (JSONL) from a text");
-  cmd->add_option("--corpus", a->corpus, "kjv:eval | kjv:calib | FILE.txt | FILE.jsonl (one passage a line)")
+  cmd->add_option("--corpus", a->corpus, std::string(duo::kCorpusSourcesHelp) + "; a text file: one passage a line")
       ->capture_default_str();
   cmd->add_option("--choices", a->opt.choices, "Choices per item (1 gold + distractors)")->capture_default_str();
   cmd->add_option("--items", a->opt.items, "Number of items")->capture_default_str();

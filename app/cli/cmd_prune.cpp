@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "core/data/corpus.h"
 #include "app/cli/dist.h"
 #include "core/common/device.h"
 #include "core/common/error.h"
@@ -53,7 +54,7 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--alpha", a->req.alpha, "DuoGPT residual-correction damping")->capture_default_str();
   cmd->add_option("--damp", a->req.damp, "Hessian damping lambda (times mean diag H)")->capture_default_str();
   cmd->add_option("--block-size", a->req.blockSize, "Solver block size B")->capture_default_str();
-  cmd->add_option("--calib", a->req.calibSource, "kjv:calib | FILE.txt | FILE.jsonl")->capture_default_str();
+  cmd->add_option("--calib", a->req.calibSource, duo::kCorpusSourcesHelp)->capture_default_str();
   cmd->add_option("--nsamples", a->req.nsamples, "Calibration windows (0 = default for the model)")->capture_default_str();
   cmd->add_option("--seqlen", a->req.seqlen, "Calibration window length (0 = default)")->capture_default_str();
   cmd->add_option("--seed", a->req.seed, "Seed for the calibration windows")->capture_default_str();
@@ -75,7 +76,7 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_flag("--plan", a->plan, "Print the memory plan (each term, the total, what is available) and stop");
   cmd->add_flag("--no-memory-check", a->noMemoryCheck, "Run even when the memory plan says it does not fit");
   cmd->add_flag("--eval", a->req.eval, "Evaluate perplexity (pruned and dense) with the activation rule on");
-  cmd->add_option("--eval-text", a->req.evalSource, "Evaluation corpus (default kjv:eval)");
+  cmd->add_option("--eval-text", a->req.evalSource, std::string("Evaluation corpus: ") + duo::kCorpusSourcesHelp);
   cmd->add_option("--eval-seqlen", a->req.evalSeqlen, "Evaluation window (default: calibration seqlen)");
   cmd->add_option("--max-windows", a->req.maxWindows, "Evaluate at most this many windows (0 = all)");
   cmd->add_option("--task", a->req.taskFile, "Multiple-choice task JSONL for accuracy (ours or lm-eval's datasets)");

@@ -37,6 +37,11 @@ struct CorpusText {
 // size mismatch against the kjv manifest, size or SHA-256 mismatch against the mix manifest.
 CorpusText loadCorpus(const std::string& source);
 
+// What a --calib / --corpus option accepts, for the CLI's help.
+inline constexpr const char* kCorpusSourcesHelp =
+    "kjv:calib | kjv:eval | mix:calib | mix:eval | mix:calib:DOMAIN | mix:eval:DOMAIN | FILE.txt | FILE.jsonl | "
+    "wikitext2:PATH (docs/corpus.md)";
+
 // The cached kjv file for a split ("calib" or "eval").
 std::string kjvPath(const std::string& split);
 

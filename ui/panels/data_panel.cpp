@@ -12,16 +12,25 @@
 #include <QSpinBox>
 #include <QToolButton>
 
+#include "core/data/corpus.h"
 #include "ui/core_types.h"
 
 namespace duo::ui {
 
 namespace {
 
-// An editable source combo (built-in corpus split first) with a browse button.
-QWidget* sourceRow(QComboBox* combo, const QString& builtin, const QString& tip, QWidget* parent) {
+// The built-in sources of one split, the default first: "kjv:calib", "mix:calib",
+// "mix:calib:gcide", ... (core/data/corpus.h; docs/corpus.md).
+QStringList builtinSources(const QString& split) {
+  QStringList out = {"kjv:" + split, "mix:" + split};
+  for (const std::string& d : mixDomains()) out << QString("mix:%1:%2").arg(split, QString::fromStdString(d));
+  return out;
+}
+
+// An editable source combo (the built-in corpus splits first) with a browse button.
+QWidget* sourceRow(QComboBox* combo, const QStringList& builtins, const QString& tip, QWidget* parent) {
   combo->setEditable(true);
-  combo->addItem(builtin);
+  combo->addItems(builtins);
   combo->setToolTip(tip);
   combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
   combo->setMinimumContentsLength(10);
@@ -60,9 +69,11 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
 
   m_calib = new QComboBox;
   m_calib->setObjectName("calibSource");
-  form->addRow("Calibration:", sourceRow(m_calib, "kjv:calib",
-                                          "Calibration text: kjv:calib (King James Bible, Genesis..Malachi), a text "
-                                          "file or a JSONL file with a \"text\" field",
+  form->addRow("Calibration:", sourceRow(m_calib, builtinSources("calib"),
+                                          "Calibration text: kjv:calib (King James Bible, Genesis..Malachi), mix:calib "
+                                          "(six kinds of English: dictionary, man pages, a handbook, fortunes, the Jargon "
+                                          "File, the KJV) or one of its domains, a text file or a JSONL file with a "
+                                          "\"text\" field",
                                           this));
   m_nsamples = spin("nsamples", 0, 4096, 0,
                     "Calibration windows (sequences) per run; more gives better statistics and a slower run");
@@ -87,9 +98,9 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
   form->addRow(m_eval);
   m_evalSource = new QComboBox;
   m_evalSource->setObjectName("evalSource");
-  form->addRow("Evaluation:", sourceRow(m_evalSource, "kjv:eval",
-                                         "Evaluation text: kjv:eval (Matthew..Revelation, never seen in calibration) "
-                                         "or a file",
+  form->addRow("Evaluation:", sourceRow(m_evalSource, builtinSources("eval"),
+                                         "Evaluation text: kjv:eval (Matthew..Revelation, never seen in calibration), "
+                                         "mix:eval or one of its domains (documents never in mix:calib), or a file",
                                          this));
   m_maxWindows = spin("maxWindows", 0, 100000, 16,
                       "Evaluate on at most this many windows (0 = the whole text); fewer is faster and noisier");
