@@ -49,8 +49,6 @@ CheckpointCopy copyCheckpoint(const std::string& from, const std::string& to, co
   const std::string structure = block.value("sparsity_structure", std::string("unstructured"));
   extra.update(checkpointSparsityConfig(wo.format, global, structure));
   const std::string tokenizer = fs::exists(from + "/tokenizer.json") ? from + "/tokenizer.json" : std::string();
-  writer.commit(extra, tokenizer, progress);
-
   CheckpointCopy c{from, to, checkpointFormatName(wo.format), dtypeName(wo.dtype), writer.totalBytes()};
   if (fs::exists(from + "/duoscope.json")) {
     json run = json::parse(readFile(from + "/duoscope.json"), nullptr, false);
@@ -59,9 +57,11 @@ CheckpointCopy copyCheckpoint(const std::string& from, const std::string& to, co
       run["out_format"] = c.format;
       run["out_bytes"] = c.bytes;
       run["out_shards"] = writer.shardFiles();
-      writeFileAtomic(to + "/duoscope.json", run.dump(2) + "\n");
+      // Into the folder before it is renamed into place, as prune does.
+      writeFileAtomic(writer.partialDir() + "/duoscope.json", run.dump(2) + "\n");
     }
   }
+  writer.commit(extra, tokenizer, progress);
   return c;
 }
 

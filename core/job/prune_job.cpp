@@ -380,7 +380,10 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
     res.outDtype = dtypeName(outDtype);
     res.outFormat = checkpointFormatName(outFormat);
     res.outShards = writer->shardFiles();
+    res.outBytes = writer->totalBytes();
     try {
+      // Into the folder before it is renamed into place: a visible checkpoint always has its run.
+      writeFileAtomic(writer->partialDir() + "/duoscope.json", res.toJson().dump(2) + "\n");
       writer->commit(extra, tokenizerSrc, progress);
     } catch (...) {
       std::error_code ec;
@@ -389,8 +392,6 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
     }
     std::error_code ec;
     std::filesystem::remove_all(tokDir, ec);
-    res.outBytes = writer->totalBytes();
-    writeFileAtomic(req.outDir + "/duoscope.json", res.toJson().dump(2) + "\n");
   }
   return res;
 }
