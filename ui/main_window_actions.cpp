@@ -1,9 +1,6 @@
 // MainWindow's file actions: runs (load, compare), exports, workspaces, screenshots, settings.
 #include <QBuffer>
 #include <QClipboard>
-#include <QDateTime>
-#include <QLocale>
-#include <QPushButton>
 #include <QGuiApplication>
 #include <QMessageBox>
 #include <QCoreApplication>
@@ -17,7 +14,6 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/io/exports.h"
-#include "core/io/run_store.h"
 #include "core/job/checkpoint_copy.h"
 #include "core/job/command_line.h"
 #include "core/io/recipe_yaml.h"
@@ -262,64 +258,19 @@ void MainWindow::applyWorkspace(const Workspace& ws, const QString& runsDir) {
 }
 
 void MainWindow::offerRestore() {
-  std::vector<WindowSession::Left> left = m_autosave->leftBehind();
-  // Sessions that never autosaved (no model was open) have nothing to offer.
-  for (auto it = left.begin(); it != left.end();) {
-    if (it->autosavePath.empty()) {
-      WindowSession::forget(*it);
-      it = left.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  if (left.empty() || findChild<QMessageBox*>("restoreOffer")) return;
-  const WindowSession::Left newest = left.front();
-  QString what;
-  try {
-    const Workspace ws = loadWorkspace(qs(newest.autosavePath));
-    const std::vector<RunMarker> interrupted = duo::RunStore(ss(ws.runsDir.isEmpty() ? m_runs->directory() : ws.runsDir)).interrupted();
-    what = QString("Model: %1\nMethod: %2, calibration %3\nRuns: %4%5")
-               .arg(QFileInfo(qs(ws.request.model)).fileName(), QString::fromUtf8(methodName(ws.request.method)),
-                    qs(ws.request.calibSource), ws.runsDir.isEmpty() ? m_runs->directory() : ws.runsDir)
-               .arg(interrupted.empty() ? QString() : QString(" (%1 interrupted)").arg(interrupted.size()));
-  } catch (const std::exception& e) {
-    // Unreadable (cut short by the crash): say so, and drop it.
-    m_status->setJobState("The autosaved workspace of the last session could not be read: " + QString::fromUtf8(e.what()));
-    for (const WindowSession::Left& s : left) WindowSession::forget(s);
-    return;
-  }
-  const QDateTime when = QDateTime::fromSecsSinceEpoch(newest.autosavedAt);
-  auto* box = new QMessageBox(QMessageBox::Question, "Restore the last workspace?",
-                              QString("DuoScope did not close properly last time (process %1, autosaved %2). "
-                                      "Restore the workspace it was working on?")
-                                  .arg(newest.pid)
-                                  .arg(QLocale().toString(when, QLocale::ShortFormat)),
-                              QMessageBox::NoButton, this);
-  box->setObjectName("restoreOffer");
-  box->setInformativeText(what + (left.size() > 1 ? QString("\n(%1 older unclosed sessions are discarded with it.)").arg(left.size() - 1) : QString()));
-  QPushButton* restore = box->addButton("Restore", QMessageBox::AcceptRole);
-  restore->setObjectName("restoreButton");
-  QPushButton* discard = box->addButton("Discard", QMessageBox::DestructiveRole);
-  discard->setObjectName("discardButton");
-  box->addButton("Later", QMessageBox::RejectRole)->setObjectName("laterButton");
-  box->setDefaultButton(restore);
-  box->setAttribute(Qt::WA_DeleteOnClose);
-  connect(box, &QMessageBox::buttonClicked, this, [this, left, restore, discard](QAbstractButton* b) {
-    if (b == restore) {
-      if (!restoreAutosave(qs(left.front().autosavePath))) return;  // kept: the error names the file
-    } else if (b != discard) {
-      return;  // Later: offered again at the next start
-    }
-    for (const WindowSession::Left& s : left) WindowSession::forget(s);
-  });
-  box->open();
+  if (findChild<QMessageBox*>("restoreOffer")) return;
+  QString unreadable;
+  QMessageBox* box = m_autosave->makeOffer(this, m_runs->directory(), [this](const QString& path) { return restoreAutosave(path); },
+                                           &unreadable);
+  if (!unreadable.isEmpty()) m_status->setJobState("The autosaved workspace of the last session could not be read: " + unreadable);
+  if (box) box->open();
 }
 
 bool MainWindow::restoreAutosave(const QString& path) {
   if (isBusy()) return false;
   try {
     const Workspace ws = loadWorkspace(path);
-    applyWorkspace(ws, ws.runsDir.isEmpty() ? m_runs->directory() : ws.runsDir);
+    applyWorkspace(ws, ws.runsDir.isEmpty() ? m_runs->directory() : ws.runsDir);  // older autosaves: this folder
     m_status->setJobState("Restored the autosaved workspace");
     return true;
   } catch (const std::exception& e) {

@@ -1,5 +1,13 @@
 #include "ui/workspace_autosave.h"
 
+#include <QDateTime>
+#include <QFileInfo>
+#include <QLocale>
+#include <QMessageBox>
+#include <QPushButton>
+
+#include "core/io/run_store.h"
+#include "core/prune/prune_types.h"
 #include "ui/core_types.h"
 
 namespace duo::ui {
@@ -22,6 +30,62 @@ QString WorkspaceAutosave::path() const { return m_session ? qs(m_session->autos
 
 std::vector<WindowSession::Left> WorkspaceAutosave::leftBehind() const {
   return m_session ? m_session->leftBehind() : std::vector<WindowSession::Left>{};
+}
+
+QMessageBox* WorkspaceAutosave::makeOffer(QWidget* parent, const QString& currentRunsDir,
+                                          const std::function<bool(const QString&)>& restore,
+                                          QString* unreadable) const {
+  std::vector<WindowSession::Left> left = leftBehind();
+  for (auto it = left.begin(); it != left.end();) {  // never autosaved (no model was open): nothing to offer
+    if (it->autosavePath.empty()) {
+      WindowSession::forget(*it);
+      it = left.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (left.empty()) return nullptr;
+  const WindowSession::Left& newest = left.front();
+  QString what;
+  try {
+    const Workspace ws = loadWorkspace(qs(newest.autosavePath));
+    const QString runsDir = ws.runsDir.isEmpty() ? currentRunsDir : ws.runsDir;
+    const size_t interrupted = duo::RunStore(ss(runsDir)).interrupted().size();
+    what = QString("Model: %1\nMethod: %2, calibration %3\nRuns: %4%5")
+               .arg(QFileInfo(qs(ws.request.model)).fileName(), QString::fromUtf8(methodName(ws.request.method)),
+                    qs(ws.request.calibSource), runsDir,
+                    interrupted ? QString(" (%1 interrupted)").arg(interrupted) : QString());
+  } catch (const std::exception& e) {  // cut short by the crash: said, and dropped
+    if (unreadable) *unreadable = QString::fromUtf8(e.what());
+    for (const WindowSession::Left& s : left) WindowSession::forget(s);
+    return nullptr;
+  }
+  auto* box = new QMessageBox(QMessageBox::Question, "Restore the last workspace?",
+                              QString("DuoScope did not close properly last time (process %1, autosaved %2). "
+                                      "Restore the workspace it was working on?")
+                                  .arg(newest.pid)
+                                  .arg(QLocale().toString(QDateTime::fromSecsSinceEpoch(newest.autosavedAt),
+                                                          QLocale::ShortFormat)),
+                              QMessageBox::NoButton, parent);
+  box->setObjectName("restoreOffer");
+  if (left.size() > 1) what += QString("\n(%1 older unclosed sessions are discarded with it.)").arg(left.size() - 1);
+  box->setInformativeText(what);
+  QPushButton* restoreButton = box->addButton("Restore", QMessageBox::AcceptRole);
+  restoreButton->setObjectName("restoreButton");
+  QPushButton* discardButton = box->addButton("Discard", QMessageBox::DestructiveRole);
+  discardButton->setObjectName("discardButton");
+  box->addButton("Later", QMessageBox::RejectRole)->setObjectName("laterButton");
+  box->setDefaultButton(restoreButton);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  QObject::connect(box, &QMessageBox::buttonClicked, box, [left, restore, restoreButton, discardButton](QAbstractButton* b) {
+    if (b == restoreButton) {
+      if (!restore(qs(left.front().autosavePath))) return;  // kept: the error names the file
+    } else if (b != discardButton) {
+      return;  // Later: offered again at the next start
+    }
+    for (const WindowSession::Left& s : left) WindowSession::forget(s);
+  });
+  return box;
 }
 
 void WorkspaceAutosave::schedule() {

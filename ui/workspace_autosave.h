@@ -14,6 +14,9 @@
 #include "core/io/window_session.h"
 #include "ui/exporter.h"
 
+class QMessageBox;
+class QWidget;
+
 namespace duo::ui {
 
 class WorkspaceAutosave : public QObject {
@@ -33,6 +36,14 @@ class WorkspaceAutosave : public QObject {
   QString path() const;  // this session's autosave file ("" when off)
   // Sessions in the same folder that ended without closing, newest autosave first.
   std::vector<WindowSession::Left> leftBehind() const;
+  // The offer of the newest left-behind autosave: a non-modal box (objectName "restoreOffer") on
+  // `parent` naming its model, method, calibration and run folder (with its interrupted runs),
+  // with Restore (calls `restore` with the file; the sessions are forgotten when it returns true),
+  // Discard (forgets them) and Later (keeps them for the next start). Sessions without an autosave
+  // are forgotten at once. Null when there is nothing to offer; when the newest autosave cannot be
+  // read it is forgotten too and `unreadable` says why. The caller opens the box.
+  QMessageBox* makeOffer(QWidget* parent, const QString& currentRunsDir,
+                         const std::function<bool(const QString&)>& restore, QString* unreadable) const;
 
  public Q_SLOTS:
   void schedule();  // saves kDelayMs after the last call
