@@ -7,22 +7,10 @@
 
 #include "core/common/device.h"
 #include "core/common/error.h"
-// core/perf's decode bench (issue 6) arrived after this file: without it, no measurement.
-#if __has_include("core/perf/decode_bench.h")
 #include "core/perf/decode_bench.h"
-#define DUO_UI_HAVE_DECODE_BENCH 1
-#endif
 #include "ui/core_types.h"
 
 namespace duo::ui {
-
-bool JobController::canMeasureSpeedup() {
-#ifdef DUO_UI_HAVE_DECODE_BENCH
-  return true;
-#else
-  return false;
-#endif
-}
 
 JobController::JobController(QObject* parent) : QObject(parent) {
   registerCoreTypes();
@@ -82,7 +70,7 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
         // Measuring needs the pruned checkpoint on disk: the run's own folder, else a temporary one.
         std::optional<QTemporaryDir> scratch;
         PruneRequest req = request;
-        const bool measure = options.measureSpeedup && canMeasureSpeedup();
+        const bool measure = options.measureSpeedup;
         if (measure && req.outDir.empty()) {
           scratch.emplace(QDir::tempPath() + "/duoscope-measure-XXXXXX");
           DUO_CHECK(scratch->isValid(), "measure speedup: cannot create a temporary folder in ", ss(QDir::tempPath()));
@@ -91,7 +79,6 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
         resetPeakRss();  // the record's peak_rss_bytes is this run's, not the window session's
         PruneResult result = runPrune(req, progress, onRecord);
         SpeedCheck measured;
-#ifdef DUO_UI_HAVE_DECODE_BENCH
         if (measure) {
           reportProgress(progress, {"bench", "decode speed", 0, 1});
           // A failed measurement leaves the run intact: no number, and the reason for the window.
@@ -107,7 +94,6 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
             m_measureError = QString::fromUtf8(e.what());
           }
         }
-#endif
         if (scratch) result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`
         QMutexLocker lock(&m_mutex);
         m_result = std::move(result);

@@ -58,8 +58,6 @@ class JobController : public QObject {
   explicit JobController(QObject* parent = nullptr);
   ~JobController() override;  // cancels a running job and waits for it
 
-  // Whether this build has core/perf's decode bench (JobOptions::measureSpeedup needs it).
-  static bool canMeasureSpeedup();
 
   // Called on the worker thread with each progress report of every later job (see WorkerHook).
   void setWorkerHook(WorkerHook hook) { m_hook = std::move(hook); }

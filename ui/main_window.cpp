@@ -87,7 +87,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   connect(m_runsPlot, &RunsPlot::runClicked, this, &MainWindow::loadRun);
   connect(m_dataPanel, &DataPanel::makeTaskRequested, this, [this] { makeTask(); });
 
-  // Sensitivity and allocation (issue 8).
+  // Sensitivity and allocation.
   connect(m_sensPanel, &SensitivityPanel::runRequested, this, &MainWindow::runSensitivity);
   connect(m_sensPanel, &SensitivityPanel::cancelRequested, m_task, &BackgroundTask::cancel);
   connect(m_task, &BackgroundTask::started, this, [this](const QString& name) {

@@ -1,4 +1,4 @@
-// MainWindow's analysis actions (issue 8 and the accuracy task): the sensitivity job and task
+// MainWindow's analysis actions: the sensitivity job and task
 // generation in the background worker, the allocator behind the target-speedup slider and the
 // Allocated / OWL presets.
 #include <QDir>

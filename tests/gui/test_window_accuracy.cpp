@@ -1,4 +1,4 @@
-// Accuracy in the window (issue 7), with real core calls on the bundled tiny model: "Make task"
+// Accuracy in the window, with real core calls on the bundled tiny model: "Make task"
 // runs core's cloze generator in the worker and sets the Data tab's task; the run then carries
 // acc / acc_norm (pruned and dense) in its core run record, the runs list shows them and the runs
 // plot's accuracy view plots the run.

@@ -1,4 +1,4 @@
-// The window driving a real calibration (issue 7's tests): edit two layers through the table's
+// The window driving a real calibration: edit two layers through the table's
 // editors, run DuoGPT with a small nsamples, check the plots and runs list against the job's own
 // records and result, the run as a core run record (core's RunStore and `duoscope-cli runs list`
 // see it, with its measured decode speedup), export and re-import the config; cancel mid-run; a
@@ -97,11 +97,8 @@ class TestWindowRun : public QObject {
     QCOMPARE(core.ids().size(), size_t(1));
     const duo::RunRecord rec = core.load("latest");
     QCOMPARE(rec.findMetric("perplexity", "pruned")->value, result.eval.perplexity);
-    if (!w.job()->lastMeasureError().isEmpty()) {
-      // core/perf could not measure this checkpoint: the run is kept without a number.
-      qWarning("decode speedup not measured: %s", qPrintable(w.job()->lastMeasureError()));
-      QVERIFY(!rec.measuredSpeedup);
-    } else if (JobController::canMeasureSpeedup()) {
+    QVERIFY2(w.job()->lastMeasureError().isEmpty(), qPrintable("decode speedup not measured: " + w.job()->lastMeasureError()));
+    {
       QVERIFY2(rec.measuredSpeedup && *rec.measuredSpeedup > 0, "no measured speedup in the record");
       const auto speed = finished.first().at(1).value<duo::SpeedCheck>();
       QCOMPARE(speed.speedup, *rec.measuredSpeedup);
@@ -111,8 +108,6 @@ class TestWindowRun : public QObject {
       // Measured on the run's kept weights (the keep option, on by default) or a temporary copy.
       QVERIFY(rec.outDir.empty() || QFile::exists(QString::fromStdString(rec.outDir) + "/config.json"));
       QVERIFY(runs->item(0, 7)->text().contains(QString("(%1×").arg(*rec.measuredSpeedup, 0, 'f', 2)));
-    } else {
-      QVERIFY(!rec.measuredSpeedup);  // no decode bench in this build: null, never a made-up number
     }
 
     // The exported config re-imports identically.

@@ -1,4 +1,4 @@
-// The global "target speedup" slider under the sparsity table (issue 8): once a sensitivity table
+// The global "target speedup" slider under the sparsity table: once a sensitivity table
 // exists (core/prune/sensitivity.h), every slider move re-runs core's allocator
 // (core/job/allocate.h, well under a millisecond) and emits the allocation, which the window puts
 // into the table (one merged undo step per drag), the totals and the per-layer sparsity plot.

@@ -50,11 +50,6 @@ RunPanel::RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent) : QWidg
                                  "After evaluation, time batch-1 decode steps of the pruned model on the packed "
                                  "dual-sparse kernels against its weights run densely, in interleaved pairs until the "
                                  "spread is known (core/perf), on the run's kept weights or a temporary copy");
-  if (!JobController::canMeasureSpeedup()) {
-    m_measure->setChecked(false);
-    m_measure->setEnabled(false);
-    m_measure->setToolTip("This build has no decode benchmark (core/perf/decode_bench.h)");
-  }
   layout->addWidget(m_measure);
   m_keep = rememberedCheckBox(this, "keepWeights", "Keep the pruned weights for export", "run/keepWeights",
                               "Write each run's pruned model beside its record (the workspace's runs/weights folder, "
@@ -112,7 +107,7 @@ void RunPanel::onProgress(const JobProgress& p) {
                              : QString("Elapsed %1 · estimating the time left").arg(formatDuration(p.elapsed)));
 }
 
-bool RunPanel::measureSpeedup() const { return m_measure->isChecked() && JobController::canMeasureSpeedup(); }
+bool RunPanel::measureSpeedup() const { return m_measure->isChecked(); }
 void RunPanel::setMeasureSpeedup(bool on) { m_measure->setChecked(on); }
 bool RunPanel::keepWeights() const { return m_keep->isChecked(); }
 void RunPanel::setKeepWeights(bool on) { m_keep->setChecked(on); }

@@ -1,4 +1,4 @@
-// The Sensitivity tab (issue 8): runs core's sensitivity job (core/job/sensitivity_job.h) on the
+// The Sensitivity tab: runs core's sensitivity job (core/job/sensitivity_job.h) on the
 // open model and the Data tab's calibration settings in a worker (progress, Cancel), then shows
 // per-layer curves (ui/plots/sensitivity_plot.h) and a sortable table of every projection, most
 // sensitive first (predicted error at the grid point nearest W50/A50), with the allocated
