@@ -133,7 +133,9 @@ McItem winogrande(const nlohmann::json& j, const std::string& where) {
     item.choices.push_back(rest);
   }
   item.context = item.contexts[0];
-  checkGold(item, label(j, "answer", where) - 1, where);
+  const int64_t answer = label(j, "answer", where);  // checked before "- 1": INT64_MIN - 1 overflows
+  DUO_CHECK(answer == 1 || answer == 2, where, ": answer ", answer, " is not 1 or 2 (option1, option2)");
+  checkGold(item, answer - 1, where);
   return item;
 }
 

@@ -43,6 +43,10 @@ McItem parseItem(const nlohmann::json& j, const std::string& where) {
 }  // namespace
 
 McTask loadMcTask(const std::string& path, const std::string& format) {
+  return parseMcTask(readFile(path), path, format);
+}
+
+McTask parseMcTask(const std::string& text, const std::string& path, const std::string& format) {
   const std::vector<std::string> known = {"auto", "duoscope", "hellaswag", "piqa", "arc", "winogrande", "boolq"};
   DUO_CHECK(std::find(known.begin(), known.end(), format) != known.end(), "--task-format '", format,
             "' is not one of ", kMcTaskFormats);
@@ -50,7 +54,7 @@ McTask loadMcTask(const std::string& path, const std::string& format) {
   task.path = path;
   task.name = std::filesystem::path(path).stem().string();
   task.format = format;
-  std::istringstream in(readFile(path));
+  std::istringstream in(text);
   std::string line;
   int lineNo = 0;
   while (std::getline(in, line)) {
@@ -60,7 +64,7 @@ McTask loadMcTask(const std::string& path, const std::string& format) {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(line);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like 1E400
       fail(where, ": not valid JSON (", e.what(), ")");
     }
     if (task.format == "auto") task.format = detectMcTaskFormat(j, where);

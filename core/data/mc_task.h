@@ -35,6 +35,8 @@ struct McTask {
 // missing/mistyped context, choices (an array of >= 2 non-empty strings) or gold (a whole number
 // inside the choices), a row that does not fit the layout, and a file with no items.
 McTask loadMcTask(const std::string& path, const std::string& format = "auto");
+// The same on JSONL text already read; `path` names it in errors and gives the task's name.
+McTask parseMcTask(const std::string& text, const std::string& path, const std::string& format = "auto");
 
 // The JSONL text of a task (keys in the order context, choices, gold; "\n" after every line).
 std::string mcTaskJsonl(const McTask& task);

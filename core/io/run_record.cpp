@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
+#include <type_traits>
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
@@ -11,10 +13,33 @@ namespace duo {
 using nlohmann::json;
 
 namespace {
+// Whether number v converts to integer type T: nlohmann converts with a plain cast, which for a
+// value outside T's range (1e300 for an int, -1.0 for a seed) is undefined behaviour. Non-numbers
+// pass (get<T>() rejects them with a type error).
+template <typename T>
+bool fitsInteger(const json& v) {
+  constexpr auto lo = std::numeric_limits<T>::min();
+  constexpr auto hi = std::numeric_limits<T>::max();
+  if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(hi);
+  if (v.is_number_integer()) {
+    const int64_t i = v.get<int64_t>();
+    if (i < 0) return std::is_signed_v<T> && i >= static_cast<int64_t>(lo);
+    return static_cast<uint64_t>(i) <= static_cast<uint64_t>(hi);
+  }
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    return d >= static_cast<double>(lo) && d < 2.0 * static_cast<double>(hi / 2 + 1);  // hi + 1, exact in a double
+  }
+  return true;
+}
+
 // A required field of type T; the error names the source and the field path.
 template <typename T>
 T req(const json& j, const char* key, const std::string& where) {
   DUO_CHECK(j.is_object() && j.contains(key), where, ": missing field '", key, "'");
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    DUO_CHECK(fitsInteger<T>(j.at(key)), where, ": field '", key, "' is ", j.at(key).dump(),
+              ", outside the range of its integer type");
   try {
     return j.at(key).get<T>();
   } catch (const std::exception&) {
@@ -207,7 +232,9 @@ json RunRecord::toJson() const {
 
 RunRecord RunRecord::fromJson(const json& j, const std::string& src) {
   DUO_CHECK(j.is_object(), src, ": expected a JSON object");
-  const std::string schema = j.value("schema", "");
+  // not j.value(): a non-string schema must be refused with our error, not nlohmann's type_error
+  const std::string schema =
+      !j.contains("schema") ? "" : j["schema"].is_string() ? j["schema"].get<std::string>() : j["schema"].dump();
   if (schema == "duoscope.run/1") return fromRunV1(j, src);
   DUO_CHECK(schema == kSchema, src, ": schema '", schema, "' is not ", kSchema, " (or duoscope.run/1)");
   RunRecord r;
@@ -267,7 +294,7 @@ RunRecord RunRecord::load(const std::string& path) {
   json j;
   try {
     j = json::parse(readFile(path));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1E400
     fail(path, ": not valid JSON (", e.what(), ")");
   }
   return fromJson(j, path);

@@ -54,6 +54,8 @@ CostLine fitCostLine(const std::vector<std::pair<double, double>>& bytesUs);
 // fields, non-positive numbers); save() writes atomically.
 std::string timingProfileJson(const TimingProfile& p, const std::vector<CalibrationPoint>& points = {});
 TimingProfile loadTimingProfile(const std::string& path);
+// The same on JSON text already read; `path` names it in errors and becomes the profile's source.
+TimingProfile parseTimingProfile(const std::string& text, const std::string& path);
 void saveTimingProfile(const std::string& path, const TimingProfile& p, const std::vector<CalibrationPoint>& points = {});
 
 }  // namespace duo::perf

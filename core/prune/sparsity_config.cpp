@@ -11,6 +11,9 @@ namespace duo {
 namespace {
 bool inUnitRange(double v) { return std::isfinite(v) && v >= 0.0 && v < 1.0; }
 
+// The most decoder layers a config may name: what the config.json and GGUF readers accept.
+constexpr int kMaxLayers = 1024;
+
 ProjSparsity readPair(const nlohmann::json& j, const ProjSparsity& base, const std::string& where) {
   DUO_CHECK(j.is_object(), where, ": expected an object like {\"weight\": 0.5, \"act\": 0.5}, got ", j.dump());
   ProjSparsity s = base;
@@ -149,11 +152,14 @@ SparsityConfig SparsityConfig::fromJson(const nlohmann::json& j, int numLayers, 
   int layers = numLayers;
   if (j.contains("num_layers")) {
     DUO_CHECK(j["num_layers"].is_number_integer(), source, ": num_layers must be a whole number");
+    DUO_CHECK(j["num_layers"] >= 0 && j["num_layers"] <= kMaxLayers, source, ": num_layers ", j["num_layers"].dump(),
+              " is outside [0, ", kMaxLayers, "]");
     layers = j["num_layers"].get<int>();
     if (numLayers >= 0)
       DUO_CHECK(layers == numLayers, source, ": config is for ", layers, " layers, the model has ", numLayers);
   }
   DUO_CHECK(layers >= 0, source, ": num_layers unknown (give it, or load the config against a model)");
+  DUO_CHECK(layers <= kMaxLayers, source, ": ", layers, " layers, more than the ", kMaxLayers, " a model may have");
   ProjSparsity def;
   if (j.contains("default")) def = readPair(j["default"], def, source + ": default");
   SparsityConfig c = uniform(layers, def.weight, def.act);
@@ -195,6 +201,8 @@ SparsityConfig SparsityConfig::fromJson(const nlohmann::json& j, int numLayers, 
         char* end = nullptr;
         const long l = std::strtol(key.c_str(), &end, 10);
         DUO_CHECK(!key.empty() && *end == '\0', source, ": layer key '", key, "' is not a layer index");
+        // checked before narrowing: "4294967296" must not wrap around to layer 0
+        DUO_CHECK(l >= 0 && l < layers, source, ": layer ", key, " does not exist (model has ", layers, " layers)");
         readLayer(static_cast<int>(l), value);
       }
     }
@@ -208,7 +216,7 @@ SparsityConfig SparsityConfig::load(const std::string& path, int numLayers) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like 1E400
     fail(path, ": not valid JSON: ", e.what());
   }
   return fromJson(j, numLayers, path);

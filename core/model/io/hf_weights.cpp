@@ -34,9 +34,10 @@ void findBitmaskWeights(HfWeightFiles& out, const std::string& dir) {
   for (const auto& [name, loc] : out.tensors) {
     if (!endsWith(name, valuesTail)) continue;
     const std::string prefix = name.substr(0, name.size() - valuesTail.size());
+    const HfTensorLocation& values = loc;  // C++17 lambdas cannot capture a structured binding (clang)
     const auto part = [&](const char* suffix) {
       auto it = out.tensors.find(prefix + "." + suffix);
-      DUO_CHECK(it != out.tensors.end(), out.files[loc.file]->path(), ": sparse-bitmask weight '", prefix,
+      DUO_CHECK(it != out.tensors.end(), out.files[values.file]->path(), ": sparse-bitmask weight '", prefix,
                 "' has no '", prefix, ".", suffix, "' tensor");
       return it->second;
     };

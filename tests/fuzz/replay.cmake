@@ -1,0 +1,25 @@
+# Corpus replay in the normal build (gcc or clang, no libFuzzer): one executable replay_<target>
+# per fuzz target, fuzz_<target>.cpp + replay_main.cpp linked against the project's own libraries,
+# and one CTest test fuzz_replay_<target> (label unit) that runs every committed input of
+# tests/fuzz/corpus/<target>/ through it: the seeds, what fuzzing added, and each input that once
+# failed (regression-*). Included from tests/CMakeLists.txt. Under DUO_FUZZ the same tests run the
+# libFuzzer binaries with -runs=0 instead (tests/fuzz/CMakeLists.txt).
+if(DUO_FUZZ)
+  return()
+endif()
+include(${CMAKE_CURRENT_LIST_DIR}/targets.cmake)  # DUO_FUZZ_TARGETS
+
+add_library(duo_fuzz_replay_main OBJECT ${CMAKE_CURRENT_LIST_DIR}/replay_main.cpp)
+target_link_libraries(duo_fuzz_replay_main PRIVATE duo_common)
+target_compile_options(duo_fuzz_replay_main PRIVATE ${DUO_WARNINGS})
+set_target_properties(duo_fuzz_replay_main PROPERTIES AUTOMOC OFF)  # no Qt here (tests/ turns it on)
+
+foreach(target ${DUO_FUZZ_TARGETS})
+  add_executable(replay_${target} ${CMAKE_CURRENT_LIST_DIR}/fuzz_${target}.cpp)
+  # duo_core bundles every area; the parsers are in model/io, model/tokenizer, prune, io, data, perf.
+  target_link_libraries(replay_${target} PRIVATE duo_fuzz_replay_main duo_core)
+  target_compile_options(replay_${target} PRIVATE ${DUO_WARNINGS})
+  set_target_properties(replay_${target} PROPERTIES AUTOMOC OFF)
+  add_test(NAME fuzz_replay_${target} COMMAND replay_${target} ${CMAKE_CURRENT_LIST_DIR}/corpus/${target})
+  set_tests_properties(fuzz_replay_${target} PROPERTIES LABELS unit TIMEOUT 600)
+endforeach()
