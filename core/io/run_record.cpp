@@ -118,7 +118,12 @@ RunMetric readMetric(const json& j, const std::string& w) {
   return m;
 }
 
-std::string splitOf(const std::string& corpus) { return corpus.rfind("kjv:", 0) == 0 ? corpus.substr(4) : ""; }
+// "calib" for kjv:calib, mix:calib and mix:calib:DOMAIN; "" for a file.
+std::string splitOf(const std::string& corpus) {
+  if (corpus.rfind("kjv:", 0) == 0) return corpus.substr(4);
+  if (corpus.rfind("mix:", 0) == 0) return corpus.substr(4, corpus.find(':', 4) - 4);
+  return "";
+}
 
 // `duoscope.run/1` (PruneResult::toJson) -> record.
 RunRecord fromRunV1(const json& j, const std::string& src) {

@@ -44,8 +44,8 @@ struct RunRecord {
     int layers = 0;
   } model;
   struct Data {
-    std::string corpus;     // calibration source as given ("kjv:calib", a file)
-    std::string split;      // "calib" for kjv:calib, "" for a file
+    std::string corpus;     // calibration source as given ("kjv:calib", "mix:calib:gcide", a file)
+    std::string split;      // "calib" for kjv:calib, mix:calib and mix:calib:DOMAIN; "" for a file
     std::string tokenizer;  // "bpe-bytelevel" | "spm"
     int nsamples = 0, seqlen = 0;
     uint64_t seed = 0;

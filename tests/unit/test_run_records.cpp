@@ -7,6 +7,7 @@
 #include <QTemporaryDir>
 #include <QtTest>
 #include <cstdlib>
+#include <functional>
 #include <thread>
 
 #include "core/common/atomic_file.h"
@@ -70,6 +71,7 @@ class TestRunRecords : public QObject {
  private Q_SLOTS:
   void fromPruneJson();
   void roundTrip();
+  void loadRefusesNumbersADoubleCannotHold();
   void missingFields_data();
   void missingFields();
   void storeIdsSortByTime();
@@ -111,6 +113,32 @@ void TestRunRecords::fromPruneJson() {
   QCOMPARE(*acc->stderrValue, 0.04);
   QCOMPARE(rec.findMetric("acc_norm", "dense")->value, 0.69);
   QCOMPARE(rec.label(), std::string("duogpt W51/A50"));
+  // The mix corpus's splits, whole or one domain, are recognised like kjv's.
+  for (const char* calib : {"mix:calib", "mix:calib:gcide"}) {
+    duo::PruneResult r = fakeResult(12.0, 0.6);
+    r.provenance["data"]["calib"] = calib;
+    const auto m = duo::RunRecord::fromJson(r.toJson(), "test");
+    QCOMPARE(m.data.corpus, std::string(calib));
+    QCOMPARE(m.data.split, std::string("calib"));
+  }
+}
+
+void TestRunRecords::loadRefusesNumbersADoubleCannotHold() {
+  QTemporaryDir tmp;
+  const std::string rec = tmp.filePath("run.json").toStdString();
+  const std::string cfg = tmp.filePath("sparsity.json").toStdString();
+  duo::writeFileAtomic(rec, "{\"schema\": \"duoscope.run-record/1\", \"id\": 5e523}\n");
+  duo::writeFileAtomic(cfg, "{\"schema\": \"duoscope.sparsity/1\", \"num_layers\": 1E400}\n");
+  for (const auto& [path, load] : std::vector<std::pair<std::string, std::function<void()>>>{
+           {rec, [&] { duo::RunRecord::load(rec); }}, {cfg, [&] { duo::SparsityConfig::load(cfg, 4); }}}) {
+    try {
+      load();
+      QFAIL(("accepted " + path).c_str());
+    } catch (const duo::Error& e) {
+      const std::string what = e.what();
+      QVERIFY2(what.find(path) != std::string::npos && what.find("not valid JSON") != std::string::npos, e.what());
+    }
+  }
 }
 
 void TestRunRecords::roundTrip() {
