@@ -19,7 +19,7 @@
 #include <QVBoxLayout>
 
 #include "core/common/device.h"
-#include "ui/exporter.h"
+#include "core/io/workspace.h"
 #include "ui/background_task.h"
 #include "ui/core_types.h"
 #include "ui/job_controller.h"
@@ -130,7 +130,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   // The autosave lives beside the run folder (<AppData>/workspace), with this window's session.
   m_autosave = new WorkspaceAutosave(QFileInfo(m_runs->directory()).absolutePath(), [this]() -> std::optional<Workspace> {
     if (!m_modelPanel->hasModel()) return std::nullopt;
-    return Workspace{currentRequest(), {}, m_runs->directory()};
+    return Workspace{currentRequest(), {}, ss(m_runs->directory())};
   }, this);
   connect(m_autosave, &WorkspaceAutosave::failed, this, [this](const QString& m) {
     m_status->setJobState("Autosave failed: " + m);
@@ -371,7 +371,8 @@ void MainWindow::buildLayout() {
 }
 
 void MainWindow::wireJob() {
-  connect(m_job, &JobController::started, this, [this](const PruneRequest& req) {
+  connect(m_job, &JobController::started, this, [this](const RunRequest& run) {
+    const PruneRequest& req = run.prune;
     m_shownRunId.clear();
     const int layers = static_cast<int>(m_modelPanel->model().config.numLayers);
     m_errorPlot->setLayerCount(layers);  // a loaded run of another model may have set other axes
@@ -397,8 +398,6 @@ void MainWindow::wireJob() {
   // A run that ends without a result leaves nothing behind: no checkpoint export pending, no
   // partial bars, no run named in the plot titles.
   auto dropUnfinished = [this] {
-    m_runs->endRun(m_runMarker);
-    m_runMarker.clear();
     m_checkpointDir.clear();
     m_checkpointRunId.clear();
     showRecords({});
@@ -426,14 +425,12 @@ void MainWindow::showRecords(const QVector<ProjRecord>& records) {
   m_sparsityPlot->setRecords(records);
 }
 
-void MainWindow::onJobFinished(const PruneResult& r, const SpeedCheck& speed) {
-  const double timed = timedSpeedup(r.sparsity);
-  m_runPanel->onFinished(r, speed, timed);
+void MainWindow::onJobFinished(const RunOutcome& outcome) {
+  const PruneResult& r = outcome.result;
+  const SpeedCheck& speed = outcome.speed;
+  m_runPanel->onFinished(outcome);
   const QString checkpoint = m_checkpointDir;
   const QString rerunOf = m_checkpointRunId;
-  const QString marker = m_runMarker;
-  m_runMarker.clear();
-  m_runs->endRun(marker);  // the record below (or the run it re-made) stands for it
   m_checkpointDir.clear();
   m_checkpointRunId.clear();
   if (!rerunOf.isEmpty()) {
@@ -446,13 +443,13 @@ void MainWindow::onJobFinished(const PruneResult& r, const SpeedCheck& speed) {
     return;
   }
   try {
-    const RunEntry& run = m_runs->add(r, speed, timed, timed > 0 ? qs(m_timing->source) : QString(), marker);
+    const RunEntry& run = m_runs->adopt(outcome.record);  // saved by core's runJob
     m_shownRunId = run.id;
     m_runsPanel->selectRun(run.id);
     m_status->setJobState(checkpoint.isEmpty() ? QString("Done in %1: %2").arg(formatDuration(r.secondsTotal), run.label())
                                                : "Pruned checkpoint written to " + checkpoint);
-    if (!m_job->lastMeasureError().isEmpty())
-      m_status->setJobState("Run stored; decode speedup not measured: " + m_job->lastMeasureError());
+    if (!outcome.measureError.empty())
+      m_status->setJobState("Run stored; decode speedup not measured: " + qs(outcome.measureError));
     else if (speed.measured() && !speed.trusted())
       m_status->setJobState("Run stored; its measured speedup is not to be trusted: " + speedCheckFlags(speed));
     updateActions();
@@ -582,19 +579,13 @@ void MainWindow::startJob(PruneRequest req) {
     req.outDir = ss(m_runs->weightsDirectory() + "/" + name);
   }
   m_autosave->saveNow();  // a window killed mid-run leaves the setup of the run it was making
-  try {
-    m_runMarker = m_runs->beginRun(req);  // a window killed mid-run leaves it: the run lists as interrupted
-  } catch (const std::exception& e) {
-    showError("Cannot start the run", QString::fromUtf8(e.what()));
-    return;
-  }
-  JobOptions opts;
-  opts.measureSpeedup = m_runPanel->measureSpeedup();
-  opts.timing = m_timing;
-  if (!m_job->start(req, opts)) {
-    m_runs->endRun(m_runMarker);
-    m_runMarker.clear();
-  }
+  RunRequest run;
+  run.prune = std::move(req);
+  run.measureSpeed = m_runPanel->measureSpeedup();
+  run.timing = m_timing;
+  run.runsDir = ss(m_runs->directory());  // core marks the run there while it runs, then records it
+  run.saveRecord = m_checkpointRunId.isEmpty();  // re-making a stored run's weights adds no record
+  m_job->start(run);
 }
 
 void MainWindow::cancel() {
@@ -612,9 +603,7 @@ void MainWindow::showError(const QString& title, const QString& message) {
 
 void MainWindow::closeEvent(QCloseEvent* e) {
   if (m_job->isBusy()) {
-    m_job->cancel();  // the controllers' destructors wait for their workers
-    m_runs->endRun(m_runMarker);  // cancelled by the user, not interrupted
-    m_runMarker.clear();
+    m_job->cancel();  // the controllers' destructors wait for their workers; the run's marker goes with it
   }
   if (m_task->isBusy()) m_task->cancel();
   saveSettings();

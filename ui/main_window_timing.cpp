@@ -62,15 +62,6 @@ void MainWindow::setTimingProfile(std::shared_ptr<const perf::TimingProfile> pro
   updateActions();
 }
 
-double MainWindow::timedSpeedup(const SparsityConfig& sparsity) const {
-  if (!m_timing || !m_modelPanel->hasModel()) return 0;
-  try {
-    return predictDecodeFor(m_table->model()->modelConfig(), sparsity, m_timing.get()).speedup;
-  } catch (const std::exception&) {
-    return 0;  // the profile has no lines for this model's shapes
-  }
-}
-
 void MainWindow::measureTimingProfile(const QString& given) {
   if (!m_modelPanel->hasModel() || isBusy()) return;
   const std::string model = m_modelPanel->model().path;

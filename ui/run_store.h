@@ -67,10 +67,8 @@ class RunStore : public QObject {
   // Saves a finished run (core's RunStore::save: new id, atomic write) and appends it.
   const RunEntry& add(const PruneResult& result, const SpeedCheck& speed = {}, double calibratedSpeedup = 0,
                       const QString& timingProfile = QString(), const QString& id = QString());
-  // A run in progress leaves core's marker in the folder until it ends (RunMarker): begin before
-  // a run, end when it ends in any way; a killed window's run then lists as interrupted.
-  QString beginRun(const PruneRequest& request);
-  void endRun(const QString& id);
+  // Appends a record core's runJob already saved in this folder (under its own id).
+  const RunEntry& adopt(const RunRecord& record);
   // Runs whose process ended before they finished (core RunStore::interrupted), oldest first.
   QVector<RunMarker> interrupted() const;
   void forgetInterrupted(const QString& id);
