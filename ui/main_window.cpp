@@ -90,33 +90,23 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   // Sensitivity and allocation.
   connect(m_sensPanel, &SensitivityPanel::runRequested, this, &MainWindow::runSensitivity);
   connect(m_sensPanel, &SensitivityPanel::cancelRequested, m_task, &BackgroundTask::cancel);
-  connect(m_task, &BackgroundTask::started, this, [this](const QString& name) {
-    if (name == "sensitivity") m_sensPanel->onStarted();
-    m_status->setJobState(name == "sensitivity" ? "Estimating sensitivity..."
-                          : name == "timing"    ? "Timing our kernels in the model's decode step..."
-                          : name == "checkpoint" ? "Writing the pruned checkpoint..."
-                                                : "Making a task...");
+  // The background tasks' own ends are in their TaskSpecs; here only what every task shares.
+  connect(m_task, &BackgroundTask::started, this, [this] {
+    m_status->setJobState(m_task->spec().busyText);
     updateActions();
   });
   connect(m_task, &BackgroundTask::progressed, this, [this](const JobProgress& p) {
-    if (m_task->name() == "sensitivity") m_sensPanel->onProgress(p);
     m_status->setJobState(QString("%1 %2").arg(p.stage, p.detail));
   });
-  connect(m_task, &BackgroundTask::finished, this, &MainWindow::onTaskFinished);
+  connect(m_task, &BackgroundTask::finished, this, [this] { updateActions(); });
   connect(m_task, &BackgroundTask::cancelled, this, [this](const QString& name) {
-    if (name == "sensitivity") m_sensPanel->onCancelled();
     m_status->setJobState("Cancelled " + name + ": nothing changed");
     updateActions();
   });
   connect(m_task, &BackgroundTask::failed, this, [this](const QString& name, const QString& message) {
-    if (name == "sensitivity") m_sensPanel->onFailed(message);
     m_status->setJobState(name + " failed");
     updateActions();
-    showError(name == "sensitivity" ? "Sensitivity failed"
-              : name == "timing"    ? "Could not measure the timing profile"
-              : name == "checkpoint" ? "Could not write the pruned checkpoint"
-                                    : "Could not make the task",
-              message);
+    showError(m_task->spec().failTitle, message);
   });
   connect(m_allocBar, &AllocationBar::allocated, this, &MainWindow::onAllocated);
   connect(m_allocBar, &AllocationBar::failed, this, [this](const QString& m) { m_status->setJobState(m); });

@@ -145,7 +145,7 @@ class MainWindow : public QMainWindow {
   void fillRecentMenu();
   void onModelOpened(const ModelInfo& info);
   void onJobFinished(const RunOutcome& outcome);
-  void onTaskFinished(const QString& name, const QVariant& value);
+  void onSensitivity(const SensitivityTable& table);  // a finished sensitivity job
   void onAllocated(const Allocation& a);
   void setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile);
   void restoreTimingProfile();  // the last session's profile (settings), quietly

@@ -166,10 +166,17 @@ void MainWindow::exportCheckpoint(const QString& given, const QString& format) {
   if (run && !run->checkpointDir().isEmpty()) {
     // The run's own weights, rewritten in the format asked for: no calibration, no new run.
     const QString from = run->checkpointDir(), label = run->label();
-    m_task->start("checkpoint", [from, dir, format](const ProgressFn& progress) {
-      copyCheckpoint(ss(from), ss(dir), ss(format), progress);
-      return QVariant(dir);
-    });
+    TaskSpec spec;
+    spec.name = "checkpoint";
+    spec.busyText = "Writing the pruned checkpoint...";
+    spec.failTitle = "Could not write the pruned checkpoint";
+    m_task->start<QString>(
+        spec,
+        [from, dir, format](const ProgressFn& progress) {
+          copyCheckpoint(ss(from), ss(dir), ss(format), progress);
+          return dir;
+        },
+        [this](const QString& written) { m_status->setJobState("Pruned checkpoint written to " + written); });
     m_status->setJobState(QString("Writing the pruned weights of %1 to %2...").arg(label, dir));
     return;
   }
