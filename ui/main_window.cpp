@@ -264,6 +264,18 @@ void MainWindow::buildMenus() {
     metric->addAction(a);
   }
   ppl->setChecked(true);
+  view->addSeparator();
+  auto* domain = new QActionGroup(this);
+  const std::pair<const char*, RunsPlot::Domain> domains[] = {
+      {"Runs: every perplexity", RunsPlot::Domain::All},
+      {"Runs: in-domain perplexity (the calibration's kinds of text)", RunsPlot::Domain::InDomain},
+      {"Runs: held-out perplexity (other kinds of text)", RunsPlot::Domain::HeldOut}};
+  for (const auto& [text, d] : domains) {
+    QAction* a = view->addAction(text, this, [this, d = d] { m_runsPlot->setDomain(d); });
+    a->setCheckable(true);
+    a->setChecked(d == RunsPlot::Domain::All);
+    domain->addAction(a);
+  }
 
   menuBar()->addMenu("&Help")->addAction(action("actionAbout"));
 

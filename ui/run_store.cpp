@@ -25,6 +25,11 @@ QString RunEntry::perplexityData() const {
   return m ? QString("%1, seqlen %2").arg(qs(m->data)).arg(m->seqlen) : QString();
 }
 
+QString RunEntry::perplexityDomain() const {
+  const RunMetric* m = record.findMetric("perplexity", "pruned");
+  return m ? qs(record.domainOf(*m)) : QString();
+}
+
 QString RunEntry::taskName() const {
   const RunMetric* m = record.findMetric("acc", "pruned");
   return m ? qs(m->data) : QString();

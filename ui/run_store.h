@@ -35,6 +35,8 @@ struct RunEntry {
   QString checkpointDir() const;
   // "kjv:eval, seqlen 64" for the perplexity, the task name for accuracy ("" when absent).
   QString perplexityData() const;
+  // The perplexity's data against the calibration corpus: "in-domain", "held-out", "mixed" ("" without one).
+  QString perplexityDomain() const;
   QString taskName() const;
   double secondsTotal() const;
   // The run's settings as a request: `base` (the window's current request) with the record's

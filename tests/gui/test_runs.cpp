@@ -221,6 +221,45 @@ class TestRuns : public QObject {
     Q_UNUSED(dominated);
   }
 
+  void runsPlotSeparatesInDomainAndHeldOut() {
+    // Three runs calibrated on kjv:calib: perplexity on kjv:eval (in-domain), on the manual pages
+    // (held out) and on the whole mix (mixed: one of its six kinds is the KJV).
+    QTemporaryDir tmp;
+    RunStore store;
+    store.setDirectory(tmp.path());
+    duo::PruneResult a = result(duo::Method::DuoGpt, 0.5, 0.5, 4.0, 1.4);
+    a.request.calibSource = "kjv:calib";
+    a.request.evalSource = "kjv:eval";
+    duo::PruneResult b = result(duo::Method::SparseGpt, 0.5, 0.5, 9.0, 1.5);
+    b.request.calibSource = "kjv:calib";
+    b.request.evalSource = "mix:eval:manpages";
+    duo::PruneResult c = result(duo::Method::Wanda, 0.5, 0.5, 7.0, 1.6);
+    c.request.calibSource = "kjv:calib";
+    c.request.evalSource = "mix:eval";
+    const QString in = store.add(a).id, out = store.add(b).id, mixed = store.add(c).id;
+    QCOMPARE(store.find(in)->perplexityDomain(), QString("in-domain"));
+    QCOMPARE(store.find(out)->perplexityDomain(), QString("held-out"));
+    QCOMPARE(store.find(mixed)->perplexityDomain(), QString("mixed"));
+    // The record says it too (data.domains, each metric's domain).
+    const nlohmann::json j = store.find(out)->record.toJson();
+    QCOMPARE(j["data"]["domains"], nlohmann::json({"kjv"}));
+    QCOMPARE(j["metrics"][0]["domain"].get<std::string>(), std::string("held-out"));
+    RunsPlot plot;
+    plot.setRuns(store.runs());
+    QCOMPARE(plot.predicted()->dataCount(), 3);
+    QCOMPARE(plot.heldOut()->dataCount(), 2);  // ringed: held-out and mixed
+    plot.setDomain(RunsPlot::Domain::InDomain);
+    QCOMPARE(plot.predicted()->dataCount(), 1);
+    QCOMPARE(plot.predicted()->data()->constBegin()->value, 4.0);
+    QCOMPARE(plot.heldOut()->dataCount(), 0);
+    QVERIFY2(plot.title().contains("in-domain perplexity"), qPrintable(plot.title()));
+    plot.setDomain(RunsPlot::Domain::HeldOut);
+    QCOMPARE(plot.predicted()->dataCount(), 2);
+    QCOMPARE(plot.paretoIds(), (QStringList{mixed}));  // faster and better than the manpages run
+    plot.setDomain(RunsPlot::Domain::All);
+    QCOMPARE(plot.predicted()->dataCount(), 3);
+  }
+
   void csvAndRecipeAreCores() {
     const duo::PruneResult r = result(duo::Method::DuoGpt, 0.5, 0.5, 4.2, 1.8);
     const QStringList lines =
