@@ -20,6 +20,7 @@
 
 #include "core/common/device.h"
 #include "core/io/workspace.h"
+#include "core/job/calibration_advice.h"
 #include "ui/background_task.h"
 #include "ui/core_types.h"
 #include "ui/job_controller.h"
@@ -128,6 +129,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   connect(m_table, &SparsityTable::configChanged, m_autosave, &WorkspaceAutosave::schedule);
   connect(m_dataPanel, &DataPanel::changed, m_autosave, &WorkspaceAutosave::schedule);
   connect(m_methodPanel, &MethodPanel::changed, m_autosave, &WorkspaceAutosave::schedule);
+  connect(m_methodPanel, &MethodPanel::changed, this, &MainWindow::refreshMemoryPlan);  // the advice is per method
   connect(m_modelPanel, &ModelPanel::modelOpened, m_autosave, &WorkspaceAutosave::schedule);
   connect(m_runs, &RunStore::changed, m_autosave, &WorkspaceAutosave::schedule);
   QTimer::singleShot(0, this, &MainWindow::offerRestore);
@@ -546,7 +548,19 @@ void MainWindow::refreshPlotTitles() {
 }
 
 void MainWindow::refreshMemoryPlan() {
-  if (m_modelPanel->model().path.empty()) return m_runPanel->setMemoryPlanError({});
+  if (m_modelPanel->model().path.empty()) {
+    m_dataPanel->setAdvice({}, true);
+    return m_runPanel->setMemoryPlanError({});
+  }
+  {
+    PruneRequest req = currentRequest();
+    int n = 0, len = 0;
+    defaultCalibration(m_modelPanel->model().parameters, device().cuda, &n, &len);
+    if (req.nsamples <= 0) req.nsamples = n;
+    if (req.seqlen <= 0) req.seqlen = len;
+    const CalibrationAdvice a = adviseCalibration(m_modelPanel->model().config, req.method, req.nsamples, req.seqlen);
+    m_dataPanel->setAdvice(qs(a.text(req.nsamples, req.seqlen)), a.enough());
+  }
   try {
     m_runPanel->setMemoryPlan(planPrune(currentRequest()));  // headers only: instant even for 70B
   } catch (const std::exception& e) {

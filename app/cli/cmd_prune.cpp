@@ -8,6 +8,7 @@
 #include "core/common/error.h"
 #include "core/io/run_store.h"
 #include "core/common/paths.h"
+#include "core/job/calibration_advice.h"
 #include "core/job/prune_job.h"
 #include "core/job/run_job.h"
 #include "core/model/io/loader.h"
@@ -118,15 +119,18 @@ Registrar reg("prune", [](CLI::App& app) {
     }
     req.dist = resolveDist(a->dist);  // --nproc: starts the workers here and leaves with their status
     const bool lead = req.dist.rank == 0;  // prints, records and writes; the other ranks report errors only
-    if (lead && (req.nsamples <= 0 || req.seqlen <= 0)) {  // say which defaults apply before the long part starts
+    if (lead) {  // say what the calibration is, and whether it is enough, before the long part starts
       const ModelInfo info = inspectModel(req.model);
       const bool cuda = req.device == "cuda" || (req.device.empty() && deviceInfo().cuda);
       int n = 0, len = 0;
       defaultCalibration(info.parameters, cuda, &n, &len);
-      std::cerr << "calibration: " << (req.nsamples > 0 ? req.nsamples : n) << " windows x "
-                << (req.seqlen > 0 ? req.seqlen : len) << " tokens of " << req.calibSource << " (default for "
-                << info.parameters / 1e6 << "M parameters on " << (cuda ? "cuda" : "cpu")
-                << "; --nsamples/--seqlen change it)\n";
+      const int nsamples = req.nsamples > 0 ? req.nsamples : n, seqlen = req.seqlen > 0 ? req.seqlen : len;
+      std::cerr << "calibration: " << nsamples << " windows x " << seqlen << " tokens of " << req.calibSource;
+      if (req.nsamples <= 0 || req.seqlen <= 0)
+        std::cerr << " (default for " << info.parameters / 1e6 << "M parameters on " << (cuda ? "cuda" : "cpu")
+                  << "; --nsamples/--seqlen change it)";
+      const CalibrationAdvice advice = adviseCalibration(info.config, req.method, nsamples, seqlen);
+      std::cerr << "\n" << (advice.enough() ? "calibration: " : "warning: ") << advice.text(nsamples, seqlen) << "\n";
     }
     RunRequest run;
     run.prune = req;

@@ -10,6 +10,7 @@
 #include "core/common/error.h"
 #include "core/common/paths.h"
 #include "core/io/run_store.h"
+#include "core/job/calibration_advice.h"
 #include "core/job/decode_estimate.h"
 #include "core/model/io/loader.h"
 #include "core/perf/decode_bench.h"
@@ -90,7 +91,7 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
   const bool timed = req.timing && !req.timing->empty();
   if (timed) {
     try {
-      const ModelConfig mc = loadModelConfig(resolveModelPath(prune.model));  // headers only
+      const ModelConfig mc = loadModelConfig(resolveModelPath(prune.model));
       out.calibratedSpeedup = predictDecodeFor(mc, out.result.sparsity, req.timing.get()).speedup;
     } catch (const Cancelled&) {
       throw;
@@ -114,6 +115,13 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
   if (scratch) out.result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`
 
   out.json = out.result.toJson();
+  try {
+    const ModelConfig mc = loadModelConfig(resolveModelPath(prune.model));  // headers only
+    out.json["calibration"] =
+        adviseCalibration(mc, out.result.request.method, out.result.request.nsamples, out.result.request.seqlen)
+            .toJson();
+  } catch (const std::exception&) {  // the run read this model; a vanished file only costs the advice
+  }
   if (out.calibratedSpeedup > 0) {
     out.json["calibrated_speedup"] = out.calibratedSpeedup;
     out.json["timing"] = req.timing->source;
