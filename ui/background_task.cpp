@@ -18,17 +18,18 @@ BackgroundTask::BackgroundTask(QObject* parent) : QObject(parent) {
 
 BackgroundTask::~BackgroundTask() { stopWorkerThread(m_thread, m_cancel); }
 
-bool BackgroundTask::start(const QString& name, const Work& work) {
+bool BackgroundTask::startErased(TaskSpec spec, std::function<void(const ProgressFn&)> work,
+                                 std::function<void()> done) {
   if (isBusy()) return false;
-  m_name = name;
+  m_spec = std::move(spec);
+  m_done = std::move(done);
   m_cancel = false;
   m_flushPending = false;
   {
     QMutexLocker lock(&m_mutex);
     m_pendingProgress.reset();
-    m_result = QVariant();
     m_outcome = WorkerOutcome{};
-    m_done = false;
+    m_finished = false;
   }
   m_clock.start();
   m_thread = createWorkerThread(
@@ -45,14 +46,14 @@ bool BackgroundTask::start(const QString& name, const Work& work) {
                 this, [this] { if (!m_flushTimer.isActive()) m_flushTimer.start(); }, Qt::QueuedConnection);
           return !m_cancel.load();
         };
-        QVariant v = work(progress);
+        work(progress);  // the value stays in `done`'s capture until the GUI thread takes it
         QMutexLocker lock(&m_mutex);
-        m_result = std::move(v);
-        m_done = true;
+        m_finished = true;
       },
       this, [this] { onThreadFinished(); });
   Q_EMIT busyChanged(true);
-  Q_EMIT started(name);
+  if (m_spec.onStarted) m_spec.onStarted();
+  Q_EMIT started(m_spec.name);
   m_thread->start();
   return true;
 }
@@ -78,6 +79,7 @@ void BackgroundTask::flush() {
   out.eta = (p->total > 0 && p->done > 0 && out.elapsed > 0.5)
                 ? out.elapsed * static_cast<double>(p->total - p->done) / static_cast<double>(p->done)
                 : -1.0;
+  if (m_spec.onProgress) m_spec.onProgress(out);
   Q_EMIT progressed(out);
 }
 
@@ -86,23 +88,28 @@ void BackgroundTask::onThreadFinished() {
   flush();
   delete m_thread;
   m_thread = nullptr;
-  QVariant result;
   WorkerOutcome outcome;
-  bool done = false;
+  bool finishedWork = false;
   {
     QMutexLocker lock(&m_mutex);
-    result = m_result;
     outcome = m_outcome;
-    done = m_done;
+    finishedWork = m_finished;
   }
-  const QString name = m_name;
+  const TaskSpec spec = m_spec;  // the ends may start the next task
+  const std::function<void()> done = std::move(m_done);
+  m_done = nullptr;
   Q_EMIT busyChanged(false);
-  if (done)
-    Q_EMIT finished(name, result);
-  else if (outcome.wasCancelled)
-    Q_EMIT cancelled(name);
-  else
-    Q_EMIT failed(name, outcome.error.isEmpty() ? QStringLiteral("the task ended without a result") : outcome.error);
+  if (finishedWork) {
+    done();
+    Q_EMIT finished(spec.name);
+  } else if (outcome.wasCancelled) {
+    if (spec.onCancelled) spec.onCancelled();
+    Q_EMIT cancelled(spec.name);
+  } else {
+    const QString message = outcome.error.isEmpty() ? QStringLiteral("the task ended without a result") : outcome.error;
+    if (spec.onFailed) spec.onFailed(message);
+    Q_EMIT failed(spec.name, message);
+  }
 }
 
 }  // namespace duo::ui

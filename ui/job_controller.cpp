@@ -1,13 +1,8 @@
 #include "ui/job_controller.h"
 
-#include <QDir>
 #include <QMutexLocker>
-#include <QTemporaryDir>
 #include <QThread>
 
-#include "core/common/device.h"
-#include "core/common/error.h"
-#include "core/perf/decode_bench.h"
 #include "ui/core_types.h"
 
 namespace duo::ui {
@@ -16,6 +11,7 @@ JobController::JobController(QObject* parent) : QObject(parent) {
   registerCoreTypes();
   qRegisterMetaType<duo::ui::JobProgress>("duo::ui::JobProgress");
   qRegisterMetaType<QVector<duo::ProjRecord>>("QVector<duo::ProjRecord>");
+  qRegisterMetaType<duo::RunOutcome>("duo::RunOutcome");
   m_flushTimer.setSingleShot(true);
   m_flushTimer.setInterval(kFlushMs);
   connect(&m_flushTimer, &QTimer::timeout, this, &JobController::flush);
@@ -29,7 +25,7 @@ void JobController::setState(State s) {
   Q_EMIT stateChanged(s);
 }
 
-bool JobController::start(const PruneRequest& request, const JobOptions& options) {
+bool JobController::start(const RunRequest& request) {
   if (isBusy()) return false;
   m_cancel = false;
   m_flushPending = false;
@@ -38,8 +34,6 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
     m_pending.clear();
     m_pendingProgress.reset();
     m_result.reset();
-    m_measured = SpeedCheck{};
-    m_measureError.clear();
     m_outcome = WorkerOutcome{};
   }
   m_records.clear();
@@ -50,7 +44,7 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
   // The worker: only value types cross back, through the guarded members above.
   m_thread = createWorkerThread(
       "duo-job", m_mutex, m_cancel, m_outcome,
-      [this, request, options, hook = m_hook] {
+      [this, request, hook = m_hook] {
         auto progress = [this, hook](const Progress& p) {
           if (hook) hook(p);
           {
@@ -67,37 +61,11 @@ bool JobController::start(const PruneRequest& request, const JobOptions& options
           }
           requestFlush();
         };
-        // Measuring needs the pruned checkpoint on disk: the run's own folder, else a temporary one.
-        std::optional<QTemporaryDir> scratch;
-        PruneRequest req = request;
-        const bool measure = options.measureSpeedup;
-        if (measure && req.outDir.empty()) {
-          scratch.emplace(QDir::tempPath() + "/duoscope-measure-XXXXXX");
-          DUO_CHECK(scratch->isValid(), "measure speedup: cannot create a temporary folder in ", ss(QDir::tempPath()));
-          req.outDir = ss(scratch->filePath("pruned"));
-        }
-        resetPeakRss();  // the record's peak_rss_bytes is this run's, not the window session's
-        PruneResult result = runPrune(req, progress, onRecord);
-        SpeedCheck measured;
-        if (measure) {
-          reportProgress(progress, {"bench", "decode speed", 0, 1});
-          // A failed measurement leaves the run intact: no number, and the reason for the window.
-          try {
-            measured = perf::measureCheckpointDecode(req.outDir, progress,
-                                                     options.timing ? *options.timing : perf::TimingProfile{})
-                           .check;
-          } catch (const Cancelled&) {
-            throw;
-          } catch (const std::exception& e) {
-            if (m_cancel.load()) throw;
-            QMutexLocker lock(&m_mutex);
-            m_measureError = QString::fromUtf8(e.what());
-          }
-        }
-        if (scratch) result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`
+        RunRequest req = request;
+        req.strict = false;  // the run is kept when only its measurement fails
+        RunOutcome outcome = runJob(req, progress, onRecord);
         QMutexLocker lock(&m_mutex);
-        m_result = std::move(result);
-        m_measured = measured;
+        m_result = std::move(outcome);
       },
       this, [this] { onThreadFinished(); });
   setState(State::Running);
@@ -160,18 +128,16 @@ void JobController::onThreadFinished() {
   flush();
   delete m_thread;
   m_thread = nullptr;
-  std::optional<PruneResult> result;
-  SpeedCheck measured;
+  std::optional<RunOutcome> result;
   WorkerOutcome outcome;
   {
     QMutexLocker lock(&m_mutex);
     result.swap(m_result);
-    measured = m_measured;
     outcome = m_outcome;
   }
   setState(State::Idle);
   if (result) {
-    Q_EMIT finished(*result, measured);
+    Q_EMIT finished(*result);
   } else if (outcome.wasCancelled) {
     Q_EMIT cancelled();
   } else {

@@ -1,13 +1,12 @@
-// The one owner of calibration jobs. runPrune (core/job) runs in a worker QThread; the GUI thread
+// The one owner of calibration jobs. runJob (core/job/run_job.h: calibrate, evaluate, measure the
+// decode speed, mark and record the run, exactly as `duoscope-cli prune` does) runs in a worker
+// QThread; the GUI thread
 // never touches tensors. The worker's callbacks store values under a mutex and ask for a flush;
 // the flush runs on the GUI thread from a single-shot timer, so a burst of records or progress
 // ticks becomes at most one signal per kFlushMs (<= 25 Hz) and a replot per flush.
 // Cancel makes the progress callback return false: the core throws duo::Cancelled at its next
 // safe point and writes nothing.
-// With JobOptions::measureSpeedup the same worker, after evaluation, measures the pruned model's
-// decode speedup with core/perf (perf::measureCheckpointDecode on the pruned checkpoint: the run's
-// own output folder, else a temporary one deleted afterwards): interleaved dense/pruned pairs until
-// the spread is known, with the trust flags of duo::SpeedCheck; cancelling works there too.
+// Cancelling works in the speed measurement too.
 #pragma once
 #include <QElapsedTimer>
 #include <QMutex>
@@ -19,8 +18,7 @@
 #include <optional>
 
 #include "core/io/speed_check.h"
-#include "core/job/prune_job.h"
-#include "core/perf/bytes_model.h"
+#include "core/job/run_job.h"
 #include "ui/worker_outcome.h"  // lowerWorkerPriority, WorkerOutcome
 
 class QThread;
@@ -35,16 +33,6 @@ struct JobProgress {
   qint64 total = 0;     // 0 = unknown
   double elapsed = 0;   // seconds since the job started
   double eta = -1;      // seconds left in this stage, -1 = unknown
-};
-
-// What the window asks of a job beyond the core's request.
-struct JobOptions {
-  // Time decode steps of the pruned model (packed kernels) against its weights run densely, as
-  // `prune --measure-speed` does (the same steps and pairs: perf::kMeasure*).
-  bool measureSpeedup = false;
-  // A timing profile (File > Load timing profile): the measured pruned model runs each projection
-  // on the kernel the profile finds fastest, as `duoscope-cli prune --timing` does.
-  std::shared_ptr<const perf::TimingProfile> timing;
 };
 
 class JobController : public QObject {
@@ -67,24 +55,24 @@ class JobController : public QObject {
   // Every record of the current (or last) job received so far, in arrival order.
   const QVector<ProjRecord>& records() const { return m_records; }
   const JobProgress& lastProgress() const { return m_progress; }
-  // Why the last job's speed measurement failed ("" when it did not); the run itself is kept.
-  QString lastMeasureError() const { return m_measureError; }
 
  public Q_SLOTS:
   // Starts a job; returns false (and does nothing) while one is running.
-  bool start(const duo::PruneRequest& request, const duo::ui::JobOptions& options = {});
+  // The window's runs are not strict: a failed speed measurement or timing prediction leaves the
+  // run, with the reason in the outcome.
+  bool start(const duo::RunRequest& request);
   // Asks the running job to stop at its next safe point; cancelled() follows.
   void cancel();
 
  Q_SIGNALS:
   void stateChanged(duo::ui::JobController::State state);
-  void started(const duo::PruneRequest& request);
+  void started(const duo::RunRequest& request);
   void progressed(const duo::ui::JobProgress& progress);
   // All records so far (coalesced: at most one emission per kFlushMs).
   void recordsUpdated(const QVector<duo::ProjRecord>& records);
-  // speed: the measured decode speedup with its spread and flags (speed.measured() false when not
-  // measured; lastMeasureError() says why when it failed).
-  void finished(const duo::PruneResult& result, const duo::SpeedCheck& speed);
+  // The run's result, its measured decode speedup (outcome.speed.measured() false when not
+  // measured; outcome.measureError says why when it failed) and its saved record.
+  void finished(const duo::RunOutcome& outcome);
   void failed(const QString& message);
   void cancelled();
 
@@ -106,9 +94,7 @@ class JobController : public QObject {
   QMutex m_mutex;
   QVector<ProjRecord> m_pending;
   std::optional<Progress> m_pendingProgress;
-  std::optional<PruneResult> m_result;
-  SpeedCheck m_measured;
-  QString m_measureError;
+  std::optional<RunOutcome> m_result;
   WorkerOutcome m_outcome;  // why the job ended without a result
 
   // GUI-thread state.
@@ -121,3 +107,4 @@ class JobController : public QObject {
 }  // namespace duo::ui
 
 Q_DECLARE_METATYPE(duo::ui::JobProgress)
+Q_DECLARE_METATYPE(duo::RunOutcome)

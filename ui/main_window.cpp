@@ -19,7 +19,8 @@
 #include <QVBoxLayout>
 
 #include "core/common/device.h"
-#include "ui/exporter.h"
+#include "core/io/workspace.h"
+#include "core/job/calibration_advice.h"
 #include "ui/background_task.h"
 #include "ui/core_types.h"
 #include "ui/job_controller.h"
@@ -90,33 +91,23 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   // Sensitivity and allocation.
   connect(m_sensPanel, &SensitivityPanel::runRequested, this, &MainWindow::runSensitivity);
   connect(m_sensPanel, &SensitivityPanel::cancelRequested, m_task, &BackgroundTask::cancel);
-  connect(m_task, &BackgroundTask::started, this, [this](const QString& name) {
-    if (name == "sensitivity") m_sensPanel->onStarted();
-    m_status->setJobState(name == "sensitivity" ? "Estimating sensitivity..."
-                          : name == "timing"    ? "Timing our kernels in the model's decode step..."
-                          : name == "checkpoint" ? "Writing the pruned checkpoint..."
-                                                : "Making a task...");
+  // The background tasks' own ends are in their TaskSpecs; here only what every task shares.
+  connect(m_task, &BackgroundTask::started, this, [this] {
+    m_status->setJobState(m_task->spec().busyText);
     updateActions();
   });
   connect(m_task, &BackgroundTask::progressed, this, [this](const JobProgress& p) {
-    if (m_task->name() == "sensitivity") m_sensPanel->onProgress(p);
     m_status->setJobState(QString("%1 %2").arg(p.stage, p.detail));
   });
-  connect(m_task, &BackgroundTask::finished, this, &MainWindow::onTaskFinished);
+  connect(m_task, &BackgroundTask::finished, this, [this] { updateActions(); });
   connect(m_task, &BackgroundTask::cancelled, this, [this](const QString& name) {
-    if (name == "sensitivity") m_sensPanel->onCancelled();
     m_status->setJobState("Cancelled " + name + ": nothing changed");
     updateActions();
   });
   connect(m_task, &BackgroundTask::failed, this, [this](const QString& name, const QString& message) {
-    if (name == "sensitivity") m_sensPanel->onFailed(message);
     m_status->setJobState(name + " failed");
     updateActions();
-    showError(name == "sensitivity" ? "Sensitivity failed"
-              : name == "timing"    ? "Could not measure the timing profile"
-              : name == "checkpoint" ? "Could not write the pruned checkpoint"
-                                    : "Could not make the task",
-              message);
+    showError(m_task->spec().failTitle, message);
   });
   connect(m_allocBar, &AllocationBar::allocated, this, &MainWindow::onAllocated);
   connect(m_allocBar, &AllocationBar::failed, this, [this](const QString& m) { m_status->setJobState(m); });
@@ -130,7 +121,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   // The autosave lives beside the run folder (<AppData>/workspace), with this window's session.
   m_autosave = new WorkspaceAutosave(QFileInfo(m_runs->directory()).absolutePath(), [this]() -> std::optional<Workspace> {
     if (!m_modelPanel->hasModel()) return std::nullopt;
-    return Workspace{currentRequest(), {}, m_runs->directory()};
+    return Workspace{currentRequest(), {}, ss(m_runs->directory())};
   }, this);
   connect(m_autosave, &WorkspaceAutosave::failed, this, [this](const QString& m) {
     m_status->setJobState("Autosave failed: " + m);
@@ -138,6 +129,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   connect(m_table, &SparsityTable::configChanged, m_autosave, &WorkspaceAutosave::schedule);
   connect(m_dataPanel, &DataPanel::changed, m_autosave, &WorkspaceAutosave::schedule);
   connect(m_methodPanel, &MethodPanel::changed, m_autosave, &WorkspaceAutosave::schedule);
+  connect(m_methodPanel, &MethodPanel::changed, this, &MainWindow::refreshMemoryPlan);  // the advice is per method
   connect(m_modelPanel, &ModelPanel::modelOpened, m_autosave, &WorkspaceAutosave::schedule);
   connect(m_runs, &RunStore::changed, m_autosave, &WorkspaceAutosave::schedule);
   QTimer::singleShot(0, this, &MainWindow::offerRestore);
@@ -274,6 +266,18 @@ void MainWindow::buildMenus() {
     metric->addAction(a);
   }
   ppl->setChecked(true);
+  view->addSeparator();
+  auto* domain = new QActionGroup(this);
+  const std::pair<const char*, RunsPlot::Domain> domains[] = {
+      {"Runs: every perplexity", RunsPlot::Domain::All},
+      {"Runs: in-domain perplexity (the calibration's kinds of text)", RunsPlot::Domain::InDomain},
+      {"Runs: held-out perplexity (other kinds of text)", RunsPlot::Domain::HeldOut}};
+  for (const auto& [text, d] : domains) {
+    QAction* a = view->addAction(text, this, [this, d = d] { m_runsPlot->setDomain(d); });
+    a->setCheckable(true);
+    a->setChecked(d == RunsPlot::Domain::All);
+    domain->addAction(a);
+  }
 
   menuBar()->addMenu("&Help")->addAction(action("actionAbout"));
 
@@ -371,7 +375,8 @@ void MainWindow::buildLayout() {
 }
 
 void MainWindow::wireJob() {
-  connect(m_job, &JobController::started, this, [this](const PruneRequest& req) {
+  connect(m_job, &JobController::started, this, [this](const RunRequest& run) {
+    const PruneRequest& req = run.prune;
     m_shownRunId.clear();
     const int layers = static_cast<int>(m_modelPanel->model().config.numLayers);
     m_errorPlot->setLayerCount(layers);  // a loaded run of another model may have set other axes
@@ -397,8 +402,6 @@ void MainWindow::wireJob() {
   // A run that ends without a result leaves nothing behind: no checkpoint export pending, no
   // partial bars, no run named in the plot titles.
   auto dropUnfinished = [this] {
-    m_runs->endRun(m_runMarker);
-    m_runMarker.clear();
     m_checkpointDir.clear();
     m_checkpointRunId.clear();
     showRecords({});
@@ -426,14 +429,12 @@ void MainWindow::showRecords(const QVector<ProjRecord>& records) {
   m_sparsityPlot->setRecords(records);
 }
 
-void MainWindow::onJobFinished(const PruneResult& r, const SpeedCheck& speed) {
-  const double timed = timedSpeedup(r.sparsity);
-  m_runPanel->onFinished(r, speed, timed);
+void MainWindow::onJobFinished(const RunOutcome& outcome) {
+  const PruneResult& r = outcome.result;
+  const SpeedCheck& speed = outcome.speed;
+  m_runPanel->onFinished(outcome);
   const QString checkpoint = m_checkpointDir;
   const QString rerunOf = m_checkpointRunId;
-  const QString marker = m_runMarker;
-  m_runMarker.clear();
-  m_runs->endRun(marker);  // the record below (or the run it re-made) stands for it
   m_checkpointDir.clear();
   m_checkpointRunId.clear();
   if (!rerunOf.isEmpty()) {
@@ -446,13 +447,13 @@ void MainWindow::onJobFinished(const PruneResult& r, const SpeedCheck& speed) {
     return;
   }
   try {
-    const RunEntry& run = m_runs->add(r, speed, timed, timed > 0 ? qs(m_timing->source) : QString(), marker);
+    const RunEntry& run = m_runs->adopt(outcome.record);  // saved by core's runJob
     m_shownRunId = run.id;
     m_runsPanel->selectRun(run.id);
     m_status->setJobState(checkpoint.isEmpty() ? QString("Done in %1: %2").arg(formatDuration(r.secondsTotal), run.label())
                                                : "Pruned checkpoint written to " + checkpoint);
-    if (!m_job->lastMeasureError().isEmpty())
-      m_status->setJobState("Run stored; decode speedup not measured: " + m_job->lastMeasureError());
+    if (!outcome.measureError.empty())
+      m_status->setJobState("Run stored; decode speedup not measured: " + qs(outcome.measureError));
     else if (speed.measured() && !speed.trusted())
       m_status->setJobState("Run stored; its measured speedup is not to be trusted: " + speedCheckFlags(speed));
     updateActions();
@@ -547,7 +548,19 @@ void MainWindow::refreshPlotTitles() {
 }
 
 void MainWindow::refreshMemoryPlan() {
-  if (m_modelPanel->model().path.empty()) return m_runPanel->setMemoryPlanError({});
+  if (m_modelPanel->model().path.empty()) {
+    m_dataPanel->setAdvice({}, true);
+    return m_runPanel->setMemoryPlanError({});
+  }
+  {
+    PruneRequest req = currentRequest();
+    int n = 0, len = 0;
+    defaultCalibration(m_modelPanel->model().parameters, device().cuda, &n, &len);
+    if (req.nsamples <= 0) req.nsamples = n;
+    if (req.seqlen <= 0) req.seqlen = len;
+    const CalibrationAdvice a = adviseCalibration(m_modelPanel->model().config, req.method, req.nsamples, req.seqlen);
+    m_dataPanel->setAdvice(qs(a.text(req.nsamples, req.seqlen)), a.enough());
+  }
   try {
     m_runPanel->setMemoryPlan(planPrune(currentRequest()));  // headers only: instant even for 70B
   } catch (const std::exception& e) {
@@ -582,19 +595,13 @@ void MainWindow::startJob(PruneRequest req) {
     req.outDir = ss(m_runs->weightsDirectory() + "/" + name);
   }
   m_autosave->saveNow();  // a window killed mid-run leaves the setup of the run it was making
-  try {
-    m_runMarker = m_runs->beginRun(req);  // a window killed mid-run leaves it: the run lists as interrupted
-  } catch (const std::exception& e) {
-    showError("Cannot start the run", QString::fromUtf8(e.what()));
-    return;
-  }
-  JobOptions opts;
-  opts.measureSpeedup = m_runPanel->measureSpeedup();
-  opts.timing = m_timing;
-  if (!m_job->start(req, opts)) {
-    m_runs->endRun(m_runMarker);
-    m_runMarker.clear();
-  }
+  RunRequest run;
+  run.prune = std::move(req);
+  run.measureSpeed = m_runPanel->measureSpeedup();
+  run.timing = m_timing;
+  run.runsDir = ss(m_runs->directory());  // core marks the run there while it runs, then records it
+  run.saveRecord = m_checkpointRunId.isEmpty();  // re-making a stored run's weights adds no record
+  m_job->start(run);
 }
 
 void MainWindow::cancel() {
@@ -612,9 +619,7 @@ void MainWindow::showError(const QString& title, const QString& message) {
 
 void MainWindow::closeEvent(QCloseEvent* e) {
   if (m_job->isBusy()) {
-    m_job->cancel();  // the controllers' destructors wait for their workers
-    m_runs->endRun(m_runMarker);  // cancelled by the user, not interrupted
-    m_runMarker.clear();
+    m_job->cancel();  // the controllers' destructors wait for their workers; the run's marker goes with it
   }
   if (m_task->isBusy()) m_task->cancel();
   saveSettings();

@@ -9,6 +9,7 @@
 #include "core/io/speed_check.h"
 #include "core/job/allocate.h"
 #include "core/job/prune_job.h"
+#include "core/job/run_job.h"
 #include "core/model/io/model_info.h"
 #include "core/perf/bytes_model.h"
 
@@ -16,6 +17,10 @@ class QAction;
 class QMenu;
 class QSplitter;
 class QTabWidget;
+
+namespace duo {
+struct Workspace;
+}
 
 namespace duo::ui {
 
@@ -37,7 +42,6 @@ class SparsityPlot;
 class SparsityTable;
 class StatusLine;
 class WorkspaceAutosave;
-struct Workspace;
 
 class MainWindow : public QMainWindow {
   Q_OBJECT
@@ -140,13 +144,11 @@ class MainWindow : public QMainWindow {
   void updateActions();
   void fillRecentMenu();
   void onModelOpened(const ModelInfo& info);
-  void onJobFinished(const PruneResult& r, const SpeedCheck& speed);
-  void onTaskFinished(const QString& name, const QVariant& value);
+  void onJobFinished(const RunOutcome& outcome);
+  void onSensitivity(const SensitivityTable& table);  // a finished sensitivity job
   void onAllocated(const Allocation& a);
   void setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile);
   void restoreTimingProfile();  // the last session's profile (settings), quietly
-  // The timing profile's predicted speedup for `sparsity` on the open model (0: no usable profile).
-  double timedSpeedup(const SparsityConfig& sparsity) const;
   void applyPreset(const QString& kind);
   bool isBusy() const;
   void showRecords(const QVector<ProjRecord>& records);
@@ -190,7 +192,6 @@ class MainWindow : public QMainWindow {
   QString m_checkpointFormat = "dense";          // its --out-format
   QString m_checkpointRunId;                     // the run whose weights a checkpoint export re-makes ("": none)
   QString m_plotSubject;                         // what the plots show: "duogpt W50/A50 on <model>"
-  QString m_runMarker;                           // the running job's marker in the run store
   WorkspaceAutosave* m_autosave = nullptr;
   std::shared_ptr<const perf::TimingProfile> m_timing;  // File > Load timing profile; null: bytes model
 };

@@ -20,7 +20,7 @@
 #include "ui/background_task.h"
 #include "ui/compare_dialog.h"
 #include "ui/core_types.h"
-#include "ui/exporter.h"
+#include "core/io/workspace.h"
 #include "ui/job_controller.h"
 #include "ui/main_window.h"
 #include "ui/panels/data_panel.h"
@@ -166,10 +166,17 @@ void MainWindow::exportCheckpoint(const QString& given, const QString& format) {
   if (run && !run->checkpointDir().isEmpty()) {
     // The run's own weights, rewritten in the format asked for: no calibration, no new run.
     const QString from = run->checkpointDir(), label = run->label();
-    m_task->start("checkpoint", [from, dir, format](const ProgressFn& progress) {
-      copyCheckpoint(ss(from), ss(dir), ss(format), progress);
-      return QVariant(dir);
-    });
+    TaskSpec spec;
+    spec.name = "checkpoint";
+    spec.busyText = "Writing the pruned checkpoint...";
+    spec.failTitle = "Could not write the pruned checkpoint";
+    m_task->start<QString>(
+        spec,
+        [from, dir, format](const ProgressFn& progress) {
+          copyCheckpoint(ss(from), ss(dir), ss(format), progress);
+          return dir;
+        },
+        [this](const QString& written) { m_status->setJobState("Pruned checkpoint written to " + written); });
     m_status->setJobState(QString("Writing the pruned weights of %1 to %2...").arg(label, dir));
     return;
   }
@@ -220,9 +227,9 @@ void MainWindow::saveWorkspaceAs(const QString& given) {
   const QString path = given.isEmpty() ? askSavePath("Save workspace", "workspace.duoscope.json", "DuoScope workspace (*.json)") : given;
   if (path.isEmpty()) return;
   try {
-    Workspace ws{currentRequest(), {}};
-    for (const RunEntry& r : m_runs->runs()) ws.runs.append(r.record);
-    saveWorkspace(path, ws);
+    Workspace ws{currentRequest(), {}, {}};
+    for (const RunEntry& r : m_runs->runs()) ws.runs.push_back(r.record);
+    saveWorkspace(ss(path), ws);
     m_status->setJobState("Saved workspace " + path);
   } catch (const std::exception& e) {
     showError("Could not save the workspace", QString::fromUtf8(e.what()));
@@ -237,7 +244,7 @@ void MainWindow::openWorkspace(const QString& given) {
   if (given.isEmpty()) rememberDialogPath("open", path);
   if (path.isEmpty()) return;
   try {
-    const Workspace ws = loadWorkspace(path);
+    const Workspace ws = loadWorkspace(ss(path));
     // The workspace's runs live in a folder beside it, so that new runs join them.
     const QFileInfo fi(path);
     applyWorkspace(ws, fi.absolutePath() + "/" + fi.completeBaseName() + "-runs");
@@ -269,8 +276,8 @@ void MainWindow::offerRestore() {
 bool MainWindow::restoreAutosave(const QString& path) {
   if (isBusy()) return false;
   try {
-    const Workspace ws = loadWorkspace(path);
-    applyWorkspace(ws, ws.runsDir.isEmpty() ? m_runs->directory() : ws.runsDir);  // older autosaves: this folder
+    const Workspace ws = loadWorkspace(ss(path));
+    applyWorkspace(ws, ws.runsDir.empty() ? m_runs->directory() : qs(ws.runsDir));  // older autosaves: this folder
     m_status->setJobState("Restored the autosaved workspace");
     return true;
   } catch (const std::exception& e) {

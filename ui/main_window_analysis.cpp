@@ -36,9 +36,17 @@ void MainWindow::runSensitivity() {
   req.options.damping = pr.damp;
   req.options.blockSize = pr.blockSize;
   m_plots->setCurrentWidget(m_sensPanel);
-  m_task->start("sensitivity", [req](const ProgressFn& progress) {
-    return QVariant::fromValue(duo::runSensitivity(req, progress));
-  });
+  TaskSpec spec;
+  spec.name = "sensitivity";
+  spec.busyText = "Estimating sensitivity...";
+  spec.failTitle = "Sensitivity failed";
+  spec.onStarted = [this] { m_sensPanel->onStarted(); };
+  spec.onProgress = [this](const JobProgress& p) { m_sensPanel->onProgress(p); };
+  spec.onCancelled = [this] { m_sensPanel->onCancelled(); };
+  spec.onFailed = [this](const QString& message) { m_sensPanel->onFailed(message); };
+  m_task->start<SensitivityTable>(
+      spec, [req](const ProgressFn& progress) { return duo::runSensitivity(req, progress); },
+      [this](const SensitivityTable& table) { onSensitivity(table); });
 }
 
 void MainWindow::makeTask(const QString& given, const QString& sourceGiven, int items) {
@@ -53,37 +61,30 @@ void MainWindow::makeTask(const QString& given, const QString& sourceGiven, int 
   }
   ClozeOptions opts;
   opts.items = items;  // 200: about 800 scored continuations, a few seconds on the tiny model
-  m_task->start("task", [path, source, opts](const ProgressFn& progress) {
-    reportProgress(progress, {"task", "reading " + ss(source), 0, 2});  // cancellable before and after reading
-    const CorpusText text = loadCorpus(ss(source));
-    reportProgress(progress, {"task", "making cloze items", 1, 2});
-    McTask task = makeClozeTask(text, opts);
-    task.name = ss(QFileInfo(path).completeBaseName());
-    saveMcTask(ss(path), task);
-    return QVariant(path);
-  });
+  TaskSpec spec;
+  spec.name = "task";
+  spec.busyText = "Making a task...";
+  spec.failTitle = "Could not make the task";
+  m_task->start<QString>(
+      spec,
+      [path, source, opts](const ProgressFn& progress) {
+        reportProgress(progress, {"task", "reading " + ss(source), 0, 2});  // cancellable before and after reading
+        const CorpusText text = loadCorpus(ss(source));
+        reportProgress(progress, {"task", "making cloze items", 1, 2});
+        McTask task = makeClozeTask(text, opts);
+        task.name = ss(QFileInfo(path).completeBaseName());
+        saveMcTask(ss(path), task);
+        return path;
+      },
+      [this](const QString& written) {
+        m_dataPanel->setTaskFile(written);
+        m_status->setJobState("Task written to " + written + "; the next run reports its accuracy");
+      });
 }
 
-void MainWindow::onTaskFinished(const QString& name, const QVariant& value) {
-  if (name == "timing") {
-    updateActions();
-    loadTimingProfile(value.toString());
-    return;
-  }
-  if (name == "checkpoint") {
-    m_status->setJobState("Pruned checkpoint written to " + value.toString());
-    updateActions();
-    return;
-  }
-  if (name == "task") {
-    const QString path = value.toString();
-    m_dataPanel->setTaskFile(path);
-    m_status->setJobState("Task written to " + path + "; the next run reports its accuracy");
-    updateActions();
-    return;
-  }
-  // Sensitivity: only for the model that is still open.
-  auto table = std::make_shared<const SensitivityTable>(value.value<SensitivityTable>());
+void MainWindow::onSensitivity(const SensitivityTable& result) {
+  // Only for the model that is still open.
+  auto table = std::make_shared<const SensitivityTable>(result);
   if (!m_modelPanel->hasModel() || table->numLayers() != m_table->config().numLayers()) {
     m_sensPanel->clear("The model changed while the sensitivity ran; run it again.");
     updateActions();

@@ -62,15 +62,6 @@ void MainWindow::setTimingProfile(std::shared_ptr<const perf::TimingProfile> pro
   updateActions();
 }
 
-double MainWindow::timedSpeedup(const SparsityConfig& sparsity) const {
-  if (!m_timing || !m_modelPanel->hasModel()) return 0;
-  try {
-    return predictDecodeFor(m_table->model()->modelConfig(), sparsity, m_timing.get()).speedup;
-  } catch (const std::exception&) {
-    return 0;  // the profile has no lines for this model's shapes
-  }
-}
-
 void MainWindow::measureTimingProfile(const QString& given) {
   if (!m_modelPanel->hasModel() || isBusy()) return;
   const std::string model = m_modelPanel->model().path;
@@ -85,11 +76,21 @@ void MainWindow::measureTimingProfile(const QString& given) {
   perf::CalibrateConfig config;
   config.model = model;
   config.threads = 0;  // what decoding in this process uses
-  m_task->start("timing", [config, path](const ProgressFn& progress) {
-    const perf::CalibrationResult r = perf::calibrateTiming(config, progress);
-    perf::saveTimingProfile(ss(path), r.profile, r.points);
-    return QVariant(path);
-  });
+  TaskSpec spec;
+  spec.name = "timing";
+  spec.busyText = "Timing our kernels in the model's decode step...";
+  spec.failTitle = "Could not measure the timing profile";
+  m_task->start<QString>(
+      spec,
+      [config, path](const ProgressFn& progress) {
+        const perf::CalibrationResult r = perf::calibrateTiming(config, progress);
+        perf::saveTimingProfile(ss(path), r.profile, r.points);
+        return path;
+      },
+      [this](const QString& saved) {
+        updateActions();
+        loadTimingProfile(saved);
+      });
 }
 
 void MainWindow::restoreTimingProfile() {

@@ -9,7 +9,7 @@
 #include "core/common/error.h"
 #include "core/io/run_store.h"
 #include "ui/core_types.h"
-#include "ui/legacy_runs.h"
+#include "core/io/legacy_runs.h"
 
 namespace duo::ui {
 
@@ -23,6 +23,11 @@ double RunEntry::metric(const char* name, const char* model) const {
 QString RunEntry::perplexityData() const {
   const RunMetric* m = record.findMetric("perplexity", "pruned");
   return m ? QString("%1, seqlen %2").arg(qs(m->data)).arg(m->seqlen) : QString();
+}
+
+QString RunEntry::perplexityDomain() const {
+  const RunMetric* m = record.findMetric("perplexity", "pruned");
+  return m ? qs(record.domainOf(*m)) : QString();
 }
 
 QString RunEntry::taskName() const {
@@ -111,7 +116,7 @@ void RunStore::setDirectory(const QString& dir) {
     const std::string path = store.pathOf(id);
     try {
       const json j = json::parse(readFile(path));
-      if (j.is_object() && j.value("schema", "") == kLegacyRunSchema) {
+      if (j.is_object() && j.contains("schema") && j["schema"] == kLegacyRunSchema) {
         // Written by an older window: convert in place so the CLI lists it too.
         RunRecord rec = legacyRunToRecord(j, path);
         rec.id = id;
@@ -136,19 +141,6 @@ const RunEntry* RunStore::find(const QString& id) const {
 
 QString RunStore::weightsDirectory() const { return m_dir.isEmpty() ? QString() : m_dir + "/weights"; }
 
-QString RunStore::beginRun(const PruneRequest& request) {
-  if (m_dir.isEmpty()) return QString();
-  RunMarker m;
-  m.model = request.model;
-  m.method = methodName(request.method);
-  m.outDir = request.outDir;
-  return qs(duo::RunStore(ss(m_dir)).beginRun(m));
-}
-
-void RunStore::endRun(const QString& id) {
-  if (!id.isEmpty() && !m_dir.isEmpty()) duo::RunStore(ss(m_dir)).endRun(ss(id));
-}
-
 QVector<RunMarker> RunStore::interrupted() const {
   QVector<RunMarker> out;
   if (m_dir.isEmpty()) return out;
@@ -169,6 +161,13 @@ const RunEntry& RunStore::add(const PruneResult& result, const SpeedCheck& speed
   rec.id = ss(id);  // the id its marker announced ("" = a new one)
   duo::RunStore(ss(m_dir)).save(rec);  // assigns a new id and the creation time
   m_runs.append(entryOf(rec));
+  Q_EMIT changed();
+  return m_runs.last();
+}
+
+const RunEntry& RunStore::adopt(const RunRecord& record) {
+  DUO_CHECK(!record.id.empty(), "run store: the run has no id (it was not saved)");
+  m_runs.append(entryOf(record));
   Q_EMIT changed();
   return m_runs.last();
 }

@@ -35,6 +35,8 @@ struct RunEntry {
   QString checkpointDir() const;
   // "kjv:eval, seqlen 64" for the perplexity, the task name for accuracy ("" when absent).
   QString perplexityData() const;
+  // The perplexity's data against the calibration corpus: "in-domain", "held-out", "mixed" ("" without one).
+  QString perplexityDomain() const;
   QString taskName() const;
   double secondsTotal() const;
   // The run's settings as a request: `base` (the window's current request) with the record's
@@ -67,10 +69,8 @@ class RunStore : public QObject {
   // Saves a finished run (core's RunStore::save: new id, atomic write) and appends it.
   const RunEntry& add(const PruneResult& result, const SpeedCheck& speed = {}, double calibratedSpeedup = 0,
                       const QString& timingProfile = QString(), const QString& id = QString());
-  // A run in progress leaves core's marker in the folder until it ends (RunMarker): begin before
-  // a run, end when it ends in any way; a killed window's run then lists as interrupted.
-  QString beginRun(const PruneRequest& request);
-  void endRun(const QString& id);
+  // Appends a record core's runJob already saved in this folder (under its own id).
+  const RunEntry& adopt(const RunRecord& record);
   // Runs whose process ended before they finished (core RunStore::interrupted), oldest first.
   QVector<RunMarker> interrupted() const;
   void forgetInterrupted(const QString& id);

@@ -48,8 +48,8 @@ QMessageBox* WorkspaceAutosave::makeOffer(QWidget* parent, const QString& curren
   const WindowSession::Left& newest = left.front();
   QString what;
   try {
-    const Workspace ws = loadWorkspace(qs(newest.autosavePath));
-    const QString runsDir = ws.runsDir.isEmpty() ? currentRunsDir : ws.runsDir;
+    const Workspace ws = loadWorkspace(newest.autosavePath);
+    const QString runsDir = ws.runsDir.empty() ? currentRunsDir : qs(ws.runsDir);
     const size_t interrupted = duo::RunStore(ss(runsDir)).interrupted().size();
     what = QString("Model: %1\nMethod: %2, calibration %3\nRuns: %4%5")
                .arg(QFileInfo(qs(ws.request.model)).fileName(), QString::fromUtf8(methodName(ws.request.method)),
@@ -98,7 +98,7 @@ void WorkspaceAutosave::saveNow() {
   const std::optional<Workspace> ws = m_snapshot();
   if (!ws) return;
   try {
-    saveWorkspace(path(), *ws);
+    saveWorkspace(ss(path()), *ws);
     m_error.clear();
   } catch (const std::exception& e) {
     const QString message = QString::fromUtf8(e.what());

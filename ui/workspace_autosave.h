@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/io/window_session.h"
-#include "ui/exporter.h"
+#include "core/io/workspace.h"
 
 class QMessageBox;
 class QWidget;

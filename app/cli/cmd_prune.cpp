@@ -8,11 +8,11 @@
 #include "core/common/error.h"
 #include "core/io/run_store.h"
 #include "core/common/paths.h"
-#include "core/job/decode_estimate.h"
+#include "core/job/calibration_advice.h"
 #include "core/job/prune_job.h"
+#include "core/job/run_job.h"
 #include "core/model/io/loader.h"
 #include "core/model/io/model_info.h"
-#include "core/perf/decode_bench.h"
 #include "core/perf/timing_profile.h"
 
 namespace duo::cli {
@@ -87,7 +87,8 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--runs-dir", a->runsDir, "Save the run record here (default $DUO_RUNS_DIR or <cache>/runs)");
   cmd->add_flag("--no-record", a->noRecord, "Do not save a run record");
   cmd->add_flag("--measure-speed", a->measureSpeed,
-                "After writing --out, time its decode (batch 1, 32 tokens x 3 repeats) dense vs packed: measured_speedup");
+                "Time the pruned model's decode (batch 1) dense vs packed in interleaved pairs: measured_speedup "
+                "(the --out checkpoint, else a temporary one)");
   cmd->add_option("--timing", a->timing,
                   "A timing profile from `bench calibrate`: also report its prediction (calibrated_speedup); "
                   "--measure-speed then runs each projection on the kernel it says is fastest");
@@ -107,7 +108,6 @@ Registrar reg("prune", [](CLI::App& app) {
     req.nm = parseNm(a->nm);
     if (!a->config.empty()) req.sparsityFile = a->config;
     DUO_CHECK(req.taskFile.empty() || req.eval, "--task needs --eval (accuracy is part of the evaluation)");
-    DUO_CHECK(!a->measureSpeed || !req.outDir.empty(), "--measure-speed needs --out (it times the written checkpoint)");
     DUO_CHECK(a->shardGb > 0, "--shard-size ", a->shardGb, " must be positive");
     req.maxShardBytes = static_cast<int64_t>(a->shardGb * 1e9);
     req.memoryCheck = !a->noMemoryCheck;
@@ -119,55 +119,30 @@ Registrar reg("prune", [](CLI::App& app) {
     }
     req.dist = resolveDist(a->dist);  // --nproc: starts the workers here and leaves with their status
     const bool lead = req.dist.rank == 0;  // prints, records and writes; the other ranks report errors only
-    if (lead && (req.nsamples <= 0 || req.seqlen <= 0)) {  // say which defaults apply before the long part starts
+    if (lead) {  // say what the calibration is, and whether it is enough, before the long part starts
       const ModelInfo info = inspectModel(req.model);
       const bool cuda = req.device == "cuda" || (req.device.empty() && deviceInfo().cuda);
       int n = 0, len = 0;
       defaultCalibration(info.parameters, cuda, &n, &len);
-      std::cerr << "calibration: " << (req.nsamples > 0 ? req.nsamples : n) << " windows x "
-                << (req.seqlen > 0 ? req.seqlen : len) << " tokens of " << req.calibSource << " (default for "
-                << info.parameters / 1e6 << "M parameters on " << (cuda ? "cuda" : "cpu")
-                << "; --nsamples/--seqlen change it)\n";
+      const int nsamples = req.nsamples > 0 ? req.nsamples : n, seqlen = req.seqlen > 0 ? req.seqlen : len;
+      std::cerr << "calibration: " << nsamples << " windows x " << seqlen << " tokens of " << req.calibSource;
+      if (req.nsamples <= 0 || req.seqlen <= 0)
+        std::cerr << " (default for " << info.parameters / 1e6 << "M parameters on " << (cuda ? "cuda" : "cpu")
+                  << "; --nsamples/--seqlen change it)";
+      const CalibrationAdvice advice = adviseCalibration(info.config, req.method, nsamples, seqlen);
+      std::cerr << "\n" << (advice.enough() ? "calibration: " : "warning: ") << advice.text(nsamples, seqlen) << "\n";
     }
-    // While it runs, the store holds a marker: a run killed on the way shows as interrupted.
-    const RunStore store(a->runsDir.empty() ? RunStore::defaultDir() : a->runsDir);
-    RunMarker marker;
-    marker.model = req.model;
-    marker.method = methodName(req.method);
-    marker.outDir = req.outDir;
-    const bool marked = lead && !a->noRecord;
-    if (marked) store.beginRun(marker);
-    struct EndMarker {
-      const RunStore& store;
-      const RunMarker& marker;
-      bool on;
-      ~EndMarker() {
-        if (on) store.endRun(marker.id);
-      }
-    } endMarker{store, marker, marked};
+    RunRequest run;
+    run.prune = req;
+    run.measureSpeed = a->measureSpeed;
+    if (!timing.empty()) run.timing = std::make_shared<const perf::TimingProfile>(timing);
+    if (!a->noRecord) run.runsDir = a->runsDir.empty() ? RunStore::defaultDir() : a->runsDir;
     auto progress = progressBar(!lead);
-    const PruneResult r = runPrune(req, progress, {});
+    const RunOutcome outcome = runJob(run, progress);  // marks, calibrates, measures, records
     finishProgress();
     if (!lead) return;
-    nlohmann::json out = r.toJson();
-    if (!timing.empty()) {
-      const ModelConfig mc = loadModelConfig(resolveModelPath(req.model));  // headers only
-      out["calibrated_speedup"] = predictDecodeFor(mc, r.sparsity, &timing).speedup;
-      out["timing"] = a->timing;
-    }
-    if (a->measureSpeed) {
-      std::cerr << "measuring decode speed of " << r.request.outDir << " (dense vs packed, batch 1)\n";
-      const perf::DecodeBenchResult m = perf::measureCheckpointDecode(r.request.outDir, progressBar(), timing);
-      out["measured_speedup"] = m.check.speedup;
-      out["cache_resident"] = m.cacheResident;
-      out["speed_check"] = m.check.toJson();
-      finishProgress();
-    }
-    if (!a->noRecord) {  // every run lands in the run store (runs list|show|compare, export --run)
-      RunRecord rec = RunRecord::fromJson(out, "prune");
-      rec.id = marker.id;  // the id the marker announced
-      out["run_id"] = store.save(rec);
-    }
+    const PruneResult& r = outcome.result;
+    const nlohmann::json& out = outcome.json;
     if (a->json) {
       printJson(out);
       return;

@@ -8,6 +8,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/data/domains.h"
 #include "core/common/paths.h"
 #include "core/common/sha256.h"
 
@@ -17,10 +18,7 @@ namespace duo {
 
 std::string kjvPath(const std::string& split) { return cacheDir() + "/corpus/kjv-" + split + ".txt"; }
 
-const std::vector<std::string>& mixDomains() {
-  static const std::vector<std::string> kDomains = {"gcide", "manpages", "debref", "fortunes", "jargon", "kjv"};
-  return kDomains;
-}
+const std::vector<std::string>& mixDomains() { return mixDomainNames(); }
 
 std::string mixPath(const std::string& split, const std::string& domain) {
   return cacheDir() + "/corpus/mix-" + (domain.empty() ? "" : domain + "-") + split + ".txt";

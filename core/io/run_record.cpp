@@ -7,6 +7,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/data/domains.h"
 
 namespace duo {
 
@@ -204,9 +205,16 @@ RunRecord fromRunV1(const json& j, const std::string& src) {
 }
 }  // namespace
 
+std::string RunRecord::domainOf(const RunMetric& m) const {
+  return m.kind == "perplexity" ? domainRelation(data.corpus, m.data) : std::string();
+}
+
 json RunRecord::toJson() const {
   json metricsJ = json::array();
-  for (const auto& m : metrics) metricsJ.push_back(metricJson(m));
+  for (const auto& m : metrics) {
+    metricsJ.push_back(metricJson(m));
+    if (const std::string d = domainOf(m); !d.empty()) metricsJ.back()["domain"] = d;
+  }
   json timingsJ = json::object();
   for (const auto& [k, v] : timings) timingsJ[k] = v;
   return {{"schema", kSchema},
@@ -216,8 +224,8 @@ json RunRecord::toJson() const {
            {{"path", model.path}, {"name", model.name}, {"format", model.format}, {"architecture", model.architecture},
             {"parameters", model.parameters}, {"layers", model.layers}, {"sha256", model.sha256}}},
           {"data",
-           {{"corpus", data.corpus}, {"split", data.split}, {"nsamples", data.nsamples}, {"seqlen", data.seqlen},
-            {"seed", data.seed}, {"tokenizer", data.tokenizer}}},
+           {{"corpus", data.corpus}, {"split", data.split}, {"domains", corpusDomains(data.corpus)},
+            {"nsamples", data.nsamples}, {"seqlen", data.seqlen}, {"seed", data.seed}, {"tokenizer", data.tokenizer}}},
           {"method", method},
           {"options", options.is_null() ? json::object() : options},
           {"sparsity", sparsity.toJson()},

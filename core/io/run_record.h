@@ -74,6 +74,10 @@ struct RunRecord {
 
   // The metric (kind, metric, model), or nullptr.
   const RunMetric* findMetric(const std::string& metric, const std::string& model) const;
+  // How a metric's data relates to the calibration corpus (domainRelation: "in-domain",
+  // "held-out", "mixed"); "" for accuracy metrics (their data is a task name). toJson() writes it
+  // as the metric's "domain", and data.domains as the calibration corpus's domains.
+  std::string domainOf(const RunMetric& m) const;
   // "duogpt W50/A50" (mean target sparsities), for lists and legends.
   std::string label() const;
 };

@@ -5,12 +5,15 @@
 #include <QSemaphore>
 #include <QString>
 #include <QTest>
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <functional>
 #include <memory>
 
 #include "core/common/paths.h"
 #include "core/job/prune_job.h"
+#include "core/job/run_job.h"
 #include "ui/worker_outcome.h"
 
 namespace duo::test {
@@ -42,6 +45,13 @@ inline duo::PruneRequest smallRequest(const QString& model) {
   r.eval = true;
   r.maxWindows = 4;
   return r;
+}
+
+// The same as a run of the job controller: no run store, no speed measurement.
+inline duo::RunRequest smallRun(const QString& model) {
+  duo::RunRequest run;
+  run.prune = smallRequest(model);
+  return run;
 }
 
 // Holds a worker (JobController or BackgroundTask, through setWorkerHook) at the first progress
@@ -91,6 +101,49 @@ class MidRunLatch {
 // A progress report of `stage` with at least `done` steps done (a latch's usual condition).
 inline std::function<bool(const duo::Progress&)> atStage(const std::string& stage, int64_t done = 1) {
   return [stage, done](const duo::Progress& p) { return p.stage == stage && p.done >= done; };
+}
+
+// Whether two JSON documents are equal, numbers within `rel` relative (or 1e-12 absolute) of
+// each other; `why` names the first difference by its path ("record.records[3].rel_error").
+inline bool jsonClose(const nlohmann::json& a, const nlohmann::json& b, const std::string& path, double rel,
+                      std::string* why) {
+  if (a.is_number() && b.is_number()) {
+    const double x = a.get<double>(), y = b.get<double>();
+    if (std::abs(x - y) <= std::max(1e-12, rel * std::max(std::abs(x), std::abs(y)))) return true;
+    *why = path + ": " + a.dump() + " vs " + b.dump();
+    return false;
+  }
+  if (a.type() != b.type()) {
+    *why = path + ": " + a.dump() + " vs " + b.dump();
+    return false;
+  }
+  if (a.is_object()) {
+    for (auto it = a.begin(); it != a.end(); ++it) {
+      if (!b.contains(it.key())) {
+        *why = path + "." + it.key() + ": only in the first";
+        return false;
+      }
+      if (!jsonClose(it.value(), b[it.key()], path + "." + it.key(), rel, why)) return false;
+    }
+    for (auto it = b.begin(); it != b.end(); ++it)
+      if (!a.contains(it.key())) {
+        *why = path + "." + it.key() + ": only in the second";
+        return false;
+      }
+    return true;
+  }
+  if (a.is_array()) {
+    if (a.size() != b.size()) {
+      *why = path + ": " + std::to_string(a.size()) + " vs " + std::to_string(b.size()) + " elements";
+      return false;
+    }
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!jsonClose(a[i], b[i], path + "[" + std::to_string(i) + "]", rel, why)) return false;
+    return true;
+  }
+  if (a == b) return true;
+  *why = path + ": " + a.dump() + " vs " + b.dump();
+  return false;
 }
 
 }  // namespace duo::test

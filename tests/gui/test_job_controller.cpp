@@ -1,6 +1,5 @@
-// The job controller: runPrune in a worker thread, value types back through queued signals,
+// The job controller: core's runJob in a worker thread, value types back through queued signals,
 // records coalesced to at most one emission per 40 ms, cancel through the progress callback.
-// Tests that need the real calibration pipeline skip (saying so) while core's runPrune is a stub.
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QStandardPaths>
@@ -25,7 +24,7 @@ class TestJobController : public QObject {
     QSignalSpy failed(&job, &JobController::failed);
     QSignalSpy finished(&job, &JobController::finished);
     QSignalSpy states(&job, &JobController::stateChanged);
-    duo::PruneRequest req = duo::test::smallRequest(tmp.filePath("missing-model.gguf"));
+    const duo::RunRequest req = duo::test::smallRun(tmp.filePath("missing-model.gguf"));
     QVERIFY(job.start(req));
     QVERIFY(job.isBusy());
     QVERIFY(failed.wait(30000));
@@ -41,11 +40,11 @@ class TestJobController : public QObject {
     QTemporaryDir tmp;
     JobController job;
     QSignalSpy done(&job, &JobController::stateChanged);
-    QVERIFY(job.start(duo::test::smallRequest(tmp.filePath("a.gguf"))));
-    QVERIFY(!job.start(duo::test::smallRequest(tmp.filePath("b.gguf"))));
+    QVERIFY(job.start(duo::test::smallRun(tmp.filePath("a.gguf"))));
+    QVERIFY(!job.start(duo::test::smallRun(tmp.filePath("b.gguf"))));
     QTRY_COMPARE_WITH_TIMEOUT(job.state(), JobController::State::Idle, 30000);
     // Idle again: a new job starts.
-    QVERIFY(job.start(duo::test::smallRequest(tmp.filePath("c.gguf"))));
+    QVERIFY(job.start(duo::test::smallRun(tmp.filePath("c.gguf"))));
     QTRY_COMPARE_WITH_TIMEOUT(job.state(), JobController::State::Idle, 30000);
   }
 
@@ -59,14 +58,14 @@ class TestJobController : public QObject {
     QSignalSpy progress(&job, &JobController::progressed);
     QElapsedTimer clock;
     clock.start();
-    QVERIFY(job.start(duo::test::smallRequest(model)));
+    QVERIFY(job.start(duo::test::smallRun(model)));
     QTRY_VERIFY_WITH_TIMEOUT(finished.count() + failed.count() > 0, 600000);
     const double seconds = clock.elapsed() / 1000.0;
     if (failed.count()) {
       const QString message = failed.first().first().toString();
       QFAIL(qPrintable(message));
     }
-    const auto result = finished.first().first().value<duo::PruneResult>();
+    const auto result = finished.first().first().value<duo::RunOutcome>().result;
     // Coalesced: never more than one records emission per 40 ms (plus the final flush).
     QVERIFY2(updates.count() <= seconds * 1000.0 / JobController::kFlushMs + 2,
              qPrintable(QString("%1 emissions in %2 s").arg(updates.count()).arg(seconds)));
@@ -94,7 +93,7 @@ class TestJobController : public QObject {
     QSignalSpy failed(&job, &JobController::failed);
     QSignalSpy finished(&job, &JobController::finished);
     QSignalSpy updates(&job, &JobController::recordsUpdated);
-    QVERIFY(job.start(duo::test::smallRequest(model)));
+    QVERIFY(job.start(duo::test::smallRun(model)));
     QVERIFY2(latch.waitHeld(600000), failed.count() ? qPrintable(failed.first().first().toString()) : "never reached");
     // Held mid-calibration: the records made so far still reach the window.
     QTRY_VERIFY_WITH_TIMEOUT(updates.count() > 0, 5000);

@@ -11,8 +11,8 @@
 #include "core/io/exports.h"
 #include "core/io/recipe_yaml.h"
 #include "core/io/run_store.h"
-#include "ui/exporter.h"
-#include "ui/legacy_runs.h"
+#include "core/io/legacy_runs.h"
+#include "core/job/run_job.h"
 #include "ui/plots/runs_plot.h"
 #include "ui/run_store.h"
 
@@ -170,7 +170,7 @@ class TestRuns : public QObject {
                          {"rel_error_mask_only", p.relErrorMaskOnly}, {"seconds", p.seconds}});
     const nlohmann::json old = {
         {"schema", "duoscope.ui-run/1"}, {"id", "run-20250301-123005-duogpt"}, {"when", "2025-03-01T12:30:05"},
-        {"measured_speedup", 1.7}, {"request", duo::ui::requestToJson(r.request)}, {"sparsity", r.sparsity.toJson()},
+        {"measured_speedup", 1.7}, {"request", duo::requestToJson(r.request)}, {"sparsity", r.sparsity.toJson()},
         {"records", records},
         {"eval", {{"done", true}, {"perplexity", 4.25}, {"dense_perplexity", 3.5}, {"tokens", 4096}, {"windows", 16},
                   {"seqlen", 256}, {"accuracy", -1}, {"accuracy_norm", -1}, {"dense_accuracy", -1}, {"task_items", 0}}},
@@ -221,6 +221,45 @@ class TestRuns : public QObject {
     Q_UNUSED(dominated);
   }
 
+  void runsPlotSeparatesInDomainAndHeldOut() {
+    // Three runs calibrated on kjv:calib: perplexity on kjv:eval (in-domain), on the manual pages
+    // (held out) and on the whole mix (mixed: one of its six kinds is the KJV).
+    QTemporaryDir tmp;
+    RunStore store;
+    store.setDirectory(tmp.path());
+    duo::PruneResult a = result(duo::Method::DuoGpt, 0.5, 0.5, 4.0, 1.4);
+    a.request.calibSource = "kjv:calib";
+    a.request.evalSource = "kjv:eval";
+    duo::PruneResult b = result(duo::Method::SparseGpt, 0.5, 0.5, 9.0, 1.5);
+    b.request.calibSource = "kjv:calib";
+    b.request.evalSource = "mix:eval:manpages";
+    duo::PruneResult c = result(duo::Method::Wanda, 0.5, 0.5, 7.0, 1.6);
+    c.request.calibSource = "kjv:calib";
+    c.request.evalSource = "mix:eval";
+    const QString in = store.add(a).id, out = store.add(b).id, mixed = store.add(c).id;
+    QCOMPARE(store.find(in)->perplexityDomain(), QString("in-domain"));
+    QCOMPARE(store.find(out)->perplexityDomain(), QString("held-out"));
+    QCOMPARE(store.find(mixed)->perplexityDomain(), QString("mixed"));
+    // The record says it too (data.domains, each metric's domain).
+    const nlohmann::json j = store.find(out)->record.toJson();
+    QCOMPARE(j["data"]["domains"], nlohmann::json({"kjv"}));
+    QCOMPARE(j["metrics"][0]["domain"].get<std::string>(), std::string("held-out"));
+    RunsPlot plot;
+    plot.setRuns(store.runs());
+    QCOMPARE(plot.predicted()->dataCount(), 3);
+    QCOMPARE(plot.heldOut()->dataCount(), 2);  // ringed: held-out and mixed
+    plot.setDomain(RunsPlot::Domain::InDomain);
+    QCOMPARE(plot.predicted()->dataCount(), 1);
+    QCOMPARE(plot.predicted()->data()->constBegin()->value, 4.0);
+    QCOMPARE(plot.heldOut()->dataCount(), 0);
+    QVERIFY2(plot.title().contains("in-domain perplexity"), qPrintable(plot.title()));
+    plot.setDomain(RunsPlot::Domain::HeldOut);
+    QCOMPARE(plot.predicted()->dataCount(), 2);
+    QCOMPARE(plot.paretoIds(), (QStringList{mixed}));  // faster and better than the manpages run
+    plot.setDomain(RunsPlot::Domain::All);
+    QCOMPARE(plot.predicted()->dataCount(), 3);
+  }
+
   void csvAndRecipeAreCores() {
     const duo::PruneResult r = result(duo::Method::DuoGpt, 0.5, 0.5, 4.2, 1.8);
     const QStringList lines =
@@ -230,36 +269,10 @@ class TestRuns : public QObject {
                                "rel_error_mask_only,seconds"));
     QVERIFY2(lines[14].startsWith("1,down_proj,0.6,0.5,0.5,0.5,"), qPrintable(lines[14]));
     // The table's recipe (no run yet) goes through the same record form.
-    const QString yaml = QString::fromStdString(duo::recipeYaml(duo::ui::recordOfRequest(r.request)));
+    const QString yaml = QString::fromStdString(duo::recipeYaml(duo::recordOfRequest(r.request)));
     QVERIFY2(yaml.contains("SparseGPTModifier") && yaml.contains("duoscope_duogpt:"), qPrintable(yaml));
     QVERIFY(yaml.contains("seed: 7"));
     QVERIFY2(yaml.contains("[0.5, 0.6]"), qPrintable(yaml));  // down_proj per layer: layer 1's override
-  }
-
-  void workspaceRoundTrips() {
-    QTemporaryDir tmp;
-    duo::ui::Workspace ws;
-    ws.request = result(duo::Method::DuoGpt, 0.55, 0.45, 0, 0).request;
-    ws.request.calibSource = "/data/calib.jsonl";
-    duo::RunRecord rec = duo::ui::recordOf(result(duo::Method::Teal, 0, 0.5, 4.0, 1.5), {});
-    rec.id = "run-a";
-    ws.runs.append(rec);
-    const QString path = tmp.filePath("ws.json");
-    duo::ui::saveWorkspace(path, ws);
-    const duo::ui::Workspace back = duo::ui::loadWorkspace(path);
-    QVERIFY(back.request.sparsity == ws.request.sparsity);
-    QCOMPARE(QString::fromStdString(back.request.calibSource), QString("/data/calib.jsonl"));
-    QCOMPARE(back.runs.size(), 1);
-    QCOMPARE(QString::fromStdString(back.runs[0].id), QString("run-a"));
-    QCOMPARE(QString::fromStdString(back.runs[0].method), QString("teal"));
-    // Not a workspace: the message names the file.
-    duo::writeFileAtomic(tmp.filePath("other.json").toStdString(), R"({"schema": "duoscope.sparsity/1"})");
-    try {
-      duo::ui::loadWorkspace(tmp.filePath("other.json"));
-      QFAIL("expected an error");
-    } catch (const duo::Error& e) {
-      QVERIFY2(QString(e.what()).contains("other.json"), e.what());
-    }
   }
 };
 

@@ -17,7 +17,7 @@
 
 #include "core/io/window_session.h"
 #include "gui_test_util.h"
-#include "ui/exporter.h"
+#include "core/io/workspace.h"
 #include "ui/main_window.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/runs_panel.h"
@@ -50,7 +50,7 @@ int interruptedRows(MainWindow& w) {
 }
 
 // A session whose process is gone, with `ws` as its autosave, in `dir` (as a killed window leaves).
-void leaveDeadSession(const QString& dir, const duo::ui::Workspace& ws) {
+void leaveDeadSession(const QString& dir, const duo::Workspace& ws) {
   QProcess p;
   p.start("sleep", {"0.05"});
   QVERIFY(p.waitForStarted(10000));
@@ -62,7 +62,7 @@ void leaveDeadSession(const QString& dir, const duo::ui::Workspace& ws) {
   lock.write(QString("{\"schema\": \"duoscope.session/1\", \"pid\": %1, \"started\": \"2026-12-03T08:00:00Z\", "
                      "\"autosave\": \"autosave-%1-0.json\"}").arg(pid).toUtf8());
   lock.close();
-  duo::ui::saveWorkspace(dir + "/autosave-" + pid + "-0.json", ws);
+  duo::saveWorkspace((dir + "/autosave-" + pid + "-0.json").toStdString(), ws);
 }
 }  // namespace
 
@@ -157,10 +157,10 @@ class TestWindowRestore : public QObject {
   void laterKeepsTheOfferAndDiscardDropsIt() {
     QTemporaryDir tmp;
     const QString workspace = tmp.filePath("workspace");
-    duo::ui::Workspace ws;
+    duo::Workspace ws;
     ws.request.model = tinyModel().toStdString();
     ws.request.sparsity = duo::SparsityConfig::uniform(4, 0.6, 0.4);
-    ws.runsDir = workspace + "/runs";
+    ws.runsDir = (workspace + "/runs").toStdString();
     leaveDeadSession(workspace, ws);
     if (QTest::currentTestFailed()) return;
     {
@@ -187,7 +187,7 @@ class TestWindowRestore : public QObject {
   void unreadableAutosaveIsReportedAndDropped() {
     QTemporaryDir tmp;
     const QString workspace = tmp.filePath("workspace");
-    duo::ui::Workspace ws;
+    duo::Workspace ws;
     ws.request.model = tinyModel().toStdString();
     leaveDeadSession(workspace, ws);
     if (QTest::currentTestFailed()) return;

@@ -70,7 +70,7 @@ class TestWindowRun : public QObject {
     QVERIFY(w.job()->isBusy());
     const QString error = waitForRun(w, 600000);
     QVERIFY2(error.isEmpty(), qPrintable(error));
-    const auto result = finished.first().first().value<duo::PruneResult>();
+    const auto result = finished.first().first().value<duo::RunOutcome>().result;
     QCOMPARE(int(result.records.size()), layers * duo::kNumProj);
     QVERIFY(result.sparsity == w.sparsityTable()->config());
 
@@ -97,10 +97,13 @@ class TestWindowRun : public QObject {
     QCOMPARE(core.ids().size(), size_t(1));
     const duo::RunRecord rec = core.load("latest");
     QCOMPARE(rec.findMetric("perplexity", "pruned")->value, result.eval.perplexity);
-    QVERIFY2(w.job()->lastMeasureError().isEmpty(), qPrintable("decode speedup not measured: " + w.job()->lastMeasureError()));
+    {
+      const std::string why = finished.first().first().value<duo::RunOutcome>().measureError;
+      QVERIFY2(why.empty(), ("decode speedup not measured: " + why).c_str());
+    }
     {
       QVERIFY2(rec.measuredSpeedup && *rec.measuredSpeedup > 0, "no measured speedup in the record");
-      const auto speed = finished.first().at(1).value<duo::SpeedCheck>();
+      const auto speed = finished.first().first().value<duo::RunOutcome>().speed;
       QCOMPARE(speed.speedup, *rec.measuredSpeedup);
       QVERIFY(rec.speedCheck && rec.speedCheck->repeats == speed.repeats);
       std::printf("BENCH gui_run predicted_speedup=%.3f measured_speedup=%.3f (%s)\n", rec.predictedSpeedup,
@@ -115,18 +118,36 @@ class TestWindowRun : public QObject {
     w.exportConfig(cfgPath);
     QVERIFY(duo::SparsityConfig::load(cfgPath.toStdString(), layers) == w.sparsityTable()->config());
 
-    // The CLI gives the same perplexity for the same settings.
+    // `duoscope-cli prune` with the same settings reaches the same core call (runJob) with the same
+    // defaults: its run record equals the window's in everything but identity, times and the
+    // measured speed's values (its settings, the decode steps it timed, included).
     const QString cli = qEnvironmentVariable("DUO_CLI");
-    if (cli.isEmpty() || !QFile::exists(cli)) QSKIP("DUO_CLI not set: the CLI comparison needs CTest's environment");
+    QVERIFY2(!cli.isEmpty() && QFile::exists(cli), "DUO_CLI not set: the CLI comparison needs CTest's environment");
     QProcess proc;
     proc.start(cli, {"prune", "--model", model, "--method", "duogpt", "--config", cfgPath, "--nsamples", "8",
-                     "--seqlen", "64", "--seed", "0", "--eval", "--max-windows", "4", "--json"});
+                     "--seqlen", "64", "--seed", "0", "--eval", "--max-windows", "4", "--measure-speed",
+                     "--runs-dir", tmp.filePath("cli-runs"), "--json"});
     QVERIFY(proc.waitForFinished(600000));
     const QByteArray out = proc.readAllStandardOutput();
     if (proc.exitCode() != 0) QFAIL(qPrintable("duoscope-cli prune failed: " + proc.readAllStandardError()));
     const nlohmann::json doc = nlohmann::json::parse(out.toStdString());
     const double cliPpl = doc.at("eval").at("perplexity").get<double>();
     QCOMPARE(QString::number(cliPpl, 'f', 3), runs->item(0, 5)->text());
+    {
+      const duo::RunRecord cliRec = duo::RunStore(tmp.filePath("cli-runs").toStdString()).load("latest");
+      QVERIFY(cliRec.speedCheck && rec.speedCheck);
+      QCOMPARE(cliRec.speedCheck->tokens, rec.speedCheck->tokens);
+      QCOMPARE(cliRec.speedCheck->threads, rec.speedCheck->threads);
+      nlohmann::json mine = rec.toJson(), theirs = cliRec.toJson();
+      for (nlohmann::json* j : {&mine, &theirs}) {
+        for (const char* key : {"id", "created", "timings", "peak_rss_bytes", "out"}) j->erase(key);
+        (*j)["speed"].erase("measured");
+        (*j)["speed"].erase("measurement");
+        for (nlohmann::json& r : (*j)["records"]) r.erase("seconds");
+      }
+      std::string why;
+      QVERIFY2(jsonClose(mine, theirs, "record", 1e-6, &why), why.c_str());
+    }
 
     // `duoscope-cli runs list` on the window's folder lists the window's run, same perplexity.
     QProcess list;
@@ -160,7 +181,7 @@ class TestWindowRun : public QObject {
       const QString error = waitForRun(w, 600000);
       QVERIFY2(error.isEmpty(), qPrintable(error));
       ids << stored.first().first().toString();
-      results << finished.first().first().value<duo::PruneResult>();
+      results << finished.first().first().value<duo::RunOutcome>().result;
     }
     QCOMPARE(w.runStore()->runs().size(), 2);
     QCOMPARE(w.runsPlot()->predicted()->dataCount(), 2);

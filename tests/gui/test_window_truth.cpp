@@ -136,8 +136,9 @@ class TestWindowTruth : public QObject {
     QSignalSpy finished(w.job(), &JobController::finished);
     const QString id = runOnce(w);
     QVERIFY(!id.isEmpty());
-    QVERIFY2(w.job()->lastMeasureError().isEmpty(), qPrintable(w.job()->lastMeasureError()));
-    const auto speed = finished.first().at(1).value<duo::SpeedCheck>();
+    QVERIFY2(finished.first().first().value<duo::RunOutcome>().measureError.empty(),
+             finished.first().first().value<duo::RunOutcome>().measureError.c_str());
+    const auto speed = finished.first().first().value<duo::RunOutcome>().speed;
     QVERIFY(speed.measured());
     QVERIFY(speed.repeats >= 5 && speed.repeats <= 15);
     QVERIFY(speed.low <= speed.speedup && speed.speedup <= speed.high);

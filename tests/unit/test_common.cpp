@@ -1,5 +1,5 @@
 // core/common: errors carry context, atomic writes leave the old file intact on failure,
-// progress callbacks cancel.
+// progress callbacks cancel; file hashes are remembered by the file's identity.
 #include <QTemporaryDir>
 #include <QtTest>
 #include <filesystem>
@@ -9,6 +9,7 @@
 #include "core/common/error.h"
 #include "core/common/progress.h"
 #include "core/common/sha256.h"
+#include "core/io/model_hash.h"
 
 class TestCommon : public QObject {
   Q_OBJECT
@@ -20,6 +21,7 @@ class TestCommon : public QObject {
   void progressCancels();
   void sha256KnownAnswers_data();
   void sha256KnownAnswers();
+  void fileHashesAreRememberedByIdentity();
 };
 
 void TestCommon::errorCarriesContext() {
@@ -98,6 +100,39 @@ void TestCommon::sha256KnownAnswers() {
   QFETCH(QByteArray, input);
   QFETCH(QString, digest);
   QCOMPARE(QString::fromStdString(duo::sha256Hex(input.toStdString())), digest);
+}
+
+void TestCommon::fileHashesAreRememberedByIdentity() {
+  QTemporaryDir dir;
+  const QByteArray oldCache = qgetenv("DUO_CACHE_DIR");
+  qputenv("DUO_CACHE_DIR", dir.filePath("cache").toUtf8());
+  const std::string f = dir.filePath("w.safetensors").toStdString();
+  duo::writeFileAtomic(f, std::string("weights one"));
+  bool hit = true;
+  const std::string first = duo::sha256FileCached(f, &hit);
+  QVERIFY(!hit);
+  QCOMPARE(first, duo::sha256File(f));
+  QVERIFY(std::filesystem::exists(dir.filePath("cache/file-hashes.json").toStdString()));
+  QCOMPARE(duo::sha256FileCached(f, &hit), first);
+  QVERIFY(hit);
+  // Same size, new content and time: a new identity, read again.
+  duo::writeFileAtomic(f, std::string("weights two"));
+  const std::string second = duo::sha256FileCached(f, &hit);
+  QVERIFY(!hit);
+  QCOMPARE(second, duo::sha256File(f));
+  QVERIFY(second != first);
+  // Only the time changes (touch): read again, same sum.
+  std::filesystem::last_write_time(f, std::filesystem::last_write_time(f) + std::chrono::seconds(5));
+  QCOMPARE(duo::sha256FileCached(f, &hit), second);
+  QVERIFY(!hit);
+  // A folder model's hash goes through the same cache, and a broken cache file is only a miss.
+  duo::writeFileAtomic(dir.filePath("cache/file-hashes.json").toStdString(), std::string("{ not json"));
+  const std::string folderHash = duo::modelContentHash(dir.path().toStdString());
+  QCOMPARE(duo::modelContentHash(dir.path().toStdString()), folderHash);
+  QCOMPARE(duo::sha256FileCached(f, &hit), second);
+  QVERIFY(hit);
+  if (oldCache.isNull()) qunsetenv("DUO_CACHE_DIR");
+  else qputenv("DUO_CACHE_DIR", oldCache);
 }
 
 QTEST_GUILESS_MAIN(TestCommon)

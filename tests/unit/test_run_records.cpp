@@ -1,7 +1,8 @@
 // Run records (core/io/run_record), the run store (core/io/run_store) and comparisons
 // (core/io/run_compare): JSON round trip, conversion of `prune --json` documents (duoscope.run/1),
 // errors naming the field, ids that sort by time, prefix resolution, DUO_RUNS_DIR, and the
-// `runs` CLI verb over a store folder.
+// `runs` CLI verb over a store folder; the window's file formats in core (workspace, request,
+// the older window's run documents), all without Qt's widgets.
 #include <QProcess>
 #include <cmath>
 #include <QTemporaryDir>
@@ -13,8 +14,11 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/io/run_compare.h"
+#include "core/io/legacy_runs.h"
 #include "core/io/run_store.h"
+#include "core/io/workspace.h"
 #include "core/job/prune_job.h"
+#include "core/job/run_job.h"
 
 namespace {
 // A PruneResult as runPrune fills it (4 layers, 2 projections recorded), with eval and accuracy.
@@ -80,6 +84,11 @@ class TestRunRecords : public QObject {
   void compare();
   void cli();
   void cliPruneAndEvalReportSpeed();
+  void requestRoundTrips();
+  void workspaceRoundTrips();
+  void workspaceErrorsNameTheFile();
+  void olderWorkspaceAndRunLoad();
+  void isoTimesBecomeUtc();
 };
 
 void TestRunRecords::fromPruneJson() {
@@ -315,16 +324,25 @@ void TestRunRecords::cli() {
   QVERIFY2(err.contains("not found"), err.constData());
 }
 
-// prune --measure-speed times the written checkpoint and keeps the number in its run record; eval of
+// prune --measure-speed times the pruned checkpoint (--out, else a temporary one) and keeps the number in its run record; eval of
 // that checkpoint predicts the same speedup from its zeros and rule, and measures on request.
 void TestRunRecords::cliPruneAndEvalReportSpeed() {
   QTemporaryDir dir;
   const QString d = dir.path(), ck = dir.filePath("ck");
   QByteArray out, err;
-  QCOMPARE(runCli({"prune", "--model", "tiny", "--nsamples", "8", "--seqlen", "64", "--measure-speed", "--runs-dir", d},
+  // Without --out the decode is timed on a temporary checkpoint that does not outlive the run.
+  QCOMPARE(runCli({"prune", "--model", "tiny", "--nsamples", "8", "--seqlen", "64", "--measure-speed", "--runs-dir", d,
+                   "--json"},
                   &out, &err),
-           1);
-  QVERIFY2(err.contains("--measure-speed needs --out"), err.constData());
+           0);
+  {
+    const auto j = nlohmann::json::parse(out.toStdString());
+    QVERIFY2(j["measured_speedup"].get<double>() > 0.0, out.constData());
+    QCOMPARE(j["speed_check"]["repeats"].get<int>() >= 1, true);
+    const duo::RunRecord rec = duo::RunStore(d.toStdString()).load(j["run_id"].get<std::string>());
+    QVERIFY(rec.outDir.empty());
+    QVERIFY(rec.measuredSpeedup && *rec.measuredSpeedup == j["measured_speedup"].get<double>());
+  }
   QCOMPARE(runCli({"prune", "--model", "tiny", "--nsamples", "8", "--seqlen", "64", "--out", ck, "--measure-speed",
                    "--runs-dir", d, "--json"},
                   &out, &err),
@@ -342,6 +360,162 @@ void TestRunRecords::cliPruneAndEvalReportSpeed() {
   QVERIFY(e["measured_speedup"].get<double>() > 0.0);
   QCOMPARE(runCli({"eval", "--model", "tiny", "--max-windows", "1", "--measure-speed"}, &out, &err), 1);
   QVERIFY2(err.contains("not a pruned DuoScope checkpoint"), err.constData());
+}
+
+// Every field of the request survives its JSON form, the table included.
+void TestRunRecords::requestRoundTrips() {
+  duo::PruneRequest q = fakeResult(12.0, 0.6).request;
+  q.method = duo::Method::Wanda;
+  q.sparsity = duo::SparsityConfig::uniform(4, 0.55, 0.45);
+  q.sparsity.setWeight(1, duo::Proj::Up, 0.7);
+  q.uniformWeight = 0.3;
+  q.uniformAct = 0.2;
+  q.nm = duo::parseNm("2:4");
+  q.actRule = duo::ActRule::Threshold;
+  q.score = duo::Score::Marginal;
+  q.alpha = 0.25;
+  q.damp = 0.05;
+  q.blockSize = 64;
+  q.calibSource = "mix:calib";
+  q.eval = true;
+  q.evalSource = "mix:eval:manpages";
+  q.evalSeqlen = 128;
+  q.maxWindows = 9;
+  q.taskFile = "/t/task.jsonl";
+  q.outDir = "/o/ck";
+  q.device = "cpu";
+  const duo::PruneRequest b = duo::requestFromJson(duo::requestToJson(q), "test");
+  QVERIFY(b.sparsity == q.sparsity);
+  QCOMPARE(duo::requestToJson(b).dump(), duo::requestToJson(q).dump());
+  QCOMPARE(b.method, duo::Method::Wanda);
+  QCOMPARE(b.nm.str(), std::string("2:4"));
+  QCOMPARE(b.evalSource, std::string("mix:eval:manpages"));
+  // A malformed field is named with its source.
+  nlohmann::json j = duo::requestToJson(q);
+  j["nsamples"] = "many";
+  QVERIFY_EXCEPTION_THROWN(duo::requestFromJson(j, "ws.json: request"), duo::Error);
+  try {
+    duo::requestFromJson(j, "ws.json: request");
+  } catch (const duo::Error& e) {
+    QVERIFY2(QString(e.what()).contains("ws.json: request") && QString(e.what()).contains("nsamples"), e.what());
+  }
+}
+
+void TestRunRecords::workspaceRoundTrips() {
+  QTemporaryDir tmp;
+  duo::Workspace ws;
+  ws.request = fakeResult(12.0, 0.6).request;
+  ws.request.sparsity = duo::SparsityConfig::uniform(4, 0.55, 0.45);
+  ws.request.calibSource = "/data/calib.jsonl";
+  ws.runsDir = "/w/runs";
+  duo::RunRecord rec = duo::RunRecord::fromJson(fakeResult(4.0, 0.5).toJson(), "test");
+  rec.id = "run-a";
+  rec.created = "2026-12-01T10:00:00Z";
+  ws.runs.push_back(rec);
+  rec.id = "run-b";
+  ws.runs.push_back(rec);
+  const std::string path = tmp.filePath("ws.json").toStdString();
+  duo::saveWorkspace(path, ws);
+  const duo::Workspace back = duo::loadWorkspace(path);
+  QCOMPARE(duo::requestToJson(back.request).dump(), duo::requestToJson(ws.request).dump());
+  QCOMPARE(back.runsDir, std::string("/w/runs"));
+  QCOMPARE(back.runs.size(), size_t(2));
+  QCOMPARE(back.runs[0].toJson().dump(), ws.runs[0].toJson().dump());
+  QCOMPARE(back.runs[1].id, std::string("run-b"));
+  // Saved again, byte for byte the same file.
+  duo::saveWorkspace(tmp.filePath("again.json").toStdString(), back);
+  QCOMPARE(duo::readFile(tmp.filePath("again.json").toStdString()), duo::readFile(path));
+}
+
+void TestRunRecords::workspaceErrorsNameTheFile() {
+  QTemporaryDir tmp;
+  const auto expectError = [&](const std::string& name, const std::string& text, const char* says) {
+    const std::string path = tmp.filePath(QString::fromStdString(name)).toStdString();
+    if (!text.empty()) duo::writeFileAtomic(path, text);
+    try {
+      duo::loadWorkspace(path);
+      QFAIL(("no error for " + name).c_str());
+    } catch (const duo::Error& e) {
+      const QString m = e.what();
+      QVERIFY2(m.contains(QString::fromStdString(name)) && m.contains(says), e.what());
+    }
+  };
+  expectError("missing.json", "", "missing.json");
+  expectError("text.json", "not json", "not JSON");
+  expectError("other.json", R"({"schema": "duoscope.sparsity/1"})", "not a DuoScope workspace");
+  expectError("number-schema.json", R"({"schema": 7, "runs": []})", "not a DuoScope workspace");
+  expectError("array.json", "[1, 2]", "not a DuoScope workspace");
+  expectError("no-runs.json", R"({"schema": "duoscope.workspace/2", "request": {}})", "'runs'");
+  expectError("bad-request.json", R"({"schema": "duoscope.workspace/2", "request": {"model": 3}, "runs": []})",
+              "model");
+  expectError("bad-runs-dir.json",
+              R"({"schema": "duoscope.workspace/2", "request": )" + duo::requestToJson(duo::PruneRequest{}).dump() +
+                  R"(, "runs": [], "runs_dir": 5})",
+              "runs_dir");
+}
+
+// A workspace of the older window (duoscope.workspace/1, its runs as duoscope.ui-run/1) loads
+// through core's conversion: the run becomes a run record with its metrics and times.
+void TestRunRecords::olderWorkspaceAndRunLoad() {
+  QTemporaryDir tmp;
+  const duo::PruneResult r = fakeResult(4.25, 0.6);
+  nlohmann::json records = nlohmann::json::array();
+  for (const duo::ProjRecord& p : r.records)
+    records.push_back({{"layer", p.layer}, {"proj", duo::projName(p.proj)}, {"weight_sparsity", p.weightSparsity},
+                       {"act_sparsity", p.actSparsity}, {"rel_error", p.relError},
+                       {"rel_error_mask_only", p.relErrorMaskOnly}, {"seconds", p.seconds}});
+  const nlohmann::json old = {
+      {"schema", "duoscope.ui-run/1"}, {"id", "run-20250301-123005-duogpt"}, {"when", "2025-03-01T12:30:05Z"},
+      {"measured_speedup", 1.7}, {"request", duo::requestToJson(r.request)}, {"sparsity", r.sparsity.toJson()},
+      {"records", records},
+      {"eval", {{"done", true}, {"perplexity", 4.25}, {"dense_perplexity", 3.5}, {"tokens", 4096}, {"windows", 16},
+                {"seqlen", 256}, {"accuracy", -1}, {"accuracy_norm", -1}, {"dense_accuracy", -1}, {"task_items", 0}}},
+      {"weight_sparsity", 0.5}, {"act_sparsity", 0.5}, {"predicted_speedup", 1.9},
+      {"seconds", {{"total", 12.5}, {"forward", 1}, {"stats", 2}, {"solve", 3}, {"eval", 4}}},
+      {"peak_rss_bytes", 77}, {"device", "cpu"}, {"provenance", r.provenance}};
+  const nlohmann::json ws1 = {{"schema", "duoscope.workspace/1"},
+                              {"current", {{"request", duo::requestToJson(r.request)}, {"sparsity", r.sparsity.toJson()}}},
+                              {"runs", {old}}};
+  const std::string path = tmp.filePath("old-ws.json").toStdString();
+  duo::writeFileAtomic(path, ws1.dump());
+  const duo::Workspace ws = duo::loadWorkspace(path);
+  QVERIFY(ws.request.sparsity == r.sparsity);
+  QCOMPARE(ws.runs.size(), size_t(1));
+  const duo::RunRecord& rec = ws.runs[0];
+  QCOMPARE(rec.id, std::string("run-20250301-123005-duogpt"));
+  QCOMPARE(rec.created, std::string("2025-03-01T12:30:05Z"));
+  QCOMPARE(rec.method, std::string("duogpt"));
+  QCOMPARE(rec.model.sha256, std::string("ab12"));
+  QCOMPARE(rec.data.seed, uint64_t(3));
+  QCOMPARE(rec.findMetric("perplexity", "pruned")->value, 4.25);
+  QCOMPARE(rec.findMetric("perplexity", "dense")->value, 3.5);
+  QCOMPARE(rec.findMetric("perplexity", "pruned")->data, std::string("kjv:eval"));
+  QCOMPARE(*rec.measuredSpeedup, 1.7);
+  QCOMPARE(rec.timings.at("solve"), 3.0);
+  QCOMPARE(rec.peakRssBytes, 77LL);
+  QCOMPARE(rec.records.size(), size_t(2));
+  QCOMPARE(rec.records[1].proj, duo::Proj::Down);
+  // A broken old run names its place in the file.
+  nlohmann::json broken = ws1;
+  broken["runs"][0].erase("records");
+  duo::writeFileAtomic(path, broken.dump());
+  try {
+    duo::loadWorkspace(path);
+    QFAIL("expected an error");
+  } catch (const duo::Error& e) {
+    QVERIFY2(QString(e.what()).contains("old-ws.json: runs[0]") && QString(e.what()).contains("records"), e.what());
+  }
+}
+
+void TestRunRecords::isoTimesBecomeUtc() {
+  QCOMPARE(duo::isoToUtc("2025-03-01T12:30:05Z"), std::string("2025-03-01T12:30:05Z"));
+  QCOMPARE(duo::isoToUtc("2025-03-01T12:30:05.123Z"), std::string("2025-03-01T12:30:05Z"));
+  QCOMPARE(duo::isoToUtc("2025-03-01T00:30:05+01:00"), std::string("2025-02-28T23:30:05Z"));
+  QCOMPARE(duo::isoToUtc("2025-03-01T23:30:05-02:30"), std::string("2025-03-02T02:00:05Z"));
+  QVERIFY(!duo::isoToUtc("2025-03-01T12:30:05").empty());  // local time: some UTC time
+  QCOMPARE(duo::isoToUtc("yesterday"), std::string());
+  QCOMPARE(duo::isoToUtc("2025-13-01T12:30:05Z"), std::string());
+  QCOMPARE(duo::isoToUtc("2025-03-01T12:30:05+1"), std::string());
 }
 
 QTEST_GUILESS_MAIN(TestRunRecords)

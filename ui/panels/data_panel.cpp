@@ -88,6 +88,11 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
   h->addWidget(new QLabel("×"));
   h->addWidget(m_seqlen, 1);
   form->addRow("Windows × tokens:", sizeRow);
+  m_advice = new QLabel;
+  m_advice->setObjectName("calibrationAdvice");
+  m_advice->setWordWrap(true);
+  m_advice->setVisible(false);
+  form->addRow(m_advice);
   m_seed = spin("seed", 0, 1 << 30, 0, "Seed for the choice of calibration windows (same seed, same run)");
   form->addRow("Seed:", m_seed);
 
@@ -142,6 +147,15 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
   connect(m_calib, &QComboBox::currentTextChanged, this, &DataPanel::changed);
   connect(m_evalSource, &QComboBox::currentTextChanged, this, &DataPanel::changed);
 }
+
+void DataPanel::setAdvice(const QString& text, bool enough) {
+  m_advice->setText(text);
+  m_advice->setToolTip(text);
+  m_advice->setStyleSheet(enough ? QString() : QStringLiteral("color: #b35900;"));
+  m_advice->setVisible(!text.isEmpty());
+}
+
+QString DataPanel::advice() const { return m_advice->text(); }
 
 void DataPanel::setModelDefaults(int64_t params, bool cuda) {
   defaultCalibration(params, cuda, &m_autoNsamples, &m_autoSeqlen);

@@ -9,6 +9,7 @@
 
 class QCheckBox;
 class QComboBox;
+class QLabel;
 class QLineEdit;
 class QSpinBox;
 
@@ -25,6 +26,10 @@ class DataPanel : public QWidget {
   void showRequest(const PruneRequest& req);
   // The defaults for this model on this machine, shown as the "auto" text of the spin boxes.
   void setModelDefaults(int64_t params, bool cuda);
+  // The calibration's token count against what the method needs on the open model (core's
+  // adviseCalibration), under the window count; a warning colour when it is not enough.
+  void setAdvice(const QString& text, bool enough);
+  QString advice() const;
 
   // Sets the multiple-choice task (and turns evaluation on).
   void setTaskFile(const QString& path);
@@ -50,6 +55,7 @@ class DataPanel : public QWidget {
   QComboBox* m_evalSource;
   QSpinBox* m_maxWindows;
   QLineEdit* m_task;
+  QLabel* m_advice;
   int m_autoNsamples = 0;
   int m_autoSeqlen = 0;
 };

@@ -112,14 +112,14 @@ void RunPanel::setMeasureSpeedup(bool on) { m_measure->setChecked(on); }
 bool RunPanel::keepWeights() const { return m_keep->isChecked(); }
 void RunPanel::setKeepWeights(bool on) { m_keep->setChecked(on); }
 
-void RunPanel::onFinished(const PruneResult& r, const SpeedCheck& speed, double timedSpeedup) {
+void RunPanel::onFinished(const RunOutcome& outcome) {
+  const PruneResult& r = outcome.result;
   m_bar->setRange(0, 1000);
   m_bar->setValue(1000);
   m_bar->setFormat("done");
   m_stage->setText(QString("Done: %1 in %2").arg(methodName(r.request.method), formatDuration(r.secondsTotal)));
   m_eta->clear();
-  RunEntry e = entryOf(recordOf(r, speed, timedSpeedup));
-  showRun(e.record, "This run");
+  showRun(outcome.record, "This run");
 }
 
 void RunPanel::clearResult() {

@@ -32,8 +32,8 @@ class RunPanel : public QWidget {
  public Q_SLOTS:
   void onStarted();
   void onProgress(const duo::ui::JobProgress& p);
-  // timedSpeedup: the timing profile's prediction for the run (0: no profile loaded).
-  void onFinished(const duo::PruneResult& r, const duo::SpeedCheck& speed, double timedSpeedup = 0);
+  // The run as stored: its record (with the timing profile's prediction and the measured speed).
+  void onFinished(const duo::RunOutcome& outcome);
   // A stored run's numbers (Load), named as such; clear() empties the result (new model, new run).
   void showRun(const duo::RunRecord& record, const QString& label);
   void clearResult();

@@ -13,6 +13,10 @@ RunsPlot::RunsPlot(QWidget* parent) : PlotBase(parent) {
   m_front->setName("Pareto front");
   m_front->setPen(QPen(QColor(120, 120, 120), 1.5, Qt::DashLine));
   m_front->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, QPen(QColor(120, 120, 120), 1.2), Qt::NoBrush, 13));
+  m_heldOut = addGraph();
+  m_heldOut->setName("perplexity on held-out text (other domains than the calibration's)");
+  m_heldOut->setLineStyle(QCPGraph::lsNone);
+  m_heldOut->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, QPen(QColor(148, 103, 189), 1.6), Qt::NoBrush, 14));
   m_predicted = addGraph();
   m_predicted->setName("speedup predicted (bytes model)");
   m_predicted->setLineStyle(QCPGraph::lsNone);
@@ -45,6 +49,11 @@ RunsPlot::RunsPlot(QWidget* parent) : PlotBase(parent) {
   setMetric(Metric::Perplexity);
 }
 
+void RunsPlot::setDomain(Domain d) {
+  m_domain = d;
+  setRuns(m_runs);
+}
+
 void RunsPlot::setMetric(Metric m) {
   m_metric = m;
   yAxis->setLabel(m == Metric::Perplexity ? "perplexity (lower is better)" : "accuracy % (higher is better)");
@@ -75,7 +84,11 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
   double denseMetric = -1;
   for (const RunEntry& r : runs) {
     double metric = -1;
+    QString domain;
     if (m_metric == Metric::Perplexity && r.perplexity() >= 0) {
+      domain = r.perplexityDomain();
+      const bool heldOut = domain == "held-out" || domain == "mixed";
+      if ((m_domain == Domain::InDomain && domain != "in-domain") || (m_domain == Domain::HeldOut && !heldOut)) continue;
       metric = r.perplexity();
       if (r.metric("perplexity", "dense") > 0) denseMetric = r.metric("perplexity", "dense");
     } else if (m_metric == Metric::Accuracy && r.accuracy() >= 0) {
@@ -84,17 +97,21 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
     }
     const double predicted = r.record.predictedSpeedup;
     if (metric < 0 || !std::isfinite(metric) || predicted <= 0) continue;
-    m_points.append({predicted, metric, r.id, r.label()});
+    m_points.append({predicted, metric, r.id, r.label(), domain});
   }
   std::stable_sort(m_points.begin(), m_points.end(), [](const Point& a, const Point& b) { return a.speedup < b.speedup; });
 
-  QVector<double> px, py, mx, my, ux, uy;
+  QVector<double> px, py, mx, my, ux, uy, hx, hy;
   QVector<double> errLow, errHigh;
   QVector<QPointF> pts;
   for (const Point& p : m_points) {
     px.append(p.speedup);
     py.append(p.metric);
     pts.append({p.speedup, p.metric});
+    if (p.domain == "held-out" || p.domain == "mixed") {
+      hx.append(p.speedup);
+      hy.append(p.metric);
+    }
   }
   for (const RunEntry& r : runs)
     if (r.measuredSpeedup() > 0) {
@@ -114,6 +131,7 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
   m_measured->setData(mx, my);
   m_spread->setData(errLow, errHigh);
   m_untrusted->setData(ux, uy);
+  m_heldOut->setData(hx, hy);
   // Legend entries only for what is drawn.
   const auto legendIf = [](QCPAbstractPlottable* p, bool shown) {
     if (shown) p->addToLegend();
@@ -121,6 +139,7 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
   };
   legendIf(m_measured, !mx.isEmpty());
   legendIf(m_untrusted, !ux.isEmpty());
+  legendIf(m_heldOut, !hx.isEmpty());
   m_paretoIds.clear();
   QVector<double> fx, fy;
   for (int i : paretoFront(pts, m_metric == Metric::Perplexity)) {
@@ -160,9 +179,13 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
       data.insert(m_metric == Metric::Perplexity ? r.perplexityData() : r.taskName());
       models.insert(r.modelName());
     }
+  const QString which = m_metric != Metric::Perplexity    ? "accuracy"
+                        : m_domain == Domain::InDomain ? "in-domain perplexity"
+                        : m_domain == Domain::HeldOut  ? "held-out perplexity"
+                                                       : "perplexity";
   setTitle(QString("Runs%1 · %2%3 vs decode speedup · %4 run%5")
                .arg(models.size() == 1 ? " of " + *models.begin() : models.size() > 1 ? QString(" of %1 models").arg(models.size()) : QString())
-               .arg(m_metric == Metric::Perplexity ? "perplexity" : "accuracy")
+               .arg(which)
                .arg(data.size() == 1 ? " on " + *data.begin() : QString())
                .arg(m_points.size())
                .arg(m_points.size() == 1 ? "" : "s"));
@@ -195,7 +218,9 @@ void RunsPlot::mouseMoveEvent(QMouseEvent* e) {
   const Point& p = m_points[i];
   QToolTip::showText(e->globalPosition().toPoint(),
                      QString("%1\n%2 %3 at %4× predicted\nclick to load this run")
-                         .arg(p.label, m_metric == Metric::Perplexity ? "perplexity" : "accuracy")
+                         .arg(p.label, m_metric == Metric::Perplexity
+                                           ? "perplexity" + (p.domain.isEmpty() ? QString() : " (" + p.domain + ")")
+                                           : QString("accuracy"))
                          .arg(p.metric, 0, 'f', m_metric == Metric::Perplexity ? 3 : 1)
                          .arg(p.speedup, 0, 'f', 2),
                      this);

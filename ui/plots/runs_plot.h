@@ -4,7 +4,9 @@
 // measurement whose check raised a flag (cache-resident model, starved dense baseline, noise) is
 // a grey crossed square of its own legend entry, never a plain number. The Pareto front (faster and
 // better than every other run) is drawn as a line through ringed points, and is in the legend only
-// when it is drawn.
+// when it is drawn. A perplexity measured on text held out from the run's calibration corpus
+// (another domain, core's domainRelation) is ringed in its own legend entry, and the plot can
+// show only in-domain or only held-out results, so the two can be compared (docs/corpus.md).
 // Clicking a point emits runClicked(id).
 #pragma once
 #include <QVector>
@@ -18,11 +20,16 @@ class RunsPlot : public PlotBase {
   Q_OBJECT
  public:
   enum class Metric { Perplexity, Accuracy };
+  // Which perplexities to show: all, those on the calibration's own domains ("in-domain"), or
+  // those on text of other domains ("held-out" and "mixed"). Accuracy is not filtered.
+  enum class Domain { All, InDomain, HeldOut };
 
   explicit RunsPlot(QWidget* parent = nullptr);
 
   void setMetric(Metric m);
   Metric metric() const { return m_metric; }
+  void setDomain(Domain d);
+  Domain domain() const { return m_domain; }
   void setRuns(const QVector<RunEntry>& runs);
 
   // Ids of the runs on the Pareto front, fastest first (for tests and the runs list).
@@ -32,6 +39,7 @@ class RunsPlot : public PlotBase {
   QCPGraph* untrusted() const { return m_untrusted; }
   QCPErrorBars* measuredSpread() const { return m_spread; }
   QCPGraph* front() const { return m_front; }
+  QCPGraph* heldOut() const { return m_heldOut; }  // rings on the held-out points
 
   // Indices into `points` of the Pareto-optimal ones: no other point has speedup >= and metric
   // better-or-equal with one of them strictly better. `lowerIsBetter` for perplexity.
@@ -47,10 +55,12 @@ class RunsPlot : public PlotBase {
   struct Point {
     double speedup, metric;
     QString id, label;
+    QString domain;  // the perplexity's domainRelation ("" for accuracy)
   };
   int nearest(const QPointF& pixel, double maxDistance) const;
 
   Metric m_metric = Metric::Perplexity;
+  Domain m_domain = Domain::All;
   QVector<RunEntry> m_runs;
   QVector<Point> m_points;  // same order as m_predicted's data (sorted by speedup)
   QStringList m_paretoIds;
@@ -59,6 +69,7 @@ class RunsPlot : public PlotBase {
   QCPGraph* m_untrusted;
   QCPErrorBars* m_spread;
   QCPGraph* m_front;
+  QCPGraph* m_heldOut;
   QCPGraph* m_dense;
 };
 

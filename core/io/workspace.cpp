@@ -1,34 +1,23 @@
-#include "ui/exporter.h"
+#include "core/io/workspace.h"
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
-#include "ui/core_types.h"
-#include "ui/legacy_runs.h"
+#include "core/io/legacy_runs.h"
 
-namespace duo::ui {
+namespace duo {
 
 using nlohmann::json;
 
-RunRecord recordOfRequest(const PruneRequest& request, const std::vector<ProjRecord>& records) {
-  PruneResult r;  // the settings only: core's conversion fills the record's model, data, options
-  r.request = request;
-  r.sparsity = request.sparsity;
-  r.records = records;
-  RunRecord rec = RunRecord::fromJson(r.toJson(), "the window's settings");
-  rec.model.layers = request.sparsity.numLayers();
-  return rec;
-}
-
-void saveWorkspace(const QString& path, const Workspace& ws) {
+void saveWorkspace(const std::string& path, const Workspace& ws) {
   json runs = json::array();
   for (const RunRecord& r : ws.runs) runs.push_back(r.toJson());
   json j = {{"schema", kWorkspaceSchema}, {"request", requestToJson(ws.request)}, {"runs", runs}};
-  if (!ws.runsDir.isEmpty()) j["runs_dir"] = ss(ws.runsDir);
-  writeFileAtomic(ss(path), j.dump(1) + "\n");
+  if (!ws.runsDir.empty()) j["runs_dir"] = ws.runsDir;
+  writeFileAtomic(path, j.dump(1) + "\n");
 }
 
-Workspace loadWorkspace(const QString& path) {
-  const std::string src = ss(path);
+Workspace loadWorkspace(const std::string& path) {
+  const std::string& src = path;
   json j;
   try {
     j = json::parse(readFile(src));
@@ -37,10 +26,12 @@ Workspace loadWorkspace(const QString& path) {
   } catch (const std::exception& e) {
     fail(src, ": not JSON (", e.what(), ")");
   }
-  const std::string schema = j.is_object() ? j.value("schema", "") : std::string();
+  const std::string schema =
+      j.is_object() && j.contains("schema") && j["schema"].is_string() ? j["schema"].get<std::string>() : std::string();
   constexpr const char* kV1 = "duoscope.workspace/1";
   DUO_CHECK(schema == kWorkspaceSchema || schema == kV1, src, ": not a DuoScope workspace (schema ",
-            j.is_object() ? j.value("schema", json()).dump() : std::string("missing"), ", expected ", kWorkspaceSchema,
+            j.is_object() && j.contains("schema") ? j["schema"].dump() : std::string("missing"), ", expected ",
+            kWorkspaceSchema,
             ")");
   Workspace ws;
   DUO_CHECK(j.contains("runs") && j["runs"].is_array(), src, ": missing array 'runs'");
@@ -52,18 +43,18 @@ Workspace loadWorkspace(const QString& path) {
     if (j["current"].contains("sparsity"))
       ws.request.sparsity = SparsityConfig::fromJson(j["current"]["sparsity"], -1, src + ": current.sparsity");
     int i = 0;
-    for (const json& r : j["runs"]) ws.runs.append(legacyRunToRecord(r, src + ": runs[" + std::to_string(i++) + "]"));
+    for (const json& r : j["runs"]) ws.runs.push_back(legacyRunToRecord(r, src + ": runs[" + std::to_string(i++) + "]"));
     return ws;
   }
   DUO_CHECK(j.contains("request"), src, ": missing field 'request'");
   ws.request = requestFromJson(j["request"], src + ": request");
   if (j.contains("runs_dir")) {
     DUO_CHECK(j["runs_dir"].is_string(), src, ": 'runs_dir' must be a string");
-    ws.runsDir = qs(j["runs_dir"].get<std::string>());
+    ws.runsDir = j["runs_dir"].get<std::string>();
   }
   int i = 0;
-  for (const json& r : j["runs"]) ws.runs.append(RunRecord::fromJson(r, src + ": runs[" + std::to_string(i++) + "]"));
+  for (const json& r : j["runs"]) ws.runs.push_back(RunRecord::fromJson(r, src + ": runs[" + std::to_string(i++) + "]"));
   return ws;
 }
 
-}  // namespace duo::ui
+}  // namespace duo

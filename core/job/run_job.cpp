@@ -1,0 +1,158 @@
+#include "core/job/run_job.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <optional>
+#include <system_error>
+
+#include "core/common/device.h"
+#include "core/common/error.h"
+#include "core/common/paths.h"
+#include "core/io/run_store.h"
+#include "core/job/calibration_advice.h"
+#include "core/job/decode_estimate.h"
+#include "core/model/io/loader.h"
+#include "core/perf/decode_bench.h"
+
+namespace duo {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A folder under the system's temporary directory, removed with everything in it on destruction.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::string pattern = (fs::temp_directory_path() / "duoscope-measure-XXXXXX").string();
+    DUO_CHECK(mkdtemp(pattern.data()) != nullptr, "measure speed: cannot create a temporary folder like ", pattern);
+    m_path = pattern;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(m_path, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return m_path; }
+
+ private:
+  std::string m_path;
+};
+
+// The run's marker in the store while it runs; removed however the run ends that this process sees.
+class MarkerGuard {
+ public:
+  MarkerGuard(const RunStore* store, const PruneRequest& req) : m_store(store) {
+    if (!m_store) return;
+    m_marker.model = req.model;
+    m_marker.method = methodName(req.method);
+    m_marker.outDir = req.outDir;
+    m_store->beginRun(m_marker);
+  }
+  ~MarkerGuard() {
+    if (!m_store) return;
+    try {
+      m_store->endRun(m_marker.id);
+    } catch (...) {  // a marker that cannot be removed lists as interrupted: no reason to fail the run
+    }
+  }
+  MarkerGuard(const MarkerGuard&) = delete;
+  MarkerGuard& operator=(const MarkerGuard&) = delete;
+  const std::string& id() const { return m_marker.id; }
+
+ private:
+  const RunStore* m_store;
+  RunMarker m_marker;
+};
+
+}  // namespace
+
+RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
+                  const std::function<void(const ProjRecord&)>& onRecord) {
+  const bool lead = req.prune.dist.rank == 0;  // measures, marks and records; the other ranks compute only
+  resetPeakRss();
+  std::optional<RunStore> store;
+  if (lead && !req.runsDir.empty()) store.emplace(req.runsDir);
+  const MarkerGuard marker(store ? &*store : nullptr, req.prune);
+
+  PruneRequest prune = req.prune;
+  const bool measure = lead && req.measureSpeed;
+  std::optional<ScratchDir> scratch;  // measuring needs the pruned checkpoint on disk
+  if (measure && prune.outDir.empty()) {
+    scratch.emplace();
+    prune.outDir = scratch->path() + "/pruned";
+  }
+
+  RunOutcome out;
+  out.result = runPrune(prune, progress, onRecord);
+  if (!lead) return out;
+
+  const bool timed = req.timing && !req.timing->empty();
+  if (timed) {
+    try {
+      const ModelConfig mc = loadModelConfig(resolveModelPath(prune.model));
+      out.calibratedSpeedup = predictDecodeFor(mc, out.result.sparsity, req.timing.get()).speedup;
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const std::exception& e) {
+      out.timingError = e.what();  // e.g. the profile has no line for this model's shapes
+    }
+  }
+  if (measure) {
+    reportProgress(progress, {"bench", "decode speed", 0, 1});
+    try {
+      const perf::DecodeBenchResult m = perf::measureCheckpointDecode(
+          prune.outDir, progress, req.timing ? *req.timing : perf::TimingProfile{});
+      out.speed = m.check;
+      out.cacheResident = m.cacheResident;
+    } catch (const Cancelled&) {
+      throw;
+    } catch (const std::exception& e) {
+      out.measureError = e.what();
+    }
+  }
+  if (scratch) out.result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`
+
+  out.json = out.result.toJson();
+  try {
+    const ModelConfig mc = loadModelConfig(resolveModelPath(prune.model));  // headers only
+    out.json["calibration"] =
+        adviseCalibration(mc, out.result.request.method, out.result.request.nsamples, out.result.request.seqlen)
+            .toJson();
+  } catch (const std::exception&) {  // the run read this model; a vanished file only costs the advice
+  }
+  if (out.calibratedSpeedup > 0) {
+    out.json["calibrated_speedup"] = out.calibratedSpeedup;
+    out.json["timing"] = req.timing->source;
+  }
+  if (out.speed.measured()) {
+    out.json["measured_speedup"] = out.speed.speedup;
+    out.json["cache_resident"] = out.cacheResident;
+    out.json["speed_check"] = out.speed.toJson();
+  }
+  out.record = RunRecord::fromJson(out.json, "the finished run");
+  out.record.id.clear();
+  if (store && req.saveRecord) {
+    out.record.id = marker.id();  // the id the marker announced
+    out.json["run_id"] = store->save(out.record);
+  }
+  if (req.strict) {
+    DUO_CHECK(out.timingError.empty(), "timing profile ", req.timing ? req.timing->name() : std::string(), ": ",
+              out.timingError);
+    DUO_CHECK(out.measureError.empty(), "measuring the decode speed of ", prune.outDir, ": ", out.measureError);
+  }
+  return out;
+}
+
+RunRecord recordOfRequest(const PruneRequest& request, const std::vector<ProjRecord>& records) {
+  PruneResult r;  // the settings only: core's conversion fills the record's model, data, options
+  r.request = request;
+  r.sparsity = request.sparsity;
+  r.records = records;
+  RunRecord rec = RunRecord::fromJson(r.toJson(), "the window's settings");
+  rec.model.layers = request.sparsity.numLayers();
+  return rec;
+}
+
+}  // namespace duo
