@@ -12,6 +12,7 @@ JobController::JobController(QObject* parent) : QObject(parent) {
   qRegisterMetaType<duo::ui::JobProgress>("duo::ui::JobProgress");
   qRegisterMetaType<QVector<duo::ProjRecord>>("QVector<duo::ProjRecord>");
   qRegisterMetaType<duo::RunOutcome>("duo::RunOutcome");
+  qRegisterMetaType<duo::RunRequest>("duo::RunRequest");
   m_flushTimer.setSingleShot(true);
   m_flushTimer.setInterval(kFlushMs);
   connect(&m_flushTimer, &QTimer::timeout, this, &JobController::flush);

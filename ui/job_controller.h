@@ -108,3 +108,4 @@ class JobController : public QObject {
 
 Q_DECLARE_METATYPE(duo::ui::JobProgress)
 Q_DECLARE_METATYPE(duo::RunOutcome)
+Q_DECLARE_METATYPE(duo::RunRequest)

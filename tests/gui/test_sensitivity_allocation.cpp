@@ -338,7 +338,7 @@ class TestSensitivityAllocation : public QObject {
     QSignalSpy stored(&w, &MainWindow::runStored);
     w.findChild<QPushButton*>("applyAndRun")->click();
     QCOMPARE(started.count(), 1);
-    QVERIFY(started.first().first().value<duo::PruneRequest>().sparsity == alloc);
+    QVERIFY(started.first().first().value<duo::RunRequest>().prune.sparsity == alloc);
     const QString error = waitForRun(w, 300000);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     const duo::RunRecord rec = duo::RunStore(m_tmp.filePath("runs").toStdString()).load("latest");

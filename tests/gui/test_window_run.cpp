@@ -28,6 +28,7 @@
 #include "ui/compare_dialog.h"
 #include "ui/job_controller.h"
 #include "ui/main_window.h"
+#include "ui/panels/data_panel.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/sparsity_table.h"
 #include "ui/plots/error_heatmap.h"
@@ -64,6 +65,9 @@ class TestWindowRun : public QObject {
     QCOMPARE(w.sparsityTable()->config().at(0, duo::Proj::V).weight, 0.6);
     QCOMPARE(w.sparsityTable()->config().at(1, duo::Proj::Gate).act, 0.3);
     setSmallData(w, 8);
+    // The Data tab states the 8 x 64 tokens against DuoGPT's advice for this model, as prune does.
+    QVERIFY2(w.dataPanel()->advice().startsWith("512 calibration tokens (8 x 64); DuoGPT advises at least 4,800"),
+             qPrintable(w.dataPanel()->advice()));
     w.runPanel()->setMeasureSpeedup(true);
     QSignalSpy finished(w.job(), &JobController::finished);
     w.action("actionCalibrate")->trigger();

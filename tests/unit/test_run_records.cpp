@@ -342,6 +342,12 @@ void TestRunRecords::cliPruneAndEvalReportSpeed() {
     const duo::RunRecord rec = duo::RunStore(d.toStdString()).load(j["run_id"].get<std::string>());
     QVERIFY(rec.outDir.empty());
     QVERIFY(rec.measuredSpeedup && *rec.measuredSpeedup == j["measured_speedup"].get<double>());
+    // 8 x 64 tokens are far below DuoGPT's advice for the tiny model (10 x its FFN width, 480).
+    QCOMPARE(j["calibration"]["tokens"].get<int64_t>(), int64_t(512));
+    QCOMPARE(j["calibration"]["widest_input"].get<int64_t>(), int64_t(480));
+    QCOMPARE(j["calibration"]["advised_tokens"].get<int64_t>(), int64_t(4800));
+    QCOMPARE(j["calibration"]["enough"].get<bool>(), false);
+    QVERIFY2(err.contains("warning: 512 calibration tokens (8 x 64); DuoGPT advises at least 4,800"), err.constData());
   }
   QCOMPARE(runCli({"prune", "--model", "tiny", "--nsamples", "8", "--seqlen", "64", "--out", ck, "--measure-speed",
                    "--runs-dir", d, "--json"},

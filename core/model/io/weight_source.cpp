@@ -91,19 +91,27 @@ void dropPages(const uint8_t* p, int64_t n) {
   if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
 }
 
-// Non-finite test on raw storage: f32 exponent all ones; f16 0x7C00; bf16 0x7F80.
+// Non-finite test on raw storage: f32 exponent all ones; f16 0x7C00; bf16 0x7F80. The bytes need
+// not be aligned to the element (a safetensors header of odd length puts the data at an odd
+// offset), so elements are read with memcpy, which compiles to plain unaligned loads.
 int64_t countNonFinite(const RawTensor& r) {
   const auto type = static_cast<GgmlType>(r.type);
   std::atomic<int64_t> bad{0};
   at::parallel_for(0, r.elements, 1 << 16, [&](int64_t b, int64_t e) {
     int64_t local = 0;
     if (type == GgmlType::F32) {
-      const auto* x = reinterpret_cast<const uint32_t*>(r.bytes);
-      for (int64_t i = b; i < e; ++i) local += (x[i] & 0x7F800000u) == 0x7F800000u;
+      for (int64_t i = b; i < e; ++i) {
+        uint32_t x;
+        std::memcpy(&x, r.bytes + 4 * i, sizeof x);
+        local += (x & 0x7F800000u) == 0x7F800000u;
+      }
     } else {
-      const auto* x = reinterpret_cast<const uint16_t*>(r.bytes);
       const uint16_t m = type == GgmlType::F16 ? 0x7C00 : 0x7F80;
-      for (int64_t i = b; i < e; ++i) local += (x[i] & m) == m;
+      for (int64_t i = b; i < e; ++i) {
+        uint16_t x;
+        std::memcpy(&x, r.bytes + 2 * i, sizeof x);
+        local += (x & m) == m;
+      }
     }
     if (local > 0) bad += local;
   });
