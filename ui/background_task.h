@@ -25,6 +25,9 @@ namespace duo::ui {
 // How the window shows one kind of background work, and what it does when that work ends in a
 // way other than with its value (all on the GUI thread; empty functions are skipped).
 struct TaskSpec {
+  TaskSpec() = default;
+  TaskSpec(QString name, QString busyText, QString failTitle)
+      : name(std::move(name)), busyText(std::move(busyText)), failTitle(std::move(failTitle)) {}
   QString name;         // "sensitivity": the status bar's "Cancelled sensitivity", "sensitivity failed"
   QString busyText;     // "Estimating sensitivity..."
   QString failTitle;    // the error dialog's title: "Sensitivity failed"

@@ -166,12 +166,8 @@ void MainWindow::exportCheckpoint(const QString& given, const QString& format) {
   if (run && !run->checkpointDir().isEmpty()) {
     // The run's own weights, rewritten in the format asked for: no calibration, no new run.
     const QString from = run->checkpointDir(), label = run->label();
-    TaskSpec spec;
-    spec.name = "checkpoint";
-    spec.busyText = "Writing the pruned checkpoint...";
-    spec.failTitle = "Could not write the pruned checkpoint";
     m_task->start<QString>(
-        spec,
+        TaskSpec{"checkpoint", "Writing the pruned checkpoint...", "Could not write the pruned checkpoint"},
         [from, dir, format](const ProgressFn& progress) {
           copyCheckpoint(ss(from), ss(dir), ss(format), progress);
           return dir;

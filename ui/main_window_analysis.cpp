@@ -36,10 +36,7 @@ void MainWindow::runSensitivity() {
   req.options.damping = pr.damp;
   req.options.blockSize = pr.blockSize;
   m_plots->setCurrentWidget(m_sensPanel);
-  TaskSpec spec;
-  spec.name = "sensitivity";
-  spec.busyText = "Estimating sensitivity...";
-  spec.failTitle = "Sensitivity failed";
+  TaskSpec spec{"sensitivity", "Estimating sensitivity...", "Sensitivity failed"};
   spec.onStarted = [this] { m_sensPanel->onStarted(); };
   spec.onProgress = [this](const JobProgress& p) { m_sensPanel->onProgress(p); };
   spec.onCancelled = [this] { m_sensPanel->onCancelled(); };
@@ -61,12 +58,8 @@ void MainWindow::makeTask(const QString& given, const QString& sourceGiven, int 
   }
   ClozeOptions opts;
   opts.items = items;  // 200: about 800 scored continuations, a few seconds on the tiny model
-  TaskSpec spec;
-  spec.name = "task";
-  spec.busyText = "Making a task...";
-  spec.failTitle = "Could not make the task";
   m_task->start<QString>(
-      spec,
+      TaskSpec{"task", "Making a task...", "Could not make the task"},
       [path, source, opts](const ProgressFn& progress) {
         reportProgress(progress, {"task", "reading " + ss(source), 0, 2});  // cancellable before and after reading
         const CorpusText text = loadCorpus(ss(source));

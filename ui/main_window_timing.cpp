@@ -76,12 +76,8 @@ void MainWindow::measureTimingProfile(const QString& given) {
   perf::CalibrateConfig config;
   config.model = model;
   config.threads = 0;  // what decoding in this process uses
-  TaskSpec spec;
-  spec.name = "timing";
-  spec.busyText = "Timing our kernels in the model's decode step...";
-  spec.failTitle = "Could not measure the timing profile";
   m_task->start<QString>(
-      spec,
+      TaskSpec{"timing", "Timing our kernels in the model's decode step...", "Could not measure the timing profile"},
       [config, path](const ProgressFn& progress) {
         const perf::CalibrationResult r = perf::calibrateTiming(config, progress);
         perf::saveTimingProfile(ss(path), r.profile, r.points);
