@@ -11,7 +11,9 @@ DUO_BUILD_DIR="$asan" bash "$root/scripts/build.sh" -DDUO_SANITIZE=address,undef
 built=$(date +%s)
 echo "test-sanitize: build took $((built - start)) s"
 rc=0
-ctest --test-dir "$asan" -L "unit|model" --output-on-failure --timeout 3000 --output-junit ctest-junit.xml || rc=1
+# Two tests at a time: test_streaming alone takes about 16 minutes under the sanitizers, which the
+# other tests then share the second core with.
+ctest --test-dir "$asan" -L "unit|model" -j2 --output-on-failure --timeout 3000 --output-junit ctest-junit.xml || rc=1
 python3 "$root/scripts/ctest_skips.py" "$asan" ctest-junit.xml --allow cuda || rc=1
 echo "test-sanitize: tests took $(( $(date +%s) - built )) s"
 exit $rc
