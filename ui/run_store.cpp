@@ -30,6 +30,18 @@ QString RunEntry::perplexityDomain() const {
   return m ? qs(record.domainOf(*m)) : QString();
 }
 
+QVector<RunEntry::DomainPerplexity> RunEntry::perplexities() const {
+  QVector<DomainPerplexity> out;
+  for (const RunMetric& m : record.metrics) {
+    if (m.kind != "perplexity" || m.model != "pruned") continue;
+    double dense = -1;
+    for (const RunMetric& d : record.metrics)
+      if (d.kind == "perplexity" && d.model == "dense" && d.data == m.data) dense = d.value;
+    out.append({m.value, dense, qs(m.data), qs(record.domainOf(m))});
+  }
+  return out;
+}
+
 QString RunEntry::taskName() const {
   const RunMetric* m = record.findMetric("acc", "pruned");
   return m ? qs(m->data) : QString();

@@ -37,6 +37,13 @@ struct RunEntry {
   QString perplexityData() const;
   // The perplexity's data against the calibration corpus: "in-domain", "held-out", "mixed" ("" without one).
   QString perplexityDomain() const;
+  // The pruned model's perplexities with their corpus's relation to the calibration corpus, in the
+  // record's order (the first is perplexity()).
+  struct DomainPerplexity {
+    double value, dense;  // dense: -1 when the record has none for that corpus
+    QString data, domain;
+  };
+  QVector<DomainPerplexity> perplexities() const;
   QString taskName() const;
   double secondsTotal() const;
   // The run's settings as a request: `base` (the window's current request) with the record's

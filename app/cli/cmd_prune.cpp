@@ -3,6 +3,7 @@
 
 #include "app/cli/cli.h"
 #include "core/data/corpus.h"
+#include "core/data/domains.h"
 #include "app/cli/dist.h"
 #include "core/common/device.h"
 #include "core/common/error.h"
@@ -31,6 +32,7 @@ struct PruneArgs {
   bool noRecord = false;
   bool measureSpeed = false;  // time the written checkpoint's decode (core/perf/decode_bench)
   std::string timing;         // a timing profile: calibrated_speedup, and the measured decode's kernel choice
+  std::vector<std::string> alsoEval;  // more evaluation corpora
   bool plan = false;          // print the memory plan and stop
   bool noMemoryCheck = false;
   double shardGb = 5.0;
@@ -77,6 +79,10 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_flag("--no-memory-check", a->noMemoryCheck, "Run even when the memory plan says it does not fit");
   cmd->add_flag("--eval", a->req.eval, "Evaluate perplexity (pruned and dense) with the activation rule on");
   cmd->add_option("--eval-text", a->req.evalSource, std::string("Evaluation corpus: ") + duo::kCorpusSourcesHelp);
+  cmd->add_option("--also-eval", a->alsoEval,
+                  "More evaluation corpora (repeatable), each reported with its own dense perplexity and whether it "
+                  "is in-domain or held out (also_eval); needs --eval")
+      ->take_all();
   cmd->add_option("--eval-seqlen", a->req.evalSeqlen, "Evaluation window (default: calibration seqlen)");
   cmd->add_option("--max-windows", a->req.maxWindows, "Evaluate at most this many windows (0 = all)");
   cmd->add_option("--task", a->req.taskFile, "Multiple-choice task JSONL for accuracy (ours or lm-eval's datasets)");
@@ -108,6 +114,7 @@ Registrar reg("prune", [](CLI::App& app) {
     req.nm = parseNm(a->nm);
     if (!a->config.empty()) req.sparsityFile = a->config;
     DUO_CHECK(req.taskFile.empty() || req.eval, "--task needs --eval (accuracy is part of the evaluation)");
+    DUO_CHECK(a->alsoEval.empty() || req.eval, "--also-eval needs --eval");
     DUO_CHECK(a->shardGb > 0, "--shard-size ", a->shardGb, " must be positive");
     req.maxShardBytes = static_cast<int64_t>(a->shardGb * 1e9);
     req.memoryCheck = !a->noMemoryCheck;
@@ -135,6 +142,7 @@ Registrar reg("prune", [](CLI::App& app) {
     RunRequest run;
     run.prune = req;
     run.measureSpeed = a->measureSpeed;
+    run.alsoEval = a->alsoEval;
     if (!timing.empty()) run.timing = std::make_shared<const perf::TimingProfile>(timing);
     if (!a->noRecord) run.runsDir = a->runsDir.empty() ? RunStore::defaultDir() : a->runsDir;
     auto progress = progressBar(!lead);
@@ -152,6 +160,9 @@ Registrar reg("prune", [](CLI::App& app) {
     if (r.eval.done)
       std::cout << "perplexity " << r.eval.perplexity << " (dense " << r.eval.densePerplexity << ") over "
                 << r.eval.tokens << " tokens\n";
+    for (const AlsoEval& e : outcome.alsoEvals)
+      std::cout << "perplexity " << e.perplexity << " (dense " << e.densePerplexity << ") on " << e.corpus << ", "
+                << domainRelation(r.request.calibSource, e.corpus) << "\n";
     if (!r.eval.taskName.empty())
       std::cout << "accuracy " << r.eval.accuracy << " (dense " << r.eval.denseAccuracy << "), acc_norm "
                 << r.eval.accuracyNorm << " (dense " << r.eval.denseAccuracyNorm << ") on " << r.eval.taskItems

@@ -10,7 +10,9 @@
 #include "core/common/error.h"
 #include "core/common/paths.h"
 #include "core/io/run_store.h"
+#include "core/data/domains.h"
 #include "core/job/calibration_advice.h"
+#include "core/job/eval_job.h"
 #include "core/job/decode_estimate.h"
 #include "core/model/io/loader.h"
 #include "core/perf/decode_bench.h"
@@ -78,8 +80,10 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
 
   PruneRequest prune = req.prune;
   const bool measure = lead && req.measureSpeed;
-  std::optional<ScratchDir> scratch;  // measuring needs the pruned checkpoint on disk
-  if (measure && prune.outDir.empty()) {
+  const bool alsoEval = lead && !req.alsoEval.empty();
+  DUO_CHECK(req.alsoEval.empty() || prune.eval, "more evaluation corpora need the evaluation on (--eval)");
+  std::optional<ScratchDir> scratch;  // measuring and evaluating again need the pruned checkpoint on disk
+  if ((measure || alsoEval) && prune.outDir.empty()) {
     scratch.emplace();
     prune.outDir = scratch->path() + "/pruned";
   }
@@ -98,6 +102,23 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
     } catch (const std::exception& e) {
       out.timingError = e.what();  // e.g. the profile has no line for this model's shapes
     }
+  }
+  for (size_t i = 0; alsoEval && i < req.alsoEval.size(); ++i) {
+    const std::string& corpus = req.alsoEval[i];
+    reportProgress(progress, {"eval", "also on " + corpus, static_cast<int64_t>(i), static_cast<int64_t>(req.alsoEval.size())});
+    EvalRequest e;
+    e.corpus = corpus;
+    e.seqlen = out.result.request.evalSeqlen;
+    e.maxWindows = prune.maxWindows;
+    e.device = prune.device;
+    e.memoryCheck = prune.memoryCheck;
+    e.model = prune.outDir;  // the pruned checkpoint: its activation rule on
+    const nlohmann::json pruned = runEval(e, progress).json;
+    e.model = prune.model;  // the dense model
+    const nlohmann::json dense = runEval(e, progress).json;
+    out.alsoEvals.push_back({corpus, pruned.at("perplexity").get<double>(), dense.at("perplexity").get<double>(),
+                             pruned.at("tokens").get<int64_t>(), pruned.at("windows").get<int64_t>(),
+                             pruned.at("seqlen").get<int>()});
   }
   if (measure) {
     reportProgress(progress, {"bench", "decode speed", 0, 1});
@@ -133,6 +154,20 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
   }
   out.record = RunRecord::fromJson(out.json, "the finished run");
   out.record.id.clear();
+  if (!out.alsoEvals.empty()) {
+    nlohmann::json also = nlohmann::json::array();
+    for (const AlsoEval& a : out.alsoEvals) {
+      RunMetric m{"perplexity", "perplexity", "pruned", a.perplexity, std::nullopt, a.corpus, a.seqlen, a.tokens, a.windows};
+      out.record.metrics.push_back(m);
+      m.model = "dense";
+      m.value = a.densePerplexity;
+      out.record.metrics.push_back(m);
+      also.push_back({{"corpus", a.corpus}, {"perplexity", a.perplexity}, {"dense_perplexity", a.densePerplexity},
+                      {"tokens", a.tokens}, {"windows", a.windows}, {"seqlen", a.seqlen},
+                      {"domain", domainRelation(out.result.request.calibSource, a.corpus)}});
+    }
+    out.json["also_eval"] = also;
+  }
   if (store && req.saveRecord) {
     out.record.id = marker.id();  // the id the marker announced
     out.json["run_id"] = store->save(out.record);

@@ -28,6 +28,10 @@ struct RunRequest {
   // perf::kMeasure* steps and pairs). The checkpoint is prune.outDir, or a temporary folder removed
   // afterwards when no checkpoint is asked for.
   bool measureSpeed = false;
+  // More evaluation corpora beside prune.evalSource (needs prune.eval): the pruned checkpoint
+  // (prune.outDir, else a temporary one) and the dense model are evaluated on each with the same
+  // window length and count, so one run reports in-domain and held-out perplexity together.
+  std::vector<std::string> alsoEval;
   // A timing profile (`bench calibrate`, File > Load timing profile): the record's
   // calibrated_speedup, and the measured pruned model runs each projection on the kernel it finds
   // fastest. Null: none.
@@ -43,6 +47,14 @@ struct RunRequest {
   bool strict = true;
 };
 
+// One more evaluation corpus's perplexities (RunRequest::alsoEval).
+struct AlsoEval {
+  std::string corpus;
+  double perplexity = 0, densePerplexity = 0;
+  int64_t tokens = 0, windows = 0;
+  int seqlen = 0;
+};
+
 struct RunOutcome {
   PruneResult result;
   SpeedCheck speed;                 // speed.measured() false when not measured
@@ -50,6 +62,7 @@ struct RunOutcome {
   double calibratedSpeedup = 0;     // the timing profile's prediction (0: no profile, or it failed)
   std::string timingError;          // why the prediction failed ("" when it did not)
   std::string measureError;         // why the measurement failed ("" when it did not)
+  std::vector<AlsoEval> alsoEvals;  // in RunRequest::alsoEval's order
   RunRecord record;                 // as saved (record.id empty when not saved)
   nlohmann::json json;              // the `prune --json` document (run_id when saved)
 };

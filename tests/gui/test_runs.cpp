@@ -258,6 +258,20 @@ class TestRuns : public QObject {
     QCOMPARE(plot.paretoIds(), (QStringList{mixed}));  // faster and better than the manpages run
     plot.setDomain(RunsPlot::Domain::All);
     QCOMPARE(plot.predicted()->dataCount(), 3);
+    // A run evaluated on both (prune --also-eval): each view shows its own perplexity.
+    duo::RunRecord both = store.find(in)->record;
+    both.id = "20261203-120000-000-duogpt";
+    both.metrics.push_back({"perplexity", "perplexity", "pruned", 11.0, std::nullopt, "mix:eval:gcide", 256, 4096, 16});
+    both.predictedSpeedup = 3.0;
+    store.insert(both);
+    plot.setRuns(store.runs());
+    QCOMPARE(plot.predicted()->dataCount(), 4);
+    plot.setDomain(RunsPlot::Domain::HeldOut);
+    QCOMPARE(plot.predicted()->dataCount(), 3);
+    QCOMPARE((plot.predicted()->data()->constEnd() - 1)->value, 11.0);  // fastest: the run evaluated on both
+    plot.setDomain(RunsPlot::Domain::InDomain);
+    QCOMPARE(plot.predicted()->dataCount(), 2);
+    QCOMPARE((plot.predicted()->data()->constEnd() - 1)->value, 4.0);
   }
 
   void csvAndRecipeAreCores() {

@@ -349,6 +349,39 @@ void TestRunRecords::cliPruneAndEvalReportSpeed() {
     QCOMPARE(j["calibration"]["enough"].get<bool>(), false);
     QVERIFY2(err.contains("warning: 512 calibration tokens (8 x 64); DuoGPT advises at least 4,800"), err.constData());
   }
+  // --also-eval: one run, perplexity in-domain (kjv:eval after kjv:calib) and on held-out text, each
+  // with its own dense perplexity on the same windows, in the JSON and the record.
+  QCOMPARE(runCli({"prune", "--model", "tiny", "--nsamples", "8", "--seqlen", "64", "--also-eval", "mix:eval:manpages",
+                   "--runs-dir", d},
+                  &out, &err),
+           1);
+  QVERIFY2(err.contains("--also-eval needs --eval"), err.constData());
+  QCOMPARE(runCli({"prune", "--model", "tiny", "--nsamples", "8", "--seqlen", "64", "--eval", "--max-windows", "2",
+                   "--also-eval", "mix:eval:manpages", "--runs-dir", d, "--json"},
+                  &out, &err),
+           0);
+  {
+    const auto j = nlohmann::json::parse(out.toStdString());
+    QCOMPARE(j["also_eval"].size(), size_t(1));
+    const auto& a = j["also_eval"][0];
+    QCOMPARE(a["corpus"].get<std::string>(), std::string("mix:eval:manpages"));
+    QCOMPARE(a["domain"].get<std::string>(), std::string("held-out"));
+    QCOMPARE(a["windows"].get<int64_t>(), int64_t(2));
+    QCOMPARE(a["seqlen"].get<int>(), 64);
+    // The KJV-trained tiny model reads man pages far worse than its own text, pruned or not.
+    QVERIFY2(a["dense_perplexity"].get<double>() > 3 * j["eval"]["dense_perplexity"].get<double>(), out.constData());
+    QVERIFY(a["perplexity"].get<double>() > a["dense_perplexity"].get<double>());
+    QVERIFY(j["out"].get<std::string>().empty());  // evaluated on a temporary checkpoint, gone now
+    const duo::RunRecord rec = duo::RunStore(d.toStdString()).load(j["run_id"].get<std::string>());
+    int pruned = 0;
+    for (const duo::RunMetric& m : rec.metrics)
+      if (m.kind == "perplexity" && m.model == "pruned") {
+        ++pruned;
+        QCOMPARE(rec.domainOf(m), std::string(m.data == "kjv:eval" ? "in-domain" : "held-out"));
+      }
+    QCOMPARE(pruned, 2);
+    QCOMPARE(rec.findMetric("perplexity", "pruned")->data, std::string("kjv:eval"));  // the first stays the main one
+  }
   QCOMPARE(runCli({"prune", "--model", "tiny", "--nsamples", "8", "--seqlen", "64", "--out", ck, "--measure-speed",
                    "--runs-dir", d, "--json"},
                   &out, &err),

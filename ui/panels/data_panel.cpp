@@ -111,6 +111,12 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
                       "Evaluate on at most this many windows (0 = the whole text); fewer is faster and noisier");
   m_maxWindows->setSpecialValueText("all");
   form->addRow("Eval windows:", m_maxWindows);
+  m_alsoEval = new QLineEdit;
+  m_alsoEval->setObjectName("alsoEval");
+  m_alsoEval->setPlaceholderText("e.g. mix:eval, mix:eval:manpages");
+  m_alsoEval->setToolTip("More evaluation texts, separated by commas: each is reported beside the first with its "
+                         "own dense perplexity and whether it is in the calibration's domain or held out");
+  form->addRow("Also evaluate:", m_alsoEval);
   m_task = new QLineEdit;
   m_task->setObjectName("taskFile");
   m_task->setPlaceholderText("optional multiple-choice JSONL");
@@ -142,6 +148,7 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
     m_evalSource->setEnabled(on);
     m_maxWindows->setEnabled(on);
     m_task->setEnabled(on);
+    m_alsoEval->setEnabled(on);
     Q_EMIT changed();
   });
   connect(m_calib, &QComboBox::currentTextChanged, this, &DataPanel::changed);
@@ -156,6 +163,16 @@ void DataPanel::setAdvice(const QString& text, bool enough) {
 }
 
 QString DataPanel::advice() const { return m_advice->text(); }
+
+std::vector<std::string> DataPanel::alsoEval() const {
+  std::vector<std::string> out;
+  if (!m_eval->isChecked()) return out;
+  for (const QString& part : m_alsoEval->text().split(',', Qt::SkipEmptyParts))
+    if (!part.trimmed().isEmpty()) out.push_back(ss(part.trimmed()));
+  return out;
+}
+
+void DataPanel::setAlsoEval(const QString& commaSeparated) { m_alsoEval->setText(commaSeparated); }
 
 void DataPanel::setModelDefaults(int64_t params, bool cuda) {
   defaultCalibration(params, cuda, &m_autoNsamples, &m_autoSeqlen);

@@ -29,6 +29,9 @@ class DataPanel : public QWidget {
   // The calibration's token count against what the method needs on the open model (core's
   // adviseCalibration), under the window count; a warning colour when it is not enough.
   void setAdvice(const QString& text, bool enough);
+  // More evaluation corpora (prune --also-eval): the "Also evaluate on" field, split at commas.
+  std::vector<std::string> alsoEval() const;
+  void setAlsoEval(const QString& commaSeparated);
   QString advice() const;
 
   // Sets the multiple-choice task (and turns evaluation on).
@@ -55,6 +58,7 @@ class DataPanel : public QWidget {
   QComboBox* m_evalSource;
   QSpinBox* m_maxWindows;
   QLineEdit* m_task;
+  QLineEdit* m_alsoEval;
   QLabel* m_advice;
   int m_autoNsamples = 0;
   int m_autoSeqlen = 0;

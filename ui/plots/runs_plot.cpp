@@ -84,20 +84,31 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
   double denseMetric = -1;
   for (const RunEntry& r : runs) {
     double metric = -1;
-    QString domain;
+    QString domain, data;
     if (m_metric == Metric::Perplexity && r.perplexity() >= 0) {
-      domain = r.perplexityDomain();
-      const bool heldOut = domain == "held-out" || domain == "mixed";
-      if ((m_domain == Domain::InDomain && domain != "in-domain") || (m_domain == Domain::HeldOut && !heldOut)) continue;
-      metric = r.perplexity();
-      if (r.metric("perplexity", "dense") > 0) denseMetric = r.metric("perplexity", "dense");
+      // The run's first perplexity the domain choice admits (a run evaluated on several corpora,
+      // prune --also-eval, has one of each kind).
+      bool found = false;
+      for (const RunEntry::DomainPerplexity& p : r.perplexities()) {
+        const bool heldOut = p.domain == "held-out" || p.domain == "mixed";
+        if ((m_domain == Domain::InDomain && p.domain != "in-domain") || (m_domain == Domain::HeldOut && !heldOut))
+          continue;
+        domain = p.domain;
+        data = p.data;
+        metric = p.value;
+        if (p.dense > 0) denseMetric = p.dense;
+        found = true;
+        break;
+      }
+      if (!found) continue;
     } else if (m_metric == Metric::Accuracy && r.accuracy() >= 0) {
       metric = 100.0 * r.accuracy();
+      data = r.taskName();
       if (r.metric("acc", "dense") >= 0) denseMetric = 100.0 * r.metric("acc", "dense");
     }
     const double predicted = r.record.predictedSpeedup;
     if (metric < 0 || !std::isfinite(metric) || predicted <= 0) continue;
-    m_points.append({predicted, metric, r.id, r.label(), domain});
+    m_points.append({predicted, metric, r.id, r.label(), domain, data});
   }
   std::stable_sort(m_points.begin(), m_points.end(), [](const Point& a, const Point& b) { return a.speedup < b.speedup; });
 
@@ -174,11 +185,10 @@ void RunsPlot::setRuns(const QVector<RunEntry>& runs) {
   }
   // The evaluation data in the title when every plotted run shares it.
   QSet<QString> data, models;
+  for (const Point& p : m_points) data.insert(p.data);
   for (const RunEntry& r : runs)
-    if (std::any_of(m_points.begin(), m_points.end(), [&](const Point& p) { return p.id == r.id; })) {
-      data.insert(m_metric == Metric::Perplexity ? r.perplexityData() : r.taskName());
+    if (std::any_of(m_points.begin(), m_points.end(), [&](const Point& p) { return p.id == r.id; }))
       models.insert(r.modelName());
-    }
   const QString which = m_metric != Metric::Perplexity    ? "accuracy"
                         : m_domain == Domain::InDomain ? "in-domain perplexity"
                         : m_domain == Domain::HeldOut  ? "held-out perplexity"

@@ -56,6 +56,7 @@ class RunsPlot : public PlotBase {
     double speedup, metric;
     QString id, label;
     QString domain;  // the perplexity's domainRelation ("" for accuracy)
+    QString data;    // the perplexity's corpus, or the task's name
   };
   int nearest(const QPointF& pixel, double maxDistance) const;
 
