@@ -33,7 +33,7 @@ struct ObsProfile {
 struct ObsOptions {
   bool useResidual = true;      // false: SparseGPT (ignore M and a even when the stats have them)
   Score score = Score::Full;    // step 5: full | marginal | sparsegpt
-  double alpha = 0.5;           // step 4: weight of the residual correction in D
+  double alpha = 0.25;          // step 4: weight of the residual correction in D (PruneRequest::alpha)
   double damping = 0.01;        // step 2: lambda, relative to mean(diag H)
   int64_t blockSize = 128;      // step 6: B, columns per mask block / lazy batch
   ObsProfile* profile = nullptr;  // when set, phase times are added to it

@@ -68,7 +68,7 @@ MethodPanel::MethodPanel(QWidget* parent) : QWidget(parent) {
   m_alpha->setRange(0.0, 1.0);
   m_alpha->setSingleStep(0.05);
   m_alpha->setDecimals(2);
-  m_alpha->setValue(0.5);
+  m_alpha->setValue(0.25);
   m_alpha->setToolTip("Residual-correction damping α: how much of the dense-output residual the update chases "
                       "(0 = none, SparseGPT-like; 1 = all). Default 0.5; 0.25 is GPTAQ's choice.");
   form->addRow("Alpha:", m_alpha);
@@ -160,7 +160,7 @@ void MethodPanel::loadSettings() {
   PruneRequest req;
   methodFromName(ss(s.value("method/name").toString()), &req.method);
   scoreFromName(ss(s.value("method/score").toString()), &req.score);
-  req.alpha = s.value("method/alpha", 0.5).toDouble();
+  req.alpha = s.value("method/alpha", 0.25).toDouble();
   req.damp = s.value("method/damp", 0.01).toDouble();
   req.blockSize = s.value("method/block", 128).toInt();
   req.device = ss(s.value("method/device").toString());
