@@ -70,7 +70,8 @@ MethodPanel::MethodPanel(QWidget* parent) : QWidget(parent) {
   m_alpha->setDecimals(2);
   m_alpha->setValue(0.25);
   m_alpha->setToolTip("Residual-correction damping α: how much of the dense-output residual the update chases "
-                      "(0 = none, SparseGPT-like; 1 = all). Default 0.5; 0.25 is GPTAQ's choice.");
+                      "(0 = none, SparseGPT-like; 1 = all). Default 0.25 (GPTAQ's choice too): 0.5 fits the calibration text "
+                      "and loses outside it (docs/results.md).");
   form->addRow("Alpha:", m_alpha);
 
   m_damp = new QDoubleSpinBox;
