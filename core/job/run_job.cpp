@@ -92,11 +92,18 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
   out.result = runPrune(prune, progress, onRecord);
   if (!lead) return out;
 
+  // The model's config (headers only), read once for the timing prediction and the calibration
+  // advice; a model that vanished after the run only costs those two.
   const bool timed = req.timing && !req.timing->empty();
-  if (timed) {
+  std::optional<ModelConfig> config;
+  try {
+    config = loadModelConfig(resolveModelPath(prune.model));
+  } catch (const std::exception& e) {
+    if (timed) out.timingError = e.what();
+  }
+  if (timed && config) {
     try {
-      const ModelConfig mc = loadModelConfig(resolveModelPath(prune.model));
-      out.calibratedSpeedup = predictDecodeFor(mc, out.result.sparsity, req.timing.get()).speedup;
+      out.calibratedSpeedup = predictDecodeFor(*config, out.result.sparsity, req.timing.get()).speedup;
     } catch (const Cancelled&) {
       throw;
     } catch (const std::exception& e) {
@@ -136,13 +143,10 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
   if (scratch) out.result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`
 
   out.json = out.result.toJson();
-  try {
-    const ModelConfig mc = loadModelConfig(resolveModelPath(prune.model));  // headers only
+  if (config)
     out.json["calibration"] =
-        adviseCalibration(mc, out.result.request.method, out.result.request.nsamples, out.result.request.seqlen)
+        adviseCalibration(*config, out.result.request.method, out.result.request.nsamples, out.result.request.seqlen)
             .toJson();
-  } catch (const std::exception&) {  // the run read this model; a vanished file only costs the advice
-  }
   if (out.calibratedSpeedup > 0) {
     out.json["calibrated_speedup"] = out.calibratedSpeedup;
     out.json["timing"] = req.timing->source;
