@@ -31,6 +31,9 @@ template <ValueType T>
 DUO_AVX2 inline __m256 load8(const void* base, std::size_t i) {
   if constexpr (T == ValueType::F32) {
     return _mm256_loadu_ps(static_cast<const float*>(base) + i);
+  } else if constexpr (T == ValueType::I8) {  // the integers q; the row scale comes after the sum
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(static_cast<const std::int8_t*>(base) + i));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
   } else {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const std::uint16_t*>(base) + i));
     if constexpr (T == ValueType::F16) return _mm256_cvtph_ps(h);
@@ -126,7 +129,8 @@ DUO_AVX2 void colMajorAddT(const DenseView& w, const ActiveColumns& a, float* ys
 template <ValueType T, int B, int Q>
 DUO_AVX2 void sparseBitmapAccumulate(const SparseColumnsView& w, std::int32_t s, const ActiveColumns& a,
                                      std::int64_t k0, std::int64_t k1, float* ys, std::int64_t ysStride) {
-  using Stored = std::conditional_t<T == ValueType::F32, float, std::uint16_t>;
+  using Stored = std::conditional_t<T == ValueType::F32, float,
+                                    std::conditional_t<T == ValueType::I8, std::int8_t, std::uint16_t>>;
   const void* const values = w.values;
   const char* const bytes = static_cast<const char*>(values);
   const std::uint8_t* const bitmap = w.bitmap;
@@ -268,6 +272,7 @@ DUO_AVX2 void nmRowsTyped(const NmView& w, const float* x, float* y, int batch, 
     case ValueType::F32: return FN<ValueType::F32>(__VA_ARGS__);   \
     case ValueType::F16: return FN<ValueType::F16>(__VA_ARGS__);   \
     case ValueType::BF16: return FN<ValueType::BF16>(__VA_ARGS__); \
+    case ValueType::I8: return FN<ValueType::I8>(__VA_ARGS__);     \
   }
 
 DUO_AVX2 void denseRows(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {

@@ -26,6 +26,9 @@ template <ValueType T>
 DUO_AVX512 inline __m512 load16(const void* base, std::size_t i) {
   if constexpr (T == ValueType::F32) {
     return _mm512_loadu_ps(static_cast<const float*>(base) + i);
+  } else if constexpr (T == ValueType::I8) {  // the integers q; the row scale comes after the sum
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const std::int8_t*>(base) + i));
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
   } else {
     const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const std::uint16_t*>(base) + i));
     if constexpr (T == ValueType::F16) return _mm512_cvtph_ps(h);
@@ -38,6 +41,9 @@ template <ValueType T>
 DUO_AVX512 inline __m512 load16Masked(const void* base, std::size_t i, __mmask16 k) {
   if constexpr (T == ValueType::F32) {
     return _mm512_maskz_loadu_ps(k, static_cast<const float*>(base) + i);
+  } else if constexpr (T == ValueType::I8) {
+    const __m128i b = _mm_maskz_loadu_epi8(k, static_cast<const std::int8_t*>(base) + i);
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
   } else {
     const __m256i h = _mm256_maskz_loadu_epi16(k, static_cast<const std::uint16_t*>(base) + i);
     if constexpr (T == ValueType::F16) return _mm512_cvtph_ps(h);
@@ -47,7 +53,8 @@ DUO_AVX512 inline __m512 load16Masked(const void* base, std::size_t i, __mmask16
 
 // Storage type of T's values.
 template <ValueType T>
-using Stored = std::conditional_t<T == ValueType::F32, float, std::uint16_t>;
+using Stored = std::conditional_t<T == ValueType::F32, float,
+                                  std::conditional_t<T == ValueType::I8, std::int8_t, std::uint16_t>>;
 
 DUO_AVX512 inline __mmask16 tailMask(std::int64_t n) {
   return static_cast<__mmask16>(n >= 16 ? 0xffffu : (1u << n) - 1u);
@@ -169,6 +176,9 @@ template <ValueType T>
 DUO_AVX512 inline __m256 load8(const void* base, std::size_t i) {
   if constexpr (T == ValueType::F32) {
     return _mm256_loadu_ps(static_cast<const float*>(base) + i);
+  } else if constexpr (T == ValueType::I8) {
+    const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(static_cast<const std::int8_t*>(base) + i));
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
   } else {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const std::uint16_t*>(base) + i));
     if constexpr (T == ValueType::F16) return _mm256_cvtph_ps(h);
@@ -347,6 +357,7 @@ DUO_AVX512 void nmRowsTyped(const NmView& w, const float* x, float* y, int batch
     case ValueType::F32: return FN<ValueType::F32>(__VA_ARGS__);     \
     case ValueType::F16: return FN<ValueType::F16>(__VA_ARGS__);     \
     case ValueType::BF16: return FN<ValueType::BF16>(__VA_ARGS__);   \
+    case ValueType::I8: return FN<ValueType::I8>(__VA_ARGS__);       \
   }
 
 DUO_AVX512 void denseRows(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1) {

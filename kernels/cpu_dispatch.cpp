@@ -147,6 +147,14 @@ void reduceOverChunks(int nt, std::int64_t chunks, std::int64_t rows, std::int64
   if (first) std::memset(y, 0, static_cast<std::size_t>(batch * rows) * sizeof(float));  // no chunks at all
 }
 
+// I8 matrices: the kernels add up q * x; each row's scale multiplies its sum once, here (y [batch,
+// rows], rows [r0, r1)). Nothing to do for the float types (rowScale is null).
+void applyRowScales(const float* rowScale, float* y, std::int64_t rows, int batch, std::int64_t r0, std::int64_t r1) {
+  if (rowScale == nullptr) return;
+  for (int b = 0; b < batch; ++b)
+    for (std::int64_t r = r0; r < r1; ++r) y[b * rows + r] *= rowScale[r];
+}
+
 // Rows [r0, r1) of chunk c, chunks of `size` rows.
 void chunkRows(std::int64_t rows, std::int64_t size, std::int64_t c, std::int64_t& r0, std::int64_t& r1) {
   r0 = c * size;
@@ -167,6 +175,7 @@ void colMajorProduct(const DenseView& w, const float* x, float* y, int batch, bo
     const std::int64_t k0 = c * size, k1 = k0 + size < a.count ? k0 + size : a.count;
     k.colMajorAdd(w, detail::ActiveColumns{a.index + k0, a.x + k0 * batch, k1 - k0}, part, stride, batch, 0, w.rows);
   });
+  applyRowScales(w.type == ValueType::I8 ? w.rowScale : nullptr, y, w.rows, batch, 0, w.rows);
 }
 
 // Column-packed: the work is the list of (strip, active column) records in storage order (strip-
@@ -197,6 +206,7 @@ void sparseColumnsProduct(const SparseColumnsView& w, const float* x, float* y, 
       k.sparseStripAdd(w, st, cols, acc + static_cast<std::int64_t>(st) * w.stripRows, stride, batch);
     }
   });
+  applyRowScales(w.type == ValueType::I8 ? w.rowScale : nullptr, y, w.rows, batch, 0, w.rows);
 }
 
 // Row-major (dense, N:M): chunks of rows, written straight into y.
@@ -215,7 +225,11 @@ void rowChunks(std::int64_t rows, std::int64_t work, Rows fn) {
 
 void nmProduct(const NmView& w, const float* x, float* y, int batch) {
   const detail::IsaKernels& k = kernels();
-  rowChunks(w.rows, w.rows * w.valuesPerRow(), [&](std::int64_t r0, std::int64_t r1) { k.nmRows(w, x, y, batch, r0, r1); });
+  const float* scale = w.type == ValueType::I8 ? w.rowScale : nullptr;
+  rowChunks(w.rows, w.rows * w.valuesPerRow(), [&](std::int64_t r0, std::int64_t r1) {
+    k.nmRows(w, x, y, batch, r0, r1);
+    applyRowScales(scale, y, w.rows, batch, r0, r1);
+  });
 }
 
 }  // namespace
@@ -254,7 +268,11 @@ void denseGemv(const DenseView& w, const float* x, float* y, int batch) {
   checkView(w, "cpu::denseGemv");
   if (w.layout == Layout::ColMajor) return colMajorProduct(w, x, y, batch, false);
   const detail::IsaKernels& k = kernels();
-  rowChunks(w.rows, w.rows * w.cols, [&](std::int64_t r0, std::int64_t r1) { k.denseRows(w, x, y, batch, r0, r1); });
+  const float* scale = w.type == ValueType::I8 ? w.rowScale : nullptr;
+  rowChunks(w.rows, w.rows * w.cols, [&](std::int64_t r0, std::int64_t r1) {
+    k.denseRows(w, x, y, batch, r0, r1);
+    applyRowScales(scale, y, w.rows, batch, r0, r1);
+  });
 }
 
 void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {

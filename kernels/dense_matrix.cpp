@@ -9,6 +9,8 @@ void checkView(const DenseView& w, const char* who) {
   const std::int64_t inner = w.layout == Layout::RowMajor ? w.cols : w.rows;
   DUO_CHECK(w.ld >= inner, who, ": leading dimension of a ", layoutName(w.layout), " [", w.rows, ", ", w.cols,
             "] matrix must be >= ", inner, ", got ", w.ld);
+  DUO_CHECK(w.type != ValueType::I8 || w.rowScale != nullptr, who, ": an int8 [", w.rows, ", ", w.cols,
+            "] matrix needs its row scales, the pointer is null");
 }
 
 DenseMatrix DenseMatrix::fromRowMajor(const float* w, std::int64_t rows, std::int64_t cols, Layout layout,
@@ -23,12 +25,23 @@ DenseMatrix DenseMatrix::fromRowMajor(const float* w, std::int64_t rows, std::in
   m.m_ld = layout == Layout::RowMajor ? cols : rows;
   m.m_values.resize(static_cast<std::size_t>(rows * cols) * valueBytes(type));
   void* dst = m.m_values.data();
-  for (std::int64_t r = 0; r < rows; ++r)
+  float* scales = nullptr;
+  if (type == ValueType::I8) {
+    m.m_scales.resize(static_cast<std::size_t>(rows) * sizeof(float));
+    scales = m.m_scales.as<float>();
+  }
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* row = w + r * cols;
+    if (scales != nullptr) scales[r] = int8RowScale(row, cols);
     for (std::int64_t c = 0; c < cols; ++c) {
       const std::size_t i =
           layout == Layout::RowMajor ? static_cast<std::size_t>(r * cols + c) : static_cast<std::size_t>(c * rows + r);
-      storeValue(dst, type, i, w[r * cols + c]);
+      if (scales != nullptr)
+        static_cast<std::int8_t*>(dst)[i] = quantizeInt8(row[c], scales[r]);
+      else
+        storeValue(dst, type, i, row[c]);
     }
+  }
   return m;
 }
 

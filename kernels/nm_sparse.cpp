@@ -18,6 +18,8 @@ void checkView(const NmView& w, const char* who) {
   DUO_CHECK(w.maskRowBytes == maskRowBytesFor(w.cols), who, ": mask rows of ", w.cols, " columns take ",
             maskRowBytesFor(w.cols), " bytes, view says ", w.maskRowBytes);
   DUO_CHECK(w.values != nullptr && w.mask != nullptr, who, ": values or mask pointer is null");
+  DUO_CHECK(w.type != ValueType::I8 || w.rowScale != nullptr, who, ": an int8 [", w.rows, ", ", w.cols,
+            "] matrix needs its row scales, the pointer is null");
 }
 
 bool isNmSparse(const float* w, std::int64_t rows, std::int64_t cols, int n, int m) {
@@ -49,8 +51,14 @@ NmMatrix NmMatrix::pack(const float* w, std::int64_t rows, std::int64_t cols, in
   out.m_mask.resize(static_cast<std::size_t>(rows * v.maskRowBytes));
   void* values = out.m_values.data();
   std::uint8_t* mask = out.m_mask.as<std::uint8_t>();
+  float* scales = nullptr;  // [rows] f32, I8 only
+  if (type == ValueType::I8) {
+    out.m_scales.resize(static_cast<std::size_t>(rows) * sizeof(float));
+    scales = out.m_scales.as<float>();
+  }
   std::size_t at = 0;
   for (std::int64_t r = 0; r < rows; ++r) {
+    if (scales != nullptr) scales[r] = int8RowScale(w + r * cols, cols);
     std::uint8_t* maskRow = mask + r * v.maskRowBytes;
     for (std::int64_t g = 0; g < cols; g += m) {
       const float* grp = w + r * cols + g;
@@ -67,7 +75,10 @@ NmMatrix NmMatrix::pack(const float* w, std::int64_t rows, std::int64_t cols, in
         }
         const std::int64_t c = g + i;
         maskRow[c / 8] |= static_cast<std::uint8_t>(1u << (c % 8));
-        storeValue(values, type, at++, grp[i]);
+        if (scales != nullptr)
+          static_cast<std::int8_t*>(values)[at++] = quantizeInt8(grp[i], scales[r]);
+        else
+          storeValue(values, type, at++, grp[i]);
       }
     }
   }
@@ -81,17 +92,21 @@ void NmMatrix::toRowMajor(float* out) const {
   for (std::int64_t r = 0; r < v.rows; ++r) {
     const std::uint8_t* maskRow = v.mask + r * v.maskRowBytes;
     for (std::int64_t c = 0; c < v.cols; ++c)
-      out[r * v.cols + c] = (maskRow[c / 8] >> (c % 8)) & 1u ? loadValue(v.values, v.type, at++) : 0.0f;
+      out[r * v.cols + c] = (maskRow[c / 8] >> (c % 8)) & 1u
+                                ? loadValue(v.values, v.type, at++) * (v.rowScale != nullptr ? v.rowScale[r] : 1.0f)
+                                : 0.0f;
   }
 }
 
 std::uint64_t NmMatrix::valueBytes() const {
-  return static_cast<std::uint64_t>(m_view.rows * m_view.valuesPerRow()) * kernels::valueBytes(m_view.type);
+  return static_cast<std::uint64_t>(m_view.rows * m_view.valuesPerRow()) * kernels::valueBytes(m_view.type) +
+         (m_view.type == ValueType::I8 ? static_cast<std::uint64_t>(m_view.rows) * sizeof(float) : 0u);
 }
 
 void NmMatrix::rebindView() {
   m_view.values = m_values.data();
   m_view.mask = m_mask.as<std::uint8_t>();
+  m_view.rowScale = m_view.type == ValueType::I8 ? m_scales.as<float>() : nullptr;
 }
 
 NmMatrix& NmMatrix::operator=(const NmMatrix& o) {
@@ -99,6 +114,7 @@ NmMatrix& NmMatrix::operator=(const NmMatrix& o) {
   m_view = o.m_view;
   m_values = o.m_values;
   m_mask = o.m_mask;
+  m_scales = o.m_scales;
   rebindView();
   return *this;
 }
@@ -107,6 +123,7 @@ NmMatrix& NmMatrix::operator=(NmMatrix&& o) noexcept {
   m_view = o.m_view;
   m_values = std::move(o.m_values);
   m_mask = std::move(o.m_mask);
+  m_scales = std::move(o.m_scales);
   rebindView();
   o.m_view = NmView{};
   return *this;

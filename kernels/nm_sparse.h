@@ -22,6 +22,7 @@ struct NmView {
   std::int64_t maskRowBytes = 0;    // ceil(cols / 8) rounded up to a multiple of 8
   const void* values = nullptr;     // [rows, cols / m * n] (+ kValuePad) of `type`
   const std::uint8_t* mask = nullptr;  // [rows, maskRowBytes]
+  const float* rowScale = nullptr;     // [rows] f32, I8 only: weight = stored q * rowScale[row]
 
   std::int64_t valuesPerRow() const { return cols / m * n; }
 };
@@ -55,6 +56,7 @@ class NmMatrix {
   NmView m_view;
   AlignedBuffer m_values;  // [rows * valuesPerRow + kValuePad] of type
   AlignedBuffer m_mask;    // [rows, maskRowBytes] u8
+  AlignedBuffer m_scales;  // [rows] f32 (I8 only)
 };
 
 // True when w [rows, cols] has at most n non-zeros in every group of m columns of every row.

@@ -31,6 +31,9 @@ void denseProduct(std::int64_t rows, std::int64_t cols, At at, Want want, const 
   }
 }
 
+// Row r's I8 scale (1 for the float types, which carry none).
+double scaleOf(const float* rowScale, std::int64_t r) { return rowScale != nullptr ? rowScale[r] : 1.0; }
+
 bool columnActive(const float* x, std::int64_t cols, int batch, std::int64_t j) {
   for (int b = 0; b < batch; ++b)
     if (x[b * cols + j] != 0.0f) return true;
@@ -54,7 +57,7 @@ void sparseColumnsProduct(const SparseColumnsView& w, const float* x, float* y, 
         } else {
           row = r0 + w.rowIndex[k];
         }
-        const double wv = loadValue(w.values, w.type, k++);
+        const double wv = static_cast<double>(loadValue(w.values, w.type, k++)) * scaleOf(w.rowScale, row);
         for (int b = 0; b < batch; ++b) acc[b * w.rows + row] += wv * x[b * w.cols + j];
       }
     }
@@ -70,7 +73,7 @@ void nmProduct(const NmView& w, const float* x, float* y, int batch, bool skipZe
     std::size_t k = static_cast<std::size_t>(r * w.valuesPerRow());
     for (std::int64_t c = 0; c < w.cols; ++c) {
       if (!((maskRow[c / 8] >> (c % 8)) & 1u)) continue;
-      const double wv = loadValue(w.values, w.type, k++);
+      const double wv = static_cast<double>(loadValue(w.values, w.type, k++)) * scaleOf(w.rowScale, r);
       if (skipZeroInputs && !columnActive(x, w.cols, batch, c)) continue;
       for (int b = 0; b < batch; ++b) acc[b] += wv * x[b * w.cols + c];
     }

@@ -44,13 +44,18 @@ Case make(std::int64_t rows, std::int64_t cols, double pw, double pa, ValueType 
   return c;
 }
 
-// A value that stays non-zero after rounding to any storage type.
+// A value that stays non-zero after rounding to any float storage type (int8 quantises each row by
+// its own scale when packing, so its problems keep the f32 values).
 float nonZeroValue(std::mt19937_64& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   float v = normal(rng);
   if (std::fabs(v) < 1e-3f) v = v < 0 ? -0.5f : 0.5f;
   return v;
 }
+
+// A problem's weight for storage t: rounded to a float type (so every format holds it exactly),
+// kept as f32 for I8 (the packers quantise each row with its own scale).
+float stored(ValueType t, float v) { return t == ValueType::I8 ? v : roundTo(t, v); }
 
 }  // namespace
 
@@ -61,8 +66,8 @@ std::vector<Case> standardCases() {
   for (const auto& s : shapes)
     for (double pw : {0.0, 0.5, 0.9, 1.0})
       for (double pa : {0.0, 0.5, 1.0}) out.push_back(make(s[0], s[1], pw, pa));
-  // Half-precision storage.
-  for (ValueType t : {ValueType::F16, ValueType::BF16})
+  // Half-precision and int8 (row-scaled) storage.
+  for (ValueType t : {ValueType::F16, ValueType::BF16, ValueType::I8})
     for (const auto& s : {std::array<std::int64_t, 2>{100, 257}, std::array<std::int64_t, 2>{1024, 600}})
       for (double pw : {0.0, 0.5, 0.9})
         for (double pa : {0.0, 0.5}) out.push_back(make(s[0], s[1], pw, pa, t));
@@ -71,11 +76,14 @@ std::vector<Case> standardCases() {
     for (double pw : {0.0, 0.5, 0.9})
       for (double pa : {0.0, 0.5, 1.0}) out.push_back(make(333, 129, pw, pa, ValueType::F32, batch));
   out.push_back(make(1024, 600, 0.5, 0.5, ValueType::F16, 4));
+  out.push_back(make(1024, 600, 0.5, 0.5, ValueType::I8, 3));
+  out.push_back(make(333, 129, 0.5, 0.5, ValueType::I8, 8));
   // Many short strips, and one strip taller than the matrix.
   for (double pw : {0.5, 0.9}) {
     out.push_back(make(333, 129, pw, 0.5, ValueType::F32, 1, 16));
     out.push_back(make(100, 257, pw, 0.5, ValueType::F32, 2, 48));
     out.push_back(make(37, 65, pw, 0.5, ValueType::F16, 1, 512));
+    out.push_back(make(333, 129, pw, 0.5, ValueType::I8, 2, 16));
   }
   // N:M patterns (groups along each row's columns).
   const int nm[][2] = {{2, 4}, {1, 4}, {4, 8}, {1, 2}, {8, 16}, {4, 4}};
@@ -86,6 +94,7 @@ std::vector<Case> standardCases() {
     }
   out.push_back(make(100, 256, 0.0, 0.5, ValueType::F16, 1, 0, 2, 4));
   out.push_back(make(100, 256, 0.0, 0.5, ValueType::BF16, 3, 0, 2, 4));
+  out.push_back(make(100, 256, 0.0, 0.5, ValueType::I8, 2, 0, 2, 4));
   out.push_back(make(5, 4, 0.0, 0.5, ValueType::F32, 1, 0, 2, 4));
   out.push_back(make(7, 36, 0.0, 0.5, ValueType::F32, 2, 0, 2, 4));
   return out;
@@ -104,10 +113,10 @@ Problem makeProblem(const Case& c) {
         for (int i = 0; i < c.nmM; ++i) pos[static_cast<std::size_t>(i)] = i;
         std::shuffle(pos.begin(), pos.end(), rng);
         for (int i = 0; i < c.nmN; ++i) p.w[static_cast<std::size_t>(r * c.cols + g + pos[static_cast<std::size_t>(i)])] =
-            roundTo(c.type, nonZeroValue(rng));
+            stored(c.type, nonZeroValue(rng));
       }
   } else {
-    for (auto& v : p.w) v = u(rng) >= c.wSparsity ? roundTo(c.type, nonZeroValue(rng)) : 0.0f;
+    for (auto& v : p.w) v = u(rng) >= c.wSparsity ? stored(c.type, nonZeroValue(rng)) : 0.0f;
   }
   // Activations: exactly round(aSparsity * cols) zeros per batch row, at random places.
   p.x.assign(static_cast<std::size_t>(c.batch * c.cols), 0.0f);

@@ -25,6 +25,8 @@ void checkView(const SparseColumnsView& w, const char* who) {
   DUO_CHECK(w.strips == ceilDiv(w.rows, w.stripRows), who, ": ", w.rows, " rows in strips of ", w.stripRows,
             " need ", ceilDiv(w.rows, w.stripRows), " strips, view says ", w.strips);
   DUO_CHECK(w.colStart != nullptr && w.values != nullptr, who, ": colStart or values pointer is null");
+  DUO_CHECK(w.type != ValueType::I8 || w.rowScale != nullptr, who, ": an int8 [", w.rows, ", ", w.cols,
+            "] matrix needs its row scales, the pointer is null");
   if (w.index == IndexKind::Bitmap) {
     DUO_CHECK(w.bitmap != nullptr, who, ": bitmap pointer is null");
     DUO_CHECK(w.bitmapBytes == bitmapBytesFor(w.stripRows), who, ": bitmap of a ", w.stripRows,
@@ -44,6 +46,7 @@ SparseBytes predictSparseBytes(std::int64_t rows, std::int64_t cols, std::int64_
                 ? static_cast<std::uint64_t>(strips * cols) * static_cast<std::uint64_t>(bitmapBytesFor(stripRows))
                 : static_cast<std::uint64_t>(nnz) * 2u;
   b.offsets = static_cast<std::uint64_t>(strips * cols + 1) * 4u;
+  b.scales = type == ValueType::I8 ? static_cast<std::uint64_t>(rows) * sizeof(float) : 0u;
   return b;
 }
 
@@ -114,6 +117,13 @@ SparseColumns SparseColumns::pack(const float* w, std::int64_t rows, std::int64_
   else
     m.m_rowIndex.resize(static_cast<std::size_t>(nnz) * sizeof(std::uint16_t));
 
+  float* scales = nullptr;  // [rows] f32, I8 only: over each row's kept weights
+  if (opt.type == ValueType::I8) {
+    m.m_scales.resize(static_cast<std::size_t>(rows) * sizeof(float));
+    scales = m.m_scales.as<float>();
+    for (std::int64_t r = 0; r < rows; ++r) scales[r] = int8RowScale(w + r * cols, cols);
+  }
+
   // Pass 2: fill, strip by strip (strips are independent), rows in order so values stay row-sorted.
   void* values = m.m_values.data();
   std::uint8_t* bitmap = m.m_bitmap.as<std::uint8_t>();
@@ -130,7 +140,10 @@ SparseColumns SparseColumns::pack(const float* w, std::int64_t rows, std::int64_
       for (std::int64_t j = 0; j < cols; ++j) {
         if (row[j] == 0.0f) continue;
         const std::uint32_t at = cursor[static_cast<std::size_t>(j)]++;
-        storeValue(values, opt.type, at, row[j]);
+        if (scales != nullptr)
+          static_cast<std::int8_t*>(values)[at] = quantizeInt8(row[j], scales[r]);
+        else
+          storeValue(values, opt.type, at, row[j]);
         if (index == IndexKind::Bitmap)
           bitmap[(static_cast<std::size_t>(s) * cols + j) * v.bitmapBytes + local / 8] |=
               static_cast<std::uint8_t>(1u << (local % 8));
@@ -148,6 +161,7 @@ void SparseColumns::rebindView() {
   m_view.bitmap = m_view.index == IndexKind::Bitmap ? m_bitmap.as<std::uint8_t>() : nullptr;
   m_view.rowIndex = m_view.index == IndexKind::RowU16 ? m_rowIndex.as<std::uint16_t>() : nullptr;
   m_view.values = m_values.data();
+  m_view.rowScale = m_view.type == ValueType::I8 ? m_scales.as<float>() : nullptr;
 }
 
 SparseColumns& SparseColumns::operator=(const SparseColumns& o) {
@@ -157,6 +171,7 @@ SparseColumns& SparseColumns::operator=(const SparseColumns& o) {
   m_bitmap = o.m_bitmap;
   m_rowIndex = o.m_rowIndex;
   m_values = o.m_values;
+  m_scales = o.m_scales;
   rebindView();
   return *this;
 }
@@ -167,6 +182,7 @@ SparseColumns& SparseColumns::operator=(SparseColumns&& o) noexcept {
   m_bitmap = std::move(o.m_bitmap);
   m_rowIndex = std::move(o.m_rowIndex);
   m_values = std::move(o.m_values);
+  m_scales = std::move(o.m_scales);
   rebindView();
   o.m_view = SparseColumnsView{};
   return *this;
@@ -178,6 +194,10 @@ SparseBytes SparseColumns::bytes() const {
 
 void SparseColumns::toRowMajor(float* out) const {
   const SparseColumnsView& v = m_view;
+  auto scaled = [&v](std::uint32_t k, std::int64_t row) {
+    const float q = loadValue(v.values, v.type, k);
+    return v.type == ValueType::I8 ? q * v.rowScale[row] : q;
+  };
   for (std::int64_t i = 0; i < v.rows * v.cols; ++i) out[i] = 0.0f;
   for (std::int32_t s = 0; s < v.strips; ++s) {
     const std::int64_t r0 = v.stripBegin(s);
@@ -187,9 +207,9 @@ void SparseColumns::toRowMajor(float* out) const {
       if (v.index == IndexKind::Bitmap) {
         const std::uint8_t* bm = v.bitmap + rec * v.bitmapBytes;
         for (std::int64_t r = 0; r < v.stripRows; ++r)
-          if (bm[r / 8] & (1u << (r % 8))) out[(r0 + r) * v.cols + j] = loadValue(v.values, v.type, k++);
+          if (bm[r / 8] & (1u << (r % 8))) out[(r0 + r) * v.cols + j] = scaled(k++, r0 + r);
       } else {
-        for (; k < v.colStart[rec + 1]; ++k) out[(r0 + v.rowIndex[k]) * v.cols + j] = loadValue(v.values, v.type, k);
+        for (; k < v.colStart[rec + 1]; ++k) out[(r0 + v.rowIndex[k]) * v.cols + j] = scaled(k, r0 + v.rowIndex[k]);
       }
       DUO_CHECK(k == v.colStart[rec + 1], "SparseColumns: internal error: record (", s, ", ", j, ") bitmap and offsets disagree");
     }

@@ -43,6 +43,7 @@ struct SparseColumnsView {
   const std::uint8_t* bitmap = nullptr;     // [strips * cols, bitmapBytes] (Bitmap only)
   const std::uint16_t* rowIndex = nullptr;  // [nnz] row within the strip per value (RowU16 only)
   const void* values = nullptr;             // [nnz + kValuePad] of `type`
+  const float* rowScale = nullptr;          // [rows] f32, I8 only: weight = stored q * rowScale[row]
 
   std::int64_t stripBegin(std::int32_t s) const { return static_cast<std::int64_t>(s) * stripRows; }
   std::int64_t stripEnd(std::int32_t s) const {
@@ -59,7 +60,7 @@ enum class IndexChoice : std::uint8_t { Auto, Bitmap, RowU16 };
 
 struct PackOptions {
   IndexChoice index = IndexChoice::Auto;  // Auto: whichever of bitmap / u16 is smaller for this matrix
-  ValueType type = ValueType::F32;        // value storage
+  ValueType type = ValueType::F32;        // value storage (I8: one scale per row, int8RowScale)
   int stripRows = 0;                      // 0: automatic (see autoStripRows); else a multiple of 16
 };
 
@@ -72,7 +73,8 @@ struct SparseBytes {
   std::uint64_t values = 0;   // nnz * valueBytes
   std::uint64_t index = 0;    // bitmaps or u16 row indices
   std::uint64_t offsets = 0;  // colStart
-  std::uint64_t total() const { return values + index + offsets; }
+  std::uint64_t scales = 0;   // I8's row scales
+  std::uint64_t total() const { return values + index + offsets + scales; }
 };
 
 class SparseColumns {
@@ -100,6 +102,7 @@ class SparseColumns {
   AlignedBuffer m_bitmap;    // [strips * cols, bitmapBytes] u8
   AlignedBuffer m_rowIndex;  // [nnz] u16
   AlignedBuffer m_values;    // [nnz + kValuePad] of type
+  AlignedBuffer m_scales;    // [rows] f32 (I8 only)
 
  public:
   SparseColumns(const SparseColumns& o) { *this = o; }

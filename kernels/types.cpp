@@ -1,16 +1,26 @@
 #include "kernels/types.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace duo::kernels {
 
-std::size_t valueBytes(ValueType t) { return t == ValueType::F32 ? 4 : 2; }
+std::size_t valueBytes(ValueType t) {
+  switch (t) {
+    case ValueType::F32: return 4;
+    case ValueType::F16:
+    case ValueType::BF16: return 2;
+    case ValueType::I8: return 1;
+  }
+  return 4;
+}
 
 const char* valueTypeName(ValueType t) {
   switch (t) {
     case ValueType::F32: return "f32";
     case ValueType::F16: return "f16";
     case ValueType::BF16: return "bf16";
+    case ValueType::I8: return "int8";
   }
   return "?";
 }
@@ -19,7 +29,8 @@ ValueType parseValueType(const std::string& name) {
   if (name == "f32" || name == "float32") return ValueType::F32;
   if (name == "f16" || name == "float16" || name == "fp16") return ValueType::F16;
   if (name == "bf16" || name == "bfloat16") return ValueType::BF16;
-  fail("value type: expected f32, f16 or bf16, got '", name, "'");
+  if (name == "int8" || name == "i8") return ValueType::I8;
+  fail("value type: expected f32, f16, bf16 or int8, got '", name, "'");
 }
 
 const char* layoutName(Layout l) { return l == Layout::RowMajor ? "row-major" : "col-major"; }
@@ -88,8 +99,21 @@ float roundTo(ValueType t, float f) {
     case ValueType::F32: return f;
     case ValueType::F16: return halfToFloat(floatToHalf(f));
     case ValueType::BF16: return bf16ToFloat(floatToBf16(f));
+    case ValueType::I8: return static_cast<float>(quantizeInt8(f, 1.0f));
   }
   return f;
+}
+
+float int8RowScale(const float* row, std::int64_t n, std::int64_t stride) {
+  float mx = 0.0f;
+  for (std::int64_t i = 0; i < n; ++i) mx = std::max(mx, std::fabs(row[i * stride]));
+  return mx > 0.0f ? mx / 127.0f : 1.0f;
+}
+
+std::int8_t quantizeInt8(float w, float scale) {
+  const float q = std::nearbyint(w / scale);
+  if (std::isnan(q)) return 0;
+  return static_cast<std::int8_t>(q > 127.0f ? 127.0f : (q < -127.0f ? -127.0f : q));
 }
 
 void storeValue(void* values, ValueType t, std::size_t i, float v) {
@@ -97,6 +121,7 @@ void storeValue(void* values, ValueType t, std::size_t i, float v) {
     case ValueType::F32: static_cast<float*>(values)[i] = v; break;
     case ValueType::F16: static_cast<std::uint16_t*>(values)[i] = floatToHalf(v); break;
     case ValueType::BF16: static_cast<std::uint16_t*>(values)[i] = floatToBf16(v); break;
+    case ValueType::I8: static_cast<std::int8_t*>(values)[i] = quantizeInt8(v, 1.0f); break;
   }
 }
 

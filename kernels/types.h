@@ -12,7 +12,9 @@
 namespace duo::kernels {
 
 // Storage type of matrix values. Every kernel accumulates in f32 whatever the storage.
-enum class ValueType : std::uint8_t { F32, F16, BF16 };
+// I8 is symmetric int8 with one f32 scale per output row: weight (r, c) = q(r, c) * rowScale[r],
+// q in [-127, 127]; views of I8 matrices carry the rowScale array (see int8RowScale).
+enum class ValueType : std::uint8_t { F32, F16, BF16, I8 };
 
 // Row-major: element (r, c) at r * ld + c. Column-major: at c * ld + r.
 enum class Layout : std::uint8_t { RowMajor, ColMajor };
@@ -21,7 +23,7 @@ enum class Layout : std::uint8_t { RowMajor, ColMajor };
 constexpr int kMaxBatch = 8;
 
 std::size_t valueBytes(ValueType t);
-const char* valueTypeName(ValueType t);      // "f32", "f16", "bf16"
+const char* valueTypeName(ValueType t);      // "f32", "f16", "bf16", "int8"
 ValueType parseValueType(const std::string& name);  // throws duo::Error on an unknown name
 const char* layoutName(Layout l);            // "row-major", "col-major"
 
@@ -37,17 +39,26 @@ inline float bf16ToFloat(std::uint16_t b) {
 std::uint16_t floatToBf16(float f);
 
 // What storage type t makes of f (identity for F32): the value a kernel will actually multiply.
+// For I8, f is in units of its row's scale and the result is the stored integer q.
 float roundTo(ValueType t, float f);
 
-// Element i of a values array stored as t.
+// The I8 scale of one row of n weights (every `stride`-th float from row): max |w| / 127, or 1 when
+// the row is all zero, so that the largest weight is stored as +-127 and a zero stays exactly zero.
+float int8RowScale(const float* row, std::int64_t n, std::int64_t stride = 1);
+// q = round(w / scale) clamped to [-127, 127] (a NaN weight is refused by the callers' checks).
+std::int8_t quantizeInt8(float w, float scale);
+
+// Element i of a values array stored as t (for I8: the integer q, before its row's scale).
 inline float loadValue(const void* values, ValueType t, std::size_t i) {
   switch (t) {
     case ValueType::F32: return static_cast<const float*>(values)[i];
     case ValueType::F16: return halfToFloat(static_cast<const std::uint16_t*>(values)[i]);
     case ValueType::BF16: return bf16ToFloat(static_cast<const std::uint16_t*>(values)[i]);
+    case ValueType::I8: return static_cast<float>(static_cast<const std::int8_t*>(values)[i]);
   }
   return 0.0f;
 }
+// Stores v as t (for I8: v is in units of the row's scale, rounded and clamped to [-127, 127]).
 void storeValue(void* values, ValueType t, std::size_t i, float v);
 
 // Normalised error ||y - ref||_2 / ||ref||_2 over n floats; when ref is all zero, ||y||_2 itself.

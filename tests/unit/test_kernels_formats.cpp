@@ -51,6 +51,8 @@ class TestKernelsFormats : public QObject {
   void nmRoundTrip();
   void nmRejectsDenserGroups();
   void halfConversions();
+  void int8RowScaled();
+  void int8ViewsNeedScales();
   void autoStripRows_data();
   void autoStripRows();
 };
@@ -226,6 +228,70 @@ void TestKernelsFormats::halfConversions() {
   QCOMPARE(floatToBf16(1.0f + std::ldexp(1.0f, -8)), std::uint16_t(0x3f80));      // tie to even
   QCOMPARE(floatToBf16(1.0f + 3 * std::ldexp(1.0f, -8)), std::uint16_t(0x3f82));
   QCOMPARE(bf16ToFloat(0xc040), -3.0f);
+}
+
+// I8: every format stores q * rowScale[r] with the row's largest |w| as +-127; zeros stay exactly
+// zero, every other weight is within half a step, and all three formats agree bit for bit.
+void TestKernelsFormats::int8RowScaled() {
+  const std::int64_t rows = 77, cols = 64;
+  std::vector<float> w = masked(rows, cols, 0.5, 11);
+  std::fill(w.begin() + 5 * cols, w.begin() + 6 * cols, 0.0f);  // an all-zero row
+  for (std::int64_t c = 0; c < cols; c += 2) w[static_cast<std::size_t>(7 * cols + c)] = 0.0f;  // 2:4-able row
+  const DenseMatrix dense = DenseMatrix::fromRowMajor(w.data(), rows, cols, Layout::RowMajor, ValueType::I8);
+  const DenseMatrix colMajor = DenseMatrix::fromRowMajor(w.data(), rows, cols, Layout::ColMajor, ValueType::I8);
+  PackOptions o;
+  o.type = ValueType::I8;
+  const SparseColumns packed = SparseColumns::pack(w.data(), rows, cols, o);
+  std::vector<float> a(w.size()), b(w.size()), c(w.size());
+  dense.toRowMajor(a.data());
+  colMajor.toRowMajor(b.data());
+  packed.toRowMajor(c.data());
+  QVERIFY(bitsEqual(a, b));
+  QVERIFY(bitsEqual(a, c));
+  QCOMPARE(packed.bytes().scales, static_cast<std::uint64_t>(rows * 4));
+  QCOMPARE(packed.bytes().values, static_cast<std::uint64_t>(packed.nnz()));
+  QCOMPARE(dense.view().valueBytesRead(), static_cast<std::uint64_t>(rows * cols + rows * 4));
+  for (std::int64_t r = 0; r < rows; ++r) {
+    float mx = 0;
+    for (std::int64_t j = 0; j < cols; ++j) mx = std::max(mx, std::fabs(w[static_cast<std::size_t>(r * cols + j)]));
+    const float scale = dense.view().rowScale[r];
+    QCOMPARE(scale, mx > 0 ? mx / 127.0f : 1.0f);
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const std::size_t i = static_cast<std::size_t>(r * cols + j);
+      if (w[i] == 0.0f) QCOMPARE(a[i], 0.0f);
+      QVERIFY2(std::fabs(a[i] - w[i]) <= 0.5f * scale * 1.0001f, qPrintable(QString("row %1 col %2").arg(r).arg(j)));
+      if (mx > 0 && std::fabs(w[i]) == mx) QCOMPARE(std::abs(static_cast<int>(static_cast<const std::int8_t*>(dense.view().values)[i])), 127);
+    }
+  }
+  // N:M keeps the same values (row 7 and the zero row are 1:2; pack a 1:2 copy of them).
+  std::vector<float> nmRows(w.begin() + 5 * cols, w.begin() + 8 * cols);
+  std::fill(nmRows.begin() + cols, nmRows.begin() + 2 * cols, 0.0f);
+  const NmMatrix nm = NmMatrix::pack(nmRows.data(), 3, cols, 1, 2, ValueType::I8);
+  std::vector<float> d(nmRows.size());
+  nm.toRowMajor(d.data());
+  for (std::int64_t j = 0; j < cols; ++j) QCOMPARE(d[static_cast<std::size_t>(2 * cols + j)], a[static_cast<std::size_t>(7 * cols + j)]);
+  QCOMPARE(nm.valueBytes(), static_cast<std::uint64_t>(3 * cols / 2 + 3 * 4));
+}
+
+// A hand-made int8 view without its scales is refused by every backend's checks, by name.
+void TestKernelsFormats::int8ViewsNeedScales() {
+  const std::vector<float> w = masked(16, 16, 0.5, 3);
+  PackOptions o;
+  o.type = ValueType::I8;
+  const SparseColumns packed = SparseColumns::pack(w.data(), 16, 16, o);
+  SparseColumnsView v = packed.view();
+  v.rowScale = nullptr;
+  try {
+    checkView(v, "test");
+    QFAIL("an int8 view without scales passed the checks");
+  } catch (const std::exception& e) {
+    QVERIFY2(QString(e.what()).contains("row scales"), e.what());
+  }
+  const DenseMatrix dm = DenseMatrix::fromRowMajor(w.data(), 16, 16, Layout::RowMajor, ValueType::I8);
+  DenseView dv = dm.view();
+  QVERIFY(dv.rowScale != nullptr);
+  dv.rowScale = nullptr;
+  QVERIFY_THROWS_EXCEPTION(std::exception, checkView(dv, "test"));
 }
 
 void TestKernelsFormats::autoStripRows_data() {
