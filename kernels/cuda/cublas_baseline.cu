@@ -27,6 +27,8 @@ cublasHandle_t handle() {
 
 void blasGemv(const DenseView& w, const void* x, float* y, int batch) {
   checkMatVec("cuda::blasGemv", w.rows, w.cols, static_cast<const float*>(x), y, batch);
+  DUO_CHECK(w.type != ValueType::I8, "cuda::blasGemv: the cuBLAS baseline takes f32, f16 or bf16 weights, not int8 "
+                                     "(cuBLAS has no product of row-scaled int8 weights with float inputs)");
   checkView(w, "cuda::blasGemv");
   DUO_CHECK(w.layout == Layout::RowMajor, "cuda::blasGemv: the baseline takes a row-major matrix");
   const int rows = static_cast<int>(w.rows), cols = static_cast<int>(w.cols), ld = static_cast<int>(w.ld);

@@ -1,9 +1,11 @@
 // Internal to kernels/cuda: CUDA error checks that throw duo::Error, the device scratch buffers,
-// and f16/bf16/f32 value loads.
+// and f32/f16/bf16/int8 value loads (int8 loads give the stored integer q, before its row's scale).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
+
+#include <cstdint>
 
 #include "kernels/types.h"
 
@@ -40,10 +42,15 @@ template <>
 struct Storage<ValueType::BF16> {
   using type = __nv_bfloat16;
 };
+template <>
+struct Storage<ValueType::I8> {
+  using type = std::int8_t;
+};
 
 __device__ __forceinline__ float toFloat(float v) { return v; }
 __device__ __forceinline__ float toFloat(__half v) { return __half2float(v); }
 __device__ __forceinline__ float toFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float toFloat(std::int8_t v) { return static_cast<float>(v); }
 
 // Read-only load of element i as f32.
 template <typename S>
@@ -51,7 +58,7 @@ __device__ __forceinline__ float loadF(const S* p, std::size_t i) {
   return toFloat(__ldg(p + i));
 }
 
-// 16 bytes of S (4 f32 or 8 halves) unpacked to f32.
+// 16 bytes of S (4 f32, 8 halves or 16 int8) unpacked to f32.
 template <typename S>
 struct Vec16 {
   static constexpr int kCount = 16 / sizeof(S);
@@ -78,6 +85,16 @@ __device__ __forceinline__ void unpack16(const uint4& p, float* out, const __nv_
     const float2 f = __bfloat1622float2(h[i]);
     out[2 * i] = f.x;
     out[2 * i + 1] = f.y;
+  }
+}
+__device__ __forceinline__ void unpack16(const uint4& p, float* out, const std::int8_t*) {
+  const char4* c = reinterpret_cast<const char4*>(&p);  // signed bytes, in memory order
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    out[4 * i] = static_cast<float>(c[i].x);
+    out[4 * i + 1] = static_cast<float>(c[i].y);
+    out[4 * i + 2] = static_cast<float>(c[i].z);
+    out[4 * i + 3] = static_cast<float>(c[i].w);
   }
 }
 

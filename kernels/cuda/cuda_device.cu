@@ -107,11 +107,23 @@ DeviceBuffer uploadBytes(const void* host, std::size_t bytes) {
   b.upload(host, bytes);
   return b;
 }
+
+// Uploads an I8 matrix's row scales (host [rows] f32) into `into` and returns the device copy; the
+// float types have none: nothing is uploaded and the view's pointer is null.
+const float* uploadRowScales(DeviceBuffer& into, ValueType type, const float* host, std::int64_t rows) {
+  if (type != ValueType::I8) return nullptr;
+  into = uploadBytes(host, static_cast<std::size_t>(rows) * sizeof(float));
+  return into.as<float>();
+}
 }  // namespace
 
 // ---- device copies of the formats ---------------------------------------------------------------
-DeviceDense::DeviceDense(const DenseMatrix& m) : m_values(uploadBytes(m.data(), m.bytes())), m_view(m.view()) {
+DeviceDense::DeviceDense(const DenseMatrix& m) : m_view(m.view()) {
+  const DenseView h = m.view();
+  const std::int64_t outer = h.layout == Layout::RowMajor ? h.rows : h.cols;  // rows or columns of ld elements
+  m_values = uploadBytes(h.values, static_cast<std::size_t>(outer * h.ld) * valueBytes(h.type));
   m_view.values = m_values.data();
+  m_view.rowScale = uploadRowScales(m_rowScale, h.type, h.rowScale, h.rows);
 }
 
 DeviceSparseColumns::DeviceSparseColumns(const SparseColumns& m) : m_view(m.view()) {
@@ -128,6 +140,7 @@ DeviceSparseColumns::DeviceSparseColumns(const SparseColumns& m) : m_view(m.view
     m_rowIndex = uploadBytes(h.rowIndex, static_cast<std::size_t>(h.nnz) * sizeof(std::uint16_t));
     m_view.rowIndex = m_rowIndex.as<std::uint16_t>();
   }
+  m_view.rowScale = uploadRowScales(m_rowScale, h.type, h.rowScale, h.rows);
 }
 
 DeviceNm::DeviceNm(const NmMatrix& m) : m_view(m.view()) {
@@ -136,6 +149,7 @@ DeviceNm::DeviceNm(const NmMatrix& m) : m_view(m.view()) {
   m_mask = uploadBytes(h.mask, static_cast<std::size_t>(h.rows * h.maskRowBytes));
   m_view.values = m_values.data();
   m_view.mask = m_mask.as<std::uint8_t>();
+  m_view.rowScale = uploadRowScales(m_rowScale, h.type, h.rowScale, h.rows);
 }
 
 bool memoryInfo(std::size_t* freeBytes, std::size_t* totalBytes) {

@@ -1,5 +1,6 @@
-// CUDA mat-vec kernels (f32 accumulation over f32/f16/bf16 values), one launcher per product with
-// the same checks as the CPU versions. Work split:
+// CUDA mat-vec kernels (f32 accumulation over f32/f16/bf16/int8 values), one launcher per product
+// with the same checks as the CPU versions. Int8 kernels add up q * x and multiply each output row's
+// sum by its rowScale where they write y (see rowScaleAt). Work split:
 //   dense row-major   one warp per row, 16-byte vector loads when rows are aligned
 //   column-major      active columns compacted once (order kept), then blocks of [row tile x
 //                     column chunk] accumulate in registers and add into y with atomics
@@ -8,6 +9,7 @@
 //                     warp scan gives each lane its values' offset) and adds with shared atomics
 //   N:M               one warp per row, lanes over the groups
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_check.cuh"
 #include "kernels/cuda/cuda_matvec.h"
@@ -28,10 +30,21 @@ __device__ __forceinline__ float warpSum(float v) {
   return v;
 }
 
+// The factor of row r's sum: I8 stores q and weight (r, c) = q * scale[r] (scale [rows] f32, device);
+// the float types carry no scale and multiply by 1, which the compiler drops.
+template <typename S>
+__device__ __forceinline__ float rowScaleAt(const float* scale, std::int64_t r) {
+  if constexpr (std::is_same<S, std::int8_t>::value)
+    return __ldg(scale + r);
+  else
+    return 1.0f;
+}
+
 // ---- dense row-major -----------------------------------------------------------------------------
 template <typename S, int B, bool Vec>
 __global__ void __launch_bounds__(kThreads) denseRowMajorKernel(const S* __restrict__ w, std::int64_t rows,
                                                                 std::int64_t cols, std::int64_t ld,
+                                                                const float* __restrict__ scale,
                                                                 const float* __restrict__ x, float* __restrict__ y) {
   const int lane = threadIdx.x & 31;
   const std::int64_t row = static_cast<std::int64_t>(blockIdx.x) * kWarpsPerBlock + (threadIdx.x >> 5);
@@ -65,10 +78,11 @@ __global__ void __launch_bounds__(kThreads) denseRowMajorKernel(const S* __restr
       for (int b = 0; b < B; ++b) acc[b] += wv * __ldg(x + b * cols + c);
     }
   }
+  const float sc = rowScaleAt<S>(scale, row);
 #pragma unroll
   for (int b = 0; b < B; ++b) {
     const float s = warpSum(acc[b]);
-    if (lane == 0) y[b * rows + row] = s;
+    if (lane == 0) y[b * rows + row] = s * sc;
   }
 }
 
@@ -116,10 +130,12 @@ __global__ void __launch_bounds__(1024) compactColumnsKernel(const float* __rest
 
 // ---- dense column-major over active columns ---------------------------------------------------------
 // Block (tile, chunk): rows [tile * kThreads * R, ...), active columns [chunk * kColsPerChunk, ...).
-// Each thread owns R consecutive rows (R = 16 bytes of S when Vec).
+// Each thread owns R consecutive rows (R = 16 bytes of S when Vec). I8: each block's partial sums
+// are scaled before they are added into y (the row scale distributes over the blocks' sum).
 template <typename S, int B, bool Vec>
 __global__ void __launch_bounds__(kThreads) colMajorKernel(const S* __restrict__ w, std::int64_t rows,
                                                            std::int64_t cols, std::int64_t ld,
+                                                           const float* __restrict__ scale,
                                                            const float* __restrict__ x,
                                                            const std::int32_t* __restrict__ idx,
                                                            const std::int32_t* __restrict__ count,
@@ -159,15 +175,18 @@ __global__ void __launch_bounds__(kThreads) colMajorKernel(const S* __restrict__
       for (int i = 0; i < R; ++i) acc[b][i] += wv[i] * sX[k][b];
   }
 #pragma unroll
-  for (int b = 0; b < B; ++b)
+  for (int i = 0; i < R; ++i) {
+    const float sc = rowScaleAt<S>(scale, r0 + i);
 #pragma unroll
-    for (int i = 0; i < R; ++i)
-      if (acc[b][i] != 0.0f) atomicAdd(y + b * rows + r0 + i, acc[b][i]);
+    for (int b = 0; b < B; ++b)
+      if (acc[b][i] != 0.0f) atomicAdd(y + b * rows + r0 + i, acc[b][i] * sc);
+  }
 }
 
 // ---- column-packed strips ------------------------------------------------------------------------------
 // Block (strip, chunk): columns [chunk * kSparseColsPerChunk, ...) of the visit list (all columns,
 // or the compacted active ones), one warp per column at a time. ys: [B, stripRows] in shared memory.
+// I8: the strip's partial sums are scaled by their rows' scales before they are added into y.
 template <typename S, int B, bool Bitmap>
 __global__ void __launch_bounds__(kThreads) sparseColumnsKernel(SparseColumnsView w, const float* __restrict__ x,
                                                                 const std::int32_t* __restrict__ idx,
@@ -230,7 +249,7 @@ __global__ void __launch_bounds__(kThreads) sparseColumnsKernel(SparseColumnsVie
   for (int b = 0; b < B; ++b)
     for (std::int64_t i = threadIdx.x; i < nr; i += blockDim.x) {
       const float v = ys[b * w.stripRows + i];
-      if (v != 0.0f) atomicAdd(y + b * w.rows + r0 + i, v);
+      if (v != 0.0f) atomicAdd(y + b * w.rows + r0 + i, v * rowScaleAt<S>(w.rowScale, r0 + i));
     }
 }
 
@@ -256,10 +275,11 @@ __global__ void __launch_bounds__(kThreads) nmKernel(NmView w, const float* __re
       for (int b = 0; b < B; ++b) acc[b] += v * __ldg(x + b * w.cols + c);
     }
   }
+  const float sc = rowScaleAt<S>(w.rowScale, row);
 #pragma unroll
   for (int b = 0; b < B; ++b) {
     const float s = warpSum(acc[b]);
-    if (lane == 0) y[b * w.rows + row] = s;
+    if (lane == 0) y[b * w.rows + row] = s * sc;
   }
 }
 
@@ -272,6 +292,7 @@ void byType(ValueType t, Fn&& fn) {
     case ValueType::F32: return fn(float{});
     case ValueType::F16: return fn(__half{});
     case ValueType::BF16: return fn(__nv_bfloat16{});
+    case ValueType::I8: return fn(std::int8_t{});
   }
 }
 
@@ -308,9 +329,9 @@ struct DenseLaunch {
       const bool vec = aligned16(values) && aligned16(x) && (w.ld * sizeof(S)) % 16 == 0 && w.cols % kV == 0;
       const dim3 grid(static_cast<unsigned>((w.rows + kWarpsPerBlock - 1) / kWarpsPerBlock));
       if (vec)
-        denseRowMajorKernel<S, B, true><<<grid, kThreads>>>(values, w.rows, w.cols, w.ld, x, y);
+        denseRowMajorKernel<S, B, true><<<grid, kThreads>>>(values, w.rows, w.cols, w.ld, w.rowScale, x, y);
       else
-        denseRowMajorKernel<S, B, false><<<grid, kThreads>>>(values, w.rows, w.cols, w.ld, x, y);
+        denseRowMajorKernel<S, B, false><<<grid, kThreads>>>(values, w.rows, w.cols, w.ld, w.rowScale, x, y);
       DUO_CUDA_CHECK_LAUNCH("denseRowMajorKernel");
     });
   }
@@ -331,9 +352,9 @@ struct ColMajorLaunch {
       const dim3 grid(static_cast<unsigned>((w.rows + rowsPerBlock - 1) / rowsPerBlock),
                       static_cast<unsigned>((w.cols + kColsPerChunk - 1) / kColsPerChunk));
       if (vec)
-        colMajorKernel<S, B, true><<<grid, kThreads>>>(values, w.rows, w.cols, w.ld, x, idx, count, y);
+        colMajorKernel<S, B, true><<<grid, kThreads>>>(values, w.rows, w.cols, w.ld, w.rowScale, x, idx, count, y);
       else
-        colMajorKernel<S, B, false><<<grid, kThreads>>>(values, w.rows, w.cols, w.ld, x, idx, count, y);
+        colMajorKernel<S, B, false><<<grid, kThreads>>>(values, w.rows, w.cols, w.ld, w.rowScale, x, idx, count, y);
       DUO_CUDA_CHECK_LAUNCH("colMajorKernel");
     });
   }

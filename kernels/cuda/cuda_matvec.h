@@ -1,7 +1,8 @@
 // CUDA versions of the four mat-vec products (see kernels/matvec.h for the contract), with the
 // same signatures and checks; the views' pointers and x, y are device memory. Values may be
-// f32, f16 or bf16; every kernel accumulates in f32. Kernels run on the default stream and return
-// without waiting (call synchronize() to wait and surface errors).
+// f32, f16, bf16 or int8 (an int8 view's rowScale is a device array too; each output row's sum of
+// q * x is multiplied by its scale); every kernel accumulates in f32. Kernels run on the default
+// stream and return without waiting (call synchronize() to wait and surface errors).
 // This header needs no CUDA headers: builds without nvcc link cuda_stub.cpp, where status() says
 // why nothing runs and every other call throws duo::Error.
 #pragma once
@@ -52,7 +53,8 @@ class DeviceBuffer {
   std::size_t m_bytes = 0;
 };
 
-// Device copies of the packed formats; view() has device pointers and the host object's shape.
+// Device copies of the packed formats; view() has device pointers and the host object's shape
+// (rowScale: the device copy of an I8 matrix's row scales, null for the float types).
 class DeviceDense {
  public:
   explicit DeviceDense(const DenseMatrix& m);
@@ -60,6 +62,7 @@ class DeviceDense {
 
  private:
   DeviceBuffer m_values;
+  DeviceBuffer m_rowScale;  // [rows] f32 (I8 only)
   DenseView m_view;
 };
 
@@ -70,6 +73,7 @@ class DeviceSparseColumns {
 
  private:
   DeviceBuffer m_colStart, m_bitmap, m_rowIndex, m_values;
+  DeviceBuffer m_rowScale;  // [rows] f32 (I8 only)
   SparseColumnsView m_view;
 };
 
@@ -80,6 +84,7 @@ class DeviceNm {
 
  private:
   DeviceBuffer m_values, m_mask;
+  DeviceBuffer m_rowScale;  // [rows] f32 (I8 only)
   NmView m_view;
 };
 
@@ -92,7 +97,8 @@ void dualSparseSpmspv(const NmView& w, const float* x, float* y, int batch = 1);
 
 // The vendor baseline: y = W x with cuBLAS for a row-major dense W. x [batch, cols] is stored in
 // W's type (cuBLAS multiplies like types): f32 -> cublasSgemv (cublasSgemm for batch > 1);
-// f16/bf16 -> cublasGemmEx with f32 output and f32 compute.
+// f16/bf16 -> cublasGemmEx with f32 output and f32 compute. Int8 (row-scaled) weights are refused
+// with duo::Error: cuBLAS has no product of int8 weights and per-row scales with float inputs.
 void blasGemv(const DenseView& w, const void* x, float* y, int batch = 1);
 
 // Waits for the device; throws duo::Error with the CUDA error text if a kernel failed.
