@@ -18,6 +18,7 @@ struct BenchCalibrateArgs {
   int threads = 0;
   int steps = 24;
   int context = 32;
+  std::string values = "f32";
   bool json = false;
 };
 
@@ -32,6 +33,8 @@ Registrar reg("bench-calibrate", [](CLI::App& app) {
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--steps", a->steps, "Timed decode steps per point and kernel")->capture_default_str()->check(CLI::Range(1, 100000));
   cmd->add_option("--context", a->context, "Prompt tokens cached before the timed steps")->capture_default_str()->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--values", a->values, "Weight value storage to time: f32 | f16 | bf16 | int8 (use what decoding will use)")
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print the profile with every timed point as JSON");
   cmd->callback([a] {
     perf::CalibrateConfig c;
@@ -40,6 +43,7 @@ Registrar reg("bench-calibrate", [](CLI::App& app) {
     notePassiveWait(a->threads);
     c.steps = a->steps;
     c.context = a->context;
+    c.values = kernels::parseValueType(a->values);
     const perf::CalibrationResult r = perf::calibrateTiming(c, progressBar(a->json));
     finishProgress();
     if (!a->out.empty()) perf::saveTimingProfile(a->out, r.profile, r.points);
@@ -50,8 +54,8 @@ Registrar reg("bench-calibrate", [](CLI::App& app) {
       printJson(j);
       return;
     }
-    std::printf("%s, read bandwidth %.1f GB/s; %.0f s\n", r.profile.device.c_str(), r.profile.readBandwidthGbs,
-                r.seconds);
+    std::printf("%s, %s values, read bandwidth %.1f GB/s; %.0f s\n", r.profile.device.c_str(),
+                kernels::valueTypeName(r.profile.values), r.profile.readBandwidthGbs, r.seconds);
     std::printf("%-12s %-14s %10s %9s %13s\n", "shape", "kernel", "fixed us", "GB/s", "max residual");
     for (const perf::ShapeTiming& s : r.profile.shapes)
       for (perf::Kernel k : perf::kAllKernels) {

@@ -15,6 +15,7 @@ struct BenchDecodeArgs {
   bool json = false;
   bool noTorch = false;
   std::string timing;
+  std::string values = "f32";
 };
 
 Registrar reg("bench-decode", [](CLI::App& app) {
@@ -48,6 +49,21 @@ Registrar reg("bench-decode", [](CLI::App& app) {
   cmd->add_option("--batch", a->c.batch, "Sequences decoded together")->capture_default_str()->check(CLI::Range(1, 64));
   cmd->add_option("--threads", a->c.threads, "CPU threads (default: OpenMP's)")->check(CLI::Range(1, 1024));
   cmd->add_flag("--no-torch", a->noTorch, "Skip the plain LibTorch decode of the dense model");
+  cmd->add_option("--quality", a->c.qualityCorpus,
+                  "Also the pruned engine's perplexity on this corpus, decoded step by step with --values and "
+                  "with f32 values (what the value format costs)");
+  cmd->add_option("--quality-windows", a->c.qualityWindows, "Windows for --quality")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--quality-seqlen", a->c.qualitySeqlen, "Tokens per window for --quality")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 8192));
+  cmd->add_flag("--profile", a->c.profile,
+                "After the timed repeats, one profiled run of each engine: milliseconds per step by part");
+  cmd->add_option("--values", a->values,
+                  "Weight value storage of both engines, dense and pruned (projections, lm_head, embedding rows): "
+                  "f32 | f16 | bf16 | int8 (one scale per output row); the LibTorch baseline stays f32")
+      ->capture_default_str();
   cmd->add_option("--timing", a->timing,
                   "A timing profile from `bench calibrate` for this model: the pruned projections run on the "
                   "kernels it says are fastest, and its prediction is reported beside the bytes model's");
@@ -56,6 +72,7 @@ Registrar reg("bench-decode", [](CLI::App& app) {
     // A checkpoint is compared with its own weights run densely unless --model names the baseline.
     if (!a->c.pruned.empty() && model->count() == 0) a->c.model.clear();
     a->c.torchBaseline = !a->noTorch;
+    a->c.values = kernels::parseValueType(a->values);
     notePassiveWait(a->c.threads);
     if (!a->timing.empty()) a->c.timing = perf::loadTimingProfile(a->timing);
     const perf::DecodeBenchResult r = perf::runDecodeBench(a->c, progressBar(a->json));
@@ -67,6 +84,7 @@ Registrar reg("bench-decode", [](CLI::App& app) {
                         {"context", a->c.context},
                         {"batch", a->c.batch},
                         {"threads", r.threads},
+                        {"values", kernels::valueTypeName(a->c.values)},
                         {"weight_sparsity", r.weightSparsity},
                         {"act_sparsity", r.actSparsity},
                         {"act_rule", r.actRule},
@@ -105,12 +123,29 @@ Registrar reg("bench-decode", [](CLI::App& app) {
       j["torch_dense_step_ms"] = nlohmann::json::array();
       for (double s : r.torchStepSeconds) j["torch_dense_step_ms"].push_back(s * 1e3);
     }
+    auto partsJson = [](const perf::StepParts& p) {
+      nlohmann::json pj = {{"sparsify_ms", p.sparsifyMs}, {"lm_head_ms", p.headMs}, {"other_ms", p.otherMs},
+                           {"total_ms", p.totalMs}, {"projections_ms", nlohmann::json::object()}};
+      const char* names[] = {"q", "k", "v", "o", "gate", "up", "down"};
+      for (std::size_t i = 0; i < 7; ++i) pj["projections_ms"][names[i]] = p.projectionsMs[i];
+      return pj;
+    };
+    if (!a->c.qualityCorpus.empty())
+      j["quality"] = {{"corpus", a->c.qualityCorpus},
+                      {"windows", a->c.qualityWindows},
+                      {"seqlen", a->c.qualitySeqlen},
+                      {"tokens", r.qualityTokens},
+                      {"perplexity", r.qualityPerplexity},
+                      {"f32_perplexity", r.qualityF32Perplexity},
+                      {"ratio", r.qualityPerplexity / r.qualityF32Perplexity}};
+    if (r.profiled) j["step_profile"] = {{"dense", partsJson(r.denseParts)}, {"pruned", partsJson(r.prunedParts)}};
     if (a->json) {
       printJson(j);
       return;
     }
-    std::printf("dense:  %s\npruned: %s (weights %.1f%% zero, %s activations %.1f%%)\nkernels: %s\n", r.model.c_str(),
-                r.pruned.c_str(), 100 * r.weightSparsity, r.actRule.c_str(), 100 * r.actSparsity, r.kernels.c_str());
+    std::printf("dense:  %s\npruned: %s (weights %.1f%% zero, %s activations %.1f%%)\nvalues: %s\nkernels: %s\n",
+                r.model.c_str(), r.pruned.c_str(), 100 * r.weightSparsity, r.actRule.c_str(), 100 * r.actSparsity,
+                kernels::valueTypeName(a->c.values), r.kernels.c_str());
     std::printf("%-22s %12s %12s\n", "", "tokens/s", "best");
     if (a->c.torchBaseline) std::printf("%-22s %12.1f\n", "dense (LibTorch)", r.torchTokensPerSecond);
     std::printf("%-22s %12.1f %12.1f\n", "dense (our kernels)", r.denseTokensPerSecond, r.denseBestTokensPerSecond);
@@ -123,6 +158,22 @@ Registrar reg("bench-decode", [](CLI::App& app) {
       std::printf("timing profile %s: predicts %.2fx (%.1f -> %.1f tokens/s)%s\n", a->timing.c_str(),
                   r.calibratedSpeedup, r.calibratedDenseTokensPerSecond, r.calibratedPrunedTokensPerSecond,
                   r.timingThreads != r.threads ? " (measured with a different thread count: recalibrate)" : "");
+    if (!a->c.qualityCorpus.empty())
+      std::printf("quality on %s (%lld tokens, decoded step by step): perplexity %.4f with %s values, %.4f with f32 "
+                  "(%+.2f%%)\n",
+                  a->c.qualityCorpus.c_str(), static_cast<long long>(r.qualityTokens), r.qualityPerplexity,
+                  kernels::valueTypeName(a->c.values), r.qualityF32Perplexity,
+                  100 * (r.qualityPerplexity / r.qualityF32Perplexity - 1));
+    if (r.profiled) {
+      std::printf("%-10s %8s %8s %8s %8s %8s %8s %8s %9s %8s %8s %8s\n", "ms/step", "q", "k", "v", "o", "gate", "up",
+                  "down", "sparsify", "lm_head", "other", "total");
+      for (const auto& [name, p] : {std::pair<const char*, const perf::StepParts*>{"dense", &r.denseParts},
+                                    {"pruned", &r.prunedParts}}) {
+        std::printf("%-10s", name);
+        for (double v : p->projectionsMs) std::printf(" %8.3f", v);
+        std::printf(" %9.3f %8.3f %8.3f %8.3f\n", p->sparsifyMs, p->headMs, p->otherMs, p->totalMs);
+      }
+    }
     std::fflush(stdout);
     printSpeedCheck(r.check);
   });

@@ -60,7 +60,7 @@ Registrar reg("bench-kernels", [](CLI::App& app) {
   cmd->add_option("--cols", a->cols, "Columns of W")->check(CLI::Range(std::int64_t(1), std::int64_t(1) << 30));
   cmd->add_option("--w-sparsity", a->wSparsity, "Fraction of weights pruned")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--a-sparsity", a->aSparsity, "Fraction of inputs that are zero")->capture_default_str()->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--dtype", a->dtype, "Weight storage of our kernels: f32 | f16 | bf16 (CPU BLAS stays f32)")
+  cmd->add_option("--dtype", a->dtype, "Weight storage of our kernels: f32 | f16 | bf16 | int8 (one scale per row; CPU BLAS, and cuBLAS for int8, stay f32)")
       ->capture_default_str();
   cmd->add_option("--device", a->device, "cpu | cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--isa", a->isa, "CPU kernels' instruction set: scalar | avx2 | avx512 (default: best available)");

@@ -55,6 +55,7 @@ Bytes kernelBytes(Kernel k, const MatVec& m) {
       break;
     }
   }
+  if (m.type == kernels::ValueType::I8) b.values += 4.0 * static_cast<double>(m.rows);  // one f32 scale per row
   return b;
 }
 

@@ -24,7 +24,7 @@ constexpr std::array<Kernel, 5> kAllKernels = {Kernel::BlasDense, Kernel::Dense,
 const char* kernelKey(Kernel k);  // "blas_dense", "dense", "act_sparse", "weight_sparse", "dual_sparse"
 
 struct Bytes {
-  double values = 0;       // weight values read
+  double values = 0;       // weight values read (with int8 values: their row scales too)
   double index = 0;        // bitmaps or u16 row indices read
   double offsets = 0;      // per-column record offsets read
   double activations = 0;  // x read
@@ -62,6 +62,7 @@ struct ShapeTiming {
 struct TimingProfile {
   std::string device;          // "cpu: avx512, 2 threads"
   int threads = 0;
+  kernels::ValueType values = kernels::ValueType::F32;  // weight storage the kernels were timed with
   double readBandwidthGbs = 0; // measured; the parts the profile has no line for (attention, norms) use it
   std::vector<ShapeTiming> shapes;
   std::vector<std::pair<std::int64_t, double>> topkUs;  // input width -> one topk sparsification, batch 1

@@ -8,6 +8,8 @@
 #include <cmath>
 
 #include "core/common/error.h"
+#include "core/data/corpus.h"
+#include "core/data/windows.h"
 #include "core/model/model_loader.h"
 #include "core/perf/kernel_bench.h"
 #include "core/perf/packed_decode.h"
@@ -53,6 +55,23 @@ double timeDecode(const LlamaModel& model, const InputHook& hook, int batch, int
   return sec / steps;
 }
 
+// Teacher-forced perplexity of windows [w, T] i64 decoded one step at a time through `d` (packed
+// from `model`: its activation rule and value format), all windows as one batch: exp of the mean
+// NLL of tokens 1..T-1. Returns {perplexity, predicted tokens}.
+std::pair<double, std::int64_t> decodePerplexity(const LlamaModel& model, const PackedDecoder& d,
+                                                 const torch::Tensor& windows) {
+  const std::int64_t B = windows.size(0), T = windows.size(1);
+  KvCache cache = model.newCache(B, T);
+  double nll = 0;
+  for (std::int64_t t = 0; t + 1 < T; ++t) {
+    const torch::Tensor logits = d.step(cache, windows.slice(1, t, t + 1)).to(torch::kFloat64);  // [B, vocab]
+    const torch::Tensor target = windows.slice(1, t + 1, t + 2);                                   // [B, 1] i64
+    nll += (torch::logsumexp(logits, -1, true) - logits.gather(-1, target)).sum().item<double>();
+  }
+  const std::int64_t n = B * (T - 1);
+  return {std::exp(nll / static_cast<double>(n)), n};
+}
+
 // The bytes model's input for what the packed decoder actually runs: measured weight sparsity and
 // the configured activation sparsity of every projection (perf::Projection has Proj's order).
 DecodePrediction predictFor(const ModelConfig& mc, const PackedDecoder& d, int contextTokens, double bandwidthGbs,
@@ -62,6 +81,7 @@ DecodePrediction predictFor(const ModelConfig& mc, const PackedDecoder& d, int c
   in.shape = shapeOf(mc);
   in.contextTokens = contextTokens;
   in.bandwidthGbs = bandwidthGbs;
+  in.weightType = d.values();
   for (int l = 0; l < d.numLayers(); ++l) {
     LayerSparsity layer{};
     for (int p = 0; p < kNumProj; ++p) {
@@ -71,6 +91,24 @@ DecodePrediction predictFor(const ModelConfig& mc, const PackedDecoder& d, int c
     in.layers.push_back(layer);
   }
   return predictDecode(in);
+}
+
+// Runs `run` with a step profile attached to `d` and returns its parts per step.
+template <class Run>
+StepParts profiledParts(const PackedDecoder& d, Run run) {
+  StepProfile sp;
+  d.setStepProfile(&sp);
+  run();
+  d.setStepProfile(nullptr);
+  StepParts parts;
+  if (sp.steps == 0) return parts;
+  const double perStep = 1e3 / static_cast<double>(sp.steps);
+  for (std::size_t i = 0; i < sp.projSeconds.size(); ++i) parts.projectionsMs[i % kNumProj] += sp.projSeconds[i] * perStep;
+  for (double s : sp.siteSeconds) parts.sparsifyMs += s * perStep;
+  parts.headMs = sp.headSeconds * perStep;
+  parts.totalMs = sp.totalSeconds * perStep;
+  parts.otherMs = parts.totalMs - parts.projectionMs() - parts.sparsifyMs - parts.headMs;
+  return parts;
 }
 
 }  // namespace
@@ -125,11 +163,17 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
     r.model = denseLoaded.info.path;
   }
   reportProgress(progress, {"bench decode", "pack", 0, 0});
+  DUO_CHECK(c.timing.empty() || c.timing.values == c.values, "bench decode: the timing profile ", c.timing.name(),
+            " was measured with ", kernels::valueTypeName(c.timing.values), " values, this run decodes with ",
+            kernels::valueTypeName(c.values), " (run `duoscope-cli bench calibrate --values ",
+            kernels::valueTypeName(c.values), "` for a matching profile)");
   PackedDecoderOptions denseOpt;
   denseOpt.dense = true;
+  denseOpt.values = c.values;
   const PackedDecoder denseDecoder(*denseModel, {}, {}, denseOpt);
   PackedDecoderOptions prunedOpt;
   prunedOpt.timing = c.timing;
+  prunedOpt.values = c.values;
   const PackedDecoder packed(*pruned.model, act, thresholds, prunedOpt);
   r.weightSparsity = packed.weightSparsity();
   r.kernels = packed.kernelSummary();
@@ -190,6 +234,31 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
     }
   }
   total = done;
+  if (!c.qualityCorpus.empty()) {
+    DUO_CHECK(c.qualityWindows >= 1 && c.qualitySeqlen >= 2, "bench decode: quality needs >= 1 window of >= 2 tokens");
+    reportProgress(progress, {"bench decode", "quality", 0, 0});
+    const CorpusText text = loadCorpus(c.qualityCorpus);
+    const torch::Tensor windows = consecutiveWindows(
+        pruned.tokenizer->encode(text.text, text.prependBos && pruned.tokenizer->addsBos()), c.qualitySeqlen,
+        c.qualityWindows);  // [w, T] i64
+    DUO_CHECK(windows.size(0) >= 1, "bench decode: ", c.qualityCorpus, " holds fewer than ", c.qualitySeqlen,
+              " tokens, no window to evaluate");
+    PackedDecoder::uninstall(*pruned.model);
+    std::tie(r.qualityPerplexity, r.qualityTokens) = decodePerplexity(*pruned.model, packed, windows);
+    if (c.values == kernels::ValueType::F32) {
+      r.qualityF32Perplexity = r.qualityPerplexity;
+    } else {
+      PackedDecoderOptions f32Opt = prunedOpt;
+      f32Opt.values = kernels::ValueType::F32;
+      const PackedDecoder f32(*pruned.model, act, thresholds, f32Opt);
+      r.qualityF32Perplexity = decodePerplexity(*pruned.model, f32, windows).first;
+    }
+  }
+  if (c.profile) {
+    r.denseParts = profiledParts(denseDecoder, [&] { runDense(c.tokens); });
+    r.prunedParts = profiledParts(packed, [&] { runPacked(c.tokens); });
+    r.profiled = true;
+  }
   PackedDecoder::uninstall(*pruned.model);
   PackedDecoder::uninstall(denseMut);
   reportProgress(progress, {"bench decode", "done", total, total});
@@ -220,8 +289,7 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
     r.timingThreads = c.timing.threads;
   }
   const ModelConfig& mc = pruned.model->config();
-  r.denseStepBytes = static_cast<double>(denseDecoder.projectionBytes()) +
-                     4.0 * static_cast<double>(mc.vocabSize) * static_cast<double>(mc.hiddenSize);
+  r.denseStepBytes = static_cast<double>(denseDecoder.projectionBytes()) + static_cast<double>(denseDecoder.headBytes());
   r.lastLevelCacheBytes = static_cast<double>(lastLevelCacheBytes());
   r.cacheResident = r.denseStepBytes <= r.lastLevelCacheBytes;
   r.loadAfter = load1m();

@@ -4,6 +4,7 @@
 // Behind `duoscope-cli bench decode` (docs/cli.md); measureCheckpointDecode is the one-call form for
 // prune/eval reports and the window. Torch-free header.
 #pragma once
+#include <array>
 #include <string>
 #include <vector>
 
@@ -31,10 +32,36 @@ struct DecodeBenchConfig {
   int context = 64;   // prompt tokens prefilled (untimed) before the timed steps
   int batch = 1;      // sequences decoded together
   int threads = 0;    // 0: OpenMP's default
+  // Storage of the weight values in both engines, dense and pruned (projections, lm_head, embedding
+  // rows): f32, f16, bf16 or int8 (one scale per output row). The torch baseline stays f32.
+  kernels::ValueType values = kernels::ValueType::F32;
   bool torchBaseline = true;  // also time the plain torch decode of the dense model
+  // After the timed repeats, one more run of each engine with a step profile attached (outside the
+  // timed samples): where a step's time goes (DecodeBenchResult::denseParts / prunedParts).
+  bool profile = false;
+  // Non-empty: the pruned engine's perplexity on this corpus (`kjv:eval`, a file, ...), teacher-forced
+  // one decode step at a time through the packed kernels, with `values` and with f32 values: what
+  // the value format costs in quality on exactly the arithmetic that decodes.
+  std::string qualityCorpus;
+  int qualityWindows = 4;   // consecutive windows from the corpus's start
+  int qualitySeqlen = 128;  // tokens per window (seqlen - 1 predicted)
   // A timing profile for this model (`bench calibrate`): the pruned model's projections run on the
   // kernels it says are fastest, and the result adds its prediction (calibrated*). Empty: none.
   TimingProfile timing;
+};
+
+// Milliseconds per decode step by part, from one profiled run (DecodeBenchConfig::profile).
+struct StepParts {
+  std::array<double, 7> projectionsMs{};  // q, k, v, o, gate, up, down, summed over the layers
+  double sparsifyMs = 0;  // activation sparsification (topk or threshold) before the projections
+  double headMs = 0;      // lm_head
+  double otherMs = 0;     // norms, RoPE, attention over the cache, SwiGLU, residuals, embedding
+  double totalMs = 0;
+  double projectionMs() const {
+    double s = 0;
+    for (double v : projectionsMs) s += v;
+    return s;
+  }
 };
 
 struct DecodeBenchResult {
@@ -67,11 +94,18 @@ struct DecodeBenchResult {
   double denseStepBytes = 0;
   double lastLevelCacheBytes = 0;
   bool cacheResident = false;
-  double maxLogitDiff = 0;  // first step: packed pruned logits vs the torch decode of the same pruned model + rule
+  // First step: packed pruned logits vs the torch decode (f32) of the same pruned model + rule; with
+  // values other than f32 this includes the rounding of the weights to that type.
+  double maxLogitDiff = 0;
   double logitScale = 0;    // max |logit| of that step (for a relative reading)
   double loadBefore = 0, loadAfter = 0;  // 1-minute load average around the run
   // The measured speedup with its spread over the pairs, thread count and trust flags.
   SpeedCheck check;
+  StepParts denseParts, prunedParts;  // with config.profile
+  bool profiled = false;
+  // With config.qualityCorpus: the pruned engine's perplexity with `values` and with f32 values.
+  double qualityPerplexity = 0, qualityF32Perplexity = 0;
+  std::int64_t qualityTokens = 0;  // predicted tokens
 };
 
 DecodeBenchResult runDecodeBench(const DecodeBenchConfig& config, const ProgressFn& progress = {});

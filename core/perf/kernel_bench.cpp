@@ -85,7 +85,8 @@ Problem makeProblem(const KernelBenchConfig& c) {
   for (auto& v : p.w) {
     const bool keep = u(rng) >= c.wSparsity;
     const float g = normal(rng);
-    v = keep ? k::roundTo(c.type, g == 0.0f ? 1.0f : g) : 0.0f;
+    const float g1 = g == 0.0f ? 1.0f : g;
+    v = keep ? (c.type == k::ValueType::I8 ? g1 : k::roundTo(c.type, g1)) : 0.0f;  // int8: quantised per row when packed
   }
   p.x.resize(static_cast<std::size_t>(kInputs * c.cols));
   std::vector<std::int64_t> order(static_cast<std::size_t>(c.cols));
@@ -114,7 +115,8 @@ void fillModel(KernelBenchResult& r) {
   for (Kernel kind : kAllKernels) {
     KernelTiming& t = r.kernels[static_cast<std::size_t>(kind)];
     MatVec m{c.rows, c.cols, c.wSparsity, c.aSparsity, c.type, r.stripRows};
-    if (kind == Kernel::BlasDense && !c.cuda) m.type = k::ValueType::F32;  // OpenBLAS multiplies f32
+    // OpenBLAS multiplies f32; cuBLAS multiplies like types but has no row-scaled int8 product.
+    if (kind == Kernel::BlasDense && (!c.cuda || c.type == k::ValueType::I8)) m.type = k::ValueType::F32;
     t.bytes = kernelBytes(kind, m).total();
     t.predictedUs = 1e6 * predictSeconds(kernelBytes(kind, m), r.modelBandwidthGbs);
     if (!t.ran) continue;
@@ -258,20 +260,32 @@ KernelBenchResult runCuda(const KernelBenchConfig& c, const ProgressFn& progress
     cols.push_back(std::make_unique<cu::DeviceDense>(colMajor));
   }
   for (int i = 0; i < nSparse; ++i) sparse.push_back(std::make_unique<cu::DeviceSparseColumns>(packed));
-  // Inputs: f32 for our kernels, W's type for cuBLAS (it multiplies like types).
-  std::vector<unsigned char> xTyped(p.x.size() * k::valueBytes(c.type));
-  for (std::size_t i = 0; i < p.x.size(); ++i) k::storeValue(xTyped.data(), c.type, i, p.x[i]);
+  // cuBLAS multiplies like types: W's type, or f32 for int8 (it has no row-scaled int8 product).
+  const k::ValueType blasType = c.type == k::ValueType::I8 ? k::ValueType::F32 : c.type;
+  std::vector<std::unique_ptr<cu::DeviceDense>> blasRows;  // int8 only: f32 copies for cuBLAS
+  if (blasType != c.type) {
+    const k::DenseMatrix f32 = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::RowMajor, blasType);
+    const int nBlas = copiesFor(static_cast<double>(f32.bytes()), rotate);
+    for (int i = 0; i < nBlas; ++i) blasRows.push_back(std::make_unique<cu::DeviceDense>(f32));
+    r.copies = std::max(r.copies, nBlas);
+  }
+  auto blasMatrix = [&](int i) -> const cu::DeviceDense& {
+    return blasRows.empty() ? *rows[static_cast<std::size_t>(i % nDense)] : *blasRows[static_cast<std::size_t>(i) % blasRows.size()];
+  };
+  // Inputs: f32 for our kernels, blasType for cuBLAS.
+  std::vector<unsigned char> xTyped(p.x.size() * k::valueBytes(blasType));
+  for (std::size_t i = 0; i < p.x.size(); ++i) k::storeValue(xTyped.data(), blasType, i, p.x[i]);
   cu::DeviceBuffer dx(p.x.size() * sizeof(float)), dxTyped(xTyped.size()), dy(static_cast<std::size_t>(c.rows) * sizeof(float));
   dx.upload(p.x.data(), p.x.size() * sizeof(float));
   dxTyped.upload(xTyped.data(), xTyped.size());
   auto x = [&](int i) { return dx.as<float>() + static_cast<std::size_t>(i % kInputs) * c.cols; };
   auto xt = [&](int i) {
-    return static_cast<const unsigned char*>(dxTyped.data()) + static_cast<std::size_t>(i % kInputs) * c.cols * k::valueBytes(c.type);
+    return static_cast<const unsigned char*>(dxTyped.data()) + static_cast<std::size_t>(i % kInputs) * c.cols * k::valueBytes(blasType);
   };
   float* y = dy.as<float>();
   using Run = std::function<void(int)>;
   const std::array<Run, 5> runs = {
-      Run([&](int i) { cu::blasGemv(rows[static_cast<std::size_t>(i % nDense)]->view(), xt(i), y); }),
+      Run([&](int i) { cu::blasGemv(blasMatrix(i).view(), xt(i), y); }),
       Run([&](int i) { cu::denseGemv(rows[static_cast<std::size_t>(i % nDense)]->view(), x(i), y); }),
       Run([&](int i) { cu::actSparseGemv(cols[static_cast<std::size_t>(i % nDense)]->view(), x(i), y); }),
       Run([&](int i) { cu::weightSparseSpmv(sparse[static_cast<std::size_t>(i % nSparse)]->view(), x(i), y); }),

@@ -27,12 +27,13 @@ namespace {
 // cheapest by the bytes model (what predictDecode assumes either way), among those the weights
 // allow (the sparse formats need zeros to skip).
 Kernel chooseKernel(std::int64_t rows, std::int64_t cols, double pW, double pA, bool forceSparse,
-                    const TimingProfile* timing) {
+                    const TimingProfile* timing, k::ValueType values) {
   MatVec m;
   m.rows = rows;
   m.cols = cols;
   m.pW = pW;
   m.pA = pA;
+  m.type = values;
   if (forceSparse && pW > 0) return pA > 0 ? Kernel::DualSparse : Kernel::WeightSparse;
   const Kernel best = fastestKernel(m, timing);
   return best == Kernel::BlasDense ? Kernel::Dense : best;
@@ -114,7 +115,8 @@ void sparsifyThresholdRows(float* x, std::int64_t n, float t) {
 
 PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act, const ActThresholds& thresholds,
                              const PackedDecoderOptions& options)
-    : m_model(&model), m_act(options.dense ? SparsityConfig{} : act), m_thresholds(thresholds) {
+    : m_model(&model), m_act(options.dense ? SparsityConfig{} : act), m_thresholds(thresholds),
+      m_values(options.values) {
   const ModelConfig& c = model.config();
   DUO_CHECK(model.device().is_cpu(), "packed decode: the model must be on the CPU, it is on ", model.device().str());
   const int layers = static_cast<int>(c.numLayers);
@@ -146,17 +148,22 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
       pp.kernel = options.dense   ? Kernel::Dense
                   : options.force ? *options.force
                                   : chooseKernel(pp.rows, pp.cols, pp.weightSparsity, pp.actSparsity, options.forceSparse,
-                                               options.timing.empty() ? nullptr : &options.timing);
+                                               options.timing.empty() ? nullptr : &options.timing, m_values);
       switch (pp.kernel) {
         case Kernel::Dense:
         case Kernel::BlasDense:
           pp.kernel = Kernel::Dense;
-          pp.rowMajor = k::DenseView::rowMajorF32(wp, pp.rows, pp.cols);
+          if (m_values == k::ValueType::F32) {
+            pp.rowMajor = k::DenseView::rowMajorF32(wp, pp.rows, pp.cols);
+          } else {
+            pp.rowMajorCopy = k::DenseMatrix::fromRowMajor(wp, pp.rows, pp.cols, k::Layout::RowMajor, m_values);
+            pp.rowMajor = pp.rowMajorCopy.view();
+          }
           pp.format = "row-major";
           pp.bytes = pp.rowMajor.valueBytesRead();
           break;
         case Kernel::ActSparse:
-          pp.colMajor = k::DenseMatrix::fromRowMajor(wp, pp.rows, pp.cols, k::Layout::ColMajor);
+          pp.colMajor = k::DenseMatrix::fromRowMajor(wp, pp.rows, pp.cols, k::Layout::ColMajor, m_values);
           pp.format = "col-major";
           pp.bytes = pp.colMajor.view().valueBytesRead();
           break;
@@ -167,12 +174,14 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
           if (nmMask && options.allowNm && pp.actSparsity <= 0 && pp.cols % act.nm.m == 0 &&
               k::isNmSparse(wp, pp.rows, pp.cols, keep, act.nm.m)) {
             pp.useNm = true;
-            pp.nm = k::NmMatrix::pack(wp, pp.rows, pp.cols, keep, act.nm.m);
+            pp.nm = k::NmMatrix::pack(wp, pp.rows, pp.cols, keep, act.nm.m, m_values);
             pp.format = "n:m";
             pp.bytes = pp.nm.valueBytes() + pp.nm.maskBytes();
             pp.kernel = Kernel::WeightSparse;
           } else {
-            pp.packed = k::SparseColumns::pack(wp, pp.rows, pp.cols);
+            k::PackOptions po;
+            po.type = m_values;
+            pp.packed = k::SparseColumns::pack(wp, pp.rows, pp.cols, po);
             pp.format = k::indexKindName(pp.packed.index());
             pp.bytes = pp.packed.bytes().total();
           }
@@ -191,6 +200,15 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
   DUO_CHECK(m_headTensor.dim() == 2 && m_headTensor.scalar_type() == torch::kFloat32 && m_headTensor.is_contiguous(),
             "packed decode: expected a contiguous [vocab, d] f32 lm_head");
   m_head = k::DenseView::rowMajorF32(m_headTensor.data_ptr<float>(), m_headTensor.size(0), m_headTensor.size(1));
+  if (m_values != k::ValueType::F32) {
+    m_headCopy = k::DenseMatrix::fromRowMajor(m_headTensor.data_ptr<float>(), m_head.rows, m_head.cols,
+                                              k::Layout::RowMajor, m_values);
+    m_head = m_headCopy.view();
+    const bool tied = mw.embed.data_ptr<float>() == m_headTensor.data_ptr<float>();
+    if (!tied)
+      m_embedCopy = k::DenseMatrix::fromRowMajor(mw.embed.data_ptr<float>(), mw.embed.size(0), mw.embed.size(1),
+                                                 k::Layout::RowMajor, m_values);
+  }
 }
 
 const PackedProjection& PackedDecoder::projection(int layer, Proj p) const {
@@ -367,10 +385,16 @@ torch::Tensor PackedDecoder::step(KvCache& cache, const torch::Tensor& tokens) c
   std::vector<float> gate(B * ffn), up(B * ffn);
   const torch::Tensor ids = tokens.to(torch::kCPU, torch::kLong).contiguous();  // [B, 1] i64
   const float* emb = w.embed.data_ptr<float>();                                  // [vocab, d] f32
+  // With values other than f32 the rows come from the stored copy (the lm_head's when tied).
+  const bool fromCopy = m_values != k::ValueType::F32;
+  const k::DenseView embCopy = m_embedCopy.rows() > 0 ? m_embedCopy.view() : m_head;  // [vocab, d]
   for (std::int64_t b = 0; b < B; ++b) {
     const std::int64_t id = ids.data_ptr<std::int64_t>()[b];
     DUO_CHECK(id >= 0 && id < c.vocabSize, "decode: token id ", id, " is outside the vocabulary (", c.vocabSize, ")");
-    std::copy(emb + id * d, emb + (id + 1) * d, h.data() + b * d);
+    if (fromCopy)
+      for (std::int64_t i = 0; i < d; ++i) h[b * d + i] = embCopy.at(id, i);
+    else
+      std::copy(emb + id * d, emb + (id + 1) * d, h.data() + b * d);
   }
   float* kNew = kv.data();
   float* vNew = kv.data() + B * Hkv * hd;

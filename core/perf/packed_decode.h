@@ -5,7 +5,10 @@
 //   pruned weights, dense inputs   -> cpu::weightSparseSpmv (N:M rows when the mask is N:M)
 //   dense weights, sparse inputs   -> cpu::actSparseGemv on a column-major copy
 //   dense weights, dense inputs    -> cpu::denseGemv on the model's own row-major tensor (no copy)
-// The lm_head (tied or not) also runs through cpu::denseGemv. Activations are sparsified by the
+// The lm_head (tied or not) also runs through cpu::denseGemv. With PackedDecoderOptions::values other
+// than f32, every projection and the lm_head are stored in that type (int8: one scale per output
+// row) and the embedding rows are read from such a copy too; norms, RoPE, attention and the KV
+// cache stay f32. Activations are sparsified by the
 // run's rule (topk or threshold, SparsityConfig + ActThresholds, as core/prune/act_hook does) in
 // plain C++ before the projections see them, so zero inputs are skipped by the kernels.
 // Internal header (torch).
@@ -34,7 +37,8 @@ struct PackedProjection {
   std::int64_t rows = 0, cols = 0;
   double weightSparsity = 0;      // measured fraction of zero weights
   double actSparsity = 0;         // the site's configured p_a
-  kernels::DenseView rowMajor;    // Dense: a view of the model's own weight tensor
+  kernels::DenseView rowMajor;    // Dense: a view of the model's own weight tensor, or of rowMajorCopy
+  kernels::DenseMatrix rowMajorCopy;  // Dense with values other than f32
   kernels::DenseMatrix colMajor;  // ActSparse
   kernels::SparseColumns packed;  // WeightSparse / DualSparse, column-packed
   kernels::NmMatrix nm;           // WeightSparse on an N:M mask
@@ -59,6 +63,9 @@ struct PackedDecoderOptions {
   // Every projection on this kernel whatever the bytes model or the profile say (in-situ timing of
   // each kernel by `bench calibrate`); Dense also leaves the inputs dense.
   std::optional<Kernel> force;
+  // Storage of the weight values of every projection, the lm_head and the embedding rows: f32 (the
+  // model's own tensors), f16, bf16 or int8 (symmetric, one f32 scale per output row).
+  kernels::ValueType values = kernels::ValueType::F32;
 };
 
 // Where a decode step's time goes, summed over the steps run while it is attached
@@ -116,6 +123,10 @@ class PackedDecoder {
   std::uint64_t projectionBytes() const;
   // "dual_sparse x210" style summary of the kernels chosen.
   std::string kernelSummary() const;
+  // Storage of the weight values (PackedDecoderOptions::values).
+  kernels::ValueType values() const { return m_values; }
+  // Bytes of the lm_head's values one step reads.
+  std::uint64_t headBytes() const { return m_head.valueBytesRead(); }
 
  private:
   void projectRaw(int layer, Proj p, const float* x, float* y, std::int64_t rows) const;
@@ -128,8 +139,11 @@ class PackedDecoder {
   ActThresholds m_thresholds;
   bool m_anyAct = false;
   std::vector<std::array<PackedProjection, kNumProj>> m_layers;
-  kernels::DenseView m_head;  // [vocab, d] f32 view of the model's lm_head
+  kernels::DenseView m_head;  // [vocab, d] view of the model's lm_head (f32) or of m_headCopy
   torch::Tensor m_headTensor;  // keeps the lm_head storage alive
+  kernels::ValueType m_values = kernels::ValueType::F32;
+  kernels::DenseMatrix m_headCopy;   // [vocab, d] in m_values (values other than f32)
+  kernels::DenseMatrix m_embedCopy;  // [vocab, d] in m_values, when the embedding is not tied to the lm_head
   mutable std::vector<float> m_cos, m_sin;  // [m_ropeLen, head_dim] rotate-half RoPE tables
   mutable std::int64_t m_ropeLen = 0;
 };

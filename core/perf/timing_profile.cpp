@@ -85,6 +85,7 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
   CalibrationResult out;
   TimingProfile& prof = out.profile;
   prof.threads = omp_get_max_threads();
+  prof.values = config.values;
   {
     std::ostringstream os;
     os << "cpu: " << kernels::cpu::isaName(kernels::cpu::activeIsa()) << " kernels, " << prof.threads
@@ -151,6 +152,7 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
       MatVec mv;
       mv.rows = rows;
       mv.cols = cols;
+      mv.type = config.values;
       mv.pW = kernel == Kernel::Dense ? 0.0 : meanZeros;
       mv.pA = kernel == Kernel::Dense ? 0.0 : pA;
       where[{rows, cols}][static_cast<size_t>(kernel)].push_back(out.points.size());
@@ -162,6 +164,7 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
 
   PackedDecoderOptions denseOpt;
   denseOpt.dense = true;
+  denseOpt.values = config.values;
   run(SparsityConfig{}, denseOpt, 0, 0, Kernel::Dense, "dense");
   for (const SparsityPoint& pt : config.points) {
     restore();
@@ -171,6 +174,7 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
       PackedDecoderOptions opt;
       opt.force = k;
       opt.allowNm = false;
+      opt.values = config.values;
       char what[64];
       std::snprintf(what, sizeof what, "w%.2f a%.2f %s", pt.pW, pt.pA, kernelKey(k));
       run(act, opt, pt.pW, pt.pA, k, what);
@@ -209,6 +213,7 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
     MatVec mv;
     mv.rows = st.rows;
     mv.cols = st.cols;
+    mv.type = config.values;
     const double bytes = kernelBytes(Kernel::Dense, mv).total();
     st.kernels[static_cast<size_t>(Kernel::Dense)] = fitCostLine({{bytes, median(heads)}});
     if (std::find(shapes.begin(), shapes.end(), std::make_pair(st.rows, st.cols)) == shapes.end())

@@ -20,6 +20,8 @@ struct CalibrateConfig {
   // (p_w, p_a) points (magnitude mask, topk), each decoded with every sparse kernel forced on every
   // projection; each kernel's line per shape is fitted over them and the dense run.
   std::vector<SparsityPoint> points{{0.3, 0.7}, {0.5, 0.5}, {0.7, 0.3}, {0.8, 0.8}, {0.2, 0.2}};
+  // Storage of the weight values while timing (the profile is valid for decoding with these).
+  kernels::ValueType values = kernels::ValueType::F32;
 };
 
 struct CalibrationPoint {

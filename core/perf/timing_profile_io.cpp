@@ -16,6 +16,7 @@ std::string timingProfileJson(const TimingProfile& p, const std::vector<Calibrat
   j["schema"] = "duoscope.timing/1";
   j["device"] = p.device;
   j["threads"] = p.threads;
+  j["values"] = kernels::valueTypeName(p.values);
   j["read_bandwidth_gbs"] = p.readBandwidthGbs;
   j["other_us"] = p.otherUs;
   j["other_context"] = p.otherContext;
@@ -73,6 +74,14 @@ TimingProfile parseTimingProfile(const std::string& text, const std::string& pat
   try {
     p.device = j.value("device", std::string());
     p.threads = j.contains("threads") ? static_cast<int>(whole(j["threads"], "threads")) : 0;
+    // Profiles written before value formats existed were timed with f32 values.
+    const nlohmann::json& values = j.contains("values") ? j["values"] : nlohmann::json("f32");
+    if (!values.is_string()) throw fail("values must be a string (f32, f16, bf16 or int8), not " + values.dump());
+    try {
+      p.values = kernels::parseValueType(values.get<std::string>());
+    } catch (const Error& e) {
+      throw fail(e.what());
+    }
     p.readBandwidthGbs = j.at("read_bandwidth_gbs").get<double>();
     p.otherUs = j.value("other_us", 0.0);
     p.otherContext = j.value("other_context", 0.0);
