@@ -118,9 +118,21 @@ int64_t estimateEvalWindows(const PruneRequest& req) {
   return req.maxWindows > 0 ? std::min<int64_t>(w, req.maxWindows) : w;
 }
 
-torch::ScalarType outDtypeFor(const std::string& name, torch::ScalarType source) {
-  if (name.empty() || name == "source") return source;
-  return parseDtype(name, "--out-dtype");
+// What --out-dtype asks of the checkpoint: the stored dtype of its tensors, and whether the
+// projections are int8 instead (the other tensors then keep the source's dtype).
+struct OutDtype {
+  torch::ScalarType dtype;
+  bool int8 = false;
+};
+
+OutDtype outDtypeFor(const std::string& name, torch::ScalarType source) {
+  if (name.empty() || name == "source") return {source, false};
+  if (name == "int8") return {source, true};
+  try {
+    return {parseDtype(name, "--out-dtype"), false};
+  } catch (const Error&) {
+    fail("--out-dtype '", name, "' is not one of source, f32, f16, bf16, int8");
+  }
 }
 
 // The plan with the site inputs kept, or, when --site-inputs is recompute or (auto) keeping them
@@ -172,8 +184,12 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   OpenedModel m = openModel(req.model);  // headers and tokenizer only
   WeightSource& source = *m.source;
   const ModelConfig& cfg = source.config();
-  const torch::ScalarType outDtype = outDtypeFor(req.outDtype, source.dtype());
+  const OutDtype out = outDtypeFor(req.outDtype, source.dtype());
+  const torch::ScalarType outDtype = out.dtype;
   const CheckpointFormat outFormat = parseCheckpointFormat(req.outFormat, "--out-format");
+  DUO_CHECK(!out.int8 || outFormat == CheckpointFormat::Dense, "--out-dtype int8 cannot be combined with --out-format ",
+            req.outFormat, ": int8 projections are stored dense (compressed-tensors int-quantized; pruned weights are "
+            "stored as q = 0)");
   // The task file is read before calibration so that a bad file fails in seconds, not after it.
   const McTask task = req.eval && !req.taskFile.empty() ? loadMcTask(req.taskFile, req.taskFormat) : McTask{};
 
@@ -229,6 +245,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
     CheckpointWriterOptions wo;
     wo.dtype = outDtype;
     wo.format = outFormat;
+    wo.int8 = out.int8;
     if (req.maxShardBytes > 0) wo.maxShardBytes = req.maxShardBytes;
     writer = std::make_unique<CheckpointWriter>(req.outDir, cfg, wo);
     writer->put({TensorKind::Embed, -1, Proj::Q}, source.embed());
@@ -377,7 +394,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
       tokenizerSrc = (tokDir / "tokenizer.json").string();
       m.tokenizer->saveTokenizerJson(tokenizerSrc);
     }
-    res.outDtype = dtypeName(outDtype);
+    res.outDtype = out.int8 ? "I8" : dtypeName(outDtype);
     res.outFormat = checkpointFormatName(outFormat);
     res.outShards = writer->shardFiles();
     res.outBytes = writer->totalBytes();

@@ -43,7 +43,10 @@ struct PruneRequest {
   std::string taskFile;              // optional multiple-choice JSONL
   std::string taskFormat = "auto";   // its layout (kMcTaskFormats)
   std::string outDir;                // "" = do not write a checkpoint
-  std::string outDtype = "source";   // the checkpoint's dtype: source | f32 | bf16 | f16
+  // The checkpoint's dtype: source | f32 | bf16 | f16 | int8 (the decoder projections as
+  // compressed-tensors int-quantized int8 with a scale per row, every other tensor in the source's
+  // dtype; dense --out-format only).
+  std::string outDtype = "source";
   std::string outFormat = "dense";   // projections stored dense | sparse-bitmask (compressed-tensors)
   int64_t maxShardBytes = 0;         // 0 = 5 GB shards (HF's default)
   std::string streamDtype = "f32";   // calibration streams: f32 | bf16
@@ -83,7 +86,7 @@ struct PruneResult {
   double secondsTotal = 0, secondsForward = 0, secondsStats = 0, secondsSolve = 0, secondsEval = 0;
   long long peakRssBytes = 0;
   MemoryPlan memoryPlan;             // what the plan said before the run (total_bytes beside peak_rss_bytes)
-  std::string outDtype;              // the checkpoint's stored dtype ("BF16", ...), "" when none written
+  std::string outDtype;              // the checkpoint's stored dtype ("BF16", ...; "I8": int8 projections), "" when none
   std::string outFormat;             // "dense" | "sparse-bitmask", "" when none written
   int64_t outBytes = 0;              // tensor bytes written (all shards)
   std::vector<std::string> outShards;

@@ -3,9 +3,12 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <ATen/Parallel.h>
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +20,8 @@
 #include "core/common/fd_write.h"
 #include "core/model/io/bitmask.h"
 #include "core/model/io/hf_config.h"
+#include "core/model/io/int8_layout.h"
+#include "kernels/types.h"
 
 namespace fs = std::filesystem;
 
@@ -70,6 +75,7 @@ struct PlannedTensor {
   std::vector<int64_t> shape;
   size_t shard = 0;
   bool compressed = false;  // a projection in the sparse-bitmask layout
+  bool int8 = false;        // a projection as int8 and its per-row scales (int8_layout.h)
 };
 
 // One tensor as stored: its header entry.
@@ -95,9 +101,15 @@ struct Shard {
 // A placeholder offset wider than any real one: headers reserved with it are never too small.
 constexpr uint64_t kWideOffset = 99'999'999'999'999'999ull;
 
-// The stored tensors a planned tensor becomes, with placeholder offsets: one entry, or the four
-// sparse-bitmask parts at their largest (every value kept).
+// The stored tensors a planned tensor becomes, with placeholder offsets: one entry, the four
+// sparse-bitmask parts at their largest (every value kept), or an int8 weight's scales and integers.
 std::vector<StoredEntry> widestEntries(const PlannedTensor& t, const char* dtype) {
+  if (t.int8) {
+    // The F32 scales first, the 1-byte integers after them (as the bitmask's bytes go last).
+    const std::string scale = t.name.substr(0, t.name.size() - std::string("weight").size()) + kInt8ScaleSuffix;
+    return {{scale, "F32", {t.shape[0], 1}, kWideOffset, kWideOffset},
+            {t.name, "I8", t.shape, kWideOffset, kWideOffset}};
+  }
   if (!t.compressed) return {{t.name, dtype, t.shape, kWideOffset, kWideOffset}};
   const std::string prefix = t.name.substr(0, t.name.size() - std::string(".weight").size());
   const int64_t rows = t.shape[0], cols = t.shape[1];
@@ -217,6 +229,9 @@ CheckpointWriter::CheckpointWriter(const std::string& outDir, const ModelConfig&
   const char* dtype = safetensorsDtype(options.dtype);
   DUO_CHECK(dtype != nullptr, outDir, ": checkpoint dtype must be F32, F16 or BF16, got ", options.dtype);
   DUO_CHECK(options.maxShardBytes > 0, outDir, ": largest shard must be positive, got ", options.maxShardBytes);
+  DUO_CHECK(!options.int8 || options.format == CheckpointFormat::Dense, outDir,
+            ": int8 projections are stored dense (compressed-tensors int-quantized), not as ",
+            checkpointFormatName(options.format));
   m->target = fs::absolute(fs::path(outDir)).lexically_normal();
   DUO_CHECK(!m->target.filename().empty(), outDir, ": not a folder name");
   DUO_CHECK(!fs::exists(m->target) || fs::is_directory(m->target), outDir, ": exists and is not a folder");
@@ -230,10 +245,12 @@ CheckpointWriter::CheckpointWriter(const std::string& outDir, const ModelConfig&
     t.name = tensorName(NameFormat::Hf, slot);
     t.shape = expectedShape(config, slot);
     t.compressed = options.format == CheckpointFormat::SparseBitmask && slot.kind == TensorKind::Proj;
+    t.int8 = options.int8 && slot.kind == TensorKind::Proj;
     int64_t n = 1;
     for (int64_t s : t.shape) n *= s;
     uint64_t bytes = static_cast<uint64_t>(n * elemBytes);
     if (t.compressed) bytes += static_cast<uint64_t>(t.shape[0] * (bitmaskRowBytes(t.shape[1]) + 8) + 16);
+    if (t.int8) bytes = static_cast<uint64_t>(n + t.shape[0] * 4);  // I8 integers + F32 scales
     if (m->shards.empty() || (offset > 0 && offset + bytes > static_cast<uint64_t>(options.maxShardBytes))) {
       m->shards.push_back({});
       m->shards.back().firstTensor = m->plan.size();
@@ -292,6 +309,33 @@ void CheckpointWriter::put(const TensorSlot& slot, const torch::Tensor& t) {
   DUO_CHECK(t.sizes().vec() == p.shape, m->target.string(), ": tensor '", name, "': expected ", shapeString(p.shape),
             ", got ", shapeString(t.sizes().vec()));
   Shard& sh = m->shardForNext();
+  if (p.int8) {
+    const int64_t rows = p.shape[0], cols = p.shape[1];
+    const torch::Tensor f = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();  // [rows, cols] f32
+    torch::Tensor scale = torch::empty({rows, 1}, torch::kFloat32);                   // [rows, 1] f32
+    torch::Tensor q = torch::empty({rows, cols}, torch::kInt8);                       // [rows, cols] i8
+    const float* w = f.data_ptr<float>();
+    float* sp = scale.data_ptr<float>();
+    int8_t* qp = q.data_ptr<int8_t>();
+    std::atomic<int64_t> badRow{-1};
+    at::parallel_for(0, rows, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(cols, 1)), [&](int64_t b, int64_t e) {
+      for (int64_t r = b; r < e; ++r) {
+        const float* row = w + r * cols;
+        for (int64_t c = 0; c < cols; ++c)
+          if (!std::isfinite(row[c])) badRow = r;
+        sp[r] = kernels::int8RowScale(row, cols);
+        for (int64_t c = 0; c < cols; ++c) qp[r * cols + c] = kernels::quantizeInt8(row[c], sp[r]);
+      }
+    });
+    DUO_CHECK(badRow < 0, m->target.string(), ": tensor '", name, "': row ", badRow.load(),
+              " holds non-finite values, which int8 cannot store");
+    // In widestEntries' order: the scales, then the integers.
+    m->append(sh, sp, static_cast<uint64_t>(rows) * 4);
+    m->append(sh, qp, static_cast<uint64_t>(rows * cols));
+    ++m->next;
+    m->finishTensor();
+    return;
+  }
   const torch::Tensor c = t.detach().to(torch::kCPU, m->options.dtype).contiguous();  // [shape] stored dtype
   if (!p.compressed) {
     m->append(sh, c.data_ptr(), static_cast<uint64_t>(c.nbytes()));
@@ -316,6 +360,7 @@ void CheckpointWriter::skip(const TensorSlot& slot) {
             nextName(), "' next, got '", name, "'");
   const PlannedTensor& p = m->plan[m->next];
   DUO_CHECK(!p.compressed, m->target.string(), ": tensor '", name, "' cannot be a hole in a sparse-bitmask checkpoint");
+  DUO_CHECK(!p.int8, m->target.string(), ": tensor '", name, "' cannot be a hole in an int8 checkpoint");
   Shard& sh = m->shardForNext();
   const std::string file = m->shardPath(sh);
   int64_t n = static_cast<int64_t>(c10::elementSize(m->options.dtype));
@@ -357,6 +402,11 @@ void CheckpointWriter::commit(const nlohmann::json& extraConfig, const std::stri
   nlohmann::json config = hfConfigJson(m->config);
   config["torch_dtype"] = torchDtypeConfigName(m->options.dtype);
   if (extraConfig.is_object()) config.update(extraConfig);
+  if (m->options.int8) {
+    DUO_CHECK(!config.contains("quantization_config"), m->target.string(),
+              ": an int8 checkpoint's quantization_config is the int8 one; the extra config must not hold another");
+    config["quantization_config"] = int8QuantizationConfig();
+  }
   writeFileAtomic((m->tmp / "config.json").string(), config.dump(2) + "\n");
   if (m->shards.size() > 1) {
     nlohmann::ordered_json index;

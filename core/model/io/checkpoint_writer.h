@@ -1,10 +1,11 @@
 // A pruned checkpoint written as layers finish: HF folder, safetensors shards of at most
 // maxShardBytes each (with model.safetensors.index.json when there is more than one), every
-// tensor in one stored dtype. Which tensor goes to which shard is planned from the config before
-// anything is written (a sparse-bitmask projection counts at its largest size); each shard's
-// header space is reserved when it is opened, its tensors go straight to the file as they come,
-// and the header is written over the reserved space (padded with spaces) when the shard is
-// closed. Nothing is buffered: memory stays one tensor whatever the model's size.
+// tensor in one stored dtype (or, with int8, the projections as int8 and scales). Which tensor
+// goes to which shard is planned from the config before anything is written (a sparse-bitmask
+// projection counts at its largest size); each shard's header space is reserved when it is
+// opened, its tensors go straight to the file as they come, and the header is written over the
+// reserved space (padded with spaces) when the shard is closed. Nothing is buffered: memory stays
+// one tensor whatever the model's size.
 //
 // The folder is assembled beside the destination (<dir>.partial-<pid>-...) and renamed into place
 // by commit(); destroying the writer before commit() (cancel, an error, a full disk) removes it,
@@ -34,9 +35,15 @@ inline constexpr int64_t kDefaultMaxShardBytes = 5'000'000'000;
 enum class CheckpointFormat { Dense, SparseBitmask };
 
 struct CheckpointWriterOptions {
-  torch::ScalarType dtype = torch::kFloat32;  // every tensor's stored dtype: F32, F16 or BF16
+  torch::ScalarType dtype = torch::kFloat32;  // every tensor's stored dtype: F32, F16 or BF16 (with
+                                              // int8, every tensor's but the projections')
   int64_t maxShardBytes = kDefaultMaxShardBytes;
   CheckpointFormat format = CheckpointFormat::Dense;
+  // The decoder layers' projections in compressed-tensors' int-quantized layout (int8_layout.h):
+  // <name>.weight I8 [out, in] and <name>.weight_scale F32 [out, 1], quantised with
+  // kernels::int8RowScale / quantizeInt8 (a zero stays q = 0), and config.json's
+  // quantization_config says so. Dense format only.
+  bool int8 = false;
 };
 
 // "dense" | "sparse-bitmask" (compressed-tensors' names) and back; parse throws duo::Error.
@@ -74,7 +81,7 @@ class CheckpointWriter {
   // must come in modelSlots order, each once, with the shape the config implies.
   void put(const TensorSlot& slot, const torch::Tensor& t);
   // Leaves the next tensor as a hole in its shard (reads as zeros): header-only checkpoints for
-  // memory plans of models that are not on this machine. Dense format only.
+  // memory plans of models that are not on this machine. Dense format only, not int8.
   void skip(const TensorSlot& slot);
   // The layer's tensors in order (norms, projections, biases).
   void putLayer(int index, const LayerWeights& layer);
@@ -82,7 +89,8 @@ class CheckpointWriter {
   std::string nextName() const;
 
   // Finishes: every tensor written, config.json (hfConfigJson(config) with `extraConfig` merged
-  // over it, torch_dtype set), the index when sharded, a copy of `tokenizerSource` (if given),
+  // over it, torch_dtype set, with int8 quantization_config = int8QuantizationConfig(); then
+  // `extraConfig` must not hold a quantization_config), the index when sharded, a copy of `tokenizerSource` (if given),
   // then renames the folder into place (an existing folder there is replaced only then).
   void commit(const nlohmann::json& extraConfig = {}, const std::string& tokenizerSource = "",
               const ProgressFn& progress = {});

@@ -6,6 +6,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/model/io/int8_layout.h"
 #include "core/model/io/model_info.h"
 
 namespace fs = std::filesystem;
@@ -177,9 +178,10 @@ void readSlidingWindow(const Reader& r, const Family& f, ModelConfig* c) {
   c->slidingWindowFromLayer = window > 0 ? std::min(from, c->numLayers) : 0;
 }
 
-// A quantization_config block is accepted only when it is compressed-tensors' sparsity-only form
-// (what DuoScope and llm-compressor write for a pruned, unquantised model): no quantisation groups,
-// weights dense or in the sparse-bitmask layout (read by openHfWeights).
+// A quantization_config block is accepted in compressed-tensors' two forms DuoScope writes and
+// reads: sparsity-only (a pruned, unquantised model, as DuoScope and llm-compressor write it:
+// weights dense or in the sparse-bitmask layout) and int8 weights per output channel (format
+// "int-quantized", int8_layout.h: prune --out-dtype int8), both read by openHfWeights.
 void checkCompressedTensors(const nlohmann::json& q, const std::string& source) {
   const std::string unsupported = ": quantization_config ";
   const std::string hint = " is not supported (load an unquantised F32/F16/BF16 checkpoint)";
@@ -187,16 +189,34 @@ void checkCompressedTensors(const nlohmann::json& q, const std::string& source) 
   const std::string method = q.value("quant_method", std::string());
   DUO_CHECK(method == "compressed-tensors", source, unsupported, "with quant_method '", method, "'", hint);
   const bool groups = q.contains("config_groups") && !q["config_groups"].is_null() && !q["config_groups"].empty();
-  DUO_CHECK(!groups, source, unsupported, "with config_groups (quantised weights)", hint);
+  if (groups) {
+    DUO_CHECK(q["config_groups"].is_object(), source, unsupported, "with config_groups (quantised weights) that is not an object",
+              hint);
+    const std::string int8Hint = std::string(" is not supported (int8 weights, symmetric, per output channel, format \"") +
+                                 kInt8Format + "\", are)";
+    for (auto it = q["config_groups"].begin(); it != q["config_groups"].end(); ++it) {
+      const std::string fault = int8GroupFault(it.value());
+      DUO_CHECK(fault.empty(), source, unsupported, "with config_groups (quantised weights) is not supported: group '",
+                it.key(), "': ", fault, "; only int8 weights, symmetric, per output channel (format \"", kInt8Format,
+                "\") are");
+    }
+    DUO_CHECK(q.value("format", nlohmann::json()) == kInt8Format, source, unsupported, "format ",
+              q.value("format", nlohmann::json()).dump(), " with int8 config_groups", int8Hint);
+  }
   const bool kv = q.contains("kv_cache_scheme") && !q["kv_cache_scheme"].is_null();
   DUO_CHECK(!kv, source, unsupported, "with a kv_cache_scheme", hint);
   const auto formatOk = [](const nlohmann::json& f) {
     return f.is_null() || (f.is_string() && (f == "dense" || f == "sparse-bitmask"));
   };
-  DUO_CHECK(!q.contains("format") || formatOk(q["format"]), source, unsupported, "format ", q["format"].dump(), hint);
-  if (q.contains("sparsity_config") && q["sparsity_config"].is_object() && q["sparsity_config"].contains("format"))
+  DUO_CHECK(groups || !q.contains("format") || formatOk(q["format"]), source, unsupported, "format ", q["format"].dump(), hint);
+  if (q.contains("sparsity_config") && q["sparsity_config"].is_object() && q["sparsity_config"].contains("format")) {
     DUO_CHECK(formatOk(q["sparsity_config"]["format"]), source, ": quantization_config.sparsity_config.format ",
               q["sparsity_config"]["format"].dump(), " is not supported (dense and sparse-bitmask are)");
+    // Stacked on int8 weights the bitmask would hold the integers: not a layout we read.
+    DUO_CHECK(!groups || q["sparsity_config"]["format"] != "sparse-bitmask", source,
+              ": quantization_config.sparsity_config.format \"sparse-bitmask\" over int8 config_groups is not supported "
+              "(int8 weights are read dense)");
+  }
 }
 
 // Keys whose presence (with these values) changes the computation in ways we do not implement.

@@ -7,6 +7,7 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/model/io/bitmask.h"
+#include "core/model/io/int8_layout.h"
 #include "core/model/io/tensor_names.h"
 
 namespace fs = std::filesystem;
@@ -71,7 +72,55 @@ void findBitmaskWeights(HfWeightFiles& out, const std::string& dir) {
   }
 }
 
+// Pairs every I8 tensor with its weight_scale (int8_layout.h) and checks both from the headers:
+// the weight 2-D and named <prefix>.weight, the scale F32/F16/BF16 [rows, 1], no zero point. An I8
+// weight needs config.json to declare the quantisation (its config_groups were validated by
+// readHfConfig).
+void findInt8Weights(HfWeightFiles& out, const std::string& dir) {
+  const std::string weightTail = ".weight";
+  std::string firstI8;  // "<file>: tensor '<name>'", for the config check
+  for (const auto& [name, loc] : out.tensors) {
+    if (loc.tensor->dtype != "I8") continue;
+    const HfTensorLocation& weight = loc;  // C++17 lambdas cannot capture a structured binding (clang)
+    const std::string where = out.files[weight.file]->path() + ": tensor '" + name + "'";
+    DUO_CHECK(endsWith(name, weightTail), where, ": dtype I8 is only supported for a module's '.weight' (compressed-tensors "
+              "int-quantized)");
+    const std::vector<int64_t>& shape = weight.tensor->shape;
+    DUO_CHECK(shape.size() == 2, where, ": an I8 weight must be 2-D [out, in], got ", shapeString(shape));
+    const std::string prefix = name.substr(0, name.size() - weightTail.size());
+    const std::string scaleName = prefix + "." + kInt8ScaleSuffix;
+    auto it = out.tensors.find(scaleName);
+    DUO_CHECK(it != out.tensors.end(), where, ": I8 weight has no '", scaleName,
+              "' tensor (compressed-tensors int-quantized stores one scale per output row)");
+    const SafetensorsTensor& scale = *it->second.tensor;
+    const std::vector<int64_t> want{shape[0], 1};
+    DUO_CHECK((scale.dtype == "F32" || scale.dtype == "F16" || scale.dtype == "BF16") && scale.shape == want,
+              out.files[it->second.file]->path(), ": tensor '", scaleName, "': expected F32, F16 or BF16 ", shapeString(want),
+              " (one scale per row of '", name, "'), got ", scale.dtype, " ", shapeString(scale.shape));
+    DUO_CHECK(out.tensors.count(prefix + ".weight_zero_point") == 0, where, ": has a '", prefix,
+              ".weight_zero_point' (asymmetric int8 is not supported, symmetric is)");
+    out.int8[name] = {weight, it->second};
+    if (firstI8.empty()) firstI8 = where;
+  }
+  if (firstI8.empty()) return;
+  const fs::path config = fs::path(dir) / "config.json";
+  nlohmann::json j;
+  if (fs::exists(config)) j = nlohmann::json::parse(readFile(config.string()), nullptr, false);
+  const bool declared = j.is_object() && j.contains("quantization_config") && j["quantization_config"].is_object() &&
+                        j["quantization_config"].contains("config_groups") &&
+                        j["quantization_config"]["config_groups"].is_object() &&
+                        !j["quantization_config"]["config_groups"].empty();
+  DUO_CHECK(declared, firstI8, " is I8 but ", config.string(), " has no quantization_config with config_groups "
+            "(compressed-tensors int-quantized: quant_method, format and the int8 scheme)");
+}
+
 }  // namespace
+
+bool HfWeightFiles::isInt8Scale(const std::string& name) const {
+  const std::string tail = std::string(".") + kInt8ScaleSuffix;
+  if (!endsWith(name, tail)) return false;
+  return int8.count(name.substr(0, name.size() - tail.size()) + ".weight") > 0;
+}
 
 bool HfWeightFiles::isBitmaskPart(const std::string& name) const {
   const size_t dot = name.rfind('.');
@@ -100,6 +149,7 @@ HfWeightFiles openHfWeights(const std::string& dir) {
     out.files.push_back(std::make_unique<SafetensorsFile>(single.string()));
     for (const SafetensorsTensor& t : out.files[0]->header().tensors) out.tensors[t.name] = {0, &t};
     findBitmaskWeights(out, dir);
+    findInt8Weights(out, dir);
     return out;
   }
 
@@ -142,6 +192,7 @@ HfWeightFiles openHfWeights(const std::string& dir) {
               "' is listed in shard '", shard, "' but that file does not hold it");
   }
   findBitmaskWeights(out, dir);
+  findInt8Weights(out, dir);
   return out;
 }
 

@@ -16,8 +16,8 @@ namespace duo {
 // config.json or model.safetensors, a .gguf file, or an alias that resolveModelPath() knows:
 // "tiny", "smollm2"). Checks: every tensor the config needs is present
 // and has the shape the config implies, no tensor is left unexplained, no NaN/Inf (the error
-// names the tensor). GGUF tensors are dequantised to f32 and llama's q/k rows are put back in HF
-// order. A tied lm_head is the same tensor as embed. Progress: stage "load", one step per tensor;
+// names the tensor). GGUF tensors and int8 weights (compressed-tensors int-quantized, int8_layout.h)
+// are dequantised to f32, and llama's q/k rows are put back in HF order. A tied lm_head is the same tensor as embed. Progress: stage "load", one step per tensor;
 // returning false cancels (duo::Cancelled). Throws duo::Error naming the file and the fault.
 LlamaWeights loadWeights(const std::string& path, const ProgressFn& progress = {});
 

@@ -53,7 +53,8 @@ ModelInfo inspectHf(const std::string& dir) {
   const HfWeightFiles files = openHfWeights(dir);
   std::map<std::string, int64_t> elements;
   for (const auto& [name, loc] : files.tensors) {
-    if (isIgnorableTensorName(NameFormat::Hf, name) || files.isBitmaskPart(name)) continue;
+    // Bitmask parts are counted below as their weight; an int8 weight's scale is not a parameter.
+    if (isIgnorableTensorName(NameFormat::Hf, name) || files.isBitmaskPart(name) || files.isInt8Scale(name)) continue;
     const SafetensorsTensor& t = *loc.tensor;
     info.parameters += t.elements();
     elements[t.dtype] += t.elements();

@@ -15,7 +15,7 @@ struct ModelInfo {
   ModelConfig config;
   int64_t parameters = 0;      // counted from the tensor shapes in the file
   int64_t fileBytes = 0;       // weights files, summed
-  std::string dtype;           // dominant storage dtype: "F32", "BF16", "Q4_1", ...
+  std::string dtype;           // dominant storage dtype: "F32", "BF16", "Q4_1", "I8" (int8 weights), ...
   std::map<std::string, int64_t> dtypeCounts;  // tensors per storage dtype
   int64_t tensorCount = 0;
   std::string tokenizer;       // "bpe-bytelevel", "spm", "gpt2", "llama", or "" when none

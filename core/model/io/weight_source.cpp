@@ -79,6 +79,12 @@ struct RawTensor {
   const uint8_t* mask = nullptr;
   int64_t maskBytes = 0;
   const uint8_t* rowOffsets = nullptr;
+  // An int8 weight (int8_layout.h): `bytes` are its I8 [rows, cols] integers, type GgmlType::I8;
+  // `scale` its per-row scales [rows] of scaleType (F32, F16 or BF16), stored as `scaleName`.
+  bool int8 = false;
+  const uint8_t* scale = nullptr;
+  uint32_t scaleType = 0;
+  std::string scaleName = "", scaleFile = "";
 };
 
 // Drops this process's mapping of [p, p + n) (rounded out to pages): the pages stay in the page
@@ -139,8 +145,49 @@ torch::Tensor dequantiseRaw(const RawTensor& r, int64_t* nonFinite) {
   return t;
 }
 
-// Decodes a raw tensor: F32/F16/BF16 copied in their own dtype, quantised types to f32.
+// Element i of a float array stored as F32, F16 or BF16 (possibly unaligned), as f32.
+float loadFloat(const uint8_t* p, GgmlType type, int64_t i) {
+  if (type == GgmlType::F32) {
+    float v;
+    std::memcpy(&v, p + 4 * i, sizeof v);
+    return v;
+  }
+  uint16_t h;
+  std::memcpy(&h, p + 2 * i, sizeof h);
+  return type == GgmlType::F16 ? halfToFloat(h) : bf16ToFloat(h);
+}
+
+// Dequantises an int8 weight into a new [rows, cols] f32 tensor: q(r, c) * scale[r], computed in
+// f32. A non-finite scale is refused naming the scale tensor and its row.
+torch::Tensor dequantiseInt8(const RawTensor& r) {
+  const int64_t rows = r.shape[0], cols = r.shape[1];
+  const auto scaleType = static_cast<GgmlType>(r.scaleType);
+  std::vector<float> scale(static_cast<size_t>(rows));  // [rows] f32
+  for (int64_t i = 0; i < rows; ++i) {
+    scale[static_cast<size_t>(i)] = loadFloat(r.scale, scaleType, i);
+    DUO_CHECK(std::isfinite(scale[static_cast<size_t>(i)]), r.scaleFile, ": tensor '", r.scaleName, "': the scale of row ",
+              i, " is ", scale[static_cast<size_t>(i)]);
+  }
+  torch::Tensor t = torch::empty({rows, cols}, torch::kFloat32);  // [rows, cols] f32
+  float* dst = t.data_ptr<float>();
+  const auto* q = reinterpret_cast<const int8_t*>(r.bytes);
+  at::parallel_for(0, rows, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(cols, 1)), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      const float s = scale[static_cast<size_t>(i)];
+      for (int64_t c = 0; c < cols; ++c) dst[i * cols + c] = static_cast<float>(q[i * cols + c]) * s;
+    }
+  });
+  dropPages(r.scale, rows * (scaleType == GgmlType::F32 ? 4 : 2));
+  return t;
+}
+
+// Decodes a raw tensor: F32/F16/BF16 copied in their own dtype, int8 and quantised types to f32.
 torch::Tensor decodeRaw(const RawTensor& r) {
+  if (r.int8) {
+    torch::Tensor t = dequantiseInt8(r);  // finite scales times integers: finite
+    dropPages(r.bytes, r.byteCount);
+    return t;
+  }
   const GgmlTypeTraits traits = typeTraits(r.type);
   DUO_CHECK(traits.dequantizable, r.file, ": tensor '", r.name, "': storage type ", ggmlTypeName(r.type),
             " is not supported (supported: ", dequantizableTypeNames(), ")");
@@ -191,7 +238,7 @@ class MappedSource final : public WeightSource {
     for (const auto& [name, loc] : m_hf->tensors) {
       const SafetensorsFile& f = *m_hf->files[loc.file];
       const SafetensorsTensor& t = *loc.tensor;
-      if (m_hf->isBitmaskPart(name)) continue;
+      if (m_hf->isBitmaskPart(name) || m_hf->isInt8Scale(name) || m_hf->int8.count(name) > 0) continue;
       const uint32_t type = safetensorsToGgml(t.dtype);
       DUO_CHECK(type != 0xFFFFFFFFu || isIgnorableTensorName(NameFormat::Hf, name), f.path(), ": tensor '", name,
                 "': dtype ", t.dtype, " is not supported (F32, F16, BF16 are)");
@@ -207,6 +254,19 @@ class MappedSource final : public WeightSource {
       r.mask = m_hf->files[w.mask.file]->tensorBytes(*w.mask.tensor);
       r.maskBytes = static_cast<int64_t>(w.mask.tensor->end - w.mask.tensor->begin);
       r.rowOffsets = m_hf->files[w.rowOffsets.file]->tensorBytes(*w.rowOffsets.tensor);
+      m_raw[name] = r;
+    }
+    for (const auto& [name, w] : m_hf->int8) {
+      const SafetensorsFile& wf = *m_hf->files[w.weight.file];
+      const SafetensorsFile& sf = *m_hf->files[w.scale.file];
+      RawTensor r{name, wf.path(), w.weight.tensor->shape, static_cast<uint32_t>(GgmlType::I8),
+                  wf.tensorBytes(*w.weight.tensor), static_cast<int64_t>(w.weight.tensor->end - w.weight.tensor->begin),
+                  w.weight.tensor->elements()};
+      r.int8 = true;
+      r.scale = sf.tensorBytes(*w.scale.tensor);
+      r.scaleType = safetensorsToGgml(w.scale.tensor->dtype);
+      r.scaleName = w.scale.tensor->name;
+      r.scaleFile = sf.path();
       m_raw[name] = r;
     }
     validate();
@@ -262,11 +322,12 @@ class MappedSource final : public WeightSource {
       DUO_CHECK(it->second.shape == want, it->second.file, ": tensor '", name, "': expected ", shapeString(want), ", got ",
                 shapeString(it->second.shape));
       const GgmlTypeTraits traits = typeTraits(it->second.type);
-      DUO_CHECK(traits.dequantizable, it->second.file, ": tensor '", name, "': storage type ",
+      DUO_CHECK(traits.dequantizable || it->second.int8, it->second.file, ": tensor '", name, "': storage type ",
                 ggmlTypeName(it->second.type), " is not supported (supported: ", dequantizableTypeNames(), ")");
       if (slot.kind == TensorKind::Proj) ++projTypes[it->second.type];
     }
-    // The source dtype: the projections' when they all share one float type, else f32.
+    // The source dtype: the projections' when they all share one float type, else f32 (also for
+    // int8 projections, which decode to f32).
     m_dtype = torch::kFloat32;
     if (projTypes.size() == 1) {
       const auto t = static_cast<GgmlType>(projTypes.begin()->first);

@@ -3,9 +3,10 @@
 // the final norm and the lm_head, so only what it is computing with is materialised.
 //
 // The mapped source keeps the model file(s) memory-mapped and decodes a tensor only when asked, in
-// its storage dtype (F32/F16/BF16 are copied as they are; GGUF's quantised types are dequantised to
-// f32), then drops the mapped pages it read from this process's resident set (the page cache keeps
-// them), so a 13.5 GB checkpoint costs one layer of resident memory, not the whole file.
+// its storage dtype (F32/F16/BF16 are copied as they are; GGUF's quantised types and int8 weights
+// with their per-row weight_scale, int8_layout.h, are dequantised to f32), then drops the mapped
+// pages it read from this process's resident set (the page cache keeps them), so a 13.5 GB
+// checkpoint costs one layer of resident memory, not the whole file.
 // Opening checks every tensor's presence, name and shape against the config from the headers alone.
 // Internal header (torch).
 #pragma once
@@ -24,7 +25,7 @@ class WeightSource {
  public:
   virtual ~WeightSource() = default;
   virtual const ModelConfig& config() const = 0;
-  // The dtype tensors come in: F32, F16 or BF16 (a quantised GGUF gives F32).
+  // The dtype tensors come in: F32, F16 or BF16 (a quantised GGUF or an int8 checkpoint gives F32).
   virtual torch::ScalarType dtype() const = 0;
   // Where the weights come from, for messages ("<folder>", "<file>.gguf", "memory").
   virtual const std::string& where() const = 0;

@@ -1,0 +1,411 @@
+// prune --out-dtype int8: the pruned checkpoint's decoder projections in compressed-tensors'
+// int-quantized layout (core/model/io/int8_layout.h), written by the streamed CheckpointWriter and
+// read back by every loader:
+//  - the files hold I8 [out, in] weights with F32 [out, 1] weight_scale, the other tensors in the
+//    source dtype, and config.json the int8 quantization_config (plus duoscope_sparsity);
+//  - the stored integers and scales are exactly kernels::int8RowScale / quantizeInt8 of the f32
+//    checkpoint's weights (the same request pruned with --out-dtype f32), and every loader (whole
+//    model, layer by layer) gives back q * scale bit for bit, pruned zeros exactly zero;
+//  - perplexity through the eval job within 1% of the f32 checkpoint's on the same windows;
+//  - inspectModel reports the I8 tensors; a missing or misshapen weight_scale, or I8 weights
+//    without a quantization_config, is an error naming the file and tensor;
+//  - the CLI flag, its refusals, and a cancelled int8 prune leaving nothing behind.
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "core/common/atomic_file.h"
+#include "core/common/error.h"
+#include "core/job/eval_job.h"
+#include "core/job/prune_job.h"
+#include "core/model/io/hf_weights.h"
+#include "core/model/io/loader.h"
+#include "core/model/io/model_info.h"
+#include "core/model/io/model_writer.h"
+#include "core/model/io/tensor_names.h"
+#include "core/model/io/weight_source.h"
+#include "kernels/types.h"
+#include "unit/expect_error.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tinyDir() { return std::string(std::getenv("DUO_RESOURCES_DIR")) + "/models/duo-tiny-kjv"; }
+std::string cli() { return std::getenv("DUO_CLI"); }
+
+// Runs the CLI; returns its exit code (-1 when it did not finish), stdout and stderr.
+int runCli(const QStringList& args, QByteArray* out, QByteArray* err) {
+  QProcess p;
+  p.start(QString::fromStdString(cli()), args);
+  if (!p.waitForFinished(600000)) {
+    p.kill();
+    return -1;
+  }
+  if (out) *out = p.readAllStandardOutput();
+  if (err) *err = p.readAllStandardError();
+  return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+}
+
+// Rewrites a safetensors file's header with `edit` applied (offsets are relative to the data
+// section, so the data is copied unchanged behind the new header).
+void editHeader(const std::string& file, const std::function<void(nlohmann::ordered_json&)>& edit) {
+  const std::string bytes = duo::readFile(file);
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  nlohmann::ordered_json header = nlohmann::ordered_json::parse(bytes.substr(8, n));
+  edit(header);
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  const uint64_t m = text.size();
+  std::string out(reinterpret_cast<const char*>(&m), 8);
+  out += text;
+  out.append(bytes, 8 + n, std::string::npos);
+  duo::writeFileAtomic(file, out);
+}
+
+// q * scale of one f32 weight [rows, cols], row by row as the writer quantises it; also the
+// integers and scales themselves.
+torch::Tensor quantised(const torch::Tensor& w, torch::Tensor* qOut = nullptr, torch::Tensor* scaleOut = nullptr) {
+  const torch::Tensor f = w.to(torch::kFloat32).contiguous();  // [rows, cols] f32
+  const int64_t rows = f.size(0), cols = f.size(1);
+  torch::Tensor out = torch::empty({rows, cols}, torch::kFloat32);  // [rows, cols] f32
+  torch::Tensor q = torch::empty({rows, cols}, torch::kInt8);       // [rows, cols] i8
+  torch::Tensor scale = torch::empty({rows, 1}, torch::kFloat32);   // [rows, 1] f32
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = f.data_ptr<float>() + r * cols;
+    const float s = duo::kernels::int8RowScale(row, cols);
+    scale.data_ptr<float>()[r] = s;
+    for (int64_t c = 0; c < cols; ++c) {
+      const int8_t v = duo::kernels::quantizeInt8(row[c], s);
+      q.data_ptr<int8_t>()[r * cols + c] = v;
+      out.data_ptr<float>()[r * cols + c] = static_cast<float>(v) * s;
+    }
+  }
+  if (qOut) *qOut = q;
+  if (scaleOut) *scaleOut = scale;
+  return out;
+}
+
+// A stored tensor's bytes as a CPU tensor of `dtype` and `shape` (copied out of the map).
+torch::Tensor stored(const duo::HfWeightFiles& files, const duo::HfTensorLocation& loc, torch::ScalarType dtype) {
+  torch::Tensor t = torch::empty(loc.tensor->shape, dtype);
+  std::memcpy(t.data_ptr(), files.files[loc.file]->tensorBytes(*loc.tensor), loc.tensor->end - loc.tensor->begin);
+  return t;
+}
+
+// Folders next to `dir` whose names start with its name and ".partial-".
+int partialSiblings(const std::string& dir) {
+  int n = 0;
+  const fs::path p(dir);
+  for (const auto& e : fs::directory_iterator(p.parent_path()))
+    if (e.path().filename().string().rfind(p.filename().string() + ".partial-", 0) == 0) ++n;
+  return n;
+}
+
+const char* kProbe = "model.layers.1.mlp.up_proj";  // the tensor the corruption cases break
+
+}  // namespace
+
+class TestInt8Checkpoint : public QObject {
+  Q_OBJECT
+ private Q_SLOTS:
+  void initTestCase();
+  void writesInt8Layout();
+  void reloadIsQuantisedF32BitForBit();
+  void perplexityWithinOnePercent();
+  void inspectReportsInt8();
+  void shardedInt8LoadsBack();
+  void corruptedCheckpointsNameTheTensor();
+  void cliFlagAndRefusals();
+  void cancelLeavesNothing();
+
+ private:
+  // DuoGPT on the bundled model, 16 x 64 on the CPU, written to m_tmp/<out> in `dtype`.
+  duo::PruneRequest request(const QString& out, const std::string& dtype) const {
+    duo::PruneRequest req;
+    req.model = tinyDir();
+    req.method = duo::Method::DuoGpt;
+    req.nsamples = 16;
+    req.seqlen = 64;
+    req.seed = 3;
+    req.device = "cpu";
+    req.outDir = (m_tmp.path() + out).toStdString();
+    req.outDtype = dtype;
+    return req;
+  }
+  // A copy of the int8 checkpoint to break.
+  std::string copyOfInt8(const QString& name) const {
+    const std::string dst = (m_tmp.path() + "/" + name).toStdString();
+    fs::copy(m_int8, dst, fs::copy_options::recursive);
+    return dst;
+  }
+
+  QTemporaryDir m_tmp;
+  std::string m_f32, m_int8;
+  duo::PruneResult m_f32Result, m_int8Result;
+};
+
+void TestInt8Checkpoint::initTestCase() {
+  QVERIFY(m_tmp.isValid());
+  QVERIFY2(fs::exists(tinyDir() + "/config.json"), "the bundled tiny model is missing");
+  // The same request twice: the calibration is deterministic, so the f32 checkpoint holds exactly
+  // the weights the int8 one quantised.
+  const duo::PruneRequest f = request("/f32", "f32"), i = request("/int8", "int8");
+  m_f32Result = duo::runPrune(f, {});
+  m_int8Result = duo::runPrune(i, {});
+  m_f32 = f.outDir;
+  m_int8 = i.outDir;
+}
+
+void TestInt8Checkpoint::writesInt8Layout() {
+  QCOMPARE(m_int8Result.outDtype, std::string("I8"));
+  QCOMPARE(m_int8Result.outFormat, std::string("dense"));
+  QCOMPARE(m_f32Result.outDtype, std::string("F32"));
+  const duo::ModelConfig cfg = duo::loadModelConfig(m_int8);
+  const duo::HfWeightFiles files = duo::openHfWeights(m_int8);
+  QCOMPARE(files.int8.size(), static_cast<size_t>(cfg.numLayers * duo::kNumProj));
+  for (const duo::TensorSlot& slot : duo::modelSlots(cfg)) {
+    const std::string name = duo::tensorName(duo::NameFormat::Hf, slot);
+    const auto it = files.tensors.find(name);
+    QVERIFY2(it != files.tensors.end(), name.c_str());
+    const std::vector<int64_t> shape = duo::expectedShape(cfg, slot);
+    QVERIFY2(it->second.tensor->shape == shape, name.c_str());
+    if (slot.kind != duo::TensorKind::Proj) {  // embeddings, norms, lm_head: the source's F32
+      QCOMPARE(it->second.tensor->dtype, std::string("F32"));
+      continue;
+    }
+    QCOMPARE(it->second.tensor->dtype, std::string("I8"));
+    const std::string scaleName = name.substr(0, name.size() - 6) + "weight_scale";
+    const auto s = files.tensors.find(scaleName);
+    QVERIFY2(s != files.tensors.end(), scaleName.c_str());
+    QCOMPARE(s->second.tensor->dtype, std::string("F32"));
+    QVERIFY2(s->second.tensor->shape == (std::vector<int64_t>{shape[0], 1}), scaleName.c_str());
+    QVERIFY(files.isInt8Scale(scaleName));
+  }
+  // Nothing else in the file: the weights, their scales and the other tensors.
+  QCOMPARE(files.tensors.size(), duo::modelSlots(cfg).size() + files.int8.size());
+
+  const auto config = nlohmann::json::parse(duo::readFile(m_int8 + "/config.json"));
+  QCOMPARE(config["torch_dtype"].get<std::string>(), std::string("float32"));
+  QVERIFY(config.contains("duoscope_sparsity"));  // the dense layout's sparsity block, as without int8
+  const nlohmann::json& q = config["quantization_config"];
+  QCOMPARE(q["quant_method"].get<std::string>(), std::string("compressed-tensors"));
+  QCOMPARE(q["format"].get<std::string>(), std::string("int-quantized"));
+  QCOMPARE(q["quantization_status"].get<std::string>(), std::string("compressed"));
+  QVERIFY(q["ignore"] == nlohmann::json::array({"lm_head"}));
+  QCOMPARE(q["config_groups"].size(), size_t(1));
+  const nlohmann::json& g = q["config_groups"]["group_0"];
+  QVERIFY(g["targets"] == nlohmann::json::array({"Linear"}));
+  QVERIFY(g["input_activations"].is_null());
+  QCOMPARE(g["weights"]["num_bits"].get<int>(), 8);
+  QCOMPARE(g["weights"]["type"].get<std::string>(), std::string("int"));
+  QCOMPARE(g["weights"]["symmetric"].get<bool>(), true);
+  QCOMPARE(g["weights"]["strategy"].get<std::string>(), std::string("channel"));
+  // The run record inside the checkpoint says int8 too.
+  const auto run = nlohmann::json::parse(duo::readFile(m_int8 + "/duoscope.json"));
+  QCOMPARE(run["out_dtype"].get<std::string>(), std::string("I8"));
+  // The f32 checkpoint carries no quantization_config.
+  QVERIFY(!nlohmann::json::parse(duo::readFile(m_f32 + "/config.json")).contains("quantization_config"));
+}
+
+void TestInt8Checkpoint::reloadIsQuantisedF32BitForBit() {
+  const duo::LlamaWeights a = duo::loadWeights(m_f32), b = duo::loadWeights(m_int8);
+  const duo::HfWeightFiles files = duo::openHfWeights(m_int8);
+  auto streamed = duo::openWeightSource(m_int8);
+  QCOMPARE(streamed->dtype(), torch::kFloat32);  // int8 projections decode to f32
+  int64_t zeros = 0;
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    const duo::LayerWeights one = streamed->layer(static_cast<int>(l));  // the layer-streaming path
+    for (int p = 0; p < duo::kNumProj; ++p) {
+      const auto proj = static_cast<duo::Proj>(p);
+      const QString where = QString("layer %1 %2").arg(l).arg(duo::projName(proj));
+      const torch::Tensor& wf = a.layers[l].proj[static_cast<size_t>(p)];  // [out, in] f32
+      const torch::Tensor& wi = b.layers[l].proj[static_cast<size_t>(p)];
+      torch::Tensor q, scale;
+      const torch::Tensor want = quantised(wf, &q, &scale);  // [out, in] f32
+      QVERIFY2(torch::equal(wi, want), qPrintable(where + ": loaded weights are not q * scale"));
+      QVERIFY2(torch::equal(one.proj[static_cast<size_t>(p)], want), qPrintable(where + ": streamed layer differs"));
+      // The file holds exactly these integers and scales.
+      const std::string name = duo::tensorName(duo::NameFormat::Hf, {duo::TensorKind::Proj, static_cast<int>(l), proj});
+      const duo::HfInt8Weight& iw = files.int8.at(name);
+      QVERIFY2(torch::equal(stored(files, iw.weight, torch::kInt8), q), qPrintable(where + ": stored integers"));
+      QVERIFY2(torch::equal(stored(files, iw.scale, torch::kFloat32), scale), qPrintable(where + ": stored scales"));
+      // Pruned zeros stay exactly zero (and only rounding adds zeros).
+      const torch::Tensor pruned = wf.eq(0);
+      QVERIFY(pruned.sum().item<int64_t>() > 0);
+      QVERIFY2(torch::equal(q.masked_select(pruned), torch::zeros({pruned.sum().item<int64_t>()}, torch::kInt8)),
+               qPrintable(where + ": a pruned weight is not q = 0"));
+      QVERIFY(wi.masked_select(pruned).eq(0).all().item<bool>());
+      zeros += pruned.sum().item<int64_t>();
+    }
+    QVERIFY(torch::equal(b.layers[l].attnNorm, a.layers[l].attnNorm));
+    QVERIFY(torch::equal(b.layers[l].mlpNorm, a.layers[l].mlpNorm));
+  }
+  QVERIFY(zeros > 0);
+  // The tensors that are not projections are the source's, bit for bit.
+  QVERIFY(torch::equal(b.embed, a.embed));
+  QVERIFY(torch::equal(b.finalNorm, a.finalNorm));
+  QVERIFY(torch::equal(b.lmHead, a.lmHead));
+}
+
+void TestInt8Checkpoint::perplexityWithinOnePercent() {
+  duo::EvalRequest req;
+  req.corpus = "kjv:eval";
+  req.seqlen = 64;
+  req.maxWindows = 16;
+  req.device = "cpu";
+  req.model = m_f32;
+  const duo::EvalOutcome f = duo::runEval(req);
+  req.model = m_int8;
+  const duo::EvalOutcome i = duo::runEval(req);
+  QVERIFY(f.pruned && i.pruned);  // both with the run's activation rule
+  QVERIFY(i.json["tokens"] == f.json["tokens"]);
+  const double pf = f.json["perplexity"].get<double>(), pi = i.json["perplexity"].get<double>();
+  qInfo("perplexity f32 %.6f, int8 %.6f (%+.3f%%)", pf, pi, 100.0 * (pi - pf) / pf);
+  QVERIFY2(std::abs(pi - pf) / pf <= 0.01, qPrintable(QString("int8 %1 vs f32 %2").arg(pi).arg(pf)));
+}
+
+void TestInt8Checkpoint::inspectReportsInt8() {
+  const duo::ModelInfo i = duo::inspectModel(m_int8), f = duo::inspectModel(m_f32);
+  QCOMPARE(i.dtypeCounts.at("I8"), int64_t(f.config.numLayers * duo::kNumProj));
+  QCOMPARE(i.parameters, f.parameters);    // the scales are not parameters
+  QCOMPARE(i.tensorCount, f.tensorCount);  // nor tensors of the model
+  QVERIFY(i.fileBytes < f.fileBytes / 2);
+  // `info --json` shows it too.
+  QByteArray so, se;
+  QCOMPARE(runCli({"info", "--model", QString::fromStdString(m_int8), "--json"}, &so, &se), 0);
+  const auto j = nlohmann::json::parse(so.toStdString());
+  QCOMPARE(j["dtype_counts"]["I8"].get<int64_t>(), int64_t(f.config.numLayers * duo::kNumProj));
+}
+
+void TestInt8Checkpoint::shardedInt8LoadsBack() {
+  // The whole-model writer with int8 options, in shards of 1 MB: each scale is listed in the index
+  // with its weight, and the model loads back as q * scale.
+  const duo::LlamaWeights w = duo::loadWeights(m_f32);
+  const std::string dir = (m_tmp.path() + "/sharded-int8").toStdString();
+  duo::CheckpointWriterOptions o;
+  o.int8 = true;
+  o.maxShardBytes = 1'000'000;
+  duo::saveHfCheckpoint(w, dir, {}, tinyDir() + "/tokenizer.json", {}, o);
+  const auto index = nlohmann::json::parse(duo::readFile(dir + "/model.safetensors.index.json"));
+  const nlohmann::json& map = index["weight_map"];
+  std::set<std::string> shards;
+  for (const auto& [name, file] : map.items()) shards.insert(file.get<std::string>());
+  QVERIFY2(shards.size() >= 3, qPrintable(QString("%1 shards").arg(shards.size())));
+  const std::string probe = std::string(kProbe) + ".weight";
+  QVERIFY(map.contains(probe) && map.contains(std::string(kProbe) + ".weight_scale"));
+  QVERIFY(nlohmann::json::parse(duo::readFile(dir + "/config.json")).contains("quantization_config"));
+  const duo::LlamaWeights back = duo::loadWeights(dir);
+  for (size_t l = 0; l < w.layers.size(); ++l)
+    for (size_t p = 0; p < static_cast<size_t>(duo::kNumProj); ++p)
+      QVERIFY(torch::equal(back.layers[l].proj[p], quantised(w.layers[l].proj[p])));
+  QVERIFY(torch::equal(back.embed, w.embed));
+  // A hole (header-only checkpoints) cannot stand for an int8 projection.
+  duo::CheckpointWriter holes((m_tmp.path() + "/holes-int8").toStdString(), w.config, o);
+  holes.put({duo::TensorKind::Embed, -1, duo::Proj::Q}, w.embed);
+  holes.put({duo::TensorKind::AttnNorm, 0, duo::Proj::Q}, w.layers[0].attnNorm);
+  duo::test::expectError([&] { holes.skip({duo::TensorKind::Proj, 0, duo::Proj::Q}); },
+                         {"model.layers.0.self_attn.q_proj.weight", "cannot be a hole in an int8 checkpoint"});
+}
+
+void TestInt8Checkpoint::corruptedCheckpointsNameTheTensor() {
+  const std::string weight = std::string(kProbe) + ".weight", scale = std::string(kProbe) + ".weight_scale";
+  // Every way of opening the model reads the headers the same way.
+  const auto opens = [](const std::string& dir) {
+    return std::vector<std::function<void()>>{[dir] { duo::loadWeights(dir); },
+                                              [dir] { duo::openWeightSource(dir)->layer(1); },
+                                              [dir] { duo::inspectModel(dir); }};
+  };
+
+  // The scale is gone (renamed to a name no loader knows).
+  const std::string noScale = copyOfInt8("no-scale");
+  editHeader(noScale + "/model.safetensors", [&](nlohmann::ordered_json& h) {
+    h["stray"] = h[scale];
+    h.erase(scale);
+  });
+  for (const auto& fn : opens(noScale))
+    duo::test::expectError(fn, {noScale + "/model.safetensors", "tensor '" + weight + "'", "no '" + scale + "'"});
+
+  // The scale has the right bytes but the wrong shape ([240, 2] for [480, 1]).
+  const std::string badShape = copyOfInt8("bad-shape");
+  editHeader(badShape + "/model.safetensors", [&](nlohmann::ordered_json& h) {
+    const int64_t rows = h[scale]["shape"][0].get<int64_t>();
+    h[scale]["shape"] = {rows / 2, 2};
+  });
+  for (const auto& fn : opens(badShape))
+    duo::test::expectError(fn, {badShape + "/model.safetensors", "tensor '" + scale + "'", "[480, 1]", "[240, 2]"});
+
+  // The scale's dtype is not a float.
+  const std::string intScale = copyOfInt8("int-scale");
+  editHeader(intScale + "/model.safetensors", [&](nlohmann::ordered_json& h) { h[scale]["dtype"] = "I32"; });
+  duo::test::expectError([&] { duo::loadWeights(intScale); }, {"tensor '" + scale + "'", "got I32 [480, 1]"});
+
+  // I8 weights in a folder whose config.json does not say they are quantised.
+  const std::string noConfig = copyOfInt8("no-quantization-config");
+  auto cfg = nlohmann::json::parse(duo::readFile(noConfig + "/config.json"));
+  cfg.erase("quantization_config");
+  duo::writeFileAtomic(noConfig + "/config.json", cfg.dump(2));
+  for (const auto& fn : opens(noConfig))
+    duo::test::expectError(fn, {noConfig + "/model.safetensors", "is I8 but", noConfig + "/config.json",
+                                "no quantization_config"});
+
+  // A quantization scheme we do not read (per group of 128 columns) is refused by the config.
+  const std::string grouped = copyOfInt8("grouped");
+  cfg = nlohmann::json::parse(duo::readFile(grouped + "/config.json"));
+  cfg["quantization_config"]["config_groups"]["group_0"]["weights"]["strategy"] = "group";
+  cfg["quantization_config"]["config_groups"]["group_0"]["weights"]["group_size"] = 128;
+  duo::writeFileAtomic(grouped + "/config.json", cfg.dump(2));
+  duo::test::expectError([&] { duo::loadWeights(grouped); }, {grouped + "/config.json", "group 'group_0'",
+                                                              "weights.strategy \"group\" is not \"channel\""});
+}
+
+void TestInt8Checkpoint::cliFlagAndRefusals() {
+  QByteArray so, se;
+  QCOMPARE(runCli({"prune", "--help"}, &so, &se), 0);
+  QVERIFY2(so.contains("int8"), so.constData());
+
+  const QString out = m_tmp.path() + "/cli-int8";
+  const QStringList base = {"prune", "--model", QString::fromStdString(tinyDir()), "--method", "magnitude",
+                            "--nsamples", "4", "--seqlen", "32", "--no-record", "--device", "cpu", "--out", out};
+  QCOMPARE(runCli(base + QStringList{"--out-dtype", "int8", "--json"}, &so, &se), 0);
+  const auto j = nlohmann::json::parse(so.toStdString());
+  QCOMPARE(j["out_dtype"].get<std::string>(), std::string("I8"));
+  QVERIFY(duo::openHfWeights(out.toStdString()).int8.size() == 28);
+  QVERIFY(duo::loadWeights(out.toStdString()).layers.size() == 4);
+
+  // Refused before anything runs, with the choices named; nothing is written.
+  const QString refused = m_tmp.path() + "/cli-refused";
+  const QStringList other = {"prune", "--model", QString::fromStdString(tinyDir()), "--method", "magnitude",
+                             "--nsamples", "4", "--seqlen", "32", "--no-record", "--device", "cpu", "--out", refused};
+  QCOMPARE(runCli(other + QStringList{"--out-dtype", "int4"}, &so, &se), 1);
+  QVERIFY2(se.contains("--out-dtype 'int4' is not one of source, f32, f16, bf16, int8"), se.constData());
+  QCOMPARE(runCli(other + QStringList{"--out-dtype", "int8", "--out-format", "sparse-bitmask"}, &so, &se), 1);
+  QVERIFY2(se.contains("--out-dtype int8 cannot be combined with --out-format sparse-bitmask"), se.constData());
+  QVERIFY(!fs::exists(refused.toStdString()));
+  QCOMPARE(partialSiblings(refused.toStdString()), 0);
+}
+
+void TestInt8Checkpoint::cancelLeavesNothing() {
+  duo::PruneRequest req = request("/cancelled", "int8");
+  req.nsamples = 8;
+  int inLayer2 = 0;
+  const duo::ProgressFn progress = [&](const duo::Progress& p) {
+    // Cancel inside layer 2: layers 0 and 1 are already in the partial folder as int8.
+    if (p.stage == "calibrate" && p.detail.rfind("layer 2 ", 0) == 0) ++inLayer2;
+    return inLayer2 < 3;
+  };
+  QVERIFY_THROWS_EXCEPTION(duo::Cancelled, duo::runPrune(req, progress));
+  QCOMPARE(inLayer2, 3);
+  QVERIFY(!fs::exists(req.outDir));
+  QCOMPARE(partialSiblings(req.outDir), 0);
+}
+
+QTEST_GUILESS_MAIN(TestInt8Checkpoint)
+#include "test_int8_checkpoint.moc"
