@@ -600,6 +600,7 @@ void MainWindow::startJob(PruneRequest req) {
   run.measureSpeed = m_runPanel->measureSpeedup();
   run.alsoEval = m_dataPanel->alsoEval();
   run.timing = m_timing;
+  run.values = m_table->model()->decodeValues();
   run.runsDir = ss(m_runs->directory());  // core marks the run there while it runs, then records it
   run.saveRecord = m_checkpointRunId.isEmpty();  // re-making a stored run's weights adds no record
   m_job->start(run);

@@ -148,15 +148,18 @@ SparsityModel::DecodeEstimate SparsityModel::decodeEstimate(int contextTokens) c
   DecodeEstimate out;
   if (m_config.numLayers() == 0 || m_model.hiddenSize <= 0) return out;
   // bandwidth 1 GB/s: seconds * 1e9 = bytes; the speedup does not depend on bandwidth
-  const perf::DecodePrediction pred = predictDecodeFor(m_model, m_config, contextTokens, 1.0);
+  const perf::DecodePrediction pred = predictDecodeFor(m_model, m_config, contextTokens, 1.0, nullptr, m_values);
   out.denseBytes = pred.denseSeconds.total() * 1e9;
   out.sparseBytes = pred.sparseSeconds.total() * 1e9;
   out.speedup = out.bytesSpeedup = pred.speedup;
-  if (m_timing && !m_timing->empty()) {
+  if (m_timing && !m_timing->empty() && m_timing->values != m_values) {
+    out.timingProblem = "it was measured with " + std::string(kernels::valueTypeName(m_timing->values)) +
+                        " values, the prediction is for " + kernels::valueTypeName(m_values);
+  } else if (m_timing && !m_timing->empty()) {
     try {
       // As the CLI's `calibrated_speedup` and the allocator's table times (the three agree exactly).
       const perf::DecodePrediction timed =
-          predictDecodeFor(m_model, m_config, contextTokens, kDecodeBandwidthGbs, m_timing.get());
+          predictDecodeFor(m_model, m_config, contextTokens, kDecodeBandwidthGbs, m_timing.get(), m_values);
       out.speedup = timed.speedup;
       out.denseSeconds = timed.denseSeconds.total();
       out.sparseSeconds = timed.sparseSeconds.total();
@@ -166,6 +169,12 @@ SparsityModel::DecodeEstimate SparsityModel::decodeEstimate(int contextTokens) c
     }
   }
   return out;
+}
+
+void SparsityModel::setDecodeValues(kernels::ValueType values) {
+  if (values == m_values) return;
+  m_values = values;
+  Q_EMIT timingChanged();
 }
 
 void SparsityModel::setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile) {

@@ -48,7 +48,7 @@ class SparsityModel : public QAbstractItemModel {
   double idealTrafficFraction() const;
 
   // The bytes model's (core/perf) prediction for one batch-1 decode step with `contextTokens`
-  // in the KV cache, f32 weights, each projection on its cheapest kernel (index overhead, the
+  // in the KV cache, weights stored as decodeValues(), each projection on its cheapest kernel (index overhead, the
   // dense lm_head, attention and norms included). With a timing profile that covers the model
   // (setTimingProfile), `speedup` and the step times come from the profile's measured kernel lines
   // and each projection runs on its fastest kernel there; the bytes stay the bytes model's.
@@ -67,6 +67,11 @@ class SparsityModel : public QAbstractItemModel {
   // speed prediction, or none (nullptr): the bytes model. Emits timingChanged().
   void setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile);
   const std::shared_ptr<const perf::TimingProfile>& timingProfile() const { return m_timing; }
+
+  // Storage of the weight values the decode speed is predicted (and a run's speed measured) for:
+  // f32, f16, bf16 or int8 (one scale per output row). Emits timingChanged().
+  void setDecodeValues(kernels::ValueType values);
+  kernels::ValueType decodeValues() const { return m_values; }
 
   // Tree helpers: layer of an index (-1 for invalid), projection (-1 for a layer row).
   static int layerOf(const QModelIndex& idx);
@@ -97,6 +102,7 @@ class SparsityModel : public QAbstractItemModel {
   ModelConfig m_model;
   SparsityConfig m_config;
   std::shared_ptr<const perf::TimingProfile> m_timing;
+  kernels::ValueType m_values = kernels::ValueType::F32;
   QUndoStack m_undo;
 };
 

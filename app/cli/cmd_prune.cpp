@@ -32,6 +32,7 @@ struct PruneArgs {
   bool noRecord = false;
   bool measureSpeed = false;  // time the written checkpoint's decode (core/perf/decode_bench)
   std::string timing;         // a timing profile: calibrated_speedup, and the measured decode's kernel choice
+  std::string values = "f32";  // weight value storage the decode speed is predicted and measured with
   std::vector<std::string> alsoEval;  // more evaluation corpora
   bool plan = false;          // print the memory plan and stop
   bool noMemoryCheck = false;
@@ -61,7 +62,9 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--seqlen", a->req.seqlen, "Calibration window length (0 = default)")->capture_default_str();
   cmd->add_option("--seed", a->req.seed, "Seed for the calibration windows")->capture_default_str();
   cmd->add_option("--out", a->req.outDir, "Write the pruned HF checkpoint (+ duoscope.json) here");
-  cmd->add_option("--out-dtype", a->req.outDtype, "Checkpoint dtype: source | f32 | bf16 | f16 (pruned zeros stay exact)")
+  cmd->add_option("--out-dtype", a->req.outDtype,
+                  "Checkpoint dtype: source | f32 | bf16 | f16 | int8 (projections as compressed-tensors int-quantized, "
+                  "int8 with an f32 scale per output row, the rest in the source dtype); pruned zeros stay exact")
       ->capture_default_str();
   cmd->add_option("--out-format", a->req.outFormat,
                   "Projections stored dense | sparse-bitmask (compressed-tensors: non-zero values + a bit per weight)")
@@ -98,6 +101,10 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--timing", a->timing,
                   "A timing profile from `bench calibrate`: also report its prediction (calibrated_speedup); "
                   "--measure-speed then runs each projection on the kernel it says is fastest");
+  cmd->add_option("--values", a->values,
+                  "Weight value storage of the decode the speed is predicted and measured for: f32 | f16 | bf16 | "
+                  "int8 (one scale per output row; the checkpoint's own dtype is --out-dtype)")
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print the result as JSON");
   addDistOptions(cmd, a->dist);
   cmd->callback([a] {
@@ -143,6 +150,7 @@ Registrar reg("prune", [](CLI::App& app) {
     run.prune = req;
     run.measureSpeed = a->measureSpeed;
     run.alsoEval = a->alsoEval;
+    run.values = kernels::parseValueType(a->values);
     if (!timing.empty()) run.timing = std::make_shared<const perf::TimingProfile>(timing);
     if (!a->noRecord) run.runsDir = a->runsDir.empty() ? RunStore::defaultDir() : a->runsDir;
     auto progress = progressBar(!lead);

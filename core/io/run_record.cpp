@@ -164,6 +164,7 @@ RunRecord fromRunV1(const json& j, const std::string& src) {
     r.speedCheck = SpeedCheck::fromJson(j.at("speed_check"), src + ": speed_check");
   r.calibratedSpeedup = readOptNumber(j, "calibrated_speedup", src);
   r.timingProfile = opt<std::string>(j, "timing", "", src);
+  r.values = opt<std::string>(j, "values", "f32", src);
   const json timings = opt<json>(j, "timings", json::object(), src);  // named: items() must not outlive it
   for (const auto& [k, v] : timings.items())
     if (v.is_number()) r.timings[k] = v.get<double>();
@@ -235,7 +236,8 @@ json RunRecord::toJson() const {
           {"metrics", metricsJ},
           {"speed", {{"predicted", predictedSpeedup}, {"measured", optNumber(measuredSpeedup)},
                      {"measurement", speedCheck ? speedCheck->toJson() : json(nullptr)},
-                     {"calibrated", optNumber(calibratedSpeedup)}, {"timing_profile", timingProfile}}},
+                     {"calibrated", optNumber(calibratedSpeedup)}, {"timing_profile", timingProfile},
+                     {"values", values}}},
           {"timings", timingsJ},
           {"peak_rss_bytes", peakRssBytes},
           {"versions", {{"duoscope", duoscopeVersion}, {"libtorch", libtorchVersion}}},
@@ -289,6 +291,7 @@ RunRecord RunRecord::fromJson(const json& j, const std::string& src) {
     r.speedCheck = SpeedCheck::fromJson(speed.at("measurement"), src + ": speed.measurement");
   r.calibratedSpeedup = readOptNumber(speed, "calibrated", src + ": speed");  // absent in older records
   r.timingProfile = opt<std::string>(speed, "timing_profile", "", src + ": speed");
+  r.values = opt<std::string>(speed, "values", "f32", src + ": speed");  // absent: f32 (older records)
   const json timings = opt<json>(j, "timings", json::object(), src);  // named: items() must not outlive it
   for (const auto& [k, v] : timings.items()) {
     DUO_CHECK(v.is_number(), src, ": timings.", k, " must be a number");

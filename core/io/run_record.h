@@ -61,6 +61,7 @@ struct RunRecord {
   std::optional<SpeedCheck> speedCheck;        // that measurement's spread, threads and trust flags
   std::optional<double> calibratedSpeedup;     // a timing profile's prediction; null without one
   std::string timingProfile;                   // that profile's file
+  std::string values = "f32";                  // weight value storage the speeds are for (f32 | f16 | bf16 | int8)
   std::map<std::string, double> timings;       // seconds: total, forward, stats, solve, eval
   long long peakRssBytes = 0;
   std::string duoscopeVersion, libtorchVersion, device;

@@ -3,8 +3,10 @@
 namespace duo {
 
 perf::DecodePrediction predictDecodeFor(const ModelConfig& c, const SparsityConfig& s, int contextTokens,
-                                        double bandwidthGbs, const perf::TimingProfile* timing) {
+                                        double bandwidthGbs, const perf::TimingProfile* timing,
+                                        kernels::ValueType values) {
   perf::DecodeInput in;
+  in.weightType = values;
   in.shape = perf::shapeOf(c);
   in.contextTokens = contextTokens;
   in.bandwidthGbs = bandwidthGbs;

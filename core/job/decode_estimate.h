@@ -16,15 +16,18 @@ constexpr double kDecodeBandwidthGbs = 20.0;
 // One decode step (batch 1) with `contextTokens` in the KV cache; every projection on its cheapest
 // kernel. The speedup does not depend on bandwidthGbs (it scales both sides). With a timing profile
 // (not empty) the measured lines replace bytes / bandwidth (perf::kernelSeconds), and the parts
-// without a line stream at the profile's measured bandwidth instead of bandwidthGbs.
+// without a line stream at the profile's measured bandwidth instead of bandwidthGbs. `values`: the
+// weight values' storage in both the dense and the sparse step (the decode engine's --values).
 perf::DecodePrediction predictDecodeFor(const ModelConfig& model, const SparsityConfig& sparsity,
                                         int contextTokens = kDecodeContextTokens,
                                         double bandwidthGbs = kDecodeBandwidthGbs,
-                                        const perf::TimingProfile* timing = nullptr);
+                                        const perf::TimingProfile* timing = nullptr,
+                                        kernels::ValueType values = kernels::ValueType::F32);
 // The same at the reported context with a timing profile (`calibrated_speedup`).
 inline perf::DecodePrediction predictDecodeFor(const ModelConfig& model, const SparsityConfig& sparsity,
-                                               const perf::TimingProfile* timing) {
-  return predictDecodeFor(model, sparsity, kDecodeContextTokens, kDecodeBandwidthGbs, timing);
+                                               const perf::TimingProfile* timing,
+                                               kernels::ValueType values = kernels::ValueType::F32) {
+  return predictDecodeFor(model, sparsity, kDecodeContextTokens, kDecodeBandwidthGbs, timing, values);
 }
 
 }  // namespace duo

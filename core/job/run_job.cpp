@@ -101,9 +101,14 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
   } catch (const std::exception& e) {
     if (timed) out.timingError = e.what();
   }
-  if (timed && config) {
+  if (timed && req.timing->values != req.values)
+    out.timingError = "the timing profile " + req.timing->name() + " was measured with " +
+                      kernels::valueTypeName(req.timing->values) + " values, the run's speed is for " +
+                      kernels::valueTypeName(req.values) + " (bench calibrate --values " +
+                      kernels::valueTypeName(req.values) + " makes a matching one)";
+  else if (timed && config) {
     try {
-      out.calibratedSpeedup = predictDecodeFor(*config, out.result.sparsity, req.timing.get()).speedup;
+      out.calibratedSpeedup = predictDecodeFor(*config, out.result.sparsity, req.timing.get(), req.values).speedup;
     } catch (const Cancelled&) {
       throw;
     } catch (const std::exception& e) {
@@ -131,7 +136,7 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
     reportProgress(progress, {"bench", "decode speed", 0, 1});
     try {
       const perf::DecodeBenchResult m = perf::measureCheckpointDecode(
-          prune.outDir, progress, req.timing ? *req.timing : perf::TimingProfile{});
+          prune.outDir, progress, req.timing ? *req.timing : perf::TimingProfile{}, 0, req.values);
       out.speed = m.check;
       out.cacheResident = m.cacheResident;
     } catch (const Cancelled&) {
@@ -142,7 +147,11 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
   }
   if (scratch) out.result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`
 
+  // The bytes model's prediction for the value format the speed is for (runPrune's is f32).
+  if (req.values != kernels::ValueType::F32 && config)
+    out.result.predictedSpeedup = predictDecodeFor(*config, out.result.sparsity, nullptr, req.values).speedup;
   out.json = out.result.toJson();
+  if (req.values != kernels::ValueType::F32) out.json["values"] = kernels::valueTypeName(req.values);
   if (config)
     out.json["calibration"] =
         adviseCalibration(*config, out.result.request.method, out.result.request.nsamples, out.result.request.seqlen)

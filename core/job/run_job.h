@@ -16,6 +16,7 @@
 #include "core/io/run_record.h"
 #include "core/io/speed_check.h"
 #include "core/job/prune_job.h"
+#include "kernels/types.h"
 
 namespace duo {
 namespace perf {
@@ -36,6 +37,10 @@ struct RunRequest {
   // calibrated_speedup, and the measured pruned model runs each projection on the kernel it finds
   // fastest. Null: none.
   std::shared_ptr<const perf::TimingProfile> timing;
+  // Storage of the weight values the decode speed is predicted and measured with (the decode
+  // engine's value format: f32, f16, bf16 or int8 with a scale per row). The checkpoint's own dtype
+  // is prune.outDtype.
+  kernels::ValueType values = kernels::ValueType::F32;
   // The run store folder ("": no marker, no record).
   std::string runsDir;
   // Save the run record there (false: the marker only, e.g. a run that re-makes a stored run's

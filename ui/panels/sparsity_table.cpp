@@ -116,6 +116,15 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   m_actRule->setToolTip("Activation rule: topk zeroes the p_a smallest |x| of each token; threshold (TEAL) uses one "
                         "calibrated magnitude per input site");
 
+  m_values = new QComboBox;
+  m_values->setObjectName("decodeValues");
+  for (const char* v : {"f32", "bf16", "f16", "int8"}) m_values->addItem(v);
+  m_values->setToolTip("Value format of the decode the speed is predicted and measured for: the kept weights (and "
+                       "the lm_head and embedding rows) stored as f32, bf16, f16 or int8 with one scale per output "
+                       "row. The checkpoint's own dtype is set where it is exported.");
+  connect(m_values, &QComboBox::currentTextChanged, this,
+          [this](const QString& v) { m_model->setDecodeValues(kernels::parseValueType(ss(v))); });
+
   // Row 2: set the selection, undo/redo.
   m_setColumn = new QComboBox;
   m_setColumn->setObjectName("setColumn");
@@ -152,6 +161,8 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   grid->addWidget(new QLabel("rule"), 1, 2);
   grid->addWidget(m_actRule, 1, 3);
   grid->addWidget(presets, 1, 4);
+  grid->addWidget(new QLabel("values"), 3, 0);
+  grid->addWidget(m_values, 3, 1);
   // Undo and redo as arrows (their step names in the tooltips), so the grid stays four columns
   // of controls plus one of buttons and fits a 1000-pixel window.
   m_undo->setIcon(style()->standardIcon(QStyle::SP_ArrowBack));
@@ -314,11 +325,12 @@ void SparsityTable::refreshTotals() {
                         .arg(formatCount(kept), formatCount(total), formatPercent(total > 0 ? kept / total : 1.0),
                              formatPercent(config().parameterWeightedSparsity(m_model->modelConfig())),
                              formatPercent(config().meanAct()), decode));
-  m_totals->setToolTip(QString("Bytes model (core/perf): one batch-1 decode step with 256 tokens of KV cache, f32 "
+  m_totals->setToolTip(QString("Bytes model (core/perf): one batch-1 decode step with 256 tokens of KV cache, %3 "
                                "weights, each projection on its cheapest kernel (dense, activation-sparse, "
                                "weight-sparse or dual-sparse), index overhead, the dense lm_head, attention and "
                                "norms included. Ideal weight traffic alone: %1 of dense.%2")
-                           .arg(formatPercent(m_model->idealTrafficFraction()), timingTip));
+                           .arg(formatPercent(m_model->idealTrafficFraction()), timingTip,
+                                kernels::valueTypeName(m_model->decodeValues())));
 }
 
 }  // namespace duo::ui

@@ -52,6 +52,7 @@ class SparsityTable : public QWidget {
   QDoubleSpinBox* m_uniformAct;
   QComboBox* m_nm;
   QComboBox* m_actRule;
+  QComboBox* m_values;
   QComboBox* m_setColumn;
   QDoubleSpinBox* m_setValue;
   QToolButton* m_undo;
