@@ -317,8 +317,9 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
 }
 
 DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, const ProgressFn& progress,
-                                          const TimingProfile& timing, int threads) {
+                                          const TimingProfile& timing, int threads, kernels::ValueType values) {
   DecodeBenchConfig c;
+  c.values = values;
   c.model.clear();
   c.pruned = prunedDir;
   c.tokens = kMeasureTokens;

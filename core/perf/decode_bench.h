@@ -118,7 +118,9 @@ constexpr int kMeasureMaxRepeats = 15;
 
 // Measured end-to-end decode speedup of a pruned checkpoint (with its activation rule) over its own
 // weights run densely, batch 1, both in our engine, with its spread and trust flags (`check`).
+// `values`: the weight values' storage in both engines (DecodeBenchConfig::values).
 DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, const ProgressFn& progress = {},
-                                          const TimingProfile& timing = {}, int threads = 0);
+                                          const TimingProfile& timing = {}, int threads = 0,
+                                          kernels::ValueType values = kernels::ValueType::F32);
 
 }  // namespace duo::perf
