@@ -25,8 +25,8 @@ enum class IndexKind : std::uint8_t { Bitmap, RowU16 };
 const char* indexKindName(IndexKind k);  // "bitmap", "u16"
 
 // Vector loads may read up to this many elements past a record's last value; packed value arrays
-// carry this much zeroed padding at their end.
-constexpr int kValuePad = 32;
+// carry this much zeroed padding at their end (64: the int8 kernels load 64 bytes at a time).
+constexpr int kValuePad = 64;
 // Strip height the automatic choice stays at or below (4096 f32 = 16 KiB of y per strip, in L1).
 constexpr int kMaxAutoStripRows = 4096;
 
