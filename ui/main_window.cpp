@@ -121,7 +121,7 @@ MainWindow::MainWindow(QWidget* parent, const QString& runsDir) : QMainWindow(pa
   // The autosave lives beside the run folder (<AppData>/workspace), with this window's session.
   m_autosave = new WorkspaceAutosave(QFileInfo(m_runs->directory()).absolutePath(), [this]() -> std::optional<Workspace> {
     if (!m_modelPanel->hasModel()) return std::nullopt;
-    return Workspace{currentRequest(), {}, ss(m_runs->directory())};
+    return currentWorkspace(m_runs->directory());
   }, this);
   connect(m_autosave, &WorkspaceAutosave::failed, this, [this](const QString& m) {
     m_status->setJobState("Autosave failed: " + m);

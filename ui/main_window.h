@@ -74,6 +74,8 @@ class MainWindow : public QMainWindow {
 
   // The request Calibrate would start now: model, table, data, method.
   PruneRequest currentRequest() const;
+  // The workspace the window holds now (request, value format, extra evaluation corpora), no runs.
+  Workspace currentWorkspace(const QString& runsDir) const;
 
   // Renders the whole window into a PNG (works offscreen); throws duo::Error on failure.
   void saveScreenshot(const QString& path);

@@ -223,7 +223,7 @@ void MainWindow::saveWorkspaceAs(const QString& given) {
   const QString path = given.isEmpty() ? askSavePath("Save workspace", "workspace.duoscope.json", "DuoScope workspace (*.json)") : given;
   if (path.isEmpty()) return;
   try {
-    Workspace ws{currentRequest(), {}, {}};
+    Workspace ws = currentWorkspace({});
     for (const RunEntry& r : m_runs->runs()) ws.runs.push_back(r.record);
     saveWorkspace(ss(path), ws);
     m_status->setJobState("Saved workspace " + path);
@@ -250,12 +250,25 @@ void MainWindow::openWorkspace(const QString& given) {
   }
 }
 
+Workspace MainWindow::currentWorkspace(const QString& runsDir) const {
+  Workspace ws;
+  ws.request = currentRequest();
+  ws.runsDir = ss(runsDir);
+  ws.values = kernels::valueTypeName(m_table->model()->decodeValues());
+  ws.alsoEval = m_dataPanel->alsoEval();
+  return ws;
+}
+
 void MainWindow::applyWorkspace(const Workspace& ws, const QString& runsDir) {
   if (QFileInfo(runsDir).absoluteFilePath() != QFileInfo(m_runs->directory()).absoluteFilePath()) m_runs->setDirectory(runsDir);
   for (const RunRecord& r : ws.runs)
     if (!m_runs->find(qs(r.id))) m_runs->insert(r);
   m_dataPanel->showRequest(ws.request);
   m_methodPanel->showRequest(ws.request);
+  QStringList also;
+  for (const std::string& c : ws.alsoEval) also << qs(c);
+  m_dataPanel->setAlsoEval(also.join(", "));
+  m_table->setDecodeValues(kernels::parseValueType(ws.values));
   m_pendingTable = ws.request.sparsity;
   openModel(qs(ws.request.model));
 }

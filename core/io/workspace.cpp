@@ -3,6 +3,7 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/io/legacy_runs.h"
+#include "kernels/types.h"
 
 namespace duo {
 
@@ -13,6 +14,8 @@ void saveWorkspace(const std::string& path, const Workspace& ws) {
   for (const RunRecord& r : ws.runs) runs.push_back(r.toJson());
   json j = {{"schema", kWorkspaceSchema}, {"request", requestToJson(ws.request)}, {"runs", runs}};
   if (!ws.runsDir.empty()) j["runs_dir"] = ws.runsDir;
+  j["values"] = ws.values;
+  j["also_eval"] = ws.alsoEval;
   writeFileAtomic(path, j.dump(1) + "\n");
 }
 
@@ -51,6 +54,22 @@ Workspace loadWorkspace(const std::string& path) {
   if (j.contains("runs_dir")) {
     DUO_CHECK(j["runs_dir"].is_string(), src, ": 'runs_dir' must be a string");
     ws.runsDir = j["runs_dir"].get<std::string>();
+  }
+  if (j.contains("values")) {
+    DUO_CHECK(j["values"].is_string(), src, ": 'values' must be a string (f32, f16, bf16 or int8)");
+    ws.values = j["values"].get<std::string>();
+    try {
+      kernels::parseValueType(ws.values);
+    } catch (const Error& e) {
+      fail(src, ": ", e.what());
+    }
+  }
+  if (j.contains("also_eval")) {
+    DUO_CHECK(j["also_eval"].is_array(), src, ": 'also_eval' must be an array of corpus names");
+    for (const json& c : j["also_eval"]) {
+      DUO_CHECK(c.is_string(), src, ": 'also_eval' must be an array of corpus names");
+      ws.alsoEval.push_back(c.get<std::string>());
+    }
   }
   int i = 0;
   for (const json& r : j["runs"]) ws.runs.push_back(RunRecord::fromJson(r, src + ": runs[" + std::to_string(i++) + "]"));

@@ -55,6 +55,7 @@ CheckpointCopy copyCheckpoint(const std::string& from, const std::string& to, co
     if (run.is_object()) {
       run["out"] = to;
       run["out_format"] = c.format;
+      run["out_dtype"] = c.dtype;  // what this copy stores (an int8 source is read as f32 and written so)
       run["out_bytes"] = c.bytes;
       run["out_shards"] = writer.shardFiles();
       // Into the folder before it is renamed into place, as prune does.

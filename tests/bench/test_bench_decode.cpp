@@ -3,6 +3,8 @@
 // machine is shared): only that both runs happened and that the packed logits agree with LibTorch's.
 #include <QtTest>
 
+#include <cmath>
+
 #include "core/model/model_loader.h"
 #include "core/perf/decode_bench.h"
 
@@ -11,6 +13,8 @@ class TestBenchDecode : public QObject {
  private Q_SLOTS:
   void tinyDenseVsPacked_data();
   void tinyDenseVsPacked();
+  void tinyValueFormats_data();
+  void tinyValueFormats();
 };
 
 void TestBenchDecode::tinyDenseVsPacked_data() {
@@ -53,6 +57,52 @@ void TestBenchDecode::tinyDenseVsPacked() {
   // The packed decode computes what the LibTorch decode with the same hook computes (f32, other
   // summation order): see tests/unit/test_packed_decode.cpp for the tolerance.
   QVERIFY2(r.maxLogitDiff < 2e-4 && r.logitScale > 1.0, qPrintable(QString::number(r.maxLogitDiff)));
+}
+
+void TestBenchDecode::tinyValueFormats_data() {
+  QTest::addColumn<QString>("values");
+  QTest::newRow("f32") << "f32";
+  QTest::newRow("bf16") << "bf16";
+  QTest::newRow("int8") << "int8";
+}
+
+// The same W50% + A50% decode with the weights stored as f32, bf16 and int8 (one scale per row):
+// tokens/s, the bytes a dense step reads, and the engine's own perplexity on kjv:eval with those
+// values against f32 values (one thread: the comparison is exact arithmetic, not summation order).
+void TestBenchDecode::tinyValueFormats() {
+  QFETCH(QString, values);
+  duo::perf::DecodeBenchConfig c;
+  c.model = "tiny";
+  c.values = duo::kernels::parseValueType(values.toStdString());
+  c.tokens = 32;
+  c.repeats = 3;
+  c.context = 32;
+  c.threads = 1;
+  c.torchBaseline = false;
+  c.qualityCorpus = "kjv:eval";
+  c.qualityWindows = 2;
+  c.qualitySeqlen = 64;
+  const auto r = duo::perf::runDecodeBench(c);
+  const double ratio = r.qualityPerplexity / r.qualityF32Perplexity;
+  qInfo("BENCH tiny decode %s values w0.50 a0.50, 1 thread: dense %.0f tok/s, packed %.0f tok/s (%.2fx); dense step "
+        "%.2f MB; kjv:eval perplexity through the engine %.4f (f32 values %.4f, %+.2f%%)",
+        qPrintable(values), r.denseTokensPerSecond, r.prunedTokensPerSecond, r.measuredSpeedup, r.denseStepBytes / 1e6,
+        r.qualityPerplexity, r.qualityF32Perplexity, 100 * (ratio - 1));
+  QVERIFY(r.denseTokensPerSecond > 0 && r.prunedTokensPerSecond > 0);
+  QCOMPARE(r.qualityTokens, static_cast<std::int64_t>(2 * 63));
+  QVERIFY(r.qualityPerplexity > 1.0 && std::isfinite(r.qualityPerplexity));
+  // The step's bytes follow the value size: f32 4, bf16 2, int8 1 (+ a scale per row) per weight
+  // (the rows run in this order, f32 first).
+  static double f32Bytes = 0;
+  if (c.values == duo::kernels::ValueType::F32) f32Bytes = r.denseStepBytes;
+  QVERIFY(f32Bytes > 0);
+  const double share = r.denseStepBytes / f32Bytes;
+  if (c.values == duo::kernels::ValueType::BF16) QVERIFY2(std::abs(share - 0.5) < 1e-9, qPrintable(QString::number(share)));
+  if (c.values == duo::kernels::ValueType::I8) QVERIFY2(share > 0.25 && share < 0.27, qPrintable(QString::number(share)));
+  if (c.values == duo::kernels::ValueType::F32)
+    QCOMPARE(r.qualityPerplexity, r.qualityF32Perplexity);
+  else
+    QVERIFY2(std::abs(ratio - 1) < 0.05, qPrintable(QString::number(ratio)));  // rounding, not a broken decode
 }
 
 QTEST_APPLESS_MAIN(TestBenchDecode)

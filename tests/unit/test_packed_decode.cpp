@@ -43,6 +43,8 @@ class TestPackedDecode : public QObject {
   void decodeMatchesTorch_data();
   void decodeMatchesTorch();
   void kernelChoiceFollowsSparsity();
+  void int8ValuesMatchQuantisedTorch_data();
+  void int8ValuesMatchQuantisedTorch();
   void rejectsMismatchedRule();
   void stepProfileAccountsForTheStep();
   void inSituCalibration();
@@ -170,6 +172,71 @@ void TestPackedDecode::decodeMatchesTorch() {
   qInfo("kernels: %s; max |logit diff| %.2e (max |logit| %.1f)", packed.kernelSummary().c_str(), maxDiff, scale);
   QVERIFY2(maxDiff <= kLogitTol, qPrintable(QString("max diff %1").arg(maxDiff)));
   QVERIFY(scale > 1.0);  // the comparison is not between two near-zero outputs
+}
+
+void TestPackedDecode::int8ValuesMatchQuantisedTorch_data() {
+  QTest::addColumn<double>("weight");
+  QTest::addColumn<bool>("forceSparse");
+  QTest::newRow("dense weights, dense kernel") << 0.0 << false;
+  QTest::newRow("W50, weight-sparse kernel") << 0.5 << true;
+}
+
+// With int8 values the engine decodes exactly the model whose projections, lm_head and embedding
+// are q x scale per row (the kernels' own quantisation applied to torch's weights): logits agree
+// to float rounding, while the f32 model's differ by the rounding of the weights.
+void TestPackedDecode::int8ValuesMatchQuantisedTorch() {
+  QFETCH(double, weight);
+  QFETCH(bool, forceSparse);
+  c10::InferenceMode inference;
+  duo::LoadedModel m = load();
+  duo::LlamaModel& model = *m.model;
+  duo::perf::applyMagnitudeMask(model, weight);
+  duo::perf::PackedDecoderOptions opt;
+  opt.values = duo::kernels::ValueType::I8;
+  opt.forceSparse = forceSparse;
+  const PackedDecoder packed(model, {}, {}, opt);  // holds int8 copies of every weight it multiplies
+  QCOMPARE(packed.values(), duo::kernels::ValueType::I8);
+  const int steps = 4, context = 8, batch = 2;
+  const auto prompt = torch::randint(5, 900, {batch, context}, torch::kLong);  // [B, T] i64
+  auto decode = [&](bool viaPacked) {
+    if (viaPacked) packed.install(model);
+    duo::KvCache cache = model.newCache(batch, context + steps);
+    model.decodeStep(cache, prompt, {});
+    std::vector<torch::Tensor> out;
+    for (int s = 0; s < steps; ++s) out.push_back(model.decodeStep(cache, tokenAt(s, batch), {}));
+    PackedDecoder::uninstall(model);
+    return out;
+  };
+  const std::vector<torch::Tensor> f32 = decode(false);
+  // Quantise torch's own weights in place, row by row, with the kernels' functions.
+  auto quantise = [](torch::Tensor& w) {  // [rows, cols] f32, contiguous
+    float* p = w.data_ptr<float>();
+    const std::int64_t rows = w.size(0), cols = w.size(1);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float s = duo::kernels::int8RowScale(p + r * cols, cols);
+      for (std::int64_t c = 0; c < cols; ++c)
+        p[r * cols + c] = static_cast<float>(duo::kernels::quantizeInt8(p[r * cols + c], s)) * s;
+    }
+  };
+  duo::LlamaWeights& w = model.weights();
+  for (auto& lw : w.layers)
+    for (auto& pw : lw.proj) quantise(pw);
+  const bool tied = w.embed.data_ptr<float>() == w.lmHead.data_ptr<float>();
+  quantise(w.lmHead);
+  if (!tied) quantise(w.embed);
+  const std::vector<torch::Tensor> want = decode(false);
+  const std::vector<torch::Tensor> got = decode(true);
+  double maxDiff = 0, scale = 0, f32Diff = 0;
+  for (int s = 0; s < steps; ++s) {
+    maxDiff = std::max(maxDiff, (got[static_cast<size_t>(s)] - want[static_cast<size_t>(s)]).abs().max().item<double>());
+    f32Diff = std::max(f32Diff, (got[static_cast<size_t>(s)] - f32[static_cast<size_t>(s)]).abs().max().item<double>());
+    scale = std::max(scale, want[static_cast<size_t>(s)].abs().max().item<double>());
+  }
+  qInfo("int8 %s: max |logit diff| %.2e against the quantised torch model, %.2e against the f32 one (max |logit| %.1f)",
+        packed.kernelSummary().c_str(), maxDiff, f32Diff, scale);
+  QVERIFY2(maxDiff <= kLogitTol, qPrintable(QString("max diff %1").arg(maxDiff)));
+  QVERIFY2(f32Diff > 10 * maxDiff, "the int8 decode is indistinguishable from the f32 one: were the values int8?");
+  QVERIFY(scale > 1.0);
 }
 
 void TestPackedDecode::kernelChoiceFollowsSparsity() {

@@ -447,7 +447,10 @@ void TestRunRecords::workspaceRoundTrips() {
   ws.request.sparsity = duo::SparsityConfig::uniform(4, 0.55, 0.45);
   ws.request.calibSource = "/data/calib.jsonl";
   ws.runsDir = "/w/runs";
+  ws.values = "int8";
+  ws.alsoEval = {"mix:eval", "mix:eval:manpages"};
   duo::RunRecord rec = duo::RunRecord::fromJson(fakeResult(4.0, 0.5).toJson(), "test");
+  rec.values = "int8";
   rec.id = "run-a";
   rec.created = "2026-12-01T10:00:00Z";
   ws.runs.push_back(rec);
@@ -458,6 +461,9 @@ void TestRunRecords::workspaceRoundTrips() {
   const duo::Workspace back = duo::loadWorkspace(path);
   QCOMPARE(duo::requestToJson(back.request).dump(), duo::requestToJson(ws.request).dump());
   QCOMPARE(back.runsDir, std::string("/w/runs"));
+  QCOMPARE(back.values, std::string("int8"));
+  QCOMPARE(back.alsoEval, ws.alsoEval);
+  QCOMPARE(back.runs[0].values, std::string("int8"));
   QCOMPARE(back.runs.size(), size_t(2));
   QCOMPARE(back.runs[0].toJson().dump(), ws.runs[0].toJson().dump());
   QCOMPARE(back.runs[1].id, std::string("run-b"));
@@ -491,6 +497,14 @@ void TestRunRecords::workspaceErrorsNameTheFile() {
               R"({"schema": "duoscope.workspace/2", "request": )" + duo::requestToJson(duo::PruneRequest{}).dump() +
                   R"(, "runs": [], "runs_dir": 5})",
               "runs_dir");
+  expectError("bad-values.json",
+              R"({"schema": "duoscope.workspace/2", "request": )" + duo::requestToJson(duo::PruneRequest{}).dump() +
+                  R"(, "runs": [], "values": "int4"})",
+              "int4");
+  expectError("bad-also-eval.json",
+              R"({"schema": "duoscope.workspace/2", "request": )" + duo::requestToJson(duo::PruneRequest{}).dump() +
+                  R"(, "runs": [], "also_eval": "mix:eval"})",
+              "also_eval");
 }
 
 // A workspace of the older window (duoscope.workspace/1, its runs as duoscope.ui-run/1) loads

@@ -333,4 +333,8 @@ void SparsityTable::refreshTotals() {
                                 kernels::valueTypeName(m_model->decodeValues())));
 }
 
+void SparsityTable::setDecodeValues(kernels::ValueType values) {
+  m_values->setCurrentText(kernels::valueTypeName(values));  // the combo's signal updates the model
+}
+
 }  // namespace duo::ui

@@ -38,6 +38,8 @@ class SparsityTable : public QWidget {
   void setSelected();                     // the "set" spin box to the selected rows
   void loadConfigFile(const QString& path);  // a saved duoscope.sparsity/1 JSON (undoable)
   void refreshTotals();
+  // Selects the value format the speed is predicted for (the "values" choice).
+  void setDecodeValues(kernels::ValueType values);
 
  Q_SIGNALS:
   void configChanged();
