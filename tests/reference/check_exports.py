@@ -76,7 +76,7 @@ def checkConfig(folders, results):
                             f"structure={sc.sparsity_structure}, targets={sc.targets}, ignore={sc.ignore})"))
 
 
-def checkHf(cli, folder, results):
+def checkHf(cli, folder, results, label="hf", gateWarnings=True):
     import torch
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
@@ -102,8 +102,41 @@ def checkHf(cli, folder, results):
     ours = json.loads(run([cli, "eval", "--model", folder, "--corpus", corpus, "--seqlen", "256", "--max-windows", "4",
                            "--device", "cpu", "--json"]))["perplexity"]
     rel = abs(ours - theirs) / theirs
-    results.append(("hf load warnings", not messages, "; ".join(messages)[:400] or "none"))
-    results.append(("hf perplexity", rel <= 1e-4, f"transformers {theirs:.6f}, DuoScope {ours:.6f}, rel diff {rel:.2e}"))
+    results.append((f"{label} load warnings" + ("" if gateWarnings else " (informational)"),
+                    not messages or not gateWarnings, "; ".join(messages)[:400] or "none"))
+    results.append((f"{label} perplexity", rel <= 1e-4, f"transformers {theirs:.6f}, DuoScope {ours:.6f}, rel diff {rel:.2e}"))
+
+
+def checkInt8(cli, work, results):
+    """`prune --out-dtype int8`: compressed-tensors' int-quantized layout. Its config block parses as
+    a compressed-tensors QuantizationConfig, every I8 weight has an F32 [out, 1] scale, and
+    transformers (decompressing with compressed-tensors) computes the perplexity DuoScope's `eval`
+    computes on the same folder."""
+    from compressed_tensors.quantization import QuantizationConfig
+    from safetensors import safe_open
+    folder, _ = prune(cli, work, "duogpt-int8", ["--method", "duogpt", "--w-sparsity", "0.5", "--out-dtype", "int8"])
+    q = json.load(open(os.path.join(folder, "config.json")))["quantization_config"]
+    qc = QuantizationConfig.model_validate(q)
+    scheme = qc.config_groups["group_0"].weights
+    results.append(("int8 config", qc.format == "int-quantized" and scheme.num_bits == 8 and scheme.symmetric
+                    and str(scheme.strategy).endswith("channel"),
+                    f"format={qc.format}, weights num_bits={scheme.num_bits} symmetric={scheme.symmetric} "
+                    f"strategy={scheme.strategy}, ignore={qc.ignore}"))
+    weights = scales = 0
+    for f in sorted(os.listdir(folder)):
+        if not f.endswith(".safetensors"):
+            continue
+        with safe_open(os.path.join(folder, f), "pt") as st:
+            names = set(st.keys())
+            for k in names:
+                t = st.get_slice(k)
+                if t.get_dtype() == "I8":
+                    weights += 1
+                    s = st.get_slice(k + "_scale")
+                    scales += s.get_dtype() == "F32" and s.get_shape() == [t.get_shape()[0], 1]
+    results.append(("int8 tensors", weights == 28 and scales == weights,
+                    f"{weights} I8 projection weights, {scales} with an F32 [out, 1] weight_scale"))
+    checkHf(cli, folder, results, label="hf int8", gateWarnings=False)
 
 
 def checkBitmaskChild(dense, sparse):
@@ -307,6 +340,7 @@ def main():
     checkHf(cli, dense, results)
     checkBitmask(dense, sparse, args.ct_legacy, results)
     checkHfBitmask(sparse, results)
+    checkInt8(cli, args.work, results)
 
     # Recipes: the DuoGPT run (uniform) and per-layer/per-projection runs of the other methods.
     cfgPath = os.path.join(args.work, "uneven.json")
