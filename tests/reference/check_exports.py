@@ -10,6 +10,10 @@
   bitmask  compressed-tensors' BitmaskCompressor (0.12.2, the last release that has it; run in a
            child process with that version first on PYTHONPATH) decompresses the sparse-bitmask
            checkpoint to exactly the dense checkpoint's tensors; its files' size beside the dense.
+  int8     `prune --out-dtype int8`: compressed-tensors' QuantizationConfig parses the config block
+           (int-quantized, 8-bit symmetric per channel), every I8 weight has an F32 [out, 1]
+           weight_scale, and transformers (decompressing through compressed-tensors) gives the
+           perplexity DuoScope's `eval` gives on the folder.
   recipe   llm-compressor's Recipe.create_instance parses each run's recipe YAML into its own
            modifier classes with the run's per-layer sparsities and targets.
   gguf     `duoscope-cli convert` of the bundled model and of the pruned checkpoint: PyPI gguf's
