@@ -15,7 +15,7 @@ cache="${DUO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/duoscope}"
 packages=(
   build-essential cmake ninja-build ccache pkg-config git python3 python3-pip python3-venv
   qt6-base-dev qt6-base-dev-tools libgl1-mesa-dev libxkbcommon-dev libqcustomplot-dev
-  libtorch-dev libopenblas0-pthread libgloo-dev
+  libtorch-dev libopenblas0-pthread libopenblas0-openmp libgloo-dev
   nlohmann-json3-dev libcli11-dev libpcre2-dev libyaml-cpp-dev
   bible-kjv xvfb xauth imagemagick fonts-dejavu-core unzip
   dict-gcide manpages debian-reference-en fortunes-min fortunes jargon-text groff-base
@@ -37,9 +37,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian's LibTorch uses the reference BLAS unless OpenBLAS is the active alternative (20x slower).
-if [ "$(id -u)" -eq 0 ] && [ -e /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 ]; then
-  update-alternatives --set libblas.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3 >/dev/null 2>&1 || true
-  update-alternatives --set liblapack.so.3-x86_64-linux-gnu /usr/lib/x86_64-linux-gnu/openblas-pthread/liblapack.so.3 >/dev/null 2>&1 || true
+# OpenBLAS's OpenMP build shares LibTorch's OpenMP threads; the pthread build keeps a pool of its own
+# whose threads spin in sched_yield while LibTorch's run, and calibration took 15-25% longer with
+# it (docs/results.md, "Calibration speed against the Python reference").
+if [ "$(id -u)" -eq 0 ]; then
+  for variant in openblas-openmp openblas-pthread; do
+    dir=/usr/lib/x86_64-linux-gnu/$variant
+    [ -e "$dir/libblas.so.3" ] || continue
+    update-alternatives --set libblas.so.3-x86_64-linux-gnu "$dir/libblas.so.3" >/dev/null 2>&1 || true
+    update-alternatives --set liblapack.so.3-x86_64-linux-gnu "$dir/liblapack.so.3" >/dev/null 2>&1 || true
+    update-alternatives --set libopenblas.so.0-x86_64-linux-gnu "$dir/libopenblas.so.0" >/dev/null 2>&1 || true
+    break
+  done
 fi
 
 # The corpus: derived at set-up, checksummed, kept in the cache.

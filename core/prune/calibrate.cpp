@@ -5,6 +5,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include <ATen/Parallel.h>
 
 #include "core/common/error.h"
 #include "core/model/layerwise.h"
@@ -58,6 +61,40 @@ bool isObs(Method m) { return m == Method::DuoGpt || m == Method::SparseGpt || m
 
 // Tokens (whole windows, at least one) on which a record's mask-only error is measured.
 constexpr int64_t kMaskOnlyTokens = 2048;
+
+// ||a - b||^2 (||a||^2 when b is undefined) in f64, one pass over the operands: on the CPU in f32
+// without temporaries (the output errors run over every calibration token of every projection).
+double squaredDistance(const torch::Tensor& a, const torch::Tensor& b = {}) {
+  const bool raw = a.device().is_cpu() && a.scalar_type() == torch::kFloat32 && a.is_contiguous() &&
+                   (!b.defined() || (b.device().is_cpu() && b.scalar_type() == torch::kFloat32 &&
+                                     b.is_contiguous() && b.sizes() == a.sizes()));
+  if (!raw) return (b.defined() ? a - b : a).square().sum(torch::kFloat64).item<double>();
+  const float* x = a.data_ptr<float>();
+  const float* y = b.defined() ? b.data_ptr<float>() : nullptr;
+  constexpr int64_t kGrain = 1 << 16;
+  const int64_t n = a.numel(), parts = (n + kGrain - 1) / kGrain;
+  std::vector<double> partial(static_cast<size_t>(parts), 0.0);
+  at::parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t i0 = p * kGrain, i1 = std::min(n, i0 + kGrain);
+      double acc = 0.0;
+      if (y) {
+#pragma omp simd reduction(+ : acc)
+        for (int64_t i = i0; i < i1; ++i) {
+          const double d = double(x[i]) - double(y[i]);
+          acc += d * d;
+        }
+      } else {
+#pragma omp simd reduction(+ : acc)
+        for (int64_t i = i0; i < i1; ++i) acc += double(x[i]) * double(x[i]);
+      }
+      partial[static_cast<size_t>(p)] = acc;
+    }
+  });
+  double sum = 0.0;
+  for (const double v : partial) sum += v;  // fixed order: the result does not depend on the threads
+  return sum;
+}
 
 std::string where(int layer, const std::string& what) { return "layer " + std::to_string(layer) + " " + what; }
 
@@ -337,7 +374,6 @@ class Calibrator {
     // windows (kMaskOnlyTokens tokens, at least one window, evenly strided over all ranks' windows
     // so that every rank measures its part): one more product, on the sample.
     std::vector<double> num(np, 0.0), ref(np, 0.0), numMask(np, 0.0), refMask(np, 0.0);
-    auto sq = [](const torch::Tensor& t) { return t.square().sum(torch::kFloat64).item<double>(); };
     const int64_t T = m_hD.size(1);
     const int64_t maskWindows = std::max<int64_t>(1, (kMaskOnlyTokens + T - 1) / T);
     const int64_t maskStride = std::max<int64_t>(1, m_allWindows / maskWindows);
@@ -380,12 +416,13 @@ class Calibrator {
           const torch::Tensor wx = bias.defined() ? y[i] - bias : y[i];  // W x without the bias
           if (s == 0) {
             yd[i] = wx;
-            ref[i] += sq(yd[i]);
-            if (mb) refMask[i] += sq(yd[i].index_select(0, sampleIdx));
+            ref[i] += squaredDistance(yd[i]);
+            if (mb) refMask[i] += squaredDistance(yd[i].index_select(0, sampleIdx));
           } else {
-            num[i] += sq(wx - yd[i]);
+            num[i] += squaredDistance(wx, yd[i]);
             if (mb && masked[i].defined())
-              numMask[i] += sq(torch::linear(xin.index_select(0, sampleIdx), masked[i]) - yd[i].index_select(0, sampleIdx));
+              numMask[i] += squaredDistance(torch::linear(xin.index_select(0, sampleIdx), masked[i]),
+                                            yd[i].index_select(0, sampleIdx));
           }
         }
         if (!keep) {

@@ -1,6 +1,10 @@
 #include "core/prune/masks.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
 
 #include "core/common/error.h"
 
@@ -10,10 +14,58 @@ int64_t prunedCount(int64_t count, double sparsity) {
   return static_cast<int64_t>(std::llround(sparsity * static_cast<double>(count)));
 }
 
+namespace {
+
+// A float's bits as an unsigned key in the same order (negatives below positives).
+inline uint32_t orderedKey(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, sizeof u);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+// CPU f32: the lowest nPrune of n scores by a radix select (a histogram of the keys' top 12 bits
+// picks the bucket that holds the cut, nth_element inside that bucket finds it), then one pass
+// marks the entries below the cut and, of those equal to it, the first ones in index order.
+// Three passes over the scores instead of a partial sort of all of them.
+void pruneLowestF32(const float* s, int64_t n, int64_t nPrune, bool* keep) {
+  constexpr int kShift = 20;
+  std::vector<int64_t> hist(size_t(1) << (32 - kShift), 0);
+  for (int64_t i = 0; i < n; ++i) ++hist[orderedKey(s[i]) >> kShift];
+  uint32_t bucket = 0;
+  int64_t below = 0;
+  while (below + hist[bucket] < nPrune) below += hist[bucket++];
+  std::vector<uint32_t> cand;
+  cand.reserve(static_cast<size_t>(hist[bucket]));
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t key = orderedKey(s[i]);
+    if ((key >> kShift) == bucket) cand.push_back(key);
+  }
+  const int64_t need = nPrune - below;  // 1..hist[bucket] of the bucket's entries are pruned
+  std::nth_element(cand.begin(), cand.begin() + (need - 1), cand.end());
+  const uint32_t cut = cand[static_cast<size_t>(need - 1)];
+  int64_t ties = need;  // entries equal to the cut that are pruned: need minus the bucket's entries below it
+  for (const uint32_t key : cand) ties -= key < cut ? 1 : 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t key = orderedKey(s[i]);
+    bool prune = key < cut;
+    if (key == cut && ties > 0) {
+      prune = true;
+      --ties;
+    }
+    keep[i] = !prune;
+  }
+}
+
+}  // namespace
+
 torch::Tensor keepAllButLowest(const torch::Tensor& scores, double sparsity) {
   auto keep = torch::ones_like(scores, scores.options().dtype(torch::kBool));  // same shape, bool
   const int64_t nPrune = prunedCount(scores.numel(), sparsity);
   if (nPrune <= 0) return keep;
+  if (scores.device().is_cpu() && scores.scalar_type() == torch::kFloat32 && scores.is_contiguous()) {
+    pruneLowestF32(scores.data_ptr<float>(), scores.numel(), std::min(nPrune, scores.numel()), keep.data_ptr<bool>());
+    return keep;
+  }
   // topk of the lowest nPrune: indices of exactly nPrune entries, whatever the ties.
   const auto idx = std::get<1>(scores.reshape({-1}).topk(nPrune, 0, /*largest=*/false, /*sorted=*/false));
   keep.view({-1}).index_fill_(0, idx, false);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <ATen/Parallel.h>
+
 #include "core/common/error.h"
 
 namespace duo {
@@ -36,6 +38,48 @@ class PhaseClock {
 // updates touch only this many rows of the transposed block, the rest is a GEMM.
 constexpr int64_t kSweepColumns = 32;
 
+// The sweep of columns [s1, s2) of a mask block on the CPU in f32, without a tensor operation per
+// column. Rows of W are independent in the sweep (each row's errors only update that row's later
+// columns), so slices of the n rows go to the threads and every inner loop runs along contiguous
+// memory of the transposed block. The arithmetic is the tensor path's, term by term.
+//   W1 [w, n] the transposed block (row stride n), K1 [w, n] its mask, E and P [w, n] outputs (P
+//   only with the residual), U1 and D1 the block's [w, w] corners of U and D (row stride ldu).
+void sweepCpu(float* W1, const bool* K1, float* E, float* P, const float* U1, const float* D1, int64_t ldu,
+              int64_t n, int64_t s1, int64_t s2) {
+  constexpr int64_t kSlice = 256;  // rows of W per task: s2 - s1 rows of this many floats stay in L1/L2
+  at::parallel_for(0, (n + kSlice - 1) / kSlice, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = t * kSlice, len = std::min(kSlice, n - r0);
+      for (int64_t i = s1; i < s2; ++i) {
+        float* row = W1 + i * n + r0;
+        const bool* keep = K1 + i * n + r0;
+        float* e = E + i * n + r0;
+        float* p = P ? P + i * n + r0 : nullptr;
+        const float uii = U1[i * ldu + i];
+#pragma omp simd
+        for (int64_t r = 0; r < len; ++r) {
+          const float w = row[r];
+          const float q = keep[r] ? w : 0.0f;
+          e[r] = (w - q) / uii;
+          if (p) p[r] = w;
+          row[r] = q;
+        }
+        for (int64_t j = i + 1; j < s2; ++j) {
+          float* later = W1 + j * n + r0;
+          const float u = U1[i * ldu + j];
+#pragma omp simd
+          for (int64_t r = 0; r < len; ++r) later[r] -= u * e[r];
+          if (p) {
+            const float dd = D1[i * ldu + j];
+#pragma omp simd
+            for (int64_t r = 0; r < len; ++r) later[r] += dd * p[r];
+          }
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
 
 namespace {
@@ -63,15 +107,19 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
 
   // Steps 2-3: damping, then U = upper Cholesky factor of H^-1. When H is not positive definite
   // in this precision, raise lambda x10 (at most 4 times) instead of failing the whole run.
+  // U comes from one Cholesky factorisation and one triangular solve: with P the exchange matrix
+  // (P X P reverses rows and columns), P H P = C C^T gives H^-1 = (P C^-1 P)^T (P C^-1 P), and
+  // P C^-1 P is upper triangular with a positive diagonal, so it is U.
   const auto meanDiag = H.diagonal().mean();
+  H = H.flip({0, 1});  // P H P (the damping below commutes with P: it only touches the diagonal)
   double lambda = opts.damping, applied = 0.0;
-  torch::Tensor L;  // [k, k] lower Cholesky factor of the damped H
+  torch::Tensor C;  // [k, k] lower Cholesky factor of the damped P H P
   for (int attempt = 0;; ++attempt) {
     H.diagonal().add_(meanDiag * (lambda - applied));
     applied = lambda;
     auto [chol, info] = torch::linalg_cholesky_ex(H, /*upper=*/false);
     if (info.item<int64_t>() == 0) {
-      L = chol;
+      C = chol;
       break;
     }
     DUO_CHECK(attempt < 4, "OBS solver: H is not positive definite even with damping ", lambda,
@@ -81,13 +129,9 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
   H = torch::Tensor();
   f.dampingUsed = lambda;
   clock.lap(&ObsProfile::cholesky);
-  {
-    auto Hinv = torch::cholesky_inverse(L);  // [k, k]
-    L = torch::Tensor();
-    auto [U, infoU] = torch::linalg_cholesky_ex(Hinv, /*upper=*/true);
-    DUO_CHECK(infoU.item<int64_t>() == 0, "OBS solver: H^-1 lost positive definiteness (k = ", k, ")");
-    f.U = U;
-  }
+  f.U = torch::linalg_solve_triangular(C, torch::eye(k, opt), /*upper=*/false).flip({0, 1}).contiguous();
+  C = torch::Tensor();
+  DUO_CHECK(f.U.diagonal().isfinite().all().item<bool>(), "OBS solver: H^-1's factor is not finite (k = ", k, ")");
   const auto d = f.U.diagonal();  // [k] U_jj
   clock.lap(&ObsProfile::inverse);
 
@@ -167,6 +211,9 @@ PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
   auto keepT = torch::ones({k, n}, opt.dtype(torch::kBool));       // [k, n] bool
   const auto fkT = fixedKeep.defined() ? fixedKeep.to(opt.device()).t() : torch::Tensor();  // [k, n] view
 
+  // The sweep runs on raw pointers on the CPU in f32 (N:M chooses masks inside it: tensor path).
+  const bool rawSweep = !nm && Wt.device().is_cpu() && Wt.scalar_type() == torch::kFloat32 &&
+                        f.U.is_contiguous() && (!f.residual || (f.D.is_contiguous() && f.D.size(1) == f.U.size(1)));
   for (int64_t i1 = 0; i1 < k; i1 += B) {
     const int64_t i2 = std::min(i1 + B, k);
     const int64_t w = i2 - i1;
@@ -175,15 +222,22 @@ PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
     auto P = f.residual ? torch::empty({w, n}, opt) : torch::Tensor();  // [w, n] pre-prune values w
     auto K1 = keepT.narrow(0, i1, w);                              // [w, n] bool view into keepT
     const auto f1 = f.colScore.narrow(0, i1, w);                   // [w]
-    // Masks are chosen on the [n, w] block in W's orientation (the same entries, ties included).
+    // Masks are chosen on the whole [w, n] block (which entries tie at the cut follows this
+    // orientation's index order).
     if (fkT.defined()) K1.copy_(fkT.narrow(0, i1, w));
-    else if (!nm) K1.copy_(keepAllButLowest((W1.t().square() * f1).contiguous(), spec.sparsity).t());
+    else if (!nm) K1.copy_(keepAllButLowest(W1.square().mul_(f1.unsqueeze(1)), spec.sparsity));
     const auto U1 = f.U.narrow(0, i1, w).narrow(1, i1, w);         // [w, w]
     const auto D1 = f.residual ? f.D.narrow(0, i1, w).narrow(1, i1, w) : torch::Tensor();  // [w, w]
+    clock.lap(&ObsProfile::masks);
 
     for (int64_t s1 = 0; s1 < w; s1 += kSweepColumns) {
       const int64_t s2 = std::min(s1 + kSweepColumns, w);
-      for (int64_t i = s1; i < s2; ++i) {
+      if (rawSweep) {
+        const int64_t ldu = f.U.size(1);
+        sweepCpu(W1.data_ptr<float>(), K1.data_ptr<bool>(), E.data_ptr<float>(), P.defined() ? P.data_ptr<float>() : nullptr,
+                 U1.data_ptr<float>(), D1.defined() ? D1.data_ptr<float>() : nullptr, ldu, n, s1, s2);
+      }
+      for (int64_t i = s1; !rawSweep && i < s2; ++i) {
         if (nm && i % spec.nm.m == 0) {
           const auto g = W1.narrow(0, i, spec.nm.m).t();           // [n, M] current weights of the group
           K1.narrow(0, i, spec.nm.m).copy_(keepNm(g.square() * f1.narrow(0, i, spec.nm.m), spec.nm).t());

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Tables of scripts/results/calib_speed.sh's runs: ours against the Python reference, the threads'
+scaling, and the forward and statistics rates against this machine's plain matmul.
+
+The rates count the multiply-adds the calibration does (2 flops each), from the model's shapes:
+- forward: every stream through every projection over every calibration token (SparseGPT at A0 and
+  DuoGPT keep two streams, dense and pruned; a baseline with activation sparsity keeps a third),
+  attention (QK^T and AV over each window, causal rows computed in full), and the mask-only error's
+  product on a sample of min(2048, tokens) tokens per projection;
+- statistics: H over each site's inputs as computed (row panels of 512 from the diagonal), and for
+  DuoGPT M = dX Xs^T in full (a_j is a vector).
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+
+
+def load(out):
+    runs = {}
+    for f in glob.glob(os.path.join(out, "*.json")):
+        m = re.match(r"(ours|ref)-(\w+)-n(\d+)(-t1)?-r\d+\.json$", os.path.basename(f))
+        if m:
+            runs.setdefault((m.group(1), m.group(2), int(m.group(3)), bool(m.group(4))), []).append(json.load(open(f)))
+    return runs
+
+
+def seconds(kind, j):
+    return j["seconds"] if kind == "ref" else j["timings"]["total"]
+
+
+def med(xs):
+    return statistics.median(xs), min(xs), max(xs)
+
+
+def panelFlops(k, tokens):
+    return sum(2 * tokens * min(512, k - j0) * (k - j0) for j0 in range(0, k, 512))
+
+
+def flops(info, method, aSparsity, windows, seqlen):
+    d, ff, L = info["hidden_size"], info["intermediate_size"], info["layers"]
+    hd, nh, nkv = info["head_dim"], info["heads"], info["kv_heads"]
+    qd, kvd = nh * hd, nkv * hd
+    params = d * (qd + 2 * kvd) + qd * d + 2 * d * ff + ff * d
+    tokens = windows * seqlen
+    streams = 3 if method != "duogpt" and aSparsity > 0 else 2
+    attention = windows * 2 * (2 * seqlen * seqlen * qd)
+    sample = min(2048, tokens)
+    forward = L * (streams * (2 * tokens * params + attention) + 2 * sample * params)
+    sites = [d, qd, d, ff]  # inputs of qkv, o, gate/up, down
+    stats = L * sum(panelFlops(k, tokens) + (2 * tokens * k * k if method == "duogpt" else 0) for k in sites)
+    return forward, stats
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--seqlen", type=int, default=256)
+    ap.add_argument("--cli", default="build/app/duoscope-cli")
+    ap.add_argument("--model", default="smollm2")
+    a = ap.parse_args()
+    runs = load(a.out)
+    peak = json.load(open(os.path.join(a.out, "peak.json")))["peak_gflops"]
+    info = json.loads(subprocess.run([a.cli, "info", "--model", a.model, "--json"], capture_output=True,
+                                     text=True, check=True).stdout)
+
+    print("Ours against the Python reference (seconds of calibration, no evaluation; median (range))")
+    print("| method | windows | ours | llm-compressor SparseGPT | ours / reference |")
+    print("|---|---|---|---|---|")
+    for (kind, method, n, t1), js in sorted(runs.items()):
+        if kind != "ours" or t1:
+            continue
+        ref = runs.get(("ref", "sparsegpt", n, False))
+        o = med([seconds("ours", j) for j in js])
+        if ref:
+            r = med([seconds("ref", j) for j in ref])
+            print(f"| {method} | {n} x {a.seqlen} | {o[0]:.1f} ({o[1]:.1f}-{o[2]:.1f}) | {r[0]:.1f} ({r[1]:.1f}-{r[2]:.1f}) "
+                  f"| **{o[0] / r[0]:.2f}x** |")
+
+    print("\nThreads (ours, seconds)")
+    print("| method | windows | 1 thread | 2 threads | scaling |")
+    print("|---|---|---|---|---|")
+    for (kind, method, n, t1), js in sorted(runs.items()):
+        if kind != "ours" or not t1:
+            continue
+        two = runs.get(("ours", method, n, False))
+        if two:
+            o1 = med([seconds("ours", j) for j in js])
+            o2 = med([seconds("ours", j) for j in two])
+            print(f"| {method} | {n} x {a.seqlen} | {o1[0]:.1f} | {o2[0]:.1f} | **{o1[0] / o2[0]:.2f}x** |")
+
+    print(f"\nRates against this machine's plain matmul ({peak:.0f} GFLOP/s, bench solver), 2 threads, median run")
+    print("| method | windows | forward s | forward GFLOP/s | of peak | statistics s | statistics GFLOP/s | of peak | solve s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (kind, method, n, t1), js in sorted(runs.items()):
+        if kind != "ours" or t1:
+            continue
+        j = sorted(js, key=lambda x: x["timings"]["total"])[len(js) // 2]
+        t = j["timings"]
+        fwd, st = flops(info, method, j.get("act_sparsity", 0.0), n, a.seqlen)
+        fr, sr = fwd / t["forward"] * 1e-9, st / t["stats"] * 1e-9
+        print(f"| {method} | {n} x {a.seqlen} | {t['forward']:.1f} | {fr:.0f} | {fr / peak:.0%} | {t['stats']:.1f} | "
+              f"{sr:.0f} | {sr / peak:.0%} | {t['solve']:.1f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
