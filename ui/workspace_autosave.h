@@ -1,7 +1,7 @@
 // The window's workspace autosave: the setup (model, data, method, table) and the run folder,
 // written atomically a moment after each change and at once when a run starts, to the file of
 // this window's duo::WindowSession. An orderly close removes it; a window that ended without
-// closing (killed, crashed) leaves it, and the next window offers it (MainWindow::offerRestore).
+// closing (killed, crashed) leaves it, and the next window offers it (WorkspaceController::offerRestore).
 #pragma once
 #include <QObject>
 #include <QString>

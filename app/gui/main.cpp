@@ -17,6 +17,8 @@
 #include "ui/job_controller.h"
 #include "ui/main_window.h"
 #include "ui/panels/model_panel.h"
+#include "ui/run_controller.h"
+#include "ui/timing_controller.h"
 
 int main(int argc, char** argv) {
   duo::tuneProcess(argc, argv);
@@ -92,7 +94,7 @@ int main(int argc, char** argv) {
       std::cerr << "duoscope: " << e.what() << std::endl;
       return 2;
     }
-    window.loadTimingProfile(timing);
+    window.timingController()->load(timing);
   }
   if (cli.isSet(sizeOpt)) {
     const QStringList wh = cli.value(sizeOpt).split('x');
@@ -108,7 +110,7 @@ int main(int argc, char** argv) {
   const bool calibrate = cli.isSet(calibrateOpt) && !model.isEmpty();
   if (calibrate)
     QObject::connect(window.modelPanel(), &duo::ui::ModelPanel::modelOpened, &window, [&window] {
-      QTimer::singleShot(0, &window, [&window] { window.calibrate(); });
+      QTimer::singleShot(0, &window, [&window] { window.runController()->calibrate(); });
     });
 
   if (cli.isSet(shotOpt)) {
@@ -129,7 +131,7 @@ int main(int argc, char** argv) {
       saveAndQuit();
     } else if (calibrate) {
       QObject::connect(window.job(), &duo::ui::JobController::cancelled, &window, saveAndQuit);
-      QObject::connect(&window, &duo::ui::MainWindow::runStored, &window, saveAndQuit);
+      QObject::connect(window.runController(), &duo::ui::RunController::runStored, &window, saveAndQuit);
       QObject::connect(window.job(), &duo::ui::JobController::failed, &window, saveAndQuit);
       QObject::connect(window.modelPanel(), &duo::ui::ModelPanel::openFailed, &window, saveAndQuit);
     } else {
@@ -137,6 +139,6 @@ int main(int argc, char** argv) {
       QObject::connect(window.modelPanel(), &duo::ui::ModelPanel::openFailed, &window, saveAndQuit);
     }
   }
-  if (!model.isEmpty()) window.openModel(model);
+  if (!model.isEmpty()) window.modelPanel()->openModel(model);
   return app.exec();
 }

@@ -22,6 +22,7 @@
 #include "ui/main_window.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/run_panel.h"
+#include "ui/run_controller.h"
 
 namespace duo::test {
 
@@ -37,7 +38,7 @@ inline void useTestSettings(const char* testName) {
 // Opens `path` in the window; true once the model panel says it is open (within a minute).
 inline bool openAndWait(duo::ui::MainWindow& w, const QString& path) {
   QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-  w.openModel(path);
+  w.modelPanel()->openModel(path);
   return opened.wait(60000);
 }
 
@@ -87,7 +88,7 @@ inline QString waitForTask(duo::ui::MainWindow& w, int timeoutMs) {
 
 // Waits for the calibration run to be stored; "" on success, else the job's failure.
 inline QString waitForRun(duo::ui::MainWindow& w, int timeoutMs) {
-  QSignalSpy stored(&w, &duo::ui::MainWindow::runStored);
+  QSignalSpy stored(w.runController(), &duo::ui::RunController::runStored);
   QSignalSpy failed(w.job(), &duo::ui::JobController::failed);
   if (!QTest::qWaitFor([&] { return stored.count() + failed.count() > 0; }, timeoutMs))
     return QString("the run did not end within %1 s").arg(timeoutMs / 1000);

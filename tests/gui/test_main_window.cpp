@@ -26,12 +26,15 @@
 #include "core/common/device.h"
 #include "core/common/paths.h"
 #include "gui_test_util.h"
+#include "ui/export_controller.h"
 #include "ui/main_window.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/sparsity_table.h"
 #include "ui/plots/error_plot.h"
+#include "ui/run_controller.h"
 #include "ui/run_store.h"
 #include "ui/sparsity_model.h"
+#include "ui/workspace_controller.h"
 
 using duo::ui::MainWindow;
 
@@ -169,7 +172,7 @@ class TestMainWindow : public QObject {
     MainWindow w;
     w.show();
     QSignalSpy failed(w.modelPanel(), &duo::ui::ModelPanel::openFailed);
-    w.openModel(path);
+    w.modelPanel()->openModel(path);
     QVERIFY(failed.wait(10000));
     QTRY_VERIFY(errorDialog(w) != nullptr);
     QMessageBox* box = errorDialog(w);
@@ -182,7 +185,7 @@ class TestMainWindow : public QObject {
     // Still usable: opening is possible again, and a second bad open reports again.
     QVERIFY(w.action("actionOpen")->isEnabled());
     QVERIFY(!w.action("actionCalibrate")->isEnabled());
-    w.openModel(path);
+    w.modelPanel()->openModel(path);
     QVERIFY(failed.wait(10000));
     QCOMPARE(failed.count(), 2);
     QTRY_VERIFY(errorDialog(w) != nullptr);
@@ -194,7 +197,7 @@ class TestMainWindow : public QObject {
     MainWindow w;
     w.show();
     QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-    w.openModel(path);
+    w.modelPanel()->openModel(path);
     QVERIFY(opened.wait(30000));
     QVERIFY(w.modelPanel()->hasModel());
     QCOMPARE(w.modelPanel()->model().config.numLayers, 30);
@@ -251,7 +254,7 @@ class TestMainWindow : public QObject {
     MainWindow w;
     w.plotTabs()->setCurrentIndex(tab);
     const QString path = tmp.filePath("plot." + ext);
-    w.exportPlot(path);
+    w.exportController()->exportPlot(path);
     QFile f(path);
     QVERIFY2(f.open(QIODevice::ReadOnly), qPrintable(path));
     const QByteArray head = f.read(8);
@@ -294,18 +297,18 @@ class TestMainWindow : public QObject {
     {
       MainWindow w(nullptr, tmp.filePath("runs-a"));
       QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-      w.openModel(path);
+      w.modelPanel()->openModel(path);
       QVERIFY(opened.wait(30000));
       auto* model = w.sparsityTable()->model();
       model->setValues({model->index(4, 0), model->index(2, 0, model->index(9, 0))}, duo::ui::SparsityModel::ColWeight, 0.7);
       w.findChild<QSpinBox*>("seqlen")->setValue(128);
       saved = w.sparsityTable()->config();
-      w.saveWorkspaceAs(ws);
+      w.workspaceController()->saveAs(ws);
       QVERIFY(QFile::exists(ws));
     }
     MainWindow w(nullptr, tmp.filePath("runs-b"));
     QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-    w.openWorkspace(ws);
+    w.workspaceController()->open(ws);
     QVERIFY(opened.wait(30000));
     QCOMPARE(QString::fromStdString(w.modelPanel()->model().path), path);
     QVERIFY(w.sparsityTable()->config() == saved);
@@ -320,7 +323,7 @@ class TestMainWindow : public QObject {
     const QString runsDir = tmp.filePath("runs");
     MainWindow w(nullptr, runsDir);
     QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-    w.openModel(QString::fromStdString(duo::resolveModelPath("tiny")));
+    w.modelPanel()->openModel(QString::fromStdString(duo::resolveModelPath("tiny")));
     QVERIFY(opened.wait(30000));
     QVERIFY(w.action("actionCopyCommandLine")->isEnabled());
     w.findChild<QSpinBox*>("nsamples")->setValue(8);
@@ -328,7 +331,7 @@ class TestMainWindow : public QObject {
     auto* model = w.sparsityTable()->model();
     model->setValues({model->index(1, 0)}, duo::ui::SparsityModel::ColWeight, 0.7);
     const QString cfg = tmp.filePath("my run.sparsity.json");  // a space: the command must quote it
-    w.copyCommandLine(cfg);
+    w.exportController()->copyCommandLine(cfg);
     QVERIFY(QFile::exists(cfg));
     const QStringList lines = QGuiApplication::clipboard()->text().split('\n', Qt::SkipEmptyParts);
     QCOMPARE(lines.size(), 3);
@@ -352,7 +355,7 @@ class TestMainWindow : public QObject {
     MainWindow w2(nullptr, runsDir);
     const QString id = QString::fromStdString(j["run_id"].get<std::string>());
     QVERIFY2(w2.runStore()->find(id), qPrintable(id));
-    w2.loadRun(id);
+    w2.runController()->loadRun(id);
   }
 
   void screenshotRenders() {
@@ -364,7 +367,7 @@ class TestMainWindow : public QObject {
     const QString path = smolLm2Path();
     if (!path.isEmpty()) {
       QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-      w.openModel(path);
+      w.modelPanel()->openModel(path);
       QVERIFY(opened.wait(30000));
     }
     QVERIFY(QTest::qWaitForWindowExposed(&w));

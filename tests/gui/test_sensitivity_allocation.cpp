@@ -40,7 +40,9 @@
 #include "ui/plots/runs_plot.h"
 #include "ui/plots/sensitivity_plot.h"
 #include "ui/plots/sparsity_plot.h"
+#include "ui/run_controller.h"
 #include "ui/run_store.h"
+#include "ui/timing_controller.h"
 
 using duo::ui::BackgroundTask;
 using duo::ui::MainWindow;
@@ -224,7 +226,7 @@ class TestSensitivityAllocation : public QObject {
     const QString path = m_tmp.filePath("synthetic-timing.json");
     duo::perf::saveTimingProfile(path.toStdString(), syntheticProfile(mc));
     const duo::perf::TimingProfile profile = duo::perf::loadTimingProfile(path.toStdString());
-    QVERIFY(w.loadTimingProfile(path));
+    QVERIFY(w.timingController()->load(path));
     QCOMPARE(QSettings().value("timing/profile").toString(), QFileInfo(path).absoluteFilePath());
     QVERIFY(w.action("actionClearTiming")->isEnabled());
     w.sparsityTable()->applyUniform();
@@ -250,7 +252,7 @@ class TestSensitivityAllocation : public QObject {
     // Another model's profile loads but is not used, and the window says why.
     const QString other = m_tmp.filePath("other-timing.json");
     duo::perf::saveTimingProfile(other.toStdString(), syntheticProfile(mc, 3));
-    QVERIFY(w.loadTimingProfile(other));
+    QVERIFY(w.timingController()->load(other));
     est = w.sparsityTable()->model()->decodeEstimate();
     QVERIFY(!est.timed);
     QVERIFY(!est.timingProblem.empty());
@@ -259,20 +261,20 @@ class TestSensitivityAllocation : public QObject {
     QVERIFY(!bar->timed());
 
     // A corrupt file: an error naming it, and the profile before it stays.
-    QVERIFY(w.loadTimingProfile(path));
+    QVERIFY(w.timingController()->load(path));
     const QString bad = m_tmp.filePath("bad-timing.json");
     {
       QFile f(bad);
       QVERIFY(f.open(QIODevice::WriteOnly));
       f.write("{\"schema\": \"duoscope.timing/1\", \"shapes\": [");
     }
-    QVERIFY(!w.loadTimingProfile(bad));
+    QVERIFY(!w.timingController()->load(bad));
     QTRY_VERIFY(w.findChild<QMessageBox*>("errorDialog") != nullptr);
     QMessageBox* box = w.findChild<QMessageBox*>("errorDialog");
     QVERIFY2(box->text().contains("bad-timing.json"), qPrintable(box->text()));
     box->accept();
     QTRY_VERIFY(w.findChild<QMessageBox*>("errorDialog") == nullptr);
-    QVERIFY(w.timingProfile() && w.timingProfile()->source == path.toStdString());
+    QVERIFY(w.timingController()->profile() && w.timingController()->profile()->source == path.toStdString());
     QVERIFY(w.sparsityTable()->model()->decodeEstimate().timed);
 
     // Cancelled: nothing written, the profile before stays.
@@ -282,7 +284,7 @@ class TestSensitivityAllocation : public QObject {
       QSignalSpy finished(w.task(), &BackgroundTask::finished);
       duo::test::MidRunLatch latch(duo::test::atStage("calibrate", 1));  // held after the first kernel line
       w.task()->setWorkerHook(latch.hook());
-      w.measureTimingProfile(cancelledPath);
+      w.timingController()->measure(cancelledPath);
       QVERIFY(w.task()->isBusy());
       QVERIFY(latch.waitHeld(120000));
       QVERIFY(w.action("actionCancel")->isEnabled());
@@ -293,35 +295,35 @@ class TestSensitivityAllocation : public QObject {
       QVERIFY2(finished.count() == 0, qPrintable("held at " + latch.where() + ", yet the measurement finished"));
       QCOMPARE(cancelled.count(), 1);
       QVERIFY(!QFileInfo::exists(cancelledPath));
-      QVERIFY(w.timingProfile() && w.timingProfile()->source == path.toStdString());
+      QVERIFY(w.timingController()->profile() && w.timingController()->profile()->source == path.toStdString());
     }
 
     // Measured in the window on the open model: a profile with its shapes, saved and in use.
     const QString measured = m_tmp.filePath("tiny-timing.json");
-    w.measureTimingProfile(measured);
+    w.timingController()->measure(measured);
     QVERIFY(w.task()->isBusy());
     const QString error = waitForTask(w, 300000);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     QVERIFY(QFileInfo::exists(measured));
-    QVERIFY(w.timingProfile() && w.timingProfile()->source == measured.toStdString());
-    QVERIFY(w.timingProfile()->shape(mc.intermediateSize, mc.hiddenSize).at(duo::perf::Kernel::DualSparse).gbs > 0);
+    QVERIFY(w.timingController()->profile() && w.timingController()->profile()->source == measured.toStdString());
+    QVERIFY(w.timingController()->profile()->shape(mc.intermediateSize, mc.hiddenSize).at(duo::perf::Kernel::DualSparse).gbs > 0);
     QVERIFY(w.sparsityTable()->model()->decodeEstimate().timed);
     QVERIFY(bar->timed());
 
     // A run with the profile loaded stores its prediction in the run record.
     {
-      w.calibrate();
+      w.runController()->calibrate();
       const QString error = waitForRun(w, 300000);
       QVERIFY2(error.isEmpty(), qPrintable(error));
       const duo::RunRecord rec = duo::RunStore(m_tmp.filePath("runs").toStdString()).load("latest");
       QVERIFY(rec.calibratedSpeedup.has_value());
-      QCOMPARE(*rec.calibratedSpeedup, duo::predictDecodeFor(mc, rec.sparsity, w.timingProfile().get()).speedup);
+      QCOMPARE(*rec.calibratedSpeedup, duo::predictDecodeFor(mc, rec.sparsity, w.timingController()->profile().get()).speedup);
       QCOMPARE(rec.timingProfile, measured.toStdString());
     }
 
     // Back to the bytes model.
     w.action("actionClearTiming")->trigger();
-    QVERIFY(!w.timingProfile());
+    QVERIFY(!w.timingController()->profile());
     QVERIFY(!QSettings().contains("timing/profile"));
     est = w.sparsityTable()->model()->decodeEstimate();
     QVERIFY(!est.timed);
@@ -335,7 +337,7 @@ class TestSensitivityAllocation : public QObject {
     w.allocationBar()->setTargetSpeedup(1.5);
     const duo::SparsityConfig alloc = w.sparsityTable()->config();
     QSignalSpy started(w.job(), &duo::ui::JobController::started);
-    QSignalSpy stored(&w, &MainWindow::runStored);
+    QSignalSpy stored(w.runController(), &duo::ui::RunController::runStored);
     w.findChild<QPushButton*>("applyAndRun")->click();
     QCOMPARE(started.count(), 1);
     QVERIFY(started.first().first().value<duo::RunRequest>().prune.sparsity == alloc);

@@ -17,6 +17,7 @@
 #include "core/io/run_store.h"
 #include "gui_test_util.h"
 #include "ui/background_task.h"
+#include "ui/export_controller.h"
 #include "ui/job_controller.h"
 #include "ui/main_window.h"
 #include "ui/panels/model_panel.h"
@@ -24,6 +25,7 @@
 #include "ui/panels/runs_panel.h"
 #include "ui/panels/sparsity_table.h"
 #include "ui/plots/runs_plot.h"
+#include "ui/run_controller.h"
 #include "ui/run_store.h"
 
 using duo::ui::BackgroundTask;
@@ -53,14 +55,14 @@ class TestWindowAccuracy : public QObject {
       QSKIP(qPrintable(QString("kjv:eval is not cached: ") + e.what()));
     }
     const QString task = m_tmp.filePath("kjv-cloze.jsonl");
-    w.makeTask(task, "kjv:eval", 80);
+    w.exportController()->makeTask(task, "kjv:eval", 80);
     const QString error = waitForTask(w, 60000);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     QCOMPARE(w.currentRequest().taskFile, task.toStdString());
     const duo::McTask mc = duo::loadMcTask(task.toStdString());
     QCOMPARE(int(mc.items.size()), 80);
     w.sparsityTable()->applyUniform();
-    w.calibrate();
+    w.runController()->calibrate();
     const QString runError = waitForRun(w, 300000);
     QVERIFY2(runError.isEmpty(), qPrintable(runError));
     const duo::RunRecord rec = duo::RunStore(m_tmp.filePath("runs").toStdString()).load("latest");

@@ -26,6 +26,7 @@
 
 #include "gui_test_util.h"
 #include "ui/compare_dialog.h"
+#include "ui/export_controller.h"
 #include "ui/job_controller.h"
 #include "ui/main_window.h"
 #include "ui/panels/data_panel.h"
@@ -35,6 +36,7 @@
 #include "ui/plots/error_plot.h"
 #include "ui/plots/runs_plot.h"
 #include "ui/panels/runs_panel.h"
+#include "ui/run_controller.h"
 #include "ui/run_store.h"
 #include "ui/panels/run_panel.h"
 #include "core/io/run_store.h"
@@ -119,7 +121,7 @@ class TestWindowRun : public QObject {
 
     // The exported config re-imports identically.
     const QString cfgPath = tmp.filePath("exported.json");
-    w.exportConfig(cfgPath);
+    w.exportController()->exportConfig(cfgPath);
     QVERIFY(duo::SparsityConfig::load(cfgPath.toStdString(), layers) == w.sparsityTable()->config());
 
     // `duoscope-cli prune` with the same settings reaches the same core call (runJob) with the same
@@ -180,8 +182,8 @@ class TestWindowRun : public QObject {
     for (const char* name : {"duogpt", "sparsegpt"}) {
       method->setCurrentIndex(method->findText(name));
       QSignalSpy finished(w.job(), &JobController::finished);
-      QSignalSpy stored(&w, &MainWindow::runStored);
-      w.calibrate();
+      QSignalSpy stored(w.runController(), &duo::ui::RunController::runStored);
+      w.runController()->calibrate();
       const QString error = waitForRun(w, 600000);
       QVERIFY2(error.isEmpty(), qPrintable(error));
       ids << stored.first().first().toString();
@@ -191,7 +193,7 @@ class TestWindowRun : public QObject {
     QCOMPARE(w.runsPlot()->predicted()->dataCount(), 2);
 
     // Compare: each side shows its own run's records.
-    w.compareRuns(ids[0], ids[1]);
+    w.runController()->compareRuns(ids[0], ids[1]);
     auto* dialog = w.findChild<duo::ui::CompareDialog*>("compareDialog");
     QVERIFY(dialog);
     for (int side = 0; side < 2; ++side) {
@@ -231,27 +233,27 @@ class TestWindowRun : public QObject {
     QVERIFY(openAndWait(w, model));
     setSmallData(w, 8);
     const QString ckpt = tmp.filePath("pruned");
-    w.exportCheckpoint(ckpt);
+    w.runController()->exportCheckpoint(ckpt);
     const QString error = waitForRun(w, 600000);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     // The written folder is a model the window itself can open.
     QVERIFY(QFile::exists(ckpt + "/config.json"));
     QSignalSpy opened(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-    w.openModel(ckpt);
+    w.modelPanel()->openModel(ckpt);
     QVERIFY(opened.wait(30000));
     QCOMPARE(w.modelPanel()->model().config.numLayers, 4);
 
     // The sparse-bitmask export (File > Export): compressed-tensors' layout, opens as the same model.
     const QString bitmask = tmp.filePath("pruned-bitmask");
     QVERIFY(w.action("actionExportCheckpointBitmask")->isEnabled());
-    w.exportCheckpoint(bitmask, "sparse-bitmask");
+    w.runController()->exportCheckpoint(bitmask, "sparse-bitmask");
     const QString error2 = waitForRun(w, 600000);
     QVERIFY2(error2.isEmpty(), qPrintable(error2));
     QFile cfg(bitmask + "/config.json");
     QVERIFY(cfg.open(QIODevice::ReadOnly));
     QVERIFY(cfg.readAll().contains("\"sparse-bitmask\""));
     QSignalSpy opened2(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
-    w.openModel(bitmask);
+    w.modelPanel()->openModel(bitmask);
     QVERIFY(opened2.wait(30000));
     QCOMPARE(w.modelPanel()->model().parameters, w.modelPanel()->model().config.parameterCount());
   }
@@ -269,11 +271,11 @@ class TestWindowRun : public QObject {
     QSignalSpy updates(w.job(), &JobController::recordsUpdated);
     QSignalSpy failed(w.job(), &JobController::failed);
     QSignalSpy cancelled(w.job(), &JobController::cancelled);
-    QSignalSpy stored(&w, &MainWindow::runStored);
+    QSignalSpy stored(w.runController(), &duo::ui::RunController::runStored);
     const QString ckpt = tmp.filePath("checkpoint");
     duo::test::MidRunLatch latch(duo::test::atStage("calibrate", 3));
     w.job()->setWorkerHook(latch.hook());
-    w.exportCheckpoint(ckpt);  // the same job, writing a pruned model at its end
+    w.runController()->exportCheckpoint(ckpt);  // the same job, writing a pruned model at its end
     QVERIFY2(latch.waitHeld(600000), failed.count() ? qPrintable(failed.first().first().toString()) : "never reached");
     QTRY_VERIFY_WITH_TIMEOUT(updates.count() > 0, 5000);
     QElapsedTimer clock;
@@ -309,7 +311,7 @@ class TestWindowRun : public QObject {
       if (ticks++ > 0) worst = std::max(worst, now - last);
       last = now;
     });
-    w.calibrate();
+    w.runController()->calibrate();
     clock.start();
     probe.start();
     // Probe the first 10 s of the run (loading, then records arriving and plotted), then cancel.
@@ -319,7 +321,7 @@ class TestWindowRun : public QObject {
     QVERIFY2(message.isEmpty(), qPrintable(message));
     if (w.job()->isBusy()) {
       QSignalSpy cancelled(w.job(), &JobController::cancelled);
-      w.cancel();
+      w.runController()->cancel();
       QVERIFY(cancelled.wait(5000));
     }
     std::printf("BENCH gui_max_gap_ms=%lld (target 50, limit 100) ticks=%lld record_updates=%d\n",
@@ -341,8 +343,8 @@ class TestWindowRun : public QObject {
     setSmallData(w, 8);
     QSignalSpy updates(w.job(), &JobController::recordsUpdated);
     QSignalSpy failed(w.job(), &JobController::failed);
-    QSignalSpy stored(&w, &MainWindow::runStored);
-    w.calibrate();
+    QSignalSpy stored(w.runController(), &duo::ui::RunController::runStored);
+    w.runController()->calibrate();
     QTRY_VERIFY_WITH_TIMEOUT(updates.count() >= 2 || failed.count() > 0 || stored.count() > 0, 600000);
     if (failed.count()) {
       const QString message = failed.first().first().toString();

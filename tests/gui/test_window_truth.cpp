@@ -33,6 +33,7 @@
 #include "ui/plots/error_heatmap.h"
 #include "ui/plots/error_plot.h"
 #include "ui/plots/runs_plot.h"
+#include "ui/run_controller.h"
 #include "ui/run_store.h"
 #include "ui/status_line.h"
 
@@ -47,8 +48,8 @@ QString tinyModel() { return qEnvironmentVariable("DUO_RESOURCES_DIR") + "/model
 
 // Runs one calibration in `w` and returns the stored run's id ("" and a test failure otherwise).
 QString runOnce(MainWindow& w) {
-  QSignalSpy stored(&w, &MainWindow::runStored);
-  w.calibrate();
+  QSignalSpy stored(w.runController(), &duo::ui::RunController::runStored);
+  w.runController()->calibrate();
   const QString error = waitForRun(w, 600000);
   if (!error.isEmpty()) qWarning("run failed: %s", qPrintable(error));
   return stored.count() ? stored.first().first().toString() : QString();
@@ -211,14 +212,14 @@ class TestWindowTruth : public QObject {
     {
       MidRunLatch latch(atStage("calibrate", 3));
       w.job()->setWorkerHook(latch.hook());
-      w.calibrate();
+      w.runController()->calibrate();
       QVERIFY(w.job()->isBusy());
       QVERIFY(w.runPanel()->resultLabel()->text().isEmpty());
       QVERIFY(latch.waitHeld(120000));
       QTRY_VERIFY_WITH_TIMEOUT(records.count() > 0, 5000);  // partial bars are up
       QVERIFY(w.errorPlot()->bars(duo::Proj::Q)->data()->size() > 0);
       QVERIFY(w.heatmap()->colorMap()->data()->cell(int(duo::Proj::Q), 0) > 0);
-      w.cancel();
+      w.runController()->cancel();
     }
     w.job()->setWorkerHook({});
     QVERIFY(cancelled.wait(120000));
@@ -229,7 +230,7 @@ class TestWindowTruth : public QObject {
 
     // Load shows that run's numbers, named as loaded, and the heatmap its stored records (read back
     // from the run store's file, not from the window's memory); opening a model clears them.
-    w.loadRun(first);
+    w.runController()->loadRun(first);
     checkHeatmapShows(w, duo::RunStore(w.runStore()->directory().toStdString()).load(first.toStdString()).records);
     if (QTest::currentTestFailed()) return;
     QVERIFY(w.runPanel()->resultLabel()->text().contains("Loaded run"));
@@ -240,7 +241,7 @@ class TestWindowTruth : public QObject {
     QVERIFY(!w.errorPlot()->title().contains(label));
 
     // The exported plot image is titled like the plot (the title fits the picture's width).
-    w.loadRun(first);
+    w.runController()->loadRun(first);
     const QString png = tmp.filePath("error.png");
     w.errorPlot()->exportTo(png, 600, 400);
     QVERIFY(QFile(png).size() > 1000);
@@ -283,17 +284,17 @@ class TestWindowTruth : public QObject {
     QVERIFY(!tinyRun.isEmpty());
     QVERIFY(openAndWait(w, six));
     QCOMPARE(w.errorPlot()->xAxis->range().upper, 5.6);
-    w.loadRun(tinyRun);  // recorded on another model: its 4 layers
+    w.runController()->loadRun(tinyRun);  // recorded on another model: its 4 layers
     QCOMPARE(w.errorPlot()->xAxis->range().upper, 3.6);
     QSignalSpy started(w.job(), &JobController::started);
-    w.calibrate();
+    w.runController()->calibrate();
     QCOMPARE(started.count(), 1);
     QCOMPARE(w.errorPlot()->xAxis->range().upper, 5.6);  // the open model's 6 layers, at once
     QSignalSpy records(w.job(), &JobController::recordsUpdated);
     QVERIFY(records.wait(120000));
     QCOMPARE(w.errorPlot()->xAxis->range().upper, 5.6);
     QSignalSpy cancelled(w.job(), &JobController::cancelled);
-    w.cancel();
+    w.runController()->cancel();
     QVERIFY(cancelled.wait(120000));
   }
 
@@ -311,7 +312,7 @@ class TestWindowTruth : public QObject {
     // Dense: the kept weights, byte for byte, without a calibration and without a new run.
     QSignalSpy jobStarted(w.job(), &JobController::started);
     const QString dense = tmp.filePath("export-dense");
-    w.exportCheckpoint(dense, "dense");
+    w.runController()->exportCheckpoint(dense, "dense");
     QVERIFY(w.task()->isBusy());
     QVERIFY2(waitForTask(w, 120000).isEmpty(), "checkpoint export failed");
     QCOMPARE(jobStarted.count(), 0);
@@ -323,7 +324,7 @@ class TestWindowTruth : public QObject {
 
     // sparse-bitmask: the same model in compressed-tensors' layout; the CLI evaluates both alike.
     const QString bitmask = tmp.filePath("export-bitmask");
-    w.exportCheckpoint(bitmask, "sparse-bitmask");
+    w.runController()->exportCheckpoint(bitmask, "sparse-bitmask");
     QVERIFY2(waitForTask(w, 120000).isEmpty(), "sparse-bitmask export failed");
     QCOMPARE(jobStarted.count(), 0);
     const auto cfgB = nlohmann::json::parse(duo::readFile((bitmask + "/config.json").toStdString()));
@@ -348,8 +349,8 @@ class TestWindowTruth : public QObject {
     QVERIFY(w.runStore()->find(second)->checkpointDir().isEmpty());
     const int rows2 = w.runStore()->runs().size();
     const QString again = tmp.filePath("export-again");
-    w.loadRun(second);
-    w.exportCheckpoint(again, "dense");
+    w.runController()->loadRun(second);
+    w.runController()->exportCheckpoint(again, "dense");
     QVERIFY(w.job()->isBusy());
     QTRY_VERIFY_WITH_TIMEOUT(!w.job()->isBusy(), 600000);
     QVERIFY(QFile::exists(again + "/model.safetensors"));
@@ -406,7 +407,7 @@ class TestWindowTruth : public QObject {
     MainWindow w(nullptr, tmp.filePath("runs"));
     QVERIFY(showWithSmallData(w, tinyModel()));
     w.runStore()->insert(syntheticRecord("20261202-100000-000-duogpt", "duo-tiny-kjv", 30.0, false));
-    w.loadRun("20261202-100000-000-duogpt");
+    w.runController()->loadRun("20261202-100000-000-duogpt");
     const QString shots = screenshotDir(tmp);
     for (const QSize size : {QSize(1000, 700), QSize(1920, 1080)}) {
       w.resize(size);

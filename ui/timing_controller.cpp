@@ -1,6 +1,5 @@
-// MainWindow's timing-profile actions (docs/gui.md, "Timing profiles"): load, forget and measure a
-// profile of our kernels on this machine, and hand it to the sparsity totals, the allocation slider
-// and the next run's speed measurement.
+#include "ui/timing_controller.h"
+
 #include <QDir>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -11,7 +10,6 @@
 #include "core/perf/timing_profile.h"
 #include "ui/background_task.h"
 #include "ui/core_types.h"
-#include "ui/main_window.h"
 #include "ui/panels/allocation_bar.h"
 #include "ui/panels/model_panel.h"
 #include "ui/panels/sparsity_table.h"
@@ -24,59 +22,61 @@ namespace {
 constexpr const char* kTimingSetting = "timing/profile";
 }
 
-bool MainWindow::loadTimingProfile(const QString& given) {
+TimingController::TimingController(const WindowParts& parts, QObject* parent) : QObject(parent), m_ui(parts) {}
+
+bool TimingController::load(const QString& given) {
   QSettings s;
-  const QString path = given.isEmpty() ? QFileDialog::getOpenFileName(this, "Load timing profile",
+  const QString path = given.isEmpty() ? QFileDialog::getOpenFileName(m_ui.window, "Load timing profile",
                                                                       s.contains(kTimingSetting) ? QFileInfo(s.value(kTimingSetting).toString()).absolutePath() : dialogStartDir("open"),
                                                                       "Timing profile (*.json)")
                                        : given;
   if (path.isEmpty()) return false;
   try {
     auto profile = std::make_shared<const perf::TimingProfile>(perf::loadTimingProfile(ss(path)));
-    setTimingProfile(profile);
+    setProfile(profile);
     s.setValue(kTimingSetting, QFileInfo(path).absoluteFilePath());
-    const SparsityModel::DecodeEstimate est = m_table->model()->decodeEstimate();
-    if (m_modelPanel->hasModel() && !est.timed && !est.timingProblem.empty())
-      m_status->setJobState("Timing profile " + path + " loaded, but not for this model: " + qs(est.timingProblem));
+    const SparsityModel::DecodeEstimate est = m_ui.table->model()->decodeEstimate();
+    if (m_ui.modelPanel->hasModel() && !est.timed && !est.timingProblem.empty())
+      m_ui.status->setJobState("Timing profile " + path + " loaded, but not for this model: " + qs(est.timingProblem));
     else
-      m_status->setJobState(QString("Timing profile %1 (%2, %3 shapes): speed predictions are measured lines")
-                                .arg(path, qs(profile->device))
-                                .arg(profile->shapes.size()));
+      m_ui.status->setJobState(QString("Timing profile %1 (%2, %3 shapes): speed predictions are measured lines")
+                                   .arg(path, qs(profile->device))
+                                   .arg(profile->shapes.size()));
     return true;
   } catch (const std::exception& e) {
-    showError("Could not load the timing profile", QString::fromUtf8(e.what()));
+    m_ui.showError("Could not load the timing profile", QString::fromUtf8(e.what()));
     return false;
   }
 }
 
-void MainWindow::clearTimingProfile() {
-  setTimingProfile(nullptr);
+void TimingController::clear() {
+  setProfile(nullptr);
   QSettings().remove(kTimingSetting);
-  m_status->setJobState("Speed predictions from the bytes model");
+  m_ui.status->setJobState("Speed predictions from the bytes model");
 }
 
-void MainWindow::setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile) {
-  m_timing = std::move(profile);
-  m_table->model()->setTimingProfile(m_timing);
-  m_allocBar->setTimingProfile(m_timing);
-  updateActions();
+void TimingController::setProfile(std::shared_ptr<const perf::TimingProfile> profile) {
+  m_profile = std::move(profile);
+  m_ui.table->model()->setTimingProfile(m_profile);
+  m_ui.allocBar->setTimingProfile(m_profile);
+  Q_EMIT actionsChanged();
 }
 
-void MainWindow::measureTimingProfile(const QString& given) {
-  if (!m_modelPanel->hasModel() || isBusy()) return;
-  const std::string model = m_modelPanel->model().path;
+void TimingController::measure(const QString& given) {
+  if (!m_ui.modelPanel->hasModel() || m_ui.isBusy()) return;
+  const std::string model = m_ui.modelPanel->model().path;
   QString path = given;
   if (path.isEmpty()) {
     const QString dir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation) + "/timing";
     QDir().mkpath(dir);
     const QString name = QFileInfo(qs(model)).completeBaseName() + "-timing.json";
-    path = askSavePath("Save the timing profile", QDir(dir).filePath(name), "Timing profile (*.json)");
+    path = m_ui.askSavePath("Save the timing profile", QDir(dir).filePath(name), "Timing profile (*.json)");
     if (path.isEmpty()) return;
   }
   perf::CalibrateConfig config;
   config.model = model;
   config.threads = 0;  // what decoding in this process uses
-  m_task->start<QString>(
+  m_ui.task->start<QString>(
       TaskSpec{"timing", "Timing our kernels in the model's decode step...", "Could not measure the timing profile"},
       [config, path](const ProgressFn& progress) {
         const perf::CalibrationResult r = perf::calibrateTiming(config, progress);
@@ -84,20 +84,20 @@ void MainWindow::measureTimingProfile(const QString& given) {
         return path;
       },
       [this](const QString& saved) {
-        updateActions();
-        loadTimingProfile(saved);
+        Q_EMIT actionsChanged();
+        load(saved);
       });
 }
 
-void MainWindow::restoreTimingProfile() {
+void TimingController::restore() {
   const QString path = QSettings().value(kTimingSetting).toString();
   if (path.isEmpty()) return;
   try {
-    setTimingProfile(std::make_shared<const perf::TimingProfile>(perf::loadTimingProfile(ss(path))));
+    setProfile(std::make_shared<const perf::TimingProfile>(perf::loadTimingProfile(ss(path))));
   } catch (const std::exception& e) {
     // At start-up a vanished or broken profile is a note, not a dialog: the bytes model stands.
     QSettings().remove(kTimingSetting);
-    m_status->setJobState("Timing profile not restored: " + QString::fromUtf8(e.what()));
+    m_ui.status->setJobState("Timing profile not restored: " + QString::fromUtf8(e.what()));
   }
 }
 
