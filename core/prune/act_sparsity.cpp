@@ -1,6 +1,12 @@
 #include "core/prune/act_sparsity.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include <ATen/Parallel.h>
 
 #include "core/common/error.h"
 #include "core/dist/collective.h"
@@ -16,6 +22,42 @@ torch::Tensor sparsifyTopK(const torch::Tensor& x, double p) {
   DUO_CHECK(x.dim() >= 1, "topk activation sparsity: expected a tensor [..., k], got a scalar");
   const int64_t nZero = topkZeroCount(x.size(-1), p);
   if (nZero == 0) return x.clone();
+  if (x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.is_contiguous() && x.numel() > 0) {
+    // Per token: the nZero-th smallest magnitude by nth_element over the magnitudes' bits (|x| as
+    // unsigned bits orders like |x|, NaN above everything, as topk has it), then the entries below
+    // it and, of those equal to it, the first ones in index order are zeroed (exact count).
+    const int64_t k = x.size(-1), rows = x.numel() / k;
+    auto out = torch::empty_like(x);
+    const float* in = x.data_ptr<float>();
+    float* o = out.data_ptr<float>();
+    at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
+      std::vector<uint32_t> mag(static_cast<size_t>(k)), sel(static_cast<size_t>(k));
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* xr = in + r * k;
+        float* orow = o + r * k;
+        for (int64_t j = 0; j < k; ++j) {
+          uint32_t u;
+          std::memcpy(&u, xr + j, sizeof u);
+          mag[static_cast<size_t>(j)] = u & 0x7fffffffu;
+        }
+        sel.assign(mag.begin(), mag.end());
+        std::nth_element(sel.begin(), sel.begin() + (nZero - 1), sel.end());
+        const uint32_t cut = sel[static_cast<size_t>(nZero - 1)];
+        int64_t ties = nZero;
+        for (const uint32_t m : mag) ties -= m < cut ? 1 : 0;
+        for (int64_t j = 0; j < k; ++j) {
+          const uint32_t m = mag[static_cast<size_t>(j)];
+          bool zero = m < cut;
+          if (m == cut && ties > 0) {
+            zero = true;
+            --ties;
+          }
+          orow[j] = zero ? 0.0f : xr[j];
+        }
+      }
+    });
+    return out;
+  }
   // Indices of the nZero smallest magnitudes per token; scatter zeros there (exact count).
   const auto idx = std::get<1>(x.abs().topk(nZero, -1, /*largest=*/false, /*sorted=*/false));  // [..., nZero] i64
   return x.scatter(-1, idx, 0.0);

@@ -22,6 +22,7 @@ class TestActSparsity : public QObject {
   void initTestCase() { at::set_num_threads(1); }
   void topkExactPerToken_data();
   void topkExactPerToken();
+  void topkCpuPathMatchesTopk();
   void thresholdHitsHeldOut_data();
   void thresholdHitsHeldOut();
   void thresholdCountsExactZeros();
@@ -63,6 +64,23 @@ void TestActSparsity::topkExactPerToken() {
   const auto zeroedMax = torch::where(zeroed, x.abs(), torch::full_like(x, -inf)).amax(-1);
   const auto keptMin = torch::where(zeroed, torch::full_like(x, inf), x.abs()).amin(-1);
   QVERIFY(zeroedMax.le(keptMin).all().item<bool>());
+}
+
+// The CPU f32 path (nth_element per token) zeroes exactly the entries LibTorch's topk picks when
+// there are no ties, with several threads, and like topk puts NaN above every magnitude.
+void TestActSparsity::topkCpuPathMatchesTopk() {
+  torch::manual_seed(5);
+  at::set_num_threads(2);
+  auto x = torch::randn({7, 33, 1536});
+  x[2][5][100] = std::numeric_limits<float>::quiet_NaN();
+  const int64_t nZero = duo::topkZeroCount(1536, 0.5);
+  const auto idx = std::get<1>(x.abs().topk(nZero, -1, /*largest=*/false, /*sorted=*/false));
+  const auto expected = x.scatter(-1, idx, 0.0);
+  const auto got = duo::sparsifyTopK(x, 0.5);
+  at::set_num_threads(1);
+  QVERIFY(torch::equal(got.isnan(), expected.isnan()));
+  QVERIFY(torch::equal(got.nan_to_num(0.0), expected.nan_to_num(0.0)));
+  QVERIFY(std::isnan(got[2][5][100].item<float>()));  // the NaN is kept, never zeroed first
 }
 
 void TestActSparsity::thresholdHitsHeldOut_data() {
