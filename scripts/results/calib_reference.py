@@ -67,6 +67,10 @@ def main():
     if not 0.0 <= a.sparsity < 1.0:
         sys.exit(f"calib_reference: --sparsity expected in [0, 1), got {a.sparsity}")
     torch.set_num_threads(a.threads)
+    # stdout carries the one JSON line: whatever the libraries print (llm-compressor logs to stdout)
+    # goes to stderr.
+    result = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
 
     import logging
     from datasets import Dataset
@@ -111,7 +115,7 @@ def main():
         "seconds": seconds, "threads": a.threads, "nsamples": a.nsamples, "seqlen": a.seqlen,
         "sparsity": a.sparsity, "achieved_weight_sparsity": zeros / max(total, 1),
         "versions": {p: importlib.metadata.version(p) for p in ("torch", "transformers", "llmcompressor")},
-    }))
+    }), file=result, flush=True)
 
 
 if __name__ == "__main__":

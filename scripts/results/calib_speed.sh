@@ -51,6 +51,7 @@ for r in $(seq 1 "$rounds"); do
     reference "ref-sparsegpt-n$n-r$r" "$n"
     ours "ours-sparsegpt-n$n-r$r" sparsegpt 0 "$n" "$threads"
     ours "ours-duogpt-n$n-r$r" duogpt 0.5 "$n" "$threads"
+    ours "ours-sparsegpt_a50-n$n-r$r" sparsegpt 0.5 "$n" "$threads"  # DuoGPT's own setting, for DuoGPT / SparseGPT
   done
   if [ "$scaling" = 1 ]; then
     ours "ours-sparsegpt-n$smallest-t1-r$r" sparsegpt 0 "$smallest" 1

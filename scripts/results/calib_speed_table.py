@@ -23,7 +23,7 @@ import sys
 def load(out):
     runs = {}
     for f in glob.glob(os.path.join(out, "*.json")):
-        m = re.match(r"(ours|ref)-(\w+)-n(\d+)(-t1)?-r\d+\.json$", os.path.basename(f))
+        m = re.match(r"(ours|ref)-([a-z0-9_]+)-n(\d+)(-t1)?-r\d+\.json$", os.path.basename(f))
         if m:
             runs.setdefault((m.group(1), m.group(2), int(m.group(3)), bool(m.group(4))), []).append(json.load(open(f)))
     return runs
@@ -35,6 +35,11 @@ def seconds(kind, j):
 
 def med(xs):
     return statistics.median(xs), min(xs), max(xs)
+
+
+def requestedAct(j):
+    """The largest activation sparsity the run asked for (act_sparsity is the achieved one)."""
+    return max(p["act"] for layer in j["sparsity"]["layers"] for p in layer.values())
 
 
 def panelFlops(k, tokens):
@@ -74,12 +79,23 @@ def main():
     for (kind, method, n, t1), js in sorted(runs.items()):
         if kind != "ours" or t1:
             continue
+        if method == "sparsegpt_a50":
+            continue  # not the reference's setting: in the DuoGPT / SparseGPT table
         ref = runs.get(("ref", "sparsegpt", n, False))
         o = med([seconds("ours", j) for j in js])
         if ref:
             r = med([seconds("ref", j) for j in ref])
             print(f"| {method} | {n} x {a.seqlen} | {o[0]:.1f} ({o[1]:.1f}-{o[2]:.1f}) | {r[0]:.1f} ({r[1]:.1f}-{r[2]:.1f}) "
                   f"| **{o[0] / r[0]:.2f}x** |")
+
+    print("\nDuoGPT against SparseGPT at the same W50% + A50% (ours, seconds)")
+    print("| windows | DuoGPT | SparseGPT | DuoGPT / SparseGPT |")
+    print("|---|---|---|---|")
+    for (kind, method, n, t1), js in sorted(runs.items()):
+        if kind == "ours" and method == "duogpt" and not t1 and ("ours", "sparsegpt_a50", n, False) in runs:
+            d = med([seconds("ours", j) for j in js])
+            s = med([seconds("ours", j) for j in runs[("ours", "sparsegpt_a50", n, False)]])
+            print(f"| {n} x {a.seqlen} | {d[0]:.1f} | {s[0]:.1f} | **{d[0] / s[0]:.2f}x** |")
 
     print("\nThreads (ours, seconds)")
     print("| method | windows | 1 thread | 2 threads | scaling |")
@@ -101,7 +117,7 @@ def main():
             continue
         j = sorted(js, key=lambda x: x["timings"]["total"])[len(js) // 2]
         t = j["timings"]
-        fwd, st = flops(info, method, j.get("act_sparsity", 0.0), n, a.seqlen)
+        fwd, st = flops(info, method, requestedAct(j), n, a.seqlen)
         fr, sr = fwd / t["forward"] * 1e-9, st / t["stats"] * 1e-9
         print(f"| {method} | {n} x {a.seqlen} | {t['forward']:.1f} | {fr:.0f} | {fr / peak:.0%} | {t['stats']:.1f} | "
               f"{sr:.0f} | {sr / peak:.0%} | {t['solve']:.1f} |")
