@@ -1,13 +1,13 @@
 // Value storage types, layouts and the checks shared by every kernel backend. Torch-free, Qt-free:
-// kernels/ depends on nothing but the standard library (it uses only the header-only part of
-// core/common/error.h, so that every layer throws the one duo::Error type).
+// kernels/ depends on nothing but the standard library and kernels/base (the one duo::Error type
+// every layer throws).
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
 
-#include "core/common/error.h"
+#include "kernels/base/error.h"
 
 namespace duo::kernels {
 

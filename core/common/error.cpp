@@ -14,12 +14,4 @@ void rethrowWithContext(const std::string& context) {
   }
 }
 
-namespace detail {
-void assertFailed(const char* expr, const char* file, int line) {
-  std::ostringstream os;
-  os << "internal error: assertion '" << expr << "' failed at " << file << ":" << line;
-  throw Error(os.str());
-}
-}  // namespace detail
-
 }  // namespace duo

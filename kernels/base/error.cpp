@@ -1,0 +1,11 @@
+#include "kernels/base/error.h"
+
+namespace duo::detail {
+
+void assertFailed(const char* expr, const char* file, int line) {
+  std::ostringstream os;
+  os << "internal error: assertion '" << expr << "' failed at " << file << ":" << line;
+  throw Error(os.str());
+}
+
+}  // namespace duo::detail
