@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
-#include "core/model/model_config.h"
 #include "core/job/decode_estimate.h"
+#include "core/model/model_config.h"
 #include "core/prune/sparsity_config.h"
 
 namespace duo::ui {
@@ -47,7 +47,7 @@ class SparsityModel : public QAbstractItemModel {
   // Ideal weight traffic of a decode step relative to dense: sum n k (1-p_w)(1-p_a) / sum n k.
   double idealTrafficFraction() const;
 
-  // The bytes model's (core/perf) prediction for one batch-1 decode step with `contextTokens`
+  // The bytes model's (core/engine) prediction for one batch-1 decode step with `contextTokens`
   // in the KV cache, weights stored as decodeValues(), each projection on its cheapest kernel (index overhead, the
   // dense lm_head, attention and norms included). With a timing profile that covers the model
   // (setTimingProfile), `speedup` and the step times come from the profile's measured kernel lines
@@ -63,7 +63,7 @@ class SparsityModel : public QAbstractItemModel {
   };
   DecodeEstimate decodeEstimate(int contextTokens = kDecodeContextTokens) const;
 
-  // A measured timing profile (core/perf/timing_profile.h, `duoscope-cli bench calibrate`) for the
+  // A measured timing profile (core/engine/timing_profile.h, `duoscope-cli bench calibrate`) for the
   // speed prediction, or none (nullptr): the bytes model. Emits timingChanged().
   void setTimingProfile(std::shared_ptr<const perf::TimingProfile> profile);
   const std::shared_ptr<const perf::TimingProfile>& timingProfile() const { return m_timing; }

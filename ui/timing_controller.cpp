@@ -6,8 +6,9 @@
 #include <QSettings>
 #include <QStandardPaths>
 
+#include "core/bench/calibrate_timing.h"
+#include "core/engine/timing_profile.h"
 #include "core/job/decode_estimate.h"
-#include "core/perf/timing_profile.h"
 #include "ui/background_task.h"
 #include "ui/core_types.h"
 #include "ui/panels/allocation_bar.h"

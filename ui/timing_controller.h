@@ -5,7 +5,7 @@
 #include <QObject>
 #include <memory>
 
-#include "core/perf/bytes_model.h"
+#include "core/engine/bytes_model.h"
 #include "ui/window_parts.h"
 
 namespace duo::ui {

@@ -4,12 +4,12 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
-#include "core/data/corpus.h"
 #include "core/common/error.h"
+#include "core/data/corpus.h"
+#include "core/engine/timing_profile.h"
 #include "core/job/allocate.h"
 #include "core/job/decode_estimate.h"
 #include "core/job/sensitivity_job.h"
-#include "core/perf/timing_profile.h"
 
 namespace duo::cli {
 namespace {

@@ -6,8 +6,9 @@
 #include <cstdio>
 
 #include "app/cli/cli.h"
+#include "core/bench/calibrate_timing.h"
 #include "core/common/error.h"
-#include "core/perf/timing_profile.h"
+#include "core/engine/timing_profile.h"
 
 namespace duo::cli {
 namespace {

@@ -4,8 +4,8 @@
 #include <cstdio>
 
 #include "app/cli/cli.h"
-#include "core/perf/decode_bench.h"
-#include "core/perf/timing_profile.h"
+#include "core/bench/decode_bench.h"
+#include "core/engine/timing_profile.h"
 
 namespace duo::cli {
 namespace {

@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "app/cli/cli.h"
-#include "core/perf/forward_bench.h"
+#include "core/bench/forward_bench.h"
 
 namespace duo::cli {
 namespace {

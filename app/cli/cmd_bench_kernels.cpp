@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
-#include "core/perf/kernel_bench.h"
+#include "core/bench/kernel_bench.h"
 #include "kernels/matvec.h"
 
 namespace duo::cli {

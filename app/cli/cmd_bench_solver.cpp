@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "app/cli/cli.h"
-#include "core/perf/solver_bench.h"
+#include "core/bench/solver_bench.h"
 
 namespace duo::cli {
 namespace {

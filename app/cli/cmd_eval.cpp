@@ -4,12 +4,12 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
-#include "core/data/corpus.h"
 #include "app/cli/dist.h"
+#include "core/bench/decode_bench.h"
 #include "core/common/error.h"
+#include "core/data/corpus.h"
+#include "core/engine/timing_profile.h"
 #include "core/job/eval_job.h"
-#include "core/perf/decode_bench.h"
-#include "core/perf/timing_profile.h"
 
 namespace duo::cli {
 namespace {

@@ -2,19 +2,19 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
-#include "core/data/corpus.h"
-#include "core/data/domains.h"
 #include "app/cli/dist.h"
 #include "core/common/device.h"
 #include "core/common/error.h"
-#include "core/io/run_store.h"
 #include "core/common/paths.h"
+#include "core/data/corpus.h"
+#include "core/data/domains.h"
+#include "core/engine/timing_profile.h"
+#include "core/io/run_store.h"
 #include "core/job/calibration_advice.h"
 #include "core/job/prune_job.h"
 #include "core/job/run_job.h"
 #include "core/model/io/loader.h"
 #include "core/model/io/model_info.h"
-#include "core/perf/timing_profile.h"
 
 namespace duo::cli {
 namespace {
@@ -30,7 +30,7 @@ struct PruneArgs {
   bool json = false;
   std::string runsDir;  // run store folder ("" = RunStore::defaultDir())
   bool noRecord = false;
-  bool measureSpeed = false;  // time the written checkpoint's decode (core/perf/decode_bench)
+  bool measureSpeed = false;  // time the written checkpoint's decode (core/bench/decode_bench)
   std::string timing;         // a timing profile: calibrated_speedup, and the measured decode's kernel choice
   std::string values = "f32";  // weight value storage the decode speed is predicted and measured with
   std::vector<std::string> alsoEval;  // more evaluation corpora

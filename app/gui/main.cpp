@@ -13,7 +13,7 @@
 #include "core/common/device.h"
 #include "core/common/paths.h"
 #include "core/common/version.h"
-#include "core/perf/timing_profile.h"
+#include "core/engine/timing_profile.h"
 #include "ui/job_controller.h"
 #include "ui/main_window.h"
 #include "ui/panels/model_panel.h"

@@ -1,7 +1,7 @@
 // duo_kernels_check: the kernels' self-test and benchmark without torch, Qt, CLI11 or JSON
 // libraries, for machines where duoscope-cli cannot be built (scripts/gpu-check.sh falls back to
 // it). Same table as `duoscope-cli selftest` (kernels/selftest.h), same harness as
-// `duoscope-cli bench kernels` (core/perf/kernel_bench.h). Plain text out; exit 1 on a failure.
+// `duoscope-cli bench kernels` (core/bench/kernel_bench.h). Plain text out; exit 1 on a failure.
 //   duo_kernels_check [--cuda] [--cpu] [--bench] [--dtype f32|f16|bf16] [--repeats N]
 #include <algorithm>
 #include <cstdio>
@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "core/perf/kernel_bench.h"
+#include "core/bench/kernel_bench.h"
 #include "kernels/cuda/cuda_matvec.h"
 #include "kernels/selftest.h"
 

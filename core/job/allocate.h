@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/perf/bytes_model.h"
+#include "core/engine/bytes_model.h"
 #include "core/prune/sensitivity.h"
 #include "core/prune/sparsity_config.h"
 
@@ -44,7 +44,7 @@ struct AllocateOptions {
   ActRule actRule = ActRule::TopK;
   double owlLambda = 0.08;      // OWL: weight sparsity spread, +-owlLambda around the mean
   double owlAct = -1;           // OWL with a weight-sparsity target: activation sparsity (-1: 0)
-  // A timing profile (not owned; core/perf/timing_profile.h): speedups are predicted from its
+  // A timing profile (not owned; core/engine/timing_profile.h): speedups are predicted from its
   // measured lines. The table's seconds must come from the same profile (fillDecodeTimes).
   const perf::TimingProfile* timing = nullptr;
   AllocObjective objective = AllocObjective::Auto;

@@ -2,8 +2,8 @@
 // window's live totals and a run's `predicted_speedup` both show. Torch-free.
 #pragma once
 
+#include "core/engine/bytes_model.h"
 #include "core/model/model_config.h"
-#include "core/perf/bytes_model.h"
 #include "core/prune/sparsity_config.h"
 
 namespace duo {

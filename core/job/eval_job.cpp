@@ -8,15 +8,15 @@
 #include "core/data/mc_task.h"
 #include "core/data/windows.h"
 #include "core/dist/collective.h"
-#include "core/eval/dist_eval.h"
+#include "core/engine/timing_profile.h"
 #include "core/eval/accuracy.h"
 #include "core/eval/checkpoint_rule.h"
+#include "core/eval/dist_eval.h"
 #include "core/eval/perplexity.h"
 #include "core/job/decode_estimate.h"
 #include "core/model/io/model_info.h"
 #include "core/model/layerwise.h"
 #include "core/model/model_loader.h"
-#include "core/perf/timing_profile.h"
 #include "core/prune/act_hook.h"
 
 namespace duo {

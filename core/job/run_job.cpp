@@ -6,16 +6,16 @@
 #include <optional>
 #include <system_error>
 
+#include "core/bench/decode_bench.h"
 #include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/common/paths.h"
-#include "core/io/run_store.h"
 #include "core/data/domains.h"
+#include "core/io/run_store.h"
 #include "core/job/calibration_advice.h"
-#include "core/job/eval_job.h"
 #include "core/job/decode_estimate.h"
+#include "core/job/eval_job.h"
 #include "core/model/io/loader.h"
-#include "core/perf/decode_bench.h"
 
 namespace duo {
 namespace {

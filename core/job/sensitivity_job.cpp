@@ -3,11 +3,11 @@
 #include "core/common/error.h"
 #include "core/data/corpus.h"
 #include "core/data/windows.h"
+#include "core/engine/bytes_model.h"
 #include "core/job/prune_job.h"
 #include "core/model/layerwise.h"
 #include "core/model/llama_model.h"
 #include "core/model/model_loader.h"
-#include "core/perf/bytes_model.h"
 #include "core/prune/sensitivity_compute.h"
 
 #include "core/dist/collective.h"

@@ -8,7 +8,7 @@
 
 #include "core/common/progress.h"
 #include "core/dist/dist_settings.h"
-#include "core/perf/bytes_model.h"
+#include "core/engine/bytes_model.h"
 #include "core/prune/sensitivity.h"
 
 namespace duo {
@@ -42,7 +42,7 @@ SensitivityTable runSensitivity(const SensitivityRequest& req, const ProgressFn&
 void computeLossWeights(SensitivityTable& t, const SensitivityRequest& req, const ProgressFn& progress = {});
 
 // Fills `seconds`/`denseSeconds` of every projection and the table's decode step from the bytes
-// model (core/perf/bytes_model.h: each point on its cheapest kernel, f32 weights), or from a timing
+// model (core/engine/bytes_model.h: each point on its cheapest kernel, f32 weights), or from a timing
 // profile's measured lines when `timing` is given (each point on its fastest kernel, the input
 // site's topk charged to its first projection), so that
 //   predicted speedup = denseStepSeconds / (fixedSeconds + sum of the chosen points' seconds)

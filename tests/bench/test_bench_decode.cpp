@@ -1,12 +1,12 @@
 // Decode speed of the bundled tiny model in our engine, dense against W50% + A50% through the packed
-// dual-sparse kernels (core/perf/decode_bench.h), printed as benchmark lines. No timing asserts (the
+// dual-sparse kernels (core/bench/decode_bench.h), printed as benchmark lines. No timing asserts (the
 // machine is shared): only that both runs happened and that the packed logits agree with LibTorch's.
 #include <QtTest>
 
 #include <cmath>
 
+#include "core/bench/decode_bench.h"
 #include "core/model/model_loader.h"
-#include "core/perf/decode_bench.h"
 
 class TestBenchDecode : public QObject {
   Q_OBJECT

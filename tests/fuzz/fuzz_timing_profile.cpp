@@ -4,8 +4,8 @@
 #include <string>
 
 #include "core/common/error.h"
+#include "core/engine/timing_profile.h"
 #include "fuzz_common.h"
-#include "core/perf/timing_profile.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

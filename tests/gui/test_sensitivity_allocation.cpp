@@ -24,9 +24,9 @@
 
 #include "core/data/corpus.h"
 #include "core/data/mc_task.h"
+#include "core/engine/timing_profile.h"
 #include "core/io/run_store.h"
 #include "core/job/decode_estimate.h"
-#include "core/perf/timing_profile.h"
 #include "gui_test_util.h"
 #include "ui/background_task.h"
 #include "ui/job_controller.h"

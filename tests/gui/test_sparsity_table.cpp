@@ -13,8 +13,8 @@
 #include <QtTest>
 
 #include "core/common/paths.h"
+#include "core/engine/bytes_model.h"
 #include "core/model/io/model_info.h"
-#include "core/perf/bytes_model.h"
 #include "gui_test_util.h"
 #include "ui/core_types.h"
 #include "ui/panels/sparsity_table.h"
@@ -75,7 +75,7 @@ class TestSparsityTable : public QObject {
     SparsityTable t;
     t.setModelConfig(m_cfg);
     auto* totals = t.findChild<QLabel*>("sparsityTotals");
-    // The same prediction computed directly from core/perf for SmolLM2's shape.
+    // The same prediction computed directly from core/engine for SmolLM2's shape.
     auto predicted = [](double w, double a) {
       duo::perf::DecodeInput in;
       in.shape = duo::perf::smolLm2Shape();

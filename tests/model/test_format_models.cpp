@@ -17,10 +17,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/common/sha256.h"
+#include "core/engine/packed_decode.h"
 #include "core/eval/perplexity.h"
 #include "core/model/io/loader.h"
 #include "core/model/llama_model.h"
-#include "core/perf/packed_decode.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// core/perf bytes model: per-kernel byte counts agree with what the packer actually builds, the
+// core/engine bytes model: per-kernel byte counts agree with what the packer actually builds, the
 // ideal dual-sparse ratio is the ~3.7x the issue quotes, the cheapest kernel follows the sparsity,
 // and the end-to-end decode prediction is Amdahl's law over the non-sparse parts.
 #include <QtTest>
@@ -9,8 +9,9 @@
 #include <QTemporaryDir>
 #include <fstream>
 
-#include "core/perf/bytes_model.h"
-#include "core/perf/timing_profile.h"
+#include "core/bench/calibrate_timing.h"
+#include "core/engine/bytes_model.h"
+#include "core/engine/timing_profile.h"
 #include "kernels/sparse_columns.h"
 
 using namespace duo::perf;

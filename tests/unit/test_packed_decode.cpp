@@ -1,4 +1,4 @@
-// The packed decode engine (core/perf/packed_decode.h) against the LibTorch decode on the bundled
+// The packed decode engine (core/engine/packed_decode.h) against the LibTorch decode on the bundled
 // tiny model: weights pruned in-test (magnitude, or a 2:4 mask), the activation rule applied by
 // the decoder's C++ rule on both sides; the logits of several KV-cached steps must agree. Also the
 // C++ activation rules against core/prune's torch ones.
@@ -7,8 +7,9 @@
 #include "core/model/model_loader.h"
 #include <QTemporaryDir>
 
-#include "core/perf/packed_decode.h"
-#include "core/perf/timing_profile.h"
+#include "core/bench/calibrate_timing.h"
+#include "core/engine/packed_decode.h"
+#include "core/engine/timing_profile.h"
 #include "core/prune/act_hook.h"
 #include "core/prune/act_sparsity.h"
 #include "core/prune/masks.h"

@@ -49,7 +49,7 @@ RunPanel::RunPanel(QAction* calibrate, QAction* cancel, QWidget* parent) : QWidg
   m_measure = rememberedCheckBox(this, "measureSpeedup", "Measure decode speedup after the run", "run/measureSpeedup",
                                  "After evaluation, time batch-1 decode steps of the pruned model on the packed "
                                  "dual-sparse kernels against its weights run densely, in interleaved pairs until the "
-                                 "spread is known (core/perf), on the run's kept weights or a temporary copy");
+                                 "spread is known (core/bench), on the run's kept weights or a temporary copy");
   layout->addWidget(m_measure);
   m_keep = rememberedCheckBox(this, "keepWeights", "Keep the pruned weights for export", "run/keepWeights",
                               "Write each run's pruned model beside its record (the workspace's runs/weights folder, "

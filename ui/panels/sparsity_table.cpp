@@ -325,7 +325,7 @@ void SparsityTable::refreshTotals() {
                         .arg(formatCount(kept), formatCount(total), formatPercent(total > 0 ? kept / total : 1.0),
                              formatPercent(config().parameterWeightedSparsity(m_model->modelConfig())),
                              formatPercent(config().meanAct()), decode));
-  m_totals->setToolTip(QString("Bytes model (core/perf): one batch-1 decode step with 256 tokens of KV cache, %3 "
+  m_totals->setToolTip(QString("Bytes model (core/engine): one batch-1 decode step with 256 tokens of KV cache, %3 "
                                "weights, each projection on its cheapest kernel (dense, activation-sparse, "
                                "weight-sparse or dual-sparse), index overhead, the dense lm_head, attention and "
                                "norms included. Ideal weight traffic alone: %1 of dense.%2")

@@ -1,6 +1,6 @@
-// duoscope.timing/1 files: writing, reading and checking a timing profile. Torch-free (apart from
-// calibrateTiming in timing_profile.cpp), so that the fuzz targets compile it on its own.
-#include "core/perf/timing_profile.h"
+// duoscope.timing/1 files: writing, reading and checking a timing profile. Torch-free, so that the
+// fuzz targets compile it on its own.
+#include "core/engine/timing_profile.h"
 
 #include <cmath>
 

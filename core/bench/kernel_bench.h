@@ -2,14 +2,15 @@
 // (OpenBLAS sgemv on CPU, cuBLAS on CUDA) and of our dense, activation-sparse, weight-sparse and
 // dual-sparse kernels on one matrix shape, with achieved bandwidth, the measured memory bandwidth
 // and the bytes model's prediction beside each. Inputs rotate over enough copies of every matrix
-// that each call streams from memory, not from the last-level cache. Torch-free header.
+// that each call streams from memory, not from the last-level cache (core/bench/machine_probes.h
+// measures the bandwidths and the cache). Torch-free header.
 #pragma once
 #include <array>
 #include <cstdint>
 #include <string>
 
 #include "core/common/progress.h"
-#include "core/perf/bytes_model.h"
+#include "core/engine/bytes_model.h"
 
 namespace duo::perf {
 
@@ -52,14 +53,5 @@ struct KernelBenchResult {
 };
 
 KernelBenchResult runKernelBench(const KernelBenchConfig& config, const ProgressFn& progress = {});
-
-// Host memory bandwidths over buffers of `bytes` (all OpenMP threads; measured once per process
-// and cached for the default size).
-double cpuCopyBandwidthGbs(std::size_t bytes = 0);
-double cpuReadBandwidthGbs(std::size_t bytes = 0);
-// The last-level cache one core reaches, bytes (sysfs's per-instance size; 32 MiB if unknown).
-std::size_t lastLevelCacheBytes();
-// Which BLAS answers cblas_sgemv in this process ("OpenBLAS ..." when it says so).
-std::string blasName();
 
 }  // namespace duo::perf

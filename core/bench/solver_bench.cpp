@@ -1,4 +1,4 @@
-#include "core/perf/solver_bench.h"
+#include "core/bench/solver_bench.h"
 
 #include <omp.h>
 

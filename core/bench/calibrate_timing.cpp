@@ -1,4 +1,4 @@
-#include "core/perf/timing_profile.h"
+#include "core/bench/calibrate_timing.h"
 
 #include <omp.h>
 
@@ -8,10 +8,10 @@
 #include <map>
 #include <sstream>
 
+#include "core/bench/machine_probes.h"
 #include "core/common/error.h"
+#include "core/engine/packed_decode.h"
 #include "core/model/model_loader.h"
-#include "core/perf/kernel_bench.h"
-#include "core/perf/packed_decode.h"
 #include "core/prune/sparsity_config.h"
 #include "kernels/matvec.h"
 

@@ -44,7 +44,7 @@ struct MatVec {
 // The bytes model assumes every kernel streams at the memory bandwidth. Small matrices do not: a
 // call has a fixed cost (OpenMP fork/join, per-strip set-up, the output's zeroing) and the sparse
 // kernels' scattered reads stream slower than a dense row. A timing profile (`duoscope-cli bench
-// calibrate`, core/perf/timing_profile.h) measures our kernels at a model's own shapes on this
+// calibrate`, core/engine/timing_profile.h) measures our kernels at a model's own shapes on this
 // machine and fits, per shape and kernel, seconds = fixed + bytes / rate. With a profile, the
 // decode prediction, the kernel choice and the allocator's costs use those lines instead.
 struct CostLine {

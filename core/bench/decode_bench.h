@@ -1,6 +1,6 @@
 // End-to-end decode speed of our engine: tokens/s of KV-cached single-token decoding of a dense
 // model against the same model pruned, the pruned one running its projections through the packed
-// dual-sparse kernels (core/perf/packed_decode.h), with the bytes model's prediction beside it.
+// dual-sparse kernels (core/engine/packed_decode.h), with the bytes model's prediction beside it.
 // Behind `duoscope-cli bench decode` (docs/cli.md); measureCheckpointDecode is the one-call form for
 // prune/eval reports and the window. Torch-free header.
 #pragma once
@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "core/common/progress.h"
+#include "core/engine/bytes_model.h"
 #include "core/io/speed_check.h"
-#include "core/perf/bytes_model.h"
 
 namespace duo::perf {
 

@@ -20,7 +20,7 @@ struct ForwardBenchConfig {
   int decodeTokens = 64;
   int repeats = 3;
   int threads = 0;  // 0: OpenMP's default
-  // Decode through our dense kernels (cpu::denseGemv via core/perf/packed_decode) instead of
+  // Decode through our dense kernels (cpu::denseGemv via core/engine/packed_decode) instead of
   // torch::linear: what the engine runs for a dense model.
   bool ourKernels = false;
 };

@@ -1,4 +1,4 @@
-#include "core/perf/bytes_model.h"
+#include "core/engine/bytes_model.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "core/perf/packed_decode.h"
+#include "core/engine/packed_decode.h"
 
 #include "core/eval/checkpoint_rule.h"
 

@@ -20,8 +20,8 @@
 
 #include <torch/torch.h>
 
+#include "core/engine/bytes_model.h"
 #include "core/model/llama_model.h"
-#include "core/perf/bytes_model.h"
 #include "core/prune/act_thresholds.h"
 #include "core/prune/sparsity_config.h"
 #include "kernels/dense_matrix.h"
@@ -57,7 +57,7 @@ struct PackedDecoderOptions {
   // Prefer the N:M format for N:M masks when the site has no activation sparsity (N:M rows save
   // nothing on zero inputs, so with p_a > 0 the column-packed records are smaller to read).
   bool allowNm = true;
-  // A measured timing profile (core/perf/timing_profile.h): each projection runs on the kernel the
+  // A measured timing profile (core/engine/timing_profile.h): each projection runs on the kernel the
   // profile says is fastest at its sparsity. Empty: the bytes model's cheapest.
   TimingProfile timing;
   // Every projection on this kernel whatever the bytes model or the profile say (in-situ timing of

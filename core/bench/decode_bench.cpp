@@ -1,4 +1,4 @@
-#include "core/perf/decode_bench.h"
+#include "core/bench/decode_bench.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -7,12 +7,12 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/bench/machine_probes.h"
 #include "core/common/error.h"
 #include "core/data/corpus.h"
 #include "core/data/windows.h"
+#include "core/engine/packed_decode.h"
 #include "core/model/model_loader.h"
-#include "core/perf/kernel_bench.h"
-#include "core/perf/packed_decode.h"
 
 namespace duo::perf {
 

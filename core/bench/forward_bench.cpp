@@ -1,4 +1,4 @@
-#include "core/perf/forward_bench.h"
+#include "core/bench/forward_bench.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -9,8 +9,8 @@
 
 #include "core/common/error.h"
 #include "core/data/corpus.h"
+#include "core/engine/packed_decode.h"
 #include "core/model/model_loader.h"
-#include "core/perf/packed_decode.h"
 
 namespace duo::perf {
 
