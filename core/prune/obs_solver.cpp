@@ -129,8 +129,11 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
   H = torch::Tensor();
   f.dampingUsed = lambda;
   clock.lap(&ObsProfile::cholesky);
-  f.U = torch::linalg_solve_triangular(C, torch::eye(k, opt), /*upper=*/false).flip({0, 1}).contiguous();
+  // At most three k x k matrices at once: C, the identity and C^-1, then C^-1 and U.
+  torch::Tensor Cinv = torch::linalg_solve_triangular(C, torch::eye(k, opt), /*upper=*/false);
   C = torch::Tensor();
+  f.U = Cinv.flip({0, 1});  // flip copies: contiguous
+  Cinv = torch::Tensor();
   DUO_CHECK(f.U.diagonal().isfinite().all().item<bool>(), "OBS solver: H^-1's factor is not finite (k = ", k, ")");
   const auto d = f.U.diagonal();  // [k] U_jj
   clock.lap(&ObsProfile::inverse);

@@ -245,9 +245,11 @@ void TestDistributed::sensitivityTwoRanksMatchOne() {
   // 1e-6 where OpenBLAS runs its Haswell (AVX2) kernels. Its AVX-512 kernels (SkylakeX and later,
   // as on this project's current machines) round an f32 product differently by matrix shape, and
   // a rank's share of the windows is another shape than all of them: a grid point whose mask
-  // selection meets a near-tie then moves by up to 5e-5 relative (measured: layer 2 gate_proj at
-  // W60/A0, 0.0367586 over 2 ranks vs 0.0367605; identical to 1e-6 with OPENBLAS_CORETYPE=Haswell).
-  auto close = [](double b, double a) { return relDiff(b, a) <= 2e-4 || std::abs(b - a) < 1e-12; };
+  // selection meets a near-tie then moves by up to 6e-4 relative (measured: layer 2 gate_proj at
+  // W60/A0, 0.0384322 over 2 ranks vs 0.0384106; identical to 1e-6 with OPENBLAS_CORETYPE=Haswell).
+  // Which weight a near-tie prunes depends on the last bits of H's factor, so the size of that
+  // move changes with the factor's rounding (5e-5 with the factor computed through H^-1).
+  auto close = [](double b, double a) { return relDiff(b, a) <= 1e-3 || std::abs(b - a) < 1e-12; };
   int compared = 0, exact = 0;
   for (size_t l = 0; l < t1["layers"].size(); ++l) {
     QVERIFY(close(t2["layers"][l]["outlier_ratio"].get<double>(), t1["layers"][l]["outlier_ratio"].get<double>()));
