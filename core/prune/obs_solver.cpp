@@ -132,7 +132,7 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
   // At most three k x k matrices at once: C, the identity and C^-1, then C^-1 and U.
   torch::Tensor Cinv = torch::linalg_solve_triangular(C, torch::eye(k, opt), /*upper=*/false);
   C = torch::Tensor();
-  f.U = Cinv.flip({0, 1});  // flip copies: contiguous
+  f.U = Cinv.flip({0, 1}).contiguous();  // the raw sweep needs U row-major
   Cinv = torch::Tensor();
   DUO_CHECK(f.U.diagonal().isfinite().all().item<bool>(), "OBS solver: H^-1's factor is not finite (k = ", k, ")");
   const auto d = f.U.diagonal();  // [k] U_jj
@@ -214,9 +214,11 @@ PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
   auto keepT = torch::ones({k, n}, opt.dtype(torch::kBool));       // [k, n] bool
   const auto fkT = fixedKeep.defined() ? fixedKeep.to(opt.device()).t() : torch::Tensor();  // [k, n] view
 
-  // The sweep runs on raw pointers on the CPU in f32 (N:M chooses masks inside it: tensor path).
-  const bool rawSweep = !nm && Wt.device().is_cpu() && Wt.scalar_type() == torch::kFloat32 &&
-                        f.U.is_contiguous() && (!f.residual || (f.D.is_contiguous() && f.D.size(1) == f.U.size(1)));
+  // The sweep runs on raw pointers on the CPU in f32 (N:M chooses masks inside it: tensor path),
+  // on row-major copies of U and D when the factor's are not (no copy when they are).
+  const bool rawSweep = !nm && Wt.device().is_cpu() && Wt.scalar_type() == torch::kFloat32;
+  const torch::Tensor Ur = rawSweep ? f.U.contiguous() : f.U;
+  const torch::Tensor Dr = rawSweep && f.residual ? f.D.contiguous() : f.D;
   for (int64_t i1 = 0; i1 < k; i1 += B) {
     const int64_t i2 = std::min(i1 + B, k);
     const int64_t w = i2 - i1;
@@ -229,14 +231,14 @@ PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
     // orientation's index order).
     if (fkT.defined()) K1.copy_(fkT.narrow(0, i1, w));
     else if (!nm) K1.copy_(keepAllButLowest(W1.square().mul_(f1.unsqueeze(1)), spec.sparsity));
-    const auto U1 = f.U.narrow(0, i1, w).narrow(1, i1, w);         // [w, w]
-    const auto D1 = f.residual ? f.D.narrow(0, i1, w).narrow(1, i1, w) : torch::Tensor();  // [w, w]
+    const auto U1 = Ur.narrow(0, i1, w).narrow(1, i1, w);          // [w, w]
+    const auto D1 = f.residual ? Dr.narrow(0, i1, w).narrow(1, i1, w) : torch::Tensor();  // [w, w]
     clock.lap(&ObsProfile::masks);
 
     for (int64_t s1 = 0; s1 < w; s1 += kSweepColumns) {
       const int64_t s2 = std::min(s1 + kSweepColumns, w);
       if (rawSweep) {
-        const int64_t ldu = f.U.size(1);
+        const int64_t ldu = Ur.size(1);
         sweepCpu(W1.data_ptr<float>(), K1.data_ptr<bool>(), E.data_ptr<float>(), P.defined() ? P.data_ptr<float>() : nullptr,
                  U1.data_ptr<float>(), D1.defined() ? D1.data_ptr<float>() : nullptr, ldu, n, s1, s2);
       }
