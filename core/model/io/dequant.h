@@ -1,6 +1,7 @@
 // GGML tensor storage types and their conversion to float32. Torch-free, no allocation: the GGUF
 // reader validates sizes with typeTraits() and the loader dequantises straight into a tensor.
-// Block layouts follow ggml's (ggml-common.h); each is described next to its decoder in dequant.cpp.
+// Block layouts follow ggml's (ggml-common.h); each is described next to its decoder, one file per
+// family: dequant_q32.cpp, dequant_kquants.cpp, dequant_levels.cpp, dequant_codebook.cpp.
 #pragma once
 #include <cstddef>
 #include <cstdint>
