@@ -23,7 +23,6 @@ The committed models live in tests/data/models/formats/ (~2 MB in all). Run:
 """
 import argparse
 import copy
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -40,6 +39,8 @@ from gguf import GGMLQuantizationType as Q
 import transformers
 from transformers import AutoModelForCausalLM, LlamaConfig, MistralConfig, Qwen2Config
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+from ref_files import sha256_file, write_refs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -76,14 +77,6 @@ BF16_MODELS = ("llama32", "mistral", "qwen2")
 N_LOGIT_SEQS = 1
 N_PPL_WINDOWS = 4
 N_PROBES = 16
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def build(name, seed):
@@ -282,7 +275,7 @@ def main():
             files = sorted(f for f in os.listdir(folder) if f.endswith((".json", ".safetensors")))
             entry["variants"].append({"name": name + suffix, "format": "hf", "dtype": str(dtype).split(".")[1],
                                       "path": name + suffix,
-                                      "files": [{"name": f, "sha256": sha256(os.path.join(folder, f))} for f in files],
+                                      "files": [{"name": f, "sha256": sha256_file(os.path.join(folder, f))} for f in files],
                                       **run(ref_model, seqs, corpus, probes, seqlen)})
         for qt in ggufs:
             path = os.path.join(args.out, f"{name}-{qt.lower()}.gguf")
@@ -290,17 +283,12 @@ def main():
             ref_model = with_weights(model, lambda n, t: decoded[n])
             entry["variants"].append({"name": f"{name}-{qt.lower()}.gguf", "format": "gguf", "dtype": qt,
                                       "path": os.path.basename(path),
-                                      "files": [{"name": os.path.basename(path), "sha256": sha256(path)}],
+                                      "files": [{"name": os.path.basename(path), "sha256": sha256_file(path)}],
                                       **run(ref_model, seqs, corpus, probes, seqlen)})
         refs["models"][name] = entry
         sizes = {v["name"]: v["ppl"] for v in entry["variants"]}
         print(name, json.dumps(sizes))
-    out = os.path.join(HERE, "format_refs.json")
-    text = json.dumps(round_floats(refs), indent=1)
-    text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + re.sub(r"\s+", "", m.group(1)).replace(",", ", ") + "]", text)
-    with open(out, "w") as f:
-        f.write(text + "\n")
-    print(f"wrote {out} ({os.path.getsize(out)} bytes)")
+    write_refs(os.path.join(HERE, "format_refs.json"), round_floats(refs))
 
 
 if __name__ == "__main__":

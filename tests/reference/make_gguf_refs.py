@@ -20,15 +20,15 @@ transformers (e.g. ~/.cache/duoscope/venv-ref/bin/python):
     python tests/reference/make_gguf_refs.py [path/to/SmolLM2-135M-Instruct.Q4_1.gguf]
 """
 import importlib.metadata
-import json
 import os
-import re
 import sys
 
 import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as T
 from gguf.quants import dequantize
+
+from ref_files import write_refs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_MODEL = os.path.expanduser("~/.cache/duoscope/models/SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -83,34 +83,25 @@ def random_block(qtype, rng):
     return bytes(b), block_elems
 
 
+def quant_entry(qtype, nblocks, rng):
+    """`nblocks` random blocks of `qtype` and the gguf package's values for them."""
+    blocks = [random_block(qtype, rng) for _ in range(nblocks)]
+    raw = b"".join(blk for blk, _ in blocks)
+    values = dequantize(np.frombuffer(raw, dtype=np.uint8), qtype).reshape(-1)
+    assert values.size == sum(n for _, n in blocks) and np.all(np.isfinite(values))
+    return {"type": qtype.name, "hex": raw.hex(), "values": [float(v) for v in values]}
+
+
 def quant_blocks():
     rng = np.random.default_rng(20240601)
     out = []
     for qtype in (T.Q4_0, T.Q4_1, T.Q8_0, T.Q4_K, T.Q5_K, T.Q6_K):
-        nblocks = 2 if gguf.GGML_QUANT_SIZES[qtype][0] == 32 else 1
-        raw = b""
-        elems = 0
-        for _ in range(nblocks):
-            blk, n = random_block(qtype, rng)
-            raw += blk
-            elems += n
-        values = dequantize(np.frombuffer(raw, dtype=np.uint8), qtype).reshape(-1)
-        assert values.size == elems
-        out.append({"type": qtype.name, "hex": raw.hex(), "values": [float(v) for v in values]})
+        out.append(quant_entry(qtype, 2 if gguf.GGML_QUANT_SIZES[qtype][0] == 32 else 1, rng))
     # Types added later draw from their own generator, so the blocks above stay as committed.
     rng = np.random.default_rng(20261202)
     for qtype in (T.Q5_0, T.Q5_1, T.Q2_K, T.Q3_K, T.IQ4_NL, T.IQ4_XS, T.TQ1_0, T.TQ2_0, T.MXFP4,
                   T.IQ2_XXS, T.IQ2_XS, T.IQ2_S, T.IQ3_XXS, T.IQ3_S, T.IQ1_S, T.IQ1_M, T.NVFP4):
-        nblocks = 2
-        raw = b""
-        elems = 0
-        for _ in range(nblocks):
-            blk, n = random_block(qtype, rng)
-            raw += blk
-            elems += n
-        values = dequantize(np.frombuffer(raw, dtype=np.uint8), qtype).reshape(-1)
-        assert values.size == elems and np.all(np.isfinite(values))
-        out.append({"type": qtype.name, "hex": raw.hex(), "values": [float(v) for v in values]})
+        out.append(quant_entry(qtype, 2, rng))
     # F16: zeros, subnormals, normals, the largest half (inf/nan are JSON-less: the C++ test has them)
     halves = np.array([0.0, -0.0, 6e-8, 3e-5, 1e-5, 0.5, -2.75, 1.0009765625, 65504.0], dtype=np.float16)
     out.append({"type": "F16", "hex": halves.tobytes().hex(), "values": [float(v) for v in halves.astype(np.float32)]})
@@ -182,13 +173,7 @@ def main():
                         "blk.0.attn_norm.weight", "output_norm.weight"]
         refs["smollm2"] = {"file": os.path.basename(path), "tensors": model_refs(path, smollm_names)}
         refs["smollm2"]["transformers"] = transformers_refs(path)
-    out = os.path.join(HERE, "gguf_refs.json")
-    text = json.dumps(refs, indent=1)
-    # Keep lists of numbers on one line: the file stays small and diffs stay readable.
-    text = re.sub(r"\[\s*([-0-9.e,\s]+?)\s*\]", lambda m: "[" + re.sub(r"\s+", "", m.group(1)).replace(",", ", ") + "]", text)
-    with open(out, "w") as f:
-        f.write(text + "\n")
-    print(f"wrote {out} ({os.path.getsize(out)} bytes)")
+    write_refs(os.path.join(HERE, "gguf_refs.json"), refs)
 
 
 if __name__ == "__main__":

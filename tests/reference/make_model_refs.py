@@ -31,6 +31,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from ref_files import sha256_file  # noqa: E402
+
 SCHEMA = "duoscope.reference/1"
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -82,14 +84,6 @@ def cacheDir():
         return os.environ["DUO_CACHE_DIR"]
     xdg = os.environ.get("XDG_CACHE_HOME")
     return os.path.join(xdg if xdg else os.path.expanduser("~/.cache"), "duoscope")
-
-
-def sha256File(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def sha256Ids(ids):
@@ -498,7 +492,7 @@ def main():
         "command": "python tests/reference/make_model_refs.py " + " ".join(sys.argv[1:]),
         "model_arg": args.model,
         "model_format": kind,
-        "model_files": [{"name": os.path.basename(p), "sha256": sha256File(p)} for p in idFiles],
+        "model_files": [{"name": os.path.basename(p), "sha256": sha256_file(p)} for p in idFiles],
         "versions": {"python": platform.python_version(), "torch": torch.__version__,
                      "transformers": version("transformers"), "gguf": version("gguf"),
                      "tokenizers": version("tokenizers"), "numpy": np.__version__},
