@@ -31,6 +31,10 @@ Writes into OUT_DIR:
                                 smallest domain's split has), cut into chunks of whole lines of at
                                 least CHUNK_BYTES, spread evenly over each domain's split and
                                 interleaved by position, so any stretch of a few KiB holds every domain
+  mix-without-<domain>-calib.txt  the calibration mix less one domain (source
+                                mix:calib:without-<domain>): the other five domains' chunks of
+                                mix-calib.txt in the same order, for calibrating with one kind of text
+                                held out
   mix.json                      sizes and SHA-256 of every file, the packages' versions, the rule
 Deterministic: sorted inputs, a fixed salt, LC_ALL=C.UTF-8 and a fixed width for groff. Nothing of
 the text is committed to the repository.
@@ -435,10 +439,13 @@ def chunks(lines):
     return out
 
 
-def mix(domain_lines, budget):
-    """`budget` bytes from every domain, chunks spread evenly over each, interleaved by position."""
+def mix(domain_lines, budget, without=None):
+    """`budget` bytes from every domain (but `without`), chunks spread evenly over each, interleaved
+    by position."""
     placed = []    # (position in [0, 1), domain index, chunk lines)
     for di, d in enumerate(DOMAINS):
+        if d == without:
+            continue
         cs = chunks(domain_lines[d])
         sizes = [sum(len(x.encode("utf-8")) + 1 for x in c) for c in cs]
         total = sum(sizes)
@@ -561,6 +568,8 @@ def main():
     for s in ("calib", "eval"):
         budgets[s] = min(files[f"mix-{d}-{s}.txt"]["bytes"] for d in DOMAINS)
         write(out_dir, f"mix-{s}.txt", mix(texts[s], budgets[s]), files)
+    for d in DOMAINS:
+        write(out_dir, f"mix-without-{d}-calib.txt", mix(texts["calib"], budgets["calib"], without=d), files)
 
     manifest = {
         "source": "scripts/derive_mix.py from the Debian packages below",
@@ -570,7 +579,8 @@ def main():
         "rule": {"split_salt": SPLIT_SALT, "eval_per_mille": EVAL_PER_MILLE,
                  "kjv": "Genesis..Malachi calib, Matthew..Revelation eval",
                  "chunk_bytes": CHUNK_BYTES, "min_dedup_bytes": MIN_DEDUP_BYTES, "man_width": MAN_WIDTH,
-                 "mix": "equal bytes per domain (the smallest domain's split), chunks interleaved by position"},
+                 "mix": "equal bytes per domain (the smallest domain's split), chunks interleaved by position",
+                 "mix_without": "mix-calib.txt's chunks of every domain but one, in its order"},
         "domains": domains,
         "mix_bytes_per_domain": budgets,
         "files": files,

@@ -56,13 +56,17 @@ CorpusText loadMix(const std::string& source) {
   const std::string split = rest.substr(0, colon);
   const std::string domain = colon == std::string::npos ? "" : rest.substr(colon + 1);
   DUO_CHECK(split == "calib" || split == "eval", "corpus '", source, "': unknown split '", split,
-            "' (expected mix:calib, mix:eval, mix:calib:DOMAIN or mix:eval:DOMAIN)");
+            "' (expected mix:calib, mix:eval, mix:calib:DOMAIN, mix:eval:DOMAIN or mix:calib:without-DOMAIN)");
   if (colon != std::string::npos) {
+    const bool without = domain.rfind(kMixWithout, 0) == 0;
+    DUO_CHECK(!without || split == "calib", "corpus '", source, "': a mix without a domain is a calibration corpus (",
+              "mix:calib:", domain, ")");
+    const std::string named = without ? domain.substr(std::string(kMixWithout).size()) : domain;
     const auto& ds = mixDomains();
-    if (std::find(ds.begin(), ds.end(), domain) == ds.end()) {
+    if (std::find(ds.begin(), ds.end(), named) == ds.end()) {
       std::string names;
       for (const auto& d : ds) names += (names.empty() ? "" : ", ") + d;
-      fail("corpus '", source, "': unknown domain '", domain, "' (expected one of ", names, ")");
+      fail("corpus '", source, "': unknown domain '", named, "' (expected one of ", names, ")");
     }
   }
   CorpusText c;

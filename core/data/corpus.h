@@ -10,6 +10,8 @@
 //                article, a page, a section, a fortune, an entry, a book: each lies whole in one
 //                split); an evaluation line that a calibration file also has is dropped
 //   "mix:calib:DOMAIN", "mix:eval:DOMAIN"  one domain's whole split, DOMAIN one of mixDomains()
+//   "mix:calib:without-DOMAIN"  mix:calib less one domain's chunks (the other five, in the same
+//                order): calibration with one kind of text held out for evaluation
 //   PATH.txt     any UTF-8 text file, used as is
 //   PATH.jsonl   one JSON object per line; the "text" fields joined with "\n"
 //   wikitext2:PATH  WikiText-2 as SparseGPT/GPTQ evaluate it: the rows of the split joined with
@@ -39,7 +41,8 @@ CorpusText loadCorpus(const std::string& source);
 
 // What a --calib / --corpus option accepts, for the CLI's help.
 inline constexpr const char* kCorpusSourcesHelp =
-    "kjv:calib | kjv:eval | mix:calib | mix:eval | mix:calib:DOMAIN | mix:eval:DOMAIN | FILE.txt | FILE.jsonl | "
+    "kjv:calib | kjv:eval | mix:calib | mix:eval | mix:calib:DOMAIN | mix:eval:DOMAIN | mix:calib:without-DOMAIN | "
+    "FILE.txt | FILE.jsonl | "
     "wikitext2:PATH (docs/corpus.md)";
 
 // The cached kjv file for a split ("calib" or "eval").
@@ -47,8 +50,9 @@ std::string kjvPath(const std::string& split);
 
 // The mix's domains in their order: gcide, manpages, debref, fortunes, jargon, kjv.
 const std::vector<std::string>& mixDomains();
-// The cached mix file for a split ("calib" or "eval") and a domain ("" for the mix itself), and
-// the manifest (mix.json) holding every file's size and SHA-256.
+// The cached mix file for a split ("calib" or "eval") and a domain ("" for the mix itself,
+// "without-DOMAIN" for the calibration mix less one domain), and the manifest (mix.json) holding
+// every file's size and SHA-256.
 std::string mixPath(const std::string& split, const std::string& domain = "");
 std::string mixManifestPath();
 

@@ -15,7 +15,13 @@ std::vector<std::string> corpusDomains(const std::string& source) {
   if (source.rfind("mix:", 0) == 0) {
     const size_t colon = source.find(':', 4);
     if (colon == std::string::npos) return mixDomainNames();
-    return {source.substr(colon + 1)};
+    const std::string domain = source.substr(colon + 1);
+    if (domain.rfind(kMixWithout, 0) != 0) return {domain};
+    const std::string left = domain.substr(std::string(kMixWithout).size());
+    std::vector<std::string> rest;
+    for (const std::string& d : mixDomainNames())
+      if (d != left) rest.push_back(d);
+    return rest;
   }
   const size_t slash = source.find_last_of('/');
   return {"file:" + (slash == std::string::npos ? source : source.substr(slash + 1))};

@@ -2,7 +2,8 @@
 // source loads and matches the manifest's sizes and SHA-256; no evaluation line of 20 bytes or more
 // is in any calibration file; every domain gives mix:calib and mix:eval the same share of bytes,
 // spread through the file; deriving again from the installed Debian packages gives the same
-// checksums. Without the derived corpus in the cache those checks skip, naming scripts/setup.sh.
+// checksums; each calibration mix less one domain is mix:calib without that domain's chunks.
+// Without the derived corpus in the cache those checks skip, naming scripts/setup.sh.
 // Faults (unknown split or domain, missing files, a file that differs from the manifest) are
 // checked on a small corpus of the test's own and always run.
 #include <QProcess>
@@ -10,6 +11,7 @@
 #include <QStringDecoder>
 #include <QTemporaryDir>
 #include <QtTest>
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -20,6 +22,7 @@
 #include "core/common/paths.h"
 #include "core/common/sha256.h"
 #include "core/data/corpus.h"
+#include "core/data/domains.h"
 #include "unit/expect_error.h"
 
 namespace fs = std::filesystem;
@@ -88,6 +91,10 @@ class TestCorpusMix : public QObject {
   void evalDisjointFromCalib();
   void domainShares_data();
   void domainShares();
+  void withoutDomain_data();
+  void withoutDomain();
+  void domainsOfSources_data();
+  void domainsOfSources();
   void rederiveSameChecksums();
   void faults();
 };
@@ -98,6 +105,10 @@ void TestCorpusMix::loadsEverySource_data() {
   for (const char* split : kSplits) {
     QTest::newRow(source(split).c_str()) << split << "";
     for (const std::string& d : duo::mixDomains()) QTest::newRow(source(split, d).c_str()) << split << d.c_str();
+  }
+  for (const std::string& d : duo::mixDomains()) {
+    const std::string without = duo::kMixWithout + d;
+    QTest::newRow(source("calib", without).c_str()) << "calib" << without.c_str();
   }
 }
 
@@ -118,16 +129,18 @@ void TestCorpusMix::loadsEverySource() {
   QVERIFY(!decoded.isEmpty());
 }
 
-// The manifest lists the 14 files, each with its size and SHA-256, and the source packages'
-// versions.
+// The manifest lists the 20 files (the two mixes, the domains' twelve splits, the six calibration
+// mixes less one domain), each with its size and SHA-256, and the source packages' versions.
 void TestCorpusMix::manifestChecksums() {
   REQUIRE_MIX();
   const nlohmann::json m = readJson(duo::mixManifestPath());
   QVERIFY(m.contains("files") && m["files"].is_object());
-  QCOMPARE(m["files"].size(), size_t(2 + 2 * duo::mixDomains().size()));
+  QCOMPARE(m["files"].size(), size_t(2 + 3 * duo::mixDomains().size()));
   for (const char* split : kSplits) {
     std::vector<std::string> paths = {duo::mixPath(split)};
     for (const std::string& d : duo::mixDomains()) paths.push_back(duo::mixPath(split, d));
+    if (std::string(split) == "calib")
+      for (const std::string& d : duo::mixDomains()) paths.push_back(duo::mixPath(split, duo::kMixWithout + d));
     for (const std::string& path : paths) {
       const std::string file = fs::path(path).filename().string();
       QVERIFY2(m["files"].contains(file), qPrintable(QString("mix.json lacks %1").arg(file.c_str())));
@@ -174,6 +187,20 @@ void TestCorpusMix::evalDisjointFromCalib() {
   }
 }
 
+namespace {
+// Every non-empty line of the domains' splits of `split` -> the bit mask of the domains (in
+// mixDomains() order) whose split has it. The views point into `texts`, which must outlive the map.
+std::unordered_map<std::string_view, uint32_t> lineOwners(const std::string& split, std::vector<std::string>& texts) {
+  texts.clear();
+  for (const std::string& d : duo::mixDomains()) texts.push_back(duo::loadCorpus(source(split, d)).text);
+  std::unordered_map<std::string_view, uint32_t> owners;
+  for (size_t i = 0; i < texts.size(); ++i)
+    for (std::string_view line : splitLines(texts[i]))
+      if (!line.empty()) owners[line] |= 1u << i;
+  return owners;
+}
+}  // namespace
+
 void TestCorpusMix::domainShares_data() {
   QTest::addColumn<QString>("split");
   for (const char* split : kSplits) QTest::newRow(split) << split;
@@ -188,11 +215,7 @@ void TestCorpusMix::domainShares() {
   QFETCH(QString, split);
   const auto& domains = duo::mixDomains();
   std::vector<std::string> texts;
-  for (const std::string& d : domains) texts.push_back(duo::loadCorpus(source(split.toStdString(), d)).text);
-  std::unordered_map<std::string_view, uint32_t> owners;  // line -> bit mask of domains
-  for (size_t i = 0; i < texts.size(); ++i)
-    for (std::string_view line : splitLines(texts[i]))
-      if (!line.empty()) owners[line] |= 1u << i;
+  const auto owners = lineOwners(split.toStdString(), texts);  // line -> bit mask of domains
 
   const std::string mix = duo::loadCorpus(source(split.toStdString())).text;
   constexpr size_t kStretch = 16384;
@@ -241,6 +264,81 @@ void TestCorpusMix::domainShares() {
                             .arg(__builtin_popcount(stretches[s]))));
 }
 
+// mix:calib:without-DOMAIN is mix:calib less that domain's chunks: every line of it is a line of
+// mix:calib, no line of it belongs to the left-out domain alone, the other five domains give it a
+// fifth of the bytes each (within one point), and it has five sixths of mix:calib's bytes.
+void TestCorpusMix::withoutDomain_data() {
+  QTest::addColumn<int>("left");
+  for (size_t i = 0; i < duo::mixDomains().size(); ++i)
+    QTest::newRow(source("calib", duo::kMixWithout + duo::mixDomains()[i]).c_str()) << int(i);
+}
+
+void TestCorpusMix::withoutDomain() {
+  REQUIRE_MIX();
+  QFETCH(int, left);
+  const auto& domains = duo::mixDomains();
+  std::vector<std::string> texts;
+  const auto owners = lineOwners("calib", texts);
+  const std::string mix = duo::loadCorpus(source("calib")).text;
+  std::unordered_set<std::string_view> mixLines;
+  for (std::string_view line : splitLines(mix)) mixLines.insert(line);
+
+  const std::string name = source("calib", duo::kMixWithout + domains[left]);
+  const std::string less = duo::loadCorpus(name).text;
+  const double ratio = double(less.size()) / double(mix.size());
+  QVERIFY2(std::abs(ratio - 5.0 / 6.0) < 0.01, qPrintable(QString("%1: %2 of mix:calib's bytes").arg(name.c_str()).arg(ratio)));
+  std::vector<double> bytes(domains.size(), 0.0);
+  for (std::string_view line : splitLines(less)) {
+    if (line.empty()) continue;
+    const QString shown = QString::fromStdString(std::string(line.substr(0, 120)));
+    QVERIFY2(mixLines.count(line), qPrintable(QString("%1 line not in mix:calib: '%2'").arg(name.c_str(), shown)));
+    const auto it = owners.find(line);
+    QVERIFY(it != owners.end());
+    QVERIFY2(it->second != (1u << left), qPrintable(QString("%1 has a line of %2: '%3'").arg(name.c_str(), domains[left].c_str(), shown)));
+    if ((it->second & (it->second - 1)) == 0) bytes[__builtin_ctz(it->second)] += double(line.size() + 1);
+  }
+  double counted = 0;
+  for (double b : bytes) counted += b;
+  for (size_t i = 0; i < domains.size(); ++i) {
+    const double share = bytes[i] / counted, want = int(i) == left ? 0.0 : 0.2;
+    QVERIFY2(std::abs(share - want) < 0.01, qPrintable(QString("%1: %2 has %3 of the bytes, expected %4")
+                                                            .arg(name.c_str(), domains[i].c_str())
+                                                            .arg(share, 0, 'f', 4)
+                                                            .arg(want)));
+  }
+}
+
+// Which domains a source holds and how an evaluation corpus relates to the calibration's (the
+// run records' domain field and the runs plot's in-domain / held-out split).
+void TestCorpusMix::domainsOfSources_data() {
+  QTest::addColumn<QString>("calib");
+  QTest::addColumn<QString>("eval");
+  QTest::addColumn<QString>("relation");
+  QTest::newRow("kjv after kjv") << "kjv:calib" << "kjv:eval" << "in-domain";
+  QTest::newRow("mix after kjv") << "kjv:calib" << "mix:eval" << "mixed";
+  QTest::newRow("man pages after kjv") << "kjv:calib" << "mix:eval:manpages" << "held-out";
+  QTest::newRow("kjv after mix") << "mix:calib" << "kjv:eval" << "in-domain";
+  QTest::newRow("man pages after mix") << "mix:calib" << "mix:eval:manpages" << "in-domain";
+  QTest::newRow("man pages after mix without them") << "mix:calib:without-manpages" << "mix:eval:manpages" << "held-out";
+  QTest::newRow("fortunes after mix without man pages") << "mix:calib:without-manpages" << "mix:eval:fortunes"
+                                                        << "in-domain";
+  QTest::newRow("mix after mix without man pages") << "mix:calib:without-manpages" << "mix:eval" << "mixed";
+  QTest::newRow("gcide after gcide") << "mix:calib:gcide" << "mix:eval:gcide" << "in-domain";
+  QTest::newRow("same file") << "/data/a.txt" << "/other/a.txt" << "in-domain";
+  QTest::newRow("other file") << "/data/a.txt" << "/data/b.jsonl" << "held-out";
+  QTest::newRow("no evaluation") << "kjv:calib" << "" << "";
+}
+
+void TestCorpusMix::domainsOfSources() {
+  QFETCH(QString, calib);
+  QFETCH(QString, eval);
+  QFETCH(QString, relation);
+  QCOMPARE(QString::fromStdString(duo::domainRelation(calib.toStdString(), eval.toStdString())), relation);
+  const auto less = duo::corpusDomains("mix:calib:without-kjv");
+  QCOMPARE(less.size(), duo::mixDomains().size() - 1);
+  QVERIFY(std::find(less.begin(), less.end(), "kjv") == less.end());
+}
+
 // scripts/derive_mix.py run again into a temporary folder from the installed packages writes
 // files with the checksums the cache's manifest records.
 void TestCorpusMix::rederiveSameChecksums() {
@@ -281,6 +379,9 @@ void TestCorpusMix::rederiveSameChecksums() {
 void TestCorpusMix::faults() {
   expectError([] { duo::loadCorpus("mix:test"); }, {"mix:test", "unknown split 'test'"});
   expectError([] { duo::loadCorpus("mix:eval:wiki"); }, {"mix:eval:wiki", "unknown domain 'wiki'", "gcide, manpages"});
+  expectError([] { duo::loadCorpus("mix:calib:without-wiki"); }, {"mix:calib:without-wiki", "unknown domain 'wiki'"});
+  expectError([] { duo::loadCorpus("mix:eval:without-kjv"); },
+              {"mix:eval:without-kjv", "a mix without a domain is a calibration corpus"});
 
   QTemporaryDir tmp;
   CacheDirOverride cache(tmp.path());
