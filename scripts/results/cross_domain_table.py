@@ -5,8 +5,10 @@
 
 Damage is ln(ppl) - ln(ppl_dense) on the same evaluation windows (the dense model evaluated once
 per corpus). For every calibration corpus and size it prints, per evaluation corpus, each method's
-damage (mean over the seeds present, with min-max) and DuoGPT's damage as a fraction of SparseGPT's
-(the mean of the per-seed ratios, with min-max), and whether the corpus is in-domain or held out.
+damage (mean over the seeds present, with min-max) and every other method's damage as a fraction
+of SparseGPT's at the same sparsity, calibration, size and seed (the mean of the per-seed ratios,
+with min-max), and whether the corpus is in-domain or held out. Run names: xd[SPARSITY]-CALIB-nN-sSEED-
+METHOD[-aALPHA], CALIB kjv, mix or mixnoDOMAIN (mix:calib:without-DOMAIN), SPARSITY 50 when absent.
 """
 import glob
 import json
@@ -22,7 +24,18 @@ def domains(source):
     if source.startswith("kjv:"):
         return {"kjv"}
     parts = source.split(":")
-    return set(MIX) if len(parts) == 2 else {parts[2]}
+    if len(parts) == 2:
+        return set(MIX)
+    if parts[2].startswith("without-"):
+        return set(MIX) - {parts[2][len("without-"):]}
+    return {parts[2]}
+
+
+def calib_source(tag):
+    """The run name's calibration tag: kjv, mix, or mixnoDOMAIN (mix:calib:without-DOMAIN)."""
+    if tag.startswith("mixno"):
+        return "mix:calib:without-" + tag[len("mixno"):]
+    return tag + ":calib"
 
 
 def relation(calib, ev):
@@ -35,24 +48,25 @@ def main(folder):
     for f in glob.glob(os.path.join(folder, "dense-*.json")):
         corpus = os.path.basename(f)[6:-5].replace("_", ":")
         dense[corpus] = json.load(open(f))["perplexity"]
-    runs = {}  # (calib, n, method) -> {seed: {corpus: damage}}
-    for f in glob.glob(os.path.join(folder, "xd-*-eval-*.json")):
-        m = re.match(r"xd-(\w+)-n(\d+)-s(\d+)-(\w+?)(-a[\d.]+)?-eval-(.+)\.json", os.path.basename(f))
+    runs = {}  # (sparsity, calib, n, method) -> {seed: {corpus: damage}}
+    for f in glob.glob(os.path.join(folder, "xd*-eval-*.json")):
+        m = re.match(r"xd(\d*)-(\w+)-n(\d+)-s(\d+)-(\w+?)(-a[\d.]+)?-eval-(.+)\.json", os.path.basename(f))
         if not m or not os.path.exists(f.split("-eval-")[0] + ".json"):
             continue
-        calib, n, seed, method, alpha, corpus = m.groups()
+        sparsity, tag, n, seed, method, alpha, corpus = m.groups()
+        calib = calib_source(tag)
         corpus = corpus.replace("_", ":")
         try:
             ppl = json.load(open(f))["perplexity"]
         except (ValueError, KeyError):
             continue
-        key = (calib, int(n), method + (alpha or ""))
+        key = (int(sparsity or 50), calib, int(n), method + (alpha or ""))
         runs.setdefault(key, {}).setdefault(int(seed), {})[corpus] = math.log(ppl) - math.log(dense[corpus])
     corpora = sorted(dense, key=lambda c: (c != "kjv:eval", c != "mix:eval", c))
-    print("| calibration | tokens | method | seeds | " + " | ".join(corpora) + " |")
-    print("|---|---|---|---|" + "---|" * len(corpora))
-    for (calib, n, method) in sorted(runs):
-        seeds = runs[(calib, n, method)]
+    print("| W = A | calibration | tokens | method | seeds | " + " | ".join(corpora) + " |")
+    print("|---|---|---|---|---|" + "---|" * len(corpora))
+    for (sparsity, calib, n, method) in sorted(runs):
+        seeds = runs[(sparsity, calib, n, method)]
         cells = []
         for c in corpora:
             vals = [s[c] for s in seeds.values() if c in s]
@@ -62,17 +76,17 @@ def main(folder):
             cell = f"{sum(vals) / len(vals):.3f}"
             if len(vals) > 1:
                 cell += f" ({min(vals):.3f}-{max(vals):.3f})"
-            if method.startswith("duogpt"):
-                base = runs.get((calib, n, "sparsegpt"), {})
+            if method != "sparsegpt":
+                base = runs.get((sparsity, calib, n, "sparsegpt"), {})
                 ratios = [seeds[s][c] / base[s][c] for s in seeds if c in seeds[s] and s in base and c in base[s]]
                 if ratios:
                     r = sum(ratios) / len(ratios)
                     cell += f"; **{r:.2f}x**" + (f" ({min(ratios):.2f}-{max(ratios):.2f})" if len(ratios) > 1 else "")
             cells.append(cell)
-        print(f"| {calib}:calib | {n} x 256 | {method} | {len(seeds)} | " + " | ".join(cells) + " |")
+        print(f"| {sparsity}% | {calib} | {n} x 256 | {method} | {len(seeds)} | " + " | ".join(cells) + " |")
     print()
-    for calib in sorted({k[0] for k in runs}):
-        print(f"{calib}:calib: " + ", ".join(f"{c} {relation(calib + ':calib', c)}" for c in corpora))
+    for calib in sorted({k[1] for k in runs}):
+        print(f"{calib}: " + ", ".join(f"{c} {relation(calib, c)}" for c in corpora))
 
 
 if __name__ == "__main__":
