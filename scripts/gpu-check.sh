@@ -69,21 +69,21 @@ mkdir -p "$SHIMS/cmake"
 PREFIX="$TORCH_PREFIX"
 if [[ -n $DEPS ]]; then
   [[ -f $DEPS/nlohmann/json.hpp && -f $DEPS/CLI/CLI.hpp ]] || die "--deps $DEPS lacks nlohmann/json.hpp or CLI/CLI.hpp"
-  mkdir -p "$SHIMS/nlohmann_json" "$SHIMS/CLI11"
-  cat > "$SHIMS/nlohmann_json/nlohmann_jsonConfig.cmake" <<CFG
-if(NOT TARGET nlohmann_json::nlohmann_json)
-  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
-  set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$DEPS")
+  # header_only_package PKG TARGET VERSION: a CMake package config $SHIMS/PKG whose imported TARGET
+  # has its headers in $DEPS.
+  header_only_package() {
+    local pkg=$1 target=$2 version=$3
+    mkdir -p "$SHIMS/$pkg"
+    cat > "$SHIMS/$pkg/${pkg}Config.cmake" <<CFG
+if(NOT TARGET $target)
+  add_library($target INTERFACE IMPORTED)
+  set_target_properties($target PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$DEPS")
 endif()
 CFG
-  printf 'set(PACKAGE_VERSION 3.11.2)\nset(PACKAGE_VERSION_COMPATIBLE TRUE)\n' > "$SHIMS/nlohmann_json/nlohmann_jsonConfigVersion.cmake"
-  cat > "$SHIMS/CLI11/CLI11Config.cmake" <<CFG
-if(NOT TARGET CLI11::CLI11)
-  add_library(CLI11::CLI11 INTERFACE IMPORTED)
-  set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "$DEPS")
-endif()
-CFG
-  printf 'set(PACKAGE_VERSION 2.3.2)\nset(PACKAGE_VERSION_COMPATIBLE TRUE)\n' > "$SHIMS/CLI11/CLI11ConfigVersion.cmake"
+    printf 'set(PACKAGE_VERSION %s)\nset(PACKAGE_VERSION_COMPATIBLE TRUE)\n' "$version" > "$SHIMS/$pkg/${pkg}ConfigVersion.cmake"
+  }
+  header_only_package nlohmann_json nlohmann_json::nlohmann_json 3.11.2
+  header_only_package CLI11 CLI11::CLI11 2.3.2
   PREFIX="$SHIMS/nlohmann_json;$SHIMS/CLI11;$PREFIX"
 fi
 BLAS_LIB="$(ldconfig -p 2>/dev/null | awk '/libopenblas\.so|libblas\.so/ && !found {print $NF; found = 1}' || true)"

@@ -5,7 +5,7 @@
 #   scripts/llamacpp.sh            # build (or reuse) and print the path of llama-bench
 # Environment: DUO_CACHE_DIR (default ~/.cache/duoscope).
 set -euo pipefail
-cache="${DUO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/duoscope}"
+. "$(dirname "$0")/cache-lib.sh"
 version=0.3.36
 sha=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
 dir="$cache/llamacpp/$version"
@@ -33,13 +33,7 @@ with urllib.request.urlopen(url, timeout=600) as r, open(out, "wb") as f:
     while chunk := r.read(1 << 20):
         f.write(chunk)
 EOF
-  actual=$(sha256sum "$tarball.tmp" | cut -d' ' -f1)
-  if [ "$actual" != "$sha" ]; then
-    rm -f "$tarball.tmp"
-    echo "llamacpp: the sdist has sha256 $actual, expected $sha" >&2
-    exit 1
-  fi
-  mv "$tarball.tmp" "$tarball"
+  install_verified "$tarball.tmp" "$tarball" "$sha" "llamacpp: the sdist"
 fi
 if [ ! -d "$dir/src" ]; then
   rm -rf "$dir/src.tmp" && mkdir -p "$dir/src.tmp"
