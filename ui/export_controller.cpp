@@ -112,7 +112,7 @@ void ExportController::copyCommandLine(const QString& given) {
   if (path.isEmpty()) return;
   try {
     const PruneRequest req = m_ui.currentRequest();
-    writeSparsityFile(req, req.sparsity.numLayers(), ss(path));
+    writeSparsityFile(req, req.sparsity.table().numLayers(), ss(path));
     const CommandLine c = pruneCommandLine(req, ss(QFileInfo(path).absoluteFilePath()), 2);
     const QString text = qs(c.shell) + "\n" + qs(c.nprocShell) + "\n" + qs(c.torchrunShell) + "\n";
     QGuiApplication::clipboard()->setText(text);

@@ -57,9 +57,7 @@ PruneRequest RunEntry::request(const PruneRequest& base) const {
   const RunRecord& r = record;
   q.model = r.model.path;
   methodFromName(r.method, &q.method);
-  q.sparsity = r.sparsity;
-  q.nm = r.sparsity.nm;
-  q.actRule = r.sparsity.actRule;
+  q.sparsity = SparsityPlan::table(r.sparsity);
   const json& o = r.options;
   if (o.is_object()) {
     if (o.contains("score") && o["score"].is_string()) scoreFromName(o["score"].get<std::string>(), &q.score);

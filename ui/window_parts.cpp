@@ -125,9 +125,7 @@ void WindowParts::loadSettings() {
 PruneRequest WindowParts::currentRequest() const {
   PruneRequest req;
   req.model = modelPanel->model().path;
-  req.sparsity = table->config();
-  req.nm = req.sparsity.nm;
-  req.actRule = req.sparsity.actRule;
+  req.sparsity = SparsityPlan::table(table->config());
   dataPanel->fillRequest(&req);
   methodPanel->fillRequest(&req);
   return req;

@@ -82,7 +82,7 @@ void WorkspaceController::apply(const Workspace& ws, const QString& runsDir) {
   for (const std::string& c : ws.alsoEval) also << qs(c);
   m_ui.dataPanel->setAlsoEval(also.join(", "));
   m_ui.table->setDecodeValues(kernels::parseValueType(ws.values));
-  m_pendingTable = ws.request.sparsity;
+  m_pendingTable = ws.request.sparsity.table();
   m_ui.modelPanel->openModel(qs(ws.request.model));
 }
 

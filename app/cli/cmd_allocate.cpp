@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "app/cli/options.h"
 #include "core/common/error.h"
-#include "core/data/corpus.h"
 #include "core/engine/timing_profile.h"
 #include "core/job/allocate.h"
 #include "core/job/decode_estimate.h"
@@ -34,24 +34,16 @@ Registrar reg("allocate", [](CLI::App& app) {
   auto a = std::make_shared<AllocateArgs>();
   auto* cmd = app.add_subcommand(
       "allocate", "Choose per-layer/per-projection weight and activation sparsity for a target; write the config");
-  cmd->add_option("--model,-m", a->req.model, "Model folder/file or alias (tiny, smollm2)")->capture_default_str();
+  addModelOption(cmd, a->req.model);
   cmd->add_option("--target-speedup", a->targetSpeedup, "Predicted end-to-end decode speedup to reach (bytes model)");
   cmd->add_option("--target-weight-sparsity", a->targetSparsity,
                   "Or: parameter-weighted weight sparsity to reach (a parameter budget)");
   cmd->add_option("--sensitivity", a->sensitivity, "A table from `sensitivity --out` (else computed now)");
-  cmd->add_option("--grid-w", a->req.options.gridW, "Weight sparsities when computing the table")
-      ->delimiter(',')
-      ->capture_default_str();
-  cmd->add_option("--grid-a", a->req.options.gridA, "Activation sparsities when computing the table")
-      ->delimiter(',')
-      ->capture_default_str();
+  addGridOptions(cmd, a->req.options.gridW, a->req.options.gridA);  // when the table is computed here
   cmd->add_option("--method", a->method, "Pruner whose error the table predicts (duogpt | sparsegpt | wanda | magnitude)")
       ->capture_default_str();
-  cmd->add_option("--calib", a->req.calibSource, duo::kCorpusSourcesHelp)->capture_default_str();
-  cmd->add_option("--nsamples", a->req.nsamples, "Calibration windows (0 = the prune default)")->capture_default_str();
-  cmd->add_option("--seqlen", a->req.seqlen, "Calibration window length (0 = the prune default)")->capture_default_str();
-  cmd->add_option("--seed", a->req.seed, "Seed for the calibration windows")->capture_default_str();
-  cmd->add_option("--device", a->req.device, "auto | cpu | cuda");
+  addCalibrationOptions(cmd, a->req.calibSource, a->req.nsamples, a->req.seqlen, a->req.seed);
+  addDeviceOption(cmd, a->req.device);
   cmd->add_option("--loss-windows", a->req.lossWindows,
                   "Calibration windows for the loss weights when they are computed here (0 = the table's "
                   "--nsamples windows)")
@@ -67,9 +59,8 @@ Registrar reg("allocate", [](CLI::App& app) {
   cmd->add_flag("--loss-weights", a->lossWeights,
                 "Compute the loss weights now (one forward + backward per calibration window) when the table "
                 "from --sensitivity has none, or has them from another number of windows than --loss-windows");
-  cmd->add_option("--timing", a->timing,
-                  "A timing profile from `bench calibrate`: decode times and --target-speedup use its measured "
-                  "kernel lines instead of the bytes model");
+  addTimingOption(cmd, a->timing,
+                  "decode times and --target-speedup use its measured kernel lines instead of the bytes model");
   cmd->add_option("--out", a->out, "Write the sparsity config (duoscope.sparsity/1) here")->required();
   cmd->add_flag("--json", a->json, "Print the allocation as JSON (duoscope.allocation/1)");
   cmd->callback([a] {

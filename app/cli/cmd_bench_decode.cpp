@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "app/cli/cli.h"
+#include "app/cli/options.h"
 #include "core/bench/decode_bench.h"
 #include "core/engine/timing_profile.h"
 
@@ -30,43 +31,32 @@ Registrar reg("bench-decode", [](CLI::App& app) {
   cmd->add_option("--pruned", a->c.pruned,
                   "A pruned DuoScope checkpoint (its activation rule is applied); without it the dense model gets "
                   "an in-memory magnitude mask at --w-sparsity and topk at --a-sparsity");
-  cmd->add_option("--w-sparsity", a->c.wSparsity, "Magnitude-mask weight sparsity (without --pruned)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.99));
-  cmd->add_option("--a-sparsity", a->c.aSparsity, "topk activation sparsity (without --pruned)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 0.99));
-  cmd->add_option("--tokens,-n", a->c.tokens, "Timed decode steps per repeat")->capture_default_str()->check(CLI::Range(1, 100000));
-  cmd->add_option("--repeats", a->c.repeats, "Repeats (dense and pruned interleaved)")->capture_default_str()->check(CLI::Range(1, 1000));
-  cmd->add_option("--max-repeats", a->c.maxRepeats,
-                  "Keep adding pairs past --repeats until their speedups' interquartile range is within 5% of the "
-                  "median, at most this many (0: exactly --repeats)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 1000));
-  cmd->add_option("--context", a->c.context, "Prompt tokens in the KV cache before the timed steps")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1 << 16));
-  cmd->add_option("--batch", a->c.batch, "Sequences decoded together")->capture_default_str()->check(CLI::Range(1, 64));
+  addRangeOption(cmd, "--w-sparsity", a->c.wSparsity, "Magnitude-mask weight sparsity (without --pruned)", 0.0, 0.99);
+  addRangeOption(cmd, "--a-sparsity", a->c.aSparsity, "topk activation sparsity (without --pruned)", 0.0, 0.99);
+  addRangeOption(cmd, "--tokens,-n", a->c.tokens, "Timed decode steps per repeat", 1, 100000);
+  addRangeOption(cmd, "--repeats", a->c.repeats, "Repeats (dense and pruned interleaved)", 1, 1000);
+  addRangeOption(cmd, "--max-repeats", a->c.maxRepeats,
+                 "Keep adding pairs past --repeats until their speedups' interquartile range is within 5% of the "
+                 "median, at most this many (0: exactly --repeats)",
+                 0, 1000);
+  addRangeOption(cmd, "--context", a->c.context, "Prompt tokens in the KV cache before the timed steps", 1, 1 << 16);
+  addRangeOption(cmd, "--batch", a->c.batch, "Sequences decoded together", 1, 64);
   cmd->add_option("--threads", a->c.threads, "CPU threads (default: OpenMP's)")->check(CLI::Range(1, 1024));
   cmd->add_flag("--no-torch", a->noTorch, "Skip the plain LibTorch decode of the dense model");
   cmd->add_option("--quality", a->c.qualityCorpus,
                   "Also the pruned engine's perplexity on this corpus, decoded step by step with --values and "
                   "with f32 values (what the value format costs)");
-  cmd->add_option("--quality-windows", a->c.qualityWindows, "Windows for --quality")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 64));
-  cmd->add_option("--quality-seqlen", a->c.qualitySeqlen, "Tokens per window for --quality")
-      ->capture_default_str()
-      ->check(CLI::Range(2, 8192));
+  addRangeOption(cmd, "--quality-windows", a->c.qualityWindows, "Windows for --quality", 1, 64);
+  addRangeOption(cmd, "--quality-seqlen", a->c.qualitySeqlen, "Tokens per window for --quality", 2, 8192);
   cmd->add_flag("--profile", a->c.profile,
                 "After the timed repeats, one profiled run of each engine: milliseconds per step by part");
   cmd->add_option("--values", a->values,
                   "Weight value storage of both engines, dense and pruned (projections, lm_head, embedding rows): "
                   "f32 | f16 | bf16 | int8 (one scale per output row); the LibTorch baseline stays f32")
       ->capture_default_str();
-  cmd->add_option("--timing", a->timing,
-                  "A timing profile from `bench calibrate` for this model: the pruned projections run on the "
-                  "kernels it says are fastest, and its prediction is reported beside the bytes model's");
+  addTimingOption(cmd, a->timing,
+                  "the pruned projections of this model run on the kernels it says are fastest, and its "
+                  "prediction is reported beside the bytes model's");
   cmd->add_flag("--json", a->json, "Print JSON (keys documented in docs/cli.md)");
   cmd->callback([a, model] {
     // A checkpoint is compared with its own weights run densely unless --model names the baseline.

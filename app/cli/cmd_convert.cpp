@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "app/cli/options.h"
 #include "core/common/error.h"
 #include "core/model/io/gguf_writer.h"
 #include "core/model/io/model_info.h"
@@ -19,7 +20,7 @@ struct ConvertArgs {
 Registrar reg("convert", [](CLI::App& app) {
   auto a = std::make_shared<ConvertArgs>();
   auto* cmd = app.add_subcommand("convert", "Write a model (HF folder, pruned checkpoint or GGUF) as a GGUF file");
-  cmd->add_option("--model,-m", a->model, "Model folder/file or alias (tiny, smollm2)")->capture_default_str();
+  addModelOption(cmd, a->model);
   cmd->add_option("--out", a->out, "The .gguf file to write")->required();
   cmd->add_option("--out-dtype", a->dtype, "Embeddings and projections: f16 | bf16 | f32 (norms stay f32)")
       ->capture_default_str();

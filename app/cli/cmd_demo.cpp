@@ -5,9 +5,8 @@
 
 #include "app/cli/cli.h"
 #include "core/common/device.h"
-#include "core/common/paths.h"
 #include "core/job/prune_job.h"
-#include "core/model/io/model_info.h"
+#include "core/model/model_ref.h"
 
 namespace duo::cli {
 namespace {
@@ -19,7 +18,8 @@ Registrar reg("demo", [](CLI::App& app) {
   cmd->add_option("--model,-m", *model, "Model (default: the bundled tiny model)")->capture_default_str();
   cmd->add_option("--max-windows", *windows, "Evaluation windows")->capture_default_str();
   cmd->callback([=] {
-    const ModelInfo info = inspectModel(resolveModelPath(*model));
+    const ModelRef ref = ModelRef::resolve(*model);
+    const ModelInfo& info = ref.info();
     std::cout << "DuoScope demo on " << info.path << "\n  " << info.config.numLayers << " layers, hidden "
               << info.config.hiddenSize << ", " << info.parameters << " parameters; " << deviceInfo().description
               << "\n\n";
@@ -28,11 +28,10 @@ Registrar reg("demo", [](CLI::App& app) {
       PruneRequest req;
       req.model = *model;
       req.method = m;
-      req.uniformWeight = 0.5;
-      req.uniformAct = 0.5;
+      req.sparsity = SparsityPlan::uniform(0.5, 0.5);
       req.eval = true;
       req.maxWindows = *windows;
-      const PruneResult r = runPrune(req, progressBar(), {});
+      const PruneResult r = runPrune(req, ref, progressBar(), {});
       finishProgress();
       std::printf("%-12s %10.3f %10.3f %10.3f %10.3f %9.1f\n", methodName(m), r.weightSparsity, r.actSparsity,
                   r.eval.perplexity, r.eval.densePerplexity, r.secondsTotal);

@@ -5,6 +5,7 @@
 
 #include "app/cli/cli.h"
 #include "app/cli/dist.h"
+#include "app/cli/options.h"
 #include "core/bench/decode_bench.h"
 #include "core/common/error.h"
 #include "core/data/corpus.h"
@@ -15,19 +16,10 @@ namespace duo::cli {
 namespace {
 
 struct EvalArgs {
-  std::string model = "tiny";
-  std::string corpus = "kjv:eval";
-  std::string text;
-  int seqlen = 256;
-  int maxWindows = 0;
-  int batch = 4;
-  std::string device;
+  EvalRequest req;
+  std::string text;  // --text FILE: the same as --corpus FILE
   bool json = false;
-  std::string task;    // multiple-choice JSONL ("" = perplexity only)
-  std::string taskFormat = "auto";
-  int taskBatch = 16;  // accuracy requests per forward
   bool measureSpeed = false;
-  std::string timing;
   bool plan = false;
   bool noMemoryCheck = false;
   DistArgs dist;
@@ -36,47 +28,32 @@ struct EvalArgs {
 Registrar reg("eval", [](CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "Perplexity of a model over a corpus (non-overlapping windows, tail dropped)");
-  cmd->add_option("--model,-m", a->model, "Model folder/file or alias (tiny, smollm2)")->capture_default_str();
-  cmd->add_option("--corpus", a->corpus, duo::kCorpusSourcesHelp)->capture_default_str();
+  addModelOption(cmd, a->req.model);
+  cmd->add_option("--corpus", a->req.corpus, duo::kCorpusSourcesHelp)->capture_default_str();
   cmd->add_option("--text", a->text, "A text file to evaluate on (same as --corpus FILE)");
-  cmd->add_option("--seqlen", a->seqlen, "Window length in tokens")->capture_default_str()->check(CLI::Range(2, 1 << 20));
-  cmd->add_option("--max-windows", a->maxWindows, "Evaluate at most this many windows (0 = all)")->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Windows per forward")->capture_default_str()->check(CLI::Range(1, 1024));
-  cmd->add_option("--device", a->device, "auto | cpu | cuda");
-  cmd->add_option("--task", a->task,
+  addRangeOption(cmd, "--seqlen", a->req.seqlen, "Window length in tokens", 2, 1 << 20);
+  cmd->add_option("--max-windows", a->req.maxWindows, "Evaluate at most this many windows (0 = all)")->capture_default_str();
+  addRangeOption(cmd, "--batch", a->req.batch, "Windows per forward", 1, 1024);
+  addDeviceOption(cmd, a->req.device);
+  cmd->add_option("--task", a->req.task,
                   "Also score a multiple-choice task (JSONL: ours {context, choices, gold} or lm-eval's datasets)");
-  cmd->add_option("--task-format", a->taskFormat,
+  cmd->add_option("--task-format", a->req.taskFormat,
                   "The task file's layout: auto | duoscope | hellaswag | piqa | arc | winogrande | boolq")
       ->capture_default_str();
-  cmd->add_option("--task-batch", a->taskBatch, "Accuracy requests per forward")->capture_default_str()->check(CLI::Range(1, 4096));
+  addRangeOption(cmd, "--task-batch", a->req.taskBatch, "Accuracy requests per forward", 1, 4096);
   cmd->add_flag("--measure-speed", a->measureSpeed,
                 "For a pruned checkpoint: time its decode (batch 1, 32 tokens x 3 repeats) dense vs packed");
-  cmd->add_option("--timing", a->timing,
-                  "A timing profile from `bench calibrate` (pruned checkpoints): also report its prediction "
-                  "(calibrated_speedup); --measure-speed then runs each projection on the kernel it says is fastest");
-  cmd->add_flag("--plan", a->plan, "Print the memory plan (each term, the total, what is available) and stop");
-  cmd->add_flag("--no-memory-check", a->noMemoryCheck, "Run even when the memory plan says it does not fit");
+  addTimingOption(cmd, a->req.timing,
+                  "for a pruned checkpoint, also report its prediction (calibrated_speedup); --measure-speed then "
+                  "runs each projection on the kernel it says is fastest");
+  addMemoryPlanOptions(cmd, a->plan, a->noMemoryCheck);
   cmd->add_flag("--json", a->json, "Print JSON");
   addDistOptions(cmd, a->dist);
   cmd->callback([a] {
-    EvalRequest req;
-    req.model = a->model;
-    req.corpus = a->text.empty() ? a->corpus : a->text;
-    req.seqlen = a->seqlen;
-    req.maxWindows = a->maxWindows;
-    req.batch = a->batch;
-    req.task = a->task;
-    req.taskFormat = a->taskFormat;
-    req.taskBatch = a->taskBatch;
-    req.device = a->device;
-    req.timing = a->timing;
+    EvalRequest req = a->req;
+    if (!a->text.empty()) req.corpus = a->text;
     req.memoryCheck = !a->noMemoryCheck;
-    if (a->plan) {
-      const MemoryPlan plan = planEval(req);
-      if (a->json) printJson(plan.toJson());
-      else std::cout << plan.text();
-      return;
-    }
+    if (a->plan) return printMemoryPlan(planEval(req), a->json);
     req.dist = resolveDist(a->dist);  // --nproc: starts the workers here and leaves with their status
     const bool lead = req.dist.rank == 0;
     auto progress = progressBar(!lead);
@@ -86,7 +63,7 @@ Registrar reg("eval", [](CLI::App& app) {
     if (a->measureSpeed) {
       DUO_CHECK(o.pruned, "--measure-speed: ", o.modelPath, " is not a pruned DuoScope checkpoint (no activation ",
                 "rule in its config.json); use `bench decode --model ... --w-sparsity ... --a-sparsity ...`");
-      const perf::TimingProfile timing = a->timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(a->timing);
+      const perf::TimingProfile timing = req.timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(req.timing);
       const perf::DecodeBenchResult d = perf::measureCheckpointDecode(o.modelPath, progress, timing);
       j["measured_speedup"] = d.check.speedup;
       j["cache_resident"] = d.cacheResident;

@@ -3,7 +3,6 @@
 
 #include "app/cli/cli.h"
 #include "core/common/device.h"
-#include "core/common/paths.h"
 #include "core/model/io/model_info.h"
 #include "core/model/model_loader.h"
 
@@ -41,11 +40,12 @@ Registrar reg("info", [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--json", *json, "Print JSON");
   cmd->callback([=] {
-    const ModelInfo info = inspectModel(resolveModelPath(*model));
+    const ModelRef ref = ModelRef::resolve(*model);
+    const ModelInfo& info = ref.info();
     // What eval, prune and the window would refuse, info refuses too, with the same message: every
     // expected tensor present with the shape config.json gives it, a storage type we can decode,
     // and a tokenizer that loads (headers and tokenizer only; no weights are read).
-    (void)openModel(info.path);
+    (void)openModel(ref);
     nlohmann::json j = modelInfoJson(info);
     j["device"] = deviceInfo().name;
     if (*json) {

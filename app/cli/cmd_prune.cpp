@@ -3,6 +3,7 @@
 
 #include "app/cli/cli.h"
 #include "app/cli/dist.h"
+#include "app/cli/options.h"
 #include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/common/paths.h"
@@ -13,8 +14,7 @@
 #include "core/job/calibration_advice.h"
 #include "core/job/prune_job.h"
 #include "core/job/run_job.h"
-#include "core/model/io/loader.h"
-#include "core/model/io/model_info.h"
+#include "core/model/model_ref.h"
 
 namespace duo::cli {
 namespace {
@@ -44,7 +44,7 @@ Registrar reg("prune", [](CLI::App& app) {
   auto a = std::make_shared<PruneArgs>();
   a->req.model = "tiny";
   auto* cmd = app.add_subcommand("prune", "Calibrate and prune a model (DuoGPT or a baseline); write the pruned checkpoint");
-  cmd->add_option("--model,-m", a->req.model, "Model folder/file or alias (tiny, smollm2)")->capture_default_str();
+  addModelOption(cmd, a->req.model);
   cmd->add_option("--method", a->method, "duogpt | sparsegpt | sparsegpt-sparse-in | wanda | magnitude | teal | dense")
       ->capture_default_str();
   cmd->add_option("--w-sparsity", a->w, "Uniform weight sparsity in [0, 1)")->capture_default_str();
@@ -57,10 +57,7 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--alpha", a->req.alpha, "DuoGPT residual-correction damping")->capture_default_str();
   cmd->add_option("--damp", a->req.damp, "Hessian damping lambda (times mean diag H)")->capture_default_str();
   cmd->add_option("--block-size", a->req.blockSize, "Solver block size B")->capture_default_str();
-  cmd->add_option("--calib", a->req.calibSource, duo::kCorpusSourcesHelp)->capture_default_str();
-  cmd->add_option("--nsamples", a->req.nsamples, "Calibration windows (0 = default for the model)")->capture_default_str();
-  cmd->add_option("--seqlen", a->req.seqlen, "Calibration window length (0 = default)")->capture_default_str();
-  cmd->add_option("--seed", a->req.seed, "Seed for the calibration windows")->capture_default_str();
+  addCalibrationOptions(cmd, a->req.calibSource, a->req.nsamples, a->req.seqlen, a->req.seed);
   cmd->add_option("--out", a->req.outDir, "Write the pruned HF checkpoint (+ duoscope.json) here");
   cmd->add_option("--out-dtype", a->req.outDtype,
                   "Checkpoint dtype: source | f32 | bf16 | f16 | int8 (projections as compressed-tensors int-quantized, "
@@ -78,8 +75,7 @@ Registrar reg("prune", [](CLI::App& app) {
                   "Calibration keeps every window's site inputs (keep: fastest) or recomputes them per group (recompute: "
                   "one chunk of memory); auto keeps them when the memory plan fits")
       ->capture_default_str();
-  cmd->add_flag("--plan", a->plan, "Print the memory plan (each term, the total, what is available) and stop");
-  cmd->add_flag("--no-memory-check", a->noMemoryCheck, "Run even when the memory plan says it does not fit");
+  addMemoryPlanOptions(cmd, a->plan, a->noMemoryCheck);
   cmd->add_flag("--eval", a->req.eval, "Evaluate perplexity (pruned and dense) with the activation rule on");
   cmd->add_option("--eval-text", a->req.evalSource, std::string("Evaluation corpus: ") + duo::kCorpusSourcesHelp);
   cmd->add_option("--also-eval", a->alsoEval,
@@ -92,15 +88,15 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--task-format", a->req.taskFormat,
                   "The task file's layout: auto | duoscope | hellaswag | piqa | arc | winogrande | boolq")
       ->capture_default_str();
-  cmd->add_option("--device", a->req.device, "auto | cpu | cuda");
+  addDeviceOption(cmd, a->req.device);
   cmd->add_option("--runs-dir", a->runsDir, "Save the run record here (default $DUO_RUNS_DIR or <cache>/runs)");
   cmd->add_flag("--no-record", a->noRecord, "Do not save a run record");
   cmd->add_flag("--measure-speed", a->measureSpeed,
                 "Time the pruned model's decode (batch 1) dense vs packed in interleaved pairs: measured_speedup "
                 "(the --out checkpoint, else a temporary one)");
-  cmd->add_option("--timing", a->timing,
-                  "A timing profile from `bench calibrate`: also report its prediction (calibrated_speedup); "
-                  "--measure-speed then runs each projection on the kernel it says is fastest");
+  addTimingOption(cmd, a->timing,
+                  "also report its prediction (calibrated_speedup); --measure-speed then runs each projection on "
+                  "the kernel it says is fastest");
   cmd->add_option("--values", a->values,
                   "Weight value storage of the decode the speed is predicted and measured for: f32 | f16 | bf16 | "
                   "int8 (one scale per output row; the checkpoint's own dtype is --out-dtype)")
@@ -112,29 +108,23 @@ Registrar reg("prune", [](CLI::App& app) {
     const perf::TimingProfile timing = a->timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(a->timing);
     DUO_CHECK(methodFromName(a->method, &req.method), "--method '", a->method, "' is not one of duogpt, sparsegpt, ",
               "sparsegpt-sparse-in, wanda, magnitude, teal, dense");
-    DUO_CHECK(actRuleFromName(a->actRule, &req.actRule), "--act-rule '", a->actRule, "' is not topk or threshold");
     DUO_CHECK(scoreFromName(a->score, &req.score), "--score '", a->score, "' is not full, marginal or sparsegpt");
-    DUO_CHECK(a->w >= 0 && a->w < 1, "--w-sparsity ", a->w, " is outside [0, 1)");
-    DUO_CHECK(a->a >= 0 && a->a < 1, "--a-sparsity ", a->a, " is outside [0, 1)");
-    req.uniformWeight = a->w;
-    req.uniformAct = a->a;
-    req.nm = parseNm(a->nm);
-    if (!a->config.empty()) req.sparsityFile = a->config;
+    req.sparsity = a->config.empty() ? SparsityPlan::uniform(a->w, a->a) : SparsityPlan::file(a->config);
+    DUO_CHECK(actRuleFromName(a->actRule, &req.sparsity.actRule), "--act-rule '", a->actRule,
+              "' is not topk or threshold");
+    req.sparsity.nm = parseNm(a->nm);
     DUO_CHECK(req.taskFile.empty() || req.eval, "--task needs --eval (accuracy is part of the evaluation)");
     DUO_CHECK(a->alsoEval.empty() || req.eval, "--also-eval needs --eval");
     DUO_CHECK(a->shardGb > 0, "--shard-size ", a->shardGb, " must be positive");
     req.maxShardBytes = static_cast<int64_t>(a->shardGb * 1e9);
     req.memoryCheck = !a->noMemoryCheck;
-    if (a->plan) {
-      const MemoryPlan plan = planPrune(req);
-      if (a->json) printJson(plan.toJson());
-      else std::cout << plan.text();
-      return;
-    }
+    if (a->plan) return printMemoryPlan(planPrune(req, ModelRef::resolve(req.model)), a->json);
     req.dist = resolveDist(a->dist);  // --nproc: starts the workers here and leaves with their status
     const bool lead = req.dist.rank == 0;  // prints, records and writes; the other ranks report errors only
+    RunRequest run;
+    run.model = ModelRef::resolve(req.model);  // resolved here once: the advice below and the run read it
     if (lead) {  // say what the calibration is, and whether it is enough, before the long part starts
-      const ModelInfo info = inspectModel(req.model);
+      const ModelInfo& info = run.model.info();
       const bool cuda = req.device == "cuda" || (req.device.empty() && deviceInfo().cuda);
       int n = 0, len = 0;
       defaultCalibration(info.parameters, cuda, &n, &len);
@@ -146,7 +136,6 @@ Registrar reg("prune", [](CLI::App& app) {
       const CalibrationAdvice advice = adviseCalibration(info.config, req.method, nsamples, seqlen);
       std::cerr << "\n" << (advice.enough() ? "calibration: " : "warning: ") << advice.text(nsamples, seqlen) << "\n";
     }
-    RunRequest run;
     run.prune = req;
     run.measureSpeed = a->measureSpeed;
     run.alsoEval = a->alsoEval;

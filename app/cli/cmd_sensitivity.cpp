@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
-#include "core/data/corpus.h"
 #include "app/cli/dist.h"
+#include "app/cli/options.h"
 #include "core/common/error.h"
 #include "core/job/sensitivity_job.h"
 #include "core/prune/sensitivity.h"
@@ -25,20 +25,12 @@ Registrar reg("sensitivity", [](CLI::App& app) {
   auto a = std::make_shared<SensitivityArgs>();
   auto* cmd = app.add_subcommand(
       "sensitivity", "Predicted relative output error of every projection over a (p_w, p_a) grid, plus decode times");
-  cmd->add_option("--model,-m", a->req.model, "Model folder/file or alias (tiny, smollm2)")->capture_default_str();
-  cmd->add_option("--grid-w", a->req.options.gridW, "Weight sparsities, comma separated, ascending")
-      ->delimiter(',')
-      ->capture_default_str();
-  cmd->add_option("--grid-a", a->req.options.gridA, "Activation sparsities (topk), comma separated, ascending")
-      ->delimiter(',')
-      ->capture_default_str();
+  addModelOption(cmd, a->req.model);
+  addGridOptions(cmd, a->req.options.gridW, a->req.options.gridA);
   cmd->add_option("--method", a->method,
                   "Which pruner's weight error to predict: duogpt | sparsegpt (OBS solver) | wanda | magnitude")
       ->capture_default_str();
-  cmd->add_option("--calib", a->req.calibSource, duo::kCorpusSourcesHelp)->capture_default_str();
-  cmd->add_option("--nsamples", a->req.nsamples, "Calibration windows (0 = the prune default)")->capture_default_str();
-  cmd->add_option("--seqlen", a->req.seqlen, "Calibration window length (0 = the prune default)")->capture_default_str();
-  cmd->add_option("--seed", a->req.seed, "Seed for the calibration windows")->capture_default_str();
+  addCalibrationOptions(cmd, a->req.calibSource, a->req.nsamples, a->req.seqlen, a->req.seed);
   cmd->add_option("--loss-windows", a->req.lossWindows,
                   "Calibration windows for the loss weights (0 = the same --nsamples windows); more windows, "
                   "less noise, one forward + backward each")
@@ -48,7 +40,7 @@ Registrar reg("sensitivity", [](CLI::App& app) {
   cmd->add_option("--damp", a->req.options.damping, "OBS estimator: Hessian damping lambda")->capture_default_str();
   cmd->add_option("--context", a->req.contextTokens, "Bytes model: KV-cache tokens of the decode step")
       ->capture_default_str();
-  cmd->add_option("--device", a->req.device, "auto | cpu | cuda");
+  addDeviceOption(cmd, a->req.device);
   cmd->add_option("--out", a->out, "Write the table (duoscope.sensitivity/1) to this JSON file");
   cmd->add_flag("--json", a->json, "Print the table as JSON");
   addDistOptions(cmd, a->dist);

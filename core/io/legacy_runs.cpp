@@ -24,10 +24,11 @@ T get(const json& j, const char* key, const std::string& source) {
 }  // namespace
 
 json requestToJson(const PruneRequest& q) {
+  const SparsityPlan& sp = q.sparsity;
   return {{"model", q.model},           {"method", methodName(q.method)},
-          {"sparsity", q.sparsity.toJson()},
-          {"uniform_weight", q.uniformWeight}, {"uniform_act", q.uniformAct},
-          {"nm", q.nm.str()},           {"act_rule", actRuleName(q.actRule)},
+          {"sparsity", sp.table().toJson()},
+          {"uniform_weight", sp.uniformWeight()}, {"uniform_act", sp.uniformAct()},
+          {"nm", sp.nm.str()},          {"act_rule", actRuleName(sp.actRule)},
           {"score", scoreName(q.score)}, {"alpha", q.alpha},
           {"damp", q.damp},             {"block_size", q.blockSize},
           {"calib_source", q.calibSource}, {"nsamples", q.nsamples},
@@ -42,11 +43,13 @@ PruneRequest requestFromJson(const json& j, const std::string& src) {
   PruneRequest q;
   q.model = get<std::string>(j, "model", src);
   DUO_CHECK(methodFromName(get<std::string>(j, "method", src), &q.method), src, ": unknown method ", j["method"].dump());
-  if (j.contains("sparsity")) q.sparsity = SparsityConfig::fromJson(j["sparsity"], -1, src + ": sparsity");
-  q.uniformWeight = get<double>(j, "uniform_weight", src);
-  q.uniformAct = get<double>(j, "uniform_act", src);
-  q.nm = parseNm(get<std::string>(j, "nm", src));
-  DUO_CHECK(actRuleFromName(get<std::string>(j, "act_rule", src), &q.actRule), src, ": unknown act_rule");
+  // The table when it has layers, else the uniform pair; "nm" and "act_rule" override either.
+  const SparsityConfig table =
+      j.contains("sparsity") ? SparsityConfig::fromJson(j["sparsity"], -1, src + ": sparsity") : SparsityConfig{};
+  const double uniformWeight = get<double>(j, "uniform_weight", src), uniformAct = get<double>(j, "uniform_act", src);
+  q.sparsity = table.numLayers() > 0 ? SparsityPlan::table(table) : SparsityPlan::uniform(uniformWeight, uniformAct);
+  q.sparsity.nm = parseNm(get<std::string>(j, "nm", src));
+  DUO_CHECK(actRuleFromName(get<std::string>(j, "act_rule", src), &q.sparsity.actRule), src, ": unknown act_rule");
   DUO_CHECK(scoreFromName(get<std::string>(j, "score", src), &q.score), src, ": unknown score");
   q.alpha = get<double>(j, "alpha", src);
   q.damp = get<double>(j, "damp", src);

@@ -43,8 +43,15 @@ Workspace loadWorkspace(const std::string& path) {
     DUO_CHECK(j.contains("current") && j["current"].is_object() && j["current"].contains("request"), src,
               ": missing field 'current'");
     ws.request = requestFromJson(j["current"]["request"], src + ": current.request");
-    if (j["current"].contains("sparsity"))
-      ws.request.sparsity = SparsityConfig::fromJson(j["current"]["sparsity"], -1, src + ": current.sparsity");
+    if (j["current"].contains("sparsity")) {  // the table beside the request replaces the request's
+      const SparsityConfig table = SparsityConfig::fromJson(j["current"]["sparsity"], -1, src + ": current.sparsity");
+      const SparsityPlan& given = ws.request.sparsity;
+      SparsityPlan plan = table.numLayers() > 0 ? SparsityPlan::table(table)
+                                                : SparsityPlan::uniform(given.uniformWeight(), given.uniformAct());
+      plan.nm = given.nm;
+      plan.actRule = given.actRule;
+      ws.request.sparsity = plan;
+    }
     int i = 0;
     for (const json& r : j["runs"]) ws.runs.push_back(legacyRunToRecord(r, src + ": runs[" + std::to_string(i++) + "]"));
     return ws;

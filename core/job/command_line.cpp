@@ -33,12 +33,7 @@ std::string shellQuote(const std::string& arg) {
 }
 
 void writeSparsityFile(const PruneRequest& req, int numLayers, const std::string& path) {
-  SparsityConfig sc = req.sparsity.numLayers() > 0 ? req.sparsity
-                                                  : SparsityConfig::uniform(numLayers, req.uniformWeight, req.uniformAct);
-  if (req.nm.structured()) sc.nm = req.nm;
-  sc.actRule = req.actRule;
-  sc.validate(path, numLayers);
-  writeFileAtomic(path, sc.toJson().dump(2) + "\n");
+  writeFileAtomic(path, req.sparsity.resolve(numLayers).toJson().dump(2) + "\n");
 }
 
 CommandLine pruneCommandLine(const PruneRequest& req, const std::string& configPath, int nproc,

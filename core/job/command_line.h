@@ -22,8 +22,8 @@ struct CommandLine {
 CommandLine pruneCommandLine(const PruneRequest& req, const std::string& configPath, int nproc = 2,
                              const std::string& program = "duoscope-cli");
 
-// Writes the request's sparsity table (uniform from its uniform fields when empty; its N:M and
-// activation rule) to `path` as duoscope.sparsity/1, atomically; returns the table written.
+// Writes the request's sparsity for a model of `numLayers` layers (SparsityPlan::resolve: the table,
+// or uniform, with the plan's N:M and activation rule) to `path` as duoscope.sparsity/1, atomically.
 void writeSparsityFile(const PruneRequest& req, int numLayers, const std::string& path);
 
 // One argument quoted for a POSIX shell (bare when it has only safe characters).

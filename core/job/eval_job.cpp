@@ -3,7 +3,6 @@
 #include <chrono>
 
 #include "core/common/error.h"
-#include "core/common/paths.h"
 #include "core/data/corpus.h"
 #include "core/data/mc_task.h"
 #include "core/data/windows.h"
@@ -14,7 +13,6 @@
 #include "core/eval/dist_eval.h"
 #include "core/eval/perplexity.h"
 #include "core/job/decode_estimate.h"
-#include "core/model/io/model_info.h"
 #include "core/model/layerwise.h"
 #include "core/model/model_loader.h"
 #include "core/prune/act_hook.h"
@@ -36,20 +34,32 @@ MemoryPlanInput evalPlanInput(const EvalRequest& req, const ModelInfo& info, int
   return in;
 }
 
+void checkModelRef(const EvalRequest& req, const ModelRef& model) {
+  DUO_CHECK(model.name() == req.model, "eval: the request names model '", req.model, "' but was handed '",
+            model.name(), "'");
+}
+
 }  // namespace
 
-MemoryPlan planEval(const EvalRequest& req) {
-  const ModelInfo info = inspectModel(resolveModelPath(req.model));
+MemoryPlan planEval(const EvalRequest& req) { return planEval(req, ModelRef::resolve(req.model)); }
+
+MemoryPlan planEval(const EvalRequest& req, const ModelRef& model) {
+  checkModelRef(req, model);
   int64_t windows = req.maxWindows;
   if (windows <= 0) windows = static_cast<int64_t>(loadCorpus(req.corpus).text.size()) / 3 / std::max(2, req.seqlen);
-  return planMemory(evalPlanInput(req, info, windows));
+  return planMemory(evalPlanInput(req, model.info(), windows));
 }
 
 EvalOutcome runEval(const EvalRequest& req, const ProgressFn& progress) {
+  return runEval(req, ModelRef::resolve(req.model), progress);
+}
+
+EvalOutcome runEval(const EvalRequest& req, const ModelRef& model, const ProgressFn& progress) {
   const auto t0 = std::chrono::steady_clock::now();
+  checkModelRef(req, model);
   const perf::TimingProfile timing = req.timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(req.timing);
   const torch::Device device = rankDevice(chooseDevice(req.device), req.dist);
-  OpenedModel m = openModel(req.model);
+  OpenedModel m = openModel(model);
   const ModelConfig& cfg = m.source->config();
   const CorpusText corpus = loadCorpus(req.corpus);
   const auto windows = consecutiveWindows(m.tokenizer->encode(corpus.text, corpus.prependBos && m.tokenizer->addsBos()),

@@ -10,6 +10,7 @@
 #include "core/common/progress.h"
 #include "core/dist/dist_settings.h"
 #include "core/job/memory_plan.h"
+#include "core/model/model_ref.h"
 
 namespace duo {
 
@@ -35,7 +36,11 @@ struct EvalOutcome {
   std::string modelPath;            // resolved
 };
 
+// `model` is req.model resolved (ModelRef::resolve; its name must be req.model); the forms
+// without it resolve it.
 MemoryPlan planEval(const EvalRequest& req);
+MemoryPlan planEval(const EvalRequest& req, const ModelRef& model);
 EvalOutcome runEval(const EvalRequest& req, const ProgressFn& progress = {});
+EvalOutcome runEval(const EvalRequest& req, const ModelRef& model, const ProgressFn& progress = {});
 
 }  // namespace duo

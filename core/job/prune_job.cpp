@@ -16,7 +16,6 @@
 #include "core/eval/dist_eval.h"
 #include "core/model/layerwise.h"
 #include "core/eval/perplexity.h"
-#include "core/io/model_hash.h"
 #include "core/job/decode_estimate.h"
 #include "core/model/io/checkpoint_writer.h"
 #include "core/model/io/model_info.h"
@@ -54,24 +53,17 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 
 namespace {
 
-// The sparsity a request describes, for a model of `layers` layers: a file, the request's table,
-// or uniform; N:M and the activation rule from the request. Validated.
-SparsityConfig resolveSparsity(const PruneRequest& req, int layers) {
-  SparsityConfig sc;
-  if (!req.sparsityFile.empty()) sc = SparsityConfig::load(req.sparsityFile, layers);
-  else if (req.sparsity.numLayers() > 0) sc = req.sparsity;
-  else sc = SparsityConfig::uniform(layers, req.uniformWeight, req.uniformAct);
-  if (req.nm.structured()) sc.nm = req.nm;
-  if (req.sparsityFile.empty()) sc.actRule = req.actRule;
-  sc.validate(req.sparsityFile.empty() ? "sparsity config" : req.sparsityFile, layers);
-  return sc;
-}
-
 bool anyActivationSparsity(const SparsityConfig& sc) {
   for (int l = 0; l < sc.numLayers(); ++l)
     for (int s = 0; s < kNumSites; ++s)
       if (sc.siteAct(l, static_cast<Site>(s)) > 0.0) return true;
   return false;
+}
+
+// A job's model is the one its request names.
+void checkModelRef(const PruneRequest& req, const ModelRef& model) {
+  DUO_CHECK(model.name() == req.model, "prune: the request names model '", req.model, "' but was handed '",
+            model.name(), "'");
 }
 
 int storageBytes(const ModelInfo& info) {
@@ -161,19 +153,27 @@ int64_t freeDeviceBytes(const torch::Device& device) {
 
 }  // namespace
 
-MemoryPlan planPrune(const PruneRequest& reqIn) {
+MemoryPlan planPrune(const PruneRequest& req) { return planPrune(req, ModelRef::resolve(req.model)); }
+
+MemoryPlan planPrune(const PruneRequest& reqIn, const ModelRef& model) {
+  checkModelRef(reqIn, model);
   PruneRequest req = reqIn;
-  const ModelInfo info = inspectModel(resolveModelPath(req.model));
-  const SparsityConfig sc = resolveSparsity(req, static_cast<int>(info.config.numLayers));
+  const ModelInfo& info = model.info();
+  const SparsityConfig sc = req.sparsity.resolve(static_cast<int>(info.config.numLayers));
   const torch::Device device = chooseDevice(req.device);
   fillDefaults(req, info.config.parameterCount(), device.is_cuda());
   return choosePlan(req, info, sc, estimateEvalWindows(req), freeDeviceBytes(device));
 }
 
+PruneResult runPrune(const PruneRequest& req, const ProgressFn& progress,
+                     const std::function<void(const ProjRecord&)>& onRecord) {
+  return runPrune(req, ModelRef::resolve(req.model), progress, onRecord);
+}
 
-PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
+PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const ProgressFn& progress,
                      const std::function<void(const ProjRecord&)>& onRecord) {
   const auto t0 = std::chrono::steady_clock::now();
+  checkModelRef(reqIn, model);
   PruneResult res;
   res.request = reqIn;
   PruneRequest& req = res.request;
@@ -181,7 +181,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   res.device = device.str();
   DUO_CHECK(req.streamDtype == "f32" || req.streamDtype == "bf16", "--stream-dtype '", req.streamDtype,
             "' is not f32 or bf16");
-  OpenedModel m = openModel(req.model);  // headers and tokenizer only
+  OpenedModel m = openModel(model);  // the weights' headers and the tokenizer only
   WeightSource& source = *m.source;
   const ModelConfig& cfg = source.config();
   const OutDtype out = outDtypeFor(req.outDtype, source.dtype());
@@ -193,8 +193,8 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   // The task file is read before calibration so that a bad file fails in seconds, not after it.
   const McTask task = req.eval && !req.taskFile.empty() ? loadMcTask(req.taskFile, req.taskFormat) : McTask{};
 
-  res.sparsity = resolveSparsity(req, static_cast<int>(cfg.numLayers));
-  req.sparsity = res.sparsity;
+  res.sparsity = req.sparsity.resolve(static_cast<int>(cfg.numLayers));
+  req.sparsity = SparsityPlan::table(res.sparsity);
   fillDefaults(req, cfg.parameterCount(), device.is_cuda());
 
   // The memory plan, before anything heavy is read or allocated.
@@ -365,7 +365,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ProgressFn& progress,
   res.provenance = {{"model", {{"path", info.path}, {"name", info.name}, {"format", info.format},
                                {"architecture", cfg.architecture}, {"layers", cfg.numLayers},
                                {"parameters", info.parameters}, {"dtype", info.dtype},
-                               {"sha256", modelContentHash(info.path)}}},
+                               {"sha256", model.contentHash()}}},
                     {"data", {{"calib", req.calibSource}, {"nsamples", req.nsamples}, {"seqlen", req.seqlen},
                               {"seed", req.seed}, {"tokenizer", m.tokenizer->kind()}}},
                     {"duoscope_version", kVersion},

@@ -11,20 +11,17 @@
 #include "core/common/progress.h"
 #include "core/dist/dist_settings.h"
 #include "core/job/memory_plan.h"
+#include "core/model/model_ref.h"
 #include "core/prune/prune_types.h"
 #include "core/prune/sparsity_config.h"
+#include "core/prune/sparsity_plan.h"
 
 namespace duo {
 
 struct PruneRequest {
-  std::string model;                 // path or alias ("tiny", "smollm2")
+  std::string model;                 // path or alias ("tiny", "smollm2"), as the user gave it
   Method method = Method::DuoGpt;
-  SparsityConfig sparsity;           // per layer/projection; empty (0 layers) = uniform below
-  std::string sparsityFile;          // or: load the config from this JSON (validated against the model)
-  double uniformWeight = 0.5;        // used when sparsity has 0 layers
-  double uniformAct = 0.5;
-  NmPattern nm;                      // overrides sparsity.nm when structured
-  ActRule actRule = ActRule::TopK;
+  SparsityPlan sparsity;             // uniform, a table or a file; N:M and the activation rule
   Score score = Score::Full;          // DuoGPT only
   // DuoGPT residual-correction damping (method section 4 step 4). 0.25: the cross-domain study
   // (docs/results.md, "Outside the calibration text") found it better than 0.5 on every corpus,
@@ -102,8 +99,10 @@ struct PruneResult {
 // Default nsamples/seqlen for a model with `params` parameters on this machine.
 void defaultCalibration(int64_t params, bool cuda, int* nsamples, int* seqlen);
 
-// The memory plan of the job `req` describes (model headers only, nothing loaded).
+// The memory plan of the job `req` describes (model headers only, nothing loaded). `model` is
+// req.model resolved (ModelRef::resolve); the first form resolves it.
 MemoryPlan planPrune(const PruneRequest& req);
+MemoryPlan planPrune(const PruneRequest& req, const ModelRef& model);
 
 // Runs the job through the layer streamer: the model stays memory-mapped; the embedding, one
 // decoder layer (f32 while it is calibrated) and at the end the head are materialised in turn;
@@ -112,7 +111,11 @@ MemoryPlan planPrune(const PruneRequest& req);
 // Before anything heavy, the memory plan is checked (unless req.memoryCheck is false). onRecord is called (on the calling thread) as each projection finishes; progress
 // returning false cancels at the next projection boundary or inside the solver: then duo::Cancelled
 // is thrown and nothing is written.
+// `model` is req.model resolved (its name must be req.model): the run reads its headers, config
+// and content hash from it and resolves nothing again; the first form resolves it.
 PruneResult runPrune(const PruneRequest& req, const ProgressFn& progress,
+                     const std::function<void(const ProjRecord&)>& onRecord = {});
+PruneResult runPrune(const PruneRequest& req, const ModelRef& model, const ProgressFn& progress,
                      const std::function<void(const ProjRecord&)>& onRecord = {});
 
 }  // namespace duo

@@ -88,27 +88,21 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
     prune.outDir = scratch->path() + "/pruned";
   }
 
+  const ModelRef model = req.model.empty() ? ModelRef::resolve(prune.model) : req.model;
+  const ModelConfig& config = model.config();  // the timing prediction and the calibration advice
   RunOutcome out;
-  out.result = runPrune(prune, progress, onRecord);
+  out.result = runPrune(prune, model, progress, onRecord);
   if (!lead) return out;
 
-  // The model's config (headers only), read once for the timing prediction and the calibration
-  // advice; a model that vanished after the run only costs those two.
   const bool timed = req.timing && !req.timing->empty();
-  std::optional<ModelConfig> config;
-  try {
-    config = loadModelConfig(resolveModelPath(prune.model));
-  } catch (const std::exception& e) {
-    if (timed) out.timingError = e.what();
-  }
   if (timed && req.timing->values != req.values)
     out.timingError = "the timing profile " + req.timing->name() + " was measured with " +
                       kernels::valueTypeName(req.timing->values) + " values, the run's speed is for " +
                       kernels::valueTypeName(req.values) + " (bench calibrate --values " +
                       kernels::valueTypeName(req.values) + " makes a matching one)";
-  else if (timed && config) {
+  else if (timed) {
     try {
-      out.calibratedSpeedup = predictDecodeFor(*config, out.result.sparsity, req.timing.get(), req.values).speedup;
+      out.calibratedSpeedup = predictDecodeFor(config, out.result.sparsity, req.timing.get(), req.values).speedup;
     } catch (const Cancelled&) {
       throw;
     } catch (const std::exception& e) {
@@ -127,7 +121,7 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
     e.model = prune.outDir;  // the pruned checkpoint: its activation rule on
     const nlohmann::json pruned = runEval(e, progress).json;
     e.model = prune.model;  // the dense model
-    const nlohmann::json dense = runEval(e, progress).json;
+    const nlohmann::json dense = runEval(e, model, progress).json;
     out.alsoEvals.push_back({corpus, pruned.at("perplexity").get<double>(), dense.at("perplexity").get<double>(),
                              pruned.at("tokens").get<int64_t>(), pruned.at("windows").get<int64_t>(),
                              pruned.at("seqlen").get<int>()});
@@ -148,14 +142,13 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
   if (scratch) out.result.request.outDir.clear();  // the temporary checkpoint goes with `scratch`
 
   // The bytes model's prediction for the value format the speed is for (runPrune's is f32).
-  if (req.values != kernels::ValueType::F32 && config)
-    out.result.predictedSpeedup = predictDecodeFor(*config, out.result.sparsity, nullptr, req.values).speedup;
+  if (req.values != kernels::ValueType::F32)
+    out.result.predictedSpeedup = predictDecodeFor(config, out.result.sparsity, nullptr, req.values).speedup;
   out.json = out.result.toJson();
   if (req.values != kernels::ValueType::F32) out.json["values"] = kernels::valueTypeName(req.values);
-  if (config)
-    out.json["calibration"] =
-        adviseCalibration(*config, out.result.request.method, out.result.request.nsamples, out.result.request.seqlen)
-            .toJson();
+  out.json["calibration"] =
+      adviseCalibration(config, out.result.request.method, out.result.request.nsamples, out.result.request.seqlen)
+          .toJson();
   if (out.calibratedSpeedup > 0) {
     out.json["calibrated_speedup"] = out.calibratedSpeedup;
     out.json["timing"] = req.timing->source;
@@ -196,10 +189,10 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
 RunRecord recordOfRequest(const PruneRequest& request, const std::vector<ProjRecord>& records) {
   PruneResult r;  // the settings only: core's conversion fills the record's model, data, options
   r.request = request;
-  r.sparsity = request.sparsity;
+  r.sparsity = request.sparsity.table();
   r.records = records;
   RunRecord rec = RunRecord::fromJson(r.toJson(), "the window's settings");
-  rec.model.layers = request.sparsity.numLayers();
+  rec.model.layers = r.sparsity.numLayers();
   return rec;
 }
 

@@ -25,6 +25,9 @@ struct TimingProfile;
 
 struct RunRequest {
   PruneRequest prune;
+  // prune.model resolved, when the front end has done it (the CLI reads the headers for its
+  // calibration advice); empty: runJob resolves it. Either way the run resolves it once.
+  ModelRef model;
   // Time the pruned model's decode against its own weights run densely (perf::measureCheckpointDecode:
   // perf::kMeasure* steps and pairs). The checkpoint is prune.outDir, or a temporary folder removed
   // afterwards when no checkpoint is asked for.

@@ -53,13 +53,14 @@ LoadedModel loadModel(const std::string& pathOrAlias, torch::Device device, cons
   return m;
 }
 
-OpenedModel openModel(const std::string& pathOrAlias) {
-  const std::string path = resolveModelPath(pathOrAlias);
+OpenedModel openModel(const ModelRef& model) {
   OpenedModel m;
-  m.info = inspectModel(path);
-  m.source = openWeightSource(path);
-  loadTokenizerInto(path, m.info, m.source->config(), &m.tokenizer, &m.tokenizerJsonPath);
+  m.info = model.info();
+  m.source = openWeightSource(model.path());
+  loadTokenizerInto(model.path(), m.info, m.source->config(), &m.tokenizer, &m.tokenizerJsonPath);
   return m;
 }
+
+OpenedModel openModel(const std::string& pathOrAlias) { return openModel(ModelRef::resolve(pathOrAlias)); }
 
 }  // namespace duo

@@ -10,6 +10,7 @@
 #include "core/model/io/model_info.h"
 #include "core/model/io/weight_source.h"
 #include "core/model/llama_model.h"
+#include "core/model/model_ref.h"
 #include "core/model/tokenizer/tokenizer.h"
 
 namespace duo {
@@ -36,7 +37,10 @@ torch::Device chooseDevice(const std::string& preference);
 // Resolves aliases (tiny, smollm2), loads weights and tokenizer. Errors name the file and fault.
 LoadedModel loadModel(const std::string& pathOrAlias, torch::Device device, const ProgressFn& progress = {});
 
-// Resolves aliases, opens the weights for streaming and loads the tokenizer.
+// Opens the weights of a resolved model for streaming and loads the tokenizer; `info` is the
+// ref's (its headers are not read again).
+OpenedModel openModel(const ModelRef& model);
+// The same for a name: ModelRef::resolve, then the above.
 OpenedModel openModel(const std::string& pathOrAlias);
 
 }  // namespace duo

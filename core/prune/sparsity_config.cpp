@@ -66,21 +66,17 @@ double SparsityConfig::siteAct(int layer, Site site) const {
   return 0.0;
 }
 
-double SparsityConfig::meanWeight() const {
+double SparsityConfig::meanOf(double ProjSparsity::*field) const {
   double sum = 0;
   size_t n = 0;
   for (const auto& layer : m_layers)
-    for (const auto& p : layer) sum += p.weight, ++n;
+    for (const auto& p : layer) sum += p.*field, ++n;
   return n ? sum / static_cast<double>(n) : 0.0;
 }
 
-double SparsityConfig::meanAct() const {
-  double sum = 0;
-  size_t n = 0;
-  for (const auto& layer : m_layers)
-    for (const auto& p : layer) sum += p.act, ++n;
-  return n ? sum / static_cast<double>(n) : 0.0;
-}
+double SparsityConfig::meanWeight() const { return meanOf(&ProjSparsity::weight); }
+
+double SparsityConfig::meanAct() const { return meanOf(&ProjSparsity::act); }
 
 double SparsityConfig::parameterWeightedSparsity(const ModelConfig& cfg) const {
   const int64_t d = cfg.hiddenSize, f = cfg.intermediateSize;

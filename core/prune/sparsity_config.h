@@ -60,6 +60,8 @@ class SparsityConfig {
   bool operator==(const SparsityConfig& o) const;
 
  private:
+  double meanOf(double ProjSparsity::*field) const;  // plain mean of one field over every projection
+
   std::vector<std::array<ProjSparsity, kNumProj>> m_layers;
 };
 

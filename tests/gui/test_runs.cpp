@@ -34,7 +34,7 @@ duo::PruneResult result(duo::Method method, double w, double a, double ppl, doub
   r.request.eval = true;
   r.sparsity = duo::SparsityConfig::uniform(2, w, a);
   r.sparsity.setWeight(1, duo::Proj::Down, w + 0.1);
-  r.request.sparsity = r.sparsity;
+  r.request.sparsity = duo::SparsityPlan::table(r.sparsity);
   for (int l = 0; l < 2; ++l)
     for (int p = 0; p < duo::kNumProj; ++p) {
       duo::ProjRecord rec;

@@ -340,7 +340,7 @@ class TestSensitivityAllocation : public QObject {
     QSignalSpy stored(w.runController(), &duo::ui::RunController::runStored);
     w.findChild<QPushButton*>("applyAndRun")->click();
     QCOMPARE(started.count(), 1);
-    QVERIFY(started.first().first().value<duo::RunRequest>().prune.sparsity == alloc);
+    QVERIFY(started.first().first().value<duo::RunRequest>().prune.sparsity.table() == alloc);
     const QString error = waitForRun(w, 300000);
     QVERIFY2(error.isEmpty(), qPrintable(error));
     const duo::RunRecord rec = duo::RunStore(m_tmp.filePath("runs").toStdString()).load("latest");

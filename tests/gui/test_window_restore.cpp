@@ -159,7 +159,7 @@ class TestWindowRestore : public QObject {
     const QString workspace = tmp.filePath("workspace");
     duo::Workspace ws;
     ws.request.model = tinyModel().toStdString();
-    ws.request.sparsity = duo::SparsityConfig::uniform(4, 0.6, 0.4);
+    ws.request.sparsity = duo::SparsityPlan::table(duo::SparsityConfig::uniform(4, 0.6, 0.4));
     ws.runsDir = (workspace + "/runs").toStdString();
     leaveDeadSession(workspace, ws);
     if (QTest::currentTestFailed()) return;

@@ -55,8 +55,7 @@ void TestGoldenRun::initTestCase() {
   duo::PruneRequest req;
   req.model = tinyDir();
   req.method = duo::Method::DuoGpt;
-  req.uniformWeight = 0.5;
-  req.uniformAct = 0.5;
+  req.sparsity = duo::SparsityPlan::uniform(0.5, 0.5);
   req.alpha = opt["alpha"].get<double>();
   req.nsamples = opt["nsamples"].get<int>();
   req.seqlen = opt["seqlen"].get<int>();

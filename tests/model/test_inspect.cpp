@@ -51,8 +51,7 @@ void TestInspect::initTestCase() {
   duo::PruneRequest req;
   req.model = "tiny";
   req.method = duo::Method::DuoGpt;
-  req.uniformWeight = 0.5;
-  req.uniformAct = 0.5;
+  req.sparsity = duo::SparsityPlan::uniform(0.5, 0.5);
   req.nsamples = 4;
   req.seqlen = 64;
   req.seed = 2;

@@ -9,7 +9,7 @@
 #include "core/common/error.h"
 #include "core/common/progress.h"
 #include "core/common/sha256.h"
-#include "core/io/model_hash.h"
+#include "core/common/model_hash.h"
 
 class TestCommon : public QObject {
   Q_OBJECT

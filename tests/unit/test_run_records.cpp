@@ -405,12 +405,11 @@ void TestRunRecords::cliPruneAndEvalReportSpeed() {
 void TestRunRecords::requestRoundTrips() {
   duo::PruneRequest q = fakeResult(12.0, 0.6).request;
   q.method = duo::Method::Wanda;
-  q.sparsity = duo::SparsityConfig::uniform(4, 0.55, 0.45);
-  q.sparsity.setWeight(1, duo::Proj::Up, 0.7);
-  q.uniformWeight = 0.3;
-  q.uniformAct = 0.2;
-  q.nm = duo::parseNm("2:4");
-  q.actRule = duo::ActRule::Threshold;
+  duo::SparsityConfig table = duo::SparsityConfig::uniform(4, 0.55, 0.45);
+  table.setWeight(1, duo::Proj::Up, 0.7);
+  q.sparsity = duo::SparsityPlan::table(table);
+  q.sparsity.nm = duo::parseNm("2:4");
+  q.sparsity.actRule = duo::ActRule::Threshold;
   q.score = duo::Score::Marginal;
   q.alpha = 0.25;
   q.damp = 0.05;
@@ -427,7 +426,13 @@ void TestRunRecords::requestRoundTrips() {
   QVERIFY(b.sparsity == q.sparsity);
   QCOMPARE(duo::requestToJson(b).dump(), duo::requestToJson(q).dump());
   QCOMPARE(b.method, duo::Method::Wanda);
-  QCOMPARE(b.nm.str(), std::string("2:4"));
+  QCOMPARE(b.sparsity.nm.str(), std::string("2:4"));
+  QVERIFY(b.sparsity.table() == table);
+  // A uniform request keeps its pair; its table is empty.
+  q.sparsity = duo::SparsityPlan::uniform(0.3, 0.2);
+  const duo::PruneRequest u = duo::requestFromJson(duo::requestToJson(q), "test");
+  QVERIFY(u.sparsity == q.sparsity);
+  QCOMPARE(u.sparsity.uniformWeight(), 0.3);
   QCOMPARE(b.evalSource, std::string("mix:eval:manpages"));
   // A malformed field is named with its source.
   nlohmann::json j = duo::requestToJson(q);
@@ -444,7 +449,7 @@ void TestRunRecords::workspaceRoundTrips() {
   QTemporaryDir tmp;
   duo::Workspace ws;
   ws.request = fakeResult(12.0, 0.6).request;
-  ws.request.sparsity = duo::SparsityConfig::uniform(4, 0.55, 0.45);
+  ws.request.sparsity = duo::SparsityPlan::table(duo::SparsityConfig::uniform(4, 0.55, 0.45));
   ws.request.calibSource = "/data/calib.jsonl";
   ws.runsDir = "/w/runs";
   ws.values = "int8";
@@ -532,7 +537,7 @@ void TestRunRecords::olderWorkspaceAndRunLoad() {
   const std::string path = tmp.filePath("old-ws.json").toStdString();
   duo::writeFileAtomic(path, ws1.dump());
   const duo::Workspace ws = duo::loadWorkspace(path);
-  QVERIFY(ws.request.sparsity == r.sparsity);
+  QVERIFY(ws.request.sparsity.table() == r.sparsity);
   QCOMPARE(ws.runs.size(), size_t(1));
   const duo::RunRecord& rec = ws.runs[0];
   QCOMPARE(rec.id, std::string("run-20250301-123005-duogpt"));

@@ -1,4 +1,4 @@
-#include "core/io/model_hash.h"
+#include "core/common/model_hash.h"
 
 #include <sys/stat.h>
 
