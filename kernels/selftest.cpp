@@ -28,16 +28,7 @@ std::string caseName(const Case& c) {
 
 Case make(std::int64_t rows, std::int64_t cols, double pw, double pa, ValueType t = ValueType::F32, int batch = 1,
           int stripRows = 0, int n = 0, int m = 0) {
-  Case c;
-  c.rows = rows;
-  c.cols = cols;
-  c.wSparsity = pw;
-  c.aSparsity = pa;
-  c.type = t;
-  c.batch = batch;
-  c.stripRows = stripRows;
-  c.nmN = n;
-  c.nmM = m;
+  Case c{"", rows, cols, pw, pa, t, batch, stripRows, n, m};
   c.seed = static_cast<std::uint64_t>(rows * 1000003 + cols * 7919 + static_cast<std::int64_t>(pw * 100) * 31 +
                                       static_cast<std::int64_t>(pa * 100) + batch * 17 + n * 5 + m + stripRows);
   c.name = caseName(c);

@@ -1,12 +1,10 @@
 #include "core/bench/decode_bench.h"
 
-#include <omp.h>
-#include <stdlib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 
+#include "core/bench/bench_common.h"
 #include "core/bench/machine_probes.h"
 #include "core/common/error.h"
 #include "core/data/corpus.h"
@@ -17,18 +15,6 @@
 namespace duo::perf {
 
 namespace {
-
-double load1m() {
-  double l[1] = {0};
-  return getloadavg(l, 1) == 1 ? l[0] : 0.0;
-}
-
-double median(std::vector<double> v) {
-  DUO_ASSERT(!v.empty());
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 // Prompt ids: a fixed stride through the vocabulary (decode speed does not depend on the text).
 torch::Tensor promptIds(int64_t batch, int64_t len, int64_t vocab) {
@@ -117,15 +103,8 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
   DUO_CHECK(c.tokens >= 1 && c.repeats >= 1 && c.context >= 1, "bench decode: tokens, repeats and context must be >= 1");
   DUO_CHECK(c.batch >= 1 && c.batch <= 64, "bench decode: batch must be in [1, 64], got ", c.batch);
   DUO_CHECK(!c.model.empty() || !c.pruned.empty(), "bench decode: give a model, a pruned checkpoint or both");
-  if (c.threads > 0) {
-    torch::set_num_threads(c.threads);
-    omp_set_num_threads(c.threads);
-  }
+  DecodeBenchResult r = startRun<DecodeBenchResult>(c);
   c10::InferenceMode inference;
-  DecodeBenchResult r;
-  r.config = c;
-  r.threads = omp_get_max_threads();
-  r.loadBefore = load1m();
   reportProgress(progress, {"bench decode", "load", 0, 0});
 
   // The pruned model and its activation rule.
@@ -292,7 +271,7 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
   r.denseStepBytes = static_cast<double>(denseDecoder.projectionBytes()) + static_cast<double>(denseDecoder.headBytes());
   r.lastLevelCacheBytes = static_cast<double>(lastLevelCacheBytes());
   r.cacheResident = r.denseStepBytes <= r.lastLevelCacheBytes;
-  r.loadAfter = load1m();
+  r.loadAfter = loadAverage1m();
 
   SpeedSample sample;
   sample.denseStepSeconds = r.denseStepSeconds;

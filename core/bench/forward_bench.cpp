@@ -1,12 +1,10 @@
 #include "core/bench/forward_bench.h"
 
-#include <omp.h>
-#include <stdlib.h>
-
 #include <algorithm>
 #include <chrono>
 #include <memory>
 
+#include "core/bench/bench_common.h"
 #include "core/common/error.h"
 #include "core/data/corpus.h"
 #include "core/engine/packed_decode.h"
@@ -15,11 +13,6 @@
 namespace duo::perf {
 
 namespace {
-
-double load1m() {
-  double l[1] = {0};
-  return getloadavg(l, 1) == 1 ? l[0] : 0.0;
-}
 
 double seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -47,26 +40,13 @@ torch::Tensor inputIds(const LoadedModel& m, int batch, int seqlen, std::string*
   return torch::randint(100, m.model->config().vocabSize, {batch, seqlen}, torch::kLong);
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 }  // namespace
 
 ForwardBenchResult runForwardBench(const ForwardBenchConfig& c, const ProgressFn& progress) {
   DUO_CHECK(c.seqlen >= 1 && c.batch >= 1 && c.decodeTokens >= 1 && c.repeats >= 1,
             "bench forward: seqlen, batch, decode tokens and repeats must be >= 1");
-  if (c.threads > 0) {
-    torch::set_num_threads(c.threads);
-    omp_set_num_threads(c.threads);
-  }
+  ForwardBenchResult r = startRun<ForwardBenchResult>(c);
   c10::InferenceMode inference;
-  ForwardBenchResult r;
-  r.config = c;
-  r.threads = omp_get_max_threads();
-  r.loadBefore = load1m();
   reportProgress(progress, {"bench forward", "load", 0, 0});
   LoadedModel m = loadModel(c.model, torch::kCPU);
   r.model = m.info.path;
@@ -110,7 +90,7 @@ ForwardBenchResult runForwardBench(const ForwardBenchConfig& c, const ProgressFn
   r.prefillBestTokensPerSecond = prefillTokens / *std::min_element(r.prefillSeconds.begin(), r.prefillSeconds.end());
   r.decodeBestTokensPerSecond = decodeTokens / *std::min_element(r.decodeSeconds.begin(), r.decodeSeconds.end());
   r.decodeMsPerStep = 1e3 * median(r.decodeSeconds) / c.decodeTokens;
-  r.loadAfter = load1m();
+  r.loadAfter = loadAverage1m();
   return r;
 }
 

@@ -104,6 +104,31 @@ void report(const ProgressFn& progress, int done, const char* what, int total = 
   reportProgress(progress, Progress{"bench", what, done, total});
 }
 
+// W in the formats the kernels read: dense row-major and column-major, and column-packed with
+// strips of `stripRows` (0: the packer's choice; its index and strip height go into r), with how
+// many copies of each together exceed `rotateBytes` (copy 0 is the original).
+struct Formats {
+  k::DenseMatrix rowMajor, colMajor;
+  k::SparseColumns packed;
+  int denseCopies = 1, sparseCopies = 1;
+};
+
+Formats packFormats(const KernelBenchConfig& c, const Problem& p, int stripRows, double rotateBytes,
+                    KernelBenchResult& r) {
+  k::PackOptions opt;
+  opt.type = c.type;
+  opt.stripRows = stripRows;
+  Formats f;
+  f.rowMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::RowMajor, c.type);
+  f.colMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::ColMajor, c.type);
+  f.packed = k::SparseColumns::pack(p.w.data(), c.rows, c.cols, opt);
+  f.denseCopies = copiesFor(static_cast<double>(f.rowMajor.bytes()), rotateBytes);
+  f.sparseCopies = copiesFor(static_cast<double>(f.packed.bytes().total()), rotateBytes);
+  r.index = k::indexKindName(f.packed.index());
+  r.stripRows = f.packed.view().stripRows;
+  return f;
+}
+
 KernelBenchResult runCpu(const KernelBenchConfig& c, const ProgressFn& progress) {
   KernelBenchResult r;
   r.config = c;
@@ -113,21 +138,13 @@ KernelBenchResult runCpu(const KernelBenchConfig& c, const ProgressFn& progress)
   const double rotate = c.rotateMiB > 0 ? c.rotateMiB * 1048576.0 : 4.0 * static_cast<double>(lastLevelCacheBytes());
 
   const Problem p = makeProblem(c);
-  k::PackOptions opt;
-  opt.type = c.type;
-  const k::DenseMatrix rowMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::RowMajor, c.type);
-  const k::DenseMatrix colMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::ColMajor, c.type);
-  const k::SparseColumns packed = k::SparseColumns::pack(p.w.data(), c.rows, c.cols, opt);
-  r.index = k::indexKindName(packed.index());
-  r.stripRows = packed.view().stripRows;
-
-  // Rotation copies (copy 0 is the original).
-  const int nDense = copiesFor(static_cast<double>(rowMajor.bytes()), rotate);
-  const int nSparse = copiesFor(static_cast<double>(packed.bytes().total()), rotate);
+  const Formats f = packFormats(c, p, 0, rotate, r);
+  const int nDense = f.denseCopies, nSparse = f.sparseCopies;
   const int nBlas = copiesFor(4.0 * static_cast<double>(c.rows * c.cols), rotate);
   r.copies = std::max({nDense, nSparse, nBlas});
-  std::vector<k::DenseMatrix> rows(static_cast<std::size_t>(nDense), rowMajor), cols(static_cast<std::size_t>(nDense), colMajor);
-  std::vector<k::SparseColumns> sparse(static_cast<std::size_t>(nSparse), packed);
+  std::vector<k::DenseMatrix> rows(static_cast<std::size_t>(nDense), f.rowMajor),
+      cols(static_cast<std::size_t>(nDense), f.colMajor);
+  std::vector<k::SparseColumns> sparse(static_cast<std::size_t>(nSparse), f.packed);
   std::vector<std::vector<float>> blasW;  // [rows, cols] f32 copies for sgemv
   if (c.type == k::ValueType::F32) {
     blasW.clear();  // sgemv reads our row-major f32 copies directly
@@ -217,24 +234,17 @@ KernelBenchResult runCuda(const KernelBenchConfig& c, const ProgressFn& progress
   const double rotate = (c.rotateMiB > 0 ? c.rotateMiB : 512.0) * 1048576.0;
 
   const Problem p = makeProblem(c);
-  k::PackOptions opt;
-  opt.type = c.type;
-  opt.stripRows = 1024;  // GPU: one bitmap word per lane per strip, and enough strips to fill the SMs
-  const k::DenseMatrix rowMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::RowMajor, c.type);
-  const k::DenseMatrix colMajor = k::DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, k::Layout::ColMajor, c.type);
-  const k::SparseColumns packed = k::SparseColumns::pack(p.w.data(), c.rows, c.cols, opt);
-  r.index = k::indexKindName(packed.index());
-  r.stripRows = packed.view().stripRows;
-  const int nDense = copiesFor(static_cast<double>(rowMajor.bytes()), rotate);
-  const int nSparse = copiesFor(static_cast<double>(packed.bytes().total()), rotate);
+  // GPU strips of 1024 rows: one bitmap word per lane per strip, and enough strips to fill the SMs.
+  const Formats f = packFormats(c, p, 1024, rotate, r);
+  const int nDense = f.denseCopies, nSparse = f.sparseCopies;
   r.copies = std::max(nDense, nSparse);
   std::vector<std::unique_ptr<cu::DeviceDense>> rows, cols;
   std::vector<std::unique_ptr<cu::DeviceSparseColumns>> sparse;
   for (int i = 0; i < nDense; ++i) {
-    rows.push_back(std::make_unique<cu::DeviceDense>(rowMajor));
-    cols.push_back(std::make_unique<cu::DeviceDense>(colMajor));
+    rows.push_back(std::make_unique<cu::DeviceDense>(f.rowMajor));
+    cols.push_back(std::make_unique<cu::DeviceDense>(f.colMajor));
   }
-  for (int i = 0; i < nSparse; ++i) sparse.push_back(std::make_unique<cu::DeviceSparseColumns>(packed));
+  for (int i = 0; i < nSparse; ++i) sparse.push_back(std::make_unique<cu::DeviceSparseColumns>(f.packed));
   // cuBLAS multiplies like types: W's type, or f32 for int8 (it has no row-scaled int8 product).
   const k::ValueType blasType = c.type == k::ValueType::I8 ? k::ValueType::F32 : c.type;
   std::vector<std::unique_ptr<cu::DeviceDense>> blasRows;  // int8 only: f32 copies for cuBLAS

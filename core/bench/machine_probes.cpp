@@ -32,6 +32,14 @@ double medianMicros(const std::function<void(int)>& fn, int warmup, int repeats)
 
 std::size_t defaultBandwidthBytes() { return std::max<std::size_t>(256u << 20, 8 * lastLevelCacheBytes()); }
 
+// probe(bytes) in GB/s; bytes 0: probe(default size), measured once per process (`cached`).
+template <class Probe>
+double bandwidthGbs(std::size_t bytes, double& cached, Probe probe) {
+  if (bytes != 0) return probe(bytes);
+  if (cached <= 0) cached = probe(defaultBandwidthBytes());
+  return cached;
+}
+
 }  // namespace
 
 std::string blasName() {
@@ -42,49 +50,43 @@ std::string blasName() {
 
 double cpuCopyBandwidthGbs(std::size_t bytes) {
   static double cached = 0;
-  const bool useCache = bytes == 0;
-  if (useCache && cached > 0) return cached;
-  if (bytes == 0) bytes = defaultBandwidthBytes();
-  const std::size_t n = bytes / sizeof(float);
-  std::vector<float> a(n, 1.0f), b(n, 0.0f);
-  const double us = medianMicros(
-      [&](int) {
+  return bandwidthGbs(bytes, cached, [](std::size_t size) {
+    const std::size_t n = size / sizeof(float);
+    std::vector<float> a(n, 1.0f), b(n, 0.0f);
+    const double us = medianMicros(
+        [&](int) {
 #pragma omp parallel
-        {
-          const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
-          const std::size_t nt = static_cast<std::size_t>(omp_get_num_threads());
-          const std::size_t lo = n * t / nt, hi = n * (t + 1) / nt;
-          std::memcpy(b.data() + lo, a.data() + lo, (hi - lo) * sizeof(float));
-        }
-      },
-      1, 7);
-  const double gbs = 2.0 * static_cast<double>(n * sizeof(float)) / (us * 1e-6) / 1e9;
-  if (useCache) cached = gbs;
-  return gbs;
+          {
+            const std::size_t t = static_cast<std::size_t>(omp_get_thread_num());
+            const std::size_t nt = static_cast<std::size_t>(omp_get_num_threads());
+            const std::size_t lo = n * t / nt, hi = n * (t + 1) / nt;
+            std::memcpy(b.data() + lo, a.data() + lo, (hi - lo) * sizeof(float));
+          }
+        },
+        1, 7);
+    return 2.0 * static_cast<double>(n * sizeof(float)) / (us * 1e-6) / 1e9;
+  });
 }
 
 double cpuReadBandwidthGbs(std::size_t bytes) {
   static double cached = 0;
-  const bool useCache = bytes == 0;
-  if (useCache && cached > 0) return cached;
-  if (bytes == 0) bytes = defaultBandwidthBytes();
-  const std::size_t n = bytes / sizeof(float);
-  std::vector<float> a(n, 1.0f);
-  volatile float sink = 0;
-  const double us = medianMicros(
-      [&](int) {
-        float total = 0;
-        // `simd` lets the compiler keep vector partial sums (no fast-math needed), so the loop runs
-        // at the speed memory delivers.
-        const float* q = a.data();
+  return bandwidthGbs(bytes, cached, [](std::size_t size) {
+    const std::size_t n = size / sizeof(float);
+    std::vector<float> a(n, 1.0f);
+    volatile float sink = 0;
+    const double us = medianMicros(
+        [&](int) {
+          float total = 0;
+          // `simd` lets the compiler keep vector partial sums (no fast-math needed), so the loop
+          // runs at the speed memory delivers.
+          const float* q = a.data();
 #pragma omp parallel for simd reduction(+ : total) schedule(static)
-        for (std::size_t i = 0; i < n; ++i) total += q[i];
-        sink = sink + total;
-      },
-      1, 7);
-  const double gbs = static_cast<double>(n * sizeof(float)) / (us * 1e-6) / 1e9;
-  if (useCache) cached = gbs;
-  return gbs;
+          for (std::size_t i = 0; i < n; ++i) total += q[i];
+          sink = sink + total;
+        },
+        1, 7);
+    return static_cast<double>(n * sizeof(float)) / (us * 1e-6) / 1e9;
+  });
 }
 
 // The last-level cache this CPU reaches: sysfs's per-instance size (sysconf may report the sum

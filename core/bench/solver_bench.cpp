@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 
 #include <torch/torch.h>
 
+#include "core/bench/bench_common.h"
 #include "core/common/error.h"
 #include "core/prune/input_stats.h"
 #include "core/prune/obs_solver.h"
@@ -18,11 +18,6 @@ namespace {
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
-double loadAverage() {
-  double l[1] = {0};
-  return getloadavg(l, 1) == 1 ? l[0] : 0.0;
-}
-
 }  // namespace
 
 SolverBenchResult runSolverBench(const SolverBenchConfig& c) {
@@ -30,14 +25,11 @@ SolverBenchResult runSolverBench(const SolverBenchConfig& c) {
   DUO_CHECK(c.method == "duogpt" || c.method == "sparsegpt", "bench solver: --method '", c.method,
             "' is not duogpt or sparsegpt");
   torch::NoGradGuard noGrad;
-  if (c.threads > 0) {
-    torch::set_num_threads(c.threads);
-    omp_set_num_threads(c.threads);
-  }
+  applyThreads(c.threads);
   SolverBenchResult r;
   r.config = c;
   r.threads = torch::get_num_threads();
-  r.loadBefore = loadAverage();
+  r.loadBefore = loadAverage1m();
   torch::manual_seed(c.seed);
   const bool duo = c.method == "duogpt";
   const double k = double(c.k), n = double(c.n), T = double(c.tokens);
@@ -95,7 +87,7 @@ SolverBenchResult runSolverBench(const SolverBenchConfig& c) {
   for (const auto& ph : r.phases)
     if (ph.name != "stats") flops += ph.flops;
   r.phases.push_back({"solve", total, flops});
-  r.loadAfter = loadAverage();
+  r.loadAfter = loadAverage1m();
   return r;
 }
 

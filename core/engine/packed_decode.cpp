@@ -28,12 +28,7 @@ namespace {
 // allow (the sparse formats need zeros to skip).
 Kernel chooseKernel(std::int64_t rows, std::int64_t cols, double pW, double pA, bool forceSparse,
                     const TimingProfile* timing, k::ValueType values) {
-  MatVec m;
-  m.rows = rows;
-  m.cols = cols;
-  m.pW = pW;
-  m.pA = pA;
-  m.type = values;
+  const MatVec m{rows, cols, pW, pA, values};
   if (forceSparse && pW > 0) return pA > 0 ? Kernel::DualSparse : Kernel::WeightSparse;
   const Kernel best = fastestKernel(m, timing);
   return best == Kernel::BlasDense ? Kernel::Dense : best;
