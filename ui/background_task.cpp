@@ -8,12 +8,10 @@
 
 namespace duo::ui {
 
-BackgroundTask::BackgroundTask(QObject* parent) : QObject(parent) {
+BackgroundTask::BackgroundTask(QObject* parent)
+    : QObject(parent), m_updates([this](Progress&& latest) { deliver(latest); }) {
   registerCoreTypes();
   qRegisterMetaType<duo::ui::JobProgress>("duo::ui::JobProgress");
-  m_flushTimer.setSingleShot(true);
-  m_flushTimer.setInterval(kFlushMs);
-  connect(&m_flushTimer, &QTimer::timeout, this, &BackgroundTask::flush);
 }
 
 BackgroundTask::~BackgroundTask() { stopWorkerThread(m_thread, m_cancel); }
@@ -24,10 +22,9 @@ bool BackgroundTask::startErased(TaskSpec spec, std::function<void(const Progres
   m_spec = std::move(spec);
   m_done = std::move(done);
   m_cancel = false;
-  m_flushPending = false;
+  m_updates.clear();
   {
     QMutexLocker lock(&m_mutex);
-    m_pendingProgress.reset();
     m_outcome = WorkerOutcome{};
     m_finished = false;
   }
@@ -35,17 +32,8 @@ bool BackgroundTask::startErased(TaskSpec spec, std::function<void(const Progres
   m_thread = createWorkerThread(
       "duo-task", m_mutex, m_cancel, m_outcome,
       [this, work, hook = m_hook] {
-        auto progress = [this, hook](const Progress& p) {
-          if (hook) hook(p);
-          {
-            QMutexLocker lock(&m_mutex);
-            m_pendingProgress = p;
-          }
-          if (!m_flushPending.exchange(true))
-            QMetaObject::invokeMethod(
-                this, [this] { if (!m_flushTimer.isActive()) m_flushTimer.start(); }, Qt::QueuedConnection);
-          return !m_cancel.load();
-        };
+        const ProgressFn progress = workerProgress(
+            hook, [this](const Progress& p) { m_updates.append([&p](Progress& latest) { latest = p; }); }, m_cancel);
         work(progress);  // the value stays in `done`'s capture until the GUI thread takes it
         QMutexLocker lock(&m_mutex);
         m_finished = true;
@@ -62,30 +50,14 @@ void BackgroundTask::cancel() {
   if (isBusy()) m_cancel = true;
 }
 
-void BackgroundTask::flush() {
-  m_flushPending = false;
-  std::optional<Progress> p;
-  {
-    QMutexLocker lock(&m_mutex);
-    p.swap(m_pendingProgress);
-  }
-  if (!p) return;
-  JobProgress out;
-  out.stage = qs(p->stage);
-  out.detail = qs(p->detail);
-  out.done = p->done;
-  out.total = p->total;
-  out.elapsed = m_clock.nsecsElapsed() * 1e-9;
-  out.eta = (p->total > 0 && p->done > 0 && out.elapsed > 0.5)
-                ? out.elapsed * static_cast<double>(p->total - p->done) / static_cast<double>(p->done)
-                : -1.0;
+void BackgroundTask::deliver(const Progress& latest) {
+  const JobProgress out = m_clock.read(latest);
   if (m_spec.onProgress) m_spec.onProgress(out);
   Q_EMIT progressed(out);
 }
 
 void BackgroundTask::onThreadFinished() {
-  m_flushTimer.stop();
-  flush();
+  m_updates.finish();
   delete m_thread;
   m_thread = nullptr;
   WorkerOutcome outcome;

@@ -1,21 +1,21 @@
 // A one-at-a-time worker for the window's other long calls (sensitivity, timing profile, task
-// generation, checkpoint copies): the work runs in a QThread at lower priority, its progress is
-// coalesced on the GUI thread (at most one signal per kFlushMs, like JobController), Cancel makes
-// the progress callback return false so the core throws duo::Cancelled at its next safe point.
+// generation, checkpoint copies): the work runs in a QThread at lower priority, its progress
+// reaches the GUI thread through an UpdateBatcher (at most one signal per kUpdateIntervalMs, like
+// JobController), Cancel makes the progress callback return false so the core throws
+// duo::Cancelled at its next safe point.
 // Each start names its own typed ends (TaskSpec and `done`), called on the GUI thread: nothing is
 // routed by name, and the result crosses back as its own value type (never a tensor).
 #pragma once
-#include <QElapsedTimer>
 #include <QMutex>
 #include <QObject>
-#include <QTimer>
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
 
 #include "core/common/progress.h"
-#include "ui/job_controller.h"
+#include "ui/job_progress.h"
+#include "ui/update_batcher.h"
 #include "ui/worker_outcome.h"
 
 class QThread;
@@ -40,8 +40,6 @@ struct TaskSpec {
 class BackgroundTask : public QObject {
   Q_OBJECT
  public:
-  static constexpr int kFlushMs = 40;
-
   explicit BackgroundTask(QObject* parent = nullptr);
   ~BackgroundTask() override;  // cancels a running task and waits for it
 
@@ -80,19 +78,17 @@ class BackgroundTask : public QObject {
 
  private:
   bool startErased(TaskSpec spec, std::function<void(const ProgressFn&)> work, std::function<void()> done);
-  void flush();
+  void deliver(const Progress& latest);  // GUI thread
   void onThreadFinished();
 
   TaskSpec m_spec;
   std::function<void()> m_done;  // hands the worker's value to the caller (GUI thread)
   QThread* m_thread = nullptr;
-  QTimer m_flushTimer;
-  QElapsedTimer m_clock;
+  ProgressClock m_clock;
   WorkerHook m_hook;
   std::atomic<bool> m_cancel{false};
-  std::atomic<bool> m_flushPending{false};
-  QMutex m_mutex;  // guards the three below
-  std::optional<Progress> m_pendingProgress;
+  UpdateBatcher<Progress> m_updates;  // the latest progress report
+  QMutex m_mutex;  // guards the two below
   WorkerOutcome m_outcome;  // why the work ended without a value
   bool m_finished = false;
 };

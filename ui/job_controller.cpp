@@ -7,15 +7,13 @@
 
 namespace duo::ui {
 
-JobController::JobController(QObject* parent) : QObject(parent) {
+JobController::JobController(QObject* parent)
+    : QObject(parent), m_updates([this](Updates&& u) { deliver(std::move(u)); }, kFlushMs) {
   registerCoreTypes();
   qRegisterMetaType<duo::ui::JobProgress>("duo::ui::JobProgress");
   qRegisterMetaType<QVector<duo::ProjRecord>>("QVector<duo::ProjRecord>");
   qRegisterMetaType<duo::RunOutcome>("duo::RunOutcome");
   qRegisterMetaType<duo::RunRequest>("duo::RunRequest");
-  m_flushTimer.setSingleShot(true);
-  m_flushTimer.setInterval(kFlushMs);
-  connect(&m_flushTimer, &QTimer::timeout, this, &JobController::flush);
 }
 
 JobController::~JobController() { stopWorkerThread(m_thread, m_cancel); }
@@ -29,39 +27,23 @@ void JobController::setState(State s) {
 bool JobController::start(const RunRequest& request) {
   if (isBusy()) return false;
   m_cancel = false;
-  m_flushPending = false;
+  m_updates.clear();
   {
     QMutexLocker lock(&m_mutex);
-    m_pending.clear();
-    m_pendingProgress.reset();
     m_result.reset();
     m_outcome = WorkerOutcome{};
   }
   m_records.clear();
   m_progress = JobProgress{};
-  m_stage.clear();
   m_clock.start();
 
-  // The worker: only value types cross back, through the guarded members above.
+  // The worker: only value types cross back, through m_updates and the guarded members.
   m_thread = createWorkerThread(
       "duo-job", m_mutex, m_cancel, m_outcome,
       [this, request, hook = m_hook] {
-        auto progress = [this, hook](const Progress& p) {
-          if (hook) hook(p);
-          {
-            QMutexLocker lock(&m_mutex);
-            m_pendingProgress = p;
-          }
-          requestFlush();
-          return !m_cancel.load();
-        };
-        auto onRecord = [this](const ProjRecord& r) {
-          {
-            QMutexLocker lock(&m_mutex);
-            m_pending.append(r);
-          }
-          requestFlush();
-        };
+        const ProgressFn progress = workerProgress(
+            hook, [this](const Progress& p) { m_updates.append([&p](Updates& u) { u.progress = p; }); }, m_cancel);
+        auto onRecord = [this](const ProjRecord& r) { m_updates.append([&r](Updates& u) { u.records.append(r); }); };
         RunRequest req = request;
         req.strict = false;  // the run is kept when only its measurement fails
         RunOutcome outcome = runJob(req, progress, onRecord);
@@ -81,52 +63,19 @@ void JobController::cancel() {
   setState(State::Cancelling);
 }
 
-void JobController::requestFlush() {
-  // Only the first request after a flush posts an event; later ones ride along.
-  if (m_flushPending.exchange(true)) return;
-  QMetaObject::invokeMethod(
-      this, [this] {
-        if (!m_flushTimer.isActive()) m_flushTimer.start();
-      },
-      Qt::QueuedConnection);
-}
-
-void JobController::flush() {
-  m_flushPending = false;  // before taking: a callback racing with us posts a new flush
-  QVector<ProjRecord> fresh;
-  std::optional<Progress> p;
-  {
-    QMutexLocker lock(&m_mutex);
-    fresh.swap(m_pending);
-    p.swap(m_pendingProgress);
-  }
-  if (p) {
-    const double now = m_clock.nsecsElapsed() * 1e-9;
-    const QString stage = qs(p->stage);
-    if (stage != m_stage) {
-      m_stage = stage;
-      m_stageStart = now;
-    }
-    m_progress.stage = stage;
-    m_progress.detail = qs(p->detail);
-    m_progress.done = p->done;
-    m_progress.total = p->total;
-    m_progress.elapsed = now;
-    const double inStage = now - m_stageStart;
-    m_progress.eta = (p->total > 0 && p->done > 0 && inStage > 0.5)
-                         ? inStage * static_cast<double>(p->total - p->done) / static_cast<double>(p->done)
-                         : -1.0;
+void JobController::deliver(Updates&& u) {
+  if (u.progress) {
+    m_progress = m_clock.read(*u.progress);
     Q_EMIT progressed(m_progress);
   }
-  if (!fresh.isEmpty()) {
-    m_records += fresh;
+  if (!u.records.isEmpty()) {
+    m_records += u.records;
     Q_EMIT recordsUpdated(m_records);
   }
 }
 
 void JobController::onThreadFinished() {
-  m_flushTimer.stop();
-  flush();
+  m_updates.finish();
   delete m_thread;
   m_thread = nullptr;
   std::optional<RunOutcome> result;

@@ -25,6 +25,15 @@ void lowerWorkerPriority() {
 #endif
 }
 
+ProgressFn workerProgress(WorkerHook hook, std::function<void(const Progress&)> post,
+                          const std::atomic<bool>& cancel) {
+  return [hook = std::move(hook), post = std::move(post), &cancel](const Progress& p) {
+    if (hook) hook(p);
+    post(p);
+    return !cancel.load();
+  };
+}
+
 QThread* createWorkerThread(const char* objectName, QMutex& mutex, const std::atomic<bool>& cancel,
                             WorkerOutcome& outcome, std::function<void()> work, QObject* owner,
                             std::function<void()> onFinished) {

@@ -30,6 +30,11 @@ struct WorkerOutcome {
 // always lands mid-run.
 using WorkerHook = std::function<void(const Progress&)>;
 
+// The progress callback a worker hands to its core call: `hook` (when set), then `post` (which
+// passes the report to the owner's UpdateBatcher), then false once `cancel` is set.
+ProgressFn workerProgress(WorkerHook hook, std::function<void(const Progress&)> post,
+                          const std::atomic<bool>& cancel);
+
 // Creates, unstarted, a thread named `objectName` ("duo-job") that lowers its priority and runs
 // `work`. When `work` throws, `outcome` is set under `mutex`: duo::Cancelled marks it cancelled;
 // another std::exception does too when `cancel` was set (a cancel that surfaced wrapped with a

@@ -8,7 +8,7 @@
 #include <memory>
 
 #include "core/job/allocate.h"
-#include "ui/job_controller.h"
+#include "ui/job_progress.h"
 
 class QLabel;
 class QProgressBar;
