@@ -8,7 +8,8 @@
 
 namespace duo::ui {
 
-ErrorHeatmap::ErrorHeatmap(QWidget* parent) : PlotBase(parent) {
+ErrorHeatmap::ErrorHeatmap(QWidget* parent)
+    : RecordsPlot("Errors fill in as each projection finishes", "Open a model, then run a calibration", parent) {
   setTitle("Relative output error: layers × projections");
   xAxis->setLabel("projection");
   yAxis->setLabel("decoder layer");
@@ -17,43 +18,31 @@ ErrorHeatmap::ErrorHeatmap(QWidget* parent) : PlotBase(parent) {
   xAxis->setTicker(projTicker);
   xAxis->grid()->setVisible(false);
   yAxis->grid()->setVisible(false);
-  QSharedPointer<QCPAxisTickerFixed> layerTicker(new QCPAxisTickerFixed);
-  layerTicker->setTickStep(1.0);
-  layerTicker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
-  yAxis->setTicker(layerTicker);
+  setLayerTicks(yAxis);
   yAxis->setRangeReversed(true);  // layer 0 at the top, as in the table
 
   m_map = new QCPColorMap(xAxis, yAxis);
   m_map->setInterpolate(false);
   m_map->setTightBoundary(false);
-  m_scale = new QCPColorScale(this);
-  m_scale->setType(QCPAxis::atRight);
+  m_scale = addColorScale("relative error", 12);
   m_scale->setDataScaleType(QCPAxis::stLogarithmic);
-  m_scale->axis()->setLabel("relative error");
-  QSharedPointer<QCPAxisTickerLog> logTicker(new QCPAxisTickerLog);
-  m_scale->axis()->setTicker(logTicker);
-  m_scale->axis()->setNumberFormat("eb");
-  m_scale->axis()->setNumberPrecision(0);
-  m_scale->setBarWidth(12);
-  plotLayout()->addElement(1, 1, m_scale);
+  setLogAxis(m_scale->axis());
   plotLayout()->setColumnStretchFactor(1, 0.01);
   m_map->setColorScale(m_scale);
   QCPColorGradient gradient(QCPColorGradient::gpThermal);
   gradient.setNanHandling(QCPColorGradient::nhTransparent);
   m_map->setGradient(gradient);
-  auto* group = new QCPMarginGroup(this);
-  axisRect()->setMarginGroup(QCP::msBottom | QCP::msTop, group);
-  m_scale->setMarginGroup(QCP::msBottom | QCP::msTop, group);
   setMouseTracking(true);
-  clear();
+  setLayerCount(0);
 }
 
 void ErrorHeatmap::setLayerCount(int layers) {
   m_layers = layers;
-  clear();
+  clearRecords();
+  showHint();
 }
 
-void ErrorHeatmap::clear() {
+void ErrorHeatmap::clearRecords() {
   m_records.fill(ProjRecord{}, m_layers * kNumProj);
   for (ProjRecord& r : m_records) r.relError = -1;
   const int rows = std::max(1, m_layers);
@@ -63,19 +52,13 @@ void ErrorHeatmap::clear() {
   m_map->setDataRange(QCPRange(1e-4, 1));
   xAxis->setRange(-0.5, kNumProj - 0.5);
   yAxis->setRange(-0.5, rows - 0.5);
-  setEmptyMessage(m_layers > 0 ? "Errors fill in as each projection finishes" : "Open a model, then run a calibration");
-  replot(QCustomPlot::rpQueuedReplot);
 }
 
-void ErrorHeatmap::setRecords(const QVector<ProjRecord>& records) {
-  if (records.isEmpty()) {
-    clear();
-    return;
-  }
+void ErrorHeatmap::drawRecords(const QVector<ProjRecord>& records) {
   int maxLayer = m_layers - 1;
   for (const ProjRecord& r : records) maxLayer = std::max(maxLayer, r.layer);
-  if (maxLayer + 1 != m_layers) m_layers = maxLayer + 1;
-  clear();
+  m_layers = maxLayer + 1;  // never a record below the last row
+  clearRecords();
   double lo = std::numeric_limits<double>::max(), hi = 0;
   for (const ProjRecord& r : records) {
     m_records[r.layer * kNumProj + static_cast<int>(r.proj)] = r;
@@ -89,8 +72,6 @@ void ErrorHeatmap::setRecords(const QVector<ProjRecord>& records) {
     const double h = std::pow(10.0, std::ceil(std::log10(hi)));
     m_map->setDataRange(QCPRange(l, h > l ? h : l * 10));
   }
-  setEmptyMessage(QString());
-  replot(QCustomPlot::rpQueuedReplot);
 }
 
 QString ErrorHeatmap::cellText(int layer, Proj p) const {

@@ -1,21 +1,17 @@
 // Heatmap of the relative output error, layers (y) x projections (x), on a log colour scale
 // (QCPColorMap). Hovering a cell shows layer, projection, error and achieved sparsities.
 #pragma once
-#include <QVector>
-
-#include "core/prune/prune_types.h"
-#include "ui/plots/plot_base.h"
+#include "ui/plots/records_plot.h"
 
 namespace duo::ui {
 
-class ErrorHeatmap : public PlotBase {
+class ErrorHeatmap : public RecordsPlot {
   Q_OBJECT
  public:
   explicit ErrorHeatmap(QWidget* parent = nullptr);
 
+  // The model's depth fixes the rows (layers 0..n-1); clears the cells.
   void setLayerCount(int layers);
-  void setRecords(const QVector<ProjRecord>& records);
-  void clear();
 
   QCPColorMap* colorMap() const { return m_map; }
   // The text the hover tooltip shows for (layer, proj); empty when that cell has no record.
@@ -25,10 +21,12 @@ class ErrorHeatmap : public PlotBase {
   void mouseMoveEvent(QMouseEvent* e) override;
 
  private:
+  void drawRecords(const QVector<ProjRecord>& records) override;
+  void clearRecords() override;  // every cell empty, m_layers rows
+
   QCPColorMap* m_map;
   QCPColorScale* m_scale;
   QVector<ProjRecord> m_records;  // index layer * kNumProj + proj; relError < 0 = missing
-  int m_layers = 0;
 };
 
 }  // namespace duo::ui

@@ -12,20 +12,15 @@ namespace {
 constexpr double kFloor = 1e-7;  // bars start here: the log axis has no zero
 }
 
-ErrorPlot::ErrorPlot(QWidget* parent) : PlotBase(parent), m_group(new QCPBarsGroup(this)) {
+ErrorPlot::ErrorPlot(QWidget* parent)
+    : RecordsPlot("Calibrate (Ctrl+R) to see errors here", "Open a model, then run a calibration", parent),
+      m_group(new QCPBarsGroup(this)) {
   setTitle("Relative output error per layer");
   xAxis->setLabel("decoder layer");
   yAxis->setLabel("relative output error ‖W′Xs − W·Xd‖² / ‖W·Xd‖²");
-  yAxis->setScaleType(QCPAxis::stLogarithmic);
-  QSharedPointer<QCPAxisTickerLog> logTicker(new QCPAxisTickerLog);
-  yAxis->setTicker(logTicker);
-  yAxis->setNumberFormat("eb");
-  yAxis->setNumberPrecision(0);
+  setLogAxis(yAxis);
   yAxis->setRange(1e-4, 1.0);
-  QSharedPointer<QCPAxisTickerFixed> layerTicker(new QCPAxisTickerFixed);
-  layerTicker->setTickStep(1.0);
-  layerTicker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
-  xAxis->setTicker(layerTicker);
+  setLayerTicks(xAxis);
   m_group->setSpacingType(QCPBarsGroup::stAbsolute);
   m_group->setSpacing(0);
   for (int p = 0; p < kNumProj; ++p) {
@@ -50,7 +45,7 @@ ErrorPlot::ErrorPlot(QWidget* parent) : PlotBase(parent), m_group(new QCPBarsGro
   setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
   axisRect()->setRangeDrag(Qt::Horizontal);
   axisRect()->setRangeZoom(Qt::Horizontal);
-  clear();
+  showHint();
 }
 
 void ErrorPlot::setLayerCount(int layers) {
@@ -59,19 +54,12 @@ void ErrorPlot::setLayerCount(int layers) {
   replot(QCustomPlot::rpQueuedReplot);
 }
 
-void ErrorPlot::clear() {
+void ErrorPlot::clearRecords() {
   for (auto* b : m_bars) b->data()->clear();
   m_maskOnly->data()->clear();
-  setEmptyMessage(m_layers > 0 ? "Calibrate (Ctrl+R) to see errors here"
-                               : "Open a model, then run a calibration");
-  replot(QCustomPlot::rpQueuedReplot);
 }
 
-void ErrorPlot::setRecords(const QVector<ProjRecord>& records) {
-  if (records.isEmpty()) {
-    clear();
-    return;
-  }
+void ErrorPlot::drawRecords(const QVector<ProjRecord>& records) {
   int maxLayer = 0;
   for (const ProjRecord& r : records) maxLayer = std::max(maxLayer, r.layer);
   if (maxLayer + 1 > m_layers) setLayerCount(maxLayer + 1);  // never bars past the right edge
@@ -98,8 +86,6 @@ void ErrorPlot::setRecords(const QVector<ProjRecord>& records) {
     }
   m_maskOnly->setData(mx, my, true);
   if (hi > 0) yAxis->setRange(std::pow(10.0, std::floor(std::log10(lo))), std::pow(10.0, std::ceil(std::log10(hi) + 0.3)));
-  setEmptyMessage(QString());
-  replot(QCustomPlot::rpQueuedReplot);
 }
 
 }  // namespace duo::ui

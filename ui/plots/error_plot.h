@@ -2,33 +2,30 @@
 // grouped by projection on a log axis, with the mask-only error (same mask, no weight update) of
 // each layer as the reference line. Fed with the job's records as they arrive.
 #pragma once
-#include <QVector>
 #include <array>
 
-#include "core/prune/prune_types.h"
-#include "ui/plots/plot_base.h"
+#include "ui/plots/records_plot.h"
 
 namespace duo::ui {
 
-class ErrorPlot : public PlotBase {
+class ErrorPlot : public RecordsPlot {
   Q_OBJECT
  public:
   explicit ErrorPlot(QWidget* parent = nullptr);
 
   // The model's depth fixes the x range (layers 0..n-1).
   void setLayerCount(int layers);
-  // Replaces the data with `records` (any order, any subset) and replots.
-  void setRecords(const QVector<ProjRecord>& records);
-  void clear();
 
   QCPBars* bars(Proj p) const { return m_bars[static_cast<int>(p)]; }
   QCPGraph* maskOnly() const { return m_maskOnly; }
 
  private:
+  void drawRecords(const QVector<ProjRecord>& records) override;
+  void clearRecords() override;
+
   std::array<QCPBars*, kNumProj> m_bars{};
   QCPBarsGroup* m_group;
   QCPGraph* m_maskOnly;
-  int m_layers = 0;
 };
 
 }  // namespace duo::ui

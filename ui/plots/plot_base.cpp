@@ -27,6 +27,32 @@ PlotBase::PlotBase(QWidget* parent) : QCustomPlot(parent) {
   legend->setBorderPen(QPen(QColor(180, 180, 180)));
 }
 
+void PlotBase::setLayerTicks(QCPAxis* axis) {
+  QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+  ticker->setTickStep(1.0);
+  ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+  axis->setTicker(ticker);
+}
+
+void PlotBase::setLogAxis(QCPAxis* axis) {
+  axis->setScaleType(QCPAxis::stLogarithmic);
+  axis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
+  axis->setNumberFormat("eb");
+  axis->setNumberPrecision(0);
+}
+
+QCPColorScale* PlotBase::addColorScale(const QString& label, int barWidth) {
+  auto* scale = new QCPColorScale(this);
+  scale->setType(QCPAxis::atRight);
+  scale->axis()->setLabel(label);
+  scale->setBarWidth(barWidth);
+  plotLayout()->addElement(1, 1, scale);
+  auto* group = new QCPMarginGroup(this);
+  axisRect()->setMarginGroup(QCP::msTop | QCP::msBottom, group);
+  scale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
+  return scale;
+}
+
 void PlotBase::placeLegendBelow(int columns) {
   axisRect()->insetLayout()->take(legend);
   const int row = plotLayout()->rowCount();

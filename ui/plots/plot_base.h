@@ -39,6 +39,13 @@ class PlotBase : public QCustomPlot {
   // Sets the legend's columns to what fits `width` (at most the placeLegendBelow count), so that
   // no entry is cut.
   void fitLegend(int width);
+  // Integer ticks on a layer axis (every layer, or every n-th when crowded).
+  static void setLayerTicks(QCPAxis* axis);
+  // A logarithmic axis labelled in powers of ten.
+  static void setLogAxis(QCPAxis* axis);
+  // A colour scale `barWidth` pixels wide in a column right of the axes, its top and bottom
+  // aligned with theirs.
+  QCPColorScale* addColorScale(const QString& label, int barWidth);
   int m_legendColumns = 0;  // 0: the legend is inside the axes
   QString m_fullTitle;
   int m_titleReserve = 0;  // pixels of the width the title's layout cell does not get (a colour scale column)

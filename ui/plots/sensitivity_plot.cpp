@@ -20,26 +20,16 @@ SensitivityPlot::SensitivityPlot(QWidget* parent) : PlotBase(parent) {
   setTitle("Per-layer sensitivity · at p_w = p_a = p");
   xAxis->setLabel("sparsity p (%)");
   yAxis->setLabel("predicted rel. error (layer sum)");
-  yAxis->setScaleType(QCPAxis::stLogarithmic);
-  yAxis->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
-  yAxis->setNumberFormat("eb");
-  yAxis->setNumberPrecision(0);
+  setLogAxis(yAxis);
   xAxis->setRange(0, 100);
   yAxis->setRange(1e-4, 1);
   // First layer dark blue, middle green, last orange-red: every colour readable on white.
   m_gradient.setColorStopAt(0.0, QColor(30, 60, 150));
   m_gradient.setColorStopAt(0.5, QColor(0, 150, 110));
   m_gradient.setColorStopAt(1.0, QColor(213, 80, 0));
-  m_scale = new QCPColorScale(this);
-  m_scale->setType(QCPAxis::atRight);
+  m_scale = addColorScale("layer", 10);
   m_scale->setGradient(m_gradient);
-  m_scale->axis()->setLabel("layer");
-  m_scale->setBarWidth(10);
   m_scale->setDataRange(QCPRange(0, 1));
-  plotLayout()->addElement(1, 1, m_scale);
-  auto* group = new QCPMarginGroup(this);
-  axisRect()->setMarginGroup(QCP::msTop | QCP::msBottom, group);
-  m_scale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
   m_alloc = addGraph();
   m_alloc->setName("allocated point");
   m_alloc->setLineStyle(QCPGraph::lsNone);

@@ -14,15 +14,13 @@ QCPGraph* line(QCustomPlot* plot, const QString& name, const QColor& c, Qt::PenS
 }
 }  // namespace
 
-SparsityPlot::SparsityPlot(QWidget* parent) : PlotBase(parent) {
+SparsityPlot::SparsityPlot(QWidget* parent)
+    : RecordsPlot("Achieved sparsity appears as calibration runs", "Open a model, then run a calibration", parent) {
   setTitle("Sparsity per layer: achieved on calibration data vs target");
   xAxis->setLabel("decoder layer");
   yAxis->setLabel("sparsity (% zero)");
   yAxis->setRange(0, 100);
-  QSharedPointer<QCPAxisTickerFixed> layerTicker(new QCPAxisTickerFixed);
-  layerTicker->setTickStep(1.0);
-  layerTicker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
-  xAxis->setTicker(layerTicker);
+  setLayerTicks(xAxis);
   const QColor wc(31, 119, 180), ac(213, 94, 0);
   m_weights = line(this, "weights, achieved", wc, Qt::SolidLine, true);
   m_acts = line(this, "activations, achieved", ac, Qt::SolidLine, true);
@@ -30,7 +28,7 @@ SparsityPlot::SparsityPlot(QWidget* parent) : PlotBase(parent) {
   m_targetActs = line(this, "activations, target", ac, Qt::DashLine, false);
   placeLegendBelow(2);
   setEmptyMessagePosition(0.5, 0.25);  // clear of the target lines
-  setEmptyMessage("Open a model, then run a calibration");
+  showHint();
 }
 
 void SparsityPlot::setTargets(const SparsityConfig& cfg) {
@@ -50,22 +48,17 @@ void SparsityPlot::setTargets(const SparsityConfig& cfg) {
   m_targetActs->setData(x, a, true);
   xAxis->setRange(-0.5, std::max(1, m_layers) - 0.5);
   if (m_weights->dataCount() == 0)
-    setEmptyMessage(m_layers > 0 ? "Achieved sparsity appears as calibration runs" : "Open a model");
-  replot(QCustomPlot::rpQueuedReplot);
+    showHint();
+  else
+    replot(QCustomPlot::rpQueuedReplot);
 }
 
 void SparsityPlot::clearRecords() {
   m_weights->data()->clear();
   m_acts->data()->clear();
-  setEmptyMessage(m_layers > 0 ? "Achieved sparsity appears as calibration runs" : "Open a model");
-  replot(QCustomPlot::rpQueuedReplot);
 }
 
-void SparsityPlot::setRecords(const QVector<ProjRecord>& records) {
-  if (records.isEmpty()) {
-    clearRecords();
-    return;
-  }
+void SparsityPlot::drawRecords(const QVector<ProjRecord>& records) {
   std::map<int, std::array<double, 3>> perLayer;  // layer -> (sum weight, sum act, count)
   for (const ProjRecord& r : records) {
     auto& s = perLayer[r.layer];
@@ -81,8 +74,6 @@ void SparsityPlot::setRecords(const QVector<ProjRecord>& records) {
   }
   m_weights->setData(x, w, true);
   m_acts->setData(x, a, true);
-  setEmptyMessage(QString());
-  replot(QCustomPlot::rpQueuedReplot);
 }
 
 }  // namespace duo::ui

@@ -1,22 +1,18 @@
 // Achieved sparsity per layer (weights and activations, mean over the layer's 7 projections) from
 // the job's records, against the table's targets (dashed).
 #pragma once
-#include <QVector>
-
-#include "core/prune/prune_types.h"
 #include "core/prune/sparsity_config.h"
-#include "ui/plots/plot_base.h"
+#include "ui/plots/records_plot.h"
 
 namespace duo::ui {
 
-class SparsityPlot : public PlotBase {
+class SparsityPlot : public RecordsPlot {
   Q_OBJECT
  public:
   explicit SparsityPlot(QWidget* parent = nullptr);
 
+  // The table's per-layer means (dashed); their depth fixes the x range.
   void setTargets(const SparsityConfig& cfg);
-  void setRecords(const QVector<ProjRecord>& records);
-  void clearRecords();
 
   QCPGraph* achievedWeights() const { return m_weights; }
   QCPGraph* achievedActs() const { return m_acts; }
@@ -24,11 +20,13 @@ class SparsityPlot : public PlotBase {
   QCPGraph* targetActs() const { return m_targetActs; }
 
  private:
+  void drawRecords(const QVector<ProjRecord>& records) override;
+  void clearRecords() override;
+
   QCPGraph* m_weights;
   QCPGraph* m_acts;
   QCPGraph* m_targetWeights;
   QCPGraph* m_targetActs;
-  int m_layers = 0;
 };
 
 }  // namespace duo::ui
