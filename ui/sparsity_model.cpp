@@ -182,24 +182,20 @@ void SparsityModel::setTimingProfile(std::shared_ptr<const perf::TimingProfile> 
   Q_EMIT timingChanged();
 }
 
-double SparsityModel::layerWeight(int layer) const {
-  double num = 0, den = 0;
+ProjSparsity SparsityModel::layerMean(int layer) const {
+  ProjSparsity mean;
+  double params = 0;
   for (int p = 0; p < kNumProj; ++p) {
     const double n = projParams(m_model, static_cast<Proj>(p));
-    num += n * m_config.at(layer, static_cast<Proj>(p)).weight;
-    den += n;
+    const ProjSparsity& s = m_config.at(layer, static_cast<Proj>(p));
+    mean.weight += n * s.weight;
+    mean.act += n * s.act;
+    params += n;
   }
-  return den > 0 ? num / den : 0.0;
-}
-
-double SparsityModel::layerAct(int layer) const {
-  double num = 0, den = 0;
-  for (int p = 0; p < kNumProj; ++p) {
-    const double n = projParams(m_model, static_cast<Proj>(p));
-    num += n * m_config.at(layer, static_cast<Proj>(p)).act;
-    den += n;
-  }
-  return den > 0 ? num / den : 0.0;
+  if (params <= 0) return ProjSparsity{};
+  mean.weight /= params;
+  mean.act /= params;
+  return mean;
 }
 
 int SparsityModel::layerOf(const QModelIndex& idx) {
@@ -241,8 +237,9 @@ QVariant SparsityModel::data(const QModelIndex& idx, int role) const {
   const int proj = projOf(idx);
   const bool isLayer = proj < 0;
   const Proj p = isLayer ? Proj::Q : static_cast<Proj>(proj);
-  const double w = isLayer ? layerWeight(layer) : m_config.at(layer, p).weight;
-  const double a = isLayer ? layerAct(layer) : m_config.at(layer, p).act;
+  const ProjSparsity shown = isLayer ? layerMean(layer) : m_config.at(layer, p);
+  const double w = shown.weight;
+  const double a = shown.act;
   if (role == Qt::DisplayRole) {
     switch (idx.column()) {
       case ColName: return isLayer ? QString("layer %1").arg(layer) : QString(projName(p));

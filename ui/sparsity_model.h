@@ -96,8 +96,8 @@ class SparsityModel : public QAbstractItemModel {
  private:
   friend class SnapshotCommand;
   void replaceConfig(const SparsityConfig& cfg);  // no undo entry; emits dataChanged
-  double layerWeight(int layer) const;            // parameter-weighted mean over the 7
-  double layerAct(int layer) const;               // parameter-weighted mean over the 7
+  // The layer row's p_w and p_a: parameter-weighted means over its 7 projections.
+  ProjSparsity layerMean(int layer) const;
 
   ModelConfig m_model;
   SparsityConfig m_config;

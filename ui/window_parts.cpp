@@ -9,6 +9,9 @@
 #include <QSplitter>
 #include <QTabWidget>
 #include <QVBoxLayout>
+#include <array>
+#include <tuple>
+#include <utility>
 
 #include "ui/background_task.h"
 #include "ui/core_types.h"
@@ -28,14 +31,37 @@
 
 namespace duo::ui {
 
+namespace {
+
+// A splitter named `name` holding each widget with its stretch factor.
+QSplitter* splitter(Qt::Orientation orientation, const char* name,
+                    std::initializer_list<std::pair<QWidget*, int>> parts) {
+  auto* s = new QSplitter(orientation);
+  s->setObjectName(name);
+  for (const auto& [widget, stretch] : parts) {
+    s->addWidget(widget);
+    s->setStretchFactor(s->count() - 1, stretch);
+  }
+  return s;
+}
+
+// `w` in a group box titled `title`.
+QGroupBox* boxed(const QString& title, QWidget* w) {
+  auto* box = new QGroupBox(title);
+  auto* l = new QVBoxLayout(box);
+  l->setContentsMargins(2, 2, 2, 2);
+  l->addWidget(w);
+  return box;
+}
+
+// The splitters whose state the window keeps, by QSettings key.
+std::array<std::pair<const char*, QSplitter*>, 3> keptSplitters(const WindowParts& parts) {
+  return {{{"window/hsplit", parts.hsplit}, {"window/vsplit", parts.vsplit}, {"window/leftSplit", parts.leftSplit}}};
+}
+
+}  // namespace
+
 QWidget* WindowParts::buildLayout(QAction* calibrate, QAction* cancel) {
-  auto boxed = [](const QString& title, QWidget* w) {
-    auto* box = new QGroupBox(title);
-    auto* l = new QVBoxLayout(box);
-    l->setContentsMargins(2, 2, 2, 2);
-    l->addWidget(w);
-    return box;
-  };
   modelPanel = new ModelPanel;
   dataPanel = new DataPanel;
   methodPanel = new MethodPanel;
@@ -45,56 +71,33 @@ QWidget* WindowParts::buildLayout(QAction* calibrate, QAction* cancel) {
   setup->addTab(dataPanel, "Data");
   setup->addTab(methodPanel, "Method");
   runPanel = new RunPanel(calibrate, cancel);
-  leftSplit = new QSplitter(Qt::Vertical);
-  leftSplit->setObjectName("leftSplitter");
-  leftSplit->addWidget(setup);
-  leftSplit->addWidget(boxed("Run", runPanel));
-  leftSplit->setStretchFactor(0, 3);
-  leftSplit->setStretchFactor(1, 1);
+  leftSplit = splitter(Qt::Vertical, "leftSplitter", {{setup, 3}, {boxed("Run", runPanel), 1}});
 
   table = new SparsityTable;
-  plots = new QTabWidget;
-  plots->setObjectName("plotTabs");
   errorPlot = new ErrorPlot;
   heatmap = new ErrorHeatmap;
   sparsityPlot = new SparsityPlot;
   runsPlot = new RunsPlot;
-  errorPlot->setObjectName("errorPlot");
-  heatmap->setObjectName("errorHeatmap");
-  sparsityPlot->setObjectName("sparsityPlot");
-  runsPlot->setObjectName("runsPlot");
-  plots->addTab(errorPlot, "Error per layer");
-  plots->addTab(heatmap, "Error heatmap");
-  plots->addTab(sparsityPlot, "Sparsity");
-  plots->addTab(runsPlot, "Runs");
+  sensPanel = new SensitivityPanel;
+  plots = new QTabWidget;
+  plots->setObjectName("plotTabs");
+  const std::tuple<QWidget*, const char*, const char*> tabs[] = {
+      {errorPlot, "errorPlot", "Error per layer"}, {heatmap, "errorHeatmap", "Error heatmap"},
+      {sparsityPlot, "sparsityPlot", "Sparsity"},  {runsPlot, "runsPlot", "Runs"},
+      {sensPanel, "sensitivityPanel", "Sensitivity"}};
+  for (const auto& [widget, name, title] : tabs) {
+    widget->setObjectName(name);
+    plots->addTab(widget, title);
+  }
   runsPanel = new RunsPanel(runs);
 
-  hsplit = new QSplitter(Qt::Horizontal);
-  hsplit->setObjectName("tablePlotSplitter");
-  sensPanel = new SensitivityPanel;
-  sensPanel->setObjectName("sensitivityPanel");
-  plots->addTab(sensPanel, "Sensitivity");
   allocBar = new AllocationBar;
   allocBar->setObjectName("allocationBar");
   auto* tableBox = boxed("Sparsity per layer", table);
   tableBox->layout()->addWidget(allocBar);
-  hsplit->addWidget(tableBox);
-  hsplit->addWidget(plots);
-  hsplit->setStretchFactor(0, 2);
-  hsplit->setStretchFactor(1, 3);
-  vsplit = new QSplitter(Qt::Vertical);
-  vsplit->setObjectName("plotRunsSplitter");
-  vsplit->addWidget(hsplit);
-  vsplit->addWidget(boxed("Runs", runsPanel));
-  vsplit->setStretchFactor(0, 4);
-  vsplit->setStretchFactor(1, 1);
-
-  auto* main = new QSplitter(Qt::Horizontal);
-  main->setObjectName("mainSplitter");
-  main->addWidget(leftSplit);
-  main->addWidget(vsplit);
-  main->setStretchFactor(0, 0);
-  main->setStretchFactor(1, 1);
+  hsplit = splitter(Qt::Horizontal, "tablePlotSplitter", {{tableBox, 2}, {plots, 3}});
+  vsplit = splitter(Qt::Vertical, "plotRunsSplitter", {{hsplit, 4}, {boxed("Runs", runsPanel), 1}});
+  auto* main = splitter(Qt::Horizontal, "mainSplitter", {{leftSplit, 0}, {vsplit, 1}});
   main->setSizes({320, 960});
   hsplit->setSizes({400, 560});
   vsplit->setSizes({540, 170});
@@ -104,9 +107,7 @@ QWidget* WindowParts::buildLayout(QAction* calibrate, QAction* cancel) {
 
 void WindowParts::saveSettings() const {
   QSettings s;
-  s.setValue("window/hsplit", hsplit->saveState());
-  s.setValue("window/vsplit", vsplit->saveState());
-  s.setValue("window/leftSplit", leftSplit->saveState());
+  for (const auto& [key, split] : keptSplitters(*this)) s.setValue(key, split->saveState());
   s.setValue("window/plotTab", plots->currentIndex());
   dataPanel->saveSettings();
   methodPanel->saveSettings();
@@ -114,9 +115,8 @@ void WindowParts::saveSettings() const {
 
 void WindowParts::loadSettings() {
   QSettings s;
-  if (s.contains("window/hsplit")) hsplit->restoreState(s.value("window/hsplit").toByteArray());
-  if (s.contains("window/vsplit")) vsplit->restoreState(s.value("window/vsplit").toByteArray());
-  if (s.contains("window/leftSplit")) leftSplit->restoreState(s.value("window/leftSplit").toByteArray());
+  for (const auto& [key, split] : keptSplitters(*this))
+    if (s.contains(key)) split->restoreState(s.value(key).toByteArray());
   plots->setCurrentIndex(s.value("window/plotTab", 0).toInt());
   dataPanel->loadSettings();
   methodPanel->loadSettings();

@@ -14,6 +14,7 @@
 
 #include "core/data/corpus.h"
 #include "ui/core_types.h"
+#include "ui/panels/settings_form.h"
 
 namespace duo::ui {
 
@@ -62,10 +63,7 @@ QSpinBox* spin(const QString& name, int lo, int hi, int value, const QString& ti
 }  // namespace
 
 DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
-  auto* form = new QFormLayout(this);
-  form->setContentsMargins(6, 6, 6, 6);
-  form->setVerticalSpacing(4);
-  form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+  QFormLayout* form = settingsForm(this);
 
   m_calib = new QComboBox;
   m_calib->setObjectName("calibSource");

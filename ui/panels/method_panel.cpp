@@ -8,6 +8,7 @@
 #include <QSpinBox>
 
 #include "ui/core_types.h"
+#include "ui/panels/settings_form.h"
 
 namespace duo::ui {
 
@@ -34,10 +35,7 @@ QString MethodPanel::describe(Method m) {
 }
 
 MethodPanel::MethodPanel(QWidget* parent) : QWidget(parent) {
-  auto* form = new QFormLayout(this);
-  form->setContentsMargins(6, 6, 6, 6);
-  form->setVerticalSpacing(4);
-  form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+  QFormLayout* form = settingsForm(this);
 
   m_method = new QComboBox;
   m_method->setObjectName("method");
