@@ -264,8 +264,7 @@ void setIsa(Isa isa) {
 }
 
 void denseGemv(const DenseView& w, const float* x, float* y, int batch) {
-  checkMatVec("cpu::denseGemv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cpu::denseGemv");
+  checkProduct("cpu::denseGemv", w, x, y, batch);
   if (w.layout == Layout::ColMajor) return colMajorProduct(w, x, y, batch, false);
   const detail::IsaKernels& k = kernels();
   const float* scale = w.type == ValueType::I8 ? w.rowScale : nullptr;
@@ -276,36 +275,30 @@ void denseGemv(const DenseView& w, const float* x, float* y, int batch) {
 }
 
 void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {
-  checkMatVec("cpu::actSparseGemv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cpu::actSparseGemv");
-  DUO_CHECK(w.layout == Layout::ColMajor, "cpu::actSparseGemv: needs a column-major matrix (a zero input skips a "
-                                          "contiguous column), got row-major");
+  checkProduct("cpu::actSparseGemv", w, x, y, batch);
+  checkColMajor(w, "cpu::actSparseGemv");
   colMajorProduct(w, x, y, batch, true);
 }
 
 void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch) {
-  checkMatVec("cpu::weightSparseSpmv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cpu::weightSparseSpmv");
+  checkProduct("cpu::weightSparseSpmv", w, x, y, batch);
   sparseColumnsProduct(w, x, y, batch, false);
 }
 
 void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch) {
-  checkMatVec("cpu::dualSparseSpmspv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cpu::dualSparseSpmspv");
+  checkProduct("cpu::dualSparseSpmspv", w, x, y, batch);
   sparseColumnsProduct(w, x, y, batch, true);
 }
 
 void weightSparseSpmv(const NmView& w, const float* x, float* y, int batch) {
-  checkMatVec("cpu::weightSparseSpmv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cpu::weightSparseSpmv");
+  checkProduct("cpu::weightSparseSpmv", w, x, y, batch);
   nmProduct(w, x, y, batch);
 }
 
 void dualSparseSpmspv(const NmView& w, const float* x, float* y, int batch) {
   // Row-major N:M: a zero input saves no bytes, so this is the weight-sparse product (zero inputs
   // contribute zero); see kernels/nm_sparse.h.
-  checkMatVec("cpu::dualSparseSpmspv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cpu::dualSparseSpmspv");
+  checkProduct("cpu::dualSparseSpmspv", w, x, y, batch);
   nmProduct(w, x, y, batch);
 }
 

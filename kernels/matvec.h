@@ -20,23 +20,23 @@ namespace duo::kernels {
 // The checks every backend runs first: sizes, pointers, batch. Throws duo::Error naming `who`.
 void checkMatVec(const char* who, std::int64_t rows, std::int64_t cols, const float* x, const float* y, int batch);
 
+// checkMatVec, then the view's own checks (checkView); every product's first step.
+template <class View>
+void checkProduct(const char* who, const View& w, const float* x, const float* y, int batch) {
+  checkMatVec(who, w.rows, w.cols, x, y, batch);
+  checkView(w, who);
+}
+
+// actSparseGemv's extra condition: a zero input skips a contiguous column only in column-major W.
+void checkColMajor(const DenseView& w, const char* who);
+
 namespace ref {
 // Plain loops, f64 accumulation: the yardstick of the tests. Single-threaded.
-void denseGemv(const DenseView& w, const float* x, float* y, int batch = 1);
-void actSparseGemv(const DenseView& w, const float* x, float* y, int batch = 1);  // needs ColMajor
-void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch = 1);
-void weightSparseSpmv(const NmView& w, const float* x, float* y, int batch = 1);
-void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch = 1);
-void dualSparseSpmspv(const NmView& w, const float* x, float* y, int batch = 1);
+#include "kernels/matvec_products.inc"
 }  // namespace ref
 
 namespace cpu {
-void denseGemv(const DenseView& w, const float* x, float* y, int batch = 1);
-void actSparseGemv(const DenseView& w, const float* x, float* y, int batch = 1);  // needs ColMajor
-void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch = 1);
-void weightSparseSpmv(const NmView& w, const float* x, float* y, int batch = 1);
-void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch = 1);
-void dualSparseSpmspv(const NmView& w, const float* x, float* y, int batch = 1);
+#include "kernels/matvec_products.inc"
 
 // Instruction sets the CPU kernels are compiled for; the best one the CPU supports is chosen at
 // run time (override with the environment variable DUO_KERNEL_ISA=scalar|avx2|avx512).

@@ -13,6 +13,11 @@ void checkMatVec(const char* who, std::int64_t rows, std::int64_t cols, const fl
   DUO_CHECK(y != nullptr, who, ": output y [", batch, ", ", rows, "] pointer is null");
 }
 
+void checkColMajor(const DenseView& w, const char* who) {
+  DUO_CHECK(w.layout == Layout::ColMajor, who, ": needs a column-major matrix (a zero input skips a contiguous "
+                                          "column), got row-major");
+}
+
 namespace ref {
 
 namespace {
@@ -83,44 +88,37 @@ void nmProduct(const NmView& w, const float* x, float* y, int batch, bool skipZe
 }  // namespace
 
 void denseGemv(const DenseView& w, const float* x, float* y, int batch) {
-  checkMatVec("ref::denseGemv", w.rows, w.cols, x, y, batch);
-  checkView(w, "ref::denseGemv");
+  checkProduct("ref::denseGemv", w, x, y, batch);
   denseProduct(
       w.rows, w.cols, [&](std::int64_t r, std::int64_t j) { return w.at(r, j); }, [](std::int64_t) { return true; },
       x, y, batch);
 }
 
 void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {
-  checkMatVec("ref::actSparseGemv", w.rows, w.cols, x, y, batch);
-  checkView(w, "ref::actSparseGemv");
-  DUO_CHECK(w.layout == Layout::ColMajor, "ref::actSparseGemv: needs a column-major matrix (a zero input skips a "
-                                          "contiguous column), got row-major");
+  checkProduct("ref::actSparseGemv", w, x, y, batch);
+  checkColMajor(w, "ref::actSparseGemv");
   denseProduct(
       w.rows, w.cols, [&](std::int64_t r, std::int64_t j) { return w.at(r, j); },
       [&](std::int64_t j) { return columnActive(x, w.cols, batch, j); }, x, y, batch);
 }
 
 void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch) {
-  checkMatVec("ref::weightSparseSpmv", w.rows, w.cols, x, y, batch);
-  checkView(w, "ref::weightSparseSpmv");
+  checkProduct("ref::weightSparseSpmv", w, x, y, batch);
   sparseColumnsProduct(w, x, y, batch, false);
 }
 
 void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch) {
-  checkMatVec("ref::dualSparseSpmspv", w.rows, w.cols, x, y, batch);
-  checkView(w, "ref::dualSparseSpmspv");
+  checkProduct("ref::dualSparseSpmspv", w, x, y, batch);
   sparseColumnsProduct(w, x, y, batch, true);
 }
 
 void weightSparseSpmv(const NmView& w, const float* x, float* y, int batch) {
-  checkMatVec("ref::weightSparseSpmv", w.rows, w.cols, x, y, batch);
-  checkView(w, "ref::weightSparseSpmv");
+  checkProduct("ref::weightSparseSpmv", w, x, y, batch);
   nmProduct(w, x, y, batch, false);
 }
 
 void dualSparseSpmspv(const NmView& w, const float* x, float* y, int batch) {
-  checkMatVec("ref::dualSparseSpmspv", w.rows, w.cols, x, y, batch);
-  checkView(w, "ref::dualSparseSpmspv");
+  checkProduct("ref::dualSparseSpmspv", w, x, y, batch);
   nmProduct(w, x, y, batch, true);
 }
 

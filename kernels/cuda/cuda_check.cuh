@@ -69,23 +69,22 @@ __device__ __forceinline__ void unpack16(const uint4& p, float* out, const float
   out[2] = __uint_as_float(p.z);
   out[3] = __uint_as_float(p.w);
 }
-__device__ __forceinline__ void unpack16(const uint4& p, float* out, const __half*) {
-  const __half2* h = reinterpret_cast<const __half2*>(&p);
+__device__ __forceinline__ float2 toFloat2(__half2 h) { return __half22float2(h); }
+__device__ __forceinline__ float2 toFloat2(__nv_bfloat162 h) { return __bfloat1622float2(h); }
+// 8 halves (Pair: __half2 or __nv_bfloat162) as 4 pairs.
+template <typename Pair>
+__device__ __forceinline__ void unpackPairs(const uint4& p, float* out) {
+  const Pair* h = reinterpret_cast<const Pair*>(&p);
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
-    const float2 f = __half22float2(h[i]);
+    const float2 f = toFloat2(h[i]);
     out[2 * i] = f.x;
     out[2 * i + 1] = f.y;
   }
 }
+__device__ __forceinline__ void unpack16(const uint4& p, float* out, const __half*) { unpackPairs<__half2>(p, out); }
 __device__ __forceinline__ void unpack16(const uint4& p, float* out, const __nv_bfloat16*) {
-  const __nv_bfloat162* h = reinterpret_cast<const __nv_bfloat162*>(&p);
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-    const float2 f = __bfloat1622float2(h[i]);
-    out[2 * i] = f.x;
-    out[2 * i + 1] = f.y;
-  }
+  unpackPairs<__nv_bfloat162>(p, out);
 }
 __device__ __forceinline__ void unpack16(const uint4& p, float* out, const std::int8_t*) {
   const char4* c = reinterpret_cast<const char4*>(&p);  // signed bytes, in memory order

@@ -118,7 +118,7 @@ const float* uploadRowScales(DeviceBuffer& into, ValueType type, const float* ho
 }  // namespace
 
 // ---- device copies of the formats ---------------------------------------------------------------
-DeviceDense::DeviceDense(const DenseMatrix& m) : m_view(m.view()) {
+DeviceDense::DeviceDense(const DenseMatrix& m) : DeviceMatrix(m.view()) {
   const DenseView h = m.view();
   const std::int64_t outer = h.layout == Layout::RowMajor ? h.rows : h.cols;  // rows or columns of ld elements
   m_values = uploadBytes(h.values, static_cast<std::size_t>(outer * h.ld) * valueBytes(h.type));
@@ -126,7 +126,7 @@ DeviceDense::DeviceDense(const DenseMatrix& m) : m_view(m.view()) {
   m_view.rowScale = uploadRowScales(m_rowScale, h.type, h.rowScale, h.rows);
 }
 
-DeviceSparseColumns::DeviceSparseColumns(const SparseColumns& m) : m_view(m.view()) {
+DeviceSparseColumns::DeviceSparseColumns(const SparseColumns& m) : DeviceMatrix(m.view()) {
   const SparseColumnsView& h = m.view();
   const std::size_t records = static_cast<std::size_t>(h.strips) * static_cast<std::size_t>(h.cols);
   m_colStart = uploadBytes(h.colStart, (records + 1) * sizeof(std::uint32_t));
@@ -143,7 +143,7 @@ DeviceSparseColumns::DeviceSparseColumns(const SparseColumns& m) : m_view(m.view
   m_view.rowScale = uploadRowScales(m_rowScale, h.type, h.rowScale, h.rows);
 }
 
-DeviceNm::DeviceNm(const NmMatrix& m) : m_view(m.view()) {
+DeviceNm::DeviceNm(const NmMatrix& m) : DeviceMatrix(m.view()) {
   const NmView& h = m.view();
   m_values = uploadBytes(h.values, static_cast<std::size_t>(h.rows * h.valuesPerRow() + kValuePad) * valueBytes(h.type));
   m_mask = uploadBytes(h.mask, static_cast<std::size_t>(h.rows * h.maskRowBytes));

@@ -402,42 +402,35 @@ struct NmLaunch {
 }  // namespace detail
 
 void denseGemv(const DenseView& w, const float* x, float* y, int batch) {
-  checkMatVec("cuda::denseGemv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cuda::denseGemv");
+  checkProduct("cuda::denseGemv", w, x, y, batch);
   if (w.layout == Layout::ColMajor) return detail::byBatch<detail::ColMajorLaunch>(batch, w, x, y, false);
   detail::byBatch<detail::DenseLaunch>(batch, w, x, y);
 }
 
 void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {
-  checkMatVec("cuda::actSparseGemv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cuda::actSparseGemv");
-  DUO_CHECK(w.layout == Layout::ColMajor, "cuda::actSparseGemv: needs a column-major matrix (a zero input skips a "
-                                          "contiguous column), got row-major");
+  checkProduct("cuda::actSparseGemv", w, x, y, batch);
+  checkColMajor(w, "cuda::actSparseGemv");
   detail::byBatch<detail::ColMajorLaunch>(batch, w, x, y, true);
 }
 
 void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch) {
-  checkMatVec("cuda::weightSparseSpmv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cuda::weightSparseSpmv");
+  checkProduct("cuda::weightSparseSpmv", w, x, y, batch);
   detail::byBatch<detail::SparseLaunch>(batch, w, x, y, false);
 }
 
 void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch) {
-  checkMatVec("cuda::dualSparseSpmspv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cuda::dualSparseSpmspv");
+  checkProduct("cuda::dualSparseSpmspv", w, x, y, batch);
   detail::byBatch<detail::SparseLaunch>(batch, w, x, y, true);
 }
 
 void weightSparseSpmv(const NmView& w, const float* x, float* y, int batch) {
-  checkMatVec("cuda::weightSparseSpmv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cuda::weightSparseSpmv");
+  checkProduct("cuda::weightSparseSpmv", w, x, y, batch);
   detail::byBatch<detail::NmLaunch>(batch, w, x, y);
 }
 
 void dualSparseSpmspv(const NmView& w, const float* x, float* y, int batch) {
   // Row-major N:M: zero inputs save no bytes (see kernels/nm_sparse.h); same product as SpMV.
-  checkMatVec("cuda::dualSparseSpmspv", w.rows, w.cols, x, y, batch);
-  checkView(w, "cuda::dualSparseSpmspv");
+  checkProduct("cuda::dualSparseSpmspv", w, x, y, batch);
   detail::byBatch<detail::NmLaunch>(batch, w, x, y);
 }
 

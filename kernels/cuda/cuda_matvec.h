@@ -54,46 +54,46 @@ class DeviceBuffer {
 };
 
 // Device copies of the packed formats; view() has device pointers and the host object's shape
-// (rowScale: the device copy of an I8 matrix's row scales, null for the float types).
-class DeviceDense {
+// (rowScale: the device copy of an I8 matrix's row scales, null for the float types). Each format's
+// constructor uploads its arrays and points m_view at them.
+template <typename View>
+class DeviceMatrix {
+ public:
+  View view() const { return m_view; }
+
+ protected:
+  DeviceMatrix() = default;
+  explicit DeviceMatrix(const View& host) : m_view(host) {}
+
+  DeviceBuffer m_rowScale;  // [rows] f32 (I8 only)
+  View m_view;
+};
+
+class DeviceDense : public DeviceMatrix<DenseView> {
  public:
   explicit DeviceDense(const DenseMatrix& m);
-  DenseView view() const { return m_view; }
 
  private:
   DeviceBuffer m_values;
-  DeviceBuffer m_rowScale;  // [rows] f32 (I8 only)
-  DenseView m_view;
 };
 
-class DeviceSparseColumns {
+class DeviceSparseColumns : public DeviceMatrix<SparseColumnsView> {
  public:
   explicit DeviceSparseColumns(const SparseColumns& m);
-  SparseColumnsView view() const { return m_view; }
 
  private:
   DeviceBuffer m_colStart, m_bitmap, m_rowIndex, m_values;
-  DeviceBuffer m_rowScale;  // [rows] f32 (I8 only)
-  SparseColumnsView m_view;
 };
 
-class DeviceNm {
+class DeviceNm : public DeviceMatrix<NmView> {
  public:
   explicit DeviceNm(const NmMatrix& m);
-  NmView view() const { return m_view; }
 
  private:
   DeviceBuffer m_values, m_mask;
-  DeviceBuffer m_rowScale;  // [rows] f32 (I8 only)
-  NmView m_view;
 };
 
-void denseGemv(const DenseView& w, const float* x, float* y, int batch = 1);
-void actSparseGemv(const DenseView& w, const float* x, float* y, int batch = 1);  // needs ColMajor
-void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch = 1);
-void weightSparseSpmv(const NmView& w, const float* x, float* y, int batch = 1);
-void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch = 1);
-void dualSparseSpmspv(const NmView& w, const float* x, float* y, int batch = 1);
+#include "kernels/matvec_products.inc"
 
 // The vendor baseline: y = W x with cuBLAS for a row-major dense W. x [batch, cols] is stored in
 // W's type (cuBLAS multiplies like types): f32 -> cublasSgemv (cublasSgemm for batch > 1);
