@@ -121,18 +121,11 @@ Kernel fastestKernel(const MatVec& m, const TimingProfile* timing) {
   return best;
 }
 
-const char* projectionName(Projection p) {
-  switch (p) {
-    case Projection::Q: return "q_proj";
-    case Projection::K: return "k_proj";
-    case Projection::V: return "v_proj";
-    case Projection::O: return "o_proj";
-    case Projection::Gate: return "gate_proj";
-    case Projection::Up: return "up_proj";
-    case Projection::Down: return "down_proj";
-  }
-  return "?";
-}
+// Projection lists the projections in Proj's order: one name table serves both.
+static_assert(static_cast<int>(Projection::Q) == static_cast<int>(Proj::Q) &&
+              static_cast<int>(Projection::Gate) == static_cast<int>(Proj::Gate) &&
+              static_cast<int>(Projection::Down) == static_cast<int>(Proj::Down) && kProjections == kNumProj);
+const char* projectionName(Projection p) { return projName(static_cast<Proj>(p)); }
 
 ModelShape shapeOf(const ModelConfig& c) {
   ModelShape m;
@@ -147,15 +140,8 @@ ModelShape shapeOf(const ModelConfig& c) {
 }
 
 ModelShape smolLm2Shape() {
-  ModelShape s;
-  s.layers = 30;
-  s.hidden = 576;
-  s.heads = 9;
-  s.kvHeads = 3;
-  s.headDim = 64;
-  s.ffn = 1536;
-  s.vocab = 49152;
-  return s;
+  // layers, d, heads, kv heads, head dim, ffn, vocab
+  return ModelShape{30, 576, 9, 3, 64, 1536, 49152};
 }
 
 MatVec projectionShape(const ModelShape& s, Projection p) {

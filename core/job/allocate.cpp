@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/common/name_table.h"
 #include "core/job/decode_estimate.h"
 
 namespace duo {
@@ -390,23 +391,11 @@ Allocation uniformAllocation(const SensitivityTable& t, const AllocateOptions& o
   return a;
 }
 
-const char* allocObjectiveName(AllocObjective o) {
-  switch (o) {
-    case AllocObjective::Auto: return "auto";
-    case AllocObjective::Relative: return "relative";
-    case AllocObjective::Loss: return "loss";
-  }
-  return "?";
-}
+constexpr NamedValue<AllocObjective> kObjectives[] = {
+    {AllocObjective::Auto, "auto"}, {AllocObjective::Relative, "relative"}, {AllocObjective::Loss, "loss"}};
 
-bool allocObjectiveFromName(const std::string& name, AllocObjective* out) {
-  for (AllocObjective o : {AllocObjective::Auto, AllocObjective::Relative, AllocObjective::Loss})
-    if (name == allocObjectiveName(o)) {
-      *out = o;
-      return true;
-    }
-  return false;
-}
+const char* allocObjectiveName(AllocObjective o) { return nameOf(kObjectives, o); }
+bool allocObjectiveFromName(const std::string& name, AllocObjective* out) { return valueOf(kObjectives, name, out); }
 
 AllocObjective AllocateOptions::resolvedObjective(const SensitivityTable& t) const {
   if (objective == AllocObjective::Auto) return t.hasLossWeights() ? AllocObjective::Loss : AllocObjective::Relative;

@@ -3,68 +3,33 @@
 #include <cstdlib>
 
 #include "core/common/error.h"
+#include "core/common/name_table.h"
 
 namespace duo {
 
-namespace {
-struct MethodEntry {
-  Method method;
-  const char* name;
-};
-constexpr MethodEntry kMethods[] = {
+constexpr NamedValue<Method> kMethods[] = {
     {Method::Dense, "dense"},         {Method::Magnitude, "magnitude"}, {Method::Wanda, "wanda"},
     {Method::SparseGpt, "sparsegpt"}, {Method::SparseGptSparseIn, "sparsegpt-sparse-in"},
     {Method::Teal, "teal"},           {Method::DuoGpt, "duogpt"},
 };
-}  // namespace
+constexpr NamedValue<ActRule> kActRules[] = {{ActRule::TopK, "topk"}, {ActRule::Threshold, "threshold"}};
+constexpr NamedValue<Score> kScores[] = {
+    {Score::Full, "full"}, {Score::Marginal, "marginal"}, {Score::SparseGpt, "sparsegpt"}};
 
-const char* methodName(Method m) {
-  for (const auto& e : kMethods)
-    if (e.method == m) return e.name;
-  return "?";
-}
-
-bool methodFromName(const std::string& name, Method* out) {
-  for (const auto& e : kMethods) {
-    if (name == e.name) {
-      *out = e.method;
-      return true;
-    }
-  }
-  return false;
-}
+const char* methodName(Method m) { return nameOf(kMethods, m); }
+bool methodFromName(const std::string& name, Method* out) { return valueOf(kMethods, name, out); }
 
 std::vector<Method> allMethods() {
   std::vector<Method> v;
-  for (const auto& e : kMethods) v.push_back(e.method);
+  for (const auto& e : kMethods) v.push_back(e.value);
   return v;
 }
 
-const char* actRuleName(ActRule r) { return r == ActRule::TopK ? "topk" : "threshold"; }
+const char* actRuleName(ActRule r) { return nameOf(kActRules, r); }
+bool actRuleFromName(const std::string& name, ActRule* out) { return valueOf(kActRules, name, out); }
 
-bool actRuleFromName(const std::string& name, ActRule* out) {
-  if (name == "topk") *out = ActRule::TopK;
-  else if (name == "threshold") *out = ActRule::Threshold;
-  else return false;
-  return true;
-}
-
-const char* scoreName(Score s) {
-  switch (s) {
-    case Score::Full: return "full";
-    case Score::Marginal: return "marginal";
-    case Score::SparseGpt: return "sparsegpt";
-  }
-  return "?";
-}
-
-bool scoreFromName(const std::string& name, Score* out) {
-  if (name == "full") *out = Score::Full;
-  else if (name == "marginal") *out = Score::Marginal;
-  else if (name == "sparsegpt") *out = Score::SparseGpt;
-  else return false;
-  return true;
-}
+const char* scoreName(Score s) { return nameOf(kScores, s); }
+bool scoreFromName(const std::string& name, Score* out) { return valueOf(kScores, name, out); }
 
 std::string NmPattern::str() const {
   return structured() ? std::to_string(n) + ":" + std::to_string(m) : std::string("unstructured");

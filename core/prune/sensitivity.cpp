@@ -5,26 +5,16 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/common/json_file.h"
+#include "core/common/name_table.h"
 
 namespace duo {
 
-const char* weightEstimatorName(WeightEstimator e) {
-  switch (e) {
-    case WeightEstimator::Obs: return "obs";
-    case WeightEstimator::Wanda: return "wanda";
-    case WeightEstimator::Magnitude: return "magnitude";
-  }
-  return "?";
-}
+constexpr NamedValue<WeightEstimator> kEstimators[] = {
+    {WeightEstimator::Obs, "obs"}, {WeightEstimator::Wanda, "wanda"}, {WeightEstimator::Magnitude, "magnitude"}};
 
-bool weightEstimatorFromName(const std::string& name, WeightEstimator* out) {
-  for (WeightEstimator e : {WeightEstimator::Obs, WeightEstimator::Wanda, WeightEstimator::Magnitude})
-    if (name == weightEstimatorName(e)) {
-      *out = e;
-      return true;
-    }
-  return false;
-}
+const char* weightEstimatorName(WeightEstimator e) { return nameOf(kEstimators, e); }
+bool weightEstimatorFromName(const std::string& name, WeightEstimator* out) { return valueOf(kEstimators, name, out); }
 
 WeightEstimator estimatorFor(Method m) {
   switch (m) {
@@ -203,14 +193,7 @@ SensitivityTable SensitivityTable::fromJson(const nlohmann::json& j, const std::
 }
 
 SensitivityTable SensitivityTable::load(const std::string& path) {
-  const std::string text = readFile(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(path, ": not valid JSON: ", e.what());
-  }
-  return fromJson(j, path);
+  return fromJson(readJsonFile(path), path);
 }
 
 void SensitivityTable::save(const std::string& path) const { writeFileAtomic(path, toJson().dump(1) + "\n"); }

@@ -4,8 +4,8 @@
 #include <filesystem>
 #include <set>
 
-#include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/common/json_file.h"
 #include "core/model/io/int8_layout.h"
 #include "core/model/io/model_info.h"
 
@@ -278,14 +278,7 @@ ModelConfig readHfConfig(const std::string& path) {
   const bool isFile = fs::is_regular_file(path) || fs::path(path).extension() == ".json";
   const std::string file = isFile ? path : (fs::path(path) / "config.json").string();
   DUO_CHECK(fs::exists(file), file, ": missing (an HF model folder needs config.json)");
-  const std::string text = readFile(file);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    fail(file, ": not valid JSON: ", e.what());
-  }
-  return parseHfConfig(j, file);
+  return parseHfConfig(readJsonFile(file), file);
 }
 
 nlohmann::json hfConfigJson(const ModelConfig& c) {

@@ -6,6 +6,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/common/json_file.h"
 #include "core/model/io/bitmask.h"
 #include "core/model/io/int8_layout.h"
 #include "core/model/io/tensor_names.h"
@@ -154,12 +155,7 @@ HfWeightFiles openHfWeights(const std::string& dir) {
   }
 
   const std::string indexPath = index.string();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(readFile(indexPath));
-  } catch (const nlohmann::json::exception& e) {
-    fail(indexPath, ": not valid JSON: ", e.what());
-  }
+  nlohmann::json j = readJsonFile(indexPath);
   DUO_CHECK(j.is_object() && j.contains("weight_map") && j["weight_map"].is_object(), indexPath,
             ": missing object 'weight_map'");
   std::map<std::string, size_t> fileIndex;  // shard name -> index in out.files

@@ -3,8 +3,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/common/json_file.h"
 #include "core/common/paths.h"
 #include "core/model/io/dequant.h"
 #include "core/model/io/gguf.h"
@@ -24,12 +24,7 @@ namespace {
 std::string hfTokenizerKind(const std::string& dir) {
   const fs::path json = fs::path(dir) / "tokenizer.json";
   if (!fs::exists(json)) return fs::exists(fs::path(dir) / "tokenizer.model") ? "spm" : "";
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(readFile(json.string()));
-  } catch (const nlohmann::json::exception& e) {
-    fail(json.string(), ": not valid JSON: ", e.what());
-  }
+  nlohmann::json j = readJsonFile(json.string());
   DUO_CHECK(j.is_object(), json.string(), ": valid JSON but not a tokenizer: the top level is ", j.type_name(),
             ", expected an object with \"model\"");
   const std::string parts = j.value("pre_tokenizer", nlohmann::json()).dump() + j.value("decoder", nlohmann::json()).dump();

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core/common/error.h"
+#include "core/common/name_table.h"
 #include "core/model/tokenizer/unicode_util.h"
 
 namespace duo::tok {
@@ -112,24 +113,16 @@ std::vector<std::pair<size_t, size_t>> Regex::findAll(std::string_view text) con
   return out;
 }
 
-const char* splitBehaviorName(SplitBehavior b) {
-  switch (b) {
-    case SplitBehavior::Removed: return "Removed";
-    case SplitBehavior::Isolated: return "Isolated";
-    case SplitBehavior::MergedWithPrevious: return "MergedWithPrevious";
-    case SplitBehavior::MergedWithNext: return "MergedWithNext";
-    case SplitBehavior::Contiguous: return "Contiguous";
-  }
-  return "?";
-}
+constexpr NamedValue<SplitBehavior> kSplitBehaviors[] = {
+    {SplitBehavior::Removed, "Removed"},
+    {SplitBehavior::Isolated, "Isolated"},
+    {SplitBehavior::MergedWithPrevious, "MergedWithPrevious"},
+    {SplitBehavior::MergedWithNext, "MergedWithNext"},
+    {SplitBehavior::Contiguous, "Contiguous"},
+};
 
-SplitBehavior parseSplitBehavior(const std::string& name) {
-  for (auto b : {SplitBehavior::Removed, SplitBehavior::Isolated, SplitBehavior::MergedWithPrevious,
-                 SplitBehavior::MergedWithNext, SplitBehavior::Contiguous}) {
-    if (name == splitBehaviorName(b)) return b;
-  }
-  fail("split behavior: expected Removed|Isolated|MergedWithPrevious|MergedWithNext|Contiguous, got '", name, "'");
-}
+const char* splitBehaviorName(SplitBehavior b) { return nameOf(kSplitBehaviors, b); }
+SplitBehavior parseSplitBehavior(const std::string& name) { return parseName(kSplitBehaviors, name, "split behavior"); }
 
 void splitByMatches(std::string_view text, const std::vector<std::pair<size_t, size_t>>& matches,
                     SplitBehavior behavior, bool invert, std::vector<std::string>& out) {

@@ -3,8 +3,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/common/json_file.h"
 #include "core/model/tokenizer/tokenizer.h"
 
 namespace duo {
@@ -36,12 +36,7 @@ const char* const kProbes[] = {
 }  // namespace
 
 TokenizerSpec tokenizerJsonSpec(const std::string& path) {
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(readFile(path));
-  } catch (const nlohmann::json::exception& e) {
-    fail(path, ": not valid JSON: ", e.what());
-  }
+  nlohmann::json j = readJsonFile(path);
   DUO_CHECK(j.is_object() && j.contains("model") && j["model"].is_object(), path, ": missing object 'model'");
   const nlohmann::json& model = j["model"];
   DUO_CHECK(model.value("type", std::string()) == "BPE", path, ": model.type '", model.value("type", std::string()),
