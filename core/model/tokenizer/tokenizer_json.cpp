@@ -10,6 +10,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/common/json_file.h"
 #include "core/model/tokenizer/tokenizer.h"
 #include "core/model/tokenizer/tokenizer_state.h"
 #include "core/model/tokenizer/unicode_util.h"
@@ -69,14 +70,24 @@ struct Reader {
   }
 };
 
-void readNormalizer(const Reader& r, const json& n, const std::string& where, int depth, TokenizerState& s) {
+// One stage of the pipeline (normalizer, pre_tokenizer, decoder, post_processor) at `where`: a
+// component, or a Sequence of stages under the array `listKey`, nested at most kMaxNesting deep.
+// step(component, its where, its type) reads each component that is not a Sequence.
+template <class Step>
+void readStage(const Reader& r, const json& obj, const std::string& where, const char* listKey, const Step& step,
+               int depth = 0) {
   if (depth > kMaxNesting) r.bad(where, "nested too deeply");
-  const std::string t = r.type(n, where);
-  if (t == "Sequence") {
-    const json& list = r.member(n, where, "normalizers");
-    if (!list.is_array()) r.bad(where + ".normalizers", "expected an array");
-    for (size_t i = 0; i < list.size(); ++i) readNormalizer(r, list[i], where + ".normalizers[" + std::to_string(i) + "]", depth + 1, s);
-  } else if (t == "Prepend") {
+  const std::string t = r.type(obj, where);
+  if (t != "Sequence") return step(obj, where, t);
+  const json& list = r.member(obj, where, listKey);
+  if (!list.is_array()) r.bad(where + "." + listKey, "expected an array");
+  for (size_t i = 0; i < list.size(); ++i)
+    readStage(r, list[i], where + "." + listKey + "[" + std::to_string(i) + "]", listKey, step, depth + 1);
+}
+
+// The components of each stage (Sequence is readStage's): one function per stage, given the type.
+void readNormalizer(const Reader& r, const json& n, const std::string& where, const std::string& t, TokenizerState& s) {
+  if (t == "Prepend") {
     tok::NormStep step;
     step.type = tok::NormStep::Type::Prepend;
     step.text = r.str(n, where, "prepend");
@@ -100,17 +111,11 @@ void readNormalizer(const Reader& r, const json& n, const std::string& where, in
   }
 }
 
-void readPreTokenizer(const Reader& r, const json& p, const std::string& where, int depth, TokenizerState& s) {
-  if (depth > kMaxNesting) r.bad(where, "nested too deeply");
-  const std::string t = r.type(p, where);
+void readPreTokenizer(const Reader& r, const json& p, const std::string& where, const std::string& t, TokenizerState& s) {
   if (!s.preSteps.empty() && s.preSteps.back().type == tok::PreStep::Type::ByteLevel) {
     r.bad(where, "a pre-tokenizer after ByteLevel is not supported (ByteLevel must come last)");
   }
-  if (t == "Sequence") {
-    const json& list = r.member(p, where, "pretokenizers");
-    if (!list.is_array()) r.bad(where + ".pretokenizers", "expected an array");
-    for (size_t i = 0; i < list.size(); ++i) readPreTokenizer(r, list[i], where + ".pretokenizers[" + std::to_string(i) + "]", depth + 1, s);
-  } else if (t == "ByteLevel") {
+  if (t == "ByteLevel") {
     s.preSteps.push_back(tok::makeByteLevel(r.optBool(p, where, "add_prefix_space", true), r.optBool(p, where, "use_regex", true)));
     s.preSteps.back().trimOffsets = r.optBool(p, where, "trim_offsets", true);
     s.bpe.byteLevel = true;
@@ -160,14 +165,8 @@ void readPreTokenizer(const Reader& r, const json& p, const std::string& where, 
   }
 }
 
-void readDecoder(const Reader& r, const json& d, const std::string& where, int depth, TokenizerState& s) {
-  if (depth > kMaxNesting) r.bad(where, "nested too deeply");
-  const std::string t = r.type(d, where);
-  if (t == "Sequence") {
-    const json& list = r.member(d, where, "decoders");
-    if (!list.is_array()) r.bad(where + ".decoders", "expected an array");
-    for (size_t i = 0; i < list.size(); ++i) readDecoder(r, list[i], where + ".decoders[" + std::to_string(i) + "]", depth + 1, s);
-  } else if (t == "ByteLevel") {
+void readDecoder(const Reader& r, const json& d, const std::string& where, const std::string& t, TokenizerState& s) {
+  if (t == "ByteLevel") {
     s.decodeByteLevel = true;
   } else if (t == "Replace") {
     const auto [pat, isRegex] = r.pattern(d, where);
@@ -194,14 +193,8 @@ void readDecoder(const Reader& r, const json& d, const std::string& where, int d
   }
 }
 
-void readPostProcessor(const Reader& r, const json& p, const std::string& where, int depth, TokenizerState& s) {
-  if (depth > kMaxNesting) r.bad(where, "nested too deeply");
-  const std::string t = r.type(p, where);
-  if (t == "Sequence") {
-    const json& list = r.member(p, where, "processors");
-    if (!list.is_array()) r.bad(where + ".processors", "expected an array");
-    for (size_t i = 0; i < list.size(); ++i) readPostProcessor(r, list[i], where + ".processors[" + std::to_string(i) + "]", depth + 1, s);
-  } else if (t == "ByteLevel") {
+void readPostProcessor(const Reader& r, const json& p, const std::string& where, const std::string& t, TokenizerState& s) {
+  if (t == "ByteLevel") {
     // Only adjusts offsets: ids are unchanged.
   } else if (t == "TemplateProcessing") {
     // A special token in front of $A is the BOS the model expects.
@@ -238,12 +231,7 @@ void guessSpecialIds(TokenizerState& s) {
 
 std::unique_ptr<TokenizerState> parseTokenizerJson(const std::string& text, const std::string& name) {
   const Reader r{name};
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    fail(name, ": not valid JSON: ", e.what());
-  }
+  const json j = parseJson(text, name);
   if (!j.is_object()) r.bad("top level", "expected an object");
   auto s = std::make_unique<TokenizerState>();
   s->decodeReplacement = false;
@@ -341,10 +329,14 @@ std::unique_ptr<TokenizerState> parseTokenizerJson(const std::string& text, cons
 
   // --- pipeline ---
   try {
-    if (j.contains("normalizer") && !j["normalizer"].is_null()) readNormalizer(r, j["normalizer"], "normalizer", 0, *s);
-    if (j.contains("pre_tokenizer") && !j["pre_tokenizer"].is_null()) readPreTokenizer(r, j["pre_tokenizer"], "pre_tokenizer", 0, *s);
-    if (j.contains("decoder") && !j["decoder"].is_null()) readDecoder(r, j["decoder"], "decoder", 0, *s);
-    if (j.contains("post_processor") && !j["post_processor"].is_null()) readPostProcessor(r, j["post_processor"], "post_processor", 0, *s);
+    auto stage = [&](const char* key, const char* listKey, auto read) {
+      if (!j.contains(key) || j[key].is_null()) return;
+      readStage(r, j[key], key, listKey, [&](const json& c, const std::string& w, const std::string& t) { read(r, c, w, t, *s); });
+    };
+    stage("normalizer", "normalizers", readNormalizer);
+    stage("pre_tokenizer", "pretokenizers", readPreTokenizer);
+    stage("decoder", "decoders", readDecoder);
+    stage("post_processor", "processors", readPostProcessor);
   } catch (const Cancelled&) {
     throw;
   } catch (const Error& e) {
@@ -370,12 +362,7 @@ std::unique_ptr<TokenizerState> parseTokenizerJson(const std::string& text, cons
 // tokenizer_config.json beside tokenizer.json: bos_token / eos_token (string or {content}) and
 // add_bos_token override the guesses.
 void applyTokenizerConfig(const std::string& path, Tokenizer& t) {
-  json j;
-  try {
-    j = json::parse(readFile(path));
-  } catch (const json::exception& e) {
-    fail(path, ": not valid JSON: ", e.what());
-  }
+  const json j = readJsonFile(path);
   if (!j.is_object()) fail(path, ": expected an object");
   auto tokenOf = [&](const char* key) -> int32_t {
     const auto it = j.find(key);
