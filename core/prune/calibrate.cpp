@@ -17,6 +17,7 @@
 #include "core/prune/input_stats.h"
 #include "core/prune/magnitude.h"
 #include "core/prune/wanda.h"
+#include "core/prune/window_chunks.h"
 
 namespace duo {
 
@@ -98,26 +99,23 @@ double squaredDistance(const torch::Tensor& a, const torch::Tensor& b = {}) {
 
 std::string where(int layer, const std::string& what) { return "layer " + std::to_string(layer) + " " + what; }
 
-class Calibrator {
+class Calibrator : WindowChunks {
  public:
   Calibrator(WeightSource& source, const CalibrateOptions& opts, const ProgressFn& progress,
              const RecordFn& onRecord, const LayerFn& onLayer)
-      : m_source(source),
+      : WindowChunks(opts.dist, opts.batchWindows),
+        m_source(source),
         m_opts(opts),
         m_progress(progress),
         m_onRecord(onRecord),
         m_onLayer(onLayer),
         m_runner(configOnly(source.config()), opts.device),
         m_clock(opts.device),
-        m_streamDevice(opts.streamDevice.value_or(opts.device)),
-        m_single(singleProcess()),
-        m_dist(opts.dist ? *opts.dist : *m_single),
-        m_bw(opts.batchWindows) {}
+        m_streamDevice(opts.streamDevice.value_or(opts.device)) {}
 
   // All ranks' windows [N, T] in; this rank calibrates on its share of the chunks.
   CalibrationResult run(const torch::Tensor& allWindows) {
-    const ChunkShare share = shareChunks(allWindows.size(0), m_bw, m_dist, "calibration");
-    m_bw = share.batch;
+    const ChunkShare share = shareWindows(allWindows.size(0), "calibration");
     m_winOffset = share.begin;
     m_allWindows = allWindows.size(0);
     const torch::Tensor windows = share.of(allWindows);
@@ -501,9 +499,6 @@ class Calibrator {
   LlamaModel m_runner;   // computes layers with the weights given per call, on the device
   Stopwatch m_clock;
   torch::Device m_streamDevice;
-  std::unique_ptr<Collective> m_single;  // the collective when opts.dist is null
-  Collective& m_dist;
-  int64_t m_bw;           // windows per forward chunk (fewer when ranks outnumber the chunks)
   int64_t m_winOffset = 0;  // this rank's first window among all ranks' windows
   int64_t m_allWindows = 0;  // all ranks' windows
   CalibrationResult m_res;

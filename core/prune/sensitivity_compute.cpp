@@ -13,6 +13,7 @@
 #include "core/prune/magnitude.h"
 #include "core/prune/obs_solver.h"
 #include "core/prune/wanda.h"
+#include "core/prune/window_chunks.h"
 
 namespace duo {
 
@@ -30,23 +31,20 @@ const std::array<std::vector<Proj>, kNumSites> kSiteProjs = {
     std::vector<Proj>{Proj::Q, Proj::K, Proj::V}, std::vector<Proj>{Proj::O},
     std::vector<Proj>{Proj::Gate, Proj::Up}, std::vector<Proj>{Proj::Down}};
 
-class SensitivityRunner {
+class SensitivityRunner : WindowChunks {
  public:
   SensitivityRunner(WeightSource& dense, const SensitivityOptions& opts, torch::Device device,
                     const ProgressFn& progress)
-      : m_dense(dense),
+      : WindowChunks(opts.dist, opts.batchWindows),
+        m_dense(dense),
         m_opts(opts),
         m_device(device),
         m_progress(progress),
-        m_runner(configOnly(dense.config()), device),
-        m_single(singleProcess()),
-        m_dist(opts.dist ? *opts.dist : *m_single),
-        m_bw(opts.batchWindows) {}
+        m_runner(configOnly(dense.config()), device) {}
 
   // All ranks' windows in; this rank runs the forward on its share of the chunks.
   SensitivityTable run(const torch::Tensor& allWindows) {
-    const ChunkShare share = shareChunks(allWindows.size(0), m_bw, m_dist, "sensitivity");
-    m_bw = share.batch;
+    const ChunkShare share = shareWindows(allWindows.size(0), "sensitivity");
     m_tokenOffset = share.begin * allWindows.size(1);
     const torch::Tensor windows = share.of(allWindows);
     const int L = static_cast<int>(m_dense.config().numLayers);
@@ -213,9 +211,6 @@ class SensitivityRunner {
   torch::Device m_device;
   const ProgressFn& m_progress;
   LlamaModel m_runner;
-  std::unique_ptr<Collective> m_single;  // the collective when opts.dist is null
-  Collective& m_dist;
-  int64_t m_bw;               // windows per forward chunk
   int64_t m_tokenOffset = 0;  // this rank's first token among all ranks' tokens (in window order)
   SensitivityTable m_table;
   torch::Tensor m_h;  // [N, T, d] f32 dense stream
