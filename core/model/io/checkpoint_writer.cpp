@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <string_view>
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
@@ -21,31 +22,14 @@
 #include "core/model/io/bitmask.h"
 #include "core/model/io/hf_config.h"
 #include "core/model/io/int8_layout.h"
+#include "core/model/io/weight_source.h"
 #include "kernels/types.h"
 
 namespace fs = std::filesystem;
 
 namespace duo {
 
-const char* torchDtypeConfigName(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32: return "float32";
-    case torch::kFloat16: return "float16";
-    case torch::kBFloat16: return "bfloat16";
-    default: return "?";
-  }
-}
-
 namespace {
-
-const char* safetensorsDtype(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32: return "F32";
-    case torch::kFloat16: return "F16";
-    case torch::kBFloat16: return "BF16";
-    default: return nullptr;
-  }
-}
 
 // A sibling path of `target` that no other writer uses: <target>.<tag>-<pid>-<counter>-<time>.
 std::string siblingTemp(const fs::path& target, const char* tag) {
@@ -226,8 +210,8 @@ CheckpointWriter::CheckpointWriter(const std::string& outDir, const ModelConfig&
   m->config = config;
   m->options = options;
   const int64_t elemBytes = static_cast<int64_t>(c10::elementSize(options.dtype));
-  const char* dtype = safetensorsDtype(options.dtype);
-  DUO_CHECK(dtype != nullptr, outDir, ": checkpoint dtype must be F32, F16 or BF16, got ", options.dtype);
+  const char* dtype = dtypeName(options.dtype);  // safetensors' dtype codes are ours
+  DUO_CHECK(std::string_view(dtype) != "?", outDir, ": checkpoint dtype must be F32, F16 or BF16, got ", options.dtype);
   DUO_CHECK(options.maxShardBytes > 0, outDir, ": largest shard must be positive, got ", options.maxShardBytes);
   DUO_CHECK(!options.int8 || options.format == CheckpointFormat::Dense, outDir,
             ": int8 projections are stored dense (compressed-tensors int-quantized), not as ",

@@ -104,7 +104,4 @@ class CheckpointWriter {
   std::unique_ptr<Impl> m;
 };
 
-// "float32" | "float16" | "bfloat16" (config.json's torch_dtype).
-const char* torchDtypeConfigName(torch::ScalarType t);
-
 }  // namespace duo

@@ -18,6 +18,33 @@ uint8_t signBits(uint32_t index7) {
   return static_cast<uint8_t>(i | ((__builtin_popcount(i) & 1) << 7));
 }
 
+// Field k of `width` bits (1, 2 or 4) in bytes packed from the low bits up: bits
+// width*k .. width*k + width - 1 of the little-endian bit string p.
+uint32_t packedBits(const uint8_t* p, int k, int width) {
+  return (p[k * width / 8] >> (k * width % 8)) & ((1u << width) - 1);
+}
+
+// Nibble j of p: the low nibble of p[j/2] for even j, the high nibble for odd j.
+int nibble(const uint8_t* p, int j) { return static_cast<int>(packedBits(p, j, 4)); }
+
+// The codeword index of row k: qs[k] below `highBits` bits taken from the packed qh.
+uint32_t gridIndex(const uint8_t* qs, const uint8_t* qh, int k, int highBits) {
+  return qs[k] | (packedBits(qh, k, highBits) << 8);
+}
+
+// An IQ2_S / IQ3_S super-block: f16 d at 0, u8 qs[] at 2 (codeword indices' low 8 bits), then
+// u8 qh[] (their high bits), u8 signs[] and u8 scales[] (4-bit) at offsets that differ by type.
+struct SBlock {
+  float d;
+  const uint8_t* qs;
+  const uint8_t* qh;
+  const uint8_t* signs;
+  const uint8_t* scales;
+};
+SBlock sBlock(const uint8_t* b, int qhAt, int signsAt, int scalesAt) {
+  return {h2f(b), b + 2, b + qhAt, b + signsAt, b + scalesAt};
+}
+
 uint8_t gridByte(uint64_t row, int k) { return static_cast<uint8_t>(row >> (8 * k)); }
 
 // 8 values of codeword `row` times db, negated where bit k of `signs` is set.
@@ -65,8 +92,7 @@ void dequantIQ2_XS(const uint8_t* b, float* y, int64_t nBlocks) {
     const uint8_t* scales = b + 66;
     for (int k = 0; k < 32; ++k, y += 8) {
       const uint16_t q = loadU16(b + 2 + 2 * k);
-      const int s = (scales[k / 4] >> (4 * ((k / 2) % 2))) & 0x0F;
-      const float db = d * (0.5f + static_cast<float>(s)) * 0.25f;
+      const float db = d * (0.5f + static_cast<float>(nibble(scales, k / 2))) * 0.25f;
       put8(y, kIq2xsGrid[q & 511], signBits(q >> 9), db);
     }
   }
@@ -77,16 +103,10 @@ void dequantIQ2_XS(const uint8_t* b, float* y, int64_t nBlocks) {
 // signs[k]; scale nibble j covers rows 2j, 2j+1 as in IQ2_XS.
 void dequantIQ2_S(const uint8_t* b, float* y, int64_t nBlocks) {
   for (int64_t i = 0; i < nBlocks; ++i, b += 82) {
-    const float d = h2f(b);
-    const uint8_t* qs = b + 2;
-    const uint8_t* signs = b + 34;
-    const uint8_t* qh = b + 66;
-    const uint8_t* scales = b + 74;
+    const SBlock s = sBlock(b, 66, 34, 74);
     for (int k = 0; k < 32; ++k, y += 8) {
-      const int s = (scales[k / 4] >> (4 * ((k / 2) % 2))) & 0x0F;
-      const float db = d * (0.5f + static_cast<float>(s)) * 0.25f;
-      const uint32_t index = qs[k] | (((qh[k / 4] >> (2 * (k % 4))) & 3u) << 8);
-      put8(y, kIq2sGrid[index], signs[k], db);
+      const float db = s.d * (0.5f + static_cast<float>(nibble(s.scales, k / 2))) * 0.25f;
+      put8(y, kIq2sGrid[gridIndex(s.qs, s.qh, k, 2)], s.signs[k], db);
     }
   }
 }
@@ -115,16 +135,10 @@ void dequantIQ3_XXS(const uint8_t* b, float* y, int64_t nBlocks) {
 // of signs[e/8]; scale nibble ib covers 32 elements; db = d * (1 + 2s).
 void dequantIQ3_S(const uint8_t* b, float* y, int64_t nBlocks) {
   for (int64_t i = 0; i < nBlocks; ++i, b += 110) {
-    const float d = h2f(b);
-    const uint8_t* qs = b + 2;
-    const uint8_t* qh = b + 66;
-    const uint8_t* signs = b + 74;
-    const uint8_t* scales = b + 106;
+    const SBlock s = sBlock(b, 66, 74, 106);
     for (int k = 0; k < 64; ++k, y += 4) {
-      const int s = (scales[k / 16] >> (4 * ((k / 8) % 2))) & 0x0F;
-      const float db = d * static_cast<float>(1 + 2 * s);
-      const uint32_t index = qs[k] | (((qh[k / 8] >> (k % 8)) & 1u) << 8);
-      put4(y, kIq3sGrid[index], signs[k / 2], 4 * (k % 2), db);
+      const float db = s.d * static_cast<float>(1 + 2 * nibble(s.scales, k / 8));
+      put4(y, kIq3sGrid[gridIndex(s.qs, s.qh, k, 1)], s.signs[k / 2], 4 * (k % 2), db);
     }
   }
 }
@@ -162,7 +176,7 @@ void dequantIQ1_M(const uint8_t* b, float* y, int64_t nBlocks) {
     for (int k = 0; k < 32; ++k, y += 8) {
       const int j = k / 2;
       const float dl = d * static_cast<float>(2 * ((sc[j / 4] >> (3 * (j % 4))) & 7) + 1);
-      const int nib = (qh[k / 2] >> (4 * (k % 2))) & 0x0F;
+      const int nib = nibble(qh, k);
       const float delta = (nib & 8) ? -kIq1Delta : kIq1Delta;
       put8Iq1(y, kIq1sGrid[qs[k] | ((nib & 7) << 8)], dl, delta);
     }

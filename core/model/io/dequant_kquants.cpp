@@ -76,51 +76,45 @@ void dequantQ3_K(const uint8_t* b, float* y, int64_t nBlocks) {
   }
 }
 
-// Q4_K super-block (144 bytes): f16 d; f16 dmin; u8 scales[12]; u8 qs[128]. Four 64-element
-// chunks, each using 32 bytes of qs: low nibbles give sub-block 2c, high nibbles sub-block 2c+1;
-// value = d * scale_j * q - dmin * min_j.
-void dequantQ4_K(const uint8_t* b, float* y, int64_t nBlocks) {
-  for (int64_t i = 0; i < nBlocks; ++i, b += 144) {
-    const float d = h2f(b);
-    const float dmin = h2f(b + 2);
-    const uint8_t* scales = b + 4;
-    const uint8_t* q = b + 4 + kKScaleBytes;
-    for (int c = 0; c < 4; ++c, q += 32) {
-      uint8_t sc, mn;
-      scaleMinK4(2 * c, scales, &sc, &mn);
-      const float d1 = d * sc, m1 = dmin * mn;
-      scaleMinK4(2 * c + 1, scales, &sc, &mn);
-      const float d2 = d * sc, m2 = dmin * mn;
-      for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>(q[l] & 0x0F) - m1;
-      for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
-    }
-  }
-}
+namespace {
 
-// Q5_K super-block (176 bytes): f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]. As Q4_K,
-// plus a fifth bit per element: bit j of qh[l] belongs to element l of sub-block j.
-void dequantQ5_K(const uint8_t* b, float* y, int64_t nBlocks) {
-  for (int64_t i = 0; i < nBlocks; ++i, b += 176) {
+// Q4_K and Q5_K: f16 d; f16 dmin; u8 scales[12]; (Q5_K only) u8 qh[32]; u8 qs[128]. Four
+// 64-element chunks c, each using 32 bytes of qs: low nibbles give sub-block 2c, high nibbles
+// sub-block 2c+1; in Q5_K bit j of qh[l] is the fifth bit of element l of sub-block j.
+// value = d * scale_j * q - dmin * min_j.
+template <bool kFifthBit>
+void dequantQ45_K(const uint8_t* b, float* y, int64_t nBlocks) {
+  constexpr int64_t kBlockBytes = 4 + kKScaleBytes + (kFifthBit ? 32 : 0) + 128;
+  for (int64_t i = 0; i < nBlocks; ++i, b += kBlockBytes) {
     const float d = h2f(b);
     const float dmin = h2f(b + 2);
     const uint8_t* scales = b + 4;
     const uint8_t* qh = b + 4 + kKScaleBytes;
-    const uint8_t* ql = qh + 32;
-    for (int c = 0; c < 4; ++c, ql += 32) {
-      uint8_t sc, mn;
-      scaleMinK4(2 * c, scales, &sc, &mn);
-      const float d1 = d * sc, m1 = dmin * mn;
-      scaleMinK4(2 * c + 1, scales, &sc, &mn);
-      const float d2 = d * sc, m2 = dmin * mn;
-      const uint8_t bit1 = static_cast<uint8_t>(1u << (2 * c));
-      const uint8_t bit2 = static_cast<uint8_t>(2u << (2 * c));
-      for (int l = 0; l < 32; ++l)
-        *y++ = d1 * static_cast<float>((ql[l] & 0x0F) + ((qh[l] & bit1) ? 16 : 0)) - m1;
-      for (int l = 0; l < 32; ++l)
-        *y++ = d2 * static_cast<float>((ql[l] >> 4) + ((qh[l] & bit2) ? 16 : 0)) - m2;
+    const uint8_t* qs = qh + (kFifthBit ? 32 : 0);
+    for (int c = 0; c < 4; ++c, qs += 32) {
+      for (int half = 0; half < 2; ++half) {  // low nibbles, then high
+        const int j = 2 * c + half;
+        uint8_t sc, mn;
+        scaleMinK4(j, scales, &sc, &mn);
+        const float dl = d * sc, ml = dmin * mn;
+        const uint8_t bit = static_cast<uint8_t>(1u << j);
+        for (int l = 0; l < 32; ++l) {
+          int q = (qs[l] >> (4 * half)) & 0x0F;
+          if (kFifthBit && (qh[l] & bit)) q += 16;
+          *y++ = dl * static_cast<float>(q) - ml;
+        }
+      }
     }
   }
 }
+
+}  // namespace
+
+// Q4_K super-block (144 bytes): no fifth bits.
+void dequantQ4_K(const uint8_t* b, float* y, int64_t nBlocks) { dequantQ45_K<false>(b, y, nBlocks); }
+
+// Q5_K super-block (176 bytes): 32 bytes of fifth bits before qs.
+void dequantQ5_K(const uint8_t* b, float* y, int64_t nBlocks) { dequantQ45_K<true>(b, y, nBlocks); }
 
 // Q6_K super-block (210 bytes): u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d. Two 128-element
 // halves, each using 64 bytes of ql, 32 of qh and 8 scales. In a half, element l + 32k

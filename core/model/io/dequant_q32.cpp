@@ -6,63 +6,49 @@
 
 namespace duo::dequant_blocks {
 
-// Q4_0 block (18 bytes): f16 d; u8 qs[16]. Element j (<16) is the low nibble of qs[j], element
-// j+16 the high nibble; value = (q - 8) * d.
-void dequantQ4_0(const uint8_t* b, float* y, int64_t nBlocks) {
-  for (int64_t i = 0; i < nBlocks; ++i, b += 18, y += kQK) {
-    const float d = h2f(b);
-    const uint8_t* qs = b + 2;
-    for (int j = 0; j < 16; ++j) {
-      y[j] = static_cast<float>((qs[j] & 0x0F) - 8) * d;
-      y[j + 16] = static_cast<float>((qs[j] >> 4) - 8) * d;
-    }
-  }
-}
+namespace {
 
-// Q4_1 block (20 bytes): f16 d; f16 m; u8 qs[16]; nibbles as Q4_0; value = q * d + m.
-void dequantQ4_1(const uint8_t* b, float* y, int64_t nBlocks) {
-  for (int64_t i = 0; i < nBlocks; ++i, b += 20, y += kQK) {
+// Q4_0, Q4_1, Q5_0, Q5_1: f16 d, then (the _1 types) an f16 min m, then (the Q5 types) a
+// little-endian u32 qh, then u8 qs[16]. Element j (< 16) is the low nibble of qs[j], element j+16
+// the high nibble; in the Q5 types bit j of qh is element j's fifth bit (j < 32). Value
+// (q - offset) * d with offset 8 (Q4_0) or 16 (Q5_0), or q * d + m for the _1 types.
+template <bool kFifthBit, bool kMin>
+void dequantQ45(const uint8_t* b, float* y, int64_t nBlocks) {
+  constexpr int64_t kBlockBytes = 2 + (kMin ? 2 : 0) + (kFifthBit ? 4 : 0) + 16;
+  constexpr int kOffset = kFifthBit ? 16 : 8;
+  for (int64_t i = 0; i < nBlocks; ++i, b += kBlockBytes, y += kQK) {
     const float d = h2f(b);
-    const float m = h2f(b + 2);
-    const uint8_t* qs = b + 4;
-    for (int j = 0; j < 16; ++j) {
-      y[j] = static_cast<float>(qs[j] & 0x0F) * d + m;
-      y[j + 16] = static_cast<float>(qs[j] >> 4) * d + m;
-    }
-  }
-}
-
-// Q5_0 block (22 bytes): f16 d; u8 qh[4]; u8 qs[16]. Nibbles as Q4_0; bit j of the little-endian
-// u32 qh is the fifth bit of element j (j < 32); value = (q - 16) * d.
-void dequantQ5_0(const uint8_t* b, float* y, int64_t nBlocks) {
-  for (int64_t i = 0; i < nBlocks; ++i, b += 22, y += kQK) {
-    const float d = h2f(b);
-    const uint32_t qh = loadU32(b + 2);
-    const uint8_t* qs = b + 6;
+    const float m = kMin ? h2f(b + 2) : 0.0f;
+    const uint8_t* p = b + (kMin ? 4 : 2);
+    const uint32_t qh = kFifthBit ? loadU32(p) : 0;
+    const uint8_t* qs = p + (kFifthBit ? 4 : 0);
     for (int j = 0; j < 16; ++j) {
       const int lo = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4);
       const int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
-      y[j] = static_cast<float>(lo - 16) * d;
-      y[j + 16] = static_cast<float>(hi - 16) * d;
+      if constexpr (kMin) {
+        y[j] = static_cast<float>(lo) * d + m;
+        y[j + 16] = static_cast<float>(hi) * d + m;
+      } else {
+        y[j] = static_cast<float>(lo - kOffset) * d;
+        y[j + 16] = static_cast<float>(hi - kOffset) * d;
+      }
     }
   }
 }
 
-// Q5_1 block (24 bytes): f16 d; f16 m; u8 qh[4]; u8 qs[16]; five-bit q as Q5_0; value = q * d + m.
-void dequantQ5_1(const uint8_t* b, float* y, int64_t nBlocks) {
-  for (int64_t i = 0; i < nBlocks; ++i, b += 24, y += kQK) {
-    const float d = h2f(b);
-    const float m = h2f(b + 2);
-    const uint32_t qh = loadU32(b + 4);
-    const uint8_t* qs = b + 8;
-    for (int j = 0; j < 16; ++j) {
-      const int lo = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1u) << 4);
-      const int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1u) << 4);
-      y[j] = static_cast<float>(lo) * d + m;
-      y[j + 16] = static_cast<float>(hi) * d + m;
-    }
-  }
-}
+}  // namespace
+
+// Q4_0 block (18 bytes): f16 d; u8 qs[16]; value = (q - 8) * d.
+void dequantQ4_0(const uint8_t* b, float* y, int64_t nBlocks) { dequantQ45<false, false>(b, y, nBlocks); }
+
+// Q4_1 block (20 bytes): f16 d; f16 m; u8 qs[16]; value = q * d + m.
+void dequantQ4_1(const uint8_t* b, float* y, int64_t nBlocks) { dequantQ45<false, true>(b, y, nBlocks); }
+
+// Q5_0 block (22 bytes): f16 d; u8 qh[4]; u8 qs[16]; value = (q - 16) * d.
+void dequantQ5_0(const uint8_t* b, float* y, int64_t nBlocks) { dequantQ45<true, false>(b, y, nBlocks); }
+
+// Q5_1 block (24 bytes): f16 d; f16 m; u8 qh[4]; u8 qs[16]; value = q * d + m.
+void dequantQ5_1(const uint8_t* b, float* y, int64_t nBlocks) { dequantQ45<true, true>(b, y, nBlocks); }
 
 // Q8_0 block (34 bytes): f16 d; i8 qs[32]; value = q * d.
 void dequantQ8_0(const uint8_t* b, float* y, int64_t nBlocks) {

@@ -325,13 +325,13 @@ const GgufValue* GgufMeta::array(const std::string& key, GgufType elemType) cons
   return v;
 }
 
-GgufFile::GgufFile(const std::string& path) : m_map(path), m_header(parseGguf(m_map.data(), m_map.size(), path)) {}
+GgufFile::GgufFile(const std::string& path) : MappedModelFile(path, parseGguf) {}
 
 void GgufFile::readF32(const GgufTensorInfo& t, float* dst) const {
   const GgmlTypeTraits traits = typeTraits(t.type);
   DUO_CHECK(traits.dequantizable, path(), ": tensor '", t.name, "': storage type ", ggmlTypeName(t.type),
             " is not supported (supported: ", dequantizableTypeNames(), ")");
-  dequantize(static_cast<GgmlType>(t.type), m_map.data() + m_header.dataOffset + t.offset, dst, t.elements);
+  dequantize(static_cast<GgmlType>(t.type), tensorBytes(t), dst, t.elements);
 }
 
 }  // namespace duo

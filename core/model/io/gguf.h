@@ -100,23 +100,16 @@ class GgufMeta {
 };
 
 // A mapped GGUF file with its validated header.
-class GgufFile {
+class GgufFile : public MappedModelFile<GgufHeader> {
  public:
   explicit GgufFile(const std::string& path);  // maps and validates; throws duo::Error
-  const std::string& path() const { return m_map.path(); }
-  const GgufHeader& header() const { return m_header; }
-  size_t fileBytes() const { return m_map.size(); }
-  GgufMeta meta() const { return GgufMeta(m_header, m_map.path()); }
+  GgufMeta meta() const { return GgufMeta(header(), path()); }
 
   // Dequantises tensor `t` into dst [t.elements] f32 (ggml element order). Throws duo::Error
   // naming the file and tensor for a storage type we cannot decode.
   void readF32(const GgufTensorInfo& t, float* dst) const;
   // The tensor's stored bytes [t.bytes] inside the map (for callers that convert in chunks).
-  const uint8_t* tensorBytes(const GgufTensorInfo& t) const { return m_map.data() + m_header.dataOffset + t.offset; }
-
- private:
-  MappedFile m_map;
-  GgufHeader m_header;
+  const uint8_t* tensorBytes(const GgufTensorInfo& t) const { return dataAt(t.offset); }
 };
 
 }  // namespace duo

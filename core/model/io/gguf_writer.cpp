@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include "core/common/error.h"
 #include "core/common/fd_write.h"
@@ -169,12 +170,12 @@ GgufExportResult exportGguf(WeightSource& source, const TokenizerSpec& tokenizer
   h.kvStr("general.architecture", arch);
   h.kvStr("general.name", name);
   h.kvU32("general.file_type", fileTypeOf(options.dtype));
-  h.kvU32(p + "context_length", c.maxPositions);
-  h.kvU32(p + "embedding_length", c.hiddenSize);
-  h.kvU32(p + "block_count", c.numLayers);
-  h.kvU32(p + "feed_forward_length", c.intermediateSize);
-  h.kvU32(p + "attention.head_count", c.numHeads);
-  h.kvU32(p + "attention.head_count_kv", c.numKvHeads);
+  // {arch}.* hyperparameters, in the order llama.cpp's converter writes them.
+  const std::pair<const char*, int64_t> shapeKeys[] = {
+      {"context_length", c.maxPositions}, {"embedding_length", c.hiddenSize}, {"block_count", c.numLayers},
+      {"feed_forward_length", c.intermediateSize}, {"attention.head_count", c.numHeads},
+      {"attention.head_count_kv", c.numKvHeads}};
+  for (const auto& [key, value] : shapeKeys) h.kvU32(p + key, value);
   if (c.headDim * c.numHeads != c.hiddenSize) {
     h.kvU32(p + "attention.key_length", c.headDim);
     h.kvU32(p + "attention.value_length", c.headDim);

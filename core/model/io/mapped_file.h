@@ -30,4 +30,25 @@ class MappedFile {
   size_t m_size = 0;
 };
 
+// A mapped model file with its header, parsed and validated once on opening (SafetensorsFile,
+// GgufFile). `Header` has dataOffset, where the data section starts in the file.
+template <class Header>
+class MappedModelFile {
+ public:
+  const std::string& path() const { return m_map.path(); }
+  const Header& header() const { return m_header; }
+  size_t fileBytes() const { return m_map.size(); }
+
+ protected:
+  // Maps `path` and parses its header with parse(data, size, path), which throws duo::Error.
+  template <class Parse>
+  MappedModelFile(const std::string& path, Parse parse) : m_map(path), m_header(parse(m_map.data(), m_map.size(), path)) {}
+  // The file's bytes from `offset` into the data section on.
+  const uint8_t* dataAt(uint64_t offset) const { return m_map.data() + m_header.dataOffset + offset; }
+
+ private:
+  MappedFile m_map;
+  Header m_header;
+};
+
 }  // namespace duo

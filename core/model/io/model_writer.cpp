@@ -12,6 +12,7 @@
 #include "core/model/io/checkpoint_writer.h"
 #include "core/model/io/hf_config.h"
 #include "core/model/io/tensor_names.h"
+#include "core/model/io/weight_source.h"
 
 namespace fs = std::filesystem;
 
@@ -52,23 +53,16 @@ void saveSafetensors(const std::string& path, const NamedTensors& tensors,
 
 NamedTensors hfNamedTensors(const LlamaWeights& w) {
   const ModelConfig& c = w.config;
+  const std::unique_ptr<WeightSource> source = memoryWeightSource(w);
   NamedTensors out;
   for (const TensorSlot& slot : modelSlots(c)) {
     torch::Tensor t;
-    const LayerWeights* layer = slot.layer >= 0 ? &w.layers.at(static_cast<size_t>(slot.layer)) : nullptr;
-    switch (slot.kind) {
-      case TensorKind::Embed: t = w.embed; break;
-      case TensorKind::FinalNorm: t = w.finalNorm; break;
-      case TensorKind::LmHead: t = w.lmHead; break;
-      case TensorKind::AttnNorm: t = layer->attnNorm; break;
-      case TensorKind::MlpNorm: t = layer->mlpNorm; break;
-      case TensorKind::Proj: t = layer->w(slot.proj); break;
-      case TensorKind::QBias: t = layer->qBias; break;
-      case TensorKind::KBias: t = layer->kBias; break;
-      case TensorKind::VBias: t = layer->vBias; break;
+    try {
+      t = source->tensor(slot);
+    } catch (...) {
+      rethrowWithContext("saving weights");
     }
     const std::string name = tensorName(NameFormat::Hf, slot);
-    DUO_CHECK(t.defined(), "saving weights: tensor '", name, "' is missing");
     const std::vector<int64_t> want = expectedShape(c, slot);
     DUO_CHECK(t.sizes().vec() == want, "saving weights: tensor '", name, "': expected ", shapeString(want), ", got ",
               shapeString(t.sizes().vec()));

@@ -164,11 +164,10 @@ SafetensorsHeader parseSafetensorsHeader(const uint8_t* data, size_t size, const
   return h;
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path)
-    : m_map(path), m_header(parseSafetensorsHeader(m_map.data(), m_map.size(), path)) {}
+SafetensorsFile::SafetensorsFile(const std::string& path) : MappedModelFile(path, parseSafetensorsHeader) {}
 
 void SafetensorsFile::readF32(const SafetensorsTensor& t, float* dst) const {
-  const uint8_t* src = m_map.data() + m_header.dataOffset + t.begin;
+  const uint8_t* src = tensorBytes(t);
   const int64_t n = t.elements();
   if (t.dtype == "F32") {
     if (n > 0) std::memcpy(dst, src, static_cast<size_t>(n) * 4);

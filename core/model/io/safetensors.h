@@ -43,22 +43,15 @@ int64_t safetensorsDtypeBytes(const std::string& dtype);
 SafetensorsHeader parseSafetensorsHeader(const uint8_t* data, size_t size, const std::string& fileName);
 
 // One mapped safetensors file with its validated header.
-class SafetensorsFile {
+class SafetensorsFile : public MappedModelFile<SafetensorsHeader> {
  public:
   explicit SafetensorsFile(const std::string& path);  // maps and validates; throws duo::Error
-  const std::string& path() const { return m_map.path(); }
-  const SafetensorsHeader& header() const { return m_header; }
-  size_t fileBytes() const { return m_map.size(); }
 
   // Converts tensor `t` (F32, F16 or BF16) into dst [t.elements()] f32. Throws duo::Error naming
   // the file and the tensor for other dtypes.
   void readF32(const SafetensorsTensor& t, float* dst) const;
   // The tensor's stored bytes [t.end - t.begin] inside the map.
-  const uint8_t* tensorBytes(const SafetensorsTensor& t) const { return m_map.data() + m_header.dataOffset + t.begin; }
-
- private:
-  MappedFile m_map;
-  SafetensorsHeader m_header;
+  const uint8_t* tensorBytes(const SafetensorsTensor& t) const { return dataAt(t.begin); }
 };
 
 }  // namespace duo

@@ -25,19 +25,40 @@ namespace fs = std::filesystem;
 
 namespace duo {
 
+namespace {
+
+// The float dtypes weights are read and written in, by every name each goes by.
+struct DtypeNames {
+  torch::ScalarType type;
+  const char* shortName;   // what users type: "f32"
+  const char* code;        // safetensors / run records: "F32"
+  const char* configName;  // config.json's torch_dtype: "float32"
+};
+constexpr DtypeNames kDtypes[] = {{torch::kFloat32, "f32", "F32", "float32"},
+                                  {torch::kFloat16, "f16", "F16", "float16"},
+                                  {torch::kBFloat16, "bf16", "BF16", "bfloat16"}};
+
+const DtypeNames* findDtype(torch::ScalarType t) {
+  for (const DtypeNames& d : kDtypes)
+    if (d.type == t) return &d;
+  return nullptr;
+}
+
+}  // namespace
+
 const char* dtypeName(torch::ScalarType t) {
-  switch (t) {
-    case torch::kFloat32: return "F32";
-    case torch::kFloat16: return "F16";
-    case torch::kBFloat16: return "BF16";
-    default: return "?";
-  }
+  const DtypeNames* d = findDtype(t);
+  return d ? d->code : "?";
+}
+
+const char* torchDtypeConfigName(torch::ScalarType t) {
+  const DtypeNames* d = findDtype(t);
+  return d ? d->configName : "?";
 }
 
 torch::ScalarType parseDtype(const std::string& name, const std::string& what) {
-  if (name == "f32" || name == "F32" || name == "float32") return torch::kFloat32;
-  if (name == "f16" || name == "F16" || name == "float16") return torch::kFloat16;
-  if (name == "bf16" || name == "BF16" || name == "bfloat16") return torch::kBFloat16;
+  for (const DtypeNames& d : kDtypes)
+    if (name == d.shortName || name == d.code || name == d.configName) return d.type;
   fail(what, " '", name, "' is not one of f32, f16, bf16");
 }
 

@@ -53,8 +53,11 @@ std::unique_ptr<WeightSource> memoryWeightSource(const LlamaWeights& weights);
 // Progress: stage "load", one step per tensor; false cancels (duo::Cancelled).
 LlamaWeights materialise(WeightSource& source, const ProgressFn& progress = {});
 
-// "F32", "F16", "BF16" <-> torch dtypes; parse throws duo::Error naming `what` for anything else.
+// "F32", "F16", "BF16" <-> torch dtypes ("?" for another dtype); parse also takes "f32" and
+// "float32" forms and throws duo::Error naming `what` for anything else.
 const char* dtypeName(torch::ScalarType t);
 torch::ScalarType parseDtype(const std::string& name, const std::string& what);
+// "float32" | "float16" | "bfloat16" (config.json's torch_dtype); "?" for another dtype.
+const char* torchDtypeConfigName(torch::ScalarType t);
 
 }  // namespace duo
