@@ -56,7 +56,7 @@ LoadedModel loadModel(const std::string& pathOrAlias, torch::Device device, cons
 OpenedModel openModel(const ModelRef& model) {
   OpenedModel m;
   m.info = model.info();
-  m.source = openWeightSource(model.path());
+  m.source = openWeightSource(model.path(), &model.config());
   loadTokenizerInto(model.path(), m.info, m.source->config(), &m.tokenizer, &m.tokenizerJsonPath);
   return m;
 }

@@ -253,8 +253,8 @@ uint32_t safetensorsToGgml(const std::string& dtype) {
 class MappedSource final : public WeightSource {
  public:
   // HF folder.
-  explicit MappedSource(const std::string& dir) : m_where(dir), m_format(NameFormat::Hf) {
-    m_config = readHfConfig(dir);
+  MappedSource(const std::string& dir, const ModelConfig* config) : m_where(dir), m_format(NameFormat::Hf) {
+    m_config = config ? *config : readHfConfig(dir);
     m_hf = std::make_unique<HfWeightFiles>(openHfWeights(dir));
     for (const auto& [name, loc] : m_hf->tensors) {
       const SafetensorsFile& f = *m_hf->files[loc.file];
@@ -403,9 +403,9 @@ class MemorySource final : public WeightSource {
 
 }  // namespace
 
-std::unique_ptr<WeightSource> openWeightSource(const std::string& path) {
+std::unique_ptr<WeightSource> openWeightSource(const std::string& path, const ModelConfig* hfConfig) {
   const std::string p = resolveModelLocation(path);
-  if (fs::is_directory(p)) return std::make_unique<MappedSource>(p);
+  if (fs::is_directory(p)) return std::make_unique<MappedSource>(p, hfConfig);
   if (isGgufFile(p)) return std::make_unique<MappedSource>(p, true);
   fail(p, ": not a model (expected an HF folder with config.json or a .gguf file)");
 }

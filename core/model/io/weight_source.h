@@ -42,8 +42,10 @@ class WeightSource {
 };
 
 // Opens the model at `path` (HF folder, a file inside one, .gguf, or an alias) for streaming.
-// Reads headers only. Throws duo::Error naming the file and the fault.
-std::unique_ptr<WeightSource> openWeightSource(const std::string& path);
+// Reads headers only. Throws duo::Error naming the file and the fault. `hfConfig`, when given, is
+// the HF folder's config.json already parsed (ModelRef), so the folder's config is not read again;
+// a GGUF file's configuration is always taken from its own header.
+std::unique_ptr<WeightSource> openWeightSource(const std::string& path, const ModelConfig* hfConfig = nullptr);
 
 // A source over weights already in memory (not copied: tensors are returned as they are, on the
 // device they are on). `dtype` is the first projection's.
