@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A zero-initialised, 64-byte aligned, move-only host byte buffer: the storage of packed matrices.
 #pragma once
 #include <cstddef>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // AVX2 + FMA building blocks (8 f32 lanes), for x86-64 CPUs without AVX-512. AVX2 has no expand
 // instruction, so a bitmap byte selects one of 256 precomputed vpermps index vectors that move the
 // next popcount(mask) packed values onto the mask's lanes; the other lanes are then zeroed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // AVX-512 building blocks: dense kernels on 16 f32 lanes; the column-packed kernels decode a
 // record's bitmap 8 rows at a time with masked 8-lane permutes (AVX-512VL), so a pruned weight is
 // neither stored nor loaded; N:M rows use vexpandps (16 columns per step). What this file shares

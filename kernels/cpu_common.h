@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Internal to the x86 CPU kernels: what cpu_avx2.cpp and cpu_avx512.cpp share, as templates over
 // an ISA struct that supplies the vector kernels. Included by those two files only, each after
 // defining DUO_ISA_TARGET as its target attribute, so every function here is compiled (and inlined)

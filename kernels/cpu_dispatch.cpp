@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The optimised CPU kernels: input checks, the ISA chosen at run time, and the split of the work
 // over OpenMP threads (row ranges for dense and N:M, whole strips for the column-packed format).
 #include <omp.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Internal to the CPU kernels: the per-ISA serial building blocks that cpu_dispatch.cpp spreads
 // over OpenMP threads. Each ISA file (cpu_scalar.cpp, cpu_avx2.cpp, cpu_avx512.cpp) fills one
 // table; the AVX files compile their functions with target attributes, so the default build stays

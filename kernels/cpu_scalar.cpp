@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Portable CPU building blocks (no intrinsics): the fallback on CPUs without AVX2, and a second
 // opinion in the tests. f32 accumulation like the vector ISAs.
 #include "kernels/cpu_isa.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "kernels/dense_matrix.h"
 
 namespace duo::kernels {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Dense weight matrices W [rows, cols] (y = W x): row-major (the BLAS baseline and the dense GEMV)
 // and column-major (the activation-sparse GEMV: a zero input x_j skips the contiguous column j).
 #pragma once

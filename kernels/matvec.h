@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The four mat-vec products of DuoScope, y = W x, each in a reference, an optimised CPU and a CUDA
 // version (kernels/cuda/cuda_matvec.h) with one signature and one set of input checks:
 //   denseGemv         every weight, every input                        (baseline; either layout)

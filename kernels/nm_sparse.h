@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // N:M semi-structured sparse weights W [rows, cols]: in every row, each group of M consecutive
 // columns keeps exactly N weights (2:4 is the NVIDIA sparse-tensor-core pattern; the pruner makes
 // such masks per row over the input dimension). Row-major, because the groups run along a row:

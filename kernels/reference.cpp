@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Reference kernels: the obvious loops, each format decoded the simplest way, f64 accumulation.
 // They define what the optimised kernels must compute.
 #include <vector>

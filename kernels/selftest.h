@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The table of kernel checks shared by the Qt tests (tests/unit/test_kernels.cpp,
 // tests/cuda/test_cuda_kernels.cpp) and `duoscope-cli selftest`: random masked matrices and
 // inputs over shapes (odd sizes, one row, one column), weight sparsity {0, 0.5, 0.9, 1},

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Column-packed sparse weights W [rows, cols] for y = W x, built so that a zero input x_j skips all
 // of column j's stored values (the dual-sparse spMspV) and a pruned weight costs no value bytes.
 //

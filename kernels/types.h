@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Value storage types, layouts and the checks shared by every kernel backend. Torch-free, Qt-free:
 // kernels/ depends on nothing but the standard library and kernels/base (the one duo::Error type
 // every layer throws).

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """CPU throughput of HF transformers on SmolLM2, the yardstick for DuoScope's own `bench` numbers.
 
 Measures, in float32 with a fixed number of torch threads:

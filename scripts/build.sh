@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Configures and builds DuoScope into build/ (Ninja, ccache, RelWithDebInfo). Extra arguments go to
 # CMake, e.g. scripts/build.sh -DDUO_BUILD_GUI=OFF.
 set -euo pipefail

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Sourced by the scripts that fetch something into DuoScope's cache outside the repository
 # (fetch-smollm2.sh, llamacpp.sh); not run on its own.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Lists what a `ctest --output-junit FILE` run skipped, with each skip's reason.
 
 Qt Test reports a skipped test function as a line "SKIP   : Class::function() reason" while the

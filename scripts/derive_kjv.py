@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Derive DuoScope's built-in corpus `kjv` from Debian's bible-kjv package.
 
 Reads the output of `bible "gen1:1-rev22:21"` on stdin and writes, into the cache folder given as

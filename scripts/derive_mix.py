@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Derive DuoScope's built-in corpus `mix` from English text in six Debian packages.
 
 Usage: derive_mix.py [--if-stale] OUT_DIR     (scripts/setup.sh: --if-stale <cache>/corpus)

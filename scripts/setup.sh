@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # DuoScope set-up, run once on a fresh Debian 12 machine (as root, or it prints the apt-get line).
 # Idempotent and fast when everything is there:
 #   1. Debian packages (Qt 6, QCustomPlot, LibTorch, OpenBLAS, JSON/CLI/YAML/PCRE2 headers, the

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Quick start 1: set up, build, and run the main job: the DuoScope window on the bundled model.
 # With no display it says so and runs the headless demo (duoscope-cli demo) instead.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The sanitizer pass: builds build-asan/ with AddressSanitizer + UndefinedBehaviorSanitizer (GUI and
 # CUDA off; every finding stops the process, leaks included) and runs the `unit` and `model`
 # labels under them (the fuzz corpora replay is in `unit`), then lists the skips like test.sh.

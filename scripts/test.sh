@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Quick start 2 (and CI, .ci/run): set up, build, and run every test.
 #   1. set-up: Debian packages, corpus, SmolLM2 (setup.sh) and the Python reference environment
 #      that check_exports needs (setup-reference.sh), so that nothing skips but the CUDA tests;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A one-at-a-time worker for the window's other long calls (sensitivity, timing profile, task
 // generation, checkpoint copies): the work runs in a QThread at lower priority, its progress
 // reaches the GUI thread through an UpdateBatcher (at most one signal per kUpdateIntervalMs, like

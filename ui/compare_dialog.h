@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Two runs side by side: each run's per-layer error plot (same log range on both) and a line per
 // run with its headline numbers.
 #pragma once

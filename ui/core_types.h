@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The core's torch-free value types as Qt sees them: metatype declarations (so queued signals can
 // carry them across threads) and small conversions shared by the panels.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The files the window writes on request, each to a path it asks for when given none: File >
 // Export (sparsity config, recipe, records, plot), File > Import sparsity config, Run > Copy
 // command line and Run > Make cloze task. The pruned checkpoint is RunController's: it may start a

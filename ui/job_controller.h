@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The one owner of calibration jobs. runJob (core/job/run_job.h: calibrate, evaluate, measure the
 // decode speed, mark and record the run, exactly as `duoscope-cli prune` does) runs in a worker
 // QThread; the GUI thread never touches tensors. The worker's records and progress reach the GUI

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Progress as the window shows it: a value type that crosses from the workers' owners to the
 // panels, and the clock that makes it from core's Progress reports on the GUI thread.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The DuoScope window. It only wires: it builds the panels (WindowParts) and the actions, menus
 // and toolbar (window_menus), connects the actions and panels to the typed controllers that do
 // the work (runs, sensitivity, timing profiles, exports, workspaces), keeps the actions' enabled

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The window's runs: Calibrate and Cancel, the JobController's signals turned into the Run panel,
 // the plots and the status bar, a finished run adopted into the run store, a stored run shown
 // again (Runs panel, runs plot), two runs compared, and the pruned-checkpoint export. It also keeps

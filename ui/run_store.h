@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The window's runs on disk, in core's run-record format: one `duoscope.run-record/1` file per
 // run (core/io/run_record.h) in a core RunStore folder, so `duoscope-cli runs list --runs-dir
 // <folder>` lists exactly what the Runs panel shows. The window's workspace keeps its own folder

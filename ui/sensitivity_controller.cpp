@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "ui/sensitivity_controller.h"
 
 #include <QTabWidget>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Sensitivity and allocation: core's sensitivity job in the background worker, its table handed to
 // the Sensitivity panel and the allocation bar, the allocator behind the target-speedup slider and
 // the table's Allocated / OWL presets.

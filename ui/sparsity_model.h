@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The sparsity table's item model: a tree of decoder layers, each expandable to its 7 projections,
 // over one duo::SparsityConfig. Columns: name, weight sparsity, activation sparsity (per input
 // site: editing q's act sets q/k/v together), input site, weights kept.

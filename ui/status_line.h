@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The window's status bar contents: which device LibTorch will use (duo::deviceInfo()), the
 // process's memory (current and peak RSS, refreshed every 2 s) and the job state.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Timing profiles (docs/gui.md, "Timing profiles"): speed predictions (the sparsity totals, the
 // allocation slider, run results) from kernel lines measured on this machine instead of the bytes
 // model. The profile is remembered for the next start (QSettings "timing/profile").

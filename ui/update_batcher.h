@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Coalesces a worker thread's updates for the GUI thread (PlotJuggler's pattern), for
 // JobController and BackgroundTask: the worker appends to a pending Batch under a mutex; the first
 // append after a hand-over posts one queued request, which starts a single-shot timer on the GUI

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The window's actions, menu bar and toolbar as the user sees them: object names, texts,
 // shortcuts, tips, icons and where each sits. Nothing here does anything when triggered:
 // MainWindow connects each action to the controller that does the work.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The window's widgets and the objects its controllers share: panels, plots, splitters, the run
 // store, the status line and the two workers. MainWindow fills it and owns every object in it;
 // each controller keeps a copy of the pointers. The helpers read the panels (the request

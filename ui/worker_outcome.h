@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The worker thread shared by JobController and BackgroundTask: it runs one long core call at a
 // lower priority and records, under the owner's mutex, how the call ended when it produced no
 // value (cancelled, or failed with a message). The owner stores the value itself, reads the

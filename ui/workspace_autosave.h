@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The window's workspace autosave: the setup (model, data, method, table) and the run folder,
 // written atomically a moment after each change and at once when a run starts, to the file of
 // this window's duo::WindowSession. An orderly close removes it; a window that ended without

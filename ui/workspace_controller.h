@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Workspaces: File > Save workspace as / Open workspace (core/io/workspace: the request, the value
 // format, the extra evaluation corpora and every run), the autosave of this window's setup and the
 // offer, at start, of an autosave an earlier window left behind.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Shared plumbing for duoscope-cli verbs: registration, JSON output, the stderr progress bar and
 // Ctrl-C cancellation.
 #pragma once

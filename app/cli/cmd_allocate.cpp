@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli allocate: per-layer, per-projection (p_w, p_a) that minimise the summed predicted
 // error at a target decode speedup (or weight sparsity), written as a sparsity config that
 // `prune --config` and the window accept (docs/allocation.md).

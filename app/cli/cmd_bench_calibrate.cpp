@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli bench calibrate: times our mat-vec kernels inside our engine's decode step of one
 // model on this machine and writes a timing profile (duoscope.timing/1) that prune, eval, allocate, sensitivity
 // and bench decode accept with --timing. JSON keys are an API, documented in docs/cli.md.

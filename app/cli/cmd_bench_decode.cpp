@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli bench decode: tokens/s of our engine's KV-cached decode, the dense model against the
 // pruned one running its projections through the packed dual-sparse kernels, with the bytes
 // model's predicted speedup beside it. JSON keys are an API, documented in docs/cli.md.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli bench forward: CPU float32 tokens/s of our forward pass (prefill) and of KV-cached
 // single-token decode, measured like scripts/bench_transformers.py measures HF transformers.
 // JSON keys are an API, documented in docs/cli.md.

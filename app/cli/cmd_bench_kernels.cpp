@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli bench kernels: median times of BLAS sgemv and our dense, activation-sparse,
 // weight-sparse and dual-sparse mat-vec kernels, with achieved and predicted bandwidth.
 // JSON keys are an API, documented in docs/cli/bench-kernels.md.

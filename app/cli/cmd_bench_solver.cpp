@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli bench solver: one calibration site (statistics and OBS solve) timed phase by phase
 // against a plain matmul measured in the same run. JSON keys are an API, documented in docs/cli.md.
 #include <cstdio>

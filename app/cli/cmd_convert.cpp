@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli convert: any model we read (an HF folder, a pruned checkpoint, a GGUF) written as a
 // GGUF file for llama.cpp (core/model/io/gguf_writer.h).
 #include <iostream>

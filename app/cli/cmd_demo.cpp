@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli demo: the headless main job on the bundled tiny model: describe it, prune it at
 // W50% + A50% with SparseGPT and with DuoGPT, and compare perplexities with the dense model.
 #include <cstdio>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli eval: perplexity of a model (dense, or a pruned DuoScope checkpoint with its
 // activation rule on) over a corpus, SparseGPT/GPTQ windows convention; with --task also
 // multiple-choice accuracy (lm-eval-harness scoring, core/eval/accuracy.h).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli export: a run's sparsity config (JSON), recipe (YAML) and per-layer records (CSV).
 #include <iostream>
 

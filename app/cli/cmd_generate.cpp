@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli generate: greedy continuation with the KV-cached decode step, for a human sanity check.
 #include <iostream>
 

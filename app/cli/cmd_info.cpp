@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli info --model PATH [--json]: what a model file is, from its headers alone.
 #include <iostream>
 

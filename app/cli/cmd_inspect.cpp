@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli inspect: per-layer, per-projection error and sparsity of a pruned model against
 // its dense original on evaluation data (the window's error heatmap).
 #include <cstdio>

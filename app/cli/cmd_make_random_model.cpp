@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli make-random-model: a random-weight HF checkpoint at real shapes (LLaMA-2-7B,
 // LLaMA-3-8B, ...) or at any shape, for measuring memory and time without downloads.
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli make-task: a cloze multiple-choice task (JSONL) from any text, for `eval --task`.
 #include <iostream>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli prune: calibrate a model layer by layer with one method, write the pruned model.
 #include <iostream>
 

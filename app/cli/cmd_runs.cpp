@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli runs: the run store (list, show, compare, delete). Every `prune` saves a record.
 #include <cstdio>
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli selftest: the kernels' reference comparisons of the unit and cuda tests
 // (kernels/selftest.h), runnable on any machine without Qt: CPU always (every instruction set the
 // CPU has), CUDA with --cuda when a device exists (otherwise it says why it skipped).

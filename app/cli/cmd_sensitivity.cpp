@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli sensitivity: every projection's predicted relative output error over a grid of
 // (weight, activation) sparsities, from one dense pass over the calibration windows, plus the bytes
 // model's decode time of each point (docs/allocation.md).

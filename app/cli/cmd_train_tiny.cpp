@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli train-tiny: trains the bundled default model (reproducible, fixed seed).
 #include <iostream>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Data-parallel verbs (prune, eval): `--nproc N` starts N local workers on the loopback (like
 // `torchrun --nproc-per-node N --no-python duoscope-cli ...`), a process started by torchrun (or by
 // --nproc) reads its rank from the environment. Rank 0 alone prints results and progress.

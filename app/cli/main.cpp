@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope-cli: the headless twin of the DuoScope window. Thin: parses flags, calls core.
 #include <csignal>
 #include <iostream>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Option groups that several duoscope-cli verbs share, so that a flag reads, defaults and checks
 // the same in every verb that takes it.
 #pragma once

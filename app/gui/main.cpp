@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope: the DuoScope window. Thin: parses flags, opens the model, shows ui::MainWindow.
 //   duoscope [--model PATH|tiny|smollm2] [--plot error|heatmap|sparsity|runs|sensitivity]
 //            [--panel model|data|method] [--timing PROFILE.json] [--size WxH] [--calibrate]

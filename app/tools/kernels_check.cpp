@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duo_kernels_check: the kernels' self-test and benchmark without torch, Qt, CLI11 or JSON
 // libraries, for machines where duoscope-cli cannot be built (scripts/gpu-check.sh falls back to
 // it). Same table as `duoscope-cli selftest` (kernels/selftest.h), same harness as

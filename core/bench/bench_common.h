@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Internal to core/bench: what the torch-side benchmarks (decode, forward, solver) share around
 // their timed runs.
 #pragma once

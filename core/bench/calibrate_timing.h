@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Measuring a timing profile (`duoscope-cli bench calibrate`): our kernels timed where they run,
 // inside the decode engine's step of the model itself, and fitted per shape and kernel to
 // seconds = fixed + bytes / rate. The profile and its file format are the engine's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // End-to-end decode speed of our engine: tokens/s of KV-cached single-token decoding of a dense
 // model against the same model pruned, the pruned one running its projections through the packed
 // dual-sparse kernels (core/engine/packed_decode.h), with the bytes model's prediction beside it.

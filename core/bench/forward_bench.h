@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // CPU float32 throughput of our LibTorch forward pass, measured the way scripts/bench_transformers.py
 // measures HF transformers so the two can be compared side by side (`duoscope-cli bench forward`):
 //   prefill: one full forward of [batch, seqlen] tokens without a KV cache -> tokens/s

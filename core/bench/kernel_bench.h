@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The kernel benchmark behind `duoscope-cli bench kernels`: median times of the vendor BLAS GEMV
 // (OpenBLAS sgemv on CPU, cuBLAS on CUDA) and of our dense, activation-sparse, weight-sparse and
 // dual-sparse kernels on one matrix shape, with achieved bandwidth, the measured memory bandwidth

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/bench/machine_probes.h"
 
 #include <dlfcn.h>

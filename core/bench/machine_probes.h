@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What this machine offers: host memory bandwidths (measured once per process), the last-level
 // cache, which BLAS is loaded. The kernel benchmark, the decode benchmark and timing calibration
 // put their numbers beside these. Torch-free, standard library and OpenMP only.

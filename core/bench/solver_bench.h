@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // One calibration site timed phase by phase against this machine's own GEMM rate
 // (`duoscope-cli bench solver`): the statistics of `tokens` random inputs of width k, the OBS
 // factorisation (Cholesky, inverse, DuoGPT's residual terms) and the sweep of one [n, k] weight,

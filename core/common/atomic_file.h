@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Atomic writes: everything DuoScope saves goes to a temporary file in the destination folder and
 // is renamed into place, so a full disk, a crash or a cancel never leaves a half-written file.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Which device LibTorch will compute on, as the UI and the CLI show it. Torch-free header.
 #pragma once
 #include <string>

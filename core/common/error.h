@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Core's errors: the one duo::Error type and its check macros (kernels/base/error.h, shared with
 // the kernels), plus what only core needs: cancel and context. Each stage may add context; only
 // the job controller and the CLI's main catch.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Writing all of a buffer to a file descriptor: the streamed writers (checkpoint shards, GGUF)
 // write tensors straight to their open temp files. Torch-free.
 #pragma once

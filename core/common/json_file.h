@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // JSON text and files parsed with one message for malformed input: "<source>: not valid JSON: ...".
 // Torch-free.
 #pragma once

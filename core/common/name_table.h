@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Enum <-> name tables: one row per value with the name it goes by in files and on command lines,
 // read both ways and listed in error messages. Torch-free, header-only.
 //   constexpr NamedValue<Score> kScores[] = {{Score::Full, "full"}, {Score::Marginal, "marginal"}};

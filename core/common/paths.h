@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Where DuoScope finds its data: the cache (derived corpus, downloaded-at-setup models) and the
 // bundled resources. Nothing here touches the network.
 #pragma once

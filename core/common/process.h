@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Processes other than this one, as files left behind by them see them: is the process that wrote
 // a marker, a lock or a partial folder still running?
 #pragma once

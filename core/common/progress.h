@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Progress reporting for every long call. The callback returns false to cancel; the callee then
 // throws duo::Cancelled at the next safe point, leaving its inputs untouched.
 #pragma once

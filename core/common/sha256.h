@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SHA-256 (FIPS 180-4) for provenance: model content hashes and corpus checksums. Torch-free.
 #pragma once
 #include <cstddef>

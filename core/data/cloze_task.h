@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A cloze multiple-choice task generated from any text (one passage a line, e.g. kjv verses):
 // the context is a passage (the previous line and the first words of a line), the gold choice is
 // the line's true ending, the distractors are endings of other lines with the same number of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Text sources for calibration and evaluation. Torch-free. The built-in corpora are derived at
 // set-up (scripts/setup.sh) from Debian packages into <cache>/corpus and checked against the
 // manifest written with them (docs/corpus.md):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Which kinds of text a corpus source holds, and whether an evaluation corpus is in the
 // calibration's domain or held out from it, so that every result can be read in-domain and out
 // of domain (docs/corpus.md). Torch-free, no file access.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/data/lm_eval_tasks.h"
 
 #include <algorithm>

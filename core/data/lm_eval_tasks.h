@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // lm-eval-harness' multiple-choice datasets as JSONL (one dataset row a line, the Hugging Face
 // layouts lm-eval loads), turned into McItems the way lm-eval's task configs do (0-shot):
 //   hellaswag   {activity_label, ctx_a, ctx_b, endings, label}: context preprocess(activity_label

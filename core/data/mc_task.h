@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Multiple-choice tasks (lm-eval-harness style) as JSONL, one item a line. DuoScope's own layout:
 //   {"context": "In the beginning God", "choices": [" created", " saw", ...], "gold": 0}
 // (optionally "contexts": one context per choice, lm-eval's partial scoring). Other keys on a line

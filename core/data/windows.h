@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Token windows for calibration (random, seeded) and evaluation (consecutive). Internal (torch).
 #pragma once
 #include <cstdint>

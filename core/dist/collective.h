@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The collectives a data-parallel job needs, behind one interface: a single process (every call a
 // no-op) or a c10d process group (Gloo on CPU, NCCL on CUDA) opened from DistSettings. Internal
 // header (torch). Every call is made by all ranks in the same order; a failure on any rank (a

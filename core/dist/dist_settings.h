@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Where this process sits in a data-parallel job (torch.distributed's launch contract): rank,
 // world size and the rendezvous, read from the variables torchrun sets (RANK, WORLD_SIZE,
 // LOCAL_RANK, MASTER_ADDR, MASTER_PORT). Torch-free value type: jobs carry it in their requests.

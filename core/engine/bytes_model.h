@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The bytes model: a memory-bound mat-vec takes (bytes it moves) / (memory bandwidth). Per kernel
 // and format it counts the bytes of one y = W x (values + index + offsets + activations + outputs),
 // and, end to end, the bytes of one KV-cached decode step of a LLaMA-family model: the sparse

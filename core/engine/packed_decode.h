@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The decode engine's packed path: every projection of a loaded LlamaModel packed once into the
 // kernel format that reads the fewest bytes for its sparsity, and a KV-cached decode step that runs
 // each projection's mat-vec through those kernels (kernels/matvec.h) instead of torch::linear:

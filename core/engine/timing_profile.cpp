@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duoscope.timing/1 files: writing, reading and checking a timing profile. Torch-free, so that the
 // fuzz targets compile it on its own.
 #include "core/engine/timing_profile.h"

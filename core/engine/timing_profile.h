@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Timing profiles: our kernels measured at one model's shapes on this machine, fitted per shape
 // and kernel to seconds = fixed + bytes / rate (perf::CostLine, perf::TimingProfile in
 // bytes_model.h), kept as `duoscope.timing/1` JSON. With a profile (`--timing FILE` on prune, eval,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Multiple-choice accuracy, scored as lm-eval-harness scores `multiple_choice` tasks:
 //   - each choice is a request (context, continuation); the context's trailing spaces move to the
 //     continuation; tokens = encode(context + continuation), the continuation's tokens are those

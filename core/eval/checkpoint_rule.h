@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The activation rule a pruned DuoScope checkpoint carries in its config.json
 // (`duoscope_activation_sparsity`: rule, per-layer sparsity, calibrated thresholds). Evaluation,
 // accuracy and inspection of a pruned model run with this rule on, so the numbers are those of the

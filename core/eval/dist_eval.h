@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Evaluation shared by the ranks of a data-parallel job: each rank takes a contiguous share of the
 // perplexity windows (whole batches, so that every batch is computed as one process would) and of
 // the task's items; the log-likelihood sums and hit counts are then summed over ranks, so every

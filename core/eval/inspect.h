@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Per-layer inspection of a pruned model against its dense original on evaluation data: the data
 // behind the window's error heatmap and `duoscope-cli inspect`. Both models run side by side over
 // the same windows, layer by layer: the dense stream with dense weights and inputs, the pruned

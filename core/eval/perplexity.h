@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Perplexity, SparseGPT/GPTQ convention: concatenate the text, cut into non-overlapping windows of
 // seqlen tokens (tail dropped), mean NLL over the predicted tokens (seqlen-1 per window), exp.
 // Internal (torch).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Files other tools read, all written atomically (temp file in the same folder, renamed into
 // place: a failure or a full disk leaves the previous file intact):
 //   - the sparsity config as JSON (`duoscope.sparsity/1`, docs/sparsity-config.md), re-importable;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Two formats the window wrote before it used core's run records, still readable: the window's
 // own run document (`duoscope.ui-run/1`, converted to a run record when its folder is opened) and
 // the request form (model, method, options, data, evaluation, table) that workspace files carry.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A run's recipe as YAML in the layout llm-compressor's Recipe parser reads (docs/run-records.md,
 // "Recipe"; checked with llm-compressor 0.14 by tests/reference/check_exports.py):
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Two run records side by side: their metrics (matched by metric and model), headline numbers,
 // and per-projection differences of achieved sparsity and error (matched by layer and projection).
 // `duoscope-cli runs compare` prints it; the window's compare dialog shows it. Torch-free.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // One JSON document per pruning run (schema `duoscope.run-record/1`, docs/run-records.md): what
 // was pruned (model identity with content hash), with which data, method, options and sparsity
 // config, what came out (per-projection records, metrics, speed, timings, memory) and where

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The run store: one `<id>.json` run record per run in a folder (default
 // duo::cacheDir()/runs, or $DUO_RUNS_DIR). Ids start with the UTC time to the millisecond, so
 // sorting ids sorts runs by time. Every write is atomic. Torch-free: the CLI's `runs` verb and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A measured decode speedup together with what it takes to trust it: the spread over interleaved
 // dense/pruned pairs, the thread count, and flags for the cases where the number says nothing
 // about memory-bound decoding. The window, `prune|eval --measure-speed --json` and the run record

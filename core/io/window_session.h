@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The window's guard against losing work to a crash. While a window runs, <dir>/session-<pid>-<n>.lock
 // names its process, and <dir>/autosave-<pid>-<n>.json holds its workspace as last autosaved (the
 // window writes it, atomically, at autosavePath()). An orderly end removes both. A lock whose

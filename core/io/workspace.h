@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A whole workspace as one JSON file: the request the window would run now (model, data, method,
 // table) and every run (core run records), and where the window keeps its runs. File > Save
 // workspace writes it, the window's autosave too. Torch-free and Qt-free.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Automatic per-layer, per-projection allocation of weight and activation sparsity from a
 // sensitivity table (core/prune/sensitivity.h): choose one (p_w, p_a) grid point per projection,
 // with one p_a per input site (q/k/v share, gate/up share), minimising the summed predicted

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // How many calibration tokens a run has against what its method needs on the model. DuoGPT fits,
 // for every projection, a correction from the sparse inputs towards the dense outputs: a
 // regression on k inputs (k up to the FFN width) from the calibration tokens. With too few tokens

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A run's pruned checkpoint written again somewhere else, in the format asked for, without
 // calibrating again: Export > Pruned checkpoint in the window (the run's kept weights) and
 // `duoscope-cli export --run ID --checkpoint DIR`. Every tensor goes through the checkpoint writer

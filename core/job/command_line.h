@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The duoscope-cli command that runs a job set up in the window: users tune a run on a workstation
 // and run it at scale (several ranks, a cluster) from a script. Torch-free.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The bytes model's end-to-end decode prediction for a model and a sparsity config: what the
 // window's live totals and a run's `predicted_speedup` both show. Torch-free.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `duoscope-cli eval`'s job: perplexity (and optionally multiple-choice accuracy) of a model through
 // the layer streamer, with a pruned DuoScope checkpoint's activation rule on. All windows and task
 // requests go through layer i before layer i+1 is read, so one layer is resident at a time.

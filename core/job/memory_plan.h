@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The memory a job will need, before anything runs: a formula over the model's shapes and the
 // run's settings, term by term, against what the machine has free. `prune/eval/sensitivity --plan`
 // print it, every job checks it before it starts, and the window shows it beside Run.

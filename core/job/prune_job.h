@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The whole calibration job the window and `duoscope-cli prune` run: load, calibrate layer by
 // layer, evaluate, export. Torch-free header: the UI's JobController calls it from a worker thread.
 #pragma once

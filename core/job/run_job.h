@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // One run, the way `duoscope-cli prune` and the window's Run both make it: calibrate and evaluate
 // (runPrune), the timing profile's prediction, the decode speed measured on the pruned checkpoint,
 // and the run record saved in a run store, with a marker there while it runs (a process killed on

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The sensitivity job `duoscope-cli sensitivity` and the window run: load the model, sample the
 // prune job's calibration windows, estimate every projection's error over the (p_w, p_a) grid
 // (core/prune/sensitivity_compute.h) and add the bytes model's decode time of every point.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Evaluation through the layer streamer: token batches are pushed through the decoder one layer at
 // a time, every batch through layer i before layer i+1 is needed (as the SparseGPT reference's
 // evaluation does), so a model bigger than memory can be evaluated with one layer resident. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The LLaMA-family decoder in LibTorch (llama2.c's run.c in spirit: sections follow the data flow).
 // RMSNorm -> attention (RoPE rotate-half with theta and llama3/linear/dynamic/rope_freqs scaling,
 // GQA, causal mask narrowed to a sliding window where the config has one) ->

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The weights of a LLaMA-family model in memory: what every loader (HF safetensors, GGUF)
 // produces and what the forward pass, the pruners and the exporters consume.
 // Internal header (torch). Conventions:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The architecture of a LLaMA-family model, as read from config.json or GGUF metadata.
 // Torch-free: the UI shows it.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Opening a model for computation: weights (HF folder or GGUF) + tokenizer + identity, on a device.
 // Internal header (torch).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // One model, named once and resolved once: the name the user gave ("tiny", a folder, a file inside
 // one, a .gguf), where it lives, its format, its headers (config.json or the GGUF header, and the
 // weights' tensor table: ModelInfo) and its content hash. A job resolves the model at its entry

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // RoPE's inverse frequencies, the part of makeRope (llama_model.h) that the GGUF writer needs
 // too: a LLaMA-3.x model's frequency scaling is stored in GGUF as per-frequency divisors
 // (`rope_freqs.weight`). Internal header (torch).

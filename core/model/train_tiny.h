@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Trains DuoScope's bundled default model: a tiny LLaMA (GQA, RoPE, SwiGLU) on kjv:calib with our
 // own byte-level BPE tokenizer, in LibTorch autograd with a fixed seed. Torch-free header.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The activation-sparsity rule of a run as a forward hook (core/model/llama_model.h InputHook):
 // the same function is active in the pruned stream during calibration, at evaluation and in the
 // exported model's `eval`, so the numbers a user sees are those of the model they export.

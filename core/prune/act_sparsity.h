@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Activation sparsity (method section 1): the input vector of each projection loses its
 // smallest-magnitude entries at run time. Internal header (torch).
 //  - topk: per token, exactly topkZeroCount(k, p) entries of smallest |x| are zeroed;

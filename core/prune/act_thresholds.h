@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Per-site activation thresholds of the `threshold` rule (TEAL): one magnitude per (layer, input
 // site), calibrated on calibration data and saved with the exported model. Torch-free value type.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The calibration pipeline (method section 5): dense and pruned streams through the decoder one
 // layer at a time; inside a layer, projections are pruned in data-flow groups
 // [q,k,v] -> [o] -> [gate,up] -> [down], each group's inputs captured after the earlier groups

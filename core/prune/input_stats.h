@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Statistics of one input site over the calibration tokens (method section 3), SparseGPT-style:
 // accumulate (addBatch), solve (obs_solver.h, wanda.h read them), release (free).
 // Projections that share an input (q/k/v; gate/up) share one InputStats. Internal header (torch).

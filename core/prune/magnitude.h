@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Magnitude pruning: the smallest |W_ij| of the whole projection, no weight update.
 // Internal header (torch).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Weight masks shared by every pruning method: exact counts, so that the sparsity a user asks for
 // is the sparsity they get. Internal header (torch). A mask is a bool tensor, true = weight kept.
 #pragma once

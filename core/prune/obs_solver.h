@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The shared OBS solver of SparseGPT and DuoGPT (method section 4). Internal header (torch).
 //
 // DuoGPT minimises ||W' Xs - W Xd||^2 column by column: pruning column j's entries costs the

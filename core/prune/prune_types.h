@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Value types of a pruning run that the UI, the CLI and the run records share. Torch-free.
 #pragma once
 #include <cstdint>

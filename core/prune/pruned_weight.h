@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The result of pruning one projection's weight, whatever the method. Internal header (torch).
 #pragma once
 #include <torch/torch.h>

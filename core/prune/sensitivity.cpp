@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SensitivityTable's value-type side: names, grid checks, JSON (duoscope.sensitivity/1).
 #include "core/prune/sensitivity.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Sensitivity of every projection to weight and activation sparsity: for each layer, each of the 7
 // projections and each (p_w, p_a) grid point, the predicted relative output error
 //   ||W' S(X) - W X||^2 / ||W X||^2

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Computing a SensitivityTable (core/prune/sensitivity.h) from calibration windows. Internal
 // header (torch).
 //

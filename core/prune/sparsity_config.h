@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Per-layer, per-projection weight and activation sparsity: what the user edits in the window's
 // table, saves as JSON and passes to `duoscope-cli prune --config`. Torch-free value type.
 //

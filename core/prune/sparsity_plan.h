@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // How a job's sparsity is given, before the model's depth is known: exactly one source (uniform
 // weight and activation sparsity, an explicit per-layer table, or a config file) plus the N:M
 // pattern and the activation rule that override it. resolve() turns it into the validated

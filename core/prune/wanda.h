@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Wanda (Sun et al. 2023): score |W_ij| * ||X_j||, prune per output row, no weight update.
 // Internal header (torch).
 #pragma once

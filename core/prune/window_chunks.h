@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The data-parallel side of a pass over calibration windows (calibration, sensitivity): the
 // collective it reduces over and the forward chunk size every rank uses. Internal header.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The one exception type of every layer, and the check macros that throw it. It lives at the
 // bottom (the kernels' level) so that the kernels and everything above throw the same duo::Error;
 // core/common/error.h adds cancel and context on top. Standard library only.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // cuBLAS as the vendor baseline of the GPU benchmark: y = W x for a row-major W [rows, cols].
 // cuBLAS is column-major, so row-major W is the column-major matrix A = W^T [cols, rows] with
 // lda = ld, and y = A^T x.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Internal to kernels/cuda: CUDA error checks that throw duo::Error, the device scratch buffers,
 // and f32/f16/bf16/int8 value loads (int8 loads give the stored integer q, before its row's scale).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Device plumbing for the CUDA kernels: status, device buffers, uploads of the packed formats,
 // scratch space, event timing and the copy-bandwidth probe.
 #include <algorithm>

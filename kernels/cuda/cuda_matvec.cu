@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // CUDA mat-vec kernels (f32 accumulation over f32/f16/bf16/int8 values), one launcher per product
 // with the same checks as the CPU versions. Int8 kernels add up q * x and multiply each output row's
 // sum by its rowScale where they write y (see rowScaleAt). Work split:

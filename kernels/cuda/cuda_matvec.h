@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // CUDA versions of the four mat-vec products (see kernels/matvec.h for the contract), with the
 // same signatures and checks; the views' pointers and x, y are device memory. Values may be
 // f32, f16, bf16 or int8 (an int8 view's rowScale is a device array too; each output row's sum of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Built when CMake found no nvcc: the CUDA API exists, status() says why nothing can run, and every
 // other call throws duo::Error, so callers compile and report the same way on every machine.
 #include "kernels/cuda/cuda_matvec.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Draws resources/icons/duoscope.png (the window icon) with the standard library only.
 
 The picture: a rounded dark-blue tile holding a 6 x 6 weight grid in which whole columns

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Uniform vs allocated DuoGPT: perplexity against predicted decode speedup (docs/allocation.md).
 #   scripts/results/alloc_curve.sh CLI OUTDIR "1.3 1.6 1.9 2.2 2.4617 2.5"
 # Env: MODEL (tiny), GRID (0,0.1,...,0.9), NSAMPLES/SEQLEN (64/128), MAXW (256 eval windows),

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Time the public Python SparseGPT on the same model, windows and threads as our calibration.
 
 The public reference is llm-compressor's SparseGPTModifier (PyPI `llmcompressor`, installed by

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Calibration time of our prune against the public Python SparseGPT (llm-compressor, run by
 # scripts/results/calib_reference.py), runs alternating on the same machine, threads and windows
 # (docs/results.md, "Calibration speed against the Python reference"). Also our 1-thread time for

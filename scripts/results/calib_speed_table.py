@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Tables of scripts/results/calib_speed.sh's runs: ours against the Python reference, the threads'
 scaling, and the forward and statistics rates against this machine's plain matmul.
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The cross-domain study (docs/results.md, "Outside the calibration text"): SmolLM2 pruned with
 # calibration from kjv:calib or mix:calib at several sizes and seeds, each pruned model evaluated
 # in-domain and on held-out kinds of text, so that DuoGPT's advantage over SparseGPT can be read

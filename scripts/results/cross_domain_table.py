@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The cross-domain study's table for docs/results.md, from scripts/results/cross_domain.sh's folder.
 
   python3 scripts/results/cross_domain_table.py OUTDIR

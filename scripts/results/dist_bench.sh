@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Data-parallel calibration on this machine (docs/results.md, "Data-parallel"): the same DuoGPT
 # job as 1 process x 1 thread, 2 processes x 1 thread (--nproc 2) and 1 process x 2 threads,
 # alternating, REPS rounds; prints each run's wall time and the JSON's timings, then the ratios.

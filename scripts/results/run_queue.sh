@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Runs a list of `duoscope-cli prune` experiments one after another and keeps each one's JSON.
 #   scripts/results/run_queue.sh QUEUE.txt OUTDIR [path/to/duoscope-cli]
 # Each non-empty line of QUEUE.txt is "NAME ARGS..." (ARGS go to `prune`, which gets --json).

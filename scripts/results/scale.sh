@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Scale benchmark (docs/results.md, "Scale"): a random-weight checkpoint at real shapes, pruned end
 # to end through the layer streamer with DuoGPT W50% + A50%, evaluated on a few windows, written in
 # bf16. Prints the memory plan, then one summary line (peak RSS, plan, seconds per layer split

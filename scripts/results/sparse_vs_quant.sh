@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Decode speed of our engine (dual-sparse, int8 and f32 values) against llama.cpp's llama-bench on
 # the Q4_1 GGUF of the same model, same machine and threads, runs alternating (docs/results.md,
 # "Sparse against quantized"). Prints one line per run and a summary table of the medians.

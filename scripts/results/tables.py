@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Markdown tables for docs/results.md from a folder of `duoscope-cli prune --json` documents.
 
   python3 scripts/results/tables.py RESULTS_DIR PREFIX   # PREFIX: tiny | smol

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Decode speed of the bundled tiny model in our engine, dense against W50% + A50% through the packed
 // dual-sparse kernels (core/bench/decode_bench.h), printed as benchmark lines. No timing asserts (the
 // machine is shared): only that both runs happened and that the packed logits agree with LibTorch's.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // DuoGPT against SparseGPT with the defaults a new user gets (duoscope-cli prune --model smollm2,
 // W50% + A50%, the default calibration corpus, window count and alpha), evaluated in-domain and on
 // held-out text, printed as a table (docs/results.md, "Outside the calibration text", has the study

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // kernels/cuda: every CUDA kernel against the reference over the shared table of
 // kernels/selftest.h (the same comparisons as `duoscope-cli selftest --cuda`), plus int8 cases of
 // its own. Skips, with the reason, where no CUDA device is usable or the build has no CUDA; it

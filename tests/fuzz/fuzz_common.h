@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Shared by the fuzz targets: with DUO_FUZZ_VERBOSE set, rejected inputs print why (handy when
 // running a target on single files to see whether a seed is accepted).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: the GGUF parser on arbitrary bytes, then (for accepted files) the metadata
 // readers (ModelConfig, TokenizerSpec) and dequantisation of every tensor whose type we decode.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: config.json -> ModelConfig (and back) on arbitrary text.
 #include <cstdint>
 #include <nlohmann/json.hpp>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: a multiple-choice task file (JSONL, every layout of kMcTaskFormats, detected
 // from the first line) -> parseMcTask, then the task written back as JSONL, which must read back.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: a run record (duoscope.run-record/1, or duoscope.run/1 as `prune --json`
 // prints it) -> RunRecord::fromJson, then what the runs list shows (label, metric lookup) and the
 // record written back with toJson(), which must read back.

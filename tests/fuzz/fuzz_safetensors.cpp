@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: safetensors header parsing and tensor conversion on arbitrary bytes.
 // Any input must either parse or throw duo::Error; accepted tensors are converted to f32 to
 // prove their byte ranges are really inside the buffer (ASan checks every read).

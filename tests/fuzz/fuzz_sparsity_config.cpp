@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: a sparsity config (duoscope.sparsity/1, `prune --config`) -> SparsityConfig,
 // in both forms: with its own num_layers and against a 4-layer model (the short "default" form).
 // An accepted config is written back with toJson() and must read back equal.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: SentencePiece tokenizer.model parsing (duo::spmTokenizerSpecFromBytes), then,
 // when accepted, building the tokenizer and encoding / decoding a fixed text.
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: a timing profile (duoscope.timing/1, `--timing FILE`) -> parseTimingProfile,
 // the cost lines the predictions read, and the profile written back, which must read back.
 #include <cstdint>

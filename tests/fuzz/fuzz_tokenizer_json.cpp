@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // libFuzzer target: tokenizer.json parsing (duo::Tokenizer::fromJsonString), then encoding a fixed
 // text and the input's own first bytes, and decoding the ids back.
 #include <cstdint>

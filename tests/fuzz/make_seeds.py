@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Writes small, valid seed inputs for the fuzz targets into tests/fuzz/corpus/<target>/, using
 writers independent of ours (the PyPI `gguf` package's GGUFWriter, the `safetensors` package),
 documents of our own formats taken from the tests' fixtures and docs, and (with DUO_CLI set to a

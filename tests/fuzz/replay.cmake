@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Corpus replay in the normal build (gcc or clang, no libFuzzer): one executable replay_<target>
 # per fuzz target, fuzz_<target>.cpp + replay_main.cpp linked against the project's own libraries,
 # and one CTest test fuzz_replay_<target> (label unit) that runs every committed input of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Replays fuzz inputs through a fuzz target without libFuzzer, so that every build (gcc, no
 // sanitizers needed) runs the committed corpora and the regression inputs as CTest tests:
 //   replay_<target> PATH...   (files, or folders read recursively, in name order)

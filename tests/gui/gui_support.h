@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Shared by the gui tests: which real model a job test runs on, and the small calibration that
 // keeps a test under a minute on two cores.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Shared by the gui tests that drive the window: test-mode settings, open a model and wait, set the
 // small data settings, edit a sparsity cell as a user would, wait for the background task or the
 // calibration run to end, and where screenshots go.

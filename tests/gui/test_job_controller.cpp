@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The job controller: core's runJob in a worker thread, value types back through queued signals,
 // records coalesced to at most one emission per 40 ms, cancel through the progress callback.
 #include <QElapsedTimer>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The DuoScope window's first behaviours: menus and shortcuts exist, the status bar names the
 // device LibTorch uses, a bad model path shows the core's message in a dialog and leaves the
 // window usable, a real model fills the summary and the layer table, and an offscreen screenshot

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Runs: the Pareto front of (speedup, metric), the window's runs as core run records (core's
 // RunStore lists them; older window files are converted), the runs plot's points (measured
 // speedups as hollow squares) and click-to-load, core's CSV and recipe exports, and workspaces.

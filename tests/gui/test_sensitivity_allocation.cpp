@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Sensitivity, allocation and accuracy in the window (issues 8 and 7), with real core calls on the
 // bundled tiny model: the sensitivity job in the worker fills the per-layer curves and a table
 // sorted most sensitive first; the target-speedup slider re-runs core's allocator and moves the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The sparsity table: editing through the real cell editors, input-site semantics for activation
 // sparsity, multi-select + set, presets, N:M and rule, undo/redo, exact totals, and config files
 // that round-trip through the core's JSON (duoscope.sparsity/1). The model shape is SmolLM2-135M's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // UpdateBatcher: a worker's flood of appends reaches the GUI thread in order, complete, and at
 // most once per interval (plus the final flush); nothing is delivered when nothing was appended,
 // and clear() drops what is pending.

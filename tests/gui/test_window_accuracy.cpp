@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Accuracy in the window, with real core calls on the bundled tiny model: "Make task"
 // runs core's cloze generator in the worker and sets the Data tab's task; the run then carries
 // acc / acc_norm (pruned and dense) in its core run record, the runs list shows them and the runs

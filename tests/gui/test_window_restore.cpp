@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A window killed mid-run loses nothing it had saved: the real `duoscope` binary, calibrating the
 // bundled model, is killed with SIGKILL while its run runs; the next window offers the autosaved
 // workspace (model, data settings, run folder), lists the killed run as interrupted, shows no

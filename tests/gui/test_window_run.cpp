@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The window driving a real calibration: edit two layers through the table's
 // editors, run DuoGPT with a small nsamples, check the plots and runs list against the job's own
 // records and result, the run as a core run record (core's RunStore and `duoscope-cli runs list`

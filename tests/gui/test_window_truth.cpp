@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The window tells the truth about speed and shows only the run it names: a measured
 // speedup comes with its spread and thread count and is flagged where it cannot be trusted (in the
 // run pane, the runs list and the runs plot, and in the run record); no pane or plot keeps a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // `duoscope-cli info` validates what it reads as `eval` does: a config.json that disagrees with the
 // tensor shapes, a missing tensor and a tokenizer.json of the wrong JSON shape are refused by both
 // with the same message naming the file and the fault; a good model passes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A `duoscope-cli prune --out DIR` killed with SIGKILL at any point of its run (loading,
 // calibrating, evaluating, writing the checkpoint, writing the run record) leaves nothing
 // half-written where a user or a later run looks: DIR is absent or a complete checkpoint that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Data-parallel jobs on torch.distributed (c10d, Gloo), as two local processes on 127.0.0.1:
 // `prune --nproc 2` against one process (same masks and weights, same perplexity), ranks started
 // torchrun-style from the environment, a rank killed mid-layer, and the launch errors.

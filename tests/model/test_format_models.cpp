@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Every checkpoint format and architecture variant DuoScope reads, against HF transformers: the
 // small random-initialised models of tests/data/models/formats/ and what transformers computed
 // from the weights each file holds (tests/reference/format_refs.json, written by

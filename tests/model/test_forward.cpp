@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The LLaMA forward pass on the real SmolLM2-135M GGUF: the KV-cached decode step reproduces the
 // full forward, and a batch equals its sequences run one by one. Logits and perplexity against HF
 // transformers are checked for every reference model in test_reference_models.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The golden run: the bundled tiny model pruned with DuoGPT at W50% + A50% (topk) with a fixed seed
 // must reproduce the checked-in record (tests/data/golden/tiny_duogpt_w50a50.json, written by
 // tests/data/golden/make_golden.sh through duoscope-cli). It guards the whole calibration pipeline

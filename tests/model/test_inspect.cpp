@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A real pruning run of the bundled tiny model (DuoGPT W50/A50, few samples) written to a temp
 // folder, then: the checkpoint reloads with its activation rule and reproduces the run's
 // perplexity exactly (in process and through `duoscope-cli eval`); the run's accuracy equals a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // prune --out-dtype int8: the pruned checkpoint's decoder projections in compressed-tensors'
 // int-quantized layout (core/model/io/int8_layout.h), written by the streamed CheckpointWriter and
 // read back by every loader:

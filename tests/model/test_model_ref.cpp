@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // ModelRef (core/model/model_ref): an alias, a folder and a file inside the folder resolve to the
 // same location, format and config; the content hash is computed once and shared by copies; a
 // missing model is named; and a job handed a ref for another model than its request names refuses.

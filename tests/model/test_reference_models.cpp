@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Our tokenizer, forward pass and perplexity against HF transformers (tests/reference/
 // make_model_refs.py) for every model with committed references: the bundled tiny model (always
 // present) and SmolLM2 (skipped when not cached). test_forward covers SmolLM2's logits in more

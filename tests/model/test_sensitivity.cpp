@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/prune/sensitivity on the bundled tiny model: the estimates against real prunes (core
 // calibration with DuoGPT, Wanda and magnitude on the same windows), the table's own invariants,
 // cancelling, and the CLI pair `sensitivity --out` -> `allocate --sensitivity` -> a config the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The real SmolLM2-135M-Instruct Q4_1 GGUF file (cached by scripts/fetch-smollm2.sh): config,
 // shapes, tokenizer metadata, dequantisation against the PyPI `gguf` package, and the q/k row
 // order against HF transformers' GGUF loader (tests/reference/make_gguf_refs.py wrote both).

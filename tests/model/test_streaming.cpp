@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The layer streamer (core/model/io/weight_source.h, calibrate(WeightSource&...), the layer-wise
 // evaluation and the CheckpointWriter) against the whole-model path:
 //  - the same pruned weights (masks identical, values within 1e-6 relative) for duogpt, sparsegpt,

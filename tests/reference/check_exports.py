@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Checks DuoScope's exports with the tools users load them into (PyPI packages, nothing of ours):
 
   config   compressed-tensors' SparsityCompressionConfig.load_from_registry reads the sparsity

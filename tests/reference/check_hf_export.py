@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Checks an HF folder exported by DuoScope from the SmolLM2 GGUF against HF transformers' own
 GGUF loading of the same file: every weight tensor identical, and identical logits on a fixed
 token sequence. This tests our GGUF reader, dequantisation, q/k un-permutation and HF writer end

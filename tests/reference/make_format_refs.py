@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Small random-initialised models in every checkpoint format DuoScope reads, with what HF
 transformers computes from them. Nothing here is computed by DuoScope.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Reference values for the GGUF reader, from implementations independent of ours.
 
 1. Quant blocks: random bytes for each supported GGML type (scale fields set to sane halves),

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Reference outputs for DuoScope's C++ model tests, from an independent implementation.
 
 Runs HF transformers (float32, CPU) on a model and writes three small JSON files:

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """References for DuoScope's reader of bare SentencePiece `tokenizer.model` files, from SentencePiece
 itself (PyPI `sentencepiece`, the library LLaMA-2's tokenizer.model comes from).
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Token-id references for DuoScope's tokenizers, from an independent implementation (PyPI `tokenizers`).
 
 Writes (all small, committed):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What the reference scripts share: file hashes and the layout of the JSON files they write.
 
 Imported by make_format_refs.py, make_gguf_refs.py and make_model_refs.py (same folder).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Shared by unit tests: run a call that must fail and check that its duo::Error message names
 // every given piece (the file, the field, the fault); write a small input file into a test's
 // temporary folder.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Multiple-choice accuracy (core/eval/accuracy) on the bundled tiny model: the summed
 // log-likelihoods equal a direct recomputation from full forwards, batching/padding changes
 // nothing, the activation rule is applied, acc/acc_norm/stderr follow lm-eval's definitions; the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/prune activation sparsity: topk zeroes the exact per-token count of smallest |x|; the
 // threshold rule's calibrated magnitude hits its target fraction on held-out inputs (tolerance
 // 0.005 absolute); thresholds survive a JSON round trip and reject malformed files.

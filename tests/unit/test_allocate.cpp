@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/job/allocate on synthetic sensitivity tables (SmolLM2's and a small model's shapes, the
 // bytes model's real decode times): targets met exactly as the bytes model predicts, never worse
 // than uniform, predicted error monotone in the target, close to the brute-force optimum on a small

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/engine bytes model: per-kernel byte counts agree with what the packer actually builds, the
 // ideal dual-sparse ratio is the ~3.7x the issue quotes, the cheapest kernel follows the sparsity,
 // and the end-to-end decode prediction is Amdahl's law over the non-sparse parts.

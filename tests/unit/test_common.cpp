@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/common: errors carry context, atomic writes leave the old file intact on failure,
 // progress callbacks cancel; file hashes are remembered by the file's identity.
 #include <QTemporaryDir>

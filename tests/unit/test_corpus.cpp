@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Text sources (core/data/corpus): files as they are, JSONL "text" fields joined with "\n", and
 // WikiText-2 in the SparseGPT/GPTQ convention (the dataset's rows joined with "\n\n", BOS first
 // when the tokenizer adds one) from the raw file and from a JSONL export of the rows, which give

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The built-in corpus `mix` (core/data/corpus, scripts/derive_mix.py, docs/corpus.md): every mix
 // source loads and matches the manifest's sizes and SHA-256; no evaluation line of 20 bytes or more
 // is in any calibration file; every domain gives mix:calib and mix:eval the same share of bytes,

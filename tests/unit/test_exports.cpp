@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Exports (core/io/exports): sparsity config JSON export -> import is identical (bytes and value)
 // and import refuses configs that do not fit the model, naming file and fault; the records CSV
 // holds every record; failed writes (file size limit hit mid-write in a child process, a parent

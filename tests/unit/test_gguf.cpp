@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/model/io GGUF parser: every metadata value type, alignment, and each structural fault a
 // file can have (the error names the file and the fault); truncations and random corruption
 // never crash.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Builds GGUF files byte by byte for the GGUF tests (test_gguf*.cpp): metadata of any type,
 // tensor infos and data at aligned offsets, with hooks to write deliberately broken files.
 #pragma once

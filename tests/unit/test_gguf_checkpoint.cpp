@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A pruned checkpoint written from a GGUF model (which has no tokenizer.json to copy) is a complete
 // HF folder: DuoScope writes the GGUF's tokenizer as tokenizer.json, and the folder reloads with
 // the same token ids and weights, so `eval` and `inspect` can read it.

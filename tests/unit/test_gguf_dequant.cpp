@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/model/io dequant: each GGML storage type against hand-made blocks with values worked out
 // by hand from the block layout, and against the PyPI `gguf` package's dequantisation of random
 // blocks (tests/reference/gguf_refs.json, written by make_gguf_refs.py). Half/bfloat16 edge cases.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GGUF export (core/model/io/gguf_writer): the written file reads back through our GGUF reader
 // (itself checked against PyPI gguf and transformers) as the same model: every tensor equal to the
 // source's in the stored dtype (q/k un-permuted again for llama), the same config (llama3 RoPE

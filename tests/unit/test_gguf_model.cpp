@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/model/io GGUF models: a hand-made tiny llama/qwen2 GGUF (mixed F32/F16/BF16/Q8_0 storage,
 // q/k rows permuted the way llama.cpp's converter does) loads back to the HF-order weights;
 // metadata -> ModelConfig and TokenizerSpec, with every refusal naming the file and the key.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // kernels/: every CPU kernel (each instruction set this CPU runs) against the reference over the
 // shared table of kernels/selftest.h, plus the input checks that every backend shares.
 #include <omp.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // kernels/: the weight formats. Dense <-> packed conversions are exact (values as the storage type
 // rounds them), the packer picks the smaller index, N:M packing keeps exactly N slots per group,
 // half-precision conversions round to nearest even, and the automatic strip heights are sane.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // lm-eval-harness' multiple-choice datasets read as JSONL (core/data/lm_eval_tasks): one
 // hand-written row of each layout becomes the context, choices and gold lm-eval's task config
 // builds for it (0-shot; the expected strings are written out from those configs by hand);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/prune masks: exact counts (whole tensor, per row, per N:M group) whatever the ties, the
 // pruned entries are the lowest-scoring ones, and magnitude / Wanda prune what they promise.
 #include <QtTest>

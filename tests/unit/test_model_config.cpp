@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/model/io config.json <-> ModelConfig: real configs of each family parse to the right
 // values (tests/data/models/configs), everything that would change the math is refused with the
 // key named, and hfConfigJson() round-trips.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The packed decode engine (core/engine/packed_decode.h) against the LibTorch decode on the bundled
 // tiny model: weights pruned in-test (magnitude, or a 2:4 mask), the activation rule applied by
 // the decoder's C++ rule on both sides; the logits of several KV-cached steps must agree. Also the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The recipe YAML (core/io/recipe_yaml), parsed back with yaml-cpp (Debian libyaml-cpp-dev) the
 // way llm-compressor's Recipe.from_dict walks it (<stage>_stage -> <group>_modifiers -> modifier):
 // every module's weight sparsity, found by matching the targets against the HF module names, the

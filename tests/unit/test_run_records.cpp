@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Run records (core/io/run_record), the run store (core/io/run_store) and comparisons
 // (core/io/run_compare): JSON round trip, conversion of `prune --json` documents (duoscope.run/1),
 // errors naming the field, ids that sort by time, prefix resolution, DUO_RUNS_DIR, and the

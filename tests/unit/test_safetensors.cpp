@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/model/io safetensors: header validation (each fault named with the file), F32/F16/BF16
 // conversion, the writer, and robustness against truncated and corrupted files.
 #include <QTemporaryDir>

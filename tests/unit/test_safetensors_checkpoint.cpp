@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/model/io HF checkpoints: saveHfCheckpoint -> loadWeights round trips for each family
 // shape, sharded folders, F16/BF16 storage, and the faults a folder can have (each error names
 // the file or folder and the fault). Also inspectModel and hfTokenizerPath on folders.

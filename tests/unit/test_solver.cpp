@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/prune OBS solver, mathematical identities of method section 4 checked in float64 on small
 // random problems: the statistics, the output error from statistics, the trailing-block inverse,
 // one column step against a direct least-squares solve, the score identities, dX = 0 against a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/prune calibration pipeline on a small random LLaMA (2 layers, GQA): records in data-flow
 // order with exact sparsities, the recorded errors equal a direct recomputation through the pruned
 // model, every method runs, the threshold rule hits its fraction, nothing pruned changes nothing,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // core/prune methods on whole layers: exact sparsity per block and per N:M group, dead inputs,
 // ill-conditioned statistics, the objective ordering DuoGPT < SparseGPT < Wanda, magnitude over
 // many seeds (asserted as fractions), and the errors reported for bad input.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Small random calibration problems shared by the solver tests: one linear layer with a dense
 // input Xd, a perturbed input X (as if earlier layers were pruned) and its activation-sparsified
 // Xs. Token-major tensors [m, k].

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SparsityPlan (core/prune/sparsity_plan): each source resolves to the config it describes for a
 // model's depth, the N:M pattern and the activation rule override it as documented, and every
 // fault is reported by resolve() naming the source (the file's path for a file).

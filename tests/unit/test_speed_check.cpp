@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The measured-speedup check (core/io/speed_check.h): spread from interleaved pairs, each trust
 // flag raised by the case it names and only by it, the JSON round trip the run record and the CLI
 // carry, and the per-machine history of dense speeds.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duo::Tokenizer against an independent implementation (PyPI `tokenizers`, references written by
 // tests/reference/make_tokenizer_refs.py): identical ids and decoded text for every case of
 //  - our trained byte-level BPE (tests/data/tokenizers/duo-bytelevel-512.json),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // tokenizer.json parsing: every fault is a duo::Error that names the file and the fault, and no
 // input crashes (truncations and byte flips of a real file, deep nesting).
 #include <QtTest>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A bare SentencePiece tokenizer.model read by our protobuf reader into the `llama` (score-ordered
 // BPE, byte fallback) tokenizer. The yardstick is SentencePiece itself: tests/reference/
 // make_spm_refs.py trained tests/data/tokenizers/spm-bpe.model with LLaMA-2's options and recorded

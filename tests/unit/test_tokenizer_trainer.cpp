@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duo::trainByteLevelBpe: deterministic (reproduces the committed tests/data/tokenizers/
 // duo-bytelevel-512.json byte for byte; the PyPI `tokenizers` library encodes that file exactly as
 // we do, see test_tokenizer), cancellable, within its vocabulary bound, fast on the KJV text.

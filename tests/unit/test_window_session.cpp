@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The window's session guard (core/io/window_session.h): a running window's lock and autosave,
 // sessions whose process is gone found with their autosave (newest first, half-written locks too),
 // live ones (this process's other windows) never, and an orderly end or forget() leaving nothing.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The global "target speedup" slider under the sparsity table: once a sensitivity table
 // exists (core/prune/sensitivity.h), every slider move re-runs core's allocator
 // (core/job/allocate.h, well under a millisecond) and emits the allocation, which the window puts

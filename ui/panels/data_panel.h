@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Data panel: where calibration and evaluation text come from and how much of it is used.
 // Calibration: kjv:calib or a text / JSONL ("text" field) file, nsamples x seqlen tokens, seed.
 // Evaluation: perplexity on kjv:eval or a file, optional multiple-choice task (JSONL).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Method panel: which pruning method runs and its options, each with a tooltip that says what it
 // does. Options that a method ignores are disabled. Values persist in QSettings ("method/...").
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Model panel: choose a model (dialog, known models, recent files, drag and drop through the
 // window) and show its summary. Reading the headers runs in a worker thread (QtConcurrent) so a
 // slow disk never blocks the window; a bad file is reported through openFailed() with the core's

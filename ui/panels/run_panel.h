@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Run panel: Calibrate / Cancel (the window's actions), a progress bar with the current stage,
 // layer and projection, elapsed time and ETA, whether to measure the decode speedup after the run,
 // the memory plan of the run as set up (beside the buttons), and the last run's headline numbers (perplexity, accuracy, predicted and measured speedup).

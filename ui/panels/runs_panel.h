@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Runs panel: the workspace's runs (model, method, sparsities, perplexity, accuracy, speedup,
 // time), one row each, newest last, filtered by model ("All models" by default). Double-click (or "Load") loads a run into the window; select two and
 // "Compare" shows their per-layer errors side by side; "Delete" removes a run's record from disk.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The Sensitivity tab: runs core's sensitivity job (core/job/sensitivity_job.h) on the
 // open model and the Data tab's calibration settings in a worker (progress, Cancel), then shows
 // per-layer curves (ui/plots/sensitivity_plot.h) and a sortable table of every projection, most

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The sparsity table panel: the layer/projection tree (ui/sparsity_model.h) with percent editors,
 // multi-select + "set", presets (uniform, from a saved config, allocated, OWL), N:M and activation rule, undo/redo,
 // and live totals (weights kept, ideal traffic, predicted speedup) that follow every change.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Heatmap of the relative output error, layers (y) x projections (x), on a log colour scale
 // (QCPColorMap). Hovering a cell shows layer, projection, error and achieved sparsities.
 #pragma once

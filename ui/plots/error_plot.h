@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Per-layer relative output error of each projection, ||W'Xs - W Xd||^2 / ||W Xd||^2, as bars
 // grouped by projection on a log axis, with the mask-only error (same mask, no weight update) of
 // each layer as the reference line. Fed with the job's records as they arrive.

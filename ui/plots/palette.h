@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Colours shared by every plot so that a projection has the same colour everywhere.
 #pragma once
 #include <QColor>

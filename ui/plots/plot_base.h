@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What every DuoScope plot shares: a QCustomPlot with the project's fonts and margins, a title
 // line that names data, seqlen and metric, a centred message when there is nothing to show, and
 // export to PNG/PDF through the core's atomic writer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // What the three plots of a calibration's per-projection records share (Error per layer, Error
 // heatmap, Sparsity): setRecords replaces the data (any order, any subset) and replots; with no
 // records the plot shows a hint instead, one while no model is open and one once it is (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Every run of the workspace as one point: perplexity (or accuracy) against decode speedup, the
 // bytes model's prediction as a filled circle and a measured speedup (when benchmarked) as a
 // hollow square with its spread (interquartile range of the pairs) as a horizontal error bar; a

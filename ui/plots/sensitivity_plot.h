@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Per-layer sensitivity curves: for every decoder layer, the predicted relative output error
 // (core/prune/sensitivity.h, summed over the layer's 7 projections) along the uniform diagonal
 // p_w = p_a = p of the sensitivity grid, log scale, one curve per layer coloured by depth (the

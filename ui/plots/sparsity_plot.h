@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Achieved sparsity per layer (weights and activations, mean over the layer's 7 projections) from
 // the job's records, against the table's targets (dashed).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // compressed-tensors' `sparse-bitmask` layout of one 2-D weight [rows, cols], stored as four
 // safetensors tensors beside each other (the weight's name without ".weight", then a suffix):
 //   <prefix>.shape        I64 [2]                  rows, cols

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A pruned checkpoint written as layers finish: HF folder, safetensors shards of at most
 // maxShardBytes each (with model.safetensors.index.json when there is more than one), every
 // tensor in one stored dtype (or, with int8, the projections as int8 and scales). Which tensor

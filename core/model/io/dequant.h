@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GGML tensor storage types and their conversion to float32. Torch-free, no allocation: the GGUF
 // reader validates sizes with typeTraits() and the loader dequantises straight into a tensor.
 // Block layouts follow ggml's (ggml-common.h); each is described next to its decoder, one file per

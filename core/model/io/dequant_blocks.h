@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Shared pieces of the GGML block decoders behind dequantize() (dequant.h): block sizes, unaligned
 // little-endian loads, the f16 scale lookup, and one decoder per dequantisable block type. Each
 // decoder turns nBlocks whole blocks at `b` (unaligned bytes) into y [nBlocks * block elements] f32;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GGML's codebook ("grid") types: IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M.
 // Each index selects a codeword of 8 (or 4) magnitudes from a fixed lattice (iq_grids.inc); signs
 // come as 8 explicit bits per 8 values, or as a 7-bit index whose 8th sign makes the count of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GGML's K-quants Q2_K, Q3_K, Q4_K, Q5_K, Q6_K: 256-element super-blocks of 16- or 32-element
 // sub-blocks, each sub-block with its own scale (and min) packed in a few bits under the
 // super-block's f16 d (and dmin).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GGML's types whose codes each select one value of a small fixed level set: IQ4_NL and IQ4_XS
 // (16 non-linear levels), TQ1_0 and TQ2_0 (ternary digits {-1, 0, 1}), MXFP4 and NVFP4 (E2M1
 // values under an E8M0 or E4M3 block scale).

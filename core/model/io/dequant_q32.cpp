@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GGML's 32-element block types Q4_0, Q4_1, Q5_0, Q5_1, Q8_0: one f16 scale d per block (plus an
 // f16 min m for the _1 types) over 4-, 5- or 8-bit codes; value = (q - offset) * d or q * d + m.
 #include <cstdint>

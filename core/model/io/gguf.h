@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GGUF v2/v3 files: header, metadata key/values (all types, arrays included), tensor infos and
 // the data section, with validation. Torch-free; parses from a memory buffer (the fuzz target
 // calls parseGguf directly) and reads tensors from a memory map.

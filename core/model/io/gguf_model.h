@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GGUF metadata -> ModelConfig and TokenizerSpec (llama.cpp's key names: {arch}.block_count,
 // tokenizer.ggml.tokens, ...). Torch-free.
 #pragma once

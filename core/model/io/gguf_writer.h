@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // GGUF export: any model we read (an HF folder, pruned or not, or a GGUF) written as a GGUF v3
 // file llama.cpp and PyPI `gguf` read: llama.cpp's metadata keys for the architecture (llama for
 // LLaMA/Mistral/SmolLM, qwen2), its tensor names, q/k rows permuted to llama.cpp's RoPE layout

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Hugging Face config.json <-> ModelConfig, for the LLaMA family we run through one decoder:
 // LLaMA-2/3/3.1/3.2, Mistral, Qwen2, SmolLM/SmolLM2. Anything that would change the math in a
 // way our decoder does not implement is refused with a message naming the key. Torch-free.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The safetensors files of an HF model folder: model.safetensors, or the shards listed by
 // model.safetensors.index.json. All files are mapped and their headers validated; the tensors of
 // all shards are merged into one name -> location table. Torch-free.

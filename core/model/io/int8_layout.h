@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // compressed-tensors' `int-quantized` layout of 2-D weights (prune --out-dtype int8): symmetric int8
 // with one scale per output channel (row), stored as two safetensors tensors beside each other:
 //   <module>.weight        I8 [out, in]   q, in [-127, 127]

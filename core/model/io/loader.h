@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Loading LLaMA-family weights from an HF folder (config.json + safetensors, sharded or not) or a
 // GGUF file into LlamaWeights (f32, CPU, contiguous, nn.Linear layout, HF q/k row order).
 // Internal header (torch). Torch-free parts: hf_config.h (config.json, hfTokenizerPath),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A read-only memory map of a whole file. Model files are mapped, never read into buffers, so a
 // 14 GB checkpoint costs page cache rather than heap and each byte is read from disk once.
 // Torch-free.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // A model file's identity and shape, read from its headers alone (no weights loaded).
 // Torch-free: the window's model summary and `duoscope-cli info` show it.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Writing models: safetensors files and whole HF checkpoint folders (config.json,
 // model.safetensors, tokenizer). Everything is written atomically: a cancel, a crash or a full
 // disk leaves the destination as it was. Internal header (torch).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/model/io/random_model.h"
 
 #include <ATen/CPUGeneratorImpl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Random-weight checkpoints at real shapes, for measuring memory and time honestly without
 // downloading a model: an HF folder (config.json, safetensors shards, tokenizer) whose tensors
 // are drawn as transformers initialises a LLaMA (projections and embeddings N(0, 0.02^2), norms

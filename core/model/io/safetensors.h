@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // safetensors files: header parsing with validation, and a memory-mapped reader that converts
 // F32/F16/BF16 tensors to float32. Torch-free (the writer, which takes torch tensors, is in
 // safetensors_writer.h).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The tensors of a LLaMA-family model and their names in each file format. The two tables in
 // tensor_names.cpp (HF and GGUF) are the only place that spells tensor names. Torch-free.
 #pragma once

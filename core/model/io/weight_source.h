@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Where a job's weights come from, one piece at a time: the layer streamer's input. Every job that
 // walks the decoder asks a WeightSource for the embedding, then for one layer at a time, then for
 // the final norm and the lm_head, so only what it is computing with is materialised.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // The BPE model proper: vocabulary, merge table and the merge loop for one pre-tokenised word.
 // Two merge orders:
 //  - by rank (HF tokenizers `BPE`, GGUF gpt2): pairs (a, b) listed in `merges`, lowest rank first;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Byte-level BPE training for the bundled tiny model (see trainByteLevelBpe in tokenizer.h).
 //
 // Classic BPE: words are the GPT-2-regex pieces of the text, counted once each with their

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Byte-level BPE training for our bundled tiny model's tokenizer. Torch-free.
 #pragma once
 #include <memory>

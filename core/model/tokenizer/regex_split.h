@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Pre-tokenizers: the steps that cut normalised text into the pieces BPE sees. Regex steps run on
 // PCRE2 (UTF + Unicode properties) so that \p{L}, \p{N} and \s follow the Unicode tables rather
 // than a hand-rolled approximation. Internal to duo_tokenizer.

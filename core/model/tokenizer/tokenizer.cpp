@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Encoding and decoding; the loaders live in tokenizer_json.cpp / tokenizer_gguf.cpp.
 #include "core/model/tokenizer/tokenizer.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // duo::Tokenizer: text <-> token ids for LLaMA-family models. Torch-free.
 //
 // Two families, both BPE:

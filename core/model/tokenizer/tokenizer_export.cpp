@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // tokenizer.json -> TokenizerSpec (the GGUF form of a tokenizer), for GGUF export.
 #include <algorithm>
 #include <map>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Tokenizer from GGUF metadata (TokenizerSpec, filled from tokenizer.ggml.* by the GGUF reader),
 // following llama.cpp's reading of those keys:
 //  - "gpt2": byte-level BPE, merges by rank, pre-tokenizer by `tokenizer.ggml.pre`;

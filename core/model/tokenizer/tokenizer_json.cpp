@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // HF tokenizer.json: reading (fromJsonString / fromJsonFile) and writing (toJsonString).
 // Supported: model BPE; normalizers Prepend, Replace, NFC (taken as identity), Sequence;
 // pre-tokenizers ByteLevel, Split, Digits, Metaspace, Sequence; post-processors

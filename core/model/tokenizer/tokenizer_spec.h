@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Everything needed to build a tokenizer, independent of where it was read from: tokenizer.json
 // (HF) or GGUF metadata (tokenizer.ggml.*). The GGUF reader fills it; the tokenizer consumes it.
 #pragma once

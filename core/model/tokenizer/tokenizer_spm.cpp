@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // SentencePiece ModelProto reader (see tokenizer_spm.h). The fields read, by protobuf number:
 //   ModelProto:      pieces = 1 (repeated SentencePiece), trainer_spec = 2, normalizer_spec = 3
 //   SentencePiece:   piece = 1 (string), score = 2 (float), type = 3 (enum: 1 normal, 2 unknown,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Reading a bare SentencePiece tokenizer.model (a serialised `sentencepiece.ModelProto`) into the
 // TokenizerSpec the GGUF `llama` tokenizer uses. Torch-free.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // Everything a Tokenizer holds, shared by the loaders (tokenizer.json, GGUF spec, trainer), the
 // encoder/decoder and the writer. Internal to duo_tokenizer.
 #pragma once

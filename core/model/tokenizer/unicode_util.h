@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
 // UTF-8 helpers and the GPT-2 byte <-> unicode table used by byte-level BPE. Internal to
 // duo_tokenizer.
 #pragma once

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Records the golden run that tests/model/test_golden_run.cpp replays: the bundled tiny model pruned
 # with DuoGPT at W50% + A50% (topk), fixed seed, small calibration, perplexity on 16 windows.
 # Re-run it (and commit the JSON) only when the bundled model or the method deliberately changes.
