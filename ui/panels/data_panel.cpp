@@ -14,6 +14,7 @@
 #include <QToolButton>
 
 #include "core/data/corpus.h"
+#include "core/data/domains.h"
 #include "ui/core_types.h"
 #include "ui/panels/settings_form.h"
 
@@ -22,10 +23,13 @@ namespace duo::ui {
 namespace {
 
 // The built-in sources of one split, the default first: "kjv:calib", "mix:calib",
-// "mix:calib:gcide", ... (core/data/corpus.h; docs/corpus.md).
+// "mix:calib:gcide", ..., and for calibration the mix less one domain, "mix:calib:without-gcide",
+// ... (core/data/corpus.h; docs/corpus.md).
 QStringList builtinSources(const QString& split) {
   QStringList out = {"kjv:" + split, "mix:" + split};
   for (const std::string& d : mixDomains()) out << QString("mix:%1:%2").arg(split, QString::fromStdString(d));
+  if (split == "calib")
+    for (const std::string& d : mixDomains()) out << QString("mix:calib:%1%2").arg(kMixWithout, QString::fromStdString(d));
   return out;
 }
 
@@ -71,8 +75,9 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
   form->addRow("Calibration:", sourceRow(m_calib, builtinSources("calib"),
                                           "Calibration text: kjv:calib (King James Bible, Genesis..Malachi), mix:calib "
                                           "(six kinds of English: dictionary, man pages, a handbook, fortunes, the Jargon "
-                                          "File, the KJV) or one of its domains, a text file or a JSONL file with a "
-                                          "\"text\" field",
+                                          "File, the KJV), one of its domains, the mix less one domain (mix:calib:without-manpages: "
+                                          "evaluate on that domain to see text of a kind calibration never saw), a text "
+                                          "file or a JSONL file with a \"text\" field",
                                           this));
   m_nsamples = spin("nsamples", 0, 4096, 0,
                     "Calibration windows (sequences) per run; more gives better statistics and a slower run");
