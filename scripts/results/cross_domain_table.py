@@ -61,6 +61,8 @@ def main(folder):
             ppl = json.load(open(f))["perplexity"]
         except (ValueError, KeyError):
             continue
+        if alpha == "-a0.5":  # DuoGPT's alpha of the first round: its runs carry no suffix
+            alpha = None
         key = (int(sparsity or 50), calib, int(n), method + (alpha or ""))
         runs.setdefault(key, {}).setdefault(int(seed), {})[corpus] = math.log(ppl) - math.log(dense[corpus])
     corpora = sorted(dense, key=lambda c: (c != "kjv:eval", c != "mix:eval", c))
