@@ -27,8 +27,8 @@ class ExportController : public QObject {
   // Writes the table to `configPath` and puts the duoscope-cli command for the current setup on
   // the clipboard (one process, --nproc, torchrun).
   void copyCommandLine(const QString& configPath = QString());
-  // Writes a cloze multiple-choice task made from `source` ("kjv:eval"; the Data tab's evaluation
-  // corpus when empty) to `path` in the worker, then sets it as the Data tab's task.
+  // Writes a cloze multiple-choice task made from `source` ("kjv:eval", "mix:eval"; the Data tab's
+  // evaluation corpus, "auto" resolved, when empty) to `path` in the worker, then sets it as the Data tab's task.
   void makeTask(const QString& path = QString(), const QString& source = QString(), int items = 200);
 
  private:

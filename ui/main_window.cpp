@@ -191,7 +191,7 @@ void MainWindow::onModelOpened(const ModelInfo& info) {
   m_ui.table->setModelConfig(info.config);
   m_workspace->applyPendingTable(info.config);
   m_sensitivity->clear();
-  m_ui.dataPanel->setModelDefaults(info.parameters, device().cuda);
+  m_ui.dataPanel->setModelDefaults(info.parameters, device().cuda, info.path);
   m_runs->onModelOpened(info);
   // The file or folder name is what the user opened; GGUF's internal name can say something else.
   const QString shown = m_ui.modelDisplayName();

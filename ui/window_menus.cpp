@@ -66,7 +66,7 @@ void createWindowActions(QMainWindow* window) {
        "Save the table as a config file and copy the duoscope-cli command that runs this setup (one process, "
        "--nproc N local ranks, or torchrun) to the clipboard"},
       {"actionMakeTask", "&Make cloze task...", {},
-       "Generate a multiple-choice cloze task from kjv:eval and use it for accuracy"},
+       "Generate a multiple-choice cloze task from the evaluation text and use it for accuracy"},
       {"actionAbout", "&About DuoScope", {}, "About DuoScope"},
   };
   for (const ActionSpec& s : specs) {

@@ -30,7 +30,7 @@ Registrar reg("eval", [](CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "Perplexity of a model over a corpus (non-overlapping windows, tail dropped)");
   addModelOption(cmd, a->req.model);
-  cmd->add_option("--corpus", a->req.corpus, duo::kCorpusSourcesHelp)->capture_default_str();
+  cmd->add_option("--corpus", a->req.corpus, duo::kModelCorpusSourcesHelp)->capture_default_str();
   cmd->add_option("--text", a->text, "A text file to evaluate on (same as --corpus FILE)");
   addRangeOption(cmd, "--seqlen", a->req.seqlen, "Window length in tokens", 2, 1 << 20);
   cmd->add_option("--max-windows", a->req.maxWindows, "Evaluate at most this many windows (0 = all)")->capture_default_str();

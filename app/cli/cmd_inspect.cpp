@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "app/cli/cli.h"
+#include "core/data/corpus.h"
 #include "core/eval/inspect.h"
 
 namespace duo::cli {
@@ -16,7 +17,7 @@ Registrar reg("inspect", [](CLI::App& app) {
   auto* cmd = app.add_subcommand("inspect", "Per-layer error and sparsity of a pruned model vs the dense one");
   cmd->add_option("--dense", r->dense, "The dense model (path or alias)")->required();
   cmd->add_option("--pruned", r->pruned, "The pruned checkpoint folder (prune --out)")->required();
-  cmd->add_option("--corpus", r->corpus, "Evaluation text")->capture_default_str();
+  cmd->add_option("--corpus", r->corpus, duo::kModelCorpusSourcesHelp)->capture_default_str();
   cmd->add_option("--seqlen", r->seqlen, "Window length")->capture_default_str()->check(CLI::Range(2, 1 << 20));
   cmd->add_option("--max-windows", r->maxWindows, "At most this many windows (0 = all)")->capture_default_str();
   cmd->add_option("--batch", r->batch, "Windows per forward")->capture_default_str()->check(CLI::Range(1, 1024));

@@ -9,6 +9,7 @@
 #include "core/common/error.h"
 #include "core/common/paths.h"
 #include "core/data/corpus.h"
+#include "core/data/default_corpora.h"
 #include "core/data/domains.h"
 #include "core/engine/timing_profile.h"
 #include "core/io/run_store.h"
@@ -78,7 +79,8 @@ Registrar reg("prune", [](CLI::App& app) {
       ->capture_default_str();
   addMemoryPlanOptions(cmd, a->plan, a->noMemoryCheck);
   cmd->add_flag("--eval", a->req.eval, "Evaluate perplexity (pruned and dense) with the activation rule on");
-  cmd->add_option("--eval-text", a->req.evalSource, std::string("Evaluation corpus: ") + duo::kCorpusSourcesHelp);
+  cmd->add_option("--eval-text", a->req.evalSource, std::string("Evaluation corpus: ") + duo::kModelCorpusSourcesHelp)
+      ->capture_default_str();
   cmd->add_option("--also-eval", a->alsoEval,
                   "More evaluation corpora (repeatable), each reported with its own dense perplexity and whether it "
                   "is in-domain or held out (also_eval); needs --eval")
@@ -130,7 +132,10 @@ Registrar reg("prune", [](CLI::App& app) {
       int n = 0, len = 0;
       defaultCalibration(info.parameters, cuda, &n, &len);
       const int nsamples = req.nsamples > 0 ? req.nsamples : n, seqlen = req.seqlen > 0 ? req.seqlen : len;
-      std::cerr << "calibration: " << nsamples << " windows x " << seqlen << " tokens of " << req.calibSource;
+      std::cerr << "calibration: " << nsamples << " windows x " << seqlen << " tokens of "
+                << resolveCalibSource(req.calibSource, info.path);
+      if (isAutoCorpus(req.calibSource))
+        std::cerr << " (default: " << defaultCorpora(info.path).reason << "; --calib changes it)";
       if (req.nsamples <= 0 || req.seqlen <= 0)
         std::cerr << " (default for " << info.parameters / 1e6 << "M parameters on " << (cuda ? "cuda" : "cpu")
                   << "; --nsamples/--seqlen change it)";

@@ -22,7 +22,7 @@ CLI::Option* addTimingOption(CLI::App* cmd, std::string& path, const std::string
 }
 
 void addCalibrationOptions(CLI::App* cmd, std::string& source, int& nsamples, int& seqlen, uint64_t& seed) {
-  cmd->add_option("--calib", source, duo::kCorpusSourcesHelp)->capture_default_str();
+  cmd->add_option("--calib", source, duo::kModelCorpusSourcesHelp)->capture_default_str();
   cmd->add_option("--nsamples", nsamples, "Calibration windows (0 = the prune default for the model)")
       ->capture_default_str();
   cmd->add_option("--seqlen", seqlen, "Calibration window length (0 = the prune default)")->capture_default_str();

@@ -143,6 +143,9 @@ std::string loadWikitext2(const std::string& source, const std::string& path) {
 }  // namespace
 
 CorpusText loadCorpus(const std::string& source) {
+  DUO_CHECK(!source.empty() && source != "auto", "corpus '", source,
+            "': 'auto' means the model's default corpus and needs a model (prune, eval, sensitivity, inspect); "
+            "name a corpus here (", kCorpusSourcesHelp, ")");
   CorpusText c;
   c.name = source;
   if (source.rfind("wikitext2:", 0) == 0) {

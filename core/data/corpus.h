@@ -35,13 +35,21 @@ struct CorpusText {
   bool prependBos = false;  // wikitext2: tokenize with the tokenizer's BOS first (if it adds one)
 };
 
-// Throws duo::Error naming the source: unknown kjv/mix split or mix domain, missing cache (with the
+// Throws duo::Error naming the source: "auto" (a job resolves it against its model first,
+// resolveCalibSource / resolveEvalSource), unknown kjv/mix split or mix domain, missing cache (with the
 // set-up command), missing file, JSONL line without a string "text" field (with its line number),
 // size mismatch against the kjv manifest, size or SHA-256 mismatch against the mix manifest.
 CorpusText loadCorpus(const std::string& source);
 
 // What a --calib / --corpus option accepts, for the CLI's help.
 inline constexpr const char* kCorpusSourcesHelp =
+    "kjv:calib | kjv:eval | mix:calib | mix:eval | mix:calib:DOMAIN | mix:eval:DOMAIN | mix:calib:without-DOMAIN | "
+    "FILE.txt | FILE.jsonl | "
+    "wikitext2:PATH (docs/corpus.md)";
+// The same for the options of a job that has a model (prune, eval, sensitivity, inspect), where
+// "auto" (the default) is the model's own corpus: core/data/default_corpora.h.
+inline constexpr const char* kModelCorpusSourcesHelp =
+    "auto (the model's default: the corpus its training.json names, else mix:calib / mix:eval) | "
     "kjv:calib | kjv:eval | mix:calib | mix:eval | mix:calib:DOMAIN | mix:eval:DOMAIN | mix:calib:without-DOMAIN | "
     "FILE.txt | FILE.jsonl | "
     "wikitext2:PATH (docs/corpus.md)";

@@ -6,6 +6,7 @@
 
 #include "core/common/error.h"
 #include "core/data/corpus.h"
+#include "core/data/default_corpora.h"
 #include "core/data/windows.h"
 #include "core/eval/checkpoint_rule.h"
 #include "core/model/layerwise.h"
@@ -51,7 +52,7 @@ InspectResult inspectPruned(const InspectRequest& req, const ProgressFn& progres
   const CheckpointActRule rule = readCheckpointActRule(pruned.info.path, L);
   const InputHook ruleHook = rule.present ? makeActivationHook(rule.sparsity, rule.thresholds) : InputHook{};
 
-  const CorpusText text = loadCorpus(req.corpus);
+  const CorpusText text = loadCorpus(resolveEvalSource(req.corpus, dense.info.path));
   const auto windows = consecutiveWindows(dense.tokenizer->encode(text.text, false), req.seqlen, req.maxWindows);  // [w, T] i64
   const int64_t w = windows.size(0);
 

@@ -25,7 +25,7 @@ namespace duo {
 struct InspectRequest {
   std::string dense;                // model path or alias
   std::string pruned;               // a pruned checkpoint folder (or any model of the same shape)
-  std::string corpus = "kjv:eval";  // evaluation text
+  std::string corpus = "auto";      // evaluation text; auto: the dense model's default (default_corpora.h)
   int seqlen = 128;
   int maxWindows = 8;               // 0 = all windows
   int batch = 4;                    // windows per forward

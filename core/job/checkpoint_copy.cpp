@@ -63,6 +63,8 @@ CheckpointCopy copyCheckpoint(const std::string& from, const std::string& to, co
       writeFileAtomic(writer.partialDir() + "/duoscope.json", run.dump(2) + "\n");
     }
   }
+  // The base model's training record goes along: it names the model's default corpora.
+  if (fs::exists(from + "/training.json")) writeFileAtomic(writer.partialDir() + "/training.json", readFile(from + "/training.json"));
   writer.commit(extra, tokenizer, progress);
   return c;
 }

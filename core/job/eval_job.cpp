@@ -5,6 +5,7 @@
 
 #include "core/common/error.h"
 #include "core/data/corpus.h"
+#include "core/data/default_corpora.h"
 #include "core/data/mc_task.h"
 #include "core/data/windows.h"
 #include "core/dist/collective.h"
@@ -47,7 +48,7 @@ MemoryPlan planEval(const EvalRequest& req) { return planEval(req, ModelRef::res
 MemoryPlan planEval(const EvalRequest& req, const ModelRef& model) {
   checkModelRef(req, model);
   int64_t windows = req.maxWindows;
-  if (windows <= 0) windows = static_cast<int64_t>(loadCorpus(req.corpus).text.size()) / 3 / std::max(2, req.seqlen);
+  if (windows <= 0) windows = static_cast<int64_t>(loadCorpus(resolveEvalSource(req.corpus, model.path())).text.size()) / 3 / std::max(2, req.seqlen);
   return planMemory(evalPlanInput(req, model.info(), windows));
 }
 
@@ -62,7 +63,7 @@ EvalOutcome runEval(const EvalRequest& req, const ModelRef& model, const Progres
   const torch::Device device = rankDevice(chooseDevice(req.device), req.dist);
   OpenedModel m = openModel(model);
   const ModelConfig& cfg = m.source->config();
-  const CorpusText corpus = loadCorpus(req.corpus);
+  const CorpusText corpus = loadCorpus(resolveEvalSource(req.corpus, model.path()));
   const auto windows = consecutiveWindows(m.tokenizer->encode(corpus.text, corpus.prependBos && m.tokenizer->addsBos()),
                                           req.seqlen, req.maxWindows);
   // A pruned DuoScope checkpoint carries its activation rule: evaluate with it on.

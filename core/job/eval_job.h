@@ -17,7 +17,7 @@ namespace duo {
 
 struct EvalRequest {
   std::string model = "tiny";
-  std::string corpus = "kjv:eval";  // kjv:eval | kjv:calib | FILE.txt | FILE.jsonl
+  std::string corpus = "auto";     // auto (the model's default: core/data/default_corpora.h) | kCorpusSourcesHelp
   int seqlen = 256;
   int maxWindows = 0;               // 0 = all
   int batch = 4;                    // windows per forward

@@ -11,6 +11,7 @@
 #include "core/common/sha256.h"
 #include "core/common/version.h"
 #include "core/data/corpus.h"
+#include "core/data/default_corpora.h"
 #include "core/data/windows.h"
 #include "core/dist/collective.h"
 #include "core/eval/accuracy.h"
@@ -71,8 +72,12 @@ int storageBytes(const ModelInfo& info) {
   return info.dtype == "BF16" || info.dtype == "F16" ? 2 : 4;
 }
 
-// Fills calibration defaults and the eval window length.
-void fillDefaults(PruneRequest& req, int64_t params, bool cuda) {
+// Fills the calibration and evaluation defaults of the model at `modelPath`: the corpora ("auto":
+// its training.json's or the mix, core/data/default_corpora.h), the window sizes and the eval
+// window length.
+void fillDefaults(PruneRequest& req, const std::string& modelPath, int64_t params, bool cuda) {
+  req.calibSource = resolveCalibSource(req.calibSource, modelPath);
+  req.evalSource = resolveEvalSource(req.evalSource, modelPath);
   int defN = 0, defL = 0;
   defaultCalibration(params, cuda, &defN, &defL);
   if (req.nsamples <= 0) req.nsamples = defN;
@@ -162,7 +167,7 @@ MemoryPlan planPrune(const PruneRequest& reqIn, const ModelRef& model) {
   const ModelInfo& info = model.info();
   const SparsityConfig sc = req.sparsity.resolve(static_cast<int>(info.config.numLayers));
   const torch::Device device = chooseDevice(req.device);
-  fillDefaults(req, info.config.parameterCount(), device.is_cuda());
+  fillDefaults(req, model.path(), info.config.parameterCount(), device.is_cuda());
   return choosePlan(req, info, sc, estimateEvalWindows(req), freeDeviceBytes(device));
 }
 
@@ -196,7 +201,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
 
   res.sparsity = req.sparsity.resolve(static_cast<int>(cfg.numLayers));
   req.sparsity = SparsityPlan::table(res.sparsity);
-  fillDefaults(req, cfg.parameterCount(), device.is_cuda());
+  fillDefaults(req, model.path(), cfg.parameterCount(), device.is_cuda());
 
   // The memory plan, before anything heavy is read or allocated.
   const int64_t freeDevice = freeDeviceBytes(device);
@@ -402,6 +407,10 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
     try {
       // Into the folder before it is renamed into place: a visible checkpoint always has its run.
       writeFileAtomic(writer->partialDir() + "/duoscope.json", res.toJson().dump(2) + "\n");
+      // A model trained by DuoScope keeps its training record: it names the model's default corpora
+      // (core/data/default_corpora.h), so the pruned model is evaluated on the same text by default.
+      const std::string training = model.path() + "/training.json";
+      if (fs::is_regular_file(training)) writeFileAtomic(writer->partialDir() + "/training.json", readFile(training));
       writer->commit(extra, tokenizerSrc, progress);
     } catch (...) {
       std::error_code ec;

@@ -30,12 +30,15 @@ struct PruneRequest {
   double alpha = 0.25;
   double damp = 0.01;                // Hessian damping lambda
   int blockSize = 128;
-  std::string calibSource = "kjv:calib";  // kjv:calib | text file | JSONL with "text"
+  // Calibration corpus (kModelCorpusSourcesHelp). "auto": the model's default, the corpus its
+  // training.json names (the bundled tiny model: kjv:calib), else mix:calib; runPrune resolves it
+  // (core/data/default_corpora.h) and PruneResult::request holds the corpus used.
+  std::string calibSource = "auto";
   int nsamples = 0;                  // 0 = default sized to the model (see defaultCalibration)
   int seqlen = 0;                    // 0 = default
   uint64_t seed = 0;
   bool eval = false;                 // perplexity of the pruned model (and the dense one)
-  std::string evalSource = "kjv:eval";
+  std::string evalSource = "auto";   // "auto": the held-out split of the model's default (kjv:eval, mix:eval)
   int evalSeqlen = 0;                // 0 = calibration seqlen
   int maxWindows = 0;                // 0 = all windows
   std::string taskFile;              // optional multiple-choice JSONL

@@ -3,6 +3,7 @@
 
 #include "core/common/error.h"
 #include "core/data/corpus.h"
+#include "core/data/default_corpora.h"
 #include "core/data/windows.h"
 #include "core/engine/bytes_model.h"
 #include "core/job/prune_job.h"
@@ -157,6 +158,7 @@ torch::Tensor calibrationWindows(SensitivityRequest& req, const OpenedModel& m, 
   defaultCalibration(m.source->config().parameterCount(), device.is_cuda(), &defN, &defL);
   if (req.nsamples <= 0) req.nsamples = defN;
   if (req.seqlen <= 0) req.seqlen = defL;
+  req.calibSource = resolveCalibSource(req.calibSource, m.info.path);
   const CorpusText calib = loadCorpus(req.calibSource);
   const auto tokens = m.tokenizer->encode(calib.text, false);
   return sampleWindows(tokens, req.nsamples, req.seqlen, req.seed);  // [n, seqlen] i64

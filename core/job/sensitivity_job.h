@@ -17,7 +17,7 @@ namespace duo {
 struct SensitivityRequest {
   std::string model = "tiny";           // path or alias
   SensitivityOptions options;
-  std::string calibSource = "kjv:calib";
+  std::string calibSource = "auto";    // auto: the model's default (core/data/default_corpora.h)
   int nsamples = 0;                     // 0 = the prune job's default for the model (defaultCalibration)
   int seqlen = 0;
   uint64_t seed = 0;

@@ -6,7 +6,8 @@
 // checksums; each calibration mix less one domain is mix:calib without that domain's chunks.
 // Without the derived corpus in the cache those checks skip, naming scripts/setup.sh.
 // Faults (unknown split or domain, missing files, a file that differs from the manifest) are
-// checked on a small corpus of the test's own and always run.
+// checked on a small corpus of the test's own and always run, and so are the model's default
+// corpora ("auto": its training.json's, else the mix; core/data/default_corpora.h).
 #include <QProcess>
 #include <QStandardPaths>
 #include <QStringDecoder>
@@ -23,6 +24,7 @@
 #include "core/common/paths.h"
 #include "core/common/sha256.h"
 #include "core/data/corpus.h"
+#include "core/data/default_corpora.h"
 #include "core/data/domains.h"
 #include "unit/expect_error.h"
 
@@ -98,6 +100,7 @@ class TestCorpusMix : public QObject {
   void domainsOfSources();
   void rederiveSameChecksums();
   void faults();
+  void defaultCorporaPerModel();
 };
 
 void TestCorpusMix::loadsEverySource_data() {
@@ -407,6 +410,42 @@ void TestCorpusMix::faults() {
   duo::writeFileAtomic(duo::mixPath("eval"), text + "more\n");
   expectError([] { duo::loadCorpus("mix:eval"); },
               {"mix:eval", "has " + std::to_string(text.size() + 5) + " bytes", "says " + std::to_string(text.size())});
+}
+
+void TestCorpusMix::defaultCorporaPerModel() {
+  // The bundled tiny model was trained on the KJV: its training.json names kjv:calib and kjv:eval.
+  const std::string tiny = qEnvironmentVariable("DUO_RESOURCES_DIR").toStdString() + "/models/duo-tiny-kjv";
+  QVERIFY2(fs::exists(tiny + "/training.json"), "DUO_RESOURCES_DIR does not hold the tiny model: run under CTest");
+  const duo::DefaultCorpora t = duo::defaultCorpora(tiny);
+  QCOMPARE(t.calib, std::string("kjv:calib"));
+  QCOMPARE(t.eval, std::string("kjv:eval"));
+  QVERIFY(t.reason.find("training.json") != std::string::npos);
+  QCOMPARE(duo::resolveCalibSource("auto", tiny), std::string("kjv:calib"));
+  QCOMPARE(duo::resolveEvalSource("", tiny), std::string("kjv:eval"));
+  QCOMPARE(duo::resolveCalibSource("mix:calib:gcide", tiny), std::string("mix:calib:gcide"));  // a named corpus stays
+
+  // Any other model, a folder without training.json or a GGUF file, gets the broad mix.
+  QTemporaryDir tmp;
+  const std::string folder = tmp.path().toStdString();
+  for (const std::string& model : {folder, folder + "/model.gguf", std::string()}) {
+    const duo::DefaultCorpora d = duo::defaultCorpora(model);
+    QCOMPARE(d.calib, std::string("mix:calib"));
+    QCOMPARE(d.eval, std::string("mix:eval"));
+    QCOMPARE(duo::resolveEvalSource("auto", model), std::string("mix:eval"));
+  }
+
+  // A training.json that cannot say: an error naming it, not a silent fallback.
+  const std::string training = folder + "/training.json";
+  duo::writeFileAtomic(training, "{\"options\": {\"corpus\": ");
+  expectError([&] { duo::defaultCorpora(folder); }, {training, "not valid JSON"});
+  duo::writeFileAtomic(training, R"({"options": {"corpus": "kjv:calib"}, "heldout": {"windows": 64}})");
+  expectError([&] { duo::defaultCorpora(folder); }, {training, "\"heldout\": {\"corpus\""});
+  duo::writeFileAtomic(training, R"({"options": {"corpus": "mix:calib:manpages"}, "heldout": {"corpus": "mix:eval:manpages"}})");
+  QCOMPARE(duo::resolveCalibSource("auto", folder), std::string("mix:calib:manpages"));
+  QCOMPARE(duo::resolveEvalSource("auto", folder), std::string("mix:eval:manpages"));
+
+  // "auto" is a job's word (it needs the model): the corpus loader refuses it by name.
+  expectError([] { duo::loadCorpus("auto"); }, {"corpus 'auto'", "needs a model"});
 }
 
 QTEST_GUILESS_MAIN(TestCorpusMix)

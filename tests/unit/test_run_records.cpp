@@ -4,6 +4,7 @@
 // errors naming the field, ids that sort by time, prefix resolution, DUO_RUNS_DIR, and the
 // `runs` CLI verb over a store folder; the window's file formats in core (workspace, request,
 // the older window's run documents), all without Qt's widgets.
+#include <QFile>
 #include <QProcess>
 #include <cmath>
 #include <QTemporaryDir>
@@ -388,6 +389,10 @@ void TestRunRecords::cliPruneAndEvalReportSpeed() {
                   &out, &err),
            0);
   const auto p = nlohmann::json::parse(out.toStdString());
+  // No --calib: the tiny model's own corpus (its training.json), and the checkpoint keeps that record.
+  QCOMPARE(p["options"]["calib"].get<std::string>(), std::string("kjv:calib"));
+  QVERIFY2(err.contains("tokens of kjv:calib (default: the corpus its training.json names"), err.constData());
+  QVERIFY(QFile::exists(ck + "/training.json"));
   const double predicted = p["predicted_speedup"].get<double>(), measured = p["measured_speedup"].get<double>();
   QVERIFY(predicted > 2.0 && measured > 0.0);
   // The tiny model's 6.5 MiB step fits in any server's last-level cache.
@@ -396,6 +401,7 @@ void TestRunRecords::cliPruneAndEvalReportSpeed() {
   QCOMPARE(nlohmann::json::parse(out.toStdString())["speed"]["measured"].get<double>(), measured);
   QCOMPARE(runCli({"eval", "--model", ck, "--max-windows", "2", "--seqlen", "64", "--measure-speed", "--json"}, &out, &err), 0);
   const auto e = nlohmann::json::parse(out.toStdString());
+  QCOMPARE(e["corpus"].get<std::string>(), std::string("kjv:eval"));  // the pruned tiny model's default, too
   QVERIFY2(std::abs(e["predicted_speedup"].get<double>() - predicted) < 1e-6, out.constData());
   QVERIFY(e["measured_speedup"].get<double>() > 0.0);
   QCOMPARE(runCli({"eval", "--model", "tiny", "--max-windows", "1", "--measure-speed"}, &out, &err), 1);

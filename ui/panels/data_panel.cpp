@@ -14,6 +14,7 @@
 #include <QToolButton>
 
 #include "core/data/corpus.h"
+#include "core/data/default_corpora.h"
 #include "core/data/domains.h"
 #include "ui/core_types.h"
 #include "ui/panels/settings_form.h"
@@ -22,11 +23,11 @@ namespace duo::ui {
 
 namespace {
 
-// The built-in sources of one split, the default first: "kjv:calib", "mix:calib",
-// "mix:calib:gcide", ..., and for calibration the mix less one domain, "mix:calib:without-gcide",
-// ... (core/data/corpus.h; docs/corpus.md).
+// The built-in sources of one split, "auto" (the model's default) first: "auto", "mix:calib",
+// "kjv:calib", "mix:calib:gcide", ..., and for calibration the mix less one domain,
+// "mix:calib:without-gcide", ... (core/data/corpus.h; docs/corpus.md).
 QStringList builtinSources(const QString& split) {
-  QStringList out = {"kjv:" + split, "mix:" + split};
+  QStringList out = {kAutoCorpus, "mix:" + split, "kjv:" + split};
   for (const std::string& d : mixDomains()) out << QString("mix:%1:%2").arg(split, QString::fromStdString(d));
   if (split == "calib")
     for (const std::string& d : mixDomains()) out << QString("mix:calib:%1%2").arg(kMixWithout, QString::fromStdString(d));
@@ -73,7 +74,9 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
   m_calib = new QComboBox;
   m_calib->setObjectName("calibSource");
   form->addRow("Calibration:", sourceRow(m_calib, builtinSources("calib"),
-                                          "Calibration text: kjv:calib (King James Bible, Genesis..Malachi), mix:calib "
+                                          "Calibration text: auto (the model's default: the corpus a model DuoScope "
+                                          "trained was trained on, mix:calib for any other), kjv:calib (King James "
+                                          "Bible, Genesis..Malachi), mix:calib "
                                           "(six kinds of English: dictionary, man pages, a handbook, fortunes, the Jargon "
                                           "File, the KJV), one of its domains, the mix less one domain (mix:calib:without-manpages: "
                                           "evaluate on that domain to see text of a kind calibration never saw), a text "
@@ -108,7 +111,9 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
   m_evalSource = new QComboBox;
   m_evalSource->setObjectName("evalSource");
   form->addRow("Evaluation:", sourceRow(m_evalSource, builtinSources("eval"),
-                                         "Evaluation text: kjv:eval (Matthew..Revelation, never seen in calibration), "
+                                         "Evaluation text: auto (the held-out split of the model's default corpus: "
+                                         "kjv:eval for the bundled tiny model, mix:eval for any other), kjv:eval "
+                                         "(Matthew..Revelation, never seen in calibration), "
                                          "mix:eval or one of its domains (documents never in mix:calib), or a file",
                                          this));
   m_maxWindows = spin("maxWindows", 0, 100000, 16,
@@ -135,7 +140,7 @@ DataPanel::DataPanel(QWidget* parent) : QWidget(parent) {
   auto* taskMake = new QToolButton;
   taskMake->setObjectName("makeTask");
   taskMake->setText("Make...");
-  taskMake->setToolTip("Generate a cloze multiple-choice task from kjv:eval (core's generator) and use it here");
+  taskMake->setToolTip("Generate a cloze multiple-choice task from the evaluation text (core's generator) and use it here");
   connect(taskMake, &QToolButton::clicked, this, &DataPanel::makeTaskRequested);
   auto* taskRow = new QWidget;
   auto* th = new QHBoxLayout(taskRow);
@@ -178,30 +183,70 @@ std::vector<std::string> DataPanel::alsoEval() const {
 
 void DataPanel::setAlsoEval(const QString& commaSeparated) { m_alsoEval->setText(commaSeparated); }
 
-void DataPanel::setModelDefaults(int64_t params, bool cuda) {
+namespace {
+
+// "auto (mix:calib)": the first entry of a source combo, the corpus "auto" stands for in brackets.
+QString autoText(const QString& meaning) { return QString("%1 (%2)").arg(kAutoCorpus, meaning); }
+
+// The combo's source as a request names it: "auto" for its first entry, else the text.
+QString sourceOf(const QComboBox* combo) {
+  const QString t = combo->currentText().trimmed();
+  return t.isEmpty() || t == combo->itemText(0) || t == QLatin1String(kAutoCorpus) ? QString(kAutoCorpus) : t;
+}
+
+// Shows `source` in the combo: "auto" as its first entry.
+void showSource(QComboBox* combo, const std::string& source) {
+  if (isAutoCorpus(source))
+    combo->setCurrentIndex(0);
+  else
+    combo->setCurrentText(qs(source));
+}
+
+void setAutoMeaning(QComboBox* combo, const QString& meaning) {
+  const bool onAuto = sourceOf(combo) == QLatin1String(kAutoCorpus);
+  combo->setItemText(0, autoText(meaning));
+  if (onAuto) {
+    combo->setCurrentIndex(0);
+    combo->setEditText(combo->itemText(0));
+  }
+}
+
+}  // namespace
+
+void DataPanel::setModelDefaults(int64_t params, bool cuda, const std::string& modelPath) {
   defaultCalibration(params, cuda, &m_autoNsamples, &m_autoSeqlen);
   m_nsamples->setSpecialValueText(QString("auto (%1)").arg(m_autoNsamples));
   m_seqlen->setSpecialValueText(QString("auto (%1)").arg(m_autoSeqlen));
+  DefaultCorpora d;
+  try {
+    d = defaultCorpora(modelPath);
+  } catch (const std::exception&) {
+    // A broken training.json: the job reports it with the file's name when it runs.
+  }
+  m_autoCalib = qs(d.calib);
+  m_autoEval = qs(d.eval);
+  setAutoMeaning(m_calib, m_autoCalib);
+  setAutoMeaning(m_evalSource, m_autoEval);
 }
 
 void DataPanel::fillRequest(PruneRequest* req) const {
-  req->calibSource = ss(m_calib->currentText().trimmed());
+  req->calibSource = ss(sourceOf(m_calib));
   req->nsamples = m_nsamples->value();
   req->seqlen = m_seqlen->value();
   req->seed = static_cast<uint64_t>(m_seed->value());
   req->eval = m_eval->isChecked();
-  req->evalSource = ss(m_evalSource->currentText().trimmed());
+  req->evalSource = ss(sourceOf(m_evalSource));
   req->maxWindows = m_maxWindows->value();
   req->taskFile = ss(m_task->text().trimmed());
 }
 
 void DataPanel::showRequest(const PruneRequest& req) {
-  m_calib->setCurrentText(qs(req.calibSource));
+  showSource(m_calib, req.calibSource);
   m_nsamples->setValue(req.nsamples);
   m_seqlen->setValue(req.seqlen);
   m_seed->setValue(static_cast<int>(req.seed));
   m_eval->setChecked(req.eval);
-  m_evalSource->setCurrentText(qs(req.evalSource));
+  showSource(m_evalSource, req.evalSource);
   m_maxWindows->setValue(req.maxWindows);
   m_task->setText(qs(req.taskFile));
 }
@@ -211,13 +256,17 @@ void DataPanel::setTaskFile(const QString& path) {
   m_task->setText(path);
 }
 
-QString DataPanel::evalSource() const { return m_evalSource->currentText().trimmed(); }
+QString DataPanel::evalSource() const {
+  const QString s = sourceOf(m_evalSource);
+  return s == QLatin1String(kAutoCorpus) ? m_autoEval : s;
+}
 
 QString DataPanel::calibrationSummary() const {
   const int n = m_nsamples->value() > 0 ? m_nsamples->value() : m_autoNsamples;
   const int t = m_seqlen->value() > 0 ? m_seqlen->value() : m_autoSeqlen;
-  const QString src = QFileInfo(m_calib->currentText()).fileName();  // a path shows as its file name
-  return QString("%1 %2×%3 tok, seed %4").arg(src.isEmpty() ? m_calib->currentText() : src).arg(n).arg(t).arg(m_seed->value());
+  const QString given = sourceOf(m_calib) == QLatin1String(kAutoCorpus) ? m_autoCalib : sourceOf(m_calib);
+  const QString src = QFileInfo(given).fileName();  // a path shows as its file name
+  return QString("%1 %2×%3 tok, seed %4").arg(src.isEmpty() ? given : src).arg(n).arg(t).arg(m_seed->value());
 }
 
 void DataPanel::saveSettings() const {
@@ -230,6 +279,7 @@ void DataPanel::saveSettings() const {
   s.setValue("data/seed", static_cast<qulonglong>(req.seed));
   s.setValue("data/eval", req.eval);
   s.setValue("data/evalSource", qs(req.evalSource));
+  s.setValue("data/sourcesVersion", 2);  // "auto" exists
   s.setValue("data/maxWindows", req.maxWindows);
   s.setValue("data/task", qs(req.taskFile));
 }
@@ -239,11 +289,16 @@ void DataPanel::loadSettings() {
   if (!s.contains("data/calib")) return;
   PruneRequest req;
   req.calibSource = ss(s.value("data/calib").toString());
+  // Settings saved before "auto" existed hold the old defaults, kjv:calib and kjv:eval, whatever
+  // the model: they become "auto" (which is still the KJV for the bundled tiny model).
+  const bool old = s.value("data/sourcesVersion", 1).toInt() < 2;
   req.nsamples = s.value("data/nsamples").toInt();
   req.seqlen = s.value("data/seqlen").toInt();
   req.seed = s.value("data/seed").toULongLong();
   req.eval = s.value("data/eval", true).toBool();
-  req.evalSource = ss(s.value("data/evalSource", "kjv:eval").toString());
+  req.evalSource = ss(s.value("data/evalSource", kAutoCorpus).toString());
+  if (old && req.calibSource == "kjv:calib") req.calibSource = kAutoCorpus;
+  if (old && req.evalSource == "kjv:eval") req.evalSource = kAutoCorpus;
   req.maxWindows = s.value("data/maxWindows", 16).toInt();
   req.taskFile = ss(s.value("data/task").toString());
   showRequest(req);
