@@ -3,12 +3,13 @@
 // for every projection, a correction from the sparse inputs towards the dense outputs: a
 // regression on k inputs (k up to the FFN width) from the calibration tokens. With too few tokens
 // it fits the calibration text instead of the model, and its advantage over SparseGPT is lost
-// outside that text. Measured on SmolLM2-135M (k = 1536), calibrated on kjv:calib and evaluated
-// on modern English: at 16 x 256 = 4,096 tokens DuoGPT's damage was 1.10-1.12x SparseGPT's (two
-// seeds), at 64 x 256 = 16,384 tokens 1.01x (docs/method.md, "Calibration size"); the window's
-// SmolLM2 default was raised to 64 x 256 after 32 x 256 over-fitted. The advice is
-// kDuoGptTokensPerInput tokens per input of the widest projection, set from those points: it is
-// provisional until a cross-domain study over more sizes and seeds settles the factor.
+// outside that text. Measured on SmolLM2-135M (k = 1536) by the cross-domain study (docs/results.md,
+// "Outside the calibration text"; docs/method.md, "Calibration size"): with the default alpha
+// (0.25), after a narrow calibration text (the KJV) DuoGPT's damage outside it was 0.95-0.99x
+// SparseGPT's at 16 x 256 = 4,096 tokens (2.7 per input) and 0.94-0.95x at 64 x 256 = 16,384
+// tokens (10.7 per input, three seeds), the method's 0.95x bound met from about 10 per input on;
+// after the broad mix it was 0.83-0.90x at 64 x 256. The advice is kDuoGptTokensPerInput tokens
+// per input of the widest projection.
 // `prune` prints it before it starts (and as `calibration` in --json), the window's Data tab
 // under the window count. Torch-free.
 #pragma once
