@@ -47,6 +47,8 @@ def relation(calib, ev):
 def main(folder):
     dense = {}
     for f in glob.glob(os.path.join(folder, "dense-*.json")):
+        if os.path.basename(f).startswith("dense-task-"):
+            continue
         corpus = os.path.basename(f)[6:-5].replace("_", ":")
         dense[corpus] = json.load(open(f))["perplexity"]
     runs = {}  # (sparsity, calib, n, method) -> {seed: {corpus: damage}}
@@ -90,6 +92,45 @@ def main(folder):
     print()
     for calib in sorted({k[1] for k in runs}):
         print(f"{calib}: " + ", ".join(f"{c} {relation(calib, c)}" for c in corpora))
+    tasks(folder)
+
+
+def tasks(folder):
+    """Multiple-choice accuracy (acc_norm, acc) per run key and task, against the dense model."""
+    dense = {}
+    for f in glob.glob(os.path.join(folder, "dense-task-*.json")):
+        dense[os.path.basename(f)[len("dense-task-"):-5]] = json.load(open(f))["accuracy"]
+    acc = {}  # (sparsity, calib, n, method, task) -> {seed: accuracy json}
+    for f in glob.glob(os.path.join(folder, "xd*-task-*.json")):
+        m = re.match(r"xd(\d*)-(\w+)-n(\d+)-s(\d+)-(\w+?)(-a[\d.]+)?-task-(.+)\.json", os.path.basename(f))
+        if not m or not os.path.exists(f.split("-task-")[0] + ".json"):
+            continue
+        sparsity, tag, n, seed, method, alpha, task = m.groups()
+        if alpha == "-a0.5":
+            alpha = None
+        try:
+            a = json.load(open(f))["accuracy"]
+        except (ValueError, KeyError):
+            continue
+        acc.setdefault((int(sparsity or 50), calib_source(tag), int(n), method + (alpha or ""), task), {})[int(seed)] = a
+    if not acc:
+        return
+    print()
+    print("| W = A | calibration | tokens | method | task | seeds | acc_norm | acc |")
+    print("|---|---|---|---|---|---|---|---|")
+    for task, d in sorted(dense.items()):
+        print(f"| dense | | | | {task} ({d['items']} items) | | {d['acc_norm']:.3f} ± {d['acc_norm_stderr']:.3f} "
+              f"| {d['acc']:.3f} ± {d['acc_stderr']:.3f} |")
+
+    def cell(vals):
+        mean = sum(vals) / len(vals)
+        return f"{mean:.3f}" + (f" ({min(vals):.3f}-{max(vals):.3f})" if len(vals) > 1 else "")
+
+    for key in sorted(acc):
+        sparsity, calib, n, method, task = key
+        seeds = acc[key]
+        print(f"| {sparsity}% | {calib} | {n} x 256 | {method} | {task} | {len(seeds)} | "
+              f"{cell([a['acc_norm'] for a in seeds.values()])} | {cell([a['acc'] for a in seeds.values()])} |")
 
 
 if __name__ == "__main__":
