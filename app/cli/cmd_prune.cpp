@@ -70,6 +70,10 @@ Registrar reg("prune", [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--shard-size", a->shardGb, "Largest checkpoint shard, GB (10^9 bytes)")->capture_default_str();
   cmd->add_option("--stream-dtype", a->req.streamDtype, "Calibration streams: f32 | bf16")->capture_default_str();
+  cmd->add_option("--compute-dtype", a->req.computeDtype,
+                  "Calibration's matrix products: f32 | bf16 (f32 accumulation; several times faster where the CPU "
+                  "has AMX or AVX-512 BF16, and on CUDA; docs/method.md, \"Compute dtype\")")
+      ->capture_default_str();
   cmd->add_option("--stream-device", a->req.streamDevice,
                   "On CUDA, where the calibration streams live: auto (device when the plan fits its free memory) | device | host")
       ->capture_default_str();

@@ -37,7 +37,7 @@ json requestToJson(const PruneRequest& q) {
           {"eval", q.eval},             {"eval_source", q.evalSource},
           {"eval_seqlen", q.evalSeqlen}, {"max_windows", q.maxWindows},
           {"task_file", q.taskFile},    {"out_dir", q.outDir},
-          {"device", q.device}};
+          {"device", q.device},         {"compute_dtype", q.computeDtype}};
 }
 
 PruneRequest requestFromJson(const json& j, const std::string& src) {
@@ -66,6 +66,7 @@ PruneRequest requestFromJson(const json& j, const std::string& src) {
   q.taskFile = get<std::string>(j, "task_file", src);
   q.outDir = get<std::string>(j, "out_dir", src);
   q.device = get<std::string>(j, "device", src);
+  if (j.contains("compute_dtype")) q.computeDtype = get<std::string>(j, "compute_dtype", src);  // absent before 2026-12
   return q;
 }
 

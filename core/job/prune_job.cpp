@@ -185,6 +185,8 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
   PruneRequest& req = res.request;
   const torch::Device device = rankDevice(chooseDevice(req.device), req.dist);
   res.device = device.str();
+  DUO_CHECK(req.computeDtype == "f32" || req.computeDtype == "bf16", "--compute-dtype '", req.computeDtype,
+            "' is not f32 or bf16");
   DUO_CHECK(req.streamDtype == "f32" || req.streamDtype == "bf16", "--stream-dtype '", req.streamDtype,
             "' is not f32 or bf16");
   OpenedModel m = openModel(model);  // the weights' headers and the tokenizer only
@@ -236,6 +238,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
   co.obs.blockSize = req.blockSize;
   co.device = device;
   co.streamDtype = req.streamDtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
+  co.computeDtype = req.computeDtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   co.keepSiteInputs = keepSites;
   co.dist = dist.get();
   res.siteInputs = co.keepSiteInputs ? "keep" : "recompute";
@@ -437,7 +440,7 @@ nlohmann::json PruneResult::toJson() const {
        {{"act_rule", actRuleName(sparsity.actRule)}, {"score", scoreName(request.score)}, {"alpha", request.alpha},
         {"damp", request.damp}, {"block_size", request.blockSize}, {"nm", sparsity.nm.str()},
         {"nsamples", request.nsamples}, {"seqlen", request.seqlen}, {"seed", request.seed},
-        {"calib", request.calibSource}}},
+        {"calib", request.calibSource}, {"compute_dtype", request.computeDtype}}},
       {"sparsity", sparsity.toJson()},
       {"weight_sparsity", weightSparsity},
       {"act_sparsity", actSparsity},

@@ -152,7 +152,27 @@ class Calibrator : WindowChunks {
     bool act;                // the activation rule applies to its site inputs
     torch::Tensor x;         // [N, T, k] f32 on the stream device: the current site's input
     torch::Tensor h1;        // [N, T, d] f32 on the stream device: the residual after attention
+    const LayerWeights* w16 = nullptr;  // computeDtype bf16: the projections of *w in bf16
   };
+
+  bool bf16() const { return m_opts.computeDtype == torch::kBFloat16; }
+
+  // The projections of `lw` in bf16 (the rest of the layer is not used through this copy).
+  static LayerWeights projectionsBf16(const LayerWeights& lw) {
+    LayerWeights out;
+    for (int p = 0; p < kNumProj; ++p) out.proj[static_cast<size_t>(p)] = lw.proj[static_cast<size_t>(p)].to(torch::kBFloat16);
+    return out;
+  }
+
+  // A stream's projection p of x [b, T, k] f32: in the compute dtype, accumulated and returned in
+  // f32 (the bias, where the model has one, added in f32). x16: x in bf16 when the stream computes
+  // in bf16 (converted once for the projections that share it).
+  torch::Tensor project(const LayerStream& st, int l, Proj p, const torch::Tensor& x, const torch::Tensor& x16) const {
+    if (!st.w16) return m_runner.projection(l, *st.w, p, x);
+    torch::Tensor y = torch::linear(x16, st.w16->w(p)).to(torch::kFloat32);
+    const torch::Tensor bias = st.w->bias(p);
+    return bias.defined() ? y.add_(bias) : y;
+  }
 
   torch::Tensor applyAct(int layer, Site site, const torch::Tensor& x) const {
     return applyActivationRule(m_opts.sparsity, m_res.thresholds, layer, site, x);
@@ -230,8 +250,13 @@ class Calibrator : WindowChunks {
     report(where(l, "load"));
     const LayerWeights Ld = layerToDevice(m_source.layer(l), m_opts.device);  // dense f32, read only
     LayerWeights Lp = Ld;  // working copy: projections are replaced (never written in place) as they are pruned
-    std::vector<LayerStream> streams{{&m_hD, &Ld, false, {}, {}}, {&m_hP, &Lp, sparseStream(m_opts.method), {}, {}}};
-    if (m_hE.defined()) streams.push_back({&m_hE, &Lp, true, {}, {}});
+    // bf16 products: the dense projections once, the working copy's as they are replaced.
+    const LayerWeights Ld16 = bf16() ? projectionsBf16(Ld) : LayerWeights{};
+    LayerWeights Lp16 = Ld16;
+    const LayerWeights* d16 = bf16() ? &Ld16 : nullptr;
+    LayerWeights* p16 = bf16() ? &Lp16 : nullptr;
+    std::vector<LayerStream> streams{{&m_hD, &Ld, false, {}, {}, d16}, {&m_hP, &Lp, sparseStream(m_opts.method), {}, {}, p16}};
+    if (m_hE.defined()) streams.push_back({&m_hE, &Lp, true, {}, {}, p16});
     const auto keep = torch::TensorOptions().device(m_streamDevice).dtype(torch::kFloat32);
     report(where(l, "forward"));
     if (m_opts.keepSiteInputs) {
@@ -243,11 +268,12 @@ class Calibrator : WindowChunks {
       }
     }
     m_res.secondsForward += m_clock.lap();
-    for (int gi = 0; gi < 4; ++gi) runGroup(l, gi, kGroups[gi], Ld, Lp, streams);
+    for (int gi = 0; gi < 4; ++gi) runGroup(l, gi, kGroups[gi], Ld, Lp, p16, streams);
     if (m_onLayer) m_onLayer(LayerDone{l, Ld, Lp, m_res.thresholds});
   }
 
-  void runGroup(int l, int groupIndex, const Group& g, const LayerWeights& Ld, LayerWeights& Lp,
+  // Lp16: the working copy's projections in bf16 (bf16 products), else null.
+  void runGroup(int l, int groupIndex, const Group& g, const LayerWeights& Ld, LayerWeights& Lp, LayerWeights* Lp16,
                 std::vector<LayerStream>& streams) {
     const Method method = m_opts.method;
     const double pa = m_opts.sparsity.siteAct(l, g.site);
@@ -283,6 +309,7 @@ class Calibrator : WindowChunks {
     so.trackResidual = method == Method::DuoGpt;
     so.trackError = false;
     so.diagonalOnly = method == Method::Wanda;
+    so.gemmDtype = m_opts.computeDtype;
     InputStats stats(k, so);
     int64_t zeros = 0, entries = 0;
     // The exported stream only ever uses its site inputs through the activation rule: once the
@@ -296,7 +323,7 @@ class Calibrator : WindowChunks {
       if (method == Method::DuoGpt) stats.addBatch(xs, siteInput(dense, l, g.site, i0, b));
       else if (method == Method::SparseGptSparseIn) stats.addBatch(xs);
       else if (wantStats) stats.addBatch(&pruned == &exp ? xe : siteInput(pruned, l, g.site, i0, b));
-      zeros += xs.eq(0).sum().item<int64_t>();
+      zeros += xs.numel() - torch::count_nonzero(xs).item<int64_t>();  // one pass, no mask tensor
       entries += xs.numel();
       if (sparsifyOnce) exp.x.narrow(0, i0, b).copy_(xs);
     });
@@ -365,6 +392,7 @@ class Calibrator : WindowChunks {
       }
       if (isObs(method)) masked[i] = W * r.keep;
       Lp.w(p) = r.weight.contiguous();
+      if (Lp16) Lp16->w(p) = Lp.w(p).to(torch::kBFloat16);
       solveSeconds[i] += m_clock.lap();
       m_res.secondsSolve += solveSeconds[i];
     }
@@ -412,10 +440,11 @@ class Calibrator : WindowChunks {
         const torch::Tensor x = siteInput(st, l, g.site, i0, b);
         const bool sparsified = sparsifyOnce && &st == &exp;  // its kept inputs are S(X) already
         const torch::Tensor xin = st.act && pa > 0.0 && !sparsified ? applyAct(l, g.site, x) : x;
+        const torch::Tensor xin16 = st.w16 ? xin.to(torch::kBFloat16) : torch::Tensor();
         std::vector<torch::Tensor> y(np);
         for (size_t i = 0; i < np; ++i) {
           const Proj p = g.projs[i];
-          y[i] = m_runner.projection(l, *st.w, p, xin);
+          y[i] = project(st, l, p, xin, xin16);
           if (!measured) continue;
           const torch::Tensor bias = st.w->bias(p);
           const torch::Tensor wx = bias.defined() ? y[i] - bias : y[i];  // W x without the bias
@@ -520,6 +549,8 @@ CalibrationResult calibrate(WeightSource& source, const torch::Tensor& windows, 
   DUO_CHECK(opts.batchWindows >= 1, "calibration: batchWindows expected >= 1, got ", opts.batchWindows);
   DUO_CHECK(opts.streamDtype == torch::kFloat32 || opts.streamDtype == torch::kBFloat16,
             "calibration: stream dtype expected f32 or bf16, got ", opts.streamDtype);
+  DUO_CHECK(opts.computeDtype == torch::kFloat32 || opts.computeDtype == torch::kBFloat16,
+            "calibration: compute dtype expected f32 or bf16, got ", opts.computeDtype);
   const int L = static_cast<int>(source.config().numLayers);
   opts.sparsity.validate("calibration sparsity config", L);
   if (opts.method == Method::Dense) return {};

@@ -38,6 +38,12 @@ struct CalibrateOptions {
   // memory plan moves them to the host or the user asks for bf16 (chunks are computed in f32).
   std::optional<torch::Device> streamDevice;  // unset = device
   torch::ScalarType streamDtype = torch::kFloat32;
+  // The dtype of the calibration's matrix products (the streams' projections and the statistics'
+  // Gram products): f32, or bf16 with f32 accumulation (oneDNN's AMX / AVX-512 BF16 paths on the
+  // CPU, tensor cores on CUDA: about 6x f32's rate on this project's CPU). Everything else (norms,
+  // attention, the activation rule, the output errors, the statistics' sums, the solves) stays f32;
+  // docs/method.md, "Compute dtype", has what it does to the results.
+  torch::ScalarType computeDtype = torch::kFloat32;
   // Keep every window's input at the current site (per stream N x T x (ffn + 2d) f32 at the widest
   // step, where the streams live) so that each site's input is computed once; false recomputes a
   // chunk's layer prefix for every group instead (memory of one chunk, about twice the forward

@@ -11,6 +11,9 @@ namespace duo {
 namespace {
 
 constexpr int64_t kPanel = 512;
+// bf16 products: tokens per partial sum. Each partial sum is rounded to bf16 (8 bits of mantissa);
+// over n slices the relative error of the total falls as 1 / sqrt(n).
+constexpr int64_t kBf16SliceTokens = 1024;
 
 // sum += S^T S for a symmetric sum [k, k] f64 and S [m, k]: row panels from the diagonal rightwards
 // (S[:, J]^T S[:, j0:], computed in S's dtype, added in f64); the lower triangle is filled in by
@@ -50,6 +53,8 @@ InputStats::InputStats(int64_t k, StatsOptions opts) : m_k(k), m_opts(opts) {
   DUO_CHECK(k > 0, "input statistics: expected a positive input width, got ", k);
   DUO_CHECK(opts.dtype == torch::kFloat32 || opts.dtype == torch::kFloat64,
             "input statistics: expected dtype f32 or f64");
+  DUO_CHECK(opts.gemmDtype == torch::kFloat32 || opts.gemmDtype == torch::kBFloat16,
+            "input statistics: expected products in f32 or bf16");
   m_opts.trackError = opts.trackError && opts.trackResidual;  // A describes dX: meaningless without it
   DUO_CHECK(!opts.diagonalOnly || !opts.trackResidual,
             "input statistics: the diagonal-only mode keeps no residual statistics");
@@ -83,14 +88,20 @@ void InputStats::addBatch(const torch::Tensor& xs, const torch::Tensor& xd) {
     }
     if (m_opts.trackError) m_sA = torch::zeros({m_k, m_k}, acc);
   }
-  symmetricAccumulate(m_sH, s);  // H = Xs Xs^T
-  if (xd.defined()) {            // dX = 0 adds nothing to M, a and A
-    const auto dx = xd.detach().reshape({-1, m_k}).to(opt) - s;  // [m, k] dX^T
-    if (m_opts.trackResidual) {
-      accumulate(m_sM, dx, s);        // M = dX Xs^T
-      m_sa.add_(dx.square().sum(0));  // a_j = ||dX_j||^2
-    }
-    if (m_opts.trackError) symmetricAccumulate(m_sA, dx);  // A = dX dX^T
+  const torch::Tensor dx = xd.defined() ? xd.detach().reshape({-1, m_k}).to(opt) - s : torch::Tensor();  // [m, k] dX^T
+  if (dx.defined() && m_opts.trackResidual) m_sa.add_(dx.square().sum(0));  // a_j = ||dX_j||^2
+  const bool bf16 = m_opts.gemmDtype == torch::kBFloat16;
+  const torch::Tensor s16 = bf16 ? s.to(torch::kBFloat16) : s;
+  const torch::Tensor dx16 = bf16 && dx.defined() ? dx.to(torch::kBFloat16) : dx;
+  const int64_t slice = bf16 ? kBf16SliceTokens : m;
+  for (int64_t t0 = 0; t0 < m; t0 += slice) {
+    const int64_t n = std::min(slice, m - t0);
+    const torch::Tensor S = s16.narrow(0, t0, n);
+    symmetricAccumulate(m_sH, S);  // H = Xs Xs^T
+    if (!dx.defined()) continue;   // dX = 0 adds nothing to M, a and A
+    const torch::Tensor D = dx16.narrow(0, t0, n);
+    if (m_opts.trackResidual) accumulate(m_sM, D, S);  // M = dX Xs^T
+    if (m_opts.trackError) symmetricAccumulate(m_sA, D);  // A = dX dX^T
   }
   m_tokens += m;
 }

@@ -39,6 +39,10 @@ struct StatsOptions {
                               // only with trackResidual
   bool diagonalOnly = false;  // only diag(H), k numbers (Wanda's input norms); H() stays undefined.
                               // Needs trackResidual off.
+  // The Gram products' dtype: f32 (or `dtype`), or bf16 (f32 accumulation inside each product, its
+  // bf16 result added to the f64 sums a slice of 1024 tokens at a time, so that the
+  // rounding of each partial sum is averaged over the slices).
+  torch::ScalarType gemmDtype = torch::kFloat32;
 };
 
 class InputStats {

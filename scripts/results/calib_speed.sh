@@ -7,7 +7,8 @@
 #   scripts/results/calib_speed.sh CLI OUTDIR       # e.g. build/app/duoscope-cli /tmp/cspeed
 # Environment: ROUNDS (2), THREADS (2), SIZES ("16 64": calibration windows of SEQLEN tokens),
 # SEQLEN (256), MODEL (smollm2), PY (the reference environment's python), SCALING (1: also time
-# ours at one thread, at the smallest size).
+# ours at one thread, at the smallest size), COMPUTE ("f32"; "f32 bf16" also times ours with
+# --compute-dtype bf16, as runs named METHOD_bf16).
 # Every run writes OUTDIR/<name>.json; runs whose JSON exists are skipped (resume after a stop).
 set -euo pipefail
 cli=${1:?usage: calib_speed.sh CLI OUTDIR}
@@ -21,16 +22,17 @@ sizes=${SIZES:-16 64}
 seqlen=${SEQLEN:-256}
 model=${MODEL:-smollm2}
 scaling=${SCALING:-1}
+compute=${COMPUTE:-f32}
 [ -x "$py" ] || { echo "calib_speed: $py is missing (run scripts/setup-reference.sh)" >&2; exit 1; }
 mkdir -p "$out"
 hold=()
 [ -n "${LOCK:-}" ] && hold=(flock "$LOCK")
 
-ours() {  # name method a-sparsity windows threads
+ours() {  # name method a-sparsity windows threads [compute dtype]
   local f="$out/$1.json"
   [ -s "$f" ] && return 0
   OMP_NUM_THREADS=$5 "${hold[@]}" "$cli" prune --model "$model" --method "$2" --w-sparsity 0.5 --a-sparsity "$3" \
-    --nsamples "$4" --seqlen "$seqlen" --no-record --json > "$f.tmp" 2> "$out/$1.log"
+    --nsamples "$4" --seqlen "$seqlen" --compute-dtype "${6:-f32}" --no-record --json > "$f.tmp" 2> "$out/$1.log"
   mv "$f.tmp" "$f"
   echo "$1: $(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["timings"]; print("total %.1f s (forward %.1f, stats %.1f, solve %.1f)" % (t["total"], t["forward"], t["stats"], t["solve"]))' "$f")"
 }
@@ -53,6 +55,11 @@ for r in $(seq 1 "$rounds"); do
     ours "ours-sparsegpt-n$n-r$r" sparsegpt 0 "$n" "$threads"
     ours "ours-duogpt-n$n-r$r" duogpt 0.5 "$n" "$threads"
     ours "ours-sparsegpt_a50-n$n-r$r" sparsegpt 0.5 "$n" "$threads"  # DuoGPT's own setting, for DuoGPT / SparseGPT
+    for c in $compute; do
+      [ "$c" = f32 ] && continue
+      ours "ours-sparsegpt_$c-n$n-r$r" sparsegpt 0 "$n" "$threads" "$c"
+      ours "ours-duogpt_$c-n$n-r$r" duogpt 0.5 "$n" "$threads" "$c"
+    done
   done
   if [ "$scaling" = 1 ]; then
     ours "ours-sparsegpt-n$smallest-t1-r$r" sparsegpt 0 "$smallest" 1

@@ -429,7 +429,14 @@ void TestRunRecords::requestRoundTrips() {
   q.taskFile = "/t/task.jsonl";
   q.outDir = "/o/ck";
   q.device = "cpu";
+  q.computeDtype = "bf16";
   const duo::PruneRequest b = duo::requestFromJson(duo::requestToJson(q), "test");
+  QCOMPARE(b.computeDtype, std::string("bf16"));
+  {  // a workspace written before the compute dtype existed reads as f32
+    nlohmann::json old = duo::requestToJson(q);
+    old.erase("compute_dtype");
+    QCOMPARE(duo::requestFromJson(old, "old").computeDtype, std::string("f32"));
+  }
   QVERIFY(b.sparsity == q.sparsity);
   QCOMPARE(duo::requestToJson(b).dump(), duo::requestToJson(q).dump());
   QCOMPARE(b.method, duo::Method::Wanda);

@@ -36,6 +36,7 @@ class TestSolver : public QObject {
   void lazyBatchEqualsUnbatched();
   void float32MatchesFloat64();
   void widePanelsMatchFullProducts();
+  void bf16ProductsNearF32();
 };
 
 // Running mean over uneven batches equals (2/m) times the full products.
@@ -281,6 +282,42 @@ void TestSolver::widePanelsMatchFullProducts() {
   const duo::ObsFactor g = duo::factorObs(std::move(s2), o);
   QVERIFY(!s2.H().defined());
   QVERIFY(torch::equal(f.U, g.U) && torch::equal(f.D, g.D) && torch::equal(f.colScore, g.colScore));
+}
+
+// Statistics from bf16 products (f32 accumulation inside each, 1024-token slices added in f64):
+// within bf16's rounding of the f64 products, in Frobenius norm, over several slices and panels;
+// and the solve from them prunes almost the same weights as the solve from f32 statistics.
+void TestSolver::bf16ProductsNearF32() {
+  const int64_t k = 600, m = 3000;  // two panels, three slices (the last one partial)
+  const LayerProblem p = makeProblem(9, 48, k, m, 0.5);
+  duo::StatsOptions so;
+  so.gemmDtype = torch::kBFloat16;
+  duo::InputStats s(k, so);
+  s.addBatch(p.Xs.slice(0, 0, 2500).to(torch::kFloat32), p.Xd.slice(0, 0, 2500).to(torch::kFloat32));
+  s.addBatch(p.Xs.slice(0, 2500, m).to(torch::kFloat32), p.Xd.slice(0, 2500, m).to(torch::kFloat32));
+  const double c = 2.0 / double(m);
+  const auto dX = p.Xd - p.Xs;
+  auto frobRel = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return ((a.to(torch::kFloat64) - b).norm() / b.norm()).item<double>();
+  };
+  const double eH = frobRel(s.H(), c * torch::mm(p.Xs.t(), p.Xs));
+  const double eM = frobRel(s.M(), c * torch::mm(dX.t(), p.Xs));
+  const double eA = frobRel(s.A(), c * torch::mm(dX.t(), dX));
+  qInfo("bf16 statistics, relative Frobenius error: H %.2e, M %.2e, A %.2e", eH, eM, eA);
+  QVERIFY2(eH < 4e-3 && eM < 4e-3 && eA < 4e-3, "bf16 products drifted beyond their rounding");
+  QVERIFY(torch::equal(s.H(), s.H().t()));
+  QVERIFY(s.a().to(torch::kFloat64).allclose(c * dX.square().sum(0), 1e-5, 0));  // a stays f32
+
+  // The solve: masks from bf16 and f32 statistics agree on nearly every weight.
+  const duo::InputStats s32 = statsOf(p.Xs.to(torch::kFloat32), p.Xd.to(torch::kFloat32), 2, torch::kFloat32);
+  duo::ObsOptions obs;
+  const duo::MaskSpec spec{0.5, {}};
+  const auto W = p.W.to(torch::kFloat32);
+  const auto r16 = duo::pruneObs(W, duo::factorObs(s, obs), obs, spec);
+  const auto r32 = duo::pruneObs(W, duo::factorObs(s32, obs), obs, spec);
+  const double agree = r16.keep.eq(r32.keep).to(torch::kFloat64).mean().item<double>();
+  qInfo("bf16 against f32 statistics: masks agree on %.4f of the weights", agree);
+  QVERIFY(agree > 0.97);
 }
 
 QTEST_APPLESS_MAIN(TestSolver)

@@ -101,6 +101,7 @@ class TestSolverCalibrate : public QObject {
   void everyMethodRuns_data();
   void everyMethodRuns();
   void duoBeatsSparseGpt();
+  void bf16ProductsNearF32();
   void thresholdRule();
   void nothingPrunedChangesNothing();
   void cancelMidLayer();
@@ -226,6 +227,42 @@ void TestSolverCalibrate::duoBeatsSparseGpt() {
   QVERIFY(duoE < sgIn);
   QVERIFY(sg < wanda);
   QVERIFY(sg < mag);
+}
+
+// computeDtype bf16 (the streams' projections and the statistics' products in bf16, f32
+// accumulation): the same masks almost everywhere, per-projection output errors close to f32's, and
+// DuoGPT still below SparseGPT.
+void TestSolverCalibrate::bf16ProductsNearF32() {
+  const auto dense = randomModel(44);
+  const auto tokens = windows(8, 32, 4);
+  auto o32 = options(duo::Method::DuoGpt, 0.5, 0.5);
+  auto o16 = o32;
+  o16.computeDtype = torch::kBFloat16;
+  const auto r32 = duo::calibrate(dense, tokens, o32), r16 = duo::calibrate(dense, tokens, o16);
+  QCOMPARE(r16.records.size(), r32.records.size());
+  double mean16 = 0, mean32 = 0;
+  for (size_t i = 0; i < r32.records.size(); ++i) {
+    const double e32 = r32.records[i].relError, e16 = r16.records[i].relError;
+    QVERIFY2(std::abs(e16 - e32) <= 0.05 * e32 + 1e-4, qPrintable(QString("record %1: %2 vs %3").arg(i).arg(e16).arg(e32)));
+    mean16 += e16 / double(r32.records.size());
+    mean32 += e32 / double(r32.records.size());
+  }
+  int64_t same = 0, all = 0;
+  for (size_t l = 0; l < r32.weights.layers.size(); ++l)
+    for (int p = 0; p < duo::kNumProj; ++p) {
+      const auto& a = r32.weights.layers[l].proj[static_cast<size_t>(p)];
+      const auto& b = r16.weights.layers[l].proj[static_cast<size_t>(p)];
+      same += a.ne(0).eq(b.ne(0)).sum().item<int64_t>();
+      all += a.numel();
+    }
+  const double agree = double(same) / double(all);
+  double sg = 0;
+  for (const auto& r : duo::calibrate(dense, tokens, options(duo::Method::SparseGpt, 0.5, 0.5)).records)
+    sg += r.relError / double(r32.records.size());
+  qInfo("bf16 products: mean rel. error %.4f (f32 %.4f, sparsegpt f32 %.4f), masks agree on %.4f", mean16, mean32, sg,
+        agree);
+  QVERIFY(agree > 0.97);
+  QVERIFY(mean16 < sg);
 }
 
 // Threshold rule: every (layer, site) gets a threshold; on the calibration data it zeroes p_a

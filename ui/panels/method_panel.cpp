@@ -100,11 +100,20 @@ MethodPanel::MethodPanel(QWidget* parent) : QWidget(parent) {
   m_device->setToolTip("Where calibration runs: auto uses CUDA when LibTorch sees a GPU");
   form->addRow("Device:", m_device);
 
+  m_compute = new QComboBox;
+  m_compute->setObjectName("computeDtype");
+  m_compute->addItem("f32", "f32");
+  m_compute->addItem("bf16 (faster)", "bf16");
+  m_compute->setToolTip("The calibration's matrix products: f32, or bf16 with f32 accumulation (oneDNN's AMX / "
+                        "AVX-512 BF16 paths, tensor cores on CUDA): faster, with masks that differ from f32's in a "
+                        "fraction of a percent of the weights (prune --compute-dtype; docs/method.md, \"Compute dtype\")");
+  form->addRow("Products:", m_compute);
+
   connect(m_method, QOverload<int>::of(&QComboBox::currentIndexChanged), this, [this] {
     updateEnabled();
     Q_EMIT changed();
   });
-  for (QComboBox* c : {m_score, m_device})
+  for (QComboBox* c : {m_score, m_device, m_compute})
     connect(c, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &MethodPanel::changed);
   for (QDoubleSpinBox* s : {m_alpha, m_damp})
     connect(s, QOverload<double>::of(&QDoubleSpinBox::valueChanged), this, &MethodPanel::changed);
@@ -132,6 +141,7 @@ void MethodPanel::fillRequest(PruneRequest* req) const {
   req->damp = m_damp->value();
   req->blockSize = m_block->value();
   req->device = ss(m_device->currentData().toString());
+  req->computeDtype = ss(m_compute->currentData().toString());
 }
 
 void MethodPanel::showRequest(const PruneRequest& req) {
@@ -142,6 +152,8 @@ void MethodPanel::showRequest(const PruneRequest& req) {
   m_block->setValue(req.blockSize);
   const int d = m_device->findData(qs(req.device));
   m_device->setCurrentIndex(d >= 0 ? d : 0);
+  const int c = m_compute->findData(qs(req.computeDtype));
+  m_compute->setCurrentIndex(c >= 0 ? c : 0);
 }
 
 void MethodPanel::saveSettings() const {
@@ -152,6 +164,7 @@ void MethodPanel::saveSettings() const {
   s.setValue("method/damp", m_damp->value());
   s.setValue("method/block", m_block->value());
   s.setValue("method/device", m_device->currentData().toString());
+  s.setValue("method/computeDtype", m_compute->currentData().toString());
 }
 
 void MethodPanel::loadSettings() {
@@ -164,6 +177,7 @@ void MethodPanel::loadSettings() {
   req.damp = s.value("method/damp", 0.01).toDouble();
   req.blockSize = s.value("method/block", 128).toInt();
   req.device = ss(s.value("method/device").toString());
+  req.computeDtype = ss(s.value("method/computeDtype", "f32").toString());
   showRequest(req);
 }
 

@@ -42,6 +42,7 @@ class MethodPanel : public QWidget {
   QDoubleSpinBox* m_damp;
   QSpinBox* m_block;
   QComboBox* m_device;
+  QComboBox* m_compute;  // calibration products: f32 | bf16
 };
 
 }  // namespace duo::ui
