@@ -48,7 +48,7 @@ while read -r name args; do
         > "$out/$name-eval-$(tag "$c").json" 2>> "$out/$name.err"
     done
     for t in $tasks; do
-      echo "$name" | grep -Eq "${TASK_RUNS:-.}" || continue
+      echo "$name" | grep -Eq -e "${TASK_RUNS:-.}" || continue
       task_eval "$ck" "$t" "$out/$name-task-$(basename "$t" .jsonl).json"
     done
     mv "$out/$name.tmp" "$out/$name.json"
