@@ -468,16 +468,27 @@ class Calibrator : WindowChunks {
           }
           continue;
         }
+        // Where the kept tensors live on the compute device, the residual and SwiGLU are written
+        // into them directly (no temporary and no copy: a pass over the chunk each, same values).
+        const bool direct = m_streamDevice == m_opts.device;
         torch::Tensor out;  // the next site's input, or the layer's output
         switch (g.site) {
           case Site::Qkv: out = m_runner.attend(l, y[0], y[1], y[2]); break;
           case Site::O: {
-            const torch::Tensor h1 = chunk(*st.h, i0, b) + y[0];
-            st.h1.narrow(0, i0, b).copy_(h1);
-            out = m_runner.mlpInput(*st.w, h1);
+            torch::Tensor h1 = st.h1.narrow(0, i0, b);
+            if (direct) torch::add_out(h1, chunk(*st.h, i0, b), y[0]);
+            else h1.copy_(chunk(*st.h, i0, b) + y[0]);
+            out = m_runner.mlpInput(*st.w, direct ? h1 : chunk(st.h1, i0, b));
             break;
           }
-          case Site::GateUp: out = LlamaModel::swiglu(y[0], y[1]); break;
+          case Site::GateUp:
+            if (direct) {
+              torch::Tensor dst = next[s].narrow(0, i0, b);
+              torch::silu_out(dst, y[0]).mul_(y[1]);  // LlamaModel::swiglu, in place
+              continue;
+            }
+            out = LlamaModel::swiglu(y[0], y[1]);
+            break;
           case Site::Down: out = chunk(st.h1, i0, b) + y[0]; break;
         }
         if (g.site == Site::Down) st.h->narrow(0, i0, b).copy_(out);
