@@ -158,7 +158,20 @@ else
   "$CLI" $DP --device cuda --nproc 2 --dist-backend gloo >"$OUTDIR/dp_n.json"
 fi
 DP_RC=$?
+# bf16 products on the GPU (prune --compute-dtype bf16, tensor cores): the same job's perplexity
+# against the f32 one above, and both times (the result differs by bf16 rounding, not by a bug:
+# docs/method.md, "Compute dtype"; checked loosely, within 5%).
+step "calibration with bf16 products on the GPU"
+"$CLI" $DP --device cuda --compute-dtype bf16 >"$OUTDIR/dp_bf16.json"
+BF16_RC=$?
 set -e
+python3 - "$OUTDIR/dp_1.json" "$OUTDIR/dp_bf16.json" <<'PY' || BF16_RC=1
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+pa, pb = a["eval"]["perplexity"], b["eval"]["perplexity"]
+print(f"bf16 products: ppl {pb:.4f} ({b['timings']['total']:.1f} s) against f32 {pa:.4f} ({a['timings']['total']:.1f} s)")
+sys.exit(0 if abs(pa - pb) / pa <= 0.05 else 1)
+PY
 python3 - "$OUTDIR/dp_1.json" "$OUTDIR/dp_n.json" <<'PY' || DP_RC=1
 import json, sys
 a, b = (json.load(open(p)) for p in sys.argv[1:3])
@@ -199,5 +212,5 @@ if bench:
               + f" | {100 * r['dense']['gbs'] / bw:5.1f}%")
     print("targets (4096x11008 f16): dual_sparse >= 3.0x cuBLAS; dense >= 85% of copy bandwidth")
 PY
-step "done in $(( $(date +%s) - START )) s (selftest rc $SELFTEST_RC, bench rc $BENCH_RC)"
-[[ $SELFTEST_RC -eq 0 && $BENCH_RC -eq 0 && ${DP_RC:-1} -eq 0 ]]
+step "done in $(( $(date +%s) - START )) s (selftest rc $SELFTEST_RC, bench rc $BENCH_RC, data-parallel rc ${DP_RC:-1}, bf16 rc ${BF16_RC:-1})"
+[[ $SELFTEST_RC -eq 0 && $BENCH_RC -eq 0 && ${DP_RC:-1} -eq 0 && ${BF16_RC:-1} -eq 0 ]]
