@@ -136,10 +136,13 @@ Registrar reg("prune", [](CLI::App& app) {
       int n = 0, len = 0;
       defaultCalibration(info.parameters, cuda, &n, &len);
       const int nsamples = req.nsamples > 0 ? req.nsamples : n, seqlen = req.seqlen > 0 ? req.seqlen : len;
-      std::cerr << "calibration: " << nsamples << " windows x " << seqlen << " tokens of "
-                << resolveCalibSource(req.calibSource, info.path);
-      if (isAutoCorpus(req.calibSource))
-        std::cerr << " (default: " << defaultCorpora(info.path).reason << "; --calib changes it)";
+      std::cerr << "calibration: " << nsamples << " windows x " << seqlen << " tokens of ";
+      if (isAutoCorpus(req.calibSource)) {
+        const DefaultCorpora d = defaultCorpora(info.path);  // training.json read once here
+        std::cerr << d.calib << " (default: " << d.reason << "; --calib changes it)";
+      } else {
+        std::cerr << req.calibSource;
+      }
       if (req.nsamples <= 0 || req.seqlen <= 0)
         std::cerr << " (default for " << info.parameters / 1e6 << "M parameters on " << (cuda ? "cuda" : "cpu")
                   << "; --nsamples/--seqlen change it)";

@@ -2,11 +2,6 @@
 #include "core/prune/input_stats.h"
 
 #include <algorithm>
-#include <cstdint>
-#include <cstring>
-#include <vector>
-
-#include <ATen/Parallel.h>
 
 #include "core/common/error.h"
 #include "core/dist/collective.h"
@@ -38,56 +33,6 @@ void accumulate(torch::Tensor& sum, const torch::Tensor& A, const torch::Tensor&
     const int64_t r = std::min(kPanel, k - j0);
     sum.narrow(0, j0, r).add_(torch::mm(A.narrow(1, j0, r).t(), B));
   }
-}
-
-// f32 -> bf16 bits, round to nearest even, NaN kept quiet (what LibTorch's conversion does).
-inline uint16_t toBf16Bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-}
-
-// The bf16 products' operands in one pass over CPU f32 inputs s, xd [m, k] (contiguous): s16 =
-// bf16(s), dx16 = bf16(xd - s), and a += sum over rows of (xd - s)^2 (f64 [k]). Replaces a
-// subtraction, a square, a column sum and two conversions, each a pass over [m, k].
-void prepareBf16(const torch::Tensor& s, const torch::Tensor& xd, torch::Tensor& s16, torch::Tensor& dx16,
-                 torch::Tensor& a) {
-  const int64_t m = s.size(0), k = s.size(1);
-  s16 = torch::empty({m, k}, s.options().dtype(torch::kBFloat16));
-  dx16 = torch::empty({m, k}, s.options().dtype(torch::kBFloat16));
-  const float* ps = s.data_ptr<float>();
-  const float* pd = xd.data_ptr<float>();
-  auto* os = reinterpret_cast<uint16_t*>(s16.data_ptr<at::BFloat16>());
-  auto* od = reinterpret_cast<uint16_t*>(dx16.data_ptr<at::BFloat16>());
-  // Rows in fixed blocks, each block's column sums in its own f64 slot: the result does not depend
-  // on the threads.
-  constexpr int64_t kRows = 64;
-  const int64_t blocks = (m + kRows - 1) / kRows;
-  std::vector<double> partial(static_cast<size_t>(blocks * k), 0.0);
-  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t bl = b0; bl < b1; ++bl) {
-      double* acc = partial.data() + bl * k;
-      for (int64_t r = bl * kRows; r < std::min(m, (bl + 1) * kRows); ++r) {
-        const float* sr = ps + r * k;
-        const float* dr = pd + r * k;
-        uint16_t* o1 = os + r * k;
-        uint16_t* o2 = od + r * k;
-#pragma omp simd
-        for (int64_t j = 0; j < k; ++j) {
-          const float d = dr[j] - sr[j];
-          acc[j] += double(d) * double(d);
-          o1[j] = toBf16Bits(sr[j]);
-          o2[j] = toBf16Bits(d);
-        }
-      }
-    }
-  });
-  auto sums = torch::zeros({k}, a.options());
-  double* out = sums.data_ptr<double>();
-  for (int64_t bl = 0; bl < blocks; ++bl)
-    for (int64_t j = 0; j < k; ++j) out[j] += partial[static_cast<size_t>(bl * k + j)];
-  a.add_(sums);
 }
 
 // The full symmetric matrix from the row panels' upper part: exactly symmetric.
@@ -144,18 +89,10 @@ void InputStats::addBatch(const torch::Tensor& xs, const torch::Tensor& xd) {
     if (m_opts.trackError) m_sA = torch::zeros({m_k, m_k}, acc);
   }
   const bool bf16 = m_opts.gemmDtype == torch::kBFloat16;
-  const torch::Tensor d = xd.defined() ? xd.detach().reshape({-1, m_k}).to(opt) : torch::Tensor();  // [m, k] Xd^T
-  torch::Tensor dx, s16, dx16;  // dX^T, and the products' operands
-  if (bf16 && d.defined() && m_opts.trackResidual && s.device().is_cpu() && s.scalar_type() == torch::kFloat32 &&
-      s.is_contiguous() && d.is_contiguous()) {
-    prepareBf16(s, d, s16, dx16, m_sa);  // a_j = ||dX_j||^2 (in f64), bf16(Xs), bf16(dX)
-    dx = dx16;
-  } else {
-    dx = d.defined() ? d - s : torch::Tensor();  // [m, k] dX^T
-    if (dx.defined() && m_opts.trackResidual) m_sa.add_(dx.square().sum(0));  // a_j = ||dX_j||^2
-    s16 = bf16 ? s.to(torch::kBFloat16) : s;
-    dx16 = bf16 && dx.defined() ? dx.to(torch::kBFloat16) : dx;
-  }
+  const torch::Tensor dx = xd.defined() ? xd.detach().reshape({-1, m_k}).to(opt) - s : torch::Tensor();  // [m, k] dX^T
+  if (dx.defined() && m_opts.trackResidual) m_sa.add_(dx.square().sum(0));  // a_j = ||dX_j||^2
+  const torch::Tensor s16 = bf16 ? s.to(torch::kBFloat16) : s;
+  const torch::Tensor dx16 = bf16 && dx.defined() ? dx.to(torch::kBFloat16) : dx;
   const int64_t slice = bf16 ? kBf16SliceTokens : m;
   for (int64_t t0 = 0; t0 < m; t0 += slice) {
     const int64_t n = std::min(slice, m - t0);
