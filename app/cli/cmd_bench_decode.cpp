@@ -16,6 +16,7 @@ struct BenchDecodeArgs {
   perf::DecodeBenchConfig c;
   bool json = false;
   bool noTorch = false;
+  bool noFuse = false;
   std::string timing;
   std::string values = "f32";
 };
@@ -44,6 +45,9 @@ Registrar reg("bench-decode", [](CLI::App& app) {
   addRangeOption(cmd, "--batch", a->c.batch, "Sequences decoded together", 1, 64);
   cmd->add_option("--threads", a->c.threads, "CPU threads (default: OpenMP's)")->check(CLI::Range(1, 1024));
   cmd->add_flag("--no-torch", a->noTorch, "Skip the plain LibTorch decode of the dense model");
+  cmd->add_flag("--no-fuse", a->noFuse,
+                "Run every projection as its own call (default: q/k/v and gate/up, which share an input, as one "
+                "product each where they got the same kernel)");
   cmd->add_option("--quality", a->c.qualityCorpus,
                   "Also the pruned engine's perplexity on this corpus, decoded step by step with --values and "
                   "with f32 values (what the value format costs)");
@@ -63,6 +67,7 @@ Registrar reg("bench-decode", [](CLI::App& app) {
     // A checkpoint is compared with its own weights run densely unless --model names the baseline.
     if (!a->c.pruned.empty() && model->count() == 0) a->c.model.clear();
     a->c.torchBaseline = !a->noTorch;
+    a->c.fuse = !a->noFuse;
     a->c.values = kernels::parseValueType(a->values);
     notePassiveWait(a->c.threads);
     if (!a->timing.empty()) a->c.timing = perf::loadTimingProfile(a->timing);
@@ -76,6 +81,8 @@ Registrar reg("bench-decode", [](CLI::App& app) {
                         {"batch", a->c.batch},
                         {"threads", r.threads},
                         {"values", kernels::valueTypeName(a->c.values)},
+                        {"fused", a->c.fuse},
+                        {"fused_groups", r.fusedGroups},
                         {"weight_sparsity", r.weightSparsity},
                         {"act_sparsity", r.actSparsity},
                         {"act_rule", r.actRule},

@@ -166,6 +166,7 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
   PackedDecoderOptions denseOpt;
   denseOpt.dense = true;
   denseOpt.values = config.values;
+  denseOpt.fuse = false;  // every projection timed as its own call, per shape
   run(SparsityConfig{}, denseOpt, 0, 0, Kernel::Dense, "dense");
   for (const SparsityPoint& pt : config.points) {
     restore();
@@ -176,6 +177,7 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
       opt.force = k;
       opt.allowNm = false;
       opt.values = config.values;
+      opt.fuse = false;
       char what[64];
       std::snprintf(what, sizeof what, "w%.2f a%.2f %s", pt.pW, pt.pA, kernelKey(k));
       run(act, opt, pt.pW, pt.pA, k, what);

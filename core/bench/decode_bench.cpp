@@ -150,13 +150,16 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
   PackedDecoderOptions denseOpt;
   denseOpt.dense = true;
   denseOpt.values = c.values;
+  denseOpt.fuse = c.fuse;
   const PackedDecoder denseDecoder(*denseModel, {}, {}, denseOpt);
   PackedDecoderOptions prunedOpt;
   prunedOpt.timing = c.timing;
   prunedOpt.values = c.values;
+  prunedOpt.fuse = c.fuse;
   const PackedDecoder packed(*pruned.model, act, thresholds, prunedOpt);
   r.weightSparsity = packed.weightSparsity();
   r.kernels = packed.kernelSummary();
+  r.fusedGroups = packed.fusedGroups();
   auto& denseMut = const_cast<LlamaModel&>(*denseModel);
 
   // Agreement: the packed first step against the torch decode of the same pruned model + rule (the

@@ -37,6 +37,8 @@ struct DecodeBenchConfig {
   // rows): f32, f16, bf16 or int8 (one scale per output row). The torch baseline stays f32.
   kernels::ValueType values = kernels::ValueType::F32;
   bool torchBaseline = true;  // also time the plain torch decode of the dense model
+  // q/k/v and gate/up as one product each in both engines (PackedDecoderOptions::fuse).
+  bool fuse = true;
   // After the timed repeats, one more run of each engine with a step profile attached (outside the
   // timed samples): where a step's time goes (DecodeBenchResult::denseParts / prunedParts).
   bool profile = false;
@@ -74,6 +76,7 @@ struct DecodeBenchResult {
   double actSparsity = 0;     // mean configured activation sparsity over sites
   std::string actRule;        // "topk", "threshold" or "none"
   std::string kernels;        // which kernel each projection runs on, counted
+  int fusedGroups = 0;        // q/k/v and gate/up groups of the pruned engine run as one product
   // Seconds per decode step (all sequences of the batch together), one entry per repeat.
   std::vector<double> denseStepSeconds, prunedStepSeconds, torchStepSeconds;
   double denseTokensPerSecond = 0, prunedTokensPerSecond = 0, torchTokensPerSecond = 0;  // medians

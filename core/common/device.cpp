@@ -49,6 +49,45 @@ DeviceInfo deviceInfo() {
   return d;
 }
 
+Bf16Products bf16Products(bool cuda) {
+  Bf16Products b;
+  if (cuda) {
+    b.fast = true;
+    b.detail = "CUDA";
+    return b;
+  }
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512dq");
+  // avx512_bf16 / AMX are read from /proc/cpuinfo: older compilers' __builtin_cpu_supports lacks them.
+  bool native = false;
+  {
+    std::ifstream f("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(f, line))
+      if (line.rfind("flags", 0) == 0) {
+        native = line.find(" avx512_bf16") != std::string::npos || line.find(" amx_bf16") != std::string::npos;
+        break;
+      }
+  }
+  b.fast = avx512 && native;
+  b.fallback = !avx512;
+  b.detail = !avx512 ? "CPU without AVX-512: LibTorch computes bf16 products with its reference GEMM on one thread"
+             : native ? "CPU with AVX-512 BF16 / AMX"
+                      : "CPU with AVX-512 but no BF16 instructions: oneDNN converts, about f32's speed";
+#else
+  b.fallback = true;
+  b.detail = "CPU without AVX-512: LibTorch computes bf16 products with its reference GEMM on one thread";
+#endif
+  return b;
+}
+
+std::string resolveComputeDtype(const std::string& requested, bool cuda) {
+  if (requested != "auto") return requested;
+  return bf16Products(cuda).fast ? "bf16" : "f32";
+}
+
 long long peakRssBytes() {
   // VmHWM is this address space's own high-water mark. getrusage's ru_maxrss is not: it keeps the
   // resident size of the process this one was forked from, at the fork (a CLI started by a 2 GB

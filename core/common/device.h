@@ -16,6 +16,20 @@ struct DeviceInfo {
 
 DeviceInfo deviceInfo();
 
+// Whether LibTorch computes bf16 matrix products fast on a device (prune --compute-dtype). On the
+// CPU its oneDNN path needs AVX-512 (BW, VL and DQ); without it LibTorch falls back to a plain
+// reference GEMM on one thread, far slower than f32 (measured: docs/method.md, "Compute dtype").
+// CUDA computes them on its tensor cores.
+struct Bf16Products {
+  bool fast = false;      // native bf16 products: CUDA, or a CPU with AVX-512 BF16 or AMX
+  bool fallback = false;  // the single-threaded reference GEMM: a CPU without AVX-512
+  std::string detail;     // why, for messages: "CPU with AVX-512 BF16 / AMX", "CPU without AVX-512 ..."
+};
+Bf16Products bf16Products(bool cuda);
+// `auto` resolved: "bf16" where bf16Products(cuda).fast, else "f32"; "f32" and "bf16" pass
+// through unchanged.
+std::string resolveComputeDtype(const std::string& requested, bool cuda);
+
 // Process-wide CPU runtime settings; call first thing in main(), before any other work.
 //  - OpenMP threads spin only briefly (GOMP_SPINCOUNT=10000, unless OMP_WAIT_POLICY or
 //    GOMP_SPINCOUNT is set) before they sleep. libgomp's default (300000 spins, ~0.1 ms) keeps

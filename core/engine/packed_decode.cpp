@@ -35,6 +35,42 @@ Kernel chooseKernel(std::int64_t rows, std::int64_t cols, double pW, double pA, 
   return best == Kernel::BlasDense ? Kernel::Dense : best;
 }
 
+// Packs w [pp.rows, pp.cols] f32 for pp.kernel in `values` (not N:M). On the dense kernel with f32
+// values pp.rowMajor is a view of w, which must outlive pp.
+void packFor(PackedProjection& pp, const float* wp, k::ValueType values) {
+  switch (pp.kernel) {
+    case Kernel::Dense:
+    case Kernel::BlasDense:
+      pp.kernel = Kernel::Dense;
+      if (values == k::ValueType::F32) {
+        pp.rowMajor = k::DenseView::rowMajorF32(wp, pp.rows, pp.cols);
+      } else {
+        pp.rowMajorCopy = k::DenseMatrix::fromRowMajor(wp, pp.rows, pp.cols, k::Layout::RowMajor, values);
+        pp.rowMajor = pp.rowMajorCopy.view();
+      }
+      pp.format = "row-major";
+      pp.bytes = pp.rowMajor.valueBytesRead();
+      break;
+    case Kernel::ActSparse:
+      pp.colMajor = k::DenseMatrix::fromRowMajor(wp, pp.rows, pp.cols, k::Layout::ColMajor, values);
+      pp.format = "col-major";
+      pp.bytes = pp.colMajor.view().valueBytesRead();
+      break;
+    case Kernel::WeightSparse:
+    case Kernel::DualSparse: {
+      k::PackOptions po;
+      po.type = values;
+      pp.packed = k::SparseColumns::pack(wp, pp.rows, pp.cols, po);
+      pp.format = k::indexKindName(pp.packed.index());
+      pp.bytes = pp.packed.bytes().total();
+      break;
+    }
+  }
+}
+
+// y = W x through pp's kernel for x [rows, pp.cols] -> y [rows, pp.rows], bias added.
+void runProjection(const PackedProjection& pp, const float* x, float* y, std::int64_t rows);
+
 // Calls `fn(x_chunk, y_chunk, n)` over x [rows, kIn] / y [rows, nOut] in chunks of kMaxBatch rows.
 template <class Fn>
 void forBatches(const float* x, float* y, std::int64_t rows, std::int64_t kIn, std::int64_t nOut, Fn fn) {
@@ -145,46 +181,24 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
                   : options.force ? *options.force
                                   : chooseKernel(pp.rows, pp.cols, pp.weightSparsity, pp.actSparsity, options.forceSparse,
                                                options.timing.empty() ? nullptr : &options.timing, m_values);
-      switch (pp.kernel) {
-        case Kernel::Dense:
-        case Kernel::BlasDense:
-          pp.kernel = Kernel::Dense;
-          if (m_values == k::ValueType::F32) {
-            pp.rowMajor = k::DenseView::rowMajorF32(wp, pp.rows, pp.cols);
-          } else {
-            pp.rowMajorCopy = k::DenseMatrix::fromRowMajor(wp, pp.rows, pp.cols, k::Layout::RowMajor, m_values);
-            pp.rowMajor = pp.rowMajorCopy.view();
-          }
-          pp.format = "row-major";
-          pp.bytes = pp.rowMajor.valueBytesRead();
-          break;
-        case Kernel::ActSparse:
-          pp.colMajor = k::DenseMatrix::fromRowMajor(wp, pp.rows, pp.cols, k::Layout::ColMajor, m_values);
-          pp.format = "col-major";
-          pp.bytes = pp.colMajor.view().valueBytesRead();
-          break;
-        case Kernel::WeightSparse:
-        case Kernel::DualSparse: {
-          // N:M rows only help with dense inputs; the masks' N counts pruned weights per group.
-          const int keep = act.nm.m - act.nm.n;
-          if (nmMask && options.allowNm && pp.actSparsity <= 0 && pp.cols % act.nm.m == 0 &&
-              k::isNmSparse(wp, pp.rows, pp.cols, keep, act.nm.m)) {
-            pp.useNm = true;
-            pp.nm = k::NmMatrix::pack(wp, pp.rows, pp.cols, keep, act.nm.m, m_values);
-            pp.format = "n:m";
-            pp.bytes = pp.nm.valueBytes() + pp.nm.maskBytes();
-            pp.kernel = Kernel::WeightSparse;
-          } else {
-            k::PackOptions po;
-            po.type = m_values;
-            pp.packed = k::SparseColumns::pack(wp, pp.rows, pp.cols, po);
-            pp.format = k::indexKindName(pp.packed.index());
-            pp.bytes = pp.packed.bytes().total();
-          }
-          break;
-        }
+      // N:M rows only help with dense inputs; the masks' N counts pruned weights per group.
+      const int keep = act.nm.m - act.nm.n;
+      if ((pp.kernel == Kernel::WeightSparse || pp.kernel == Kernel::DualSparse) && nmMask && options.allowNm &&
+          pp.actSparsity <= 0 && pp.cols % act.nm.m == 0 && k::isNmSparse(wp, pp.rows, pp.cols, keep, act.nm.m)) {
+        pp.useNm = true;
+        pp.nm = k::NmMatrix::pack(wp, pp.rows, pp.cols, keep, act.nm.m, m_values);
+        pp.format = "n:m";
+        pp.bytes = pp.nm.valueBytes() + pp.nm.maskBytes();
+        pp.kernel = Kernel::WeightSparse;
+      } else {
+        packFor(pp, wp, m_values);
       }
     }
+  }
+  m_fused.resize(static_cast<size_t>(layers));
+  for (int l = 0; options.fuse && l < layers; ++l) {
+    fuse(l, {Proj::Q, Proj::K, Proj::V}, m_fused[static_cast<size_t>(l)][0]);
+    fuse(l, {Proj::Gate, Proj::Up}, m_fused[static_cast<size_t>(l)][1]);
   }
   for (int l = 0; l < m_act.numLayers(); ++l)
     for (int s = 0; s < kNumSites; ++s) m_anyAct = m_anyAct || m_act.siteAct(l, static_cast<Site>(s)) > 0;
@@ -212,8 +226,107 @@ const PackedProjection& PackedDecoder::projection(int layer, Proj p) const {
   return m_layers[static_cast<size_t>(layer)][static_cast<size_t>(p)];
 }
 
+void PackedDecoder::fuse(int layer, std::initializer_list<Proj> members, Fused& out) {
+  const auto& ps = m_layers[static_cast<size_t>(layer)];
+  const PackedProjection& first = ps[static_cast<size_t>(*members.begin())];
+  std::vector<torch::Tensor> ws, biases;
+  bool anyBias = false;
+  for (const Proj p : members) {
+    const PackedProjection& pp = ps[static_cast<size_t>(p)];
+    if (pp.useNm || pp.kernel != first.kernel || pp.cols != first.cols) return;  // each runs on its own
+    // The dense kernel with f32 values reads the model's own tensors in place: a stacked copy
+    // would double their memory.
+    if (pp.kernel == Kernel::Dense && m_values == k::ValueType::F32) return;
+    anyBias = anyBias || pp.bias.defined();
+  }
+  const LayerWeights& lw = m_model->weights().layers[static_cast<size_t>(layer)];
+  std::int64_t rows = 0;
+  for (const Proj p : members) {
+    const PackedProjection& pp = ps[static_cast<size_t>(p)];
+    out.members.push_back(p);
+    out.offsets.push_back(rows);
+    rows += pp.rows;
+    ws.push_back(lw.w(p));
+    biases.push_back(pp.bias.defined() ? pp.bias : torch::zeros({pp.rows}, torch::kFloat32));
+  }
+  out.weight = torch::cat(ws, 0).contiguous();  // [sum rows, k] f32
+  PackedProjection& all = out.all;
+  all.kernel = first.kernel;
+  all.rows = rows;
+  all.cols = first.cols;
+  all.actSparsity = first.actSparsity;
+  if (anyBias) all.bias = torch::cat(biases, 0).contiguous();
+  packFor(all, out.weight.data_ptr<float>(), m_values);
+  out.weight = torch::Tensor();  // packed into its own storage (the dense f32 case is not fused)
+  // The members' own copies are no longer read (projectRaw slices the fused product): freed.
+  for (const Proj p : members) {
+    PackedProjection& pp = m_layers[static_cast<size_t>(layer)][static_cast<size_t>(p)];
+    pp.rowMajorCopy = k::DenseMatrix{};
+    pp.colMajor = k::DenseMatrix{};
+    pp.packed = k::SparseColumns{};
+  }
+}
+
+const PackedDecoder::Fused* PackedDecoder::fusedOf(int layer, Proj p) const {
+  for (const Fused& f : m_fused[static_cast<size_t>(layer)])
+    for (const Proj m : f.members)
+      if (m == p) return &f;
+  return nullptr;
+}
+
+void PackedDecoder::projectSite(int layer, std::initializer_list<Proj> members, const float* x, float* const* ys,
+                                std::int64_t rows) const {
+  using Clock = std::chrono::steady_clock;
+  StepProfile* prof = m_profile;
+  const Fused* f = fusedOf(layer, *members.begin());
+  if (f == nullptr) {
+    size_t i = 0;
+    for (const Proj p : members) {
+      const auto t0 = prof != nullptr ? Clock::now() : Clock::time_point{};
+      projectRaw(layer, p, x, ys[i++], rows);
+      if (prof != nullptr)
+        prof->projSeconds[static_cast<size_t>(layer * kNumProj + static_cast<int>(p))] +=
+            std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+    return;
+  }
+  const auto t0 = prof != nullptr ? Clock::now() : Clock::time_point{};
+  thread_local std::vector<float> scratch;
+  const std::int64_t n = f->all.rows;
+  scratch.resize(static_cast<size_t>(rows * n));
+  runProjection(f->all, x, scratch.data(), rows);
+  for (size_t i = 0; i < f->members.size(); ++i) {
+    const std::int64_t off = f->offsets[i], ni = projection(layer, f->members[i]).rows;
+    for (std::int64_t r = 0; r < rows; ++r) std::copy_n(scratch.data() + r * n + off, ni, ys[i] + r * ni);
+  }
+  if (prof != nullptr) {
+    const double t = std::chrono::duration<double>(Clock::now() - t0).count();
+    double total = 0;
+    for (const Proj p : f->members) total += static_cast<double>(projection(layer, p).bytes);
+    for (const Proj p : f->members)
+      prof->projSeconds[static_cast<size_t>(layer * kNumProj + static_cast<int>(p))] +=
+          t * static_cast<double>(projection(layer, p).bytes) / total;
+  }
+}
+
 void PackedDecoder::projectRaw(int layer, Proj p, const float* x, float* y, std::int64_t rows) const {
-  const PackedProjection& pp = projection(layer, p);
+  if (const Fused* f = fusedOf(layer, p)) {  // the member's rows of the fused product
+    thread_local std::vector<float> scratch;
+    const std::int64_t n = f->all.rows, ni = projection(layer, p).rows;
+    std::int64_t off = 0;
+    for (size_t i = 0; i < f->members.size(); ++i)
+      if (f->members[i] == p) off = f->offsets[i];
+    scratch.resize(static_cast<size_t>(rows * n));
+    runProjection(f->all, x, scratch.data(), rows);
+    for (std::int64_t r = 0; r < rows; ++r) std::copy_n(scratch.data() + r * n + off, ni, y + r * ni);
+    return;
+  }
+  runProjection(projection(layer, p), x, y, rows);
+}
+
+namespace {
+
+void runProjection(const PackedProjection& pp, const float* x, float* y, std::int64_t rows) {
   forBatches(x, y, rows, pp.cols, pp.rows, [&](const float* xb, float* yb, int n) {
     switch (pp.kernel) {
       case Kernel::Dense:
@@ -233,11 +346,34 @@ void PackedDecoder::projectRaw(int layer, Proj p, const float* x, float* y, std:
   }
 }
 
+}  // namespace
+
 torch::Tensor PackedDecoder::project(int layer, Proj p, const torch::Tensor& x) const {
   const PackedProjection& pp = projection(layer, p);
   DUO_CHECK(x.size(-1) == pp.cols, "packed decode: layer ", layer, " ", projName(p), ": expected inputs of width ",
             pp.cols, ", got ", x.size(-1));
   const torch::Tensor xc = x.contiguous();  // [..., k_in] f32
+  if (const Fused* f = fusedOf(layer, p)) {
+    // Members of a fused group come one after another with the same input (LlamaModel's attention
+    // and MLP): the fused product is computed for the first and sliced for each. The input is
+    // held (no reuse of a freed address) and its version checked (no in-place change between).
+    FusedCache& c = m_fusedCache;
+    if (!(c.group == f && c.x.defined() && c.x.is_same(x) && c.version == x._version())) {
+      auto sizes = xc.sizes().vec();
+      sizes.back() = f->all.rows;
+      c.y = torch::empty(sizes, xc.options());  // [..., sum n_out] f32
+      runProjection(f->all, xc.data_ptr<float>(), c.y.data_ptr<float>(), xc.numel() / pp.cols);
+      c.group = f;
+      c.x = x;
+      c.version = x._version();
+    }
+    std::int64_t off = 0;
+    for (size_t i = 0; i < f->members.size(); ++i)
+      if (f->members[i] == p) off = f->offsets[i];
+    torch::Tensor y = c.y.narrow(-1, off, pp.rows).contiguous();
+    if (p == f->members.back()) c = FusedCache{};  // the last member: nothing to reuse after it
+    return y;
+  }
   auto sizes = xc.sizes().vec();
   sizes.back() = pp.rows;
   torch::Tensor y = torch::empty(sizes, xc.options());  // [..., n_out] f32
@@ -400,9 +536,10 @@ torch::Tensor PackedDecoder::step(KvCache& cache, const torch::Tensor& tokens) c
     // Attention block.
     rmsNormRows(h.data(), lw.attnNorm.data_ptr<float>(), xn.data(), B, d, c.rmsNormEps);
     timed(siteAcc(l, Site::Qkv), [&] { sparsifyRaw(li, Site::Qkv, xn.data(), B, d); });
-    timed(projAcc(l, Proj::Q), [&] { projectRaw(li, Proj::Q, xn.data(), q.data(), B); });
-    timed(projAcc(l, Proj::K), [&] { projectRaw(li, Proj::K, xn.data(), kNew, B); });
-    timed(projAcc(l, Proj::V), [&] { projectRaw(li, Proj::V, xn.data(), vNew, B); });
+    {
+      float* const ys[] = {q.data(), kNew, vNew};
+      projectSite(li, {Proj::Q, Proj::K, Proj::V}, xn.data(), ys, B);  // profiled inside
+    }
     ropeInPlace(q.data(), B * H, hd, cosRow, sinRow);
     ropeInPlace(kNew, B * Hkv, hd, cosRow, sinRow);
     float* kc = cache.k[static_cast<size_t>(l)].data_ptr<float>();  // [B, Hkv, maxLen, hd]
@@ -422,8 +559,10 @@ torch::Tensor PackedDecoder::step(KvCache& cache, const torch::Tensor& tokens) c
     // MLP block.
     rmsNormRows(h.data(), lw.mlpNorm.data_ptr<float>(), xn.data(), B, d, c.rmsNormEps);
     timed(siteAcc(l, Site::GateUp), [&] { sparsifyRaw(li, Site::GateUp, xn.data(), B, d); });
-    timed(projAcc(l, Proj::Gate), [&] { projectRaw(li, Proj::Gate, xn.data(), gate.data(), B); });
-    timed(projAcc(l, Proj::Up), [&] { projectRaw(li, Proj::Up, xn.data(), up.data(), B); });
+    {
+      float* const ys[] = {gate.data(), up.data()};
+      projectSite(li, {Proj::Gate, Proj::Up}, xn.data(), ys, B);
+    }
     for (std::int64_t i = 0; i < B * ffn; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];  // SwiGLU
     timed(siteAcc(l, Site::Down), [&] { sparsifyRaw(li, Site::Down, gate.data(), B, ffn); });
     timed(projAcc(l, Proj::Down), [&] { projectRaw(li, Proj::Down, gate.data(), o.data(), B); });
@@ -506,6 +645,13 @@ std::uint64_t PackedDecoder::projectionBytes() const {
   for (const auto& layer : m_layers)
     for (const auto& pp : layer) b += pp.bytes;
   return b;
+}
+
+int PackedDecoder::fusedGroups() const {
+  int n = 0;
+  for (const auto& layer : m_fused)
+    for (const Fused& f : layer) n += f.on() ? 1 : 0;
+  return n;
 }
 
 std::string PackedDecoder::kernelSummary() const {

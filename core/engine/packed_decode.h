@@ -67,6 +67,12 @@ struct PackedDecoderOptions {
   // Storage of the weight values of every projection, the lm_head and the embedding rows: f32 (the
   // model's own tensors), f16, bf16 or int8 (symmetric, one f32 scale per output row).
   kernels::ValueType values = kernels::ValueType::F32;
+  // q/k/v and gate/up, which read the same input, run as one product each (their rows stacked in
+  // one packed matrix) when they got the same kernel and none is N:M: 4 calls a layer instead of 7,
+  // the same bytes. Not on the dense kernel with f32 values, which reads the model's tensors in
+  // place (a stacked copy would double their memory). The step profile then splits each fused call's time over its members by their
+  // bytes. Off: every projection is its own call (bench calibrate times kernels that way).
+  bool fuse = true;
 };
 
 // Where a decode step's time goes, summed over the steps run while it is attached
@@ -122,6 +128,8 @@ class PackedDecoder {
   double weightSparsity() const;
   // Bytes one decode step's projections stream, summed over layers (bytes model's count).
   std::uint64_t projectionBytes() const;
+  // Groups run as one product (PackedDecoderOptions::fuse): up to 2 a layer (q/k/v, gate/up).
+  int fusedGroups() const;
   // "dual_sparse x210" style summary of the kernels chosen.
   std::string kernelSummary() const;
   // Storage of the weight values (PackedDecoderOptions::values).
@@ -130,6 +138,22 @@ class PackedDecoder {
   std::uint64_t headBytes() const { return m_head.valueBytesRead(); }
 
  private:
+  // Projections that share an input, run as one product: `all` holds the members' rows stacked in
+  // Proj order (members[i]'s rows start at offsets[i]); `weight` is the stacked f32 weight while
+  // it is packed.
+  struct Fused {
+    PackedProjection all;
+    std::vector<Proj> members;
+    std::vector<std::int64_t> offsets;
+    torch::Tensor weight;
+    bool on() const { return !members.empty(); }
+  };
+  void fuse(int layer, std::initializer_list<Proj> members, Fused& out);
+  const Fused* fusedOf(int layer, Proj p) const;
+  // One site's projections of x [rows, k] into ys[i] [rows, n_i] (members in Proj order): one call
+  // when fused, else one each; the profile's time split by bytes.
+  void projectSite(int layer, std::initializer_list<Proj> members, const float* x, float* const* ys,
+                   std::int64_t rows) const;
   void projectRaw(int layer, Proj p, const float* x, float* y, std::int64_t rows) const;
   void sparsifyRaw(int layer, Site site, float* x, std::int64_t rows, std::int64_t width) const;
   void ensureRope(std::int64_t len) const;
@@ -140,6 +164,14 @@ class PackedDecoder {
   ActThresholds m_thresholds;
   bool m_anyAct = false;
   std::vector<std::array<PackedProjection, kNumProj>> m_layers;
+  std::vector<std::array<Fused, 2>> m_fused;  // [layer][0: q/k/v, 1: gate/up]
+  // project() on a fused group: the last fused product and the input it was computed from.
+  struct FusedCache {
+    const Fused* group = nullptr;
+    torch::Tensor x, y;
+    std::int64_t version = 0;
+  };
+  mutable FusedCache m_fusedCache;
   kernels::DenseView m_head;  // [vocab, d] view of the model's lm_head (f32) or of m_headCopy
   torch::Tensor m_headTensor;  // keeps the lm_head storage alive
   kernels::ValueType m_values = kernels::ValueType::F32;

@@ -185,8 +185,9 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
   PruneRequest& req = res.request;
   const torch::Device device = rankDevice(chooseDevice(req.device), req.dist);
   res.device = device.str();
-  DUO_CHECK(req.computeDtype == "f32" || req.computeDtype == "bf16", "--compute-dtype '", req.computeDtype,
-            "' is not f32 or bf16");
+  DUO_CHECK(req.computeDtype == "f32" || req.computeDtype == "bf16" || req.computeDtype == "auto",
+            "--compute-dtype '", req.computeDtype, "' is not f32, bf16 or auto");
+  req.computeDtype = resolveComputeDtype(req.computeDtype, device.is_cuda());  // the JSON names what ran
   DUO_CHECK(req.streamDtype == "f32" || req.streamDtype == "bf16", "--stream-dtype '", req.streamDtype,
             "' is not f32 or bf16");
   OpenedModel m = openModel(model);  // the weights' headers and the tokenizer only

@@ -51,7 +51,7 @@ struct PruneRequest {
   std::string outFormat = "dense";   // projections stored dense | sparse-bitmask (compressed-tensors)
   int64_t maxShardBytes = 0;         // 0 = 5 GB shards (HF's default)
   std::string streamDtype = "f32";   // calibration streams: f32 | bf16
-  std::string computeDtype = "f32";  // calibration's matrix products: f32 | bf16 (CalibrateOptions::computeDtype)
+  std::string computeDtype = "f32";  // calibration's matrix products: f32 | bf16 | auto (bf16 where native: resolveComputeDtype)
   std::string streamDevice = "auto"; // on CUDA, where the streams live: auto | device | host
   std::string siteInputs = "auto";   // keep | recompute | auto (keep when the memory plan fits with them)
   std::string device;                // "" = auto (cuda when available), "cpu", "cuda"

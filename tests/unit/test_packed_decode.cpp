@@ -47,6 +47,8 @@ class TestPackedDecode : public QObject {
   void kernelChoiceFollowsSparsity();
   void int8ValuesMatchQuantisedTorch_data();
   void int8ValuesMatchQuantisedTorch();
+  void fusedGroupsMatchSeparateCalls_data();
+  void fusedGroupsMatchSeparateCalls();
   void rejectsMismatchedRule();
   void stepProfileAccountsForTheStep();
   void inSituCalibration();
@@ -112,6 +114,55 @@ void TestPackedDecode::decodeMatchesTorch_data() {
   QTest::newRow("2:4 dense inputs batch 2") << 2 << 0.5 << 0.0 << "nm";
   QTest::newRow("w0 a50 topk batch 1") << 1 << 0.0 << 0.5 << "topk";
   QTest::newRow("dense batch 9") << 9 << 0.0 << 0.0 << "topk";  // > kMaxBatch: two kernel calls
+}
+
+// q/k/v and gate/up as one product each (the default) against one call per projection: the same
+// logits through the prefill (project(), the fused product sliced per member) and the steps, with
+// the groups fused in every layer; on the dense kernel with f32 values nothing is fused.
+void TestPackedDecode::fusedGroupsMatchSeparateCalls_data() {
+  QTest::addColumn<QString>("values");
+  QTest::addColumn<double>("weight");
+  QTest::newRow("f32 dual-sparse") << "f32" << 0.5;
+  QTest::newRow("int8 dual-sparse") << "int8" << 0.5;
+  QTest::newRow("int8 dense") << "int8" << 0.0;
+  QTest::newRow("f32 dense") << "f32" << 0.0;
+}
+
+void TestPackedDecode::fusedGroupsMatchSeparateCalls() {
+  QFETCH(QString, values);
+  QFETCH(double, weight);
+  c10::InferenceMode inference;
+  duo::LoadedModel m = load();
+  duo::LlamaModel& model = *m.model;
+  const int layers = static_cast<int>(model.config().numLayers);
+  if (weight > 0) duo::perf::applyMagnitudeMask(model, weight);
+  const duo::SparsityConfig cfg = duo::SparsityConfig::uniform(layers, weight, weight > 0 ? 0.5 : 0.0);
+  duo::perf::PackedDecoderOptions opt;
+  opt.values = duo::kernels::parseValueType(values.toStdString());
+  opt.dense = weight == 0;
+  opt.forceSparse = weight > 0;
+  const PackedDecoder fused(model, cfg, {}, opt);
+  opt.fuse = false;
+  const PackedDecoder separate(model, cfg, {}, opt);
+  const bool denseF32 = weight == 0 && values == "f32";
+  QCOMPARE(fused.fusedGroups(), denseF32 ? 0 : 2 * layers);
+  QCOMPARE(separate.fusedGroups(), 0);
+  const int batch = 2, steps = 4, context = 9;
+  const auto prompt = torch::randint(5, 900, {batch, context}, torch::kLong);  // [B, T] i64
+  auto run = [&](const PackedDecoder& d) {
+    std::vector<torch::Tensor> out;
+    d.install(model);
+    duo::KvCache cache = model.newCache(batch, context + steps);
+    out.push_back(model.decodeStep(cache, prompt, d.hook()));  // prefill: project() per projection
+    for (int s = 0; s < steps; ++s) out.push_back(model.decodeStep(cache, tokenAt(s, batch), d.hook()));
+    PackedDecoder::uninstall(model);
+    return out;
+  };
+  const auto a = run(fused), b = run(separate);
+  double maxDiff = 0;
+  for (size_t i = 0; i < a.size(); ++i) maxDiff = std::max(maxDiff, (a[i] - b[i]).abs().max().item<double>());
+  qInfo("%s: %d fused groups, max |logit diff| %.2e", fused.kernelSummary().c_str(), fused.fusedGroups(), maxDiff);
+  QVERIFY2(maxDiff <= kLogitTol, qPrintable(QString("max diff %1").arg(maxDiff)));
 }
 
 void TestPackedDecode::decodeMatchesTorch() {

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "core/common/atomic_file.h"
+#include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/io/run_compare.h"
 #include "core/io/legacy_runs.h"
@@ -86,6 +87,7 @@ class TestRunRecords : public QObject {
   void compare();
   void cli();
   void cliPruneAndEvalReportSpeed();
+  void computeDtypeAutoAndWarning();
   void requestRoundTrips();
   void workspaceRoundTrips();
   void workspaceErrorsNameTheFile();
@@ -324,6 +326,30 @@ void TestRunRecords::cli() {
   QCOMPARE(store.ids().size(), size_t(1));
   QCOMPARE(runCli({"runs", "show", "nope", "--runs-dir", d}, &out, &err), 1);
   QVERIFY2(err.contains("not found"), err.constData());
+}
+
+// --compute-dtype auto resolves to what this CPU computes natively (the JSON never says "auto");
+// bf16 on a CPU without AVX-512 (LibTorch's one-thread reference GEMM) runs, with a warning first;
+// an unknown dtype is refused naming the flag.
+void TestRunRecords::computeDtypeAutoAndWarning() {
+  const duo::Bf16Products b16 = duo::bf16Products(false);
+  QCOMPARE(duo::resolveComputeDtype("auto", false), std::string(b16.fast ? "bf16" : "f32"));
+  QCOMPARE(duo::resolveComputeDtype("auto", true), std::string("bf16"));
+  QCOMPARE(duo::resolveComputeDtype("f32", true), std::string("f32"));
+  QVERIFY(!b16.fast || !b16.fallback);
+  qInfo("this CPU: %s", b16.detail.c_str());
+  QByteArray out, err;
+  const QStringList base{"prune", "--model", "tiny", "--nsamples", "2", "--seqlen", "32", "--device", "cpu",
+                         "--no-record", "--json"};
+  QCOMPARE(runCli(base + QStringList{"--compute-dtype", "auto"}, &out, &err), 0);
+  QCOMPARE(nlohmann::json::parse(out.toStdString())["options"]["compute_dtype"].get<std::string>(),
+           duo::resolveComputeDtype("auto", false));
+  QVERIFY2(!err.contains("warning: --compute-dtype"), err.constData());
+  QCOMPARE(runCli(base + QStringList{"--compute-dtype", "bf16"}, &out, &err), 0);
+  QCOMPARE(nlohmann::json::parse(out.toStdString())["options"]["compute_dtype"].get<std::string>(), std::string("bf16"));
+  QCOMPARE(err.contains("warning: --compute-dtype bf16 on a CPU without AVX-512"), b16.fallback);
+  QCOMPARE(runCli(base + QStringList{"--compute-dtype", "f16"}, &out, &err), 1);
+  QVERIFY2(err.contains("--compute-dtype 'f16' is not f32, bf16 or auto"), err.constData());
 }
 
 // prune --measure-speed times the pruned checkpoint (--out, else a temporary one) and keeps the number in its run record; eval of

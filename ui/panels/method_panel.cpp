@@ -8,6 +8,7 @@
 #include <QSettings>
 #include <QSpinBox>
 
+#include "core/common/device.h"
 #include "ui/core_types.h"
 #include "ui/panels/settings_form.h"
 
@@ -102,11 +103,16 @@ MethodPanel::MethodPanel(QWidget* parent) : QWidget(parent) {
 
   m_compute = new QComboBox;
   m_compute->setObjectName("computeDtype");
+  // What bf16 products are on this machine (a run on CUDA counts as fast).
+  const Bf16Products b16 = bf16Products(deviceInfo().cuda);
   m_compute->addItem("f32", "f32");
-  m_compute->addItem("bf16 (faster)", "bf16");
-  m_compute->setToolTip("The calibration's matrix products: f32, or bf16 with f32 accumulation (oneDNN's AMX / "
-                        "AVX-512 BF16 paths, tensor cores on CUDA): faster, with masks that differ from f32's in a "
-                        "fraction of a percent of the weights (prune --compute-dtype; docs/method.md, \"Compute dtype\")");
+  m_compute->addItem(b16.fast ? "bf16 (faster here)" : b16.fallback ? "bf16 (much slower here)" : "bf16", "bf16");
+  m_compute->addItem(QString("auto (%1 here)").arg(b16.fast ? "bf16" : "f32"), "auto");
+  m_compute->setToolTip(QString("The calibration's matrix products: f32, or bf16 with f32 accumulation (oneDNN's AMX / "
+                                "AVX-512 BF16 paths, tensor cores on CUDA): faster, with masks that differ from f32's in "
+                                "a fraction of a percent of the weights; auto takes bf16 where it is native. This "
+                                "machine: %1 (prune --compute-dtype; docs/method.md, \"Compute dtype\")")
+                            .arg(QString::fromStdString(b16.detail)));
   form->addRow("Products:", m_compute);
 
   connect(m_method, QOverload<int>::of(&QComboBox::currentIndexChanged), this, [this] {
