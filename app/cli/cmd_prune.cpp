@@ -72,8 +72,8 @@ Registrar reg("prune", [](CLI::App& app) {
   cmd->add_option("--stream-dtype", a->req.streamDtype, "Calibration streams: f32 | bf16")->capture_default_str();
   cmd->add_option("--compute-dtype", a->req.computeDtype,
                   "Calibration's matrix products: f32 | bf16 | auto (bf16 with f32 accumulation: several times faster "
-                  "where the CPU has AMX or AVX-512 BF16, and on CUDA; far slower on a CPU without AVX-512; auto: bf16 "
-                  "where native, else f32; docs/method.md, \"Compute dtype\")")
+                  "where the CPU has AMX or AVX-512 BF16, and on CUDA; emulated at f32's speed on a CPU without AVX-512; "
+                  "auto: bf16 where native, else f32; docs/method.md, \"Compute dtype\")")
       ->capture_default_str();
   cmd->add_option("--stream-device", a->req.streamDevice,
                   "On CUDA, where the calibration streams live: auto (device when the plan fits its free memory) | device | host")
@@ -152,8 +152,8 @@ Registrar reg("prune", [](CLI::App& app) {
       if (req.computeDtype == "bf16") {
         const Bf16Products b = bf16Products(cuda);
         if (b.fallback)
-          std::cerr << "warning: --compute-dtype bf16 on a " << b.detail
-                    << ": many times slower than f32 (--compute-dtype f32 or auto avoids it)\n";
+          std::cerr << "note: --compute-dtype bf16 on a " << b.detail
+                    << ": f32's speed, no gain here (--compute-dtype auto picks f32 on this CPU)\n";
       }
     }
     run.prune = req;

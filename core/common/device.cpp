@@ -73,12 +73,12 @@ Bf16Products bf16Products(bool cuda) {
   }
   b.fast = avx512 && native;
   b.fallback = !avx512;
-  b.detail = !avx512 ? "CPU without AVX-512: LibTorch computes bf16 products with its reference GEMM on one thread"
+  b.detail = !avx512 ? "CPU without AVX-512: bf16 products are emulated (operands rounded to bf16, multiplied in f32)"
              : native ? "CPU with AVX-512 BF16 / AMX"
                       : "CPU with AVX-512 but no BF16 instructions: oneDNN converts, about f32's speed";
 #else
   b.fallback = true;
-  b.detail = "CPU without AVX-512: LibTorch computes bf16 products with its reference GEMM on one thread";
+  b.detail = "CPU without AVX-512: bf16 products are emulated (operands rounded to bf16, multiplied in f32)";
 #endif
   return b;
 }

@@ -16,13 +16,14 @@ struct DeviceInfo {
 
 DeviceInfo deviceInfo();
 
-// Whether LibTorch computes bf16 matrix products fast on a device (prune --compute-dtype). On the
-// CPU its oneDNN path needs AVX-512 (BW, VL and DQ); without it LibTorch falls back to a plain
-// reference GEMM on one thread, far slower than f32 (measured: docs/method.md, "Compute dtype").
-// CUDA computes them on its tensor cores.
+// What bf16 matrix products are on a device (prune --compute-dtype). On the CPU LibTorch's oneDNN
+// path needs AVX-512 (BW, VL and DQ); without it LibTorch falls back to a reference GEMM on one
+// thread that is ~25x slower than f32 and rounds its partial sums to bf16, so calibration emulates
+// bf16 products there (operands rounded to bf16, products in f32: core/prune/input_stats.h,
+// bf16ProductsEmulated; docs/method.md, "Compute dtype"). CUDA computes them on its tensor cores.
 struct Bf16Products {
   bool fast = false;      // native bf16 products: CUDA, or a CPU with AVX-512 BF16 or AMX
-  bool fallback = false;  // the single-threaded reference GEMM: a CPU without AVX-512
+  bool fallback = false;  // LibTorch's would be the one-thread reference GEMM (a CPU without AVX-512): emulated
   std::string detail;     // why, for messages: "CPU with AVX-512 BF16 / AMX", "CPU without AVX-512 ..."
 };
 Bf16Products bf16Products(bool cuda);

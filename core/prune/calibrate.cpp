@@ -160,7 +160,8 @@ class Calibrator : WindowChunks {
   // The projections of `lw` in bf16 (the rest of the layer is not used through this copy).
   static LayerWeights projectionsBf16(const LayerWeights& lw) {
     LayerWeights out;
-    for (int p = 0; p < kNumProj; ++p) out.proj[static_cast<size_t>(p)] = lw.proj[static_cast<size_t>(p)].to(torch::kBFloat16);
+    const bool emulated = bf16ProductsEmulated(lw.proj[0].device());
+    for (int p = 0; p < kNumProj; ++p) out.proj[static_cast<size_t>(p)] = bf16Operand(lw.proj[static_cast<size_t>(p)], emulated);
     return out;
   }
 
@@ -392,7 +393,7 @@ class Calibrator : WindowChunks {
       }
       if (isObs(method)) masked[i] = W * r.keep;
       Lp.w(p) = r.weight.contiguous();
-      if (Lp16) Lp16->w(p) = Lp.w(p).to(torch::kBFloat16);
+      if (Lp16) Lp16->w(p) = bf16Operand(Lp.w(p), bf16ProductsEmulated(Lp.w(p).device()));
       solveSeconds[i] += m_clock.lap();
       m_res.secondsSolve += solveSeconds[i];
     }
@@ -440,7 +441,7 @@ class Calibrator : WindowChunks {
         const torch::Tensor x = siteInput(st, l, g.site, i0, b);
         const bool sparsified = sparsifyOnce && &st == &exp;  // its kept inputs are S(X) already
         const torch::Tensor xin = st.act && pa > 0.0 && !sparsified ? applyAct(l, g.site, x) : x;
-        const torch::Tensor xin16 = st.w16 ? xin.to(torch::kBFloat16) : torch::Tensor();
+        const torch::Tensor xin16 = st.w16 ? bf16Operand(xin, bf16ProductsEmulated(xin.device())) : torch::Tensor();
         std::vector<torch::Tensor> y(np);
         for (size_t i = 0; i < np; ++i) {
           const Proj p = g.projs[i];

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/dist/collective.h"
 
@@ -49,6 +50,16 @@ void mirrorUpper(torch::Tensor& H) {
 
 }  // namespace
 
+bool bf16ProductsEmulated(const torch::Device& device) {
+  static const bool fallback = bf16Products(false).fallback;  // the CPU does not change
+  return device.is_cpu() && fallback;
+}
+
+torch::Tensor bf16Operand(const torch::Tensor& x, bool emulated) {
+  const torch::Tensor b = x.to(torch::kBFloat16);
+  return emulated ? b.to(torch::kFloat32) : b;
+}
+
 InputStats::InputStats(int64_t k, StatsOptions opts) : m_k(k), m_opts(opts) {
   DUO_CHECK(k > 0, "input statistics: expected a positive input width, got ", k);
   DUO_CHECK(opts.dtype == torch::kFloat32 || opts.dtype == torch::kFloat64,
@@ -91,8 +102,9 @@ void InputStats::addBatch(const torch::Tensor& xs, const torch::Tensor& xd) {
   const bool bf16 = m_opts.gemmDtype == torch::kBFloat16;
   const torch::Tensor dx = xd.defined() ? xd.detach().reshape({-1, m_k}).to(opt) - s : torch::Tensor();  // [m, k] dX^T
   if (dx.defined() && m_opts.trackResidual) m_sa.add_(dx.square().sum(0));  // a_j = ||dX_j||^2
-  const torch::Tensor s16 = bf16 ? s.to(torch::kBFloat16) : s;
-  const torch::Tensor dx16 = bf16 && dx.defined() ? dx.to(torch::kBFloat16) : dx;
+  const bool emulated = bf16 && bf16ProductsEmulated(s.device());
+  const torch::Tensor s16 = bf16 ? bf16Operand(s, emulated) : s;
+  const torch::Tensor dx16 = bf16 && dx.defined() ? bf16Operand(dx, emulated) : dx;
   const int64_t slice = bf16 ? kBf16SliceTokens : m;
   for (int64_t t0 = 0; t0 < m; t0 += slice) {
     const int64_t n = std::min(slice, m - t0);

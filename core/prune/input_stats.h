@@ -31,6 +31,16 @@ namespace duo {
 
 class Collective;
 
+// bf16 products (StatsOptions::gemmDtype, CalibrateOptions::computeDtype) mean: operands rounded to
+// bf16, products accumulated in f32. On CUDA and on CPUs with AVX-512 LibTorch computes them in bf16
+// (tensor cores, oneDNN). On a CPU without AVX-512 its bf16 GEMM is a reference loop on one thread
+// that also rounds its partial sums to bf16 (H off by 12% in TestSolver::bf16ProductsNearF32 on such
+// a CPU), so there the operands are rounded to bf16 and kept in f32, and the product runs in f32:
+// the same operands, f32 accumulation, at f32's speed (bf16ProductsEmulated).
+bool bf16ProductsEmulated(const torch::Device& device);
+// x rounded to bf16: a bf16 tensor, or, emulated, the rounded values in f32.
+torch::Tensor bf16Operand(const torch::Tensor& x, bool emulated);
+
 struct StatsOptions {
   torch::Device device = torch::kCPU;
   torch::ScalarType dtype = torch::kFloat32;  // f64 for tests that check identities to 1e-10

@@ -329,7 +329,7 @@ void TestRunRecords::cli() {
 }
 
 // --compute-dtype auto resolves to what this CPU computes natively (the JSON never says "auto");
-// bf16 on a CPU without AVX-512 (LibTorch's one-thread reference GEMM) runs, with a warning first;
+// bf16 on a CPU without AVX-512 runs emulated (operands rounded to bf16, products in f32), with a note first;
 // an unknown dtype is refused naming the flag.
 void TestRunRecords::computeDtypeAutoAndWarning() {
   const duo::Bf16Products b16 = duo::bf16Products(false);
@@ -344,10 +344,10 @@ void TestRunRecords::computeDtypeAutoAndWarning() {
   QCOMPARE(runCli(base + QStringList{"--compute-dtype", "auto"}, &out, &err), 0);
   QCOMPARE(nlohmann::json::parse(out.toStdString())["options"]["compute_dtype"].get<std::string>(),
            duo::resolveComputeDtype("auto", false));
-  QVERIFY2(!err.contains("warning: --compute-dtype"), err.constData());
+  QVERIFY2(!err.contains("--compute-dtype bf16 on a"), err.constData());
   QCOMPARE(runCli(base + QStringList{"--compute-dtype", "bf16"}, &out, &err), 0);
   QCOMPARE(nlohmann::json::parse(out.toStdString())["options"]["compute_dtype"].get<std::string>(), std::string("bf16"));
-  QCOMPARE(err.contains("warning: --compute-dtype bf16 on a CPU without AVX-512"), b16.fallback);
+  QCOMPARE(err.contains("note: --compute-dtype bf16 on a CPU without AVX-512"), b16.fallback);
   QCOMPARE(runCli(base + QStringList{"--compute-dtype", "f16"}, &out, &err), 1);
   QVERIFY2(err.contains("--compute-dtype 'f16' is not f32, bf16 or auto"), err.constData());
 }

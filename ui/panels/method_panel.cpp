@@ -106,7 +106,7 @@ MethodPanel::MethodPanel(QWidget* parent) : QWidget(parent) {
   // What bf16 products are on this machine (a run on CUDA counts as fast).
   const Bf16Products b16 = bf16Products(deviceInfo().cuda);
   m_compute->addItem("f32", "f32");
-  m_compute->addItem(b16.fast ? "bf16 (faster here)" : b16.fallback ? "bf16 (much slower here)" : "bf16", "bf16");
+  m_compute->addItem(b16.fast ? "bf16 (faster here)" : b16.fallback ? "bf16 (emulated here: no gain)" : "bf16", "bf16");
   m_compute->addItem(QString("auto (%1 here)").arg(b16.fast ? "bf16" : "f32"), "auto");
   m_compute->setToolTip(QString("The calibration's matrix products: f32, or bf16 with f32 accumulation (oneDNN's AMX / "
                                 "AVX-512 BF16 paths, tensor cores on CUDA): faster, with masks that differ from f32's in "
