@@ -310,17 +310,8 @@ void PackedDecoder::projectSite(int layer, std::initializer_list<Proj> members, 
 }
 
 void PackedDecoder::projectRaw(int layer, Proj p, const float* x, float* y, std::int64_t rows) const {
-  if (const Fused* f = fusedOf(layer, p)) {  // the member's rows of the fused product
-    thread_local std::vector<float> scratch;
-    const std::int64_t n = f->all.rows, ni = projection(layer, p).rows;
-    std::int64_t off = 0;
-    for (size_t i = 0; i < f->members.size(); ++i)
-      if (f->members[i] == p) off = f->offsets[i];
-    scratch.resize(static_cast<size_t>(rows * n));
-    runProjection(f->all, x, scratch.data(), rows);
-    for (std::int64_t r = 0; r < rows; ++r) std::copy_n(scratch.data() + r * n + off, ni, y + r * ni);
-    return;
-  }
+  // A fused member's own packed copy was freed: it runs through projectSite or project() only.
+  DUO_ASSERT(fusedOf(layer, p) == nullptr);
   runProjection(projection(layer, p), x, y, rows);
 }
 
@@ -367,10 +358,7 @@ torch::Tensor PackedDecoder::project(int layer, Proj p, const torch::Tensor& x) 
       c.x = x;
       c.version = x._version();
     }
-    std::int64_t off = 0;
-    for (size_t i = 0; i < f->members.size(); ++i)
-      if (f->members[i] == p) off = f->offsets[i];
-    torch::Tensor y = c.y.narrow(-1, off, pp.rows).contiguous();
+    torch::Tensor y = c.y.narrow(-1, f->offsetOf(p), pp.rows).contiguous();
     if (p == f->members.back()) c = FusedCache{};  // the last member: nothing to reuse after it
     return y;
   }

@@ -147,6 +147,11 @@ class PackedDecoder {
     std::vector<std::int64_t> offsets;
     torch::Tensor weight;
     bool on() const { return !members.empty(); }
+    std::int64_t offsetOf(Proj p) const {
+      for (size_t i = 0; i < members.size(); ++i)
+        if (members[i] == p) return offsets[i];
+      return 0;
+    }
   };
   void fuse(int layer, std::initializer_list<Proj> members, Fused& out);
   const Fused* fusedOf(int layer, Proj p) const;
