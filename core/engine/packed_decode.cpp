@@ -249,16 +249,15 @@ void PackedDecoder::fuse(int layer, std::initializer_list<Proj> members, Fused& 
     ws.push_back(lw.w(p));
     biases.push_back(pp.bias.defined() ? pp.bias : torch::zeros({pp.rows}, torch::kFloat32));
   }
-  out.weight = torch::cat(ws, 0).contiguous();  // [sum rows, k] f32
+  const torch::Tensor stacked = torch::cat(ws, 0).contiguous();  // [sum rows, k] f32, only while packing
   PackedProjection& all = out.all;
   all.kernel = first.kernel;
   all.rows = rows;
   all.cols = first.cols;
   all.actSparsity = first.actSparsity;
   if (anyBias) all.bias = torch::cat(biases, 0).contiguous();
-  packFor(all, out.weight.data_ptr<float>(), m_values);
-  out.weight = torch::Tensor();  // packed into its own storage (the dense f32 case is not fused)
-  // The members' own copies are no longer read (projectRaw slices the fused product): freed.
+  packFor(all, stacked.data_ptr<float>(), m_values);  // its own storage (the dense f32 case is not fused)
+  // The members' own copies are no longer read (projectSite and project() slice the fused product): freed.
   for (const Proj p : members) {
     PackedProjection& pp = m_layers[static_cast<size_t>(layer)][static_cast<size_t>(p)];
     pp.rowMajorCopy = k::DenseMatrix{};

@@ -139,13 +139,11 @@ class PackedDecoder {
 
  private:
   // Projections that share an input, run as one product: `all` holds the members' rows stacked in
-  // Proj order (members[i]'s rows start at offsets[i]); `weight` is the stacked f32 weight while
-  // it is packed.
+  // Proj order (members[i]'s rows start at offsets[i]).
   struct Fused {
     PackedProjection all;
     std::vector<Proj> members;
     std::vector<std::int64_t> offsets;
-    torch::Tensor weight;
     bool on() const { return !members.empty(); }
     std::int64_t offsetOf(Proj p) const {
       for (size_t i = 0; i < members.size(); ++i)
