@@ -15,10 +15,21 @@ target_link_libraries(duo_fuzz_replay_main PRIVATE duo_common)
 target_compile_options(duo_fuzz_replay_main PRIVATE ${DUO_WARNINGS})
 set_target_properties(duo_fuzz_replay_main PROPERTIES AUTOMOC OFF)  # no Qt here (tests/ turns it on)
 
+# The file-format parsers link only their own area, so that the sanitizer pass of the README's test
+# command (scripts/test-sanitize.sh --quick) builds them without the rest of core; the others take
+# duo_core, which bundles every area (prune, io, data, engine).
+set(DUO_FUZZ_LIBS_safetensors duo_model_io)
+set(DUO_FUZZ_LIBS_gguf duo_model_io)
+set(DUO_FUZZ_LIBS_hf_config duo_model_io)
+set(DUO_FUZZ_LIBS_tokenizer_json duo_tokenizer)
+set(DUO_FUZZ_LIBS_spm_model duo_tokenizer)
 foreach(target ${DUO_FUZZ_TARGETS})
   add_executable(replay_${target} ${CMAKE_CURRENT_LIST_DIR}/fuzz_${target}.cpp)
-  # duo_core bundles every area; the parsers are in model/io, model/tokenizer, prune, io, data, perf.
-  target_link_libraries(replay_${target} PRIVATE duo_fuzz_replay_main duo_core)
+  if(DEFINED DUO_FUZZ_LIBS_${target})
+    target_link_libraries(replay_${target} PRIVATE duo_fuzz_replay_main ${DUO_FUZZ_LIBS_${target}} duo_torch_flags)
+  else()
+    target_link_libraries(replay_${target} PRIVATE duo_fuzz_replay_main duo_core)
+  endif()
   target_compile_options(replay_${target} PRIVATE ${DUO_WARNINGS})
   set_target_properties(replay_${target} PROPERTIES AUTOMOC OFF)
   add_test(NAME fuzz_replay_${target} COMMAND replay_${target} ${CMAKE_CURRENT_LIST_DIR}/corpus/${target})

@@ -131,7 +131,7 @@ class TestAllocate : public QObject {
   void owlPreset();
   void unreachableTargets();
   void tableJsonRoundTrip();
-  void fastEnoughForSlider();
+  void sliderAllocationsTimed();
   void profileTimesMatchPrediction();
   void lossObjective();
 };
@@ -341,7 +341,10 @@ void TestAllocate::tableJsonRoundTrip() {
   QVERIFY(duo::SparsityConfig::load(path, 3) == a.config);
 }
 
-void TestAllocate::fastEnoughForSlider() {
+// Every target of the speed slider's range is met on the grids the window uses, and the time each
+// allocation takes is printed (the slider re-allocates as it moves). A benchmark number, not an
+// assertion: the suite also runs under the sanitizers and on loaded machines.
+void TestAllocate::sliderAllocationsTimed() {
   const auto t = syntheticTable(smolShape(), kGrid, kGrid, 11);
   std::vector<double> ms;
   for (double target = 1.3; target <= 2.5; target += 0.2) {
@@ -357,7 +360,6 @@ void TestAllocate::fastEnoughForSlider() {
   std::sort(ms.begin(), ms.end());
   qInfo("allocate on 30 x 7 x 16 points (best of 3 per target, 7 targets): median %.2f ms, max %.2f ms",
         ms[ms.size() / 2], ms.back());
-  QVERIFY2(ms.back() < 50.0, qPrintable(QString("slowest allocation %1 ms").arg(ms.back())));
   // The default 10 x 10 grid (30 x 7 x 100 points).
   const std::vector<double> fine = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9};
   const auto tf = syntheticTable(smolShape(), fine, fine, 12);
@@ -373,7 +375,6 @@ void TestAllocate::fastEnoughForSlider() {
     worst = std::max(worst, best);
   }
   qInfo("allocate on 30 x 7 x 100 points: slowest target %.2f ms", worst);
-  QVERIFY2(worst < 50.0, qPrintable(QString("slowest allocation on the 10 x 10 grid %1 ms").arg(worst)));
 }
 
 // A timing profile for SmolLM2's shapes: per kernel a fixed cost and a rate (dual-sparse with the

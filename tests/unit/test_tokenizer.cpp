@@ -122,8 +122,8 @@ class TestTokenizer : public QObject {
   void ggufSpecErrors_data();
   void ggufSpecErrors();
   void concurrentEncode();
-  void kjvSpeed_data();
-  void kjvSpeed();
+  void kjvRoundTripTimed_data();
+  void kjvRoundTripTimed();
 };
 
 void TestTokenizer::matchesReference_data() {
@@ -325,14 +325,14 @@ void TestTokenizer::concurrentEncode() {
   QVERIFY(b == expected);
 }
 
-void TestTokenizer::kjvSpeed_data() {
+void TestTokenizer::kjvRoundTripTimed_data() {
   QTest::addColumn<QString>("set");
   for (const char* set : {"duo", "spm", "smollm2-smollm"}) QTest::newRow(set) << QString(set);
 }
 
-// The 3 MB calibration text must encode in seconds (per-word cache); printed, and bounded loosely
-// so a 2-core CI machine passes.
-void TestTokenizer::kjvSpeed() {
+// The 3 MB calibration text encodes and decodes back to itself; the time it takes is printed (a
+// benchmark number: the per-word cache makes it seconds), not asserted.
+void TestTokenizer::kjvRoundTripTimed() {
   QFETCH(QString, set);
   const std::string path = duo::cacheDir() + "/corpus/kjv-calib.txt";
   if (!std::ifstream(path).good()) QSKIP("kjv-calib.txt absent (scripts/setup.sh derives it)");
@@ -345,7 +345,6 @@ void TestTokenizer::kjvSpeed() {
   const auto ids = tok->encode(text, false);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   qInfo("%s: %zu bytes -> %zu tokens in %.2f s", qPrintable(set), text.size(), ids.size(), seconds);
-  QVERIFY2(seconds < 30.0, "encoding the KJV calibration text took more than 30 s");
   QVERIFY(tok->decode(ids) == text);
 }
 
