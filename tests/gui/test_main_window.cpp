@@ -148,6 +148,26 @@ class TestMainWindow : public QObject {
     QCOMPARE(summaryDevice->text(), QString::fromStdString(dev.description));
   }
 
+  // The Products combo says what bf16 products are on the device the run would use, and follows
+  // the Device combo (cpu chosen on a CUDA machine reads the CPU's case).
+  void productsFollowDevice() {
+    MainWindow w;
+    auto* device = w.findChild<QComboBox*>("device");
+    auto* compute = w.findChild<QComboBox*>("computeDtype");
+    QVERIFY(device && compute);
+    auto label = [](const duo::Bf16Products& b) {
+      return b.fast ? QString("bf16 (faster here)") : b.fallback ? QString("bf16 (emulated here: no gain)") : QString("bf16");
+    };
+    for (const char* choice : {"cpu", "cuda", ""}) {
+      device->setCurrentIndex(device->findData(QString(choice)));
+      const bool cuda = QString(choice) == "cuda" || (QString(choice).isEmpty() && duo::deviceInfo().cuda);
+      const duo::Bf16Products b = duo::bf16Products(cuda);
+      QCOMPARE(compute->itemText(compute->findData("bf16")), label(b));
+      QCOMPARE(compute->itemText(compute->findData("auto")), QString("auto (%1 here)").arg(b.fast ? "bf16" : "f32"));
+      QVERIFY2(compute->toolTip().contains(QString::fromStdString(b.detail)), qPrintable(compute->toolTip()));
+    }
+  }
+
   void badModelShowsErrorAndWindowStaysUsable_data() {
     QTest::addColumn<QString>("kind");
     QTest::newRow("missing file") << "missing";

@@ -103,28 +103,40 @@ MethodPanel::MethodPanel(QWidget* parent) : QWidget(parent) {
 
   m_compute = new QComboBox;
   m_compute->setObjectName("computeDtype");
-  // What bf16 products are on this machine (a run on CUDA counts as fast).
-  const Bf16Products b16 = bf16Products(deviceInfo().cuda);
   m_compute->addItem("f32", "f32");
-  m_compute->addItem(b16.fast ? "bf16 (faster here)" : b16.fallback ? "bf16 (emulated here: no gain)" : "bf16", "bf16");
-  m_compute->addItem(QString("auto (%1 here)").arg(b16.fast ? "bf16" : "f32"), "auto");
-  m_compute->setToolTip(QString("The calibration's matrix products: f32, or bf16 with f32 accumulation (oneDNN's AMX / "
-                                "AVX-512 BF16 paths, tensor cores on CUDA): faster, with masks that differ from f32's in "
-                                "a fraction of a percent of the weights; auto takes bf16 where it is native. This "
-                                "machine: %1 (prune --compute-dtype; docs/method.md, \"Compute dtype\")")
-                            .arg(QString::fromStdString(b16.detail)));
+  m_compute->addItem("bf16", "bf16");
+  m_compute->addItem("auto", "auto");
+  updateProducts();
   form->addRow("Products:", m_compute);
 
   connect(m_method, QOverload<int>::of(&QComboBox::currentIndexChanged), this, [this] {
     updateEnabled();
     Q_EMIT changed();
   });
+  // The bf16 labels say what bf16 products are on the device chosen (cpu on a CUDA machine: the CPU's).
+  connect(m_device, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &MethodPanel::updateProducts);
   for (QComboBox* c : {m_score, m_device, m_compute})
     connect(c, QOverload<int>::of(&QComboBox::currentIndexChanged), this, &MethodPanel::changed);
   for (QDoubleSpinBox* s : {m_alpha, m_damp})
     connect(s, QOverload<double>::of(&QDoubleSpinBox::valueChanged), this, &MethodPanel::changed);
   connect(m_block, QOverload<int>::of(&QSpinBox::valueChanged), this, &MethodPanel::changed);
   updateEnabled();
+}
+
+void MethodPanel::updateProducts() {
+  // What bf16 products are where the run will go: "auto" runs on CUDA when LibTorch sees a GPU.
+  const QString dev = m_device->currentData().toString();
+  const bool cuda = dev == "cuda" || (dev.isEmpty() && deviceInfo().cuda);
+  const Bf16Products b16 = bf16Products(cuda);
+  m_compute->setItemText(1, b16.fast       ? "bf16 (faster here)"
+                            : b16.fallback ? "bf16 (emulated here: no gain)"
+                                           : "bf16");
+  m_compute->setItemText(2, QString("auto (%1 here)").arg(b16.fast ? "bf16" : "f32"));
+  m_compute->setToolTip(QString("The calibration's matrix products: f32, or bf16 with f32 accumulation (oneDNN's AMX / "
+                                "AVX-512 BF16 paths, tensor cores on CUDA): faster, with masks that differ from f32's in "
+                                "a fraction of a percent of the weights; auto takes bf16 where it is native. On the "
+                                "device chosen: %1 (prune --compute-dtype; docs/method.md, \"Compute dtype\")")
+                            .arg(QString::fromStdString(b16.detail)));
 }
 
 Method MethodPanel::method() const { return static_cast<Method>(m_method->currentData().toInt()); }

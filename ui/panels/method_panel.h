@@ -34,6 +34,8 @@ class MethodPanel : public QWidget {
 
  private:
   void updateEnabled();
+  // The Products combo's bf16/auto labels and tooltip for the device chosen.
+  void updateProducts();
 
   QComboBox* m_method;
   QLabel* m_description;
