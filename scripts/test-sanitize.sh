@@ -17,7 +17,7 @@ asan="${DUO_ASAN_BUILD_DIR:-$root/build-asan}"
 quick=0
 if [ "${1:-}" = "--quick" ]; then quick=1; fi
 start=$(date +%s)
-cmake -S "$root" -B "$asan" -G Ninja -DDUO_SANITIZE=address,undefined -DDUO_BUILD_GUI=OFF -DDUO_ENABLE_CUDA=OFF >/dev/null
+cmake -S "$root" -B "$asan" -G Ninja -DDUO_UNITY=ON -DDUO_SANITIZE=address,undefined -DDUO_BUILD_GUI=OFF -DDUO_ENABLE_CUDA=OFF >/dev/null
 rc=0
 if [ $quick = 1 ]; then
   tests=$(sed -n 's/^set(DUO_TORCH_FREE_TESTS \(.*\))$/\1/p' "$root/tests/CMakeLists.txt")

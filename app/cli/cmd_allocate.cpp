@@ -31,7 +31,7 @@ struct AllocateArgs {
   bool lossWeights = false;
 };
 
-Registrar reg("allocate", [](CLI::App& app) {
+Registrar reg_allocate("allocate", [](CLI::App& app) {
   auto a = std::make_shared<AllocateArgs>();
   auto* cmd = app.add_subcommand(
       "allocate", "Choose per-layer/per-projection weight and activation sparsity for a target; write the config");

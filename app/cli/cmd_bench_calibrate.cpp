@@ -24,7 +24,7 @@ struct BenchCalibrateArgs {
   bool json = false;
 };
 
-Registrar reg("bench-calibrate", [](CLI::App& app) {
+Registrar reg_bench_calibrate("bench-calibrate", [](CLI::App& app) {
   auto a = std::make_shared<BenchCalibrateArgs>();
   CLI::App& bench = benchVerb(app);
   auto* cmd = bench.add_subcommand(

@@ -21,7 +21,7 @@ struct BenchDecodeArgs {
   std::string values = "f32";
 };
 
-Registrar reg("bench-decode", [](CLI::App& app) {
+Registrar reg_bench_decode("bench-decode", [](CLI::App& app) {
   auto a = std::make_shared<BenchDecodeArgs>();
   CLI::App& bench = benchVerb(app);
   auto* cmd = bench.add_subcommand("decode", "Decode tokens/s of our engine: dense vs pruned through the packed "

@@ -15,7 +15,7 @@ struct BenchForwardArgs {
   bool json = false;
 };
 
-Registrar reg("bench-forward", [](CLI::App& app) {
+Registrar reg_bench_forward("bench-forward", [](CLI::App& app) {
   auto a = std::make_shared<BenchForwardArgs>();
   CLI::App& bench = benchVerb(app);
   auto* cmd = bench.add_subcommand("forward", "Prefill and KV-cached decode tokens/s of our forward pass (CPU, f32)");

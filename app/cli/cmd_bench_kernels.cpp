@@ -51,7 +51,7 @@ void printTable(const perf::KernelBenchResult& r) {
   }
 }
 
-Registrar reg("bench-kernels", [](CLI::App& app) {
+Registrar reg_bench_kernels("bench-kernels", [](CLI::App& app) {
   auto a = std::make_shared<BenchKernelsArgs>();
   CLI::App& bench = benchVerb(app);
   auto* cmd = bench.add_subcommand("kernels", "Time BLAS sgemv and the dense / act-sparse / weight-sparse / dual-sparse "

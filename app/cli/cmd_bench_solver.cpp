@@ -9,7 +9,7 @@
 namespace duo::cli {
 namespace {
 
-Registrar reg("bench-solver", [](CLI::App& app) {
+Registrar reg_bench_solver("bench-solver", [](CLI::App& app) {
   auto c = std::make_shared<perf::SolverBenchConfig>();
   auto json = std::make_shared<bool>(false);
   CLI::App& bench = benchVerb(app);

@@ -18,7 +18,7 @@ struct ConvertArgs {
   bool json = false;
 };
 
-Registrar reg("convert", [](CLI::App& app) {
+Registrar reg_convert("convert", [](CLI::App& app) {
   auto a = std::make_shared<ConvertArgs>();
   auto* cmd = app.add_subcommand("convert", "Write a model (HF folder, pruned checkpoint or GGUF) as a GGUF file");
   addModelOption(cmd, a->model);

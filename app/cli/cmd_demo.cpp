@@ -12,7 +12,7 @@
 namespace duo::cli {
 namespace {
 
-Registrar reg("demo", [](CLI::App& app) {
+Registrar reg_demo("demo", [](CLI::App& app) {
   auto model = std::make_shared<std::string>("tiny");
   auto windows = std::make_shared<int>(16);
   auto* cmd = app.add_subcommand("demo", "Prune the bundled tiny model with SparseGPT and DuoGPT at W50%+A50% and compare");

@@ -26,7 +26,7 @@ struct EvalArgs {
   DistArgs dist;
 };
 
-Registrar reg("eval", [](CLI::App& app) {
+Registrar reg_eval("eval", [](CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* cmd = app.add_subcommand("eval", "Perplexity of a model over a corpus (non-overlapping windows, tail dropped)");
   addModelOption(cmd, a->req.model);

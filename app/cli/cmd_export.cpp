@@ -18,7 +18,7 @@ struct ExportArgs {
   bool json = false;
 };
 
-Registrar reg("export", [](CLI::App& app) {
+Registrar reg_export("export", [](CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
   auto* cmd = app.add_subcommand(
       "export", "Export a run: sparsity config JSON, recipe YAML, records CSV, its pruned checkpoint in another format");

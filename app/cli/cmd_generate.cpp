@@ -9,7 +9,7 @@
 namespace duo::cli {
 namespace {
 
-Registrar reg("generate", [](CLI::App& app) {
+Registrar reg_generate("generate", [](CLI::App& app) {
   auto model = std::make_shared<std::string>("tiny");
   auto prompt = std::make_shared<std::string>("In the beginning");
   auto n = std::make_shared<int>(32);

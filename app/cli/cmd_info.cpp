@@ -33,7 +33,7 @@ nlohmann::json modelInfoJson(const ModelInfo& m) {
 }
 
 namespace {
-Registrar reg("info", [](CLI::App& app) {
+Registrar reg_info("info", [](CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Describe a model (HF safetensors folder or GGUF file) from its headers");
   auto model = std::make_shared<std::string>("tiny");
   auto json = std::make_shared<bool>(false);

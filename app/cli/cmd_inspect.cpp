@@ -11,7 +11,7 @@
 namespace duo::cli {
 namespace {
 
-Registrar reg("inspect", [](CLI::App& app) {
+Registrar reg_inspect("inspect", [](CLI::App& app) {
   auto r = std::make_shared<InspectRequest>();
   auto json = std::make_shared<bool>(false);
   auto* cmd = app.add_subcommand("inspect", "Per-layer error and sparsity of a pruned model vs the dense one");

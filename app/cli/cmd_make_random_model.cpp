@@ -24,7 +24,7 @@ struct RandomArgs {
   bool holes = false;
 };
 
-Registrar reg("make-random-model", [](CLI::App& app) {
+Registrar reg_make_random_model("make-random-model", [](CLI::App& app) {
   auto a = std::make_shared<RandomArgs>();
   auto* cmd = app.add_subcommand("make-random-model",
                                  "Write a random-weight HF checkpoint at real shapes (for memory and time measurements)");

@@ -16,7 +16,7 @@ struct MakeTaskArgs {
   bool json = false;
 };
 
-Registrar reg("make-task", [](CLI::App& app) {
+Registrar reg_make_task("make-task", [](CLI::App& app) {
   auto a = std::make_shared<MakeTaskArgs>();
   auto* cmd = app.add_subcommand("make-task", "Generate a cloze multiple-choice task (JSONL) from a text");
   cmd->add_option("--corpus", a->corpus, std::string(duo::kCorpusSourcesHelp) + "; a text file: one passage a line")

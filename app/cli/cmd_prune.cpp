@@ -42,7 +42,7 @@ struct PruneArgs {
   DistArgs dist;
 };
 
-Registrar reg("prune", [](CLI::App& app) {
+Registrar reg_prune("prune", [](CLI::App& app) {
   auto a = std::make_shared<PruneArgs>();
   a->req.model = "tiny";
   auto* cmd = app.add_subcommand("prune", "Calibrate and prune a model (DuoGPT or a baseline); write the pruned checkpoint");

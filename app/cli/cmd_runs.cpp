@@ -71,7 +71,7 @@ void list(const RunsArgs& a) {
   if (a.json) printJson({{"dir", store.dir()}, {"runs", runs}, {"interrupted", interrupted}, {"errors", errors}});
 }
 
-Registrar reg("runs", [](CLI::App& app) {
+Registrar reg_runs("runs", [](CLI::App& app) {
   auto a = std::make_shared<RunsArgs>();
   auto* cmd = app.add_subcommand("runs", "The run store: list, show, compare and delete run records");
   cmd->require_subcommand(1);

@@ -58,7 +58,7 @@ nlohmann::json runAll(const std::vector<k::selftest::Case>& cases, Run run, cons
           {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
 }
 
-Registrar reg("selftest", [](CLI::App& app) {
+Registrar reg_selftest("selftest", [](CLI::App& app) {
   auto a = std::make_shared<SelftestArgs>();
   auto* cmd = app.add_subcommand("selftest", "Check every mat-vec kernel against the reference (CPU; CUDA with --cuda)");
   cmd->add_flag("--cuda", a->cuda, "Also check the CUDA kernels (skipped, with the reason, when no device is usable)");

@@ -22,7 +22,7 @@ struct SensitivityArgs {
   DistArgs dist;
 };
 
-Registrar reg("sensitivity", [](CLI::App& app) {
+Registrar reg_sensitivity("sensitivity", [](CLI::App& app) {
   auto a = std::make_shared<SensitivityArgs>();
   auto* cmd = app.add_subcommand(
       "sensitivity", "Predicted relative output error of every projection over a (p_w, p_a) grid, plus decode times");

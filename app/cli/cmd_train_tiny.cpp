@@ -8,7 +8,7 @@
 namespace duo::cli {
 namespace {
 
-Registrar reg("train-tiny", [](CLI::App& app) {
+Registrar reg_train_tiny("train-tiny", [](CLI::App& app) {
   auto o = std::make_shared<TrainTinyOptions>();
   o->outDir = "resources/models/duo-tiny-kjv";
   auto* cmd = app.add_subcommand("train-tiny", "Train the bundled tiny LLaMA (and its BPE tokenizer) on kjv:calib");

@@ -7,6 +7,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/common/clock.h"
 #include "core/common/error.h"
 #include "core/common/name_table.h"
 #include "core/job/decode_estimate.h"
@@ -16,10 +17,6 @@ namespace duo {
 const char* allocTargetName(AllocTarget t) { return t == AllocTarget::Speedup ? "speedup" : "weight_sparsity"; }
 
 namespace {
-
-double secondsSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Linear interpolation position of x on an ascending grid: index i and weight f of g[i + 1]
 // (clamped at the ends).

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "core/common/clock.h"
 #include "core/common/atomic_file.h"
 #include "core/common/device.h"
 #include "core/common/paths.h"
@@ -47,11 +48,6 @@ void defaultCalibration(int64_t params, bool cuda, int* nsamples, int* seqlen) {
   }
 }
 
-namespace {
-double secondsSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-}  // namespace
 
 namespace {
 

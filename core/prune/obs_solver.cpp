@@ -81,6 +81,27 @@ void sweepCpu(float* W1, const bool* K1, float* E, float* P, const float* U1, co
   });
 }
 
+// The inverse of a lower-triangular L [k, k] into `out` (same shape, may be a view), by halves:
+// for L = [[A, 0], [B, D]], L^-1 = [[A^-1, 0], [-D^-1 B A^-1, D^-1]]. Two products of half size per
+// level, 2k^3/3 flops in all as matrix products (LAPACK's trtri does k^3/3 at a lower rate); a
+// triangular solve against the identity, which does not know its right-hand side is triangular, is
+// k^3. Blocks of at most kInvBase columns are solved directly.
+constexpr int64_t kInvBase = 128;
+void invertLowerInto(const torch::Tensor& L, torch::Tensor out) {
+  const int64_t k = L.size(0);
+  if (k <= kInvBase) {
+    out.copy_(torch::linalg_solve_triangular(L, torch::eye(k, L.options()), /*upper=*/false));
+    return;
+  }
+  const int64_t h = (k / 2 + 31) / 32 * 32;  // a multiple of 32 keeps the products' panels aligned
+  auto Ai = out.narrow(0, 0, h).narrow(1, 0, h);
+  auto Di = out.narrow(0, h, k - h).narrow(1, h, k - h);
+  invertLowerInto(L.narrow(0, 0, h).narrow(1, 0, h), Ai);
+  invertLowerInto(L.narrow(0, h, k - h).narrow(1, h, k - h), Di);
+  out.narrow(0, 0, h).narrow(1, h, k - h).zero_();
+  out.narrow(0, h, k - h).narrow(1, 0, h).copy_(torch::mm(Di, torch::mm(L.narrow(0, h, k - h).narrow(1, 0, h), Ai)).neg_());
+}
+
 }  // namespace
 
 namespace {
@@ -108,8 +129,8 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
 
   // Steps 2-3: damping, then U = upper Cholesky factor of H^-1. When H is not positive definite
   // in this precision, raise lambda x10 (at most 4 times) instead of failing the whole run.
-  // U comes from one Cholesky factorisation and one triangular solve: with P the exchange matrix
-  // (P X P reverses rows and columns), P H P = C C^T gives H^-1 = (P C^-1 P)^T (P C^-1 P), and
+  // U comes from one Cholesky factorisation and the inverse of its triangular factor: with P the
+  // exchange matrix (P X P reverses rows and columns), P H P = C C^T gives H^-1 = (P C^-1 P)^T (P C^-1 P), and
   // P C^-1 P is upper triangular with a positive diagonal, so it is U.
   const auto meanDiag = H.diagonal().mean();
   H = H.flip({0, 1});  // P H P (the damping below commutes with P: it only touches the diagonal)
@@ -130,8 +151,9 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
   H = torch::Tensor();
   f.dampingUsed = lambda;
   clock.lap(&ObsProfile::cholesky);
-  // At most three k x k matrices at once: C, the identity and C^-1, then C^-1 and U.
-  torch::Tensor Cinv = torch::linalg_solve_triangular(C, torch::eye(k, opt), /*upper=*/false);
+  // At most two k x k matrices at once: C and C^-1 (then C^-1 and U), and half-size products.
+  torch::Tensor Cinv = torch::empty({k, k}, opt);
+  invertLowerInto(C, Cinv);
   C = torch::Tensor();
   f.U = Cinv.flip({0, 1}).contiguous();  // the raw sweep needs U row-major
   Cinv = torch::Tensor();

@@ -25,7 +25,7 @@ namespace duo {
 // (`duoscope-cli bench solver`; CUDA work is drained at each phase boundary only then).
 struct ObsProfile {
   double cholesky = 0;   // damped H = L L^T (with retries)
-  double inverse = 0;    // U, the upper factor of H^-1, from the factor of P H P (one triangular solve)
+  double inverse = 0;    // U, the upper factor of H^-1, from the factor of P H P (its triangular inverse by halves)
   double residual = 0;   // Q = M U^T, D = alpha triu(Q, 1) U (DuoGPT)
   double masks = 0;      // choosing each block's mask (the lowest scores of the block)
   double sweep = 0;      // the column-by-column sweep inside each block (N:M masks included)

@@ -35,12 +35,12 @@ struct DtypeNames {
   const char* code;        // safetensors / run records: "F32"
   const char* configName;  // config.json's torch_dtype: "float32"
 };
-constexpr DtypeNames kDtypes[] = {{torch::kFloat32, "f32", "F32", "float32"},
+constexpr DtypeNames kDtypeNames[] = {{torch::kFloat32, "f32", "F32", "float32"},
                                   {torch::kFloat16, "f16", "F16", "float16"},
                                   {torch::kBFloat16, "bf16", "BF16", "bfloat16"}};
 
 const DtypeNames* findDtype(torch::ScalarType t) {
-  for (const DtypeNames& d : kDtypes)
+  for (const DtypeNames& d : kDtypeNames)
     if (d.type == t) return &d;
   return nullptr;
 }
@@ -58,7 +58,7 @@ const char* torchDtypeConfigName(torch::ScalarType t) {
 }
 
 torch::ScalarType parseDtype(const std::string& name, const std::string& what) {
-  for (const DtypeNames& d : kDtypes)
+  for (const DtypeNames& d : kDtypeNames)
     if (name == d.shortName || name == d.code || name == d.configName) return d.type;
   fail(what, " '", name, "' is not one of f32, f16, bf16");
 }
