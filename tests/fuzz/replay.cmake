@@ -15,9 +15,9 @@ target_link_libraries(duo_fuzz_replay_main PRIVATE duo_common)
 target_compile_options(duo_fuzz_replay_main PRIVATE ${DUO_WARNINGS})
 set_target_properties(duo_fuzz_replay_main PROPERTIES AUTOMOC OFF)  # no Qt here (tests/ turns it on)
 
-# The file-format parsers link only their own area, so that the sanitizer pass of the README's test
-# command (scripts/test-sanitize.sh --quick) builds them without the rest of core; the others take
-# duo_core, which bundles every area (prune, io, data, engine).
+# The file-format parsers link only their own core areas, so that the sanitizer pass of the
+# README's test command (scripts/test-sanitize.sh --quick) builds them without the rest of core; the
+# others take duo_core, which bundles every area (prune, io, data, engine).
 set(DUO_FUZZ_LIBS_safetensors duo_model_io)
 set(DUO_FUZZ_LIBS_gguf duo_model_io)
 set(DUO_FUZZ_LIBS_hf_config duo_model_io)
