@@ -4,8 +4,9 @@
 #   1. set-up: Debian packages, corpus, SmolLM2 (setup.sh) and the Python reference environment
 #      that check_exports needs (setup-reference.sh), so that nothing skips but the CUDA tests;
 #   2. build/ (scripts/build.sh) and every CTest test in it, all labels;
-#   3. scripts/test-sanitize.sh --quick: build-asan/ with AddressSanitizer and UBSan (GUI off, -Og)
-#      and the torch-free tests (kernels, core's base) under them (DUO_TEST_SANITIZE=0 leaves it out,
+#   3. scripts/test-sanitize.sh --quick: build-asan/ with AddressSanitizer and UBSan (GUI off, -Og),
+#      the torch-free tests (kernels, core's base) and the file parsers' fuzz corpora under them
+#      (DUO_TEST_SANITIZE=0 leaves it out,
 #      DUO_TEST_SANITIZE=full runs the whole pass, all `unit` and `model` tests: about an hour more
 #      on a 2-core machine, too long for CI's 90 minutes after a cold main build).
 # After each ctest, scripts/ctest_skips.py lists every skipped test function with its reason (from

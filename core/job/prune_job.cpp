@@ -4,8 +4,8 @@
 #include <chrono>
 #include <filesystem>
 
-#include "core/common/clock.h"
 #include "core/common/atomic_file.h"
+#include "core/common/clock.h"
 #include "core/common/device.h"
 #include "core/common/paths.h"
 #include "core/common/error.h"
@@ -47,7 +47,6 @@ void defaultCalibration(int64_t params, bool cuda, int* nsamples, int* seqlen) {
     *seqlen = 256;
   }
 }
-
 
 namespace {
 

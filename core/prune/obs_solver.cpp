@@ -99,7 +99,8 @@ void invertLowerInto(const torch::Tensor& L, torch::Tensor out) {
   invertLowerInto(L.narrow(0, 0, h).narrow(1, 0, h), Ai);
   invertLowerInto(L.narrow(0, h, k - h).narrow(1, h, k - h), Di);
   out.narrow(0, 0, h).narrow(1, h, k - h).zero_();
-  out.narrow(0, h, k - h).narrow(1, 0, h).copy_(torch::mm(Di, torch::mm(L.narrow(0, h, k - h).narrow(1, 0, h), Ai)).neg_());
+  const auto B = L.narrow(0, h, k - h).narrow(1, 0, h);  // [k-h, h]
+  out.narrow(0, h, k - h).narrow(1, 0, h).copy_(torch::mm(Di, torch::mm(B, Ai)).neg_());
 }
 
 }  // namespace
@@ -130,8 +131,9 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
   // Steps 2-3: damping, then U = upper Cholesky factor of H^-1. When H is not positive definite
   // in this precision, raise lambda x10 (at most 4 times) instead of failing the whole run.
   // U comes from one Cholesky factorisation and the inverse of its triangular factor: with P the
-  // exchange matrix (P X P reverses rows and columns), P H P = C C^T gives H^-1 = (P C^-1 P)^T (P C^-1 P), and
-  // P C^-1 P is upper triangular with a positive diagonal, so it is U.
+  // exchange matrix (P X P reverses rows and columns), P H P = C C^T gives
+  // H^-1 = (P C^-1 P)^T (P C^-1 P), and P C^-1 P is upper triangular with a positive diagonal, so it
+  // is U.
   const auto meanDiag = H.diagonal().mean();
   H = H.flip({0, 1});  // P H P (the damping below commutes with P: it only touches the diagonal)
   double lambda = opts.damping, applied = 0.0;
