@@ -128,10 +128,10 @@ void MethodPanel::updateProducts() {
   const QString dev = m_device->currentData().toString();
   const bool cuda = dev == "cuda" || (dev.isEmpty() && deviceInfo().cuda);
   const Bf16Products b16 = bf16Products(cuda);
-  m_compute->setItemText(1, b16.fast       ? "bf16 (faster here)"
-                            : b16.fallback ? "bf16 (emulated here: no gain)"
-                                           : "bf16");
-  m_compute->setItemText(2, QString("auto (%1 here)").arg(b16.fast ? "bf16" : "f32"));
+  m_compute->setItemText(m_compute->findData("bf16"), b16.fast       ? "bf16 (faster here)"
+                                                      : b16.fallback ? "bf16 (emulated here: no gain)"
+                                                                     : "bf16");
+  m_compute->setItemText(m_compute->findData("auto"), QString("auto (%1 here)").arg(b16.fast ? "bf16" : "f32"));
   m_compute->setToolTip(QString("The calibration's matrix products: f32, or bf16 with f32 accumulation (oneDNN's AMX / "
                                 "AVX-512 BF16 paths, tensor cores on CUDA): faster, with masks that differ from f32's in "
                                 "a fraction of a percent of the weights; auto takes bf16 where it is native. On the "
