@@ -19,9 +19,14 @@ mkdir -p "$dir"
 tarball="$dir/llama_cpp_python-$version.tar.gz"
 if [ ! -s "$tarball" ]; then
   echo "llamacpp: downloading llama-cpp-python $version (sdist) from PyPI" >&2
-  # pip download would try to build the sdist's metadata (it needs scikit-build-core); PyPI's JSON
-  # API gives the file's address instead.
-  python3 - "$version" "$tarball.tmp" <<'EOF'
+  # pip fetches through whatever index this machine's pip is configured for (it prepares the
+  # sdist's metadata, in an isolated build environment); PyPI's JSON API is the fallback.
+  rm -rf "$dir/dl.tmp"
+  if python3 -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$version" -d "$dir/dl.tmp" >&2 &&
+     [ -s "$dir/dl.tmp/llama_cpp_python-$version.tar.gz" ]; then
+    mv "$dir/dl.tmp/llama_cpp_python-$version.tar.gz" "$tarball.tmp"
+  else
+    python3 - "$version" "$tarball.tmp" <<'EOF'
 import json, sys, urllib.parse, urllib.request
 version, out = sys.argv[1], sys.argv[2]
 api = f"https://pypi.org/pypi/llama-cpp-python/{version}/json"
@@ -34,6 +39,8 @@ with urllib.request.urlopen(url, timeout=600) as r, open(out, "wb") as f:
     while chunk := r.read(1 << 20):
         f.write(chunk)
 EOF
+  fi
+  rm -rf "$dir/dl.tmp"
   install_verified "$tarball.tmp" "$tarball" "$sha" "llamacpp: the sdist"
 fi
 if [ ! -d "$dir/src" ]; then
