@@ -19,6 +19,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "kernels/cpu_isa.h"
@@ -164,6 +165,147 @@ DUO_ISA_TARGET void sparseStripT(const SparseColumnsView& w, std::int32_t s, con
   }
 }
 
+// ---- int8 inputs: llama.cpp's Q8_0 x Q8_0 arithmetic -------------------------------------------
+// vpmaddubsw multiplies unsigned by signed bytes and adds neighbours into 16 bits, so the input's
+// sign moves onto the weight (vpsignb) and its magnitude is the unsigned side; with |q| <= 127 on
+// both sides a pair's sum stays within 16 bits, and vpmaddwd adds pairs of those into 32 bits.
+
+// 32-bit sums of each four adjacent byte products w * x (xa = |x|).
+DUO_ISA_TARGET inline __m256i dot4(__m256i w, __m256i x, __m256i xa) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(xa, _mm256_sign_epi8(w, x)), _mm256_set1_epi16(1));
+}
+
+DUO_ISA_TARGET inline float sumLanes(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// quantizeInputBlocks, bit for bit for finite x: the same max, the same IEEE division, and
+// vroundps's round-half-to-even is std::nearbyint's default rounding.
+DUO_ISA_TARGET inline void quantizeInputsT(const float* x, std::int64_t n, std::int8_t* q, float* scale) {
+  const std::int64_t full = n / kInputBlock;
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  for (std::int64_t b = 0; b < full; ++b) {
+    const float* xb = x + b * kInputBlock;
+    __m256 v[4];
+    for (int i = 0; i < 4; ++i) v[i] = _mm256_loadu_ps(xb + 8 * i);
+    __m256 m = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], absMask), _mm256_and_ps(v[1], absMask)),
+                             _mm256_max_ps(_mm256_and_ps(v[2], absMask), _mm256_and_ps(v[3], absMask)));
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float mx = _mm_cvtss_f32(m4);
+    const float s = mx > 0.0f ? mx / 127.0f : 1.0f;
+    scale[b] = s;
+    const __m256 sv = _mm256_set1_ps(s);
+    __m256i qi[4];
+    for (int i = 0; i < 4; ++i) {
+      const __m256 r = _mm256_round_ps(_mm256_div_ps(v[i], sv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      qi[i] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(r, lo), hi));
+    }
+    // The packs work within 128-bit lanes: dwords come out as x0-3, x8-11, x16-19, x24-27, x4-7, ...
+    const __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(qi[0], qi[1]), _mm256_packs_epi32(qi[2], qi[3]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b * kInputBlock),
+                        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+  if (full * kInputBlock < n)
+    quantizeInputBlocks(x + full * kInputBlock, n - full * kInputBlock, q + full * kInputBlock, scale + full);
+}
+
+// Row-major: R rows share each block's input load; a partial last block runs as scalar code.
+template <int R>
+DUO_ISA_TARGET void denseRowsQ8T(const DenseView& w, const std::int8_t* q, const float* scale, float* y,
+                                 std::int64_t r0, std::int64_t r1) {
+  const auto* values = static_cast<const std::int8_t*>(w.values);
+  const std::int64_t ld = w.ld, cols = w.cols, full = cols / kInputBlock;
+  std::int64_t r = r0;
+  for (; r + R <= r1; r += R) {
+    __m256 acc[R];
+    for (int i = 0; i < R; ++i) acc[i] = _mm256_setzero_ps();
+    for (std::int64_t b = 0; b < full; ++b) {
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + b * kInputBlock));
+      const __m256i xa = _mm256_abs_epi8(xq);
+      const __m256 sc = _mm256_set1_ps(scale[b]);
+      for (int i = 0; i < R; ++i) {
+        // Rows are short (a few lines each): the hardware prefetchers see R streams that keep
+        // ending, so fetch the rows 2R ahead, one line per two blocks.
+        if ((b & 1) == 0 && r + i + 2 * R < r1) _mm_prefetch(reinterpret_cast<const char*>(values + (r + i + 2 * R) * ld + b * kInputBlock), _MM_HINT_T0);
+        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + (r + i) * ld + b * kInputBlock));
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot4(wv, xq, xa)), sc, acc[i]);
+      }
+    }
+    for (int i = 0; i < R; ++i) {
+      float sum = sumLanes(acc[i]);
+      if (full * kInputBlock < cols) {
+        std::int32_t tail = 0;
+        for (std::int64_t j = full * kInputBlock; j < cols; ++j) tail += values[(r + i) * ld + j] * q[j];
+        sum += scale[full] * static_cast<float>(tail);
+      }
+      y[r + i] = sum;
+    }
+  }
+  if (r < r1) denseRowsQ8T<1>(w, q, scale, y, r, r1);
+}
+
+// Column-major: per block, 32 rows at a time, its quads' four columns interleaved byte by byte so
+// that each row's four products sit side by side (vpunpck*), accumulated in 32 bits over the
+// block, then scaled into ys. Rows past the last multiple of 32 run as scalar code.
+DUO_ISA_TARGET inline void colMajorAddQ8T(const DenseView&, const Q8Columns& a, float* ys, std::int64_t r0,
+                                          std::int64_t r1) {
+  const std::int64_t rFull = r0 + (r1 - r0) / 32 * 32;
+  for (std::int64_t bi = 0; bi < a.count; ++bi) {
+    const Q8Block& blk = a.blocks[bi];
+    const __m256 sc = _mm256_set1_ps(blk.scale);
+    const std::int8_t* const* column = a.column + 4 * static_cast<std::int64_t>(blk.quadBegin);
+    const std::int32_t quads = blk.quadEnd - blk.quadBegin;
+    // A block's columns are read side by side, a few lines each when the matrix is short: too many
+    // short streams for the hardware prefetchers. So every other row tile fetches the same lines
+    // of the next block's columns, and the next block starts from there.
+    const std::int8_t* const* next = bi + 1 < a.count ? a.column + 4 * static_cast<std::int64_t>(a.blocks[bi + 1].quadBegin) : nullptr;
+    const std::int64_t nextSlots = bi + 1 < a.count ? 4 * static_cast<std::int64_t>(a.blocks[bi + 1].quadEnd - a.blocks[bi + 1].quadBegin) : 0;
+    for (std::int64_t r = r0; r < rFull; r += 32) {
+      if (((r - r0) & 63) == 0)
+        for (std::int64_t i = 0; i < nextSlots; ++i) _mm_prefetch(reinterpret_cast<const char*>(next[i] + r), _MM_HINT_T0);
+      __m256i acc[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                        _mm256_setzero_si256()};
+      for (std::int32_t qd = 0; qd < quads; ++qd) {
+        const std::int8_t* const* c = column + 4 * qd;
+        std::int32_t packed, packedAbs;
+        std::memcpy(&packed, a.q + 4 * (blk.quadBegin + qd), sizeof packed);
+        std::memcpy(&packedAbs, a.qAbs + 4 * (blk.quadBegin + qd), sizeof packedAbs);
+        const __m256i xq = _mm256_set1_epi32(packed);
+        const __m256i xa = _mm256_set1_epi32(packedAbs);
+        __m256i col[4];
+        for (int i = 0; i < 4; ++i) col[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c[i] + r));
+        // Within each 128-bit lane: rows 0-7 (lo) and 8-15 (hi) as column pairs, then as quads.
+        const __m256i lo01 = _mm256_unpacklo_epi8(col[0], col[1]), hi01 = _mm256_unpackhi_epi8(col[0], col[1]);
+        const __m256i lo23 = _mm256_unpacklo_epi8(col[2], col[3]), hi23 = _mm256_unpackhi_epi8(col[2], col[3]);
+        acc[0] = _mm256_add_epi32(acc[0], dot4(_mm256_unpacklo_epi16(lo01, lo23), xq, xa));  // rows 0-3, 16-19
+        acc[1] = _mm256_add_epi32(acc[1], dot4(_mm256_unpackhi_epi16(lo01, lo23), xq, xa));  // rows 4-7, 20-23
+        acc[2] = _mm256_add_epi32(acc[2], dot4(_mm256_unpacklo_epi16(hi01, hi23), xq, xa));  // rows 8-11, 24-27
+        acc[3] = _mm256_add_epi32(acc[3], dot4(_mm256_unpackhi_epi16(hi01, hi23), xq, xa));  // rows 12-15, 28-31
+      }
+      const __m256i rows[4] = {_mm256_permute2x128_si256(acc[0], acc[1], 0x20),   // rows 0-7
+                               _mm256_permute2x128_si256(acc[2], acc[3], 0x20),   // rows 8-15
+                               _mm256_permute2x128_si256(acc[0], acc[1], 0x31),   // rows 16-23
+                               _mm256_permute2x128_si256(acc[2], acc[3], 0x31)};  // rows 24-31
+      for (int i = 0; i < 4; ++i) {
+        float* yp = ys + r + 8 * i;
+        _mm256_storeu_ps(yp, _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows[i]), sc, _mm256_loadu_ps(yp)));
+      }
+    }
+    for (std::int64_t r = rFull; r < r1; ++r) {
+      std::int32_t sum = 0;
+      for (std::int64_t i = 0; i < 4 * static_cast<std::int64_t>(quads); ++i)
+        sum += column[i][r] * a.q[4 * static_cast<std::int64_t>(blk.quadBegin) + i];
+      ys[r] += blk.scale * static_cast<float>(sum);
+    }
+  }
+}
+
 // ---- batch / type dispatch: the IsaKernels table of an ISA struct --------------------------------
 #define DUO_BATCH_SWITCH(CALL) \
   switch (batch) {             \
@@ -233,9 +375,22 @@ struct IsaTable {
     DUO_BY_TYPE(nmRowsTyped, w.type, w, x, y, batch, r0, r1)
   }
 
+  DUO_ISA_TARGET static void quantizeInputs(const float* x, std::int64_t n, std::int8_t* q, float* scale) {
+    quantizeInputsT(x, n, q, scale);
+  }
+  DUO_ISA_TARGET static void denseRowsQ8(const DenseView& w, const std::int8_t* q, const float* scale, float* y,
+                                         std::int64_t r0, std::int64_t r1) {
+    denseRowsQ8T<4>(w, q, scale, y, r0, r1);
+  }
+  DUO_ISA_TARGET static void colMajorAddQ8(const DenseView& w, const Q8Columns& a, float* ys, std::int64_t r0,
+                                           std::int64_t r1) {
+    colMajorAddQ8T(w, a, ys, r0, r1);
+  }
+
   // Compiled without the target attribute: only hands out addresses.
   static const IsaKernels& table() {
-    static const IsaKernels k{denseRows, colMajorAdd, sparseStripAdd, nmRows};
+    static const IsaKernels k{denseRows, colMajorAdd, sparseStripAdd, nmRows, quantizeInputs, denseRowsQ8,
+                              colMajorAddQ8};
     return k;
   }
 };

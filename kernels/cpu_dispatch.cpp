@@ -3,6 +3,7 @@
 // over OpenMP threads (row ranges for dense and N:M, whole strips for the column-packed format).
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -82,6 +83,11 @@ struct Scratch {
   std::vector<std::int32_t> index;  // [cols] active column indices
   std::vector<float> x;             // [cols, batch] gathered inputs
   AlignedBuffer acc;                // [batch, padded rows] f32: this thread's partial y (64-byte aligned)
+  std::vector<std::int8_t> q8;      // [blocks * kInputBlock] one input rounded to int8 (int8 inputs)
+  std::vector<float> q8Scale;       // [blocks] its block scales
+  std::vector<const std::int8_t*> quadCol;  // [4 * quads] int8 inputs' active columns, in quads
+  std::vector<std::int8_t> quadQ, quadAbs;   // [4 * quads] their inputs and |inputs|
+  std::vector<detail::Q8Block> q8Blocks;
 };
 Scratch& scratch() {
   thread_local Scratch s;
@@ -210,6 +216,77 @@ void sparseColumnsProduct(const SparseColumnsView& w, const float* x, float* y, 
   applyRowScales(w.type == ValueType::I8 ? w.rowScale : nullptr, y, w.rows, batch, 0, w.rows);
 }
 
+// Int8 inputs, row-major: each batch row's input rounded in blocks, then chunks of rows as in
+// rowChunks below.
+template <typename Rows>
+void rowChunks(std::int64_t rows, std::int64_t work, Rows fn);
+
+void denseQ8Product(const DenseView& w, const float* x, float* y, int batch) {
+  const detail::IsaKernels& k = kernels();
+  Scratch& s = scratch();
+  s.q8.resize(static_cast<std::size_t>(inputBlocks(w.cols) * kInputBlock));
+  s.q8Scale.resize(static_cast<std::size_t>(inputBlocks(w.cols)));
+  for (int b = 0; b < batch; ++b) {
+    k.quantizeInputs(x + b * w.cols, w.cols, s.q8.data(), s.q8Scale.data());
+    float* yb = y + b * w.rows;
+    rowChunks(w.rows, w.rows * w.cols, [&](std::int64_t r0, std::int64_t r1) {
+      k.denseRowsQ8(w, s.q8.data(), s.q8Scale.data(), yb, r0, r1);
+      applyRowScales(w.rowScale, yb, w.rows, 1, r0, r1);
+    });
+  }
+}
+
+// Int8 inputs, column-major: each batch row's input rounded in blocks; its non-zero int8 inputs
+// grouped in quads per block (a zero rounded input skips its column, whatever the product), and
+// the blocks split over the threads like colMajorProduct's columns.
+void colMajorQ8Product(const DenseView& w, const float* x, float* y, int batch) {
+  const detail::IsaKernels& k = kernels();
+  Scratch& s = scratch();
+  const std::int64_t blocks = inputBlocks(w.cols);
+  s.q8.resize(static_cast<std::size_t>(blocks * kInputBlock));
+  s.q8Scale.resize(static_cast<std::size_t>(blocks));
+  const std::int64_t stride = (w.rows + 15) / 16 * 16;
+  const auto* values = static_cast<const std::int8_t*>(w.values);
+  for (int b = 0; b < batch; ++b) {
+    k.quantizeInputs(x + b * w.cols, w.cols, s.q8.data(), s.q8Scale.data());
+    s.quadCol.clear();
+    s.quadQ.clear();
+    s.quadAbs.clear();
+    s.q8Blocks.clear();
+    for (std::int64_t blk = 0; blk < blocks; ++blk) {
+      const auto begin = static_cast<std::int32_t>(s.quadCol.size() / 4);
+      const std::int64_t j1 = std::min<std::int64_t>((blk + 1) * kInputBlock, w.cols);
+      for (std::int64_t j = blk * kInputBlock; j < j1; ++j) {
+        const std::int8_t q = s.q8[static_cast<std::size_t>(j)];
+        if (q == 0) continue;
+        s.quadCol.push_back(values + j * w.ld);
+        s.quadQ.push_back(q);
+        s.quadAbs.push_back(static_cast<std::int8_t>(q < 0 ? -q : q));
+      }
+      if (static_cast<std::int32_t>(s.quadCol.size()) == 4 * begin) continue;  // nothing active here
+      while (s.quadCol.size() % 4 != 0) {  // pad with the last column (in cache), input 0
+        s.quadCol.push_back(s.quadCol.back());
+        s.quadQ.push_back(0);
+        s.quadAbs.push_back(0);
+      }
+      s.q8Blocks.push_back(
+          detail::Q8Block{begin, static_cast<std::int32_t>(s.quadCol.size() / 4), s.q8Scale[static_cast<std::size_t>(blk)]});
+    }
+    float* yb = y + b * w.rows;
+    const auto nBlocks = static_cast<std::int64_t>(s.q8Blocks.size());
+    const int nt = threadsFor(w.rows * static_cast<std::int64_t>(s.quadCol.size()), nBlocks);
+    const std::int64_t size = chunkSize(nBlocks, nt, 1, 1);
+    const std::int64_t chunks = (nBlocks + size - 1) / size;
+    reduceOverChunks(nt, chunks, w.rows, stride, 1, yb, [&](std::int64_t c, float* part) {
+      const std::int64_t b0 = c * size, b1 = std::min(b0 + size, nBlocks);
+      k.colMajorAddQ8(
+          w, detail::Q8Columns{s.quadCol.data(), s.quadQ.data(), s.quadAbs.data(), s.q8Blocks.data() + b0, b1 - b0},
+          part, 0, w.rows);
+    });
+    applyRowScales(w.rowScale, yb, w.rows, 1, 0, w.rows);
+  }
+}
+
 // Row-major (dense, N:M): chunks of rows, written straight into y.
 template <typename Rows>
 void rowChunks(std::int64_t rows, std::int64_t work, Rows fn) {
@@ -264,8 +341,13 @@ void setIsa(Isa isa) {
   currentIsa().store(isa);
 }
 
+void quantizeInputs(const float* x, std::int64_t n, std::int8_t* q, float* scale) {
+  kernels().quantizeInputs(x, n, q, scale);
+}
+
 void denseGemv(const DenseView& w, const float* x, float* y, int batch) {
   checkProduct("cpu::denseGemv", w, x, y, batch);
+  if (w.int8Inputs) return w.layout == Layout::ColMajor ? colMajorQ8Product(w, x, y, batch) : denseQ8Product(w, x, y, batch);
   if (w.layout == Layout::ColMajor) return colMajorProduct(w, x, y, batch, false);
   const detail::IsaKernels& k = kernels();
   const float* scale = w.type == ValueType::I8 ? w.rowScale : nullptr;
@@ -278,6 +360,7 @@ void denseGemv(const DenseView& w, const float* x, float* y, int batch) {
 void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {
   checkProduct("cpu::actSparseGemv", w, x, y, batch);
   checkColMajor(w, "cpu::actSparseGemv");
+  if (w.int8Inputs) return colMajorQ8Product(w, x, y, batch);
   colMajorProduct(w, x, y, batch, true);
 }
 

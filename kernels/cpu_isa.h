@@ -17,6 +17,21 @@ struct ActiveColumns {
   std::int64_t count = 0;
 };
 
+// Int8-input products (DenseView::int8Inputs), one input vector at a time. The active columns come
+// in quads (four columns multiplied together; a short quad is padded with its last column and a
+// zero input), grouped by the input block they belong to.
+struct Q8Block {
+  std::int32_t quadBegin = 0, quadEnd = 0;  // quads [quadBegin, quadEnd) of this block
+  float scale = 0.0f;                       // the block's input scale
+};
+struct Q8Columns {
+  const std::int8_t* const* column = nullptr;  // [4 * quads] the slot's column (its first stored row)
+  const std::int8_t* q = nullptr;              // [4 * quads] its int8 input (0 in padding slots)
+  const std::int8_t* qAbs = nullptr;           // [4 * quads] |q|
+  const Q8Block* blocks = nullptr;             // [count]
+  std::int64_t count = 0;
+};
+
 struct IsaKernels {
   // Row-major dense W: y[b * rows + r] for r in [r0, r1).
   void (*denseRows)(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1);
@@ -29,6 +44,14 @@ struct IsaKernels {
                          std::int64_t ysStride, int batch);
   // N:M W: y[b * rows + r] for r in [r0, r1).
   void (*nmRows)(const NmView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1);
+  // quantizeInputBlocks, bit for bit.
+  void (*quantizeInputs)(const float* x, std::int64_t n, std::int8_t* q, float* scale);
+  // Row-major int8 W, one input rounded by quantizeInputs (q, scale): y[r] = sum over blocks of
+  // scale * (integer dot product), for r in [r0, r1), before the row scales.
+  void (*denseRowsQ8)(const DenseView& w, const std::int8_t* q, const float* scale, float* y, std::int64_t r0,
+                      std::int64_t r1);
+  // Column-major int8 W: adds the blocks of `a` onto ys[r] for r in [r0, r1), before the row scales.
+  void (*colMajorAddQ8)(const DenseView& w, const Q8Columns& a, float* ys, std::int64_t r0, std::int64_t r1);
 };
 
 const IsaKernels& scalarKernels();

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Portable CPU building blocks (no intrinsics): the fallback on CPUs without AVX2, and a second
 // opinion in the tests. f32 accumulation like the vector ISAs.
+#include <algorithm>
+
 #include "kernels/cpu_isa.h"
 
 namespace duo::kernels::cpu::detail {
@@ -75,10 +77,39 @@ void nmRows(const NmView& w, const float* x, float* y, int batch, std::int64_t r
   }
 }
 
+void denseRowsQ8(const DenseView& w, const std::int8_t* q, const float* scale, float* y, std::int64_t r0,
+                 std::int64_t r1) {
+  const auto* values = static_cast<const std::int8_t*>(w.values);
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const std::int8_t* row = values + r * w.ld;
+    float acc = 0.0f;
+    for (std::int64_t b = 0; b < inputBlocks(w.cols); ++b) {
+      const std::int64_t j0 = b * kInputBlock, j1 = std::min<std::int64_t>(j0 + kInputBlock, w.cols);
+      std::int32_t sum = 0;
+      for (std::int64_t j = j0; j < j1; ++j) sum += static_cast<std::int32_t>(row[j]) * q[j];
+      acc += scale[b] * static_cast<float>(sum);
+    }
+    y[r] = acc;
+  }
+}
+
+void colMajorAddQ8(const DenseView&, const Q8Columns& a, float* ys, std::int64_t r0, std::int64_t r1) {
+  for (std::int64_t b = 0; b < a.count; ++b) {
+    const Q8Block& blk = a.blocks[b];
+    for (std::int64_t r = r0; r < r1; ++r) {
+      std::int32_t sum = 0;
+      for (std::int64_t i = 4 * static_cast<std::int64_t>(blk.quadBegin); i < 4 * static_cast<std::int64_t>(blk.quadEnd); ++i)
+        sum += static_cast<std::int32_t>(a.column[i][r]) * a.q[i];
+      ys[r] += blk.scale * static_cast<float>(sum);
+    }
+  }
+}
+
 }  // namespace
 
 const IsaKernels& scalarKernels() {
-  static const IsaKernels k{denseRows, colMajorAdd, sparseStripAdd, nmRows};
+  static const IsaKernels k{denseRows, colMajorAdd, sparseStripAdd, nmRows, quantizeInputBlocks, denseRowsQ8,
+                            colMajorAddQ8};
   return k;
 }
 

@@ -12,6 +12,8 @@ void checkView(const DenseView& w, const char* who) {
             "] matrix must be >= ", inner, ", got ", w.ld);
   DUO_CHECK(w.type != ValueType::I8 || w.rowScale != nullptr, who, ": an int8 [", w.rows, ", ", w.cols,
             "] matrix needs its row scales, the pointer is null");
+  DUO_CHECK(!w.int8Inputs || w.type == ValueType::I8, who, ": int8 inputs need int8 weights, the [", w.rows, ", ",
+            w.cols, "] matrix holds ", valueTypeName(w.type));
 }
 
 DenseMatrix DenseMatrix::fromRowMajor(const float* w, std::int64_t rows, std::int64_t cols, Layout layout,

@@ -18,6 +18,9 @@ struct DenseView {
   Layout layout = Layout::RowMajor;
   ValueType type = ValueType::F32;
   const float* rowScale = nullptr;  // [rows] f32, I8 only: weight (r, c) = stored q * rowScale[r]
+  // I8 only: the products round x to int8 in blocks of kInputBlock (quantizeInputBlocks) and add up
+  // integer products, block by block (llama.cpp's Q8_0 x Q8_0); the CPU kernels, batch row by row.
+  bool int8Inputs = false;
 
   // A view of an existing row-major f32 array w [rows, cols] (no copy).
   static DenseView rowMajorF32(const float* w, std::int64_t rows, std::int64_t cols) {

@@ -46,6 +46,9 @@ const char* isaName(Isa isa);                 // "scalar", "avx2", "avx512"
 Isa parseIsa(const std::string& name);        // throws duo::Error
 std::vector<Isa> supportedIsas();             // those this CPU can run, Scalar first
 Isa activeIsa();
+// quantizeInputBlocks as the int8-input products do it with the active ISA (bit for bit the same
+// for finite x; the tests check that).
+void quantizeInputs(const float* x, std::int64_t n, std::int8_t* q, float* scale);
 // Selects the ISA for all later calls in this process (tests and benchmarks compare them).
 // Throws duo::Error when this CPU lacks it.
 void setIsa(Isa isa);

@@ -23,15 +23,15 @@ namespace ref {
 
 namespace {
 // y[b, r] = sum_j W(r, j) x[b, j] over the columns `want` accepts, for a W given by `at(r, j)`.
-template <typename At, typename Want>
-void denseProduct(std::int64_t rows, std::int64_t cols, At at, Want want, const float* x, float* y, int batch) {
+template <typename At, typename Want, typename X>
+void denseProduct(std::int64_t rows, std::int64_t cols, At at, Want want, const X* x, float* y, int batch) {
   std::vector<double> acc(static_cast<std::size_t>(batch));  // [batch] f64
   for (std::int64_t r = 0; r < rows; ++r) {
     for (auto& a : acc) a = 0.0;
     for (std::int64_t j = 0; j < cols; ++j) {
       if (!want(j)) continue;
       const double wv = at(r, j);
-      for (int b = 0; b < batch; ++b) acc[b] += wv * x[b * cols + j];
+      for (int b = 0; b < batch; ++b) acc[b] += wv * static_cast<double>(x[b * cols + j]);
     }
     for (int b = 0; b < batch; ++b) y[b * rows + r] = static_cast<float>(acc[b]);
   }
@@ -39,6 +39,21 @@ void denseProduct(std::int64_t rows, std::int64_t cols, At at, Want want, const 
 
 // Row r's I8 scale (1 for the float types, which carry none).
 double scaleOf(const float* rowScale, std::int64_t r) { return rowScale != nullptr ? rowScale[r] : 1.0; }
+
+// x [batch, cols] as the int8-input products see it: each row rounded in blocks of kInputBlock,
+// q * scale exactly (f64).
+std::vector<double> int8Inputs(const float* x, std::int64_t cols, int batch) {
+  std::vector<double> out(static_cast<std::size_t>(batch * cols));
+  std::vector<std::int8_t> q(static_cast<std::size_t>(inputBlocks(cols) * kInputBlock));
+  std::vector<float> scale(static_cast<std::size_t>(inputBlocks(cols)));
+  for (int b = 0; b < batch; ++b) {
+    quantizeInputBlocks(x + b * cols, cols, q.data(), scale.data());
+    for (std::int64_t j = 0; j < cols; ++j)
+      out[static_cast<std::size_t>(b * cols + j)] =
+          static_cast<double>(q[static_cast<std::size_t>(j)]) * static_cast<double>(scale[static_cast<std::size_t>(j / kInputBlock)]);
+  }
+  return out;
+}
 
 bool columnActive(const float* x, std::int64_t cols, int batch, std::int64_t j) {
   for (int b = 0; b < batch; ++b)
@@ -90,17 +105,19 @@ void nmProduct(const NmView& w, const float* x, float* y, int batch, bool skipZe
 
 void denseGemv(const DenseView& w, const float* x, float* y, int batch) {
   checkProduct("ref::denseGemv", w, x, y, batch);
-  denseProduct(
-      w.rows, w.cols, [&](std::int64_t r, std::int64_t j) { return w.at(r, j); }, [](std::int64_t) { return true; },
-      x, y, batch);
+  const auto at = [&](std::int64_t r, std::int64_t j) { return w.at(r, j); };
+  const auto all = [](std::int64_t) { return true; };
+  if (w.int8Inputs) return denseProduct(w.rows, w.cols, at, all, int8Inputs(x, w.cols, batch).data(), y, batch);
+  denseProduct(w.rows, w.cols, at, all, x, y, batch);
 }
 
 void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {
   checkProduct("ref::actSparseGemv", w, x, y, batch);
   checkColMajor(w, "ref::actSparseGemv");
-  denseProduct(
-      w.rows, w.cols, [&](std::int64_t r, std::int64_t j) { return w.at(r, j); },
-      [&](std::int64_t j) { return columnActive(x, w.cols, batch, j); }, x, y, batch);
+  const auto at = [&](std::int64_t r, std::int64_t j) { return w.at(r, j); };
+  const auto active = [&](std::int64_t j) { return columnActive(x, w.cols, batch, j); };
+  if (w.int8Inputs) return denseProduct(w.rows, w.cols, at, active, int8Inputs(x, w.cols, batch).data(), y, batch);
+  denseProduct(w.rows, w.cols, at, active, x, y, batch);
 }
 
 void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch) {

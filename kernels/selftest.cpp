@@ -8,6 +8,7 @@
 #include <limits>
 #include <random>
 #include <sstream>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_matvec.h"
 
@@ -203,6 +204,20 @@ std::vector<Result> runAll(const Case& c, const std::string& backend, Backend&& 
   out.push_back(check("weight_sparse(u16)", backend, c, ref, [&](std::vector<float>& y) { be.weight(k.u16, p, y); }));
   out.push_back(check("dual_sparse(bitmap)", backend, c, refDual, [&](std::vector<float>& y) { be.dual(k.bitmap, p, y); }));
   out.push_back(check("dual_sparse(u16)", backend, c, refDual, [&](std::vector<float>& y) { be.dual(k.u16, p, y); }));
+  if constexpr (std::decay_t<Backend>::kInt8Inputs) {
+    if (c.type == ValueType::I8) {  // the same weights times inputs rounded to int8 in blocks
+      DenseView rm = k.rowMajor.view(), cm = k.colMajor.view();
+      rm.int8Inputs = cm.int8Inputs = true;
+      std::vector<float> refQ8(n);
+      ref::denseGemv(rm, p.x.data(), refQ8.data(), c.batch);
+      out.push_back(check("dense(row-major, int8 inputs)", backend, c, refQ8,
+                          [&](std::vector<float>& y) { be.dense(rm, p, y); }));
+      out.push_back(check("dense(col-major, int8 inputs)", backend, c, refQ8,
+                          [&](std::vector<float>& y) { be.dense(cm, p, y); }));
+      out.push_back(check("act_sparse(col-major, int8 inputs)", backend, c, refQ8,
+                          [&](std::vector<float>& y) { be.act(cm, p, y); }));
+    }
+  }
   if (k.hasNm) {
     out.push_back(check("weight_sparse(n:m)", backend, c, ref, [&](std::vector<float>& y) { be.weight(k.nm, p, y); }));
     out.push_back(check("dual_sparse(n:m)", backend, c, refDual, [&](std::vector<float>& y) { be.dual(k.nm, p, y); }));
@@ -211,12 +226,15 @@ std::vector<Result> runAll(const Case& c, const std::string& backend, Backend&& 
 }
 
 struct CpuBackend {
+  static constexpr bool kInt8Inputs = true;
   int batch;
-  void dense(const DenseMatrix& m, const Problem& p, std::vector<float>& y) const {
-    cpu::denseGemv(m.view(), p.x.data(), y.data(), batch);
+  void dense(const DenseMatrix& m, const Problem& p, std::vector<float>& y) const { dense(m.view(), p, y); }
+  void act(const DenseMatrix& m, const Problem& p, std::vector<float>& y) const { act(m.view(), p, y); }
+  void dense(const DenseView& v, const Problem& p, std::vector<float>& y) const {
+    cpu::denseGemv(v, p.x.data(), y.data(), batch);
   }
-  void act(const DenseMatrix& m, const Problem& p, std::vector<float>& y) const {
-    cpu::actSparseGemv(m.view(), p.x.data(), y.data(), batch);
+  void act(const DenseView& v, const Problem& p, std::vector<float>& y) const {
+    cpu::actSparseGemv(v, p.x.data(), y.data(), batch);
   }
   template <typename M>
   void weight(const M& m, const Problem& p, std::vector<float>& y) const {
@@ -230,6 +248,7 @@ struct CpuBackend {
 
 // Uploads the format and x, poisons a device y, runs, downloads y.
 struct CudaBackend {
+  static constexpr bool kInt8Inputs = false;  // not in the CUDA kernels (they refuse such views)
   int batch;
   template <typename DeviceM, typename M, typename Fn>
   void run(const M& m, const Problem& p, std::vector<float>& y, Fn fn) const {

@@ -117,6 +117,15 @@ std::int8_t quantizeInt8(float w, float scale) {
   return static_cast<std::int8_t>(q > 127.0f ? 127.0f : (q < -127.0f ? -127.0f : q));
 }
 
+void quantizeInputBlocks(const float* x, std::int64_t n, std::int8_t* q, float* scale) {
+  for (std::int64_t b = 0; b < inputBlocks(n); ++b) {
+    const std::int64_t j0 = b * kInputBlock, len = std::min<std::int64_t>(kInputBlock, n - j0);
+    const float s = int8RowScale(x + j0, len);
+    scale[b] = s;
+    for (std::int64_t i = 0; i < kInputBlock; ++i) q[j0 + i] = i < len ? quantizeInt8(x[j0 + i], s) : 0;
+  }
+}
+
 void storeValue(void* values, ValueType t, std::size_t i, float v) {
   switch (t) {
     case ValueType::F32: static_cast<float*>(values)[i] = v; break;

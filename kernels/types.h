@@ -49,6 +49,14 @@ float int8RowScale(const float* row, std::int64_t n, std::int64_t stride = 1);
 // q = round(w / scale) clamped to [-127, 127] (a NaN weight is refused by the callers' checks).
 std::int8_t quantizeInt8(float w, float scale);
 
+// Int8 inputs (DenseView::int8Inputs): an input vector rounded to int8 in blocks of kInputBlock
+// consecutive elements, each block with its own scale, as llama.cpp's Q8_0 does: block i's scale
+// is int8RowScale of its elements and q = quantizeInt8(x, scale). Fills q [inputBlocks(n) *
+// kInputBlock] (the last block's padding zero) and scale [inputBlocks(n)].
+constexpr int kInputBlock = 32;
+inline std::int64_t inputBlocks(std::int64_t n) { return (n + kInputBlock - 1) / kInputBlock; }
+void quantizeInputBlocks(const float* x, std::int64_t n, std::int8_t* q, float* scale);
+
 // Element i of a values array stored as t (for I8: the integer q, before its row's scale).
 inline float loadValue(const void* values, ValueType t, std::size_t i) {
   switch (t) {

@@ -404,12 +404,14 @@ struct NmLaunch {
 
 void denseGemv(const DenseView& w, const float* x, float* y, int batch) {
   checkProduct("cuda::denseGemv", w, x, y, batch);
+  DUO_CHECK(!w.int8Inputs, "cuda::denseGemv: int8 inputs are a CPU kernel path only (not in the CUDA kernels)");
   if (w.layout == Layout::ColMajor) return detail::byBatch<detail::ColMajorLaunch>(batch, w, x, y, false);
   detail::byBatch<detail::DenseLaunch>(batch, w, x, y);
 }
 
 void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {
   checkProduct("cuda::actSparseGemv", w, x, y, batch);
+  DUO_CHECK(!w.int8Inputs, "cuda::actSparseGemv: int8 inputs are a CPU kernel path only (not in the CUDA kernels)");
   checkColMajor(w, "cuda::actSparseGemv");
   detail::byBatch<detail::ColMajorLaunch>(batch, w, x, y, true);
 }

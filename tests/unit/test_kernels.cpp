@@ -7,6 +7,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "kernels/cuda/cuda_matvec.h"
@@ -23,6 +24,8 @@ class TestKernels : public QObject {
   void matchesReference();
   void skipsOnlyZeroInputs();
   void sameResultOnAnyThreadCount();
+  void int8InputsRoundLikeTheDefinition();
+  void int8InputsStayCloseToF32Inputs();
   void inputChecks_data();
   void inputChecks();
 
@@ -111,6 +114,68 @@ void TestKernels::sameResultOnAnyThreadCount() {
   omp_set_num_threads(before);
 }
 
+// Every ISA rounds an input to int8 blocks exactly as quantizeInputBlocks defines it (the
+// reference's rounding): same scales, same integers, ties to even, a partial last block, an
+// all-zero block, a block whose largest magnitude is negative.
+void TestKernels::int8InputsRoundLikeTheDefinition() {
+  const std::int64_t n = 32 * 6 + 13;
+  std::vector<float> x(static_cast<std::size_t>(n));
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  for (float& v : x) v = normal(rng);
+  for (std::int64_t j = 32; j < 64; ++j) x[static_cast<std::size_t>(j)] = 0.0f;  // block 1 all zero
+  // Block 2: scale exactly 1 (max |x| = 127), halves that round to even.
+  for (std::int64_t j = 64; j < 96; ++j) x[static_cast<std::size_t>(j)] = static_cast<float>(j - 80) + 0.5f;
+  x[70] = -127.0f;
+  const std::int64_t padded = inputBlocks(n) * kInputBlock;
+  std::vector<std::int8_t> want(static_cast<std::size_t>(padded)), got(want.size());
+  std::vector<float> wantScale(static_cast<std::size_t>(inputBlocks(n))), gotScale(wantScale.size());
+  quantizeInputBlocks(x.data(), n, want.data(), wantScale.data());
+  QCOMPARE(wantScale[2], 1.0f);
+  QCOMPARE(int(want[64 + 16]), 0);   // 0.5 -> 0
+  QCOMPARE(int(want[64 + 17]), 2);   // 1.5 -> 2
+  QCOMPARE(int(want[64 + 18]), 2);   // 2.5 -> 2
+  QCOMPARE(int(want[70]), -127);
+  QCOMPARE(int(want[static_cast<std::size_t>(padded - 1)]), 0);  // padding
+  for (cpu::Isa isa : cpu::supportedIsas()) {
+    cpu::setIsa(isa);
+    std::fill(got.begin(), got.end(), std::int8_t{99});
+    cpu::quantizeInputs(x.data(), n, got.data(), gotScale.data());
+    QVERIFY2(got == want, cpu::isaName(isa));
+    QVERIFY2(gotScale == wantScale, cpu::isaName(isa));
+  }
+  cpu::setIsa(cpu::supportedIsas().back());
+}
+
+// Int8 inputs change the product by the inputs' rounding only: on a SmolLM2-sized matrix with
+// normal inputs, well under 1% of the f32-input product, on every ISA and both int8 kernels.
+void TestKernels::int8InputsStayCloseToF32Inputs() {
+  selftest::Case c;
+  c.rows = 1536;
+  c.cols = 576;
+  c.wSparsity = 0.5;
+  c.aSparsity = 0.5;
+  c.type = ValueType::I8;
+  const selftest::Problem p = selftest::makeProblem(c);
+  const DenseMatrix rm = DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, Layout::RowMajor, ValueType::I8);
+  const DenseMatrix cm = DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, Layout::ColMajor, ValueType::I8);
+  std::vector<float> f32(static_cast<std::size_t>(c.rows)), y(f32.size());
+  ref::denseGemv(rm.view(), p.x.data(), f32.data());
+  DenseView rq = rm.view(), cq = cm.view();
+  rq.int8Inputs = cq.int8Inputs = true;
+  for (cpu::Isa isa : cpu::supportedIsas()) {
+    cpu::setIsa(isa);
+    cpu::denseGemv(rq, p.x.data(), y.data());
+    const double denseErr = normalisedError(y.data(), f32.data(), y.size());
+    cpu::actSparseGemv(cq, p.x.data(), y.data());
+    const double actErr = normalisedError(y.data(), f32.data(), y.size());
+    qInfo("%s: int8 inputs vs f32 inputs: dense %.2e, act_sparse %.2e", cpu::isaName(isa), denseErr, actErr);
+    QVERIFY(denseErr > 0 && denseErr < 1e-2);
+    QVERIFY(actErr > 0 && actErr < 1e-2);
+  }
+  cpu::setIsa(cpu::supportedIsas().back());
+}
+
 // Bad inputs are rejected the same way by the reference, CPU and CUDA versions (the checks run on
 // the host before any device work, so this needs no GPU).
 void TestKernels::inputChecks_data() {
@@ -124,6 +189,7 @@ void TestKernels::inputChecks_data() {
   QTest::newRow("ld too small") << "leading dimension of a row-major [4, 8] matrix must be >= 8, got 5" << 5;
   QTest::newRow("strip height") << "strip height must be a positive multiple of 16, got 20" << 6;
   QTest::newRow("n:m columns") << "N:M needs M in {2, 4, 8, 16}" << 7;
+  QTest::newRow("int8 inputs on f32 weights") << "int8 inputs need int8 weights" << 8;
 }
 
 void TestKernels::inputChecks() {
@@ -183,6 +249,15 @@ void TestKernels::inputChecks() {
         if (b == 0) ref::weightSparseSpmv(v, x.data(), y.data());
         if (b == 1) cpu::weightSparseSpmv(v, x.data(), y.data());
         if (b == 2) cuda::weightSparseSpmv(v, x.data(), y.data());
+      };
+      break;
+    case 8:
+      call = [&](int b) {
+        DenseView v = rm.view();
+        v.int8Inputs = true;
+        if (b == 0) ref::denseGemv(v, x.data(), y.data());
+        if (b == 1) cpu::denseGemv(v, x.data(), y.data());
+        if (b == 2) cuda::denseGemv(v, x.data(), y.data());
       };
       break;
     default:
