@@ -21,6 +21,7 @@ struct BenchCalibrateArgs {
   int steps = 24;
   int context = 32;
   std::string values = "f32";
+  bool int8Inputs = false;
   bool json = false;
 };
 
@@ -37,6 +38,9 @@ Registrar reg_bench_calibrate("bench-calibrate", [](CLI::App& app) {
   cmd->add_option("--context", a->context, "Prompt tokens cached before the timed steps")->capture_default_str()->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--values", a->values, "Weight value storage to time: f32 | f16 | bf16 | int8 (use what decoding will use)")
       ->capture_default_str();
+  cmd->add_flag("--int8-inputs", a->int8Inputs,
+                "With --values int8: time the int8-input products (dense and act_sparse only), for decoding with "
+                "--int8-inputs");
   cmd->add_flag("--json", a->json, "Print the profile with every timed point as JSON");
   cmd->callback([a] {
     perf::CalibrateConfig c;
@@ -46,6 +50,7 @@ Registrar reg_bench_calibrate("bench-calibrate", [](CLI::App& app) {
     c.steps = a->steps;
     c.context = a->context;
     c.values = kernels::parseValueType(a->values);
+    c.int8Inputs = a->int8Inputs;
     const perf::CalibrationResult r = perf::calibrateTiming(c, progressBar(a->json));
     finishProgress();
     if (!a->out.empty()) perf::saveTimingProfile(a->out, r.profile, r.points);
@@ -56,8 +61,9 @@ Registrar reg_bench_calibrate("bench-calibrate", [](CLI::App& app) {
       printJson(j);
       return;
     }
-    std::printf("%s, %s values, read bandwidth %.1f GB/s; %.0f s\n", r.profile.device.c_str(),
-                kernels::valueTypeName(r.profile.values), r.profile.readBandwidthGbs, r.seconds);
+    std::printf("%s, %s values%s, read bandwidth %.1f GB/s; %.0f s\n", r.profile.device.c_str(),
+                kernels::valueTypeName(r.profile.values), r.profile.int8Inputs ? " (int8 inputs)" : "",
+                r.profile.readBandwidthGbs, r.seconds);
     std::printf("%-12s %-14s %10s %9s %13s\n", "shape", "kernel", "fixed us", "GB/s", "max residual");
     for (const perf::ShapeTiming& s : r.profile.shapes)
       for (perf::Kernel k : perf::kAllKernels) {

@@ -59,6 +59,9 @@ Registrar reg_bench_decode("bench-decode", [](CLI::App& app) {
                   "Weight value storage of both engines, dense and pruned (projections, lm_head, embedding rows): "
                   "f32 | f16 | bf16 | int8 (one scale per output row); the LibTorch baseline stays f32")
       ->capture_default_str();
+  cmd->add_flag("--int8-inputs", a->c.int8Inputs,
+                "With --values int8: every product rounds its input to int8 in blocks of 32 and multiplies in "
+                "integers (llama.cpp's Q8_0 arithmetic); sparse sites run on act_sparse, the others on dense");
   addTimingOption(cmd, a->timing,
                   "the pruned projections of this model run on the kernels it says are fastest, and its "
                   "prediction is reported beside the bytes model's");
@@ -69,6 +72,7 @@ Registrar reg_bench_decode("bench-decode", [](CLI::App& app) {
     a->c.torchBaseline = !a->noTorch;
     a->c.fuse = !a->noFuse;
     a->c.values = kernels::parseValueType(a->values);
+    DUO_CHECK(!a->c.int8Inputs || a->c.values == kernels::ValueType::I8, "bench decode: --int8-inputs needs --values int8");
     notePassiveWait(a->c.threads);
     if (!a->timing.empty()) a->c.timing = perf::loadTimingProfile(a->timing);
     const perf::DecodeBenchResult r = perf::runDecodeBench(a->c, progressBar(a->json));
@@ -81,6 +85,7 @@ Registrar reg_bench_decode("bench-decode", [](CLI::App& app) {
                         {"batch", a->c.batch},
                         {"threads", r.threads},
                         {"values", kernels::valueTypeName(a->c.values)},
+                        {"int8_inputs", a->c.int8Inputs},
                         {"fused", a->c.fuse},
                         {"fused_groups", r.fusedGroups},
                         {"weight_sparsity", r.weightSparsity},
@@ -141,9 +146,10 @@ Registrar reg_bench_decode("bench-decode", [](CLI::App& app) {
       printJson(j);
       return;
     }
-    std::printf("dense:  %s\npruned: %s (weights %.1f%% zero, %s activations %.1f%%)\nvalues: %s\nkernels: %s\n",
+    std::printf("dense:  %s\npruned: %s (weights %.1f%% zero, %s activations %.1f%%)\nvalues: %s%s\nkernels: %s\n",
                 r.model.c_str(), r.pruned.c_str(), 100 * r.weightSparsity, r.actRule.c_str(), 100 * r.actSparsity,
-                kernels::valueTypeName(a->c.values), r.kernels.c_str());
+                kernels::valueTypeName(a->c.values), a->c.int8Inputs ? " (inputs rounded to int8)" : "",
+                r.kernels.c_str());
     std::printf("%-22s %12s %12s\n", "", "tokens/s", "best");
     if (a->c.torchBaseline) std::printf("%-22s %12.1f\n", "dense (LibTorch)", r.torchTokensPerSecond);
     std::printf("%-22s %12.1f %12.1f\n", "dense (our kernels)", r.denseTokensPerSecond, r.denseBestTokensPerSecond);

@@ -19,6 +19,7 @@ struct BenchKernelsArgs {
   double wSparsity = 0.5;
   double aSparsity = 0.5;
   std::string dtype = "f32";
+  bool int8Inputs = false;
   std::string device = "cpu";
   std::string isa;
   int repeats = 30;
@@ -63,6 +64,9 @@ Registrar reg_bench_kernels("bench-kernels", [](CLI::App& app) {
   cmd->add_option("--a-sparsity", a->aSparsity, "Fraction of inputs that are zero")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   cmd->add_option("--dtype", a->dtype, "Weight storage of our kernels: f32 | f16 | bf16 | int8 (one scale per row; CPU BLAS, and cuBLAS for int8, stay f32)")
       ->capture_default_str();
+  cmd->add_flag("--int8-inputs", a->int8Inputs,
+                "With --dtype int8 on the CPU: the dense and act-sparse kernels round x to int8 in blocks of 32 and "
+                "multiply in integers (llama.cpp's Q8_0 arithmetic)");
   cmd->add_option("--device", a->device, "cpu | cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--isa", a->isa, "CPU kernels' instruction set: scalar | avx2 | avx512 (default: best available)");
   cmd->add_option("--repeats", a->repeats, "Timed calls per kernel")->capture_default_str()->check(CLI::Range(1, 100000));
@@ -91,6 +95,9 @@ Registrar reg_bench_kernels("bench-kernels", [](CLI::App& app) {
       c.aSparsity = a->aSparsity;
       c.type = kernels::parseValueType(a->dtype);
       c.cuda = a->device == "cuda";
+      c.int8Inputs = a->int8Inputs;
+      DUO_CHECK(!c.int8Inputs || (c.type == kernels::ValueType::I8 && !c.cuda),
+                "bench kernels: --int8-inputs needs --dtype int8 and --device cpu");
       c.repeats = a->repeats;
       c.warmup = a->warmup;
       c.rotateMiB = a->rotateMiB;
@@ -109,6 +116,7 @@ Registrar reg_bench_kernels("bench-kernels", [](CLI::App& app) {
                         {"blas", last.blas},
                         {"threads", last.threads},
                         {"dtype", a->dtype},
+                        {"int8_inputs", a->int8Inputs},
                         {"w_sparsity", a->wSparsity},
                         {"a_sparsity", a->aSparsity},
                         {"repeats", a->repeats},

@@ -87,6 +87,8 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
   TimingProfile& prof = out.profile;
   prof.threads = omp_get_max_threads();
   prof.values = config.values;
+  prof.int8Inputs = config.int8Inputs;
+  DUO_CHECK(!config.int8Inputs || config.values == kernels::ValueType::I8, "bench calibrate: int8 inputs need int8 values");
   {
     std::ostringstream os;
     os << "cpu: " << kernels::cpu::isaName(kernels::cpu::activeIsa()) << " kernels, " << prof.threads
@@ -166,6 +168,7 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
   PackedDecoderOptions denseOpt;
   denseOpt.dense = true;
   denseOpt.values = config.values;
+  denseOpt.int8Inputs = config.int8Inputs;
   denseOpt.fuse = false;  // every projection timed as its own call, per shape
   run(SparsityConfig{}, denseOpt, 0, 0, Kernel::Dense, "dense");
   for (const SparsityPoint& pt : config.points) {
@@ -173,7 +176,9 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
     applyMagnitudeMask(model, pt.pW);
     const SparsityConfig act = SparsityConfig::uniform(L, pt.pW, pt.pA);
     for (Kernel k : {Kernel::ActSparse, Kernel::WeightSparse, Kernel::DualSparse}) {
+      if (config.int8Inputs && k != Kernel::ActSparse) continue;  // no int8-input path in the packed formats
       PackedDecoderOptions opt;
+      opt.int8Inputs = config.int8Inputs;
       opt.force = k;
       opt.allowNm = false;
       opt.values = config.values;

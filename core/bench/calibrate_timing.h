@@ -23,6 +23,9 @@ struct CalibrateConfig {
   std::vector<SparsityPoint> points{{0.3, 0.7}, {0.5, 0.5}, {0.7, 0.3}, {0.8, 0.8}, {0.2, 0.2}};
   // Storage of the weight values while timing (the profile is valid for decoding with these).
   kernels::ValueType values = kernels::ValueType::F32;
+  // With int8 values: the products round their inputs to int8 (PackedDecoderOptions::int8Inputs);
+  // only the dense and act-sparse kernels have that path, so only they are timed.
+  bool int8Inputs = false;
 };
 
 struct CalibrationResult {

@@ -147,14 +147,19 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
             " was measured with ", kernels::valueTypeName(c.timing.values), " values, this run decodes with ",
             kernels::valueTypeName(c.values), " (run `duoscope-cli bench calibrate --values ",
             kernels::valueTypeName(c.values), "` for a matching profile)");
+  DUO_CHECK(c.timing.empty() || c.timing.int8Inputs == c.int8Inputs, "bench decode: the timing profile ",
+            c.timing.name(), " was measured ", c.timing.int8Inputs ? "with" : "without", " int8 inputs, this run decodes ",
+            c.int8Inputs ? "with" : "without", " them (bench calibrate --int8-inputs makes a matching profile)");
   PackedDecoderOptions denseOpt;
   denseOpt.dense = true;
   denseOpt.values = c.values;
+  denseOpt.int8Inputs = c.int8Inputs;
   denseOpt.fuse = c.fuse;
   const PackedDecoder denseDecoder(*denseModel, {}, {}, denseOpt);
   PackedDecoderOptions prunedOpt;
   prunedOpt.timing = c.timing;
   prunedOpt.values = c.values;
+  prunedOpt.int8Inputs = c.int8Inputs;
   prunedOpt.fuse = c.fuse;
   const PackedDecoder packed(*pruned.model, act, thresholds, prunedOpt);
   r.weightSparsity = packed.weightSparsity();
@@ -228,11 +233,12 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
               " tokens, no window to evaluate");
     PackedDecoder::uninstall(*pruned.model);
     std::tie(r.qualityPerplexity, r.qualityTokens) = decodePerplexity(*pruned.model, packed, windows);
-    if (c.values == kernels::ValueType::F32) {
+    if (c.values == kernels::ValueType::F32) {  // (int8 inputs need int8 values)
       r.qualityF32Perplexity = r.qualityPerplexity;
     } else {
       PackedDecoderOptions f32Opt = prunedOpt;
       f32Opt.values = kernels::ValueType::F32;
+      f32Opt.int8Inputs = false;
       const PackedDecoder f32(*pruned.model, act, thresholds, f32Opt);
       r.qualityF32Perplexity = decodePerplexity(*pruned.model, f32, windows).first;
     }

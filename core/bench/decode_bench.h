@@ -36,6 +36,8 @@ struct DecodeBenchConfig {
   // Storage of the weight values in both engines, dense and pruned (projections, lm_head, embedding
   // rows): f32, f16, bf16 or int8 (one scale per output row). The torch baseline stays f32.
   kernels::ValueType values = kernels::ValueType::F32;
+  // With int8 values: both engines round each product's input to int8 (PackedDecoderOptions::int8Inputs).
+  bool int8Inputs = false;
   bool torchBaseline = true;  // also time the plain torch decode of the dense model
   // q/k/v and gate/up as one product each in both engines (PackedDecoderOptions::fuse).
   bool fuse = true;

@@ -21,6 +21,7 @@ struct KernelBenchConfig {
   double aSparsity = 0.5;  // fraction of inputs zero (uniformly random, fresh per input vector)
   kernels::ValueType type = kernels::ValueType::F32;  // our kernels' weight storage (BLAS on CPU is f32)
   bool cuda = false;     // time the CUDA kernels and cuBLAS instead of the CPU ones
+  bool int8Inputs = false;  // int8 type: the dense and act-sparse kernels round x to int8 (CPU only)
   int repeats = 30;      // timed calls per kernel (the median is reported)
   int warmup = 3;        // untimed calls first
   std::uint64_t seed = 1;

@@ -64,6 +64,7 @@ struct TimingProfile {
   std::string device;          // "cpu: avx512, 2 threads"
   int threads = 0;
   kernels::ValueType values = kernels::ValueType::F32;  // weight storage the kernels were timed with
+  bool int8Inputs = false;     // timed with int8 inputs (PackedDecoderOptions::int8Inputs): dense and act_sparse only
   double readBandwidthGbs = 0; // measured; the parts the profile has no line for (attention, norms) use it
   std::vector<ShapeTiming> shapes;
   std::vector<std::pair<std::int64_t, double>> topkUs;  // input width -> one topk sparsification, batch 1

@@ -150,6 +150,10 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
     : m_model(&model), m_act(options.dense ? SparsityConfig{} : act), m_thresholds(thresholds),
       m_values(options.values) {
   const ModelConfig& c = model.config();
+  DUO_CHECK(!options.int8Inputs || options.values == k::ValueType::I8,
+            "packed decode: int8 inputs need int8 values, got ", k::valueTypeName(options.values));
+  DUO_CHECK(!options.int8Inputs || !options.forceSparse,
+            "packed decode: int8 inputs run on the dense and act-sparse kernels only, not forced sparse ones");
   DUO_CHECK(model.device().is_cpu(), "packed decode: the model must be on the CPU, it is on ", model.device().str());
   const int layers = static_cast<int>(c.numLayers);
   DUO_CHECK(act.numLayers() == 0 || act.numLayers() == layers, "packed decode: the activation rule has ",
@@ -181,6 +185,19 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
                   : options.force ? *options.force
                                   : chooseKernel(pp.rows, pp.cols, pp.weightSparsity, pp.actSparsity, options.forceSparse,
                                                options.timing.empty() ? nullptr : &options.timing, m_values);
+      if (options.int8Inputs && !options.dense) {
+        DUO_CHECK(!options.force || *options.force == Kernel::Dense || *options.force == Kernel::ActSparse,
+                  "packed decode: int8 inputs run on the dense and act-sparse kernels only, not ", kernelKey(*options.force));
+        // The profile (timed with int8 inputs: dense and act_sparse lines only) picks between
+        // the two; without one, act_sparse wherever there are inputs to skip.
+        const bool profiled = !options.timing.empty() && options.timing.int8Inputs;
+        if (!options.force)
+          pp.kernel = profiled ? chooseKernel(pp.rows, pp.cols, pp.weightSparsity, pp.actSparsity, false, &options.timing,
+                                              m_values)
+                      : pp.actSparsity > 0 ? Kernel::ActSparse
+                                           : Kernel::Dense;
+      }
+      pp.int8Inputs = options.int8Inputs;
       // N:M rows only help with dense inputs; the masks' N counts pruned weights per group.
       const int keep = act.nm.m - act.nm.n;
       if ((pp.kernel == Kernel::WeightSparse || pp.kernel == Kernel::DualSparse) && nmMask && options.allowNm &&
@@ -214,6 +231,7 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
     m_headCopy = k::DenseMatrix::fromRowMajor(m_headTensor.data_ptr<float>(), m_head.rows, m_head.cols,
                                               k::Layout::RowMajor, m_values);
     m_head = m_headCopy.view();
+    m_head.int8Inputs = options.int8Inputs;
     const bool tied = mw.embed.data_ptr<float>() == m_headTensor.data_ptr<float>();
     if (!tied)
       m_embedCopy = k::DenseMatrix::fromRowMajor(mw.embed.data_ptr<float>(), mw.embed.size(0), mw.embed.size(1),
@@ -252,6 +270,7 @@ void PackedDecoder::fuse(int layer, std::initializer_list<Proj> members, Fused& 
   const torch::Tensor stacked = torch::cat(ws, 0).contiguous();  // [sum rows, k] f32, only while packing
   PackedProjection& all = out.all;
   all.kernel = first.kernel;
+  all.int8Inputs = first.int8Inputs;
   all.rows = rows;
   all.cols = first.cols;
   all.actSparsity = first.actSparsity;
@@ -320,8 +339,18 @@ void runProjection(const PackedProjection& pp, const float* x, float* y, std::in
   forBatches(x, y, rows, pp.cols, pp.rows, [&](const float* xb, float* yb, int n) {
     switch (pp.kernel) {
       case Kernel::Dense:
-      case Kernel::BlasDense: k::cpu::denseGemv(pp.rowMajor, xb, yb, n); break;
-      case Kernel::ActSparse: k::cpu::actSparseGemv(pp.colMajor.view(), xb, yb, n); break;
+      case Kernel::BlasDense: {
+        k::DenseView v = pp.rowMajor;
+        v.int8Inputs = pp.int8Inputs;
+        k::cpu::denseGemv(v, xb, yb, n);
+        break;
+      }
+      case Kernel::ActSparse: {
+        k::DenseView v = pp.colMajor.view();
+        v.int8Inputs = pp.int8Inputs;
+        k::cpu::actSparseGemv(v, xb, yb, n);
+        break;
+      }
       case Kernel::WeightSparse:
         if (pp.useNm) k::cpu::weightSparseSpmv(pp.nm.view(), xb, yb, n);
         else k::cpu::weightSparseSpmv(pp.packed.view(), xb, yb, n);

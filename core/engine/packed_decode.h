@@ -44,6 +44,7 @@ struct PackedProjection {
   kernels::SparseColumns packed;  // WeightSparse / DualSparse, column-packed
   kernels::NmMatrix nm;           // WeightSparse on an N:M mask
   bool useNm = false;
+  bool int8Inputs = false;        // Dense / ActSparse with int8 values: x rounded to int8 (PackedDecoderOptions)
   torch::Tensor bias;             // [rows] f32 or undefined
   std::uint64_t bytes = 0;        // bytes one full product streams (values + index + offsets)
 };
@@ -67,6 +68,12 @@ struct PackedDecoderOptions {
   // Storage of the weight values of every projection, the lm_head and the embedding rows: f32 (the
   // model's own tensors), f16, bf16 or int8 (symmetric, one f32 scale per output row).
   kernels::ValueType values = kernels::ValueType::F32;
+  // With int8 values: every product rounds its input to int8 in blocks of 32 and multiplies in
+  // integers (kernels::DenseView::int8Inputs, llama.cpp's Q8_0 arithmetic), the lm_head too. Only the
+  // dense and activation-sparse kernels have that path: a site with activation sparsity runs on
+  // act_sparse, one without on dense, whatever the bytes model or a profile say (pruned weights then
+  // save no bytes).
+  bool int8Inputs = false;
   // q/k/v and gate/up, which read the same input, run as one product each (their rows stacked in
   // one packed matrix) when they got the same kernel and none is N:M: 4 calls a layer instead of 7,
   // the same bytes. Not on the dense kernel with f32 values, which reads the model's tensors in

@@ -18,6 +18,7 @@ std::string timingProfileJson(const TimingProfile& p, const std::vector<Calibrat
   j["device"] = p.device;
   j["threads"] = p.threads;
   j["values"] = kernels::valueTypeName(p.values);
+  j["int8_inputs"] = p.int8Inputs;
   j["read_bandwidth_gbs"] = p.readBandwidthGbs;
   j["other_us"] = p.otherUs;
   j["other_context"] = p.otherContext;
@@ -83,6 +84,10 @@ TimingProfile parseTimingProfile(const std::string& text, const std::string& pat
     } catch (const Error& e) {
       throw fail(e.what());
     }
+    const nlohmann::json& int8Inputs = j.contains("int8_inputs") ? j["int8_inputs"] : nlohmann::json(false);
+    if (!int8Inputs.is_boolean()) throw fail("int8_inputs must be true or false, not " + int8Inputs.dump());
+    p.int8Inputs = int8Inputs.get<bool>();
+    if (p.int8Inputs && p.values != kernels::ValueType::I8) throw fail("int8_inputs needs int8 values");
     p.readBandwidthGbs = j.at("read_bandwidth_gbs").get<double>();
     p.otherUs = j.value("other_us", 0.0);
     p.otherContext = j.value("other_context", 0.0);

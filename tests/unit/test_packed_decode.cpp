@@ -32,6 +32,41 @@ torch::Tensor tokenAt(int step, int batch) {
   return t;
 }
 
+// Rounds torch's own weights in place to what the int8 engine multiplies: projections, lm_head and
+// embedding, row by row, q x scale with the kernels' functions.
+void quantiseWeights(duo::LlamaModel& model) {
+  auto quantise = [](torch::Tensor& w) {  // [rows, cols] f32, contiguous
+    float* p = w.data_ptr<float>();
+    const std::int64_t rows = w.size(0), cols = w.size(1);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float s = duo::kernels::int8RowScale(p + r * cols, cols);
+      for (std::int64_t c = 0; c < cols; ++c)
+        p[r * cols + c] = static_cast<float>(duo::kernels::quantizeInt8(p[r * cols + c], s)) * s;
+    }
+  };
+  duo::LlamaWeights& w = model.weights();
+  for (auto& lw : w.layers)
+    for (auto& pw : lw.proj) quantise(pw);
+  const bool tied = w.embed.data_ptr<float>() == w.lmHead.data_ptr<float>();
+  quantise(w.lmHead);
+  if (!tied) quantise(w.embed);
+}
+
+// x [..., d] f32 with every row rounded in int8 blocks as the int8-input kernels round it (q x scale).
+torch::Tensor roundInputs(const torch::Tensor& x) {
+  torch::Tensor y = x.contiguous().clone();
+  const std::int64_t d = y.size(-1), rows = y.numel() / d;
+  std::vector<std::int8_t> q(static_cast<size_t>(duo::kernels::inputBlocks(d) * duo::kernels::kInputBlock));
+  std::vector<float> scale(static_cast<size_t>(duo::kernels::inputBlocks(d)));
+  float* p = y.data_ptr<float>();
+  for (std::int64_t r = 0; r < rows; ++r) {
+    duo::kernels::quantizeInputBlocks(p + r * d, d, q.data(), scale.data());
+    for (std::int64_t j = 0; j < d; ++j)
+      p[r * d + j] = static_cast<float>(q[static_cast<size_t>(j)]) * scale[static_cast<size_t>(j / duo::kernels::kInputBlock)];
+  }
+  return y;
+}
+
 }  // namespace
 
 class TestPackedDecode : public QObject {
@@ -45,6 +80,7 @@ class TestPackedDecode : public QObject {
   void decodeMatchesTorch_data();
   void decodeMatchesTorch();
   void kernelChoiceFollowsSparsity();
+  void int8InputsRunOnTheirKernels();
   void int8ValuesMatchQuantisedTorch_data();
   void int8ValuesMatchQuantisedTorch();
   void fusedGroupsMatchSeparateCalls_data();
@@ -261,22 +297,7 @@ void TestPackedDecode::int8ValuesMatchQuantisedTorch() {
     return out;
   };
   const std::vector<torch::Tensor> f32 = decode(false);
-  // Quantise torch's own weights in place, row by row, with the kernels' functions.
-  auto quantise = [](torch::Tensor& w) {  // [rows, cols] f32, contiguous
-    float* p = w.data_ptr<float>();
-    const std::int64_t rows = w.size(0), cols = w.size(1);
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const float s = duo::kernels::int8RowScale(p + r * cols, cols);
-      for (std::int64_t c = 0; c < cols; ++c)
-        p[r * cols + c] = static_cast<float>(duo::kernels::quantizeInt8(p[r * cols + c], s)) * s;
-    }
-  };
-  duo::LlamaWeights& w = model.weights();
-  for (auto& lw : w.layers)
-    for (auto& pw : lw.proj) quantise(pw);
-  const bool tied = w.embed.data_ptr<float>() == w.lmHead.data_ptr<float>();
-  quantise(w.lmHead);
-  if (!tied) quantise(w.embed);
+  quantiseWeights(model);
   const std::vector<torch::Tensor> want = decode(false);
   const std::vector<torch::Tensor> got = decode(true);
   double maxDiff = 0, scale = 0, f32Diff = 0;
@@ -325,6 +346,70 @@ void TestPackedDecode::kernelChoiceFollowsSparsity() {
     QVERIFY(dd.projection(0, duo::Proj::Up).kernel == Kernel::Dense);
     QVERIFY(!dd.hook());  // the dense baseline sparsifies nothing
   }
+}
+
+// Int8 inputs: sparse sites on act_sparse, dense ones on dense, the lm_head too; the logits move by
+// the inputs' rounding only (a few per mille of their range, not zero); only with int8 values, and
+// never on the packed formats.
+void TestPackedDecode::int8InputsRunOnTheirKernels() {
+  c10::InferenceMode inference;
+  duo::LoadedModel m = load();
+  duo::LlamaModel& model = *m.model;
+  const int layers = static_cast<int>(model.config().numLayers);
+  duo::perf::applyMagnitudeMask(model, 0.5);
+  duo::SparsityConfig act = duo::SparsityConfig::uniform(layers, 0.5, 0.5);
+  for (int l = 0; l < layers; ++l) act.setSiteAct(l, duo::Site::Down, 0.0);  // one dense-input site per layer
+  duo::perf::PackedDecoderOptions q8;
+  q8.values = duo::kernels::ValueType::I8;
+  q8.int8Inputs = true;
+  const PackedDecoder packed(model, act, {}, q8);
+  for (int l = 0; l < layers; ++l)
+    for (int p = 0; p < duo::kNumProj; ++p) {
+      const auto proj = static_cast<duo::Proj>(p);
+      const Kernel want = proj == duo::Proj::Down ? Kernel::Dense : Kernel::ActSparse;
+      QVERIFY2(packed.projection(l, proj).kernel == want, duo::projName(proj));
+      QVERIFY(packed.projection(l, proj).int8Inputs);
+    }
+  // Torch on the int8-rounded weights with the engine's activation rule, every projection's input
+  // then rounded to int8 blocks: the engine's arithmetic except the lm_head's input, which the hook
+  // cannot reach (its rounding moves the logits by about 1%). Without the inputs' rounding the
+  // logits differ more: topk at 50% amplifies any perturbation through the layers.
+  const auto rule = packed.hook();
+  const duo::InputHook rounded = [&](int l, duo::Site s, const torch::Tensor& x) { return roundInputs(rule ? rule(l, s, x) : x); };
+  const int steps = 4, context = 8, batch = 2;
+  const auto prompt = torch::randint(5, 900, {batch, context}, torch::kLong);  // [B, T] i64
+  auto decode = [&](const duo::InputHook& hook, bool viaPacked) {
+    if (viaPacked) packed.install(model);
+    duo::KvCache cache = model.newCache(batch, context + steps);
+    model.decodeStep(cache, prompt, hook);
+    std::vector<torch::Tensor> out;
+    for (int s = 0; s < steps; ++s) out.push_back(model.decodeStep(cache, tokenAt(s, batch), hook));
+    PackedDecoder::uninstall(model);
+    return out;
+  };
+  // The prompt's prefill runs through torch in both (the engine decodes single tokens), with the
+  // rounded weights and inputs.
+  quantiseWeights(model);
+  const std::vector<torch::Tensor> got = decode(rounded, true);
+  const std::vector<torch::Tensor> want = decode(rounded, false), unrounded = decode(rule, false);
+  double maxDiff = 0, unroundedDiff = 0, scale = 0;
+  for (int s = 0; s < steps; ++s) {
+    const auto i = static_cast<size_t>(s);
+    maxDiff = std::max(maxDiff, (got[i] - want[i]).abs().max().item<double>());
+    unroundedDiff = std::max(unroundedDiff, (got[i] - unrounded[i]).abs().max().item<double>());
+    scale = std::max(scale, want[i].abs().max().item<double>());
+  }
+  qInfo("int8 inputs %s: max |logit diff| %.2e against torch with rounded inputs, %.2e without (max |logit| %.1f)",
+        packed.kernelSummary().c_str(), maxDiff, unroundedDiff, scale);
+  QVERIFY(scale > 1.0);
+  QVERIFY2(maxDiff < 0.02 * scale, qPrintable(QString("max diff %1").arg(maxDiff)));
+  QVERIFY2(unroundedDiff > 3 * maxDiff, "rounding the inputs changed nothing: were they rounded?");
+  duo::perf::PackedDecoderOptions bad = q8;
+  bad.values = duo::kernels::ValueType::F32;
+  QVERIFY_EXCEPTION_THROWN((void)PackedDecoder(model, act, {}, bad), duo::Error);
+  bad = q8;
+  bad.force = Kernel::DualSparse;
+  QVERIFY_EXCEPTION_THROWN((void)PackedDecoder(model, act, {}, bad), duo::Error);
 }
 
 void TestPackedDecode::rejectsMismatchedRule() {
