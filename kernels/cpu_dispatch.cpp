@@ -249,32 +249,37 @@ void colMajorQ8Product(const DenseView& w, const float* x, float* y, int batch) 
   const auto* values = static_cast<const std::int8_t*>(w.values);
   for (int b = 0; b < batch; ++b) {
     k.quantizeInputs(x + b * w.cols, w.cols, s.q8.data(), s.q8Scale.data());
-    s.quadCol.clear();
-    s.quadQ.clear();
-    s.quadAbs.clear();
-    s.q8Blocks.clear();
+    // Branch-free compaction (which inputs are zero is random): every column is written, the cursor
+    // advances past the non-zero ones.
+    const std::size_t slots = static_cast<std::size_t>(w.cols + 3 * blocks);
+    s.quadCol.resize(slots);
+    s.quadQ.resize(slots);
+    s.quadAbs.resize(slots);
+    s.q8Blocks.resize(static_cast<std::size_t>(blocks));
+    const std::int8_t** col = s.quadCol.data();
+    std::int8_t* qv = s.quadQ.data();
+    std::int8_t* qa = s.quadAbs.data();
+    std::int64_t n = 0, used = 0;
     for (std::int64_t blk = 0; blk < blocks; ++blk) {
-      const auto begin = static_cast<std::int32_t>(s.quadCol.size() / 4);
-      const std::int64_t j1 = std::min<std::int64_t>((blk + 1) * kInputBlock, w.cols);
+      const std::int64_t begin = n, j1 = std::min<std::int64_t>((blk + 1) * kInputBlock, w.cols);
       for (std::int64_t j = blk * kInputBlock; j < j1; ++j) {
         const std::int8_t q = s.q8[static_cast<std::size_t>(j)];
-        if (q == 0) continue;
-        s.quadCol.push_back(values + j * w.ld);
-        s.quadQ.push_back(q);
-        s.quadAbs.push_back(static_cast<std::int8_t>(q < 0 ? -q : q));
+        col[n] = values + j * w.ld;
+        qv[n] = q;
+        qa[n] = static_cast<std::int8_t>(q < 0 ? -q : q);
+        n += q != 0;
       }
-      if (static_cast<std::int32_t>(s.quadCol.size()) == 4 * begin) continue;  // nothing active here
-      while (s.quadCol.size() % 4 != 0) {  // pad with the last column (in cache), input 0
-        s.quadCol.push_back(s.quadCol.back());
-        s.quadQ.push_back(0);
-        s.quadAbs.push_back(0);
+      if (n == begin) continue;  // nothing active here
+      for (; n % 4 != 0; ++n) {  // pad with the last column (in cache), input 0
+        col[n] = col[n - 1];
+        qv[n] = qa[n] = 0;
       }
-      s.q8Blocks.push_back(
-          detail::Q8Block{begin, static_cast<std::int32_t>(s.quadCol.size() / 4), s.q8Scale[static_cast<std::size_t>(blk)]});
+      s.q8Blocks[static_cast<std::size_t>(used++)] = detail::Q8Block{
+          static_cast<std::int32_t>(begin / 4), static_cast<std::int32_t>(n / 4), s.q8Scale[static_cast<std::size_t>(blk)]};
     }
     float* yb = y + b * w.rows;
-    const auto nBlocks = static_cast<std::int64_t>(s.q8Blocks.size());
-    const int nt = threadsFor(w.rows * static_cast<std::int64_t>(s.quadCol.size()), nBlocks);
+    const std::int64_t nBlocks = used;
+    const int nt = threadsFor(w.rows * n, nBlocks);
     const std::int64_t size = chunkSize(nBlocks, nt, 1, 1);
     const std::int64_t chunks = (nBlocks + size - 1) / size;
     reduceOverChunks(nt, chunks, w.rows, stride, 1, yb, [&](std::int64_t c, float* part) {
