@@ -85,21 +85,32 @@ void forBatches(const float* x, float* y, std::int64_t rows, std::int64_t kIn, s
 namespace {
 
 // The k-th smallest (1-based) of n magnitudes given as the bit patterns of non-negative floats
-// (which order like the floats): a radix select on the top 11 bits, then nth_element among the
-// few values left in that bucket. About 3x faster than nth_element over all n at decode widths
-// (576-1536), where it runs 4 times per layer and token.
+// (which order like the floats): a radix select on the exponent byte (bits 30-23), then on the next
+// 8 bits among the keys of the chosen bucket, then nth_element among the few left (they share the
+// top 17 bits). Compactions are branch-free: whether a key falls in the bucket is a coin toss.
+// At decode widths (576-1536), where it runs 4 times per layer and token, this took 40% less time
+// than one radix pass on the top 11 bits with its 2048-bin histogram (which was 3x faster than
+// nth_element over all n).
 std::uint32_t kthSmallestKey(std::vector<std::uint32_t>& keys, std::int64_t k) {
-  constexpr int kShift = 21, kBins = 1 << 11;
-  std::array<std::int32_t, kBins> hist{};
-  for (const std::uint32_t key : keys) ++hist[key >> kShift];
-  std::int64_t below = 0;
-  std::uint32_t bin = 0;
-  while (below + hist[bin] < k) below += hist[bin++];
-  std::int64_t m = 0;  // keep the bucket's keys, compacted to the front
-  for (const std::uint32_t key : keys)
-    if ((key >> kShift) == bin) keys[static_cast<size_t>(m++)] = key;
-  std::nth_element(keys.begin(), keys.begin() + (k - below - 1), keys.begin() + m);
-  return keys[static_cast<size_t>(k - below - 1)];
+  std::uint32_t* p = keys.data();
+  auto n = static_cast<std::int64_t>(keys.size());
+  for (const int shift : {23, 15}) {
+    std::array<std::int32_t, 256> hist{};
+    for (std::int64_t i = 0; i < n; ++i) ++hist[(p[i] >> shift) & 0xffu];
+    std::int64_t below = 0;
+    std::uint32_t bin = 0;
+    while (below + hist[bin] < k) below += hist[bin++];
+    std::int64_t m = 0;  // keep the bucket's keys, compacted to the front
+    for (std::int64_t i = 0; i < n; ++i) {
+      const std::uint32_t key = p[i];
+      p[m] = key;
+      m += ((key >> shift) & 0xffu) == bin;
+    }
+    n = m;
+    k -= below;
+  }
+  std::nth_element(p, p + (k - 1), p + n);
+  return p[k - 1];
 }
 
 }  // namespace
