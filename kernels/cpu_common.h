@@ -263,13 +263,14 @@ DUO_ISA_TARGET inline void colMajorAddQ8T(const DenseView&, const Q8Columns& a, 
   const std::int64_t rFull = r0 + (r1 - r0) / 32 * 32;
   thread_local std::vector<std::int32_t> sums;  // [rFull - r0] per 32 rows: 4 x 8 lanes as the quads leave them
   if (static_cast<std::int64_t>(sums.size()) < rFull - r0) sums.resize(static_cast<std::size_t>(rFull - r0));
+  const std::int64_t lastQuad = a.count > 0 ? a.blocks[a.count - 1].quadEnd : 0;  // (prefetching two ahead: no gain)
   for (std::int64_t bi = 0; bi < a.count; ++bi) {
     const Q8Block& blk = a.blocks[bi];
     const std::int64_t q0 = blk.quadBegin, q1 = blk.quadEnd;
     for (std::int64_t qd = q0; qd < q1; ++qd) {
       const std::int8_t* const* c = a.column + 4 * qd;
       // The next quad (in this block or the next one) is fetched while this one streams.
-      const bool hasNext = qd + 1 < q1 || bi + 1 < a.count;
+      const bool hasNext = qd + 1 < lastQuad;
       const std::int8_t* const* next = hasNext ? a.column + 4 * (qd + 1) : nullptr;
       std::int32_t packed, packedAbs;
       std::memcpy(&packed, a.q + 4 * qd, sizeof packed);
