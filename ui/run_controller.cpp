@@ -207,6 +207,7 @@ void RunController::startJob(PruneRequest req) {
   run.alsoEval = m_ui.dataPanel->alsoEval();
   run.timing = m_timing->profile();
   run.values = m_ui.table->model()->decodeValues();
+  run.int8Inputs = m_ui.table->model()->decodeInt8Inputs();
   run.runsDir = ss(m_ui.runs->directory());  // core marks the run there while it runs, then records it
   run.saveRecord = m_checkpointRunId.isEmpty();  // re-making a stored run's weights adds no record
   m_ui.job->start(run);

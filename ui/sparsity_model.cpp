@@ -149,18 +149,22 @@ SparsityModel::DecodeEstimate SparsityModel::decodeEstimate(int contextTokens) c
   DecodeEstimate out;
   if (m_config.numLayers() == 0 || m_model.hiddenSize <= 0) return out;
   // bandwidth 1 GB/s: seconds * 1e9 = bytes; the speedup does not depend on bandwidth
-  const perf::DecodePrediction pred = predictDecodeFor(m_model, m_config, contextTokens, 1.0, nullptr, m_values);
+  const perf::DecodePrediction pred =
+      predictDecodeFor(m_model, m_config, contextTokens, 1.0, nullptr, m_values, m_int8Inputs);
   out.denseBytes = pred.denseSeconds.total() * 1e9;
   out.sparseBytes = pred.sparseSeconds.total() * 1e9;
   out.speedup = out.bytesSpeedup = pred.speedup;
   if (m_timing && !m_timing->empty() && m_timing->values != m_values) {
     out.timingProblem = "it was measured with " + std::string(kernels::valueTypeName(m_timing->values)) +
                         " values, the prediction is for " + kernels::valueTypeName(m_values);
+  } else if (m_timing && !m_timing->empty() && m_timing->int8Inputs != m_int8Inputs) {
+    out.timingProblem = std::string("it was measured ") + (m_timing->int8Inputs ? "with" : "without") +
+                        " int8 inputs, the prediction is " + (m_int8Inputs ? "with" : "without") + " them";
   } else if (m_timing && !m_timing->empty()) {
     try {
       // As the CLI's `calibrated_speedup` and the allocator's table times (the three agree exactly).
       const perf::DecodePrediction timed =
-          predictDecodeFor(m_model, m_config, contextTokens, kDecodeBandwidthGbs, m_timing.get(), m_values);
+          predictDecodeFor(m_model, m_config, contextTokens, kDecodeBandwidthGbs, m_timing.get(), m_values, m_int8Inputs);
       out.speedup = timed.speedup;
       out.denseSeconds = timed.denseSeconds.total();
       out.sparseSeconds = timed.sparseSeconds.total();
@@ -172,9 +176,11 @@ SparsityModel::DecodeEstimate SparsityModel::decodeEstimate(int contextTokens) c
   return out;
 }
 
-void SparsityModel::setDecodeValues(kernels::ValueType values) {
-  if (values == m_values) return;
+void SparsityModel::setDecodeValues(kernels::ValueType values, bool int8Inputs) {
+  int8Inputs = int8Inputs && values == kernels::ValueType::I8;
+  if (values == m_values && int8Inputs == m_int8Inputs) return;
   m_values = values;
+  m_int8Inputs = int8Inputs;
   Q_EMIT timingChanged();
 }
 

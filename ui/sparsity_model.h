@@ -70,9 +70,12 @@ class SparsityModel : public QAbstractItemModel {
   const std::shared_ptr<const perf::TimingProfile>& timingProfile() const { return m_timing; }
 
   // Storage of the weight values the decode speed is predicted (and a run's speed measured) for:
-  // f32, f16, bf16 or int8 (one scale per output row). Emits timingChanged().
-  void setDecodeValues(kernels::ValueType values);
+  // f32, f16, bf16 or int8 (one scale per output row); with int8, `int8Inputs` rounds every
+  // product's input to int8 too (the engine's --int8-inputs; ignored for the other types). Emits
+  // timingChanged().
+  void setDecodeValues(kernels::ValueType values, bool int8Inputs = false);
   kernels::ValueType decodeValues() const { return m_values; }
+  bool decodeInt8Inputs() const { return m_int8Inputs; }
 
   // Tree helpers: layer of an index (-1 for invalid), projection (-1 for a layer row).
   static int layerOf(const QModelIndex& idx);
@@ -104,6 +107,7 @@ class SparsityModel : public QAbstractItemModel {
   SparsityConfig m_config;
   std::shared_ptr<const perf::TimingProfile> m_timing;
   kernels::ValueType m_values = kernels::ValueType::F32;
+  bool m_int8Inputs = false;
   QUndoStack m_undo;
 };
 

@@ -68,6 +68,7 @@ Workspace WorkspaceController::currentWorkspace(const QString& runsDir) const {
   ws.request = m_ui.currentRequest();
   ws.runsDir = ss(runsDir);
   ws.values = kernels::valueTypeName(m_ui.table->model()->decodeValues());
+  ws.int8Inputs = m_ui.table->model()->decodeInt8Inputs();
   ws.alsoEval = m_ui.dataPanel->alsoEval();
   return ws;
 }
@@ -82,7 +83,7 @@ void WorkspaceController::apply(const Workspace& ws, const QString& runsDir) {
   QStringList also;
   for (const std::string& c : ws.alsoEval) also << qs(c);
   m_ui.dataPanel->setAlsoEval(also.join(", "));
-  m_ui.table->setDecodeValues(kernels::parseValueType(ws.values));
+  m_ui.table->setDecodeValues(kernels::parseValueType(ws.values), ws.int8Inputs);
   m_pendingTable = ws.request.sparsity.table();
   m_ui.modelPanel->openModel(qs(ws.request.model));
 }

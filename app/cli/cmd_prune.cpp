@@ -35,6 +35,7 @@ struct PruneArgs {
   bool measureSpeed = false;  // time the written checkpoint's decode (core/bench/decode_bench)
   std::string timing;         // a timing profile: calibrated_speedup, and the measured decode's kernel choice
   std::string values = "f32";  // weight value storage the decode speed is predicted and measured with
+  bool int8Inputs = false;     // ... and with int8-rounded inputs
   std::vector<std::string> alsoEval;  // more evaluation corpora
   bool plan = false;          // print the memory plan and stop
   bool noMemoryCheck = false;
@@ -109,6 +110,9 @@ Registrar reg_prune("prune", [](CLI::App& app) {
                   "Weight value storage of the decode the speed is predicted and measured for: f32 | f16 | bf16 | "
                   "int8 (one scale per output row; the checkpoint's own dtype is --out-dtype)")
       ->capture_default_str();
+  cmd->add_flag("--int8-inputs", a->int8Inputs,
+                "With --values int8: the decode also rounds every product's input to int8 (bench decode "
+                "--int8-inputs); the sparse projections then run on act_sparse");
   cmd->add_flag("--json", a->json, "Print the result as JSON");
   addDistOptions(cmd, a->dist);
   cmd->callback([a] {
@@ -160,6 +164,8 @@ Registrar reg_prune("prune", [](CLI::App& app) {
     run.measureSpeed = a->measureSpeed;
     run.alsoEval = a->alsoEval;
     run.values = kernels::parseValueType(a->values);
+    run.int8Inputs = a->int8Inputs;
+    DUO_CHECK(!run.int8Inputs || run.values == kernels::ValueType::I8, "prune: --int8-inputs needs --values int8");
     if (!timing.empty()) run.timing = std::make_shared<const perf::TimingProfile>(timing);
     if (!a->noRecord) run.runsDir = a->runsDir.empty() ? RunStore::defaultDir() : a->runsDir;
     auto progress = progressBar(!lead);

@@ -306,9 +306,11 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
 }
 
 DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, const ProgressFn& progress,
-                                          const TimingProfile& timing, int threads, kernels::ValueType values) {
+                                          const TimingProfile& timing, int threads, kernels::ValueType values,
+                                          bool int8Inputs) {
   DecodeBenchConfig c;
   c.values = values;
+  c.int8Inputs = int8Inputs;
   c.model.clear();
   c.pruned = prunedDir;
   c.tokens = kMeasureTokens;

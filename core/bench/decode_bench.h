@@ -127,6 +127,7 @@ constexpr int kMeasureMaxRepeats = 15;
 // `values`: the weight values' storage in both engines (DecodeBenchConfig::values).
 DecodeBenchResult measureCheckpointDecode(const std::string& prunedDir, const ProgressFn& progress = {},
                                           const TimingProfile& timing = {}, int threads = 0,
-                                          kernels::ValueType values = kernels::ValueType::F32);
+                                          kernels::ValueType values = kernels::ValueType::F32,
+                                          bool int8Inputs = false);
 
 }  // namespace duo::perf

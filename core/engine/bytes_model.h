@@ -39,6 +39,9 @@ struct MatVec {
   double pA = 0.0;  // fraction of inputs that are zero
   kernels::ValueType type = kernels::ValueType::F32;  // weight storage
   int stripRows = 0;  // packed formats' strip height; 0: what the packer picks (autoStripRows)
+  // The products round x to int8 (kernels::DenseView::int8Inputs): only the dense and act-sparse
+  // kernels have that path, so the kernel choice is between those two.
+  bool int8Inputs = false;
 };
 
 // ---- measured timing ------------------------------------------------------------------------------
@@ -135,6 +138,7 @@ struct DecodeInput {
   std::vector<LayerSparsity> layers;
   int contextTokens = 256;  // tokens already in the KV cache that attention reads each step
   kernels::ValueType weightType = kernels::ValueType::F32;
+  bool int8Inputs = false;  // int8 weights times int8-rounded inputs (MatVec::int8Inputs)
   kernels::ValueType kvType = kernels::ValueType::F32;
   double bandwidthGbs = 20.0;  // measured (bench kernels reports it)
   // A measured timing profile for this model's shapes (not owned); null or empty: the bytes model.

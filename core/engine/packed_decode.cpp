@@ -28,8 +28,9 @@ namespace {
 // cheapest by the bytes model (what predictDecode assumes either way), among those the weights
 // allow (the sparse formats need zeros to skip).
 Kernel chooseKernel(std::int64_t rows, std::int64_t cols, double pW, double pA, bool forceSparse,
-                    const TimingProfile* timing, k::ValueType values) {
-  const MatVec m{rows, cols, pW, pA, values};
+                    const TimingProfile* timing, k::ValueType values, bool int8Inputs) {
+  MatVec m{rows, cols, pW, pA, values};
+  m.int8Inputs = int8Inputs;  // dense or act-sparse only
   if (forceSparse && pW > 0) return pA > 0 ? Kernel::DualSparse : Kernel::WeightSparse;
   const Kernel best = fastestKernel(m, timing);
   return best == Kernel::BlasDense ? Kernel::Dense : best;
@@ -192,22 +193,14 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
       if (p == Proj::Q) pp.bias = lw.qBias;
       if (p == Proj::K) pp.bias = lw.kBias;
       if (p == Proj::V) pp.bias = lw.vBias;
+      // An int8-input profile's lines hold for int8 inputs only (bench decode refuses a mismatch).
+      const bool profiled = !options.timing.empty() && options.timing.int8Inputs == options.int8Inputs;
       pp.kernel = options.dense   ? Kernel::Dense
                   : options.force ? *options.force
                                   : chooseKernel(pp.rows, pp.cols, pp.weightSparsity, pp.actSparsity, options.forceSparse,
-                                               options.timing.empty() ? nullptr : &options.timing, m_values);
-      if (options.int8Inputs && !options.dense) {
-        DUO_CHECK(!options.force || *options.force == Kernel::Dense || *options.force == Kernel::ActSparse,
-                  "packed decode: int8 inputs run on the dense and act-sparse kernels only, not ", kernelKey(*options.force));
-        // The profile (timed with int8 inputs: dense and act_sparse lines only) picks between
-        // the two; without one, act_sparse wherever there are inputs to skip.
-        const bool profiled = !options.timing.empty() && options.timing.int8Inputs;
-        if (!options.force)
-          pp.kernel = profiled ? chooseKernel(pp.rows, pp.cols, pp.weightSparsity, pp.actSparsity, false, &options.timing,
-                                              m_values)
-                      : pp.actSparsity > 0 ? Kernel::ActSparse
-                                           : Kernel::Dense;
-      }
+                                                 profiled ? &options.timing : nullptr, m_values, options.int8Inputs);
+      DUO_CHECK(!options.int8Inputs || pp.kernel == Kernel::Dense || pp.kernel == Kernel::ActSparse,
+                "packed decode: int8 inputs run on the dense and act-sparse kernels only, not ", kernelKey(pp.kernel));
       pp.int8Inputs = options.int8Inputs;
       // N:M rows only help with dense inputs; the masks' N counts pruned weights per group.
       const int keep = act.nm.m - act.nm.n;

@@ -166,6 +166,7 @@ RunRecord fromRunV1(const json& j, const std::string& src) {
   r.calibratedSpeedup = readOptNumber(j, "calibrated_speedup", src);
   r.timingProfile = opt<std::string>(j, "timing", "", src);
   r.values = opt<std::string>(j, "values", "f32", src);
+  r.int8Inputs = opt<bool>(j, "int8_inputs", false, src);
   const json timings = opt<json>(j, "timings", json::object(), src);  // named: items() must not outlive it
   for (const auto& [k, v] : timings.items())
     if (v.is_number()) r.timings[k] = v.get<double>();
@@ -219,7 +220,7 @@ json RunRecord::toJson() const {
   }
   json timingsJ = json::object();
   for (const auto& [k, v] : timings) timingsJ[k] = v;
-  return {{"schema", kSchema},
+  json out{{"schema", kSchema},
           {"id", id},
           {"created", created},
           {"model",
@@ -244,6 +245,8 @@ json RunRecord::toJson() const {
           {"versions", {{"duoscope", duoscopeVersion}, {"libtorch", libtorchVersion}}},
           {"device", device},
           {"out", outDir}};
+  if (int8Inputs) out["speed"]["int8_inputs"] = true;  // absent: false (and in every older record)
+  return out;
 }
 
 RunRecord RunRecord::fromJson(const json& j, const std::string& src) {
@@ -293,6 +296,7 @@ RunRecord RunRecord::fromJson(const json& j, const std::string& src) {
   r.calibratedSpeedup = readOptNumber(speed, "calibrated", src + ": speed");  // absent in older records
   r.timingProfile = opt<std::string>(speed, "timing_profile", "", src + ": speed");
   r.values = opt<std::string>(speed, "values", "f32", src + ": speed");  // absent: f32 (older records)
+  r.int8Inputs = opt<bool>(speed, "int8_inputs", false, src + ": speed");  // written only when true
   const json timings = opt<json>(j, "timings", json::object(), src);  // named: items() must not outlive it
   for (const auto& [k, v] : timings.items()) {
     DUO_CHECK(v.is_number(), src, ": timings.", k, " must be a number");

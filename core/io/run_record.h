@@ -63,6 +63,7 @@ struct RunRecord {
   std::optional<double> calibratedSpeedup;     // a timing profile's prediction; null without one
   std::string timingProfile;                   // that profile's file
   std::string values = "f32";                  // weight value storage the speeds are for (f32 | f16 | bf16 | int8)
+  bool int8Inputs = false;                     // with int8: the inputs rounded to int8 too (--int8-inputs)
   std::map<std::string, double> timings;       // seconds: total, forward, stats, solve, eval
   long long peakRssBytes = 0;
   std::string duoscopeVersion, libtorchVersion, device;

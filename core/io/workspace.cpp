@@ -16,6 +16,7 @@ void saveWorkspace(const std::string& path, const Workspace& ws) {
   json j = {{"schema", kWorkspaceSchema}, {"request", requestToJson(ws.request)}, {"runs", runs}};
   if (!ws.runsDir.empty()) j["runs_dir"] = ws.runsDir;
   j["values"] = ws.values;
+  if (ws.int8Inputs) j["int8_inputs"] = true;
   j["also_eval"] = ws.alsoEval;
   writeFileAtomic(path, j.dump(1) + "\n");
 }
@@ -71,6 +72,11 @@ Workspace loadWorkspace(const std::string& path) {
     } catch (const Error& e) {
       fail(src, ": ", e.what());
     }
+  }
+  if (j.contains("int8_inputs")) {
+    DUO_CHECK(j["int8_inputs"].is_boolean(), src, ": 'int8_inputs' must be true or false");
+    ws.int8Inputs = j["int8_inputs"].get<bool>();
+    DUO_CHECK(!ws.int8Inputs || ws.values == "int8", src, ": 'int8_inputs' needs 'values' int8, got ", ws.values);
   }
   if (j.contains("also_eval")) {
     DUO_CHECK(j["also_eval"].is_array(), src, ": 'also_eval' must be an array of corpus names");

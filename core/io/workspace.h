@@ -21,9 +21,11 @@ struct Workspace {
   // Where the window keeps this workspace's runs ("runs_dir"; the window's autosave names its run
   // folder here instead of copying every run). "" when the file does not say.
   std::string runsDir;
-  // Settings of a run beside the request: the value format its decode speed is for ("values") and
-  // the extra evaluation corpora ("also_eval"). Absent in older files: f32, none.
+  // Settings of a run beside the request: the value format its decode speed is for ("values", and
+  // "int8_inputs" with int8) and the extra evaluation corpora ("also_eval"). Absent in older
+  // files: f32, false, none.
   std::string values = "f32";
+  bool int8Inputs = false;
   std::vector<std::string> alsoEval;
 };
 

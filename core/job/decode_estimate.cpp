@@ -5,9 +5,12 @@ namespace duo {
 
 perf::DecodePrediction predictDecodeFor(const ModelConfig& c, const SparsityConfig& s, int contextTokens,
                                         double bandwidthGbs, const perf::TimingProfile* timing,
-                                        kernels::ValueType values) {
+                                        kernels::ValueType values, bool int8Inputs) {
+  DUO_CHECK(!int8Inputs || values == kernels::ValueType::I8, "decode prediction: int8 inputs need int8 values, got ",
+            kernels::valueTypeName(values));
   perf::DecodeInput in;
   in.weightType = values;
+  in.int8Inputs = int8Inputs;
   in.shape = perf::shapeOf(c);
   in.contextTokens = contextTokens;
   in.bandwidthGbs = bandwidthGbs;

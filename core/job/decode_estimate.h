@@ -18,17 +18,20 @@ constexpr double kDecodeBandwidthGbs = 20.0;
 // kernel. The speedup does not depend on bandwidthGbs (it scales both sides). With a timing profile
 // (not empty) the measured lines replace bytes / bandwidth (perf::kernelSeconds), and the parts
 // without a line stream at the profile's measured bandwidth instead of bandwidthGbs. `values`: the
-// weight values' storage in both the dense and the sparse step (the decode engine's --values).
+// weight values' storage in both the dense and the sparse step (the decode engine's --values);
+// `int8Inputs`: with int8 values, the inputs rounded to int8 too (the engine's --int8-inputs: the
+// sparse projections on act-sparse, not the packed formats).
 perf::DecodePrediction predictDecodeFor(const ModelConfig& model, const SparsityConfig& sparsity,
                                         int contextTokens = kDecodeContextTokens,
                                         double bandwidthGbs = kDecodeBandwidthGbs,
                                         const perf::TimingProfile* timing = nullptr,
-                                        kernels::ValueType values = kernels::ValueType::F32);
+                                        kernels::ValueType values = kernels::ValueType::F32, bool int8Inputs = false);
 // The same at the reported context with a timing profile (`calibrated_speedup`).
 inline perf::DecodePrediction predictDecodeFor(const ModelConfig& model, const SparsityConfig& sparsity,
                                                const perf::TimingProfile* timing,
-                                               kernels::ValueType values = kernels::ValueType::F32) {
-  return predictDecodeFor(model, sparsity, kDecodeContextTokens, kDecodeBandwidthGbs, timing, values);
+                                               kernels::ValueType values = kernels::ValueType::F32,
+                                               bool int8Inputs = false) {
+  return predictDecodeFor(model, sparsity, kDecodeContextTokens, kDecodeBandwidthGbs, timing, values, int8Inputs);
 }
 
 }  // namespace duo

@@ -95,15 +95,23 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
   out.result = runPrune(prune, model, progress, onRecord);
   if (!lead) return out;
 
+  DUO_CHECK(!req.int8Inputs || req.values == kernels::ValueType::I8, "run: int8 inputs need int8 values, got ",
+            kernels::valueTypeName(req.values));
   const bool timed = req.timing && !req.timing->empty();
-  if (timed && req.timing->values != req.values)
+  if (timed && req.timing->int8Inputs != req.int8Inputs)
+    out.timingError = "the timing profile " + req.timing->name() + " was measured " +
+                      (req.timing->int8Inputs ? "with" : "without") + " int8 inputs, the run's speed is " +
+                      (req.int8Inputs ? "with" : "without") + " them (bench calibrate " +
+                      (req.int8Inputs ? "--int8-inputs " : "") + "makes a matching one)";
+  else if (timed && req.timing->values != req.values)
     out.timingError = "the timing profile " + req.timing->name() + " was measured with " +
                       kernels::valueTypeName(req.timing->values) + " values, the run's speed is for " +
                       kernels::valueTypeName(req.values) + " (bench calibrate --values " +
                       kernels::valueTypeName(req.values) + " makes a matching one)";
   else if (timed) {
     try {
-      out.calibratedSpeedup = predictDecodeFor(config, out.result.sparsity, req.timing.get(), req.values).speedup;
+      out.calibratedSpeedup =
+          predictDecodeFor(config, out.result.sparsity, req.timing.get(), req.values, req.int8Inputs).speedup;
     } catch (const Cancelled&) {
       throw;
     } catch (const std::exception& e) {
@@ -131,7 +139,7 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
     reportProgress(progress, {"bench", "decode speed", 0, 1});
     try {
       const perf::DecodeBenchResult m = perf::measureCheckpointDecode(
-          prune.outDir, progress, req.timing ? *req.timing : perf::TimingProfile{}, 0, req.values);
+          prune.outDir, progress, req.timing ? *req.timing : perf::TimingProfile{}, 0, req.values, req.int8Inputs);
       out.speed = m.check;
       out.cacheResident = m.cacheResident;
     } catch (const Cancelled&) {
@@ -144,9 +152,11 @@ RunOutcome runJob(const RunRequest& req, const ProgressFn& progress,
 
   // The bytes model's prediction for the value format the speed is for (runPrune's is f32).
   if (req.values != kernels::ValueType::F32)
-    out.result.predictedSpeedup = predictDecodeFor(config, out.result.sparsity, nullptr, req.values).speedup;
+    out.result.predictedSpeedup =
+        predictDecodeFor(config, out.result.sparsity, nullptr, req.values, req.int8Inputs).speedup;
   out.json = out.result.toJson();
   if (req.values != kernels::ValueType::F32) out.json["values"] = kernels::valueTypeName(req.values);
+  if (req.int8Inputs) out.json["int8_inputs"] = true;
   out.json["calibration"] =
       adviseCalibration(config, out.result.request.method, out.result.request.nsamples, out.result.request.seqlen)
           .toJson();

@@ -45,6 +45,8 @@ struct RunRequest {
   // engine's value format: f32, f16, bf16 or int8 with a scale per row). The checkpoint's own dtype
   // is prune.outDtype.
   kernels::ValueType values = kernels::ValueType::F32;
+  // With int8 values: the products round their inputs to int8 too (the engine's --int8-inputs).
+  bool int8Inputs = false;
   // The run store folder ("": no marker, no record).
   std::string runsDir;
   // Save the run record there (false: the marker only, e.g. a run that re-makes a stored run's

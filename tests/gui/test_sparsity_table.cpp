@@ -95,6 +95,40 @@ class TestSparsityTable : public QObject {
     QVERIFY2(totals->text().contains(predicted(0.5, 0.5)), qPrintable(totals->text()));
   }
 
+  // The values choice: "int8 + int8 inputs" sets both on the model; the totals then follow the
+  // bytes model with the sparse projections on act-sparse (half of each int8 matrix at A50), which
+  // predicts less than int8 values on the packed kernels (a quarter plus the bitmaps).
+  void valuesChoiceWithInt8Inputs() {
+    SparsityTable t;
+    t.setModelConfig(m_cfg);
+    auto* values = t.findChild<QComboBox*>("decodeValues");
+    auto* totals = t.findChild<QLabel*>("sparsityTotals");
+    auto predicted = [](bool int8Inputs) {
+      duo::perf::DecodeInput in;
+      in.shape = duo::perf::smolLm2Shape();
+      in.weightType = duo::kernels::ValueType::I8;
+      in.int8Inputs = int8Inputs;
+      duo::perf::LayerSparsity layer{};
+      layer.fill({0.5, 0.5});
+      in.layers.assign(30, layer);
+      return duo::perf::predictDecode(in).speedup;
+    };
+    QVERIFY(predicted(true) < predicted(false));
+    values->setCurrentIndex(values->findText("int8"));
+    QCOMPARE(t.model()->decodeValues(), duo::kernels::ValueType::I8);
+    QVERIFY(!t.model()->decodeInt8Inputs());
+    QVERIFY2(totals->text().contains(QString::number(predicted(false), 'f', 2) + "×"), qPrintable(totals->text()));
+    values->setCurrentIndex(values->findText("int8 + int8 inputs"));
+    QCOMPARE(t.model()->decodeValues(), duo::kernels::ValueType::I8);
+    QVERIFY(t.model()->decodeInt8Inputs());
+    QVERIFY2(totals->text().contains(QString::number(predicted(true), 'f', 2) + "×"), qPrintable(totals->text()));
+    t.setDecodeValues(duo::kernels::ValueType::F32, true);  // int8 inputs only go with int8 values
+    QCOMPARE(values->currentText(), QString("f32"));
+    QVERIFY(!t.model()->decodeInt8Inputs());
+    t.setDecodeValues(duo::kernels::ValueType::I8, true);  // as a workspace restores it
+    QCOMPARE(values->currentText(), QString("int8 + int8 inputs"));
+  }
+
   void editorSetsOneProjectionAndUndoRedo() {
     SparsityTable t;
     t.setModelConfig(m_cfg);

@@ -34,6 +34,7 @@ class TestBytesModel : public QObject {
   void rejectsBadInput();
   void profileLinesDrivePrediction();
   void fastestKernelFollowsProfile();
+  void int8InputsChooseDenseOrActSparse();
   void fitRecoversLines();
   void profileFilesRoundTripAndErrors();
 };
@@ -97,6 +98,28 @@ void TestBytesModel::cheapestKernel_data() {
   QTest::newRow("both") << 0.5 << 0.5 << Kernel::DualSparse;
   QTest::newRow("few pruned weights") << 0.02 << 0.5 << Kernel::ActSparse;  // a bitmap costs more than 2% of values
   QTest::newRow("both, sparse") << 0.9 << 0.3 << Kernel::DualSparse;
+}
+
+// With int8 inputs only dense and act-sparse have the path: a pruned matrix with sparse inputs goes
+// to act-sparse (not dual), one with dense inputs stays dense, and the prediction reads more.
+void TestBytesModel::int8InputsChooseDenseOrActSparse() {
+  MatVec m{1536, 576, 0.5, 0.5, k::ValueType::I8, 0};
+  QCOMPARE(static_cast<int>(duo::perf::cheapestKernel(m)), static_cast<int>(Kernel::DualSparse));
+  m.int8Inputs = true;
+  QCOMPARE(static_cast<int>(duo::perf::cheapestKernel(m)), static_cast<int>(Kernel::ActSparse));
+  QCOMPARE(static_cast<int>(duo::perf::fastestKernel(m, nullptr)), static_cast<int>(Kernel::ActSparse));
+  m.pA = 0.0;
+  QCOMPARE(static_cast<int>(duo::perf::cheapestKernel(m)), static_cast<int>(Kernel::Dense));
+  DecodeInput in;
+  in.shape = smolLm2Shape();
+  in.weightType = k::ValueType::I8;
+  LayerSparsity layer;
+  layer.fill(SparsityPoint{0.5, 0.5});
+  in.layers = {layer};
+  const double packed = predictDecode(in).speedup;
+  in.int8Inputs = true;
+  const double act = predictDecode(in).speedup;
+  QVERIFY2(act > 1.0 && act < packed, qPrintable(QString("%1 vs %2").arg(act).arg(packed)));
 }
 
 void TestBytesModel::cheapestKernel() {

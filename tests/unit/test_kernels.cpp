@@ -16,6 +16,20 @@
 
 using namespace duo::kernels;
 
+namespace {
+// A W50% + A50% case of the selftest's random problems.
+selftest::Case halfSparse(std::int64_t rows, std::int64_t cols, ValueType type, std::uint64_t seed) {
+  selftest::Case c;
+  c.rows = rows;
+  c.cols = cols;
+  c.wSparsity = 0.5;
+  c.aSparsity = 0.5;
+  c.type = type;
+  c.seed = seed;
+  return c;
+}
+}  // namespace
+
 class TestKernels : public QObject {
   Q_OBJECT
  private Q_SLOTS:
@@ -87,12 +101,7 @@ void TestKernels::skipsOnlyZeroInputs() {
 // threads, whose partial sums are added): any thread count gives the reference's answer, and the
 // row-split dense kernel gives bit-identical rows.
 void TestKernels::sameResultOnAnyThreadCount() {
-  selftest::Case c;
-  c.rows = 1000;
-  c.cols = 1200;
-  c.wSparsity = 0.5;
-  c.aSparsity = 0.5;
-  c.seed = 42;
+  const selftest::Case c = halfSparse(1000, 1200, ValueType::F32, 42);
   const selftest::Problem p = selftest::makeProblem(c);
   PackOptions o;
   o.stripRows = 64;  // 16 strips: three threads split some strips' columns
@@ -150,12 +159,7 @@ void TestKernels::int8InputsRoundLikeTheDefinition() {
 // Int8 inputs change the product by the inputs' rounding only: on a SmolLM2-sized matrix with
 // normal inputs, well under 1% of the f32-input product, on every ISA and both int8 kernels.
 void TestKernels::int8InputsStayCloseToF32Inputs() {
-  selftest::Case c;
-  c.rows = 1536;
-  c.cols = 576;
-  c.wSparsity = 0.5;
-  c.aSparsity = 0.5;
-  c.type = ValueType::I8;
+  const selftest::Case c = halfSparse(1536, 576, ValueType::I8, 1);
   const selftest::Problem p = selftest::makeProblem(c);
   const DenseMatrix rm = DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, Layout::RowMajor, ValueType::I8);
   const DenseMatrix cm = DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, Layout::ColMajor, ValueType::I8);

@@ -493,9 +493,11 @@ void TestRunRecords::workspaceRoundTrips() {
   ws.request.calibSource = "/data/calib.jsonl";
   ws.runsDir = "/w/runs";
   ws.values = "int8";
+  ws.int8Inputs = true;
   ws.alsoEval = {"mix:eval", "mix:eval:manpages"};
   duo::RunRecord rec = duo::RunRecord::fromJson(fakeResult(4.0, 0.5).toJson(), "test");
   rec.values = "int8";
+  rec.int8Inputs = true;
   rec.id = "run-a";
   rec.created = "2026-12-01T10:00:00Z";
   ws.runs.push_back(rec);
@@ -507,8 +509,10 @@ void TestRunRecords::workspaceRoundTrips() {
   QCOMPARE(duo::requestToJson(back.request).dump(), duo::requestToJson(ws.request).dump());
   QCOMPARE(back.runsDir, std::string("/w/runs"));
   QCOMPARE(back.values, std::string("int8"));
+  QVERIFY(back.int8Inputs);
   QCOMPARE(back.alsoEval, ws.alsoEval);
   QCOMPARE(back.runs[0].values, std::string("int8"));
+  QVERIFY(back.runs[0].int8Inputs);
   QCOMPARE(back.runs.size(), size_t(2));
   QCOMPARE(back.runs[0].toJson().dump(), ws.runs[0].toJson().dump());
   QCOMPARE(back.runs[1].id, std::string("run-b"));
@@ -546,6 +550,10 @@ void TestRunRecords::workspaceErrorsNameTheFile() {
               R"({"schema": "duoscope.workspace/2", "request": )" + duo::requestToJson(duo::PruneRequest{}).dump() +
                   R"(, "runs": [], "values": "int4"})",
               "int4");
+  expectError("int8-inputs-on-f32.json",
+              R"({"schema": "duoscope.workspace/2", "request": )" + duo::requestToJson(duo::PruneRequest{}).dump() +
+                  R"(, "runs": [], "values": "f32", "int8_inputs": true})",
+              "'int8_inputs' needs 'values' int8");
   expectError("bad-also-eval.json",
               R"({"schema": "duoscope.workspace/2", "request": )" + duo::requestToJson(duo::PruneRequest{}).dump() +
                   R"(, "runs": [], "also_eval": "mix:eval"})",

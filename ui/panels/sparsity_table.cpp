@@ -23,6 +23,9 @@ namespace duo::ui {
 
 namespace {
 
+// The values combo's item for int8 values with int8 inputs (the others carry their type's name).
+constexpr const char* kInt8InputsItem = "int8-inputs";
+
 // Edits a fraction as a percentage with one decimal.
 class PercentDelegate : public QStyledItemDelegate {
  public:
@@ -119,12 +122,18 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
 
   m_values = new QComboBox;
   m_values->setObjectName("decodeValues");
-  for (const char* v : {"f32", "bf16", "f16", "int8"}) m_values->addItem(v);
+  for (const char* v : {"f32", "bf16", "f16", "int8"}) m_values->addItem(v, QString(v));
+  m_values->addItem("int8 + int8 inputs", QString(kInt8InputsItem));
   m_values->setToolTip("Value format of the decode the speed is predicted and measured for: the kept weights (and "
                        "the lm_head and embedding rows) stored as f32, bf16, f16 or int8 with one scale per output "
-                       "row. The checkpoint's own dtype is set where it is exported.");
-  connect(m_values, &QComboBox::currentTextChanged, this,
-          [this](const QString& v) { m_model->setDecodeValues(kernels::parseValueType(ss(v))); });
+                       "row; \"int8 + int8 inputs\" also rounds every product's input to int8 and multiplies in "
+                       "integers, as llama.cpp does (CPU; the sparse projections then run on act-sparse, so pruned "
+                       "weights save no bytes). The checkpoint's own dtype is set where it is exported.");
+  connect(m_values, &QComboBox::currentIndexChanged, this, [this](int i) {
+    const QString v = m_values->itemData(i).toString();
+    if (v == kInt8InputsItem) m_model->setDecodeValues(kernels::ValueType::I8, true);
+    else m_model->setDecodeValues(kernels::parseValueType(ss(v)));
+  });
 
   // Row 2: set the selection, undo/redo.
   m_setColumn = new QComboBox;
@@ -331,11 +340,14 @@ void SparsityTable::refreshTotals() {
                                "weight-sparse or dual-sparse), index overhead, the dense lm_head, attention and "
                                "norms included. Ideal weight traffic alone: %1 of dense.%2")
                            .arg(formatPercent(m_model->idealTrafficFraction()), timingTip,
-                                kernels::valueTypeName(m_model->decodeValues())));
+                                QString(kernels::valueTypeName(m_model->decodeValues())) +
+                                    (m_model->decodeInt8Inputs() ? " (inputs rounded to int8)" : "")));
 }
 
-void SparsityTable::setDecodeValues(kernels::ValueType values) {
-  m_values->setCurrentText(kernels::valueTypeName(values));  // the combo's signal updates the model
+void SparsityTable::setDecodeValues(kernels::ValueType values, bool int8Inputs) {
+  const bool inputs = int8Inputs && values == kernels::ValueType::I8;
+  // The combo's signal updates the model.
+  m_values->setCurrentIndex(m_values->findData(inputs ? QString(kInt8InputsItem) : QString(kernels::valueTypeName(values))));
 }
 
 }  // namespace duo::ui

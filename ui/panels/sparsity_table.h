@@ -40,7 +40,7 @@ class SparsityTable : public QWidget {
   void loadConfigFile(const QString& path);  // a saved duoscope.sparsity/1 JSON (undoable)
   void refreshTotals();
   // Selects the value format the speed is predicted for (the "values" choice).
-  void setDecodeValues(kernels::ValueType values);
+  void setDecodeValues(kernels::ValueType values, bool int8Inputs = false);
 
  Q_SIGNALS:
   void configChanged();
