@@ -233,8 +233,9 @@ DUO_ISA_TARGET void denseRowsQ8T(const DenseView& w, const std::int8_t* q, const
       for (int i = 0; i < R; ++i) {
         // Rows are short (a few lines each): the hardware prefetchers see R streams that keep
         // ending, so fetch the rows 2R ahead, one line per two blocks.
-        if ((b & 1) == 0 && r + i + 2 * R < r1) _mm_prefetch(reinterpret_cast<const char*>(values + (r + i + 2 * R) * ld + b * kInputBlock), _MM_HINT_T0);
-        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(values + (r + i) * ld + b * kInputBlock));
+        const std::int8_t* row = values + (r + i) * ld + b * kInputBlock;
+        if ((b & 1) == 0 && r + i + 2 * R < r1) _mm_prefetch(reinterpret_cast<const char*>(row + 2 * R * ld), _MM_HINT_T0);
+        const __m256i wv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row));
         acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot4(wv, xq, xa)), sc, acc[i]);
       }
     }
@@ -259,7 +260,7 @@ DUO_ISA_TARGET void denseRowsQ8T(const DenseView& w, const std::int8_t* q, const
 // a short column ends before the prefetchers have caught on. Rows past the last multiple of 32 run
 // as scalar code.
 DUO_ISA_TARGET inline void colMajorAddQ8T(const DenseView&, const Q8Columns& a, float* ys, std::int64_t r0,
-                                              std::int64_t r1) {
+                                          std::int64_t r1) {
   const std::int64_t rFull = r0 + (r1 - r0) / 32 * 32;
   thread_local std::vector<std::int32_t> sums;  // [rFull - r0] per 32 rows: 4 x 8 lanes as the quads leave them
   if (static_cast<std::int64_t>(sums.size()) < rFull - r0) sums.resize(static_cast<std::size_t>(rFull - r0));
@@ -288,10 +289,14 @@ DUO_ISA_TARGET inline void colMajorAddQ8T(const DenseView&, const Q8Columns& a, 
         const __m256i w1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c1 + r));
         const __m256i w2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c2 + r));
         const __m256i w3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c3 + r));
+        // Within each 128-bit lane: rows 0-7 (lo) and 8-15 (hi) as column pairs, then as quads.
         const __m256i lo01 = _mm256_unpacklo_epi8(w0, w1), hi01 = _mm256_unpackhi_epi8(w0, w1);
         const __m256i lo23 = _mm256_unpacklo_epi8(w2, w3), hi23 = _mm256_unpackhi_epi8(w2, w3);
-        __m256i d[4] = {dot4(_mm256_unpacklo_epi16(lo01, lo23), xq, xa), dot4(_mm256_unpackhi_epi16(lo01, lo23), xq, xa),
-                        dot4(_mm256_unpacklo_epi16(hi01, hi23), xq, xa), dot4(_mm256_unpackhi_epi16(hi01, hi23), xq, xa)};
+        // Lanes of d[0]: rows 0-3 and 16-19; d[1]: 4-7, 20-23; d[2]: 8-11, 24-27; d[3]: 12-15, 28-31.
+        const __m256i d[4] = {dot4(_mm256_unpacklo_epi16(lo01, lo23), xq, xa),
+                              dot4(_mm256_unpackhi_epi16(lo01, lo23), xq, xa),
+                              dot4(_mm256_unpacklo_epi16(hi01, hi23), xq, xa),
+                              dot4(_mm256_unpackhi_epi16(hi01, hi23), xq, xa)};
         __m256i* sp = reinterpret_cast<__m256i*>(sums.data() + (r - r0));
         for (int i = 0; i < 4; ++i)
           _mm256_storeu_si256(sp + i, qd == q0 ? d[i] : _mm256_add_epi32(_mm256_loadu_si256(sp + i), d[i]));
@@ -302,8 +307,10 @@ DUO_ISA_TARGET inline void colMajorAddQ8T(const DenseView&, const Q8Columns& a, 
       const __m256i* sp = reinterpret_cast<const __m256i*>(sums.data() + (r - r0));
       const __m256i acc[4] = {_mm256_loadu_si256(sp), _mm256_loadu_si256(sp + 1), _mm256_loadu_si256(sp + 2),
                               _mm256_loadu_si256(sp + 3)};
-      const __m256i rows[4] = {_mm256_permute2x128_si256(acc[0], acc[1], 0x20), _mm256_permute2x128_si256(acc[2], acc[3], 0x20),
-                               _mm256_permute2x128_si256(acc[0], acc[1], 0x31), _mm256_permute2x128_si256(acc[2], acc[3], 0x31)};
+      const __m256i rows[4] = {_mm256_permute2x128_si256(acc[0], acc[1], 0x20),   // rows 0-7
+                               _mm256_permute2x128_si256(acc[2], acc[3], 0x20),   // rows 8-15
+                               _mm256_permute2x128_si256(acc[0], acc[1], 0x31),   // rows 16-23
+                               _mm256_permute2x128_si256(acc[2], acc[3], 0x31)};  // rows 24-31
       for (int i = 0; i < 4; ++i) {
         float* yp = ys + r + 8 * i;
         _mm256_storeu_ps(yp, _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows[i]), sc, _mm256_loadu_ps(yp)));

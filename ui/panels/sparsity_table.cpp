@@ -124,6 +124,9 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   m_values->setObjectName("decodeValues");
   for (const char* v : {"f32", "bf16", "f16", "int8"}) m_values->addItem(v, QString(v));
   m_values->addItem("int8 + int8 inputs", QString(kInt8InputsItem));
+  // The longest item would widen the grid past a 1000-pixel window; the popup shows it whole.
+  m_values->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+  m_values->setMinimumContentsLength(6);
   m_values->setToolTip("Value format of the decode the speed is predicted and measured for: the kept weights (and "
                        "the lm_head and embedding rows) stored as f32, bf16, f16 or int8 with one scale per output "
                        "row; \"int8 + int8 inputs\" also rounds every product's input to int8 and multiplies in "
