@@ -22,6 +22,7 @@
 #include <torch/torch.h>
 
 #include "core/engine/bytes_model.h"
+#include "core/engine/sparsify_rows.h"
 #include "core/model/llama_model.h"
 #include "core/prune/act_thresholds.h"
 #include "core/prune/sparsity_config.h"
@@ -190,12 +191,6 @@ class PackedDecoder {
   mutable std::vector<float> m_cos, m_sin;  // [m_ropeLen, head_dim] rotate-half RoPE tables
   mutable std::int64_t m_ropeLen = 0;
 };
-
-// Zeroes, in place, the exactly-counted smallest-|x| entries of each row of x [rows, k] f32
-// (topkZeroCount(k, p) of them; among equal magnitudes the earlier index goes first).
-void sparsifyTopKRows(float* x, std::int64_t rows, std::int64_t k, double p);
-// Zeroes the entries with |x| < t.
-void sparsifyThresholdRows(float* x, std::int64_t n, float t);
 
 // The activation rule a pruned DuoScope checkpoint carries in config.json
 // (`duoscope_activation_sparsity`: {"sparsity": ..., "thresholds": ...}); false when the folder has
