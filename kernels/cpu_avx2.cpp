@@ -24,13 +24,6 @@ DUO_ISA_TARGET inline __m256 expand8(unsigned m, __m256 v) {
   return _mm256_and_ps(_mm256_permutevar8x32_ps(v, idx), _mm256_castsi256_ps(keep));
 }
 
-DUO_ISA_TARGET inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
 // The AVX2 kernels, as cpu_common.h's IsaTable expects them.
 struct Avx2 {
   // ---- dense row-major: R rows at a time, each an 8-wide dot product per batch row -------------
@@ -55,7 +48,7 @@ struct Avx2 {
       }
       for (int i = 0; i < R; ++i)
         for (int b = 0; b < B; ++b) {
-          float sum = hsum(acc[i][b]);
+          float sum = sumLanes(acc[i][b]);
           for (std::int64_t c = full; c < cols; ++c)
             sum += loadValue(w.values, T, rowBase + static_cast<std::size_t>(i * w.ld + c)) * x[b * cols + c];
           y[b * w.rows + r + i] = sum;
@@ -123,7 +116,7 @@ struct Avx2 {
         for (int b = 0; b < B; ++b) acc[b] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + b * cols + c), acc[b]);
       }
       float sum[B];
-      for (int b = 0; b < B; ++b) sum[b] = hsum(acc[b]);
+      for (int b = 0; b < B; ++b) sum[b] = sumLanes(acc[b]);
       for (std::int64_t c = full; c < cols; ++c) {
         if (!((maskRow[c / 8] >> (c % 8)) & 1u)) continue;
         const float wv = loadValue(w.values, T, at++);

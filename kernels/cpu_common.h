@@ -176,6 +176,7 @@ DUO_ISA_TARGET inline __m256i dot4(__m256i w, __m256i x, __m256i xa) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(xa, _mm256_sign_epi8(w, x)), _mm256_set1_epi16(1));
 }
 
+// The sum of v's 8 lanes.
 DUO_ISA_TARGET inline float sumLanes(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));

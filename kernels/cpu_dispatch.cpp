@@ -216,11 +216,21 @@ void sparseColumnsProduct(const SparseColumnsView& w, const float* x, float* y, 
   applyRowScales(w.type == ValueType::I8 ? w.rowScale : nullptr, y, w.rows, batch, 0, w.rows);
 }
 
-// Int8 inputs, row-major: each batch row's input rounded in blocks, then chunks of rows as in
-// rowChunks below.
+// Row-major (dense, N:M): chunks of rows, written straight into y.
 template <typename Rows>
-void rowChunks(std::int64_t rows, std::int64_t work, Rows fn);
+void rowChunks(std::int64_t rows, std::int64_t work, Rows fn) {
+  const int nt = threadsFor(work, (rows + 3) / 4);
+  const std::int64_t size = chunkSize(rows, nt, 4, 4);
+  const std::int64_t chunks = (rows + size - 1) / size;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
+  for (std::int64_t c = 0; c < chunks; ++c) {
+    std::int64_t r0, r1;
+    chunkRows(rows, size, c, r0, r1);
+    fn(r0, r1);
+  }
+}
 
+// Int8 inputs, row-major: each batch row's input rounded in blocks, then chunks of rows as above.
 void denseQ8Product(const DenseView& w, const float* x, float* y, int batch) {
   const detail::IsaKernels& k = kernels();
   Scratch& s = scratch();
@@ -289,20 +299,6 @@ void colMajorQ8Product(const DenseView& w, const float* x, float* y, int batch) 
           part, 0, w.rows);
     });
     applyRowScales(w.rowScale, yb, w.rows, 1, 0, w.rows);
-  }
-}
-
-// Row-major (dense, N:M): chunks of rows, written straight into y.
-template <typename Rows>
-void rowChunks(std::int64_t rows, std::int64_t work, Rows fn) {
-  const int nt = threadsFor(work, (rows + 3) / 4);
-  const std::int64_t size = chunkSize(rows, nt, 4, 4);
-  const std::int64_t chunks = (rows + size - 1) / size;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-  for (std::int64_t c = 0; c < chunks; ++c) {
-    std::int64_t r0, r1;
-    chunkRows(rows, size, c, r0, r1);
-    fn(r0, r1);
   }
 }
 
