@@ -325,6 +325,131 @@ DUO_ISA_TARGET inline void colMajorAddQ8T(const DenseView&, const Q8Columns& a, 
   }
 }
 
+// ---- int8 inputs over column-packed int8 W (bitmap records) -------------------------------------
+// The quads of colMajorAddQ8T, with each column's 32 rows first expanded from its record: the 32
+// bitmap bits pick where the packed values go (vpshufb, 16 rows per 128-bit lane), zeros elsewhere.
+
+// Byte i of kExpand8.v[m]: for bit i set in m, its rank among m's set bits (where that row's value
+// sits among the group's packed values); 0x80 (vpshufb writes 0) where bit i is clear.
+struct Expand8Table {
+  std::uint64_t v[256];
+  constexpr Expand8Table() : v() {
+    for (int m = 0; m < 256; ++m) {
+      std::uint64_t e = 0;
+      int rank = 0;
+      for (int i = 0; i < 8; ++i) e |= static_cast<std::uint64_t>((m >> i) & 1 ? rank++ : 0x80) << (8 * i);
+      v[m] = e;
+    }
+  }
+};
+constexpr Expand8Table kExpand8{};
+
+// vpshufb's control for 16 rows with mask m (16 bits): the upper 8 rows' ranks move past the lower
+// 8's values (adding to a 0x80 byte keeps its top bit, so it still writes 0).
+DUO_ISA_TARGET inline __m128i expandControl16(std::uint32_t m) {
+  const std::uint64_t lo = kExpand8.v[m & 0xffu];
+  const std::uint64_t hi = kExpand8.v[(m >> 8) & 0xffu] + 0x0101010101010101ull * static_cast<std::uint64_t>(_mm_popcnt_u32(m & 0xffu));
+  return _mm_set_epi64x(static_cast<long long>(hi), static_cast<long long>(lo));
+}
+
+// 32 rows of a bitmap record (mask m) as int8 weights, 0 where pruned; `v` moves past their values
+// (the loads read up to 32 bytes past them: the value arrays carry kValuePad).
+DUO_ISA_TARGET inline __m256i expand32(std::uint32_t m, const std::int8_t*& v) {
+  const int low = _mm_popcnt_u32(m & 0xffffu);
+  const __m256i src = _mm256_inserti128_si256(
+      _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v))),
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(v + low)), 1);
+  const __m256i ctrl = _mm256_inserti128_si256(_mm256_castsi128_si256(expandControl16(m)), expandControl16(m >> 16), 1);
+  v += _mm_popcnt_u32(m);
+  return _mm256_shuffle_epi8(src, ctrl);
+}
+
+// Strip s: quad after quad, 32 rows at a time (the 32 bits of each column's bitmap at once), then
+// the rows past the last multiple of 32 as scalar code; 32-bit sums per block as in colMajorAddQ8T.
+// The next quad's bitmaps and values are prefetched while this one streams (its records start
+// elsewhere: the prefetchers lose the stream at each jump). u16 records go to the scalar kernel.
+DUO_ISA_TARGET inline void sparseStripAddQ8T(const SparseColumnsView& w, std::int32_t s, const Q8Columns& a,
+                                             float* ys) {
+  if (w.index != IndexKind::Bitmap) return scalarKernels().sparseStripAddQ8(w, s, a, ys);
+  const std::int64_t rows = w.stripEnd(s) - w.stripBegin(s), rFull = rows / 32 * 32;
+  thread_local std::vector<std::int32_t> sums;  // [rows] the 32 rows of a step as the quads leave them
+  if (static_cast<std::int64_t>(sums.size()) < rows) sums.resize(static_cast<std::size_t>(rows));
+  const auto* values = static_cast<const std::int8_t*>(w.values);
+  const std::uint8_t* const bitmap = w.bitmap;
+  const std::uint32_t* const colStart = w.colStart;
+  const std::int64_t bitmapBytes = w.bitmapBytes, base = w.record(s, 0);
+  const std::int64_t lastQuad = a.count > 0 ? a.blocks[a.count - 1].quadEnd : 0;
+  for (std::int64_t bi = 0; bi < a.count; ++bi) {
+    const Q8Block& blk = a.blocks[bi];
+    const std::int64_t q0 = blk.quadBegin, q1 = blk.quadEnd;
+    for (std::int64_t qd = q0; qd < q1; ++qd) {
+      const std::uint8_t* bm[4];
+      const std::int8_t* v[4];
+      for (int i = 0; i < 4; ++i) {
+        const std::int64_t rec = base + a.index[4 * qd + i];
+        bm[i] = bitmap + rec * bitmapBytes;
+        v[i] = values + colStart[rec];
+      }
+      const char* next[4] = {};
+      std::int64_t nextLines[4] = {};
+      if (qd + 1 < lastQuad)
+        for (int i = 0; i < 4; ++i) {
+          const std::int64_t rec = base + a.index[4 * (qd + 1) + i];
+          next[i] = reinterpret_cast<const char*>(values + colStart[rec]);
+          nextLines[i] = (colStart[rec + 1] - colStart[rec] + 63) / 64;
+          const char* nb = reinterpret_cast<const char*>(bitmap + rec * bitmapBytes);
+          for (std::int64_t line = 0; line < bitmapBytes; line += 64) _mm_prefetch(nb + line, _MM_HINT_T0);
+        }
+      std::int32_t packed, packedAbs;
+      std::memcpy(&packed, a.q + 4 * qd, sizeof packed);
+      std::memcpy(&packedAbs, a.qAbs + 4 * qd, sizeof packedAbs);
+      const __m256i xq = _mm256_set1_epi32(packed);
+      const __m256i xa = _mm256_set1_epi32(packedAbs);
+      for (std::int64_t r = 0; r < rFull; r += 32) {
+        const std::int64_t line = r / 32;  // a record holds at most one line of values per 64 rows
+        for (int i = 0; i < 4; ++i)
+          if (line < nextLines[i]) _mm_prefetch(next[i] + 64 * line, _MM_HINT_T0);
+        __m256i wv[4];
+        for (int i = 0; i < 4; ++i) {
+          std::uint32_t m;
+          std::memcpy(&m, bm[i] + r / 8, sizeof m);
+          wv[i] = expand32(m, v[i]);
+        }
+        const __m256i lo01 = _mm256_unpacklo_epi8(wv[0], wv[1]), hi01 = _mm256_unpackhi_epi8(wv[0], wv[1]);
+        const __m256i lo23 = _mm256_unpacklo_epi8(wv[2], wv[3]), hi23 = _mm256_unpackhi_epi8(wv[2], wv[3]);
+        const __m256i d[4] = {dot4(_mm256_unpacklo_epi16(lo01, lo23), xq, xa),
+                              dot4(_mm256_unpackhi_epi16(lo01, lo23), xq, xa),
+                              dot4(_mm256_unpacklo_epi16(hi01, hi23), xq, xa),
+                              dot4(_mm256_unpackhi_epi16(hi01, hi23), xq, xa)};
+        __m256i* sp = reinterpret_cast<__m256i*>(sums.data() + r);
+        for (int i = 0; i < 4; ++i)
+          _mm256_storeu_si256(sp + i, qd == q0 ? d[i] : _mm256_add_epi32(_mm256_loadu_si256(sp + i), d[i]));
+      }
+      for (std::int64_t r = rFull; r < rows; ++r) {
+        std::int32_t sum = qd == q0 ? 0 : sums[static_cast<std::size_t>(r)];
+        for (int i = 0; i < 4; ++i)
+          if ((bm[i][r / 8] >> (r % 8)) & 1u) sum += static_cast<std::int32_t>(*v[i]++) * a.q[4 * qd + i];
+        sums[static_cast<std::size_t>(r)] = sum;
+      }
+    }
+    const __m256 sc = _mm256_set1_ps(blk.scale);
+    for (std::int64_t r = 0; r < rFull; r += 32) {
+      const __m256i* sp = reinterpret_cast<const __m256i*>(sums.data() + r);
+      const __m256i acc[4] = {_mm256_loadu_si256(sp), _mm256_loadu_si256(sp + 1), _mm256_loadu_si256(sp + 2),
+                              _mm256_loadu_si256(sp + 3)};
+      const __m256i rowsOf[4] = {_mm256_permute2x128_si256(acc[0], acc[1], 0x20),   // rows 0-7
+                                 _mm256_permute2x128_si256(acc[2], acc[3], 0x20),   // rows 8-15
+                                 _mm256_permute2x128_si256(acc[0], acc[1], 0x31),   // rows 16-23
+                                 _mm256_permute2x128_si256(acc[2], acc[3], 0x31)};  // rows 24-31
+      for (int i = 0; i < 4; ++i) {
+        float* yp = ys + r + 8 * i;
+        _mm256_storeu_ps(yp, _mm256_fmadd_ps(_mm256_cvtepi32_ps(rowsOf[i]), sc, _mm256_loadu_ps(yp)));
+      }
+    }
+    for (std::int64_t r = rFull; r < rows; ++r) ys[r] += blk.scale * static_cast<float>(sums[static_cast<std::size_t>(r)]);
+  }
+}
+
 // ---- batch / type dispatch: the IsaKernels table of an ISA struct --------------------------------
 #define DUO_BATCH_SWITCH(CALL) \
   switch (batch) {             \
@@ -405,11 +530,15 @@ struct IsaTable {
                                            std::int64_t r1) {
     colMajorAddQ8T(w, a, ys, r0, r1);
   }
+  DUO_ISA_TARGET static void sparseStripAddQ8(const SparseColumnsView& w, std::int32_t s, const Q8Columns& a,
+                                              float* ys) {
+    sparseStripAddQ8T(w, s, a, ys);
+  }
 
   // Compiled without the target attribute: only hands out addresses.
   static const IsaKernels& table() {
     static const IsaKernels k{denseRows, colMajorAdd, sparseStripAdd, nmRows, quantizeInputs, denseRowsQ8,
-                              colMajorAddQ8};
+                              colMajorAddQ8, sparseStripAddQ8};
     return k;
   }
 };

@@ -85,7 +85,9 @@ struct Scratch {
   AlignedBuffer acc;                // [batch, padded rows] f32: this thread's partial y (64-byte aligned)
   std::vector<std::int8_t> q8;      // [blocks * kInputBlock] one input rounded to int8 (int8 inputs)
   std::vector<float> q8Scale;       // [blocks] its block scales
-  std::vector<const std::int8_t*> quadCol;  // [4 * quads] int8 inputs' active columns, in quads
+  std::vector<const std::int8_t*> quadCol;  // [4 * quads] int8 inputs' active columns, in quads (dense W)
+  std::vector<std::int32_t> quadIndex;        // [4 * quads] their column indices
+  std::int64_t quadSlots = 0;                 // 4 * quads in use
   std::vector<std::int8_t> quadQ, quadAbs;   // [4 * quads] their inputs and |inputs|
   std::vector<detail::Q8Block> q8Blocks;
 };
@@ -246,57 +248,105 @@ void denseQ8Product(const DenseView& w, const float* x, float* y, int batch) {
   }
 }
 
-// Int8 inputs, column-major: each batch row's input rounded in blocks; its non-zero int8 inputs
-// grouped in quads per block (a zero rounded input skips its column, whatever the product), and
-// the blocks split over the threads like colMajorProduct's columns.
+// Int8 inputs, column-major (dense or column-packed W): one input vector x [cols] rounded in
+// blocks, its non-zero int8 inputs grouped in quads per block (a zero rounded input skips its
+// column, whatever the product) into s.quadIndex/quadQ/quadAbs, and, for dense W (`values` not
+// null), each slot's column start into s.quadCol. Returns the blocks with an active column.
+std::int64_t q8Quads(const detail::IsaKernels& k, const float* x, std::int64_t cols, const std::int8_t* values,
+                     std::int64_t ld, Scratch& s) {
+  const std::int64_t blocks = inputBlocks(cols);
+  s.q8.resize(static_cast<std::size_t>(blocks * kInputBlock));
+  s.q8Scale.resize(static_cast<std::size_t>(blocks));
+  k.quantizeInputs(x, cols, s.q8.data(), s.q8Scale.data());
+  // Branch-free compaction (which inputs are zero is random): every column is written, the cursor
+  // advances past the non-zero ones.
+  const std::size_t slots = static_cast<std::size_t>(cols + 3 * blocks);
+  s.quadCol.resize(values != nullptr ? slots : 0);
+  s.quadIndex.resize(slots);
+  s.quadQ.resize(slots);
+  s.quadAbs.resize(slots);
+  s.q8Blocks.resize(static_cast<std::size_t>(blocks));
+  std::int32_t* index = s.quadIndex.data();
+  std::int8_t* qv = s.quadQ.data();
+  std::int8_t* qa = s.quadAbs.data();
+  std::int64_t n = 0, used = 0;
+  for (std::int64_t blk = 0; blk < blocks; ++blk) {
+    const std::int64_t begin = n, j1 = std::min<std::int64_t>((blk + 1) * kInputBlock, cols);
+    for (std::int64_t j = blk * kInputBlock; j < j1; ++j) {
+      const std::int8_t q = s.q8[static_cast<std::size_t>(j)];
+      index[n] = static_cast<std::int32_t>(j);
+      qv[n] = q;
+      qa[n] = static_cast<std::int8_t>(q < 0 ? -q : q);
+      n += q != 0;
+    }
+    if (n == begin) continue;  // nothing active here
+    for (; n % 4 != 0; ++n) {  // pad with the last column (in cache), input 0
+      index[n] = index[n - 1];
+      qv[n] = qa[n] = 0;
+    }
+    s.q8Blocks[static_cast<std::size_t>(used++)] = detail::Q8Block{
+        static_cast<std::int32_t>(begin / 4), static_cast<std::int32_t>(n / 4), s.q8Scale[static_cast<std::size_t>(blk)]};
+  }
+  if (values != nullptr)
+    for (std::int64_t i = 0; i < n; ++i) s.quadCol[static_cast<std::size_t>(i)] = values + index[i] * ld;
+  s.quadSlots = n;
+  return used;
+}
+
+// Int8 inputs, dense column-major W: the blocks split over the threads like colMajorProduct's
+// columns.
 void colMajorQ8Product(const DenseView& w, const float* x, float* y, int batch) {
   const detail::IsaKernels& k = kernels();
   Scratch& s = scratch();
-  const std::int64_t blocks = inputBlocks(w.cols);
-  s.q8.resize(static_cast<std::size_t>(blocks * kInputBlock));
-  s.q8Scale.resize(static_cast<std::size_t>(blocks));
   const std::int64_t stride = (w.rows + 15) / 16 * 16;
-  const auto* values = static_cast<const std::int8_t*>(w.values);
   for (int b = 0; b < batch; ++b) {
-    k.quantizeInputs(x + b * w.cols, w.cols, s.q8.data(), s.q8Scale.data());
-    // Branch-free compaction (which inputs are zero is random): every column is written, the cursor
-    // advances past the non-zero ones.
-    const std::size_t slots = static_cast<std::size_t>(w.cols + 3 * blocks);
-    s.quadCol.resize(slots);
-    s.quadQ.resize(slots);
-    s.quadAbs.resize(slots);
-    s.q8Blocks.resize(static_cast<std::size_t>(blocks));
-    const std::int8_t** col = s.quadCol.data();
-    std::int8_t* qv = s.quadQ.data();
-    std::int8_t* qa = s.quadAbs.data();
-    std::int64_t n = 0, used = 0;
-    for (std::int64_t blk = 0; blk < blocks; ++blk) {
-      const std::int64_t begin = n, j1 = std::min<std::int64_t>((blk + 1) * kInputBlock, w.cols);
-      for (std::int64_t j = blk * kInputBlock; j < j1; ++j) {
-        const std::int8_t q = s.q8[static_cast<std::size_t>(j)];
-        col[n] = values + j * w.ld;
-        qv[n] = q;
-        qa[n] = static_cast<std::int8_t>(q < 0 ? -q : q);
-        n += q != 0;
-      }
-      if (n == begin) continue;  // nothing active here
-      for (; n % 4 != 0; ++n) {  // pad with the last column (in cache), input 0
-        col[n] = col[n - 1];
-        qv[n] = qa[n] = 0;
-      }
-      s.q8Blocks[static_cast<std::size_t>(used++)] = detail::Q8Block{
-          static_cast<std::int32_t>(begin / 4), static_cast<std::int32_t>(n / 4), s.q8Scale[static_cast<std::size_t>(blk)]};
-    }
+    const std::int64_t nBlocks = q8Quads(k, x + b * w.cols, w.cols, static_cast<const std::int8_t*>(w.values), w.ld, s);
     float* yb = y + b * w.rows;
-    const std::int64_t nBlocks = used;
-    const int nt = threadsFor(w.rows * n, nBlocks);
+    const int nt = threadsFor(w.rows * s.quadSlots, nBlocks);
     const std::int64_t size = chunkSize(nBlocks, nt, 1, 1);
     const std::int64_t chunks = (nBlocks + size - 1) / size;
     reduceOverChunks(nt, chunks, w.rows, stride, 1, yb, [&](std::int64_t c, float* part) {
       const std::int64_t b0 = c * size, b1 = std::min(b0 + size, nBlocks);
-      k.colMajorAddQ8(
-          w, detail::Q8Columns{s.quadCol.data(), s.quadQ.data(), s.quadAbs.data(), s.q8Blocks.data() + b0, b1 - b0},
-          part, 0, w.rows);
+      detail::Q8Columns cols;
+      cols.column = s.quadCol.data();
+      cols.q = s.quadQ.data();
+      cols.qAbs = s.quadAbs.data();
+      cols.blocks = s.q8Blocks.data() + b0;
+      cols.count = b1 - b0;
+      k.colMajorAddQ8(w, cols, part, 0, w.rows);
+    });
+    applyRowScales(w.rowScale, yb, w.rows, 1, 0, w.rows);
+  }
+}
+
+// Int8 inputs, column-packed int8 W: the work is the list of (strip, active block) pairs, strip-
+// major like the records; a chunk is a contiguous stretch of it.
+void sparseColumnsQ8Product(const SparseColumnsView& w, const float* x, float* y, int batch) {
+  const detail::IsaKernels& k = kernels();
+  Scratch& s = scratch();
+  const std::int64_t stride = static_cast<std::int64_t>(w.strips) * w.stripRows;
+  for (int b = 0; b < batch; ++b) {
+    const std::int64_t nBlocks = q8Quads(k, x + b * w.cols, w.cols, nullptr, 0, s);
+    float* yb = y + b * w.rows;
+    const std::int64_t units = static_cast<std::int64_t>(w.strips) * nBlocks;
+    const double visited = static_cast<double>(s.quadSlots) / static_cast<double>(w.cols);
+    const int nt = threadsFor(static_cast<std::int64_t>(static_cast<double>(w.nnz) * visited), units);
+    const std::int64_t size = chunkSize(units, nt, 1, 1);
+    const std::int64_t chunks = units > 0 ? (units + size - 1) / size : 0;
+    reduceOverChunks(nt, chunks, w.rows, stride, 1, yb, [&](std::int64_t c, float* part) {
+      const std::int64_t u0 = c * size, u1 = std::min(u0 + size, units);
+      for (std::int64_t u = u0; u < u1;) {
+        const auto st = static_cast<std::int32_t>(u / nBlocks);
+        const std::int64_t b0 = u % nBlocks, b1 = std::min(nBlocks, b0 + (u1 - u));
+        detail::Q8Columns cols;
+        cols.index = s.quadIndex.data();
+        cols.q = s.quadQ.data();
+        cols.qAbs = s.quadAbs.data();
+        cols.blocks = s.q8Blocks.data() + b0;
+        cols.count = b1 - b0;
+        k.sparseStripAddQ8(w, st, cols, part + static_cast<std::int64_t>(st) * w.stripRows);
+        u += b1 - b0;
+      }
     });
     applyRowScales(w.rowScale, yb, w.rows, 1, 0, w.rows);
   }
@@ -367,11 +417,13 @@ void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {
 
 void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch) {
   checkProduct("cpu::weightSparseSpmv", w, x, y, batch);
+  if (w.int8Inputs) return sparseColumnsQ8Product(w, x, y, batch);  // a zero rounded input adds nothing
   sparseColumnsProduct(w, x, y, batch, false);
 }
 
 void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch) {
   checkProduct("cpu::dualSparseSpmspv", w, x, y, batch);
+  if (w.int8Inputs) return sparseColumnsQ8Product(w, x, y, batch);
   sparseColumnsProduct(w, x, y, batch, true);
 }
 

@@ -25,7 +25,8 @@ struct Q8Block {
   float scale = 0.0f;                       // the block's input scale
 };
 struct Q8Columns {
-  const std::int8_t* const* column = nullptr;  // [4 * quads] the slot's column (its first stored row)
+  const std::int8_t* const* column = nullptr;  // [4 * quads] the slot's column (its first stored row; dense W)
+  const std::int32_t* index = nullptr;         // [4 * quads] the slot's column index (column-packed W)
   const std::int8_t* q = nullptr;              // [4 * quads] its int8 input (0 in padding slots)
   const std::int8_t* qAbs = nullptr;           // [4 * quads] |q|
   const Q8Block* blocks = nullptr;             // [count]
@@ -52,6 +53,9 @@ struct IsaKernels {
                       std::int64_t r1);
   // Column-major int8 W: adds the blocks of `a` onto ys[r] for r in [r0, r1), before the row scales.
   void (*colMajorAddQ8)(const DenseView& w, const Q8Columns& a, float* ys, std::int64_t r0, std::int64_t r1);
+  // Column-packed int8 W, strip s: adds the blocks of `a` (columns a.index) onto ys[i] for the
+  // strip's rows i, before the row scales.
+  void (*sparseStripAddQ8)(const SparseColumnsView& w, std::int32_t s, const Q8Columns& a, float* ys);
 };
 
 const IsaKernels& scalarKernels();

@@ -2,6 +2,7 @@
 // Portable CPU building blocks (no intrinsics): the fallback on CPUs without AVX2, and a second
 // opinion in the tests. f32 accumulation like the vector ISAs.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/cpu_isa.h"
 
@@ -105,11 +106,39 @@ void colMajorAddQ8(const DenseView&, const Q8Columns& a, float* ys, std::int64_t
   }
 }
 
+// Bitmap or u16 records alike: each stored value of a quad's column adds its integer product into
+// its row's 32-bit sum, which the block's scale turns into f32 at the block's end.
+void sparseStripAddQ8(const SparseColumnsView& w, std::int32_t s, const Q8Columns& a, float* ys) {
+  const std::int64_t rows = w.stripEnd(s) - w.stripBegin(s);
+  thread_local std::vector<std::int32_t> sums;  // [rows]
+  sums.resize(static_cast<std::size_t>(rows));
+  const auto* values = static_cast<const std::int8_t*>(w.values);
+  for (std::int64_t b = 0; b < a.count; ++b) {
+    const Q8Block& blk = a.blocks[b];
+    std::fill(sums.begin(), sums.end(), 0);
+    for (std::int64_t i = 4 * static_cast<std::int64_t>(blk.quadBegin); i < 4 * static_cast<std::int64_t>(blk.quadEnd); ++i) {
+      const std::int64_t rec = w.record(s, a.index[i]);
+      std::uint32_t k = w.colStart[rec];
+      const std::uint32_t end = w.colStart[rec + 1];
+      for (std::int64_t r = 0; k < end; ++r) {
+        std::int64_t row = r;
+        if (w.index == IndexKind::Bitmap) {
+          if (!((w.bitmap[rec * w.bitmapBytes + r / 8] >> (r % 8)) & 1u)) continue;
+        } else {
+          row = w.rowIndex[k];
+        }
+        sums[static_cast<std::size_t>(row)] += static_cast<std::int32_t>(values[k++]) * a.q[i];
+      }
+    }
+    for (std::int64_t r = 0; r < rows; ++r) ys[r] += blk.scale * static_cast<float>(sums[static_cast<std::size_t>(r)]);
+  }
+}
+
 }  // namespace
 
 const IsaKernels& scalarKernels() {
   static const IsaKernels k{denseRows, colMajorAdd, sparseStripAdd, nmRows, quantizeInputBlocks, denseRowsQ8,
-                            colMajorAddQ8};
+                            colMajorAddQ8, sparseStripAddQ8};
   return k;
 }
 

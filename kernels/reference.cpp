@@ -55,14 +55,17 @@ std::vector<double> int8Inputs(const float* x, std::int64_t cols, int batch) {
   return out;
 }
 
-bool columnActive(const float* x, std::int64_t cols, int batch, std::int64_t j) {
+template <typename X>
+bool columnActive(const X* x, std::int64_t cols, int batch, std::int64_t j) {
   for (int b = 0; b < batch; ++b)
-    if (x[b * cols + j] != 0.0f) return true;
+    if (x[b * cols + j] != 0) return true;
   return false;
 }
 
-// The sparse-column product, record by record; `skipZeroInputs` selects spMspV over SpMV.
-void sparseColumnsProduct(const SparseColumnsView& w, const float* x, float* y, int batch, bool skipZeroInputs) {
+// The sparse-column product, record by record; `skipZeroInputs` selects spMspV over SpMV (x: f32
+// inputs, or f64 ones rounded to int8 as int8Inputs gives them).
+template <typename X>
+void sparseColumnsProduct(const SparseColumnsView& w, const X* x, float* y, int batch, bool skipZeroInputs) {
   std::vector<double> acc(static_cast<std::size_t>(batch * w.rows), 0.0);  // [batch, rows] f64
   for (std::int32_t s = 0; s < w.strips; ++s) {
     const std::int64_t r0 = w.stripBegin(s);
@@ -122,11 +125,13 @@ void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {
 
 void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch) {
   checkProduct("ref::weightSparseSpmv", w, x, y, batch);
+  if (w.int8Inputs) return sparseColumnsProduct(w, int8Inputs(x, w.cols, batch).data(), y, batch, false);
   sparseColumnsProduct(w, x, y, batch, false);
 }
 
 void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch) {
   checkProduct("ref::dualSparseSpmspv", w, x, y, batch);
+  if (w.int8Inputs) return sparseColumnsProduct(w, int8Inputs(x, w.cols, batch).data(), y, batch, true);
   sparseColumnsProduct(w, x, y, batch, true);
 }
 

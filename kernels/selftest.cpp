@@ -77,6 +77,7 @@ std::vector<Case> standardCases() {
     out.push_back(make(100, 257, pw, 0.5, ValueType::F32, 2, 48));
     out.push_back(make(37, 65, pw, 0.5, ValueType::F16, 1, 512));
     out.push_back(make(333, 129, pw, 0.5, ValueType::I8, 2, 16));
+    out.push_back(make(100, 257, pw, 0.5, ValueType::I8, 1, 48));  // strips of 32 rows + 16 (int8 inputs)
   }
   // N:M patterns (groups along each row's columns).
   const int nm[][2] = {{2, 4}, {1, 4}, {4, 8}, {1, 2}, {8, 16}, {4, 4}};
@@ -216,6 +217,19 @@ std::vector<Result> runAll(const Case& c, const std::string& backend, Backend&& 
                           [&](std::vector<float>& y) { be.dense(cm, p, y); }));
       out.push_back(check("act_sparse(col-major, int8 inputs)", backend, c, refQ8,
                           [&](std::vector<float>& y) { be.act(cm, p, y); }));
+      SparseColumnsView bv = k.bitmap.view(), uv = k.u16.view();
+      bv.int8Inputs = uv.int8Inputs = true;
+      std::vector<float> refQ8Weight(n), refQ8Dual(n);
+      ref::weightSparseSpmv(bv, p.x.data(), refQ8Weight.data(), c.batch);
+      ref::dualSparseSpmspv(bv, p.x.data(), refQ8Dual.data(), c.batch);
+      out.push_back(check("weight_sparse(bitmap, int8 inputs)", backend, c, refQ8Weight,
+                          [&](std::vector<float>& y) { be.weight(bv, p, y); }));
+      out.push_back(check("weight_sparse(u16, int8 inputs)", backend, c, refQ8Weight,
+                          [&](std::vector<float>& y) { be.weight(uv, p, y); }));
+      out.push_back(check("dual_sparse(bitmap, int8 inputs)", backend, c, refQ8Dual,
+                          [&](std::vector<float>& y) { be.dual(bv, p, y); }));
+      out.push_back(check("dual_sparse(u16, int8 inputs)", backend, c, refQ8Dual,
+                          [&](std::vector<float>& y) { be.dual(uv, p, y); }));
     }
   }
   if (k.hasNm) {
@@ -243,6 +257,12 @@ struct CpuBackend {
   template <typename M>
   void dual(const M& m, const Problem& p, std::vector<float>& y) const {
     cpu::dualSparseSpmspv(m.view(), p.x.data(), y.data(), batch);
+  }
+  void weight(const SparseColumnsView& v, const Problem& p, std::vector<float>& y) const {
+    cpu::weightSparseSpmv(v, p.x.data(), y.data(), batch);
+  }
+  void dual(const SparseColumnsView& v, const Problem& p, std::vector<float>& y) const {
+    cpu::dualSparseSpmspv(v, p.x.data(), y.data(), batch);
   }
 };
 

@@ -28,6 +28,8 @@ void checkView(const SparseColumnsView& w, const char* who) {
   DUO_CHECK(w.colStart != nullptr && w.values != nullptr, who, ": colStart or values pointer is null");
   DUO_CHECK(w.type != ValueType::I8 || w.rowScale != nullptr, who, ": an int8 [", w.rows, ", ", w.cols,
             "] matrix needs its row scales, the pointer is null");
+  DUO_CHECK(!w.int8Inputs || w.type == ValueType::I8, who, ": int8 inputs need int8 weights, the [", w.rows, ", ",
+            w.cols, "] matrix holds ", valueTypeName(w.type));
   if (w.index == IndexKind::Bitmap) {
     DUO_CHECK(w.bitmap != nullptr, who, ": bitmap pointer is null");
     DUO_CHECK(w.bitmapBytes == bitmapBytesFor(w.stripRows), who, ": bitmap of a ", w.stripRows,

@@ -45,6 +45,9 @@ struct SparseColumnsView {
   const std::uint16_t* rowIndex = nullptr;  // [nnz] row within the strip per value (RowU16 only)
   const void* values = nullptr;             // [nnz + kValuePad] of `type`
   const float* rowScale = nullptr;          // [rows] f32, I8 only: weight = stored q * rowScale[row]
+  // I8 only: the products round x to int8 in blocks (as DenseView::int8Inputs) and add up integer
+  // products; the CPU kernels, batch row by row (the CUDA kernels refuse such views).
+  bool int8Inputs = false;
 
   std::int64_t stripBegin(std::int32_t s) const { return static_cast<std::int64_t>(s) * stripRows; }
   std::int64_t stripEnd(std::int32_t s) const {

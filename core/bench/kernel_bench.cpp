@@ -163,8 +163,8 @@ KernelBenchResult runCpu(const KernelBenchConfig& c, const ProgressFn& progress)
   const int threads = omp_get_max_threads();
   setBlasThreads(threads);
 
-  // The dense and activation-sparse kernels with int8 inputs when asked (the packed ones have none).
-  auto q8 = [&](k::DenseView v) {
+  // Every kernel of ours with int8 inputs when asked.
+  auto q8 = [&](auto v) {
     v.int8Inputs = c.int8Inputs;
     return v;
   };
@@ -176,8 +176,8 @@ KernelBenchResult runCpu(const KernelBenchConfig& c, const ProgressFn& progress)
       }),
       Run([&](int i) { k::cpu::denseGemv(q8(rows[static_cast<std::size_t>(i % nDense)].view()), x(i), y.data()); }),
       Run([&](int i) { k::cpu::actSparseGemv(q8(cols[static_cast<std::size_t>(i % nDense)].view()), x(i), y.data()); }),
-      Run([&](int i) { k::cpu::weightSparseSpmv(sparse[static_cast<std::size_t>(i % nSparse)].view(), x(i), y.data()); }),
-      Run([&](int i) { k::cpu::dualSparseSpmspv(sparse[static_cast<std::size_t>(i % nSparse)].view(), x(i), y.data()); }),
+      Run([&](int i) { k::cpu::weightSparseSpmv(q8(sparse[static_cast<std::size_t>(i % nSparse)].view()), x(i), y.data()); }),
+      Run([&](int i) { k::cpu::dualSparseSpmspv(q8(sparse[static_cast<std::size_t>(i % nSparse)].view()), x(i), y.data()); }),
   };
   runs[1](0);
   yDense = y;

@@ -418,11 +418,13 @@ void actSparseGemv(const DenseView& w, const float* x, float* y, int batch) {
 
 void weightSparseSpmv(const SparseColumnsView& w, const float* x, float* y, int batch) {
   checkProduct("cuda::weightSparseSpmv", w, x, y, batch);
+  DUO_CHECK(!w.int8Inputs, "cuda::weightSparseSpmv: int8 inputs are a CPU kernel path only (not in the CUDA kernels)");
   detail::byBatch<detail::SparseLaunch>(batch, w, x, y, false);
 }
 
 void dualSparseSpmspv(const SparseColumnsView& w, const float* x, float* y, int batch) {
   checkProduct("cuda::dualSparseSpmspv", w, x, y, batch);
+  DUO_CHECK(!w.int8Inputs, "cuda::dualSparseSpmspv: int8 inputs are a CPU kernel path only (not in the CUDA kernels)");
   detail::byBatch<detail::SparseLaunch>(batch, w, x, y, true);
 }
 

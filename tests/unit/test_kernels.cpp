@@ -157,25 +157,34 @@ void TestKernels::int8InputsRoundLikeTheDefinition() {
 }
 
 // Int8 inputs change the product by the inputs' rounding only: on a SmolLM2-sized matrix with
-// normal inputs, well under 1% of the f32-input product, on every ISA and both int8 kernels.
+// normal inputs, well under 1% of the f32-input product, on every ISA and every int8 kernel.
 void TestKernels::int8InputsStayCloseToF32Inputs() {
   const selftest::Case c = halfSparse(1536, 576, ValueType::I8, 1);
   const selftest::Problem p = selftest::makeProblem(c);
   const DenseMatrix rm = DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, Layout::RowMajor, ValueType::I8);
   const DenseMatrix cm = DenseMatrix::fromRowMajor(p.w.data(), c.rows, c.cols, Layout::ColMajor, ValueType::I8);
+  PackOptions opt;
+  opt.type = ValueType::I8;
+  const SparseColumns sc = SparseColumns::pack(p.w.data(), c.rows, c.cols, opt);
   std::vector<float> f32(static_cast<std::size_t>(c.rows)), y(f32.size());
   ref::denseGemv(rm.view(), p.x.data(), f32.data());
   DenseView rq = rm.view(), cq = cm.view();
   rq.int8Inputs = cq.int8Inputs = true;
+  SparseColumnsView sq = sc.view();
+  sq.int8Inputs = true;
   for (cpu::Isa isa : cpu::supportedIsas()) {
     cpu::setIsa(isa);
     cpu::denseGemv(rq, p.x.data(), y.data());
     const double denseErr = normalisedError(y.data(), f32.data(), y.size());
     cpu::actSparseGemv(cq, p.x.data(), y.data());
     const double actErr = normalisedError(y.data(), f32.data(), y.size());
-    qInfo("%s: int8 inputs vs f32 inputs: dense %.2e, act_sparse %.2e", cpu::isaName(isa), denseErr, actErr);
+    cpu::dualSparseSpmspv(sq, p.x.data(), y.data());
+    const double dualErr = normalisedError(y.data(), f32.data(), y.size());
+    qInfo("%s: int8 inputs vs f32 inputs: dense %.2e, act_sparse %.2e, dual_sparse %.2e", cpu::isaName(isa), denseErr,
+          actErr, dualErr);
     QVERIFY(denseErr > 0 && denseErr < 1e-2);
     QVERIFY(actErr > 0 && actErr < 1e-2);
+    QVERIFY(dualErr > 0 && dualErr < 1e-2);
   }
   cpu::setIsa(cpu::supportedIsas().back());
 }
@@ -194,6 +203,7 @@ void TestKernels::inputChecks_data() {
   QTest::newRow("strip height") << "strip height must be a positive multiple of 16, got 20" << 6;
   QTest::newRow("n:m columns") << "N:M needs M in {2, 4, 8, 16}" << 7;
   QTest::newRow("int8 inputs on f32 weights") << "int8 inputs need int8 weights" << 8;
+  QTest::newRow("int8 inputs on f32 packed weights") << "int8 inputs need int8 weights" << 9;
 }
 
 void TestKernels::inputChecks() {
@@ -262,6 +272,15 @@ void TestKernels::inputChecks() {
         if (b == 0) ref::denseGemv(v, x.data(), y.data());
         if (b == 1) cpu::denseGemv(v, x.data(), y.data());
         if (b == 2) cuda::denseGemv(v, x.data(), y.data());
+      };
+      break;
+    case 9:
+      call = [&](int b) {
+        SparseColumnsView v = sc.view();
+        v.int8Inputs = true;
+        if (b == 0) ref::dualSparseSpmspv(v, x.data(), y.data());
+        if (b == 1) cpu::dualSparseSpmspv(v, x.data(), y.data());
+        if (b == 2) cuda::dualSparseSpmspv(v, x.data(), y.data());
       };
       break;
     default:
