@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
+#include "core/engine/decode_ops.h"
 #include "core/prune/act_sparsity.h"
 #include "core/prune/masks.h"
 #include "kernels/matvec.h"
@@ -345,74 +346,6 @@ void PackedDecoder::ensureRope(std::int64_t len) const {
   m_ropeLen = n;
 }
 
-namespace {
-
-// out = x / sqrt(mean(x^2) + eps) * w for each of `rows` rows of width d.
-void rmsNormRows(const float* x, const float* w, float* out, std::int64_t rows, std::int64_t d, double eps) {
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * d;
-    double ss = 0;
-    for (std::int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
-    const float inv = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
-    for (std::int64_t i = 0; i < d; ++i) out[r * d + i] = xr[i] * inv * w[i];
-  }
-}
-
-// Rotate-half RoPE in place on `heads` vectors of width hd at one position's cos/sin rows.
-void ropeInPlace(float* x, std::int64_t heads, std::int64_t hd, const float* cos, const float* sin) {
-  const std::int64_t half = hd / 2;
-  for (std::int64_t h = 0; h < heads; ++h) {
-    float* v = x + h * hd;
-    for (std::int64_t i = 0; i < half; ++i) {
-      const float a = v[i], b = v[i + half];
-      v[i] = a * cos[i] - b * sin[i];
-      v[i + half] = b * cos[i + half] + a * sin[i + half];
-    }
-  }
-}
-
-// One query position against cached positions [s0, S) (s0 > 0 under a sliding window), every (sequence, head) pair on OpenMP's threads
-// when the work is worth it: q [B, H, hd], caches [B, Hkv, maxLen, hd], out [B, H, hd]; query head
-// h reads kv head h / g. Inner loops are `omp simd` so they vectorise without -ffast-math.
-void attendOne(const float* q, const float* kc, const float* vc, float* out, std::int64_t B, std::int64_t H,
-               std::int64_t g, std::int64_t maxLen, std::int64_t s0, std::int64_t S, std::int64_t hd, float scale) {
-  const std::int64_t Hkv = H / g;
-  const bool parallel = B * H > 1 && S * hd * B * H >= (1 << 14);
-#pragma omp parallel if (parallel)
-  {
-    std::vector<float> scores(static_cast<size_t>(S));
-#pragma omp for schedule(static)
-    for (std::int64_t bh = 0; bh < B * H; ++bh) {
-      const std::int64_t b = bh / H, head = bh % H;
-      const float* qv = q + bh * hd;
-      const float* K = kc + (b * Hkv + head / g) * maxLen * hd;
-      const float* V = vc + (b * Hkv + head / g) * maxLen * hd;
-      float mx = -std::numeric_limits<float>::infinity();
-      for (std::int64_t s = s0; s < S; ++s) {
-        const float* ks = K + s * hd;
-        float dot = 0;
-#pragma omp simd reduction(+ : dot)
-        for (std::int64_t i = 0; i < hd; ++i) dot += qv[i] * ks[i];
-        scores[static_cast<size_t>(s)] = dot * scale;
-        mx = std::max(mx, dot * scale);
-      }
-      float sum = 0;
-      for (std::int64_t s = s0; s < S; ++s) sum += (scores[static_cast<size_t>(s)] = std::exp(scores[static_cast<size_t>(s)] - mx));
-      float* o = out + bh * hd;
-      std::fill_n(o, hd, 0.0f);
-      const float inv = 1.0f / sum;
-      for (std::int64_t s = s0; s < S; ++s) {
-        const float p = scores[static_cast<size_t>(s)] * inv;
-        const float* vs = V + s * hd;
-#pragma omp simd
-        for (std::int64_t i = 0; i < hd; ++i) o[i] += p * vs[i];
-      }
-    }
-  }
-}
-
-}  // namespace
-
 torch::Tensor PackedDecoder::step(KvCache& cache, const torch::Tensor& tokens) const {
   const ModelConfig& c = m_model->config();
   const LlamaWeights& w = m_model->weights();
@@ -509,7 +442,7 @@ torch::Tensor PackedDecoder::step(KvCache& cache, const torch::Tensor& tokens) c
       float* const ys[] = {gate.data(), up.data()};
       projectSite(li, {Proj::Gate, Proj::Up}, xn.data(), ys, B);
     }
-    for (std::int64_t i = 0; i < B * ffn; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];  // SwiGLU
+    swigluRows(gate.data(), up.data(), B * ffn);
     timed(siteAcc(l, Site::Down), [&] { sparsifyRaw(li, Site::Down, gate.data(), B, ffn); });
     timed(projAcc(l, Proj::Down), [&] { projectRaw(li, Proj::Down, gate.data(), o.data(), B); });
     for (std::int64_t i = 0; i < B * d; ++i) h[i] += o[i];
