@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/aligned_buffer.h"
 #include "kernels/dense_matrix.h"
 #include "kernels/nm_sparse.h"
 #include "kernels/sparse_columns.h"
@@ -56,6 +57,7 @@ class TestKernelsFormats : public QObject {
   void int8ViewsNeedScales();
   void autoStripRows_data();
   void autoStripRows();
+  void mediumBuffersShareChunks();
 };
 
 void TestKernelsFormats::denseRoundTrip_data() {
@@ -310,6 +312,41 @@ void TestKernelsFormats::autoStripRows() {
   QFETCH(qint64, rows);
   QFETCH(int, expected);
   QCOMPARE(duo::kernels::autoStripRows(rows), expected);
+}
+
+// Medium buffers (64 KiB - 4 MiB, a small model's packed projections) share huge-page chunks:
+// each starts zeroed and 64-byte aligned, a freed one's space is taken again first-fit, and a
+// chunk goes back to the system with its last buffer. Under AddressSanitizer each buffer is its
+// own block (no chunks at all).
+void TestKernelsFormats::mediumBuffersShareChunks() {
+  const std::size_t before = detail::arenaChunkBytes();
+  auto zeroed = [](const AlignedBuffer& b) {
+    for (std::size_t i = 0; i < b.size(); ++i)
+      if (b.data()[i] != 0) return false;
+    return true;
+  };
+  {
+    std::vector<AlignedBuffer> bufs;
+    bufs.reserve(8);
+    for (int i = 0; i < 8; ++i) {
+      bufs.emplace_back(300000);
+      QVERIFY(reinterpret_cast<std::uintptr_t>(bufs.back().data()) % AlignedBuffer::kAlign == 0);
+      QVERIFY(zeroed(bufs.back()));
+      std::memset(bufs.back().data(), 0xab, bufs.back().size());
+    }
+    if (!detail::buffersPooled()) {
+      QCOMPARE(detail::arenaChunkBytes(), std::size_t(0));
+      return;
+    }
+    QVERIFY(detail::arenaChunkBytes() > before);
+    const unsigned char* third = bufs[3].data();
+    bufs[3] = AlignedBuffer();  // its 300 KB go back to the chunk
+    const AlignedBuffer again(300000);
+    if (before == 0) QCOMPARE(again.data(), third);  // the only hole that fits (no older chunks)
+    QVERIFY(zeroed(again));
+    for (int i : {0, 1, 2, 4, 5, 6, 7}) QCOMPARE(bufs[static_cast<std::size_t>(i)].data()[299999], std::uint8_t(0xab));
+  }
+  QCOMPARE(detail::arenaChunkBytes(), before);
 }
 
 QTEST_GUILESS_MAIN(TestKernelsFormats)
