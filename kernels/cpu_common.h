@@ -253,6 +253,26 @@ DUO_ISA_TARGET void denseRowsQ8T(const DenseView& w, const std::int8_t* q, const
   if (r < r1) denseRowsQ8T<1>(w, q, scale, y, r, r1);
 }
 
+// ys[i] += scale * the 32-bit sum of row i, for i < n (a multiple of 32), from sums as the quad
+// steps leave them: per 32 rows four vectors whose 128-bit lanes hold rows 0-3 | 16-19, 4-7 | 20-23,
+// 8-11 | 24-27 and 12-15 | 28-31.
+DUO_ISA_TARGET inline void addQuadSums(const std::int32_t* sums, float scale, float* ys, std::int64_t n) {
+  const __m256 sc = _mm256_set1_ps(scale);
+  for (std::int64_t r = 0; r < n; r += 32) {
+    const __m256i* sp = reinterpret_cast<const __m256i*>(sums + r);
+    const __m256i acc[4] = {_mm256_loadu_si256(sp), _mm256_loadu_si256(sp + 1), _mm256_loadu_si256(sp + 2),
+                            _mm256_loadu_si256(sp + 3)};
+    const __m256i rows[4] = {_mm256_permute2x128_si256(acc[0], acc[1], 0x20),   // rows 0-7
+                             _mm256_permute2x128_si256(acc[2], acc[3], 0x20),   // rows 8-15
+                             _mm256_permute2x128_si256(acc[0], acc[1], 0x31),   // rows 16-23
+                             _mm256_permute2x128_si256(acc[2], acc[3], 0x31)};  // rows 24-31
+    for (int i = 0; i < 4; ++i) {
+      float* yp = ys + r + 8 * i;
+      _mm256_storeu_ps(yp, _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows[i]), sc, _mm256_loadu_ps(yp)));
+    }
+  }
+}
+
 // Column-major: quad after quad, its four columns streamed whole, 32 rows at a time, interleaved
 // byte by byte so that each row's four products sit side by side (vpunpck*); 32-bit sums kept over
 // the block in a per-thread buffer, then scaled into ys. Four forward streams at a time are what
@@ -303,20 +323,7 @@ DUO_ISA_TARGET inline void colMajorAddQ8T(const DenseView&, const Q8Columns& a, 
           _mm256_storeu_si256(sp + i, qd == q0 ? d[i] : _mm256_add_epi32(_mm256_loadu_si256(sp + i), d[i]));
       }
     }
-    const __m256 sc = _mm256_set1_ps(blk.scale);
-    for (std::int64_t r = r0; r < rFull; r += 32) {
-      const __m256i* sp = reinterpret_cast<const __m256i*>(sums.data() + (r - r0));
-      const __m256i acc[4] = {_mm256_loadu_si256(sp), _mm256_loadu_si256(sp + 1), _mm256_loadu_si256(sp + 2),
-                              _mm256_loadu_si256(sp + 3)};
-      const __m256i rows[4] = {_mm256_permute2x128_si256(acc[0], acc[1], 0x20),   // rows 0-7
-                               _mm256_permute2x128_si256(acc[2], acc[3], 0x20),   // rows 8-15
-                               _mm256_permute2x128_si256(acc[0], acc[1], 0x31),   // rows 16-23
-                               _mm256_permute2x128_si256(acc[2], acc[3], 0x31)};  // rows 24-31
-      for (int i = 0; i < 4; ++i) {
-        float* yp = ys + r + 8 * i;
-        _mm256_storeu_ps(yp, _mm256_fmadd_ps(_mm256_cvtepi32_ps(rows[i]), sc, _mm256_loadu_ps(yp)));
-      }
-    }
+    addQuadSums(sums.data(), blk.scale, ys + r0, rFull - r0);
     for (std::int64_t r = rFull; r < r1; ++r) {
       std::int32_t sum = 0;
       for (std::int64_t i = 4 * q0; i < 4 * q1; ++i) sum += a.column[i][r] * a.q[i];
@@ -432,20 +439,7 @@ DUO_ISA_TARGET inline void sparseStripAddQ8T(const SparseColumnsView& w, std::in
         sums[static_cast<std::size_t>(r)] = sum;
       }
     }
-    const __m256 sc = _mm256_set1_ps(blk.scale);
-    for (std::int64_t r = 0; r < rFull; r += 32) {
-      const __m256i* sp = reinterpret_cast<const __m256i*>(sums.data() + r);
-      const __m256i acc[4] = {_mm256_loadu_si256(sp), _mm256_loadu_si256(sp + 1), _mm256_loadu_si256(sp + 2),
-                              _mm256_loadu_si256(sp + 3)};
-      const __m256i rowsOf[4] = {_mm256_permute2x128_si256(acc[0], acc[1], 0x20),   // rows 0-7
-                                 _mm256_permute2x128_si256(acc[2], acc[3], 0x20),   // rows 8-15
-                                 _mm256_permute2x128_si256(acc[0], acc[1], 0x31),   // rows 16-23
-                                 _mm256_permute2x128_si256(acc[2], acc[3], 0x31)};  // rows 24-31
-      for (int i = 0; i < 4; ++i) {
-        float* yp = ys + r + 8 * i;
-        _mm256_storeu_ps(yp, _mm256_fmadd_ps(_mm256_cvtepi32_ps(rowsOf[i]), sc, _mm256_loadu_ps(yp)));
-      }
-    }
+    addQuadSums(sums.data(), blk.scale, ys, rFull);
     for (std::int64_t r = rFull; r < rows; ++r) ys[r] += blk.scale * static_cast<float>(sums[static_cast<std::size_t>(r)]);
   }
 }

@@ -293,6 +293,18 @@ std::int64_t q8Quads(const detail::IsaKernels& k, const float* x, std::int64_t c
   return used;
 }
 
+// Blocks [b0, b1) of the quads q8Quads left in s.
+detail::Q8Columns q8Columns(const Scratch& s, std::int64_t b0, std::int64_t b1) {
+  detail::Q8Columns c;
+  c.column = s.quadCol.data();
+  c.index = s.quadIndex.data();
+  c.q = s.quadQ.data();
+  c.qAbs = s.quadAbs.data();
+  c.blocks = s.q8Blocks.data() + b0;
+  c.count = b1 - b0;
+  return c;
+}
+
 // Int8 inputs, dense column-major W: the blocks split over the threads like colMajorProduct's
 // columns.
 void colMajorQ8Product(const DenseView& w, const float* x, float* y, int batch) {
@@ -307,13 +319,7 @@ void colMajorQ8Product(const DenseView& w, const float* x, float* y, int batch) 
     const std::int64_t chunks = (nBlocks + size - 1) / size;
     reduceOverChunks(nt, chunks, w.rows, stride, 1, yb, [&](std::int64_t c, float* part) {
       const std::int64_t b0 = c * size, b1 = std::min(b0 + size, nBlocks);
-      detail::Q8Columns cols;
-      cols.column = s.quadCol.data();
-      cols.q = s.quadQ.data();
-      cols.qAbs = s.quadAbs.data();
-      cols.blocks = s.q8Blocks.data() + b0;
-      cols.count = b1 - b0;
-      k.colMajorAddQ8(w, cols, part, 0, w.rows);
+      k.colMajorAddQ8(w, q8Columns(s, b0, b1), part, 0, w.rows);
     });
     applyRowScales(w.rowScale, yb, w.rows, 1, 0, w.rows);
   }
@@ -338,13 +344,7 @@ void sparseColumnsQ8Product(const SparseColumnsView& w, const float* x, float* y
       for (std::int64_t u = u0; u < u1;) {
         const auto st = static_cast<std::int32_t>(u / nBlocks);
         const std::int64_t b0 = u % nBlocks, b1 = std::min(nBlocks, b0 + (u1 - u));
-        detail::Q8Columns cols;
-        cols.index = s.quadIndex.data();
-        cols.q = s.quadQ.data();
-        cols.qAbs = s.quadAbs.data();
-        cols.blocks = s.q8Blocks.data() + b0;
-        cols.count = b1 - b0;
-        k.sparseStripAddQ8(w, st, cols, part + static_cast<std::int64_t>(st) * w.stripRows);
+        k.sparseStripAddQ8(w, st, q8Columns(s, b0, b1), part + static_cast<std::int64_t>(st) * w.stripRows);
         u += b1 - b0;
       }
     });

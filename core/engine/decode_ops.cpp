@@ -9,11 +9,7 @@
 #include <limits>
 #include <vector>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DUO_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define DUO_CLONES
-#endif
+#include "core/engine/clones.h"
 
 namespace duo::perf {
 

@@ -7,13 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "core/engine/clones.h"
 #include "core/prune/act_sparsity.h"
-
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define DUO_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define DUO_CLONES
-#endif
 
 namespace duo::perf {
 
