@@ -16,10 +16,10 @@ namespace duo::perf {
 namespace {
 
 // e^x for f32 (Cephes' expf: x = n ln2 + r with |r| <= ln2 / 2, a degree-6 polynomial in r, then
-// 2^n put into the exponent bits); inputs clamped to where e^x is a finite, normal f32.
+// 2^n put into the exponent bits); inputs clamped to [-87.3, 88.3], where 2^n is a finite, normal
+// f32. Within 1 ulp of the rounded e^x at every f32 in [-87, 88.2] (checked against f64 exp).
 inline float expPoly(float x) {
-  x = x < -87.3f ? -87.3f : x;  // (not std::min/max: their references kept the loop from vectorising)
-  x = x > 88.7f ? 88.7f : x;
+  x = std::min(std::max(x, -87.3f), 88.3f);
   // n = round(x / ln2) by the 1.5 * 2^23 trick (exact under round-to-nearest, no library call).
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;

@@ -19,8 +19,8 @@ void ropeInPlace(float* x, std::int64_t heads, std::int64_t hd, const float* cos
 void attendOne(const float* q, const float* kc, const float* vc, float* out, std::int64_t B, std::int64_t H,
                std::int64_t g, std::int64_t maxLen, std::int64_t s0, std::int64_t S, std::int64_t hd, float scale);
 
-// gate[i] = silu(gate[i]) * up[i] for i < n, silu(g) = g / (1 + e^-g) with e^x to within 2 ulp of
-// f32's (a polynomial that vectorises; std::exp does not here).
+// gate[i] = silu(gate[i]) * up[i] for i < n, silu(g) = g / (1 + e^-g) with e^x within 1 ulp (a
+// polynomial that vectorises; std::exp does not here).
 void swigluRows(float* gate, const float* up, std::int64_t n);
 
 }  // namespace duo::perf
