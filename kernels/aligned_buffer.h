@@ -4,7 +4,7 @@
 // 4 MiB and more get their own 2 MiB-aligned block with transparent huge pages asked for, and
 // medium ones (64 KiB - 4 MiB: the projections of small models, a few hundred KiB each) are
 // carved out of shared 32 MiB huge-page chunks (kernels/aligned_buffer.cpp), so that a decode step
-// over 120 such buffers does not take a TLB miss every 4 KiB (SmolLM2's int8 decode: +10% tokens/s).
+// over 120 such buffers does not take a TLB miss every 4 KiB (SmolLM2 int8 decode: +5-15% tokens/s).
 #pragma once
 #include <cstddef>
 #include <cstring>
