@@ -70,10 +70,10 @@ struct PackedDecoderOptions {
   // model's own tensors), f16, bf16 or int8 (symmetric, one f32 scale per output row).
   kernels::ValueType values = kernels::ValueType::F32;
   // With int8 values: every product rounds its input to int8 in blocks of 32 and multiplies in
-  // integers (kernels::DenseView::int8Inputs, llama.cpp's Q8_0 arithmetic), the lm_head too. Only the
-  // dense and activation-sparse kernels have that path, so each projection runs on whichever of
-  // the two the bytes model (act_sparse wherever inputs are skipped) or an int8-input timing profile
-  // finds faster; pruned weights then save no bytes.
+  // integers (kernels::DenseView::int8Inputs, llama.cpp's Q8_0 arithmetic), the lm_head too. Each
+  // projection runs on dense or act-sparse, whichever the bytes model (act_sparse wherever inputs
+  // are skipped) or an int8-input timing profile finds faster (the packed formats' int8-input
+  // kernels are slower: MatVec::int8Inputs); pruned weights then save no bytes.
   bool int8Inputs = false;
   // q/k/v and gate/up, which read the same input, run as one product each (their rows stacked in
   // one packed matrix) when they got the same kernel and none is N:M: 4 calls a layer instead of 7,
