@@ -355,7 +355,8 @@ constexpr Expand8Table kExpand8{};
 // 8's values (adding to a 0x80 byte keeps its top bit, so it still writes 0).
 DUO_ISA_TARGET inline __m128i expandControl16(std::uint32_t m) {
   const std::uint64_t lo = kExpand8.v[m & 0xffu];
-  const std::uint64_t hi = kExpand8.v[(m >> 8) & 0xffu] + 0x0101010101010101ull * static_cast<std::uint64_t>(_mm_popcnt_u32(m & 0xffu));
+  const auto below = static_cast<std::uint64_t>(_mm_popcnt_u32(m & 0xffu));  // values of the lower 8 rows
+  const std::uint64_t hi = kExpand8.v[(m >> 8) & 0xffu] + 0x0101010101010101ull * below;
   return _mm_set_epi64x(static_cast<long long>(hi), static_cast<long long>(lo));
 }
 
@@ -440,7 +441,8 @@ DUO_ISA_TARGET inline void sparseStripAddQ8T(const SparseColumnsView& w, std::in
       }
     }
     addQuadSums(sums.data(), blk.scale, ys, rFull);
-    for (std::int64_t r = rFull; r < rows; ++r) ys[r] += blk.scale * static_cast<float>(sums[static_cast<std::size_t>(r)]);
+    for (std::int64_t r = rFull; r < rows; ++r)
+      ys[r] += blk.scale * static_cast<float>(sums[static_cast<std::size_t>(r)]);
   }
 }
 

@@ -250,8 +250,9 @@ void denseQ8Product(const DenseView& w, const float* x, float* y, int batch) {
 
 // Int8 inputs, column-major (dense or column-packed W): one input vector x [cols] rounded in
 // blocks, its non-zero int8 inputs grouped in quads per block (a zero rounded input skips its
-// column, whatever the product) into s.quadIndex/quadQ/quadAbs, and, for dense W (`values` not
-// null), each slot's column start into s.quadCol. Returns the blocks with an active column.
+// column, whatever the product) into s.quadIndex/quadQ/quadAbs, and, for dense W (kDense: values
+// and ld are W's), each slot's column start into s.quadCol. Returns the blocks with an active column.
+template <bool kDense>
 std::int64_t q8Quads(const detail::IsaKernels& k, const float* x, std::int64_t cols, const std::int8_t* values,
                      std::int64_t ld, Scratch& s) {
   const std::int64_t blocks = inputBlocks(cols);
@@ -261,7 +262,8 @@ std::int64_t q8Quads(const detail::IsaKernels& k, const float* x, std::int64_t c
   // Branch-free compaction (which inputs are zero is random): every column is written, the cursor
   // advances past the non-zero ones.
   const std::size_t slots = static_cast<std::size_t>(cols + 3 * blocks);
-  s.quadCol.resize(values != nullptr ? slots : 0);
+  s.quadCol.resize(kDense ? slots : 0);
+  const std::int8_t** col = s.quadCol.data();
   s.quadIndex.resize(slots);
   s.quadQ.resize(slots);
   s.quadAbs.resize(slots);
@@ -275,6 +277,7 @@ std::int64_t q8Quads(const detail::IsaKernels& k, const float* x, std::int64_t c
     for (std::int64_t j = blk * kInputBlock; j < j1; ++j) {
       const std::int8_t q = s.q8[static_cast<std::size_t>(j)];
       index[n] = static_cast<std::int32_t>(j);
+      if constexpr (kDense) col[n] = values + j * ld;
       qv[n] = q;
       qa[n] = static_cast<std::int8_t>(q < 0 ? -q : q);
       n += q != 0;
@@ -282,13 +285,12 @@ std::int64_t q8Quads(const detail::IsaKernels& k, const float* x, std::int64_t c
     if (n == begin) continue;  // nothing active here
     for (; n % 4 != 0; ++n) {  // pad with the last column (in cache), input 0
       index[n] = index[n - 1];
+      if constexpr (kDense) col[n] = col[n - 1];
       qv[n] = qa[n] = 0;
     }
     s.q8Blocks[static_cast<std::size_t>(used++)] = detail::Q8Block{
         static_cast<std::int32_t>(begin / 4), static_cast<std::int32_t>(n / 4), s.q8Scale[static_cast<std::size_t>(blk)]};
   }
-  if (values != nullptr)
-    for (std::int64_t i = 0; i < n; ++i) s.quadCol[static_cast<std::size_t>(i)] = values + index[i] * ld;
   s.quadSlots = n;
   return used;
 }
@@ -312,7 +314,8 @@ void colMajorQ8Product(const DenseView& w, const float* x, float* y, int batch) 
   Scratch& s = scratch();
   const std::int64_t stride = (w.rows + 15) / 16 * 16;
   for (int b = 0; b < batch; ++b) {
-    const std::int64_t nBlocks = q8Quads(k, x + b * w.cols, w.cols, static_cast<const std::int8_t*>(w.values), w.ld, s);
+    const auto* values = static_cast<const std::int8_t*>(w.values);
+    const std::int64_t nBlocks = q8Quads<true>(k, x + b * w.cols, w.cols, values, w.ld, s);
     float* yb = y + b * w.rows;
     const int nt = threadsFor(w.rows * s.quadSlots, nBlocks);
     const std::int64_t size = chunkSize(nBlocks, nt, 1, 1);
@@ -332,7 +335,7 @@ void sparseColumnsQ8Product(const SparseColumnsView& w, const float* x, float* y
   Scratch& s = scratch();
   const std::int64_t stride = static_cast<std::int64_t>(w.strips) * w.stripRows;
   for (int b = 0; b < batch; ++b) {
-    const std::int64_t nBlocks = q8Quads(k, x + b * w.cols, w.cols, nullptr, 0, s);
+    const std::int64_t nBlocks = q8Quads<false>(k, x + b * w.cols, w.cols, nullptr, 0, s);
     float* yb = y + b * w.rows;
     const std::int64_t units = static_cast<std::int64_t>(w.strips) * nBlocks;
     const double visited = static_cast<double>(s.quadSlots) / static_cast<double>(w.cols);

@@ -116,7 +116,8 @@ void sparseStripAddQ8(const SparseColumnsView& w, std::int32_t s, const Q8Column
   for (std::int64_t b = 0; b < a.count; ++b) {
     const Q8Block& blk = a.blocks[b];
     std::fill(sums.begin(), sums.end(), 0);
-    for (std::int64_t i = 4 * static_cast<std::int64_t>(blk.quadBegin); i < 4 * static_cast<std::int64_t>(blk.quadEnd); ++i) {
+    const std::int64_t i0 = 4 * static_cast<std::int64_t>(blk.quadBegin), i1 = 4 * static_cast<std::int64_t>(blk.quadEnd);
+    for (std::int64_t i = i0; i < i1; ++i) {
       const std::int64_t rec = w.record(s, a.index[i]);
       std::uint32_t k = w.colStart[rec];
       const std::uint32_t end = w.colStart[rec + 1];
