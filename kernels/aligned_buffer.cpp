@@ -73,8 +73,7 @@ class Pool {
     for (auto it = m_chunks.begin(); it != m_chunks.end(); ++it) {
       Chunk& c = **it;
       if (p < c.base || p >= c.base + kChunk) continue;
-      auto [at, inserted] = c.free.emplace(static_cast<std::size_t>(p - c.base), bytes);
-      (void)inserted;
+      auto at = c.free.emplace(static_cast<std::size_t>(p - c.base), bytes).first;
       auto next = std::next(at);
       if (next != c.free.end() && at->first + at->second == next->first) {
         at->second += next->second;
