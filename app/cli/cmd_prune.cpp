@@ -66,6 +66,10 @@ Registrar reg_prune("prune", [](CLI::App& app) {
                   "Checkpoint dtype: source | f32 | bf16 | f16 | int8 (projections as compressed-tensors int-quantized, "
                   "int8 with an f32 scale per output row, the rest in the source dtype); pruned zeros stay exact")
       ->capture_default_str();
+  cmd->add_option("--int8-rounding", a->req.int8Rounding,
+                  "With --out-dtype int8: solve (DuoGPT/SparseGPT round each kept weight inside the solve and "
+                  "compensate its error in later columns; other methods round to nearest) | nearest")
+      ->capture_default_str();
   cmd->add_option("--out-format", a->req.outFormat,
                   "Projections stored dense | sparse-bitmask (compressed-tensors: non-zero values + a bit per weight)")
       ->capture_default_str();

@@ -55,6 +55,7 @@ CommandLine pruneCommandLine(const PruneRequest& req, const std::string& configP
   }
   if (!req.outDir.empty())
     a.insert(a.end(), {"--out", req.outDir, "--out-dtype", req.outDtype, "--out-format", req.outFormat});
+  if (!req.outDir.empty() && req.outDtype == "int8") a.insert(a.end(), {"--int8-rounding", req.int8Rounding});
   a.insert(a.end(), {"--stream-dtype", req.streamDtype, "--site-inputs", req.siteInputs});
   if (req.computeDtype != "f32") a.insert(a.end(), {"--compute-dtype", req.computeDtype});
   if (!req.device.empty()) a.insert(a.end(), {"--device", req.device});

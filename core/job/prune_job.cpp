@@ -26,6 +26,7 @@
 #include "core/model/model_loader.h"
 #include "core/prune/act_hook.h"
 #include "core/prune/calibrate.h"
+#include "core/prune/int8_grid.h"
 #include "kernels/cuda/cuda_matvec.h"
 
 namespace fs = std::filesystem;
@@ -194,6 +195,8 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
   DUO_CHECK(!out.int8 || outFormat == CheckpointFormat::Dense, "--out-dtype int8 cannot be combined with --out-format ",
             req.outFormat, ": int8 projections are stored dense (compressed-tensors int-quantized; pruned weights are "
             "stored as q = 0)");
+  DUO_CHECK(req.int8Rounding == "solve" || req.int8Rounding == "nearest", "--int8-rounding '", req.int8Rounding,
+            "' is not solve or nearest");
   // The task file is read before calibration so that a bad file fails in seconds, not after it.
   const McTask task = req.eval && !req.taskFile.empty() ? loadMcTask(req.taskFile, req.taskFormat) : McTask{};
 
@@ -237,6 +240,8 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
   co.computeDtype = req.computeDtype == "bf16" ? torch::kBFloat16 : torch::kFloat32;
   co.keepSiteInputs = keepSites;
   co.dist = dist.get();
+  using Int8Values = CalibrateOptions::Int8Values;
+  co.int8Values = !out.int8 ? Int8Values::Off : req.int8Rounding == "solve" ? Int8Values::Solve : Int8Values::Nearest;
   res.siteInputs = co.keepSiteInputs ? "keep" : "recompute";
   {
     const std::string where = chooseStreamPlacement(res.memoryPlan, req.streamDevice, freeDevice);
@@ -299,7 +304,10 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
     for (int l = 0; l < L; ++l) {
       reportProgress(progress, {"calibrate", "layer " + std::to_string(l), int64_t(l) * kNumProj, int64_t(L) * kNumProj});
       const LayerWeights lw = layerToDevice(source.layer(l), device);
-      onLayer(LayerDone{l, lw, lw, cal.thresholds});
+      LayerWeights stored = lw;  // what the checkpoint holds: with int8, the projections on their grid
+      if (out.int8)
+        for (auto& w : stored.proj) w = roundToInt8Grid(w);
+      onLayer(LayerDone{l, lw, stored, cal.thresholds});
     }
   } else {
     cal = calibrate(source, windows, co, progress, [&](const ProjRecord& r) { if (onRecord) onRecord(r); }, onLayer);
@@ -454,6 +462,7 @@ nlohmann::json PruneResult::toJson() const {
       {"out", request.outDir}};
   if (worldSize > 1) j["dist_backend"] = distBackend;
   if (!outDtype.empty()) j["out_dtype"] = outDtype;
+  if (outDtype == "I8") j["options"]["int8_rounding"] = request.int8Rounding;
   if (!outFormat.empty()) j["out_format"] = outFormat;
   if (outBytes > 0) j["out_bytes"] = outBytes;
   if (!outShards.empty()) j["out_shards"] = outShards;

@@ -48,6 +48,11 @@ struct PruneRequest {
   // compressed-tensors int-quantized int8 with a scale per row, every other tensor in the source's
   // dtype; dense --out-format only).
   std::string outDtype = "source";
+  // With outDtype int8, how the kept weights reach their int8 values: "solve" (the OBS methods round
+  // inside their sweep and compensate each rounding error, GPTQ-style; the other methods round to
+  // nearest) or "nearest" (every method rounds each solved projection to nearest). Either way the
+  // pruned stream, the later layers and the evaluation see the stored values.
+  std::string int8Rounding = "solve";
   std::string outFormat = "dense";   // projections stored dense | sparse-bitmask (compressed-tensors)
   int64_t maxShardBytes = 0;         // 0 = 5 GB shards (HF's default)
   std::string streamDtype = "f32";   // calibration streams: f32 | bf16

@@ -16,6 +16,7 @@
 #include "core/prune/act_hook.h"
 #include "core/prune/act_sparsity.h"
 #include "core/prune/input_stats.h"
+#include "core/prune/int8_grid.h"
 #include "core/prune/magnitude.h"
 #include "core/prune/wanda.h"
 #include "core/prune/window_chunks.h"
@@ -342,6 +343,9 @@ class Calibrator : WindowChunks {
     for (const int o : owner) mine = mine || o == me;
     ObsOptions obs = m_opts.obs;
     obs.useResidual = method == Method::DuoGpt;
+    using Int8Values = CalibrateOptions::Int8Values;
+    obs.int8Values = m_opts.int8Values == Int8Values::Solve && isObs(method);
+    const bool roundAfter = m_opts.int8Values != Int8Values::Off && !obs.int8Values;
     ObsFactor factor;
     if (isObs(method) && mine) {
       try {
@@ -392,6 +396,7 @@ class Calibrator : WindowChunks {
         r.keep = ts[1].to(torch::kBool);
       }
       if (isObs(method)) masked[i] = W * r.keep;
+      if (roundAfter) r.weight = roundToInt8Grid(r.weight);
       Lp.w(p) = r.weight.contiguous();
       if (Lp16) Lp16->w(p) = bf16Operand(Lp.w(p), bf16ProductsEmulated(Lp.w(p).device()));
       solveSeconds[i] += m_clock.lap();

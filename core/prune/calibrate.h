@@ -55,6 +55,13 @@ struct CalibrateOptions {
   // and threshold histograms are summed over ranks, each projection is solved by one rank
   // (round-robin through the layer) and broadcast, so every rank goes on with identical weights.
   Collective* dist = nullptr;
+  // Kept weights as int8 values (the checkpoint's --out-dtype int8, --int8-rounding): Off keeps the
+  // solved values; Nearest rounds each pruned projection to its rows' int8 grid (int8_grid.h);
+  // Solve rounds inside the OBS methods' sweep, every rounding error compensated by the later
+  // columns (ObsOptions::int8Values; the other methods round to nearest). Either way the pruned
+  // stream, the later layers' calibration and the evaluation run on the values the checkpoint stores.
+  enum class Int8Values { Off, Nearest, Solve };
+  Int8Values int8Values = Int8Values::Off;
 };
 
 struct CalibrationResult {

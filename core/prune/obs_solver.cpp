@@ -3,10 +3,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
 
 #include <ATen/Parallel.h>
 
 #include "core/common/error.h"
+#include "core/prune/int8_grid.h"
 
 namespace duo {
 
@@ -45,8 +48,27 @@ constexpr int64_t kSweepColumns = 32;
 // memory of the transposed block. The arithmetic is the tensor path's, term by term.
 //   W1 [w, n] the transposed block (row stride n), K1 [w, n] its mask, E and P [w, n] outputs (P
 //   only with the residual), U1 and D1 the block's [w, w] corners of U and D (row stride ldu).
+// With int8 values (ObsOptions::int8Values), `grid` holds each row's scale and pinned magnitude
+// [n], the block's [w, n] marks of the pinned entries (row stride n), whether the pinned entries
+// take that magnitude (the second pass) or are rounded like the others (the first), and where each
+// row's pinned entry's value before rounding is written [n].
+struct Int8Grid {
+  const float* scale = nullptr;
+  const float* top = nullptr;
+  const bool* pin = nullptr;
+  bool forcePin = false;
+  float* seen = nullptr;
+};
+
+// The int8 grid point of w (clamped to +-127 steps).
+inline float gridValue(float w, float scale) {
+  const float k = std::min(127.0f, std::max(-127.0f, std::nearbyint(w / scale)));
+  return k * scale;
+}
+
+template <bool kInt8>
 void sweepCpu(float* W1, const bool* K1, float* E, float* P, const float* U1, const float* D1, int64_t ldu,
-              int64_t n, int64_t s1, int64_t s2) {
+              int64_t n, int64_t s1, int64_t s2, const Int8Grid& grid) {
   constexpr int64_t kSlice = 256;  // rows of W per task: s2 - s1 rows of this many floats stay in L1/L2
   at::parallel_for(0, (n + kSlice - 1) / kSlice, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
@@ -57,13 +79,27 @@ void sweepCpu(float* W1, const bool* K1, float* E, float* P, const float* U1, co
         float* e = E + i * n + r0;
         float* p = P ? P + i * n + r0 : nullptr;
         const float uii = U1[i * ldu + i];
+        if constexpr (kInt8) {
+          const float* sc = grid.scale + r0;
+          const float* top = grid.top + r0;
+          const bool* pin = grid.pin + i * n + r0;
+          for (int64_t r = 0; r < len; ++r) {
+            const float w = row[r];
+            if (pin[r]) grid.seen[r0 + r] = w;
+            const float q = !keep[r] ? 0.0f : pin[r] && grid.forcePin ? std::copysign(top[r], w) : gridValue(w, sc[r]);
+            e[r] = (w - q) / uii;
+            if (p) p[r] = w;
+            row[r] = q;
+          }
+        } else {
 #pragma omp simd
-        for (int64_t r = 0; r < len; ++r) {
-          const float w = row[r];
-          const float q = keep[r] ? w : 0.0f;
-          e[r] = (w - q) / uii;
-          if (p) p[r] = w;
-          row[r] = q;
+          for (int64_t r = 0; r < len; ++r) {
+            const float w = row[r];
+            const float q = keep[r] ? w : 0.0f;
+            e[r] = (w - q) / uii;
+            if (p) p[r] = w;
+            row[r] = q;
+          }
         }
         for (int64_t j = i + 1; j < s2; ++j) {
           float* later = W1 + j * n + r0;
@@ -215,8 +251,19 @@ ObsFactor factorObs(InputStats&& stats, const ObsOptions& opts) {
   return factorImpl(stats.takeH(), stats, opts);
 }
 
-PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptions& opts, const MaskSpec& spec,
-                      const torch::Tensor& fixedKeep) {
+namespace {
+
+// ObsOptions::int8Values: per row the scale, the pinned magnitude (127 steps) [n] f32, the pinned
+// entries [k, n] bool (transposed, one per row of W but for rows of zeros), whether the pinned
+// entries take that magnitude, and their values before rounding as the sweep saw them [n] f32.
+struct Int8Pass {
+  torch::Tensor scale, top, pinT, seen;
+  bool forcePin = false;
+};
+
+// Step 6 (the body of pruneObs); with `q`, one pass of the int8 solve.
+PrunedWeight solveObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptions& opts, const MaskSpec& spec,
+                      const torch::Tensor& fixedKeep, Int8Pass* q) {
   DUO_CHECK(f.U.defined(), "OBS solver: the factor is empty");
   const int64_t k = f.U.size(0);
   DUO_CHECK(W.dim() == 2 && W.size(1) == k, "OBS solver: expected a weight [n, ", k, "], got ", W.sizes());
@@ -238,6 +285,8 @@ PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
   Wt.masked_fill_(f.dead.unsqueeze(1), 0.0);                       // step 1: dead columns
   auto keepT = torch::ones({k, n}, opt.dtype(torch::kBool));       // [k, n] bool
   const auto fkT = fixedKeep.defined() ? fixedKeep.to(opt.device()).t() : torch::Tensor();  // [k, n] view
+  const torch::Tensor pinT = q ? q->pinT : torch::Tensor();  // [k, n] bool
+  constexpr double kInf = std::numeric_limits<double>::infinity();
 
   // The sweep runs on raw pointers on the CPU in f32 (N:M chooses masks inside it: tensor path),
   // on row-major copies of U and D when the factor's are not (no copy when they are).
@@ -255,7 +304,11 @@ PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
     // Masks are chosen on the whole [w, n] block (which entries tie at the cut follows this
     // orientation's index order).
     if (fkT.defined()) K1.copy_(fkT.narrow(0, i1, w));
-    else if (!nm) K1.copy_(keepAllButLowest(W1.square().mul_(f1.unsqueeze(1)), spec.sparsity));
+    else if (!nm) {
+      auto scores = W1.square().mul_(f1.unsqueeze(1));  // [w, n]
+      if (pinT.defined()) scores.masked_fill_(pinT.narrow(0, i1, w), kInf);
+      K1.copy_(keepAllButLowest(scores, spec.sparsity));
+    }
     const auto U1 = Ur.narrow(0, i1, w).narrow(1, i1, w);          // [w, w]
     const auto D1 = f.residual ? Dr.narrow(0, i1, w).narrow(1, i1, w) : torch::Tensor();  // [w, w]
     clock.lap(&ObsProfile::masks);
@@ -264,24 +317,43 @@ PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
       const int64_t s2 = std::min(s1 + kSweepColumns, w);
       if (rawSweep) {
         const int64_t ldu = Ur.size(1);
-        sweepCpu(W1.data_ptr<float>(), K1.data_ptr<bool>(), E.data_ptr<float>(), P.defined() ? P.data_ptr<float>() : nullptr,
-                 U1.data_ptr<float>(), D1.defined() ? D1.data_ptr<float>() : nullptr, ldu, n, s1, s2);
+        float* pp = P.defined() ? P.data_ptr<float>() : nullptr;
+        const float* dp = D1.defined() ? D1.data_ptr<float>() : nullptr;
+        if (q) {
+          const Int8Grid grid{q->scale.data_ptr<float>(), q->top.data_ptr<float>(), pinT.narrow(0, i1, w).data_ptr<bool>(),
+                              q->forcePin, q->seen.data_ptr<float>()};
+          sweepCpu<true>(W1.data_ptr<float>(), K1.data_ptr<bool>(), E.data_ptr<float>(), pp, U1.data_ptr<float>(), dp,
+                         ldu, n, s1, s2, grid);
+        } else {
+          sweepCpu<false>(W1.data_ptr<float>(), K1.data_ptr<bool>(), E.data_ptr<float>(), pp, U1.data_ptr<float>(), dp,
+                          ldu, n, s1, s2, Int8Grid{});
+        }
       }
       for (int64_t i = s1; !rawSweep && i < s2; ++i) {
         if (nm && i % spec.nm.m == 0) {
           const auto g = W1.narrow(0, i, spec.nm.m).t();           // [n, M] current weights of the group
-          K1.narrow(0, i, spec.nm.m).copy_(keepNm(g.square() * f1.narrow(0, i, spec.nm.m), spec.nm).t());
+          auto scores = g.square() * f1.narrow(0, i, spec.nm.m);    // [n, M]
+          if (pinT.defined()) scores.masked_fill_(pinT.narrow(0, i1 + i, spec.nm.m).t(), kInf);
+          K1.narrow(0, i, spec.nm.m).copy_(keepNm(scores, spec.nm).t());
         }
         auto row = W1.select(0, i);                                // [n] column j of W
         const auto wcol = row.clone();                             // [n] pre-prune value w
-        const auto q = wcol * K1.select(0, i);                     // [n] w with masked rows zeroed
-        const auto e = (wcol - q) / U1[i][i];                      // [n] e = (w - q) / U_jj
+        auto kept = wcol;                                          // [n] the kept value
+        if (q) {  // its int8 grid point (gridValue), or the pinned magnitude
+          const auto pin = pinT.select(0, i1 + i);                 // [n] bool
+          q->seen.copy_(torch::where(pin, wcol.to(torch::kFloat32), q->seen));
+          kept = torch::round(wcol / q->scale).clamp_(-127.0, 127.0).to(torch::kFloat32).mul_(q->scale);
+          if (q->forcePin) kept = torch::where(pin, torch::copysign(q->top, wcol.to(torch::kFloat32)), kept);
+          kept = kept.to(wcol.scalar_type());
+        }
+        const auto qv = kept * K1.select(0, i);                    // [n] masked rows zeroed
+        const auto e = (wcol - qv) / U1[i][i];                     // [n] e = (w - q) / U_jj
         if (i + 1 < s2) {
           auto rest = W1.narrow(0, i + 1, s2 - i - 1);             // [s2-i-1, n]
           rest.addr_(U1[i].narrow(0, i + 1, s2 - i - 1), e, 1.0, -1.0);              // -= U[j, j+1:s2] e
           if (f.residual) rest.addr_(D1[i].narrow(0, i + 1, s2 - i - 1), wcol);     // += D[j, j+1:s2] w
         }
-        row.copy_(q);
+        row.copy_(qv);
         E.select(0, i).copy_(e);
         if (f.residual) P.select(0, i).copy_(wcol);
       }
@@ -305,6 +377,42 @@ PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
   }
   keepT.logical_and_(f.dead.logical_not().unsqueeze(1));
   return {Wt.t().contiguous().to(W.options()), keepT.t().contiguous().to(W.device())};
+}
+
+}  // namespace
+
+PrunedWeight pruneObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptions& opts, const MaskSpec& spec,
+                      const torch::Tensor& fixedKeep) {
+  if (!opts.int8Values) return solveObs(W, f, opts, spec, fixedKeep, nullptr);
+  // int8 values in two passes. The checkpoint and the kernels take a row's scale from its largest
+  // magnitude (kernels::int8RowScale), so one entry per row must end at exactly 127 steps; forcing
+  // the row's largest weight there costs what the updates moved it by (often several steps, each
+  // compensated, but more than rounding's half step). So the first pass rounds every kept weight on
+  // the grid of the row as it came in (the largest entry always kept: its score is raised to
+  // infinity) and records the value that entry had when the sweep reached it; the second pass, with
+  // the first pass's mask, takes the grid that puts that value at 127 steps and pins the entry
+  // there, off only by how far the second pass's rounding moves it.
+  DUO_CHECK(W.dim() == 2, "OBS solver: expected a weight [n, k], got ", W.sizes());
+  DUO_CHECK(W.isfinite().all().item<bool>(), "OBS solver: int8 values need finite weights");
+  const auto dev = f.U.device();
+  const auto opt = torch::TensorOptions().device(dev);
+  auto absW = W.detach().to(dev, torch::kFloat32).abs().masked_fill(f.dead.unsqueeze(0), 0.0);  // [n, k]
+  if (fixedKeep.defined()) absW.masked_fill_(fixedKeep.to(dev).logical_not(), 0.0);
+  auto [mx, arg] = absW.max(1);  // [n] the rows' largest magnitudes and where they are
+  Int8Pass q;
+  q.scale = int8GridScales(mx);  // [n] f32, 1 for a row of zeros
+  q.top = q.scale.mul(127.0f);
+  q.pinT = torch::zeros({W.size(1), W.size(0)}, opt.dtype(torch::kBool));  // [k, n]
+  q.pinT.scatter_(0, arg.unsqueeze(0), mx.gt(0).unsqueeze(0));
+  q.seen = torch::zeros({W.size(0)}, opt.dtype(torch::kFloat32));
+  const PrunedWeight first = solveObs(W, f, opts, spec, fixedKeep, &q);
+  // The entry's value as the first pass saw it sets the grid (the original magnitude should the
+  // updates have taken it to zero).
+  const auto seen = q.seen.abs();
+  q.scale = int8GridScales(torch::where(seen.gt(0), seen, mx));
+  q.top = q.scale.mul(127.0f);
+  q.forcePin = true;
+  return solveObs(W, f, opts, spec, first.keep, &q);
 }
 
 PrunedWeight pruneSparseGpt(const torch::Tensor& W, const InputStats& stats, const MaskSpec& spec, ObsOptions opts) {

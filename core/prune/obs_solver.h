@@ -38,6 +38,13 @@ struct ObsOptions {
   double alpha = 0.25;          // step 4: weight of the residual correction in D (PruneRequest::alpha)
   double damping = 0.01;        // step 2: lambda, relative to mean(diag H)
   int64_t blockSize = 128;      // step 6: B, columns per mask block / lazy batch
+  // Step 6 with int8 values (GPTQ's joint quantisation, as SparseGPT's paper runs it): each kept
+  // weight is rounded to its row's int8 grid when the sweep reaches it and the rounding error is
+  // compensated by the later columns like a pruned weight's. The result is on the grid the
+  // checkpoint writer and the int8 kernels use (kernels::int8RowScale: largest magnitude / 127), so
+  // quantising it again reproduces it exactly: the row's largest entry coming in is always kept and
+  // ends at exactly 127 steps (pruneObs runs the sweep twice for that; obs_solver.cpp says why).
+  bool int8Values = false;
   ObsProfile* profile = nullptr;  // when set, phase times are added to it
 };
 

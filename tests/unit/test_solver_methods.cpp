@@ -5,9 +5,11 @@
 #include <QtTest>
 
 #include "core/common/error.h"
+#include "core/prune/int8_grid.h"
 #include "core/prune/magnitude.h"
 #include "core/prune/obs_solver.h"
 #include "core/prune/wanda.h"
+#include "kernels/types.h"
 #include "test_solver_problem.h"
 
 using duo::test::LayerProblem;
@@ -39,6 +41,10 @@ class TestSolverMethods : public QObject {
   void updateBeatsMaskOnly();
   void objectiveOrderingOverSeeds();
   void rejectsBadInput();
+  void roundToInt8GridMatchesKernels();
+  void int8ValuesOnTheirGrid_data();
+  void int8ValuesOnTheirGrid();
+  void int8SolveBeatsRounding();
 };
 
 void TestSolverMethods::exactSparsityPerBlock_data() {
@@ -197,6 +203,127 @@ void TestSolverMethods::rejectsBadInput() {
   QVERIFY_THROWS_EXCEPTION(duo::Error, plain.addBatch(torch::randn({5, 32})));
   duo::InputStats empty(64);
   QVERIFY_THROWS_EXCEPTION(duo::Error, duo::pruneSparseGpt(pr.W, empty, {0.5, {}}));
+}
+
+namespace {
+// Whether every row of W [n, k] f32 is on its int8 grid as the checkpoint writer and the kernels
+// quantise it: q = quantizeInt8(w, int8RowScale(row)) gives back w exactly as q * scale.
+bool onKernelsGrid(const torch::Tensor& W) {
+  const auto f = W.to(torch::kFloat32).contiguous();
+  const int64_t n = f.size(0), k = f.size(1);
+  const float* w = f.data_ptr<float>();
+  for (int64_t r = 0; r < n; ++r) {
+    const float s = duo::kernels::int8RowScale(w + r * k, k);
+    for (int64_t c = 0; c < k; ++c)
+      if (static_cast<float>(duo::kernels::quantizeInt8(w[r * k + c], s)) * s != w[r * k + c]) return false;
+  }
+  return true;
+}
+}  // namespace
+
+// roundToInt8Grid is the kernels' quantisation: the same integers and scales, so that its result
+// is a fixed point of quantising again (rows of zeros and a row with one entry included).
+void TestSolverMethods::roundToInt8GridMatchesKernels() {
+  torch::manual_seed(40);
+  auto W = torch::randn({6, 300}) * torch::pow(10.0, torch::rand({6, 1}) * 4 - 2);  // [6, 300] rows over 4 decades
+  W[2].zero_();
+  W[4].zero_();
+  W[4][7] = -3.5f;
+  const auto g = duo::roundToInt8Grid(W);
+  QCOMPARE(g.scalar_type(), torch::kFloat32);
+  QVERIFY(onKernelsGrid(g));
+  QVERIFY(torch::equal(duo::roundToInt8Grid(g), g));
+  QVERIFY(g[2].eq(0).all().item<bool>());
+  QCOMPARE(g[4][7].item<float>(), -3.5f);
+  // The integers are the kernels' for the original rows (the scales differ by an ulp at most).
+  const float* w = W.data_ptr<float>();
+  const auto gc = g.contiguous();
+  const float* gw = gc.data_ptr<float>();
+  for (int64_t r = 0; r < 6; ++r) {
+    const float s = duo::kernels::int8RowScale(w + r * 300, 300), sg = duo::kernels::int8RowScale(gw + r * 300, 300);
+    QVERIFY(std::abs(s - sg) <= 2e-7f * s);
+    for (int64_t c = 0; c < 300; ++c)
+      QCOMPARE(duo::kernels::quantizeInt8(gw[r * 300 + c], sg), duo::kernels::quantizeInt8(w[r * 300 + c], s));
+  }
+  QVERIFY(torch::equal(duo::roundToInt8Grid(W.to(torch::kBFloat16)).to(torch::kFloat32),
+                       duo::roundToInt8Grid(W.to(torch::kBFloat16).to(torch::kFloat32)).to(torch::kBFloat16).to(torch::kFloat32)));
+}
+
+void TestSolverMethods::int8ValuesOnTheirGrid_data() {
+  QTest::addColumn<QString>("method");
+  QTest::addColumn<QString>("nm");
+  QTest::addColumn<bool>("f64");  // statistics in f64: the solver's tensor path instead of the raw sweep
+  for (const char* m : {"duogpt", "sparsegpt"}) {
+    QTest::newRow(qPrintable(QString("%1 unstructured").arg(m))) << QString(m) << QString() << false;
+    QTest::newRow(qPrintable(QString("%1 2:4").arg(m))) << QString(m) << QString("2:4") << false;
+    QTest::newRow(qPrintable(QString("%1 unstructured f64").arg(m))) << QString(m) << QString() << true;
+  }
+}
+
+// ObsOptions::int8Values: the solved rows are on the kernels' int8 grid (quantising them again
+// reproduces them), each row's largest entry is the one that was largest coming in, the masks keep their
+// exact counts, and compensating the rounding inside the sweep beats rounding the f32 solution
+// (the error int8 values add to the pruned layer's, summed over 8 seeds on the same statistics;
+// the sum, since one seed's difference is dominated by how the rounding meets the pruning error).
+void TestSolverMethods::int8ValuesOnTheirGrid() {
+  QFETCH(QString, method);
+  QFETCH(QString, nm);
+  QFETCH(bool, f64);
+  const auto pat = nm.isEmpty() ? duo::NmPattern{} : duo::parseNm(nm.toStdString());
+  const duo::MaskSpec spec{nm.isEmpty() ? 0.5 : 0.0, pat};
+  const int64_t n = 48, k = 256;
+  double added[2] = {0, 0};  // the error rounding adds: nearest, in the solve
+  for (int seed = 0; seed < 8; ++seed) {
+    const LayerProblem pr = makeProblem(50 + seed, n, k, 1024, 0.5, 0.2, torch::kFloat32);
+    // Weights with a few large entries per row, as trained projections have (the scale then leaves
+    // the bulk of a row a handful of steps).
+    const auto W = pr.W * (1.0 + 6.0 * torch::rand({n, k}).gt(0.98));
+    const auto s = statsOf(pr.Xs, pr.Xd, 2, f64 ? torch::kFloat64 : torch::kFloat32);
+    duo::ObsOptions o;
+    o.useResidual = method == "duogpt";
+    const auto f = duo::factorObs(s, o);
+    const auto plain = duo::pruneObs(W, f, o, spec);
+    o.int8Values = true;
+    const auto q = duo::pruneObs(W, f, o, spec);
+    QCOMPARE(q.weight.scalar_type(), torch::kFloat32);
+    QVERIFY(!q.weight.ne(0).logical_and(q.keep.logical_not()).any().item<bool>());  // a kept weight may round to 0
+    QVERIFY(onKernelsGrid(q.weight));
+    // Each row's largest magnitude is at the entry that was largest coming in (the pinned one).
+    const auto pinned = q.weight.abs().gather(1, std::get<1>(W.abs().max(1)).unsqueeze(1)).squeeze(1);  // [n]
+    QVERIFY(torch::equal(pinned, std::get<0>(q.weight.abs().max(1))));
+    if (nm.isEmpty()) {
+      for (int64_t i1 = 0; i1 < k; i1 += 128)
+        QCOMPARE(q.keep.slice(1, i1, i1 + 128).logical_not().sum().item<int64_t>(), duo::prunedCount(n * 128, 0.5));
+    } else {
+      QVERIFY(q.keep.reshape({n, k / pat.m, pat.m}).logical_not().sum(2).eq(pat.n).all().item<bool>());
+    }
+    const double e0 = duo::relativeOutputError(s, W, plain.weight);
+    added[0] += duo::relativeOutputError(s, W, duo::roundToInt8Grid(plain.weight)) - e0;
+    added[1] += duo::relativeOutputError(s, W, q.weight) - e0;
+  }
+  qInfo("error added by int8 values (sum of 8 seeds): rounded after %.3g, in the solve %.3g", added[0], added[1]);
+  QVERIFY(added[0] > 0);
+  QVERIFY(added[1] < added[0]);
+}
+
+// Quantisation alone (no pruning, no activation sparsity: the f32 solution is W itself): over 8
+// seeds the int8 solve's output error is well below rounding each weight to nearest.
+void TestSolverMethods::int8SolveBeatsRounding() {
+  double err[2] = {0, 0};  // nearest, solve
+  for (int seed = 0; seed < 8; ++seed) {
+    const LayerProblem pr = makeProblem(70 + seed, 48, 256, 1024, 0.0, 0.0, torch::kFloat32);
+    const auto W = pr.W * (1.0 + 6.0 * torch::rand({48, 256}).gt(0.98));
+    const auto s = statsOf(pr.Xd, pr.Xd, 1, torch::kFloat32);
+    duo::ObsOptions o;
+    o.useResidual = false;
+    o.int8Values = true;
+    const auto q = duo::pruneObs(W, duo::factorObs(s, o), o, {0.0, {}});
+    QVERIFY(onKernelsGrid(q.weight));
+    err[0] += duo::relativeOutputError(s, W, duo::roundToInt8Grid(W));
+    err[1] += duo::relativeOutputError(s, W, q.weight);
+  }
+  qInfo("output error of int8 values (sum of 8 seeds): nearest %.3g, in the solve %.3g", err[0], err[1]);
+  QVERIFY(err[1] < 0.7 * err[0]);
 }
 
 QTEST_APPLESS_MAIN(TestSolverMethods)
