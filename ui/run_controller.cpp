@@ -192,7 +192,8 @@ void RunController::calibrate() {
 
 void RunController::startJob(PruneRequest req) {
   req.outDir = ss(m_checkpointDir);
-  req.outFormat = ss(m_checkpointFormat);
+  // The export's format when this job writes an export (the run's kept weights are dense).
+  req.outFormat = m_checkpointDir.isEmpty() ? std::string("dense") : ss(m_checkpointFormat);
   if (req.outDir.empty() && m_ui.runPanel->keepWeights() && !m_ui.runs->weightsDirectory().isEmpty()) {
     // The run's pruned weights stay beside its record, for Export > Pruned checkpoint.
     QDir().mkpath(m_ui.runs->weightsDirectory());
@@ -200,6 +201,12 @@ void RunController::startJob(PruneRequest req) {
                          QString::number(QCoreApplication::applicationPid());
     req.outDir = ss(m_ui.runs->weightsDirectory() + "/" + name);
   }
+  // int8 values chosen for the decode: the run calibrates them in (prune --out-dtype int8), so that
+  // its perplexity, accuracy and kept weights are the int8 model's. Not with the sparse-bitmask
+  // export, which stores f32 values.
+  if (m_ui.table->model()->decodeValues() == kernels::ValueType::I8 && req.outFormat != "sparse-bitmask" &&
+      (req.outDtype.empty() || req.outDtype == "source"))
+    req.outDtype = "int8";
   Q_EMIT aboutToStart();
   RunRequest run;
   run.prune = std::move(req);

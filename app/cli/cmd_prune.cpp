@@ -68,7 +68,8 @@ Registrar reg_prune("prune", [](CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--int8-rounding", a->req.int8Rounding,
                   "With --out-dtype int8: solve (DuoGPT/SparseGPT round each kept weight inside the solve and "
-                  "compensate its error in later columns; other methods round to nearest) | nearest")
+                  "compensate its error in later columns; other methods round to nearest) | nearest (each solved "
+                  "projection rounded) | after (calibrated in f32, each finished layer rounded)")
       ->capture_default_str();
   cmd->add_option("--out-format", a->req.outFormat,
                   "Projections stored dense | sparse-bitmask (compressed-tensors: non-zero values + a bit per weight)")

@@ -8,6 +8,7 @@
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
 #include "core/model/io/checkpoint_writer.h"
+#include "core/model/io/int8_layout.h"
 #include "core/model/io/weight_source.h"
 
 namespace duo {
@@ -28,6 +29,11 @@ CheckpointCopy copyCheckpoint(const std::string& from, const std::string& to, co
   CheckpointWriterOptions wo;
   wo.dtype = source->dtype();
   wo.format = parseCheckpointFormat(format, "checkpoint format");
+  // An int8 checkpoint copied dense stays int8: its projections are read as q x scale and each row's
+  // largest entry is 127 steps, so quantising them again gives back the same integers and scales.
+  // (Its other tensors are read, and written, as f32.) In the sparse-bitmask layout they are f32.
+  const json& qc = srcConfig.contains("quantization_config") ? srcConfig["quantization_config"] : json();
+  wo.int8 = wo.format == CheckpointFormat::Dense && qc.is_object() && qc.value("format", std::string()) == kInt8Format;
   CheckpointWriter writer(to, source->config(), wo);
   const std::vector<TensorSlot> slots = modelSlots(source->config());
   const int64_t total = static_cast<int64_t>(slots.size());
@@ -50,13 +56,14 @@ CheckpointCopy copyCheckpoint(const std::string& from, const std::string& to, co
   const std::string structure = block.value("sparsity_structure", std::string("unstructured"));
   extra.update(checkpointSparsityConfig(wo.format, global, structure));
   const std::string tokenizer = fs::exists(from + "/tokenizer.json") ? from + "/tokenizer.json" : std::string();
-  CheckpointCopy c{from, to, checkpointFormatName(wo.format), dtypeName(wo.dtype), writer.totalBytes()};
+  CheckpointCopy c{from, to, checkpointFormatName(wo.format), wo.int8 ? std::string("I8") : dtypeName(wo.dtype),
+                   writer.totalBytes()};
   if (fs::exists(from + "/duoscope.json")) {
     json run = json::parse(readFile(from + "/duoscope.json"), nullptr, false);
     if (run.is_object()) {
       run["out"] = to;
       run["out_format"] = c.format;
-      run["out_dtype"] = c.dtype;  // what this copy stores (an int8 source is read as f32 and written so)
+      run["out_dtype"] = c.dtype;  // what this copy stores (I8 for an int8 source copied dense)
       run["out_bytes"] = c.bytes;
       run["out_shards"] = writer.shardFiles();
       // Into the folder before it is renamed into place, as prune does.

@@ -195,8 +195,8 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
   DUO_CHECK(!out.int8 || outFormat == CheckpointFormat::Dense, "--out-dtype int8 cannot be combined with --out-format ",
             req.outFormat, ": int8 projections are stored dense (compressed-tensors int-quantized; pruned weights are "
             "stored as q = 0)");
-  DUO_CHECK(req.int8Rounding == "solve" || req.int8Rounding == "nearest", "--int8-rounding '", req.int8Rounding,
-            "' is not solve or nearest");
+  DUO_CHECK(req.int8Rounding == "solve" || req.int8Rounding == "nearest" || req.int8Rounding == "after",
+            "--int8-rounding '", req.int8Rounding, "' is not solve, nearest or after");
   // The task file is read before calibration so that a bad file fails in seconds, not after it.
   const McTask task = req.eval && !req.taskFile.empty() ? loadMcTask(req.taskFile, req.taskFormat) : McTask{};
 
@@ -241,7 +241,10 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
   co.keepSiteInputs = keepSites;
   co.dist = dist.get();
   using Int8Values = CalibrateOptions::Int8Values;
-  co.int8Values = !out.int8 ? Int8Values::Off : req.int8Rounding == "solve" ? Int8Values::Solve : Int8Values::Nearest;
+  co.int8Values = !out.int8                       ? Int8Values::Off
+                  : req.int8Rounding == "solve"   ? Int8Values::Solve
+                  : req.int8Rounding == "nearest" ? Int8Values::Nearest
+                                                  : Int8Values::Off;  // after: rounded as each layer finishes
   res.siteInputs = co.keepSiteInputs ? "keep" : "recompute";
   {
     const std::string where = chooseStreamPlacement(res.memoryPlan, req.streamDevice, freeDevice);
@@ -287,7 +290,16 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
   }
 
   const int L = static_cast<int>(cfg.numLayers);
-  const LayerFn onLayer = [&](const LayerDone& done) {
+  // int8 values that the calibration did not compute (--int8-rounding after, or nothing calibrated):
+  // each finished layer's projections rounded to their grid for the checkpoint and the evaluation.
+  const bool roundFinished = out.int8 && (req.int8Rounding == "after" || req.method == Method::Dense);
+  const LayerFn onLayer = [&](const LayerDone& finished) {
+    LayerWeights rounded;
+    if (roundFinished) {
+      rounded = finished.pruned;
+      for (auto& w : rounded.proj) w = roundToInt8Grid(w);
+    }
+    const LayerDone done{finished.index, finished.dense, roundFinished ? rounded : finished.pruned, finished.thresholds};
     if (writer) writer->putLayer(done.index, done.pruned);
     if (evalDense) {
       const auto te = std::chrono::steady_clock::now();
@@ -304,10 +316,7 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
     for (int l = 0; l < L; ++l) {
       reportProgress(progress, {"calibrate", "layer " + std::to_string(l), int64_t(l) * kNumProj, int64_t(L) * kNumProj});
       const LayerWeights lw = layerToDevice(source.layer(l), device);
-      LayerWeights stored = lw;  // what the checkpoint holds: with int8, the projections on their grid
-      if (out.int8)
-        for (auto& w : stored.proj) w = roundToInt8Grid(w);
-      onLayer(LayerDone{l, lw, stored, cal.thresholds});
+      onLayer(LayerDone{l, lw, lw, cal.thresholds});
     }
   } else {
     cal = calibrate(source, windows, co, progress, [&](const ProjRecord& r) { if (onRecord) onRecord(r); }, onLayer);

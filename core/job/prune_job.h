@@ -50,8 +50,9 @@ struct PruneRequest {
   std::string outDtype = "source";
   // With outDtype int8, how the kept weights reach their int8 values: "solve" (the OBS methods round
   // inside their sweep and compensate each rounding error, GPTQ-style; the other methods round to
-  // nearest) or "nearest" (every method rounds each solved projection to nearest). Either way the
-  // pruned stream, the later layers and the evaluation see the stored values.
+  // nearest) or "nearest" (every method rounds each solved projection to nearest), both seen by the
+  // pruned stream and so by the later layers' calibration; or "after" (the calibration in f32, each
+  // finished layer rounded to nearest). In every case the evaluation sees the stored values.
   std::string int8Rounding = "solve";
   std::string outFormat = "dense";   // projections stored dense | sparse-bitmask (compressed-tensors)
   int64_t maxShardBytes = 0;         // 0 = 5 GB shards (HF's default)

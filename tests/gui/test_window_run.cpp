@@ -257,6 +257,33 @@ class TestWindowRun : public QObject {
     w.modelPanel()->openModel(bitmask);
     QVERIFY(opened2.wait(30000));
     QCOMPARE(w.modelPanel()->model().parameters, w.modelPanel()->model().config.parameterCount());
+
+    // With int8 values chosen, a run calibrates the int8 values in and keeps int8 weights, and the
+    // dense export of that run is the int8 layout (the same integers: the window opens it).
+    QVERIFY(openAndWait(w, model));
+    setSmallData(w, 8);
+    auto* values = w.findChild<QComboBox*>("decodeValues");
+    QVERIFY(values);
+    values->setCurrentIndex(values->findText("int8"));
+    w.runPanel()->setKeepWeights(true);
+    w.runController()->calibrate();
+    const QString error3 = waitForRun(w, 600000);
+    QVERIFY2(error3.isEmpty(), qPrintable(error3));
+    const QString int8Dir = tmp.filePath("pruned-int8");
+    w.runController()->exportCheckpoint(int8Dir);  // the run's kept weights copied: a task, no new run
+    QVERIFY(QTest::qWaitFor([&] { return QFile::exists(int8Dir + "/duoscope.json"); }, 120000));
+    QFile cfg8(int8Dir + "/config.json");
+    QVERIFY(cfg8.open(QIODevice::ReadOnly));
+    QVERIFY(cfg8.readAll().contains("\"int-quantized\""));
+    QFile run8(int8Dir + "/duoscope.json");
+    QVERIFY(run8.open(QIODevice::ReadOnly));
+    const auto j8 = nlohmann::json::parse(run8.readAll().toStdString());
+    QCOMPARE(j8["out_dtype"].get<std::string>(), std::string("I8"));
+    QCOMPARE(j8["options"]["int8_rounding"].get<std::string>(), std::string("solve"));
+    QSignalSpy opened3(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
+    w.modelPanel()->openModel(int8Dir);
+    QVERIFY(opened3.wait(30000));
+    QCOMPARE(w.modelPanel()->model().config.numLayers, 4);
   }
 
   void cancelMidRunLeavesNothing() {

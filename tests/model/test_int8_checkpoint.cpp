@@ -5,7 +5,8 @@
 //  - the files hold I8 [out, in] weights with F32 [out, 1] weight_scale, the other tensors in the
 //    source dtype, and config.json the int8 quantization_config (plus duoscope_sparsity);
 //  - the kept weights reach int8 inside the calibration (--int8-rounding solve, the default: the OBS
-//    solver rounds and compensates; nearest: each solved projection rounded), so the stored
+//    solver rounds and compensates; nearest: each solved projection rounded) or after it (after:
+//    the f32 run's weights rounded, the kernels' integers of them exactly), so the stored
 //    integers and scales are a fixed point of kernels::int8RowScale / quantizeInt8 of the values
 //    the run computed, and every loader (whole model, layer by layer) gives back q * scale bit for
 //    bit, the requested sparsity's zeros (and a few more from rounding) exactly zero;
@@ -27,6 +28,7 @@
 
 #include "core/common/atomic_file.h"
 #include "core/common/error.h"
+#include "core/job/checkpoint_copy.h"
 #include "core/job/eval_job.h"
 #include "core/job/prune_job.h"
 #include "core/model/io/hf_weights.h"
@@ -124,6 +126,7 @@ class TestInt8Checkpoint : public QObject {
   void initTestCase();
   void writesInt8Layout();
   void reloadIsStoredGridBitForBit();
+  void copiesKeepTheIntegers();
   void perplexityWithinOnePercent();
   void inspectReportsInt8();
   void shardedInt8LoadsBack();
@@ -158,21 +161,23 @@ class TestInt8Checkpoint : public QObject {
   }
 
   QTemporaryDir m_tmp;
-  std::string m_f32, m_int8, m_nearest;
-  duo::PruneResult m_f32Result, m_int8Result, m_nearestResult;
+  std::string m_f32, m_int8, m_nearest, m_after;
+  duo::PruneResult m_f32Result, m_int8Result, m_nearestResult, m_afterResult;
 };
 
 void TestInt8Checkpoint::initTestCase() {
   QVERIFY(m_tmp.isValid());
   QVERIFY2(fs::exists(tinyDir() + "/config.json"), "the bundled tiny model is missing");
   const duo::PruneRequest f = request("/f32", "f32"), i = request("/int8", "int8"),
-                          n = request("/int8-nearest", "int8", "nearest");
+                          n = request("/int8-nearest", "int8", "nearest"), a = request("/int8-after", "int8", "after");
   m_f32Result = duo::runPrune(f, {});
   m_int8Result = duo::runPrune(i, {});
   m_nearestResult = duo::runPrune(n, {});
+  m_afterResult = duo::runPrune(a, {});
   m_f32 = f.outDir;
   m_int8 = i.outDir;
   m_nearest = n.outDir;
+  m_after = a.outDir;
 }
 
 void TestInt8Checkpoint::writesInt8Layout() {
@@ -231,8 +236,8 @@ void TestInt8Checkpoint::writesInt8Layout() {
 
 void TestInt8Checkpoint::reloadIsStoredGridBitForBit() {
   const duo::LlamaWeights a = duo::loadWeights(m_f32);
-  for (const std::string& dir : {m_int8, m_nearest}) {
-    const duo::PruneResult& run = dir == m_int8 ? m_int8Result : m_nearestResult;
+  for (const std::string& dir : {m_int8, m_nearest, m_after}) {
+    const duo::PruneResult& run = dir == m_int8 ? m_int8Result : dir == m_nearest ? m_nearestResult : m_afterResult;
     const duo::LlamaWeights b = duo::loadWeights(dir);
     const duo::HfWeightFiles files = duo::openHfWeights(dir);
     auto streamed = duo::openWeightSource(dir);
@@ -257,6 +262,12 @@ void TestInt8Checkpoint::reloadIsStoredGridBitForBit() {
         QVERIFY2(torch::equal(quantised(wi, &q, &scale), wi), qPrintable(where + ": not a fixed point"));
         QVERIFY2(torch::equal(q, fq) && torch::equal(scale, fs), qPrintable(where + ": integers or scales differ"));
         QVERIFY2(fq.abs().amax(1).eq(127).all().item<bool>(), qPrintable(where + ": a row without +-127"));
+        if (dir == m_after) {  // the f32 run's weights rounded: the kernels' integers of them
+          torch::Tensor qf, sf;
+          quantised(a.layers[l].proj[static_cast<size_t>(p)], &qf, &sf);
+          QVERIFY2(torch::equal(qf, fq), qPrintable(where + ": not the f32 run's weights rounded"));
+          QVERIFY2(torch::allclose(sf, fs, 2e-7, 0), qPrintable(where + ": not the f32 run's scales"));
+        }
         // At least the requested sparsity is exactly zero (rounding may add a few zeros).
         const int64_t z = wi.eq(0).sum().item<int64_t>();
         const int64_t want0 = static_cast<int64_t>(std::llround(run.sparsity.at(static_cast<int>(l), proj).weight *
@@ -278,16 +289,38 @@ void TestInt8Checkpoint::reloadIsStoredGridBitForBit() {
   }
 }
 
+// Copying an int8 checkpoint (the window's export of a run's kept weights): dense stays int8 with
+// the same integers and scales, sparse-bitmask holds the same values as f32.
+void TestInt8Checkpoint::copiesKeepTheIntegers() {
+  const std::string dense = (m_tmp.path() + "/copy-dense").toStdString(),
+                    bitmask = (m_tmp.path() + "/copy-bitmask").toStdString();
+  QCOMPARE(duo::copyCheckpoint(m_int8, dense, "dense", {}).dtype, std::string("I8"));
+  QCOMPARE(duo::copyCheckpoint(m_int8, bitmask, "sparse-bitmask", {}).dtype, std::string("F32"));
+  const duo::HfWeightFiles a = duo::openHfWeights(m_int8), b = duo::openHfWeights(dense);
+  QCOMPARE(b.int8.size(), a.int8.size());
+  for (const auto& [name, w] : a.int8) {
+    const duo::HfInt8Weight& v = b.int8.at(name);
+    QVERIFY2(torch::equal(stored(a, w.weight, torch::kInt8), stored(b, v.weight, torch::kInt8)), name.c_str());
+    QVERIFY2(torch::equal(stored(a, w.scale, torch::kFloat32), stored(b, v.scale, torch::kFloat32)), name.c_str());
+  }
+  const duo::LlamaWeights src = duo::loadWeights(m_int8), bm = duo::loadWeights(bitmask);
+  for (size_t l = 0; l < src.layers.size(); ++l)
+    for (size_t p = 0; p < src.layers[l].proj.size(); ++p)
+      QVERIFY(torch::equal(src.layers[l].proj[p], bm.layers[l].proj[p]));
+  QCOMPARE(nlohmann::json::parse(duo::readFile(dense + "/duoscope.json"))["out_dtype"].get<std::string>(),
+           std::string("I8"));
+}
+
 void TestInt8Checkpoint::perplexityWithinOnePercent() {
   duo::EvalRequest req;
   req.corpus = "kjv:eval";
   req.seqlen = 64;
   req.maxWindows = 16;
   req.device = "cpu";
-  double ppl[3] = {0, 0, 0};
-  const duo::PruneResult* runs[3] = {&m_f32Result, &m_int8Result, &m_nearestResult};
-  const std::string dirs[3] = {m_f32, m_int8, m_nearest};
-  for (int i = 0; i < 3; ++i) {
+  double ppl[4] = {0, 0, 0, 0};
+  const duo::PruneResult* runs[4] = {&m_f32Result, &m_int8Result, &m_nearestResult, &m_afterResult};
+  const std::string dirs[4] = {m_f32, m_int8, m_nearest, m_after};
+  for (int i = 0; i < 4; ++i) {
     req.model = dirs[i];
     const duo::EvalOutcome e = duo::runEval(req);
     QVERIFY(e.pruned);  // with the run's activation rule
@@ -298,11 +331,12 @@ void TestInt8Checkpoint::perplexityWithinOnePercent() {
              qPrintable(QString("%1: eval job %2, the run's own %3").arg(QString::fromStdString(dirs[i]))
                             .arg(ppl[i], 0, 'f', 6).arg(runs[i]->eval.perplexity, 0, 'f', 6)));
   }
-  qInfo("perplexity f32 %.6f, int8 (solve) %.6f (%+.3f%%), int8 (nearest) %.6f (%+.3f%%)", ppl[0], ppl[1],
-        100.0 * (ppl[1] - ppl[0]) / ppl[0], ppl[2], 100.0 * (ppl[2] - ppl[0]) / ppl[0]);
+  qInfo("perplexity f32 %.6f, int8 solve %.6f (%+.3f%%), nearest %.6f (%+.3f%%), after %.6f (%+.3f%%)", ppl[0],
+        ppl[1], 100.0 * (ppl[1] - ppl[0]) / ppl[0], ppl[2], 100.0 * (ppl[2] - ppl[0]) / ppl[0], ppl[3],
+        100.0 * (ppl[3] - ppl[0]) / ppl[0]);
   // At most 1% worse. Not "within 1% either way": the later layers calibrate on the int8 values of
   // the earlier ones, so the two runs differ by more than rounding and either may come out ahead.
-  for (int i = 1; i < 3; ++i)
+  for (int i = 1; i < 4; ++i)
     QVERIFY2((ppl[i] - ppl[0]) / ppl[0] <= 0.01, qPrintable(QString("int8 %1 vs f32 %2").arg(ppl[i]).arg(ppl[0])));
 }
 
@@ -423,7 +457,7 @@ void TestInt8Checkpoint::cliFlagAndRefusals() {
   QCOMPARE(runCli(other + QStringList{"--out-dtype", "int8", "--out-format", "sparse-bitmask"}, &so, &se), 1);
   QVERIFY2(se.contains("--out-dtype int8 cannot be combined with --out-format sparse-bitmask"), se.constData());
   QCOMPARE(runCli(other + QStringList{"--out-dtype", "int8", "--int8-rounding", "fast"}, &so, &se), 1);
-  QVERIFY2(se.contains("--int8-rounding 'fast' is not solve or nearest"), se.constData());
+  QVERIFY2(se.contains("--int8-rounding 'fast' is not solve, nearest or after"), se.constData());
   QVERIFY(!fs::exists(refused.toStdString()));
   QCOMPARE(partialSiblings(refused.toStdString()), 0);
 }
