@@ -201,8 +201,8 @@ void RunController::startJob(PruneRequest req) {
                          QString::number(QCoreApplication::applicationPid());
     req.outDir = ss(m_ui.runs->weightsDirectory() + "/" + name);
   }
-  // int8 values chosen for the decode: the run calibrates them in (prune --out-dtype int8), so that
-  // its perplexity, accuracy and kept weights are the int8 model's. Not with the sparse-bitmask
+  // int8 values chosen for the decode: the run makes the int8 model (prune --out-dtype int8), so
+  // that its perplexity, accuracy and kept weights are the int8 model's. Not with the sparse-bitmask
   // export, which stores f32 values.
   if (m_ui.table->model()->decodeValues() == kernels::ValueType::I8 && req.outFormat != "sparse-bitmask" &&
       (req.outDtype.empty() || req.outDtype == "source"))

@@ -67,9 +67,9 @@ Registrar reg_prune("prune", [](CLI::App& app) {
                   "int8 with an f32 scale per output row, the rest in the source dtype); pruned zeros stay exact")
       ->capture_default_str();
   cmd->add_option("--int8-rounding", a->req.int8Rounding,
-                  "With --out-dtype int8: solve (DuoGPT/SparseGPT round each kept weight inside the solve and "
-                  "compensate its error in later columns; other methods round to nearest) | nearest (each solved "
-                  "projection rounded) | after (calibrated in f32, each finished layer rounded)")
+                  "With --out-dtype int8: after (calibrated in f32, each finished layer rounded to nearest) | solve "
+                  "(DuoGPT/SparseGPT round each kept weight inside the solve and compensate its error in later "
+                  "columns; other methods round to nearest) | nearest (each solved projection rounded)")
       ->capture_default_str();
   cmd->add_option("--out-format", a->req.outFormat,
                   "Projections stored dense | sparse-bitmask (compressed-tensors: non-zero values + a bit per weight)")

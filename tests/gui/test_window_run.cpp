@@ -279,7 +279,7 @@ class TestWindowRun : public QObject {
     QVERIFY(run8.open(QIODevice::ReadOnly));
     const auto j8 = nlohmann::json::parse(run8.readAll().toStdString());
     QCOMPARE(j8["out_dtype"].get<std::string>(), std::string("I8"));
-    QCOMPARE(j8["options"]["int8_rounding"].get<std::string>(), std::string("solve"));
+    QCOMPARE(j8["options"]["int8_rounding"].get<std::string>(), std::string("after"));
     QSignalSpy opened3(w.modelPanel(), &duo::ui::ModelPanel::modelOpened);
     w.modelPanel()->openModel(int8Dir);
     QVERIFY(opened3.wait(30000));

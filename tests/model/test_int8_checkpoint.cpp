@@ -4,9 +4,9 @@
 // read back by every loader:
 //  - the files hold I8 [out, in] weights with F32 [out, 1] weight_scale, the other tensors in the
 //    source dtype, and config.json the int8 quantization_config (plus duoscope_sparsity);
-//  - the kept weights reach int8 inside the calibration (--int8-rounding solve, the default: the OBS
-//    solver rounds and compensates; nearest: each solved projection rounded) or after it (after:
-//    the f32 run's weights rounded, the kernels' integers of them exactly), so the stored
+//  - the kept weights reach int8 after the calibration (--int8-rounding after, the default: the f32
+//    run's weights rounded, the kernels' integers of them exactly) or inside it (solve: the OBS
+//    solver rounds and compensates; nearest: each solved projection rounded), so the stored
 //    integers and scales are a fixed point of kernels::int8RowScale / quantizeInt8 of the values
 //    the run computed, and every loader (whole model, layer by layer) gives back q * scale bit for
 //    bit, the requested sparsity's zeros (and a few more from rounding) exactly zero;
@@ -137,7 +137,7 @@ class TestInt8Checkpoint : public QObject {
  private:
   // DuoGPT on the bundled model, 16 x 64 on the CPU, written to m_tmp/<out> in `dtype`, evaluated
   // on 16 windows of kjv:eval.
-  duo::PruneRequest request(const QString& out, const std::string& dtype, const std::string& rounding = "solve") const {
+  duo::PruneRequest request(const QString& out, const std::string& dtype, const std::string& rounding = "after") const {
     duo::PruneRequest req;
     req.model = tinyDir();
     req.method = duo::Method::DuoGpt;
@@ -161,23 +161,23 @@ class TestInt8Checkpoint : public QObject {
   }
 
   QTemporaryDir m_tmp;
-  std::string m_f32, m_int8, m_nearest, m_after;
-  duo::PruneResult m_f32Result, m_int8Result, m_nearestResult, m_afterResult;
+  std::string m_f32, m_int8, m_nearest, m_solve;
+  duo::PruneResult m_f32Result, m_int8Result, m_nearestResult, m_solveResult;
 };
 
 void TestInt8Checkpoint::initTestCase() {
   QVERIFY(m_tmp.isValid());
   QVERIFY2(fs::exists(tinyDir() + "/config.json"), "the bundled tiny model is missing");
   const duo::PruneRequest f = request("/f32", "f32"), i = request("/int8", "int8"),
-                          n = request("/int8-nearest", "int8", "nearest"), a = request("/int8-after", "int8", "after");
+                          n = request("/int8-nearest", "int8", "nearest"), a = request("/int8-solve", "int8", "solve");
   m_f32Result = duo::runPrune(f, {});
   m_int8Result = duo::runPrune(i, {});
   m_nearestResult = duo::runPrune(n, {});
-  m_afterResult = duo::runPrune(a, {});
+  m_solveResult = duo::runPrune(a, {});
   m_f32 = f.outDir;
   m_int8 = i.outDir;
   m_nearest = n.outDir;
-  m_after = a.outDir;
+  m_solve = a.outDir;
 }
 
 void TestInt8Checkpoint::writesInt8Layout() {
@@ -227,7 +227,7 @@ void TestInt8Checkpoint::writesInt8Layout() {
   // The run record inside the checkpoint says int8 too.
   const auto run = nlohmann::json::parse(duo::readFile(m_int8 + "/duoscope.json"));
   QCOMPARE(run["out_dtype"].get<std::string>(), std::string("I8"));
-  QCOMPARE(run["options"]["int8_rounding"].get<std::string>(), std::string("solve"));
+  QCOMPARE(run["options"]["int8_rounding"].get<std::string>(), std::string("after"));  // the default
   QCOMPARE(m_nearestResult.toJson()["options"]["int8_rounding"].get<std::string>(), std::string("nearest"));
   QVERIFY(!m_f32Result.toJson()["options"].contains("int8_rounding"));
   // The f32 checkpoint carries no quantization_config.
@@ -236,8 +236,8 @@ void TestInt8Checkpoint::writesInt8Layout() {
 
 void TestInt8Checkpoint::reloadIsStoredGridBitForBit() {
   const duo::LlamaWeights a = duo::loadWeights(m_f32);
-  for (const std::string& dir : {m_int8, m_nearest, m_after}) {
-    const duo::PruneResult& run = dir == m_int8 ? m_int8Result : dir == m_nearest ? m_nearestResult : m_afterResult;
+  for (const std::string& dir : {m_int8, m_nearest, m_solve}) {
+    const duo::PruneResult& run = dir == m_int8 ? m_int8Result : dir == m_nearest ? m_nearestResult : m_solveResult;
     const duo::LlamaWeights b = duo::loadWeights(dir);
     const duo::HfWeightFiles files = duo::openHfWeights(dir);
     auto streamed = duo::openWeightSource(dir);
@@ -262,7 +262,7 @@ void TestInt8Checkpoint::reloadIsStoredGridBitForBit() {
         QVERIFY2(torch::equal(quantised(wi, &q, &scale), wi), qPrintable(where + ": not a fixed point"));
         QVERIFY2(torch::equal(q, fq) && torch::equal(scale, fs), qPrintable(where + ": integers or scales differ"));
         QVERIFY2(fq.abs().amax(1).eq(127).all().item<bool>(), qPrintable(where + ": a row without +-127"));
-        if (dir == m_after) {  // the f32 run's weights rounded: the kernels' integers of them
+        if (dir == m_int8) {  // after (the default): the f32 run's weights rounded, the kernels' integers of them
           torch::Tensor qf, sf;
           quantised(a.layers[l].proj[static_cast<size_t>(p)], &qf, &sf);
           QVERIFY2(torch::equal(qf, fq), qPrintable(where + ": not the f32 run's weights rounded"));
@@ -318,8 +318,8 @@ void TestInt8Checkpoint::perplexityWithinOnePercent() {
   req.maxWindows = 16;
   req.device = "cpu";
   double ppl[4] = {0, 0, 0, 0};
-  const duo::PruneResult* runs[4] = {&m_f32Result, &m_int8Result, &m_nearestResult, &m_afterResult};
-  const std::string dirs[4] = {m_f32, m_int8, m_nearest, m_after};
+  const duo::PruneResult* runs[4] = {&m_f32Result, &m_int8Result, &m_nearestResult, &m_solveResult};
+  const std::string dirs[4] = {m_f32, m_int8, m_nearest, m_solve};
   for (int i = 0; i < 4; ++i) {
     req.model = dirs[i];
     const duo::EvalOutcome e = duo::runEval(req);
@@ -331,7 +331,7 @@ void TestInt8Checkpoint::perplexityWithinOnePercent() {
              qPrintable(QString("%1: eval job %2, the run's own %3").arg(QString::fromStdString(dirs[i]))
                             .arg(ppl[i], 0, 'f', 6).arg(runs[i]->eval.perplexity, 0, 'f', 6)));
   }
-  qInfo("perplexity f32 %.6f, int8 solve %.6f (%+.3f%%), nearest %.6f (%+.3f%%), after %.6f (%+.3f%%)", ppl[0],
+  qInfo("perplexity f32 %.6f, int8 after %.6f (%+.3f%%), nearest %.6f (%+.3f%%), solve %.6f (%+.3f%%)", ppl[0],
         ppl[1], 100.0 * (ppl[1] - ppl[0]) / ppl[0], ppl[2], 100.0 * (ppl[2] - ppl[0]) / ppl[0], ppl[3],
         100.0 * (ppl[3] - ppl[0]) / ppl[0]);
   // At most 1% worse. Not "within 1% either way": the later layers calibrate on the int8 values of
