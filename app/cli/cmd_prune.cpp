@@ -66,7 +66,7 @@ Registrar reg_prune("prune", [](CLI::App& app) {
                   "Checkpoint dtype: source | f32 | bf16 | f16 | int8 (projections as compressed-tensors int-quantized, "
                   "int8 with an f32 scale per output row, the rest in the source dtype); pruned zeros stay exact")
       ->capture_default_str();
-  cmd->add_option("--int8-rounding", a->req.int8Rounding,
+  auto* rounding = cmd->add_option("--int8-rounding", a->req.int8Rounding,
                   "With --out-dtype int8: after (calibrated in f32, each finished layer rounded to nearest) | solve "
                   "(DuoGPT/SparseGPT round each kept weight inside the solve and compensate its error in later "
                   "columns; other methods round to nearest) | nearest (each solved projection rounded)")
@@ -120,7 +120,7 @@ Registrar reg_prune("prune", [](CLI::App& app) {
                 "--int8-inputs); the sparse projections then run on act_sparse");
   cmd->add_flag("--json", a->json, "Print the result as JSON");
   addDistOptions(cmd, a->dist);
-  cmd->callback([a] {
+  cmd->callback([a, rounding] {
     PruneRequest req = a->req;
     const perf::TimingProfile timing = a->timing.empty() ? perf::TimingProfile{} : perf::loadTimingProfile(a->timing);
     DUO_CHECK(methodFromName(a->method, &req.method), "--method '", a->method, "' is not one of duogpt, sparsegpt, ",
@@ -132,6 +132,7 @@ Registrar reg_prune("prune", [](CLI::App& app) {
     req.sparsity.nm = parseNm(a->nm);
     DUO_CHECK(req.taskFile.empty() || req.eval, "--task needs --eval (accuracy is part of the evaluation)");
     DUO_CHECK(a->alsoEval.empty() || req.eval, "--also-eval needs --eval");
+    DUO_CHECK(rounding->count() == 0 || req.outDtype == "int8", "--int8-rounding needs --out-dtype int8");
     DUO_CHECK(a->shardGb > 0, "--shard-size ", a->shardGb, " must be positive");
     req.maxShardBytes = static_cast<int64_t>(a->shardGb * 1e9);
     req.memoryCheck = !a->noMemoryCheck;

@@ -458,6 +458,8 @@ void TestInt8Checkpoint::cliFlagAndRefusals() {
   QVERIFY2(se.contains("--out-dtype int8 cannot be combined with --out-format sparse-bitmask"), se.constData());
   QCOMPARE(runCli(other + QStringList{"--out-dtype", "int8", "--int8-rounding", "fast"}, &so, &se), 1);
   QVERIFY2(se.contains("--int8-rounding 'fast' is not solve, nearest or after"), se.constData());
+  QCOMPARE(runCli(other + QStringList{"--int8-rounding", "solve"}, &so, &se), 1);
+  QVERIFY2(se.contains("--int8-rounding needs --out-dtype int8"), se.constData());
   QVERIFY(!fs::exists(refused.toStdString()));
   QCOMPARE(partialSiblings(refused.toStdString()), 0);
 }
