@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 
+#include <omp.h>
+
 #include "core/bench/bench_common.h"
 #include "core/bench/machine_probes.h"
 #include "core/common/error.h"
@@ -232,6 +234,15 @@ DecodeBenchResult runDecodeBench(const DecodeBenchConfig& c, const ProgressFn& p
     DUO_CHECK(windows.size(0) >= 1, "bench decode: ", c.qualityCorpus, " holds fewer than ", c.qualitySeqlen,
               " tokens, no window to evaluate");
     PackedDecoder::uninstall(*pruned.model);
+    // On one OpenMP thread: with more, the kernels' per-thread partial sums are added in an order
+    // that changes from run to run, and the activation rule turns those last-bit differences into
+    // other kept inputs (ties at the cut), so two runs differed by several percent (SmolLM2 W50/A50,
+    // 2 windows). The quality pass measures the value format's arithmetic, reproducibly.
+    struct OneThread {
+      int before = omp_get_max_threads();
+      OneThread() { omp_set_num_threads(1); }
+      ~OneThread() { omp_set_num_threads(before); }
+    } oneThread;
     std::tie(r.qualityPerplexity, r.qualityTokens) = decodePerplexity(*pruned.model, packed, windows);
     if (c.values == kernels::ValueType::F32) {  // (int8 inputs need int8 values)
       r.qualityF32Perplexity = r.qualityPerplexity;

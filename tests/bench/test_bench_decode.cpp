@@ -6,6 +6,8 @@
 
 #include <cmath>
 
+#include <omp.h>
+
 #include "core/bench/decode_bench.h"
 #include "core/model/model_loader.h"
 
@@ -16,6 +18,7 @@ class TestBenchDecode : public QObject {
   void tinyDenseVsPacked();
   void tinyValueFormats_data();
   void tinyValueFormats();
+  void qualityIsReproducible();
 };
 
 void TestBenchDecode::tinyDenseVsPacked_data() {
@@ -104,6 +107,31 @@ void TestBenchDecode::tinyValueFormats() {
     QCOMPARE(r.qualityPerplexity, r.qualityF32Perplexity);
   else
     QVERIFY2(std::abs(ratio - 1) < 0.05, qPrintable(QString::number(ratio)));  // rounding, not a broken decode
+}
+
+// The quality pass runs on one thread whatever --threads says, so that it is reproducible: two
+// runs at 2 threads and one at 1 give the same perplexities.
+void TestBenchDecode::qualityIsReproducible() {
+  duo::perf::DecodeBenchConfig c;
+  c.model = "tiny";
+  c.tokens = 4;
+  c.repeats = 1;
+  c.context = 16;
+  c.torchBaseline = false;
+  c.qualityCorpus = "kjv:eval";
+  c.qualityWindows = 2;
+  c.qualitySeqlen = 64;
+  c.values = duo::kernels::ValueType::I8;
+  c.threads = 2;
+  const auto a = duo::perf::runDecodeBench(c);
+  QCOMPARE(omp_get_max_threads(), 2);  // restored after the quality pass
+  const auto b = duo::perf::runDecodeBench(c);
+  c.threads = 1;
+  const auto one = duo::perf::runDecodeBench(c);
+  QCOMPARE(a.qualityPerplexity, b.qualityPerplexity);
+  QCOMPARE(a.qualityF32Perplexity, b.qualityF32Perplexity);
+  QCOMPARE(a.qualityPerplexity, one.qualityPerplexity);
+  QCOMPARE(a.qualityF32Perplexity, one.qualityF32Perplexity);
 }
 
 QTEST_APPLESS_MAIN(TestBenchDecode)
