@@ -11,6 +11,26 @@
 #include "core/bench/decode_bench.h"
 #include "core/model/model_loader.h"
 
+namespace {
+// The tiny model's W50% + A50% decode with the engine's quality pass on 2 windows of 64 tokens of
+// kjv:eval, in `values`, timed over `tokens` tokens and `repeats` repeats on `threads` threads.
+duo::perf::DecodeBenchConfig tinyWithQuality(duo::kernels::ValueType values, int tokens, int repeats, int context,
+                                             int threads) {
+  duo::perf::DecodeBenchConfig c;
+  c.model = "tiny";
+  c.values = values;
+  c.tokens = tokens;
+  c.repeats = repeats;
+  c.context = context;
+  c.threads = threads;
+  c.torchBaseline = false;
+  c.qualityCorpus = "kjv:eval";
+  c.qualityWindows = 2;
+  c.qualitySeqlen = 64;
+  return c;
+}
+}  // namespace
+
 class TestBenchDecode : public QObject {
   Q_OBJECT
  private Q_SLOTS:
@@ -75,17 +95,7 @@ void TestBenchDecode::tinyValueFormats_data() {
 // values against f32 values (one thread: the comparison is exact arithmetic, not summation order).
 void TestBenchDecode::tinyValueFormats() {
   QFETCH(QString, values);
-  duo::perf::DecodeBenchConfig c;
-  c.model = "tiny";
-  c.values = duo::kernels::parseValueType(values.toStdString());
-  c.tokens = 32;
-  c.repeats = 3;
-  c.context = 32;
-  c.threads = 1;
-  c.torchBaseline = false;
-  c.qualityCorpus = "kjv:eval";
-  c.qualityWindows = 2;
-  c.qualitySeqlen = 64;
+  const duo::perf::DecodeBenchConfig c = tinyWithQuality(duo::kernels::parseValueType(values.toStdString()), 32, 3, 32, 1);
   const auto r = duo::perf::runDecodeBench(c);
   const double ratio = r.qualityPerplexity / r.qualityF32Perplexity;
   qInfo("BENCH tiny decode %s values w0.50 a0.50, 1 thread: dense %.0f tok/s, packed %.0f tok/s (%.2fx); dense step "
@@ -112,17 +122,7 @@ void TestBenchDecode::tinyValueFormats() {
 // The quality pass runs on one thread whatever --threads says, so that it is reproducible: two
 // runs at 2 threads and one at 1 give the same perplexities.
 void TestBenchDecode::qualityIsReproducible() {
-  duo::perf::DecodeBenchConfig c;
-  c.model = "tiny";
-  c.tokens = 4;
-  c.repeats = 1;
-  c.context = 16;
-  c.torchBaseline = false;
-  c.qualityCorpus = "kjv:eval";
-  c.qualityWindows = 2;
-  c.qualitySeqlen = 64;
-  c.values = duo::kernels::ValueType::I8;
-  c.threads = 2;
+  duo::perf::DecodeBenchConfig c = tinyWithQuality(duo::kernels::ValueType::I8, 4, 1, 16, 2);
   const auto a = duo::perf::runDecodeBench(c);
   QCOMPARE(omp_get_max_threads(), 2);  // restored after the quality pass
   const auto b = duo::perf::runDecodeBench(c);
