@@ -79,10 +79,10 @@ SolverBenchResult runSolverBench(const SolverBenchConfig& c) {
   const double sweepCols = std::min<double>(32, B);
   const double mats = duo ? 2 : 1;
   r.phases.push_back({"cholesky", prof.cholesky, k * k * k / 3});
-  // U: the triangular inverse of the Cholesky factor by halves, 2k^3/3 flops as matrix products
-  // (k^3/3 is the least a triangular inverse needs).
-  r.phases.push_back({"inverse", prof.inverse, 2 * k * k * k / 3});
-  if (duo) r.phases.push_back({"residual", prof.residual, 2 * (2 * k * k * k / 3)});
+  // U: the triangular inverse of the Cholesky factor by halves, k^3/3 flops as matrix products that
+  // skip the triangles' zeros; the residual terms: Q's upper triangle and D, k^3/3 each.
+  r.phases.push_back({"inverse", prof.inverse, k * k * k / 3});
+  if (duo) r.phases.push_back({"residual", prof.residual, 2 * (k * k * k / 3)});
   r.phases.push_back({"masks", prof.masks, 0});
   r.phases.push_back({"sweep", prof.sweep, mats * 2 * n * k * sweepCols / 2});
   r.phases.push_back({"update", prof.update, mats * 2 * n * k * (k - B) / 2 + mats * 2 * n * k * (B - sweepCols) / 2});

@@ -117,11 +117,37 @@ void sweepCpu(float* W1, const bool* K1, float* E, float* P, const float* U1, co
   });
 }
 
+// Products with a triangular factor that skip its zero half: the factor is cut into blocks of kTri
+// rows (or columns), and each block meets only the part of the other operand its non-zeros reach
+// (a block's GEMM still multiplies the few zeros inside its own diagonal square). m^2 p flops for a
+// triangular [m, m] times [m, p] instead of a full GEMM's 2 m^2 p. Up to kTri the whole product is
+// one GEMM, as before (so small sites, the tiny model's among them, compute exactly what they did).
+constexpr int64_t kTri = 256;
+
+// out [m, p] = T X for a triangular T [m, m] (upper or lower) and X [m, p], by row blocks of T.
+void triTimesInto(const torch::Tensor& T, bool upper, const torch::Tensor& X, torch::Tensor out) {
+  const int64_t m = T.size(0);
+  for (int64_t r0 = 0; r0 < m; r0 += kTri) {
+    const int64_t t = std::min(kTri, m - r0);
+    const int64_t from = upper ? r0 : 0, to = upper ? m : r0 + t;  // the row block's non-zero columns
+    out.narrow(0, r0, t).copy_(torch::mm(T.narrow(0, r0, t).narrow(1, from, to - from), X.narrow(0, from, to - from)));
+  }
+}
+
+// out [p, m] = X L for X [p, m] and a lower-triangular L [m, m], by column blocks of L.
+void timesLowerInto(const torch::Tensor& X, const torch::Tensor& L, torch::Tensor out) {
+  const int64_t m = L.size(0);
+  for (int64_t c0 = 0; c0 < m; c0 += kTri) {
+    const int64_t t = std::min(kTri, m - c0);  // column block [c0, c0 + t): non-zero in rows c0..m
+    out.narrow(1, c0, t).copy_(torch::mm(X.narrow(1, c0, m - c0), L.narrow(0, c0, m - c0).narrow(1, c0, t)));
+  }
+}
+
 // The inverse of a lower-triangular L [k, k] into `out` (same shape, may be a view), by halves:
-// for L = [[A, 0], [B, D]], L^-1 = [[A^-1, 0], [-D^-1 B A^-1, D^-1]]. Two products of half size per
-// level, 2k^3/3 flops in all as matrix products (LAPACK's trtri does k^3/3 at a lower rate); a
-// triangular solve against the identity, which does not know its right-hand side is triangular, is
-// k^3. Blocks of at most kInvBase columns are solved directly.
+// for L = [[A, 0], [B, D]], L^-1 = [[A^-1, 0], [-D^-1 B A^-1, D^-1]]. The two products of each level
+// skip the zero halves of A^-1 and D^-1, k^3/3 flops in all as matrix products (LAPACK's trtri's
+// count, at a GEMM's rate; a triangular solve against the identity, which does not know its
+// right-hand side is triangular, is k^3). Blocks of at most kInvBase columns are solved directly.
 constexpr int64_t kInvBase = 128;
 void invertLowerInto(const torch::Tensor& L, torch::Tensor out) {
   const int64_t k = L.size(0);
@@ -136,7 +162,11 @@ void invertLowerInto(const torch::Tensor& L, torch::Tensor out) {
   invertLowerInto(L.narrow(0, h, k - h).narrow(1, h, k - h), Di);
   out.narrow(0, 0, h).narrow(1, h, k - h).zero_();
   const auto B = L.narrow(0, h, k - h).narrow(1, 0, h);  // [k-h, h]
-  out.narrow(0, h, k - h).narrow(1, 0, h).copy_(torch::mm(Di, torch::mm(B, Ai)).neg_());
+  auto BAi = torch::empty({k - h, h}, L.options());
+  timesLowerInto(B, Ai, BAi);
+  auto lower = out.narrow(0, h, k - h).narrow(1, 0, h);
+  triTimesInto(Di, /*upper=*/false, BAi, lower);
+  lower.neg_();
 }
 
 }  // namespace
@@ -200,28 +230,31 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
   clock.lap(&ObsProfile::inverse);
 
   // Step 4: Q = M U^T, b_j = sum_{l>j} Q_jl^2, c_j = Q_jj / U_jj, D = alpha triu(Q, 1) U. Only Q's
-  // upper triangle is needed and U is upper triangular, so both products run on row panels that
-  // start at the diagonal: Q[J, j0:] = M[J, j0:] U[j0:, j0:]^T and D[J, j0:] = Qup[J, j0:] U[j0:, j0:]
-  // (exact: the skipped terms are products with zeros of U or of Qup), 2k^3/3 flops each, not 2k^3.
+  // upper triangle is needed and U is upper triangular, so both products skip what they can (exact:
+  // the skipped terms are products with zeros of U or of triu(Q)): Q's column block C = [c0, c1)
+  // needs rows 0..c1 of M and, U's rows in C being zero left of c0, only M's columns c0..k:
+  // Q[:c1, C] = M[:c1, c0:] U[C, c0:]^T; D's column block needs U's rows 0..c1 only, times the upper-
+  // triangular triu(Q, 1)[:c1, :c1]. k^3/3 flops each (a full product would be 2k^3).
   if (f.residual) {
     torch::Tensor M = stats.M();  // [k, k]
     if (f.dead.any().item<bool>()) M = M.masked_fill(f.dead.unsqueeze(0), 0.0);
     constexpr int64_t kPanel = 512;
     auto Qup = torch::zeros({k, k}, opt);  // [k, k] Q on and above the diagonal
-    for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
-      const int64_t r = std::min(kPanel, k - j0);
-      const auto Utail = f.U.narrow(0, j0, k - j0).narrow(1, j0, k - j0);  // [k-j0, k-j0]
-      Qup.narrow(0, j0, r).narrow(1, j0, k - j0).copy_(torch::mm(M.narrow(0, j0, r).narrow(1, j0, k - j0), Utail.t()));
+    for (int64_t c0 = 0; c0 < k; c0 += kPanel) {
+      const int64_t t = std::min(kPanel, k - c0), c1 = c0 + t;
+      Qup.narrow(0, 0, c1).narrow(1, c0, t).copy_(
+          torch::mm(M.narrow(0, 0, c1).narrow(1, c0, k - c0), f.U.narrow(0, c0, t).narrow(1, c0, k - c0).t()));
     }
-    Qup.triu_(0);  // the panels also filled entries left of the diagonal: drop them
+    M = torch::Tensor();
+    Qup.triu_(0);  // the blocks also filled entries left of the diagonal: drop them
     f.c = Qup.diagonal() / d;
     Qup.triu_(1);
     f.b = Qup.square().sum(1);
     f.D = torch::zeros({k, k}, opt);
-    for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
-      const int64_t r = std::min(kPanel, k - j0);
-      const auto Utail = f.U.narrow(0, j0, k - j0).narrow(1, j0, k - j0);
-      f.D.narrow(0, j0, r).narrow(1, j0, k - j0).copy_(torch::mm(Qup.narrow(0, j0, r).narrow(1, j0, k - j0), Utail));
+    for (int64_t c0 = 0; c0 < k; c0 += kPanel) {
+      const int64_t t = std::min(kPanel, k - c0), c1 = c0 + t;
+      triTimesInto(Qup.narrow(0, 0, c1).narrow(1, 0, c1), /*upper=*/true, f.U.narrow(0, 0, c1).narrow(1, c0, t),
+                   f.D.narrow(0, 0, c1).narrow(1, c0, t));
     }
     f.D.mul_(opts.alpha);
     f.a = stats.a().clone();

@@ -252,7 +252,7 @@ void TestSolver::float32MatchesFloat64() {
 // factor's triangular panel products equal the full products; the factor that takes H equals the
 // one that copies it.
 void TestSolver::widePanelsMatchFullProducts() {
-  const int64_t k = 1100;  // three panels, the last one partial
+  const int64_t k = 1100;  // three panels of 512, five blocks of 256: the last ones partial
   const LayerProblem p = makeProblem(7, 8, k, 1300, 0.5);
   const auto s = statsOf(p.Xs, p.Xd, 3);
   const double c = 2.0 / 1300.0;
@@ -277,6 +277,14 @@ void TestSolver::widePanelsMatchFullProducts() {
   QVERIFY(maxRelDiff(f.D, o.alpha * torch::mm(Q.triu(1), f.U)) < 1e-10);
   QVERIFY(maxRelDiff(f.c, Q.diagonal() / f.U.diagonal()) < 1e-10);
   QVERIFY(maxRelDiff(f.b, Q.triu(1).square().sum(1)) < 1e-10);
+
+  // U, the triangular inverse by halves (three levels, products in blocks of 256 with a partial
+  // one, skipping the zero halves), is H^-1's upper factor.
+  duo::ObsOptions undamped;
+  undamped.damping = 0.0;
+  const torch::Tensor U = duo::factorObs(s, undamped).U;
+  QVERIFY(torch::equal(U.tril(-1), torch::zeros_like(U)));
+  QVERIFY(maxRelDiff(torch::mm(U.t(), U), torch::inverse(s.H())) < 1e-9);
 
   duo::InputStats s2 = statsOf(p.Xs, p.Xd, 3);
   const duo::ObsFactor g = duo::factorObs(std::move(s2), o);
