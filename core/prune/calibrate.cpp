@@ -310,6 +310,7 @@ class Calibrator : WindowChunks {
     so.device = m_opts.device;
     so.trackResidual = method == Method::DuoGpt;
     so.trackError = false;
+    so.upperM = true;  // the solver reads M on and above its diagonal only
     so.diagonalOnly = method == Method::Wanda;
     so.gemmDtype = m_opts.computeDtype;
     InputStats stats(k, so);

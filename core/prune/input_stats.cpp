@@ -16,16 +16,21 @@ constexpr int64_t kPanel = 512;
 // over n slices the relative error of the total falls as 1 / sqrt(n).
 constexpr int64_t kBf16SliceTokens = 1024;
 
-// sum += S^T S for a symmetric sum [k, k] f64 and S [m, k]: row panels from the diagonal rightwards
-// (S[:, J]^T S[:, j0:], computed in S's dtype, added in f64); the lower triangle is filled in by
-// mirrorUpper when the sums are read. About half the flops of one full GEMM.
-void symmetricAccumulate(torch::Tensor& sum, const torch::Tensor& S) {
+// sum += A^T B on and above the diagonal, for sum [k, k] f64 and A, B [m, k]: row panels from the
+// diagonal rightwards (A[:, J]^T B[:, j0:], computed in the operands' dtype, added in f64; the
+// panels' diagonal squares also get their entries below the diagonal). About half the flops of one
+// full GEMM.
+void upperAccumulate(torch::Tensor& sum, const torch::Tensor& A, const torch::Tensor& B) {
   const int64_t k = sum.size(0);
   for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
     const int64_t r = std::min(kPanel, k - j0);
-    sum.narrow(0, j0, r).narrow(1, j0, k - j0).add_(torch::mm(S.narrow(1, j0, r).t(), S.narrow(1, j0, k - j0)));
+    sum.narrow(0, j0, r).narrow(1, j0, k - j0).add_(torch::mm(A.narrow(1, j0, r).t(), B.narrow(1, j0, k - j0)));
   }
 }
+
+// sum += S^T S for a symmetric sum: its upper part (mirrorUpper fills in the lower triangle when
+// the sums are read).
+void symmetricAccumulate(torch::Tensor& sum, const torch::Tensor& S) { upperAccumulate(sum, S, S); }
 
 // sum += A^T B for sum [k, k] f64 and A, B [m, k], a row panel at a time.
 void accumulate(torch::Tensor& sum, const torch::Tensor& A, const torch::Tensor& B) {
@@ -69,6 +74,8 @@ InputStats::InputStats(int64_t k, StatsOptions opts) : m_k(k), m_opts(opts) {
   m_opts.trackError = opts.trackError && opts.trackResidual;  // A describes dX: meaningless without it
   DUO_CHECK(!opts.diagonalOnly || !opts.trackResidual,
             "input statistics: the diagonal-only mode keeps no residual statistics");
+  DUO_CHECK(!opts.upperM || !m_opts.trackError,
+            "input statistics: the exact output error (trackError) needs all of M, not its upper triangle");
 }
 
 void InputStats::addBatch(const torch::Tensor& xs, const torch::Tensor& xd) {
@@ -112,7 +119,8 @@ void InputStats::addBatch(const torch::Tensor& xs, const torch::Tensor& xd) {
     symmetricAccumulate(m_sH, S);  // H = Xs Xs^T
     if (!dx.defined()) continue;   // dX = 0 adds nothing to M, a and A
     const torch::Tensor D = dx16.narrow(0, t0, n);
-    if (m_opts.trackResidual) accumulate(m_sM, D, S);  // M = dX Xs^T
+    if (m_opts.trackResidual && m_opts.upperM) upperAccumulate(m_sM, D, S);  // M = dX Xs^T, upper part
+    else if (m_opts.trackResidual) accumulate(m_sM, D, S);                  // M = dX Xs^T
     if (m_opts.trackError) symmetricAccumulate(m_sA, D);  // A = dX dX^T
   }
   m_tokens += m;
@@ -133,6 +141,7 @@ const InputStats& InputStats::finalized() const {
   };
   m_H = finish(m_sH, true);
   m_M = finish(m_sM, false);
+  if (m_M.defined() && m_opts.upperM) m_M.triu_();  // the panels' diagonal squares: exactly upper
   m_a = finish(m_sa, false);
   m_A = finish(m_sA, true);
   m_d = finish(m_sd, false);

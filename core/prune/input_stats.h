@@ -49,6 +49,9 @@ struct StatsOptions {
                               // only with trackResidual
   bool diagonalOnly = false;  // only diag(H), k numbers (Wanda's input norms); H() stays undefined.
                               // Needs trackResidual off.
+  bool upperM = false;        // M on and above its diagonal only (M() upper triangular, half the
+                              // product's flops): all the OBS solver reads of M. Not with trackError
+                              // (relativeOutputError needs all of M).
   // The Gram products' dtype: f32 (or `dtype`), or bf16 (f32 accumulation inside each product, its
   // bf16 result added to the f64 sums a slice of 1024 tokens at a time, so that the
   // rounding of each partial sum is averaged over the slices).
@@ -72,7 +75,8 @@ class InputStats {
   bool hasError() const { return m_opts.trackError; }
 
   const torch::Tensor& H() const { return finalized().m_H; }  // [k, k], undefined with diagonalOnly
-  const torch::Tensor& M() const { return finalized().m_M; }  // [k, k], undefined unless trackResidual
+  const torch::Tensor& M() const { return finalized().m_M; }  // [k, k], undefined unless trackResidual;
+                                                              // upper triangular with upperM
   const torch::Tensor& a() const { return finalized().m_a; }  // [k], undefined unless trackResidual
   const torch::Tensor& A() const { return finalized().m_A; }  // [k, k], undefined unless trackError
 

@@ -235,6 +235,8 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
   // needs rows 0..c1 of M and, U's rows in C being zero left of c0, only M's columns c0..k:
   // Q[:c1, C] = M[:c1, c0:] U[C, c0:]^T; D's column block needs U's rows 0..c1 only, times the upper-
   // triangular triu(Q, 1)[:c1, :c1]. k^3/3 flops each (a full product would be 2k^3).
+  // Q's upper triangle never needs M below its diagonal (Q_ij, j >= i, sums M_im U_jm over m >= j),
+  // so InputStats' upperM accumulates only M's upper triangle (zeros below, which the blocks read).
   if (f.residual) {
     torch::Tensor M = stats.M();  // [k, k]
     if (f.dead.any().item<bool>()) M = M.masked_fill(f.dead.unsqueeze(0), 0.0);

@@ -9,7 +9,8 @@ The rates count the multiply-adds the calibration does (2 flops each), from the 
   attention (QK^T and AV over each window, causal rows computed in full), and the mask-only error's
   product on a sample of min(2048, tokens) tokens per projection;
 - statistics: H over each site's inputs as computed (row panels of 512 from the diagonal), and for
-  DuoGPT M = dX Xs^T in full (a_j is a vector).
+  DuoGPT M = dX Xs^T's upper triangle the same way (a_j is a vector; before 2026-12-05, M was
+  computed and counted in full).
 """
 import argparse
 import glob
@@ -59,7 +60,7 @@ def flops(info, method, aSparsity, windows, seqlen):
     sample = min(2048, tokens)
     forward = L * (streams * (2 * tokens * params + attention) + 2 * sample * params)
     sites = [d, qd, d, ff]  # inputs of qkv, o, gate/up, down
-    stats = L * sum(panelFlops(k, tokens) + (2 * tokens * k * k if method == "duogpt" else 0) for k in sites)
+    stats = L * sum(panelFlops(k, tokens) * (2 if method == "duogpt" else 1) for k in sites)
     return forward, stats
 
 

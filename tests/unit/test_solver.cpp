@@ -5,6 +5,7 @@
 // textbook SparseGPT, the lazy batch update against the unbatched sweep, and f32 against f64.
 #include <QtTest>
 
+#include "core/common/error.h"
 #include "core/prune/obs_solver.h"
 #include "test_solver_problem.h"
 
@@ -285,6 +286,21 @@ void TestSolver::widePanelsMatchFullProducts() {
   const torch::Tensor U = duo::factorObs(s, undamped).U;
   QVERIFY(torch::equal(U.tril(-1), torch::zeros_like(U)));
   QVERIFY(maxRelDiff(torch::mm(U.t(), U), torch::inverse(s.H())) < 1e-9);
+
+  // M's upper triangle only (as calibration accumulates it, row panels from the diagonal): the
+  // same factor, since Q's upper triangle never reads M below its diagonal.
+  duo::StatsOptions upper;
+  upper.dtype = torch::kFloat64;
+  upper.trackError = false;
+  upper.upperM = true;
+  duo::InputStats su(k, upper);
+  for (int b = 0; b < 3; ++b) su.addBatch(p.Xs.slice(0, 1300 * b / 3, 1300 * (b + 1) / 3), p.Xd.slice(0, 1300 * b / 3, 1300 * (b + 1) / 3));
+  QVERIFY(torch::equal(su.M().tril(-1), torch::zeros_like(su.M())));
+  QVERIFY(maxRelDiff(su.M(), s.M().triu()) < 1e-12);
+  const duo::ObsFactor fu = duo::factorObs(su, o);
+  QVERIFY(maxRelDiff(fu.D, f.D) < 1e-10 && maxRelDiff(fu.c, f.c) < 1e-10 && maxRelDiff(fu.b, f.b) < 1e-10);
+  upper.trackError = true;  // the exact output error needs all of M
+  QVERIFY_THROWS_EXCEPTION(duo::Error, duo::InputStats(k, upper).tokens());
 
   duo::InputStats s2 = statsOf(p.Xs, p.Xd, 3);
   const duo::ObsFactor g = duo::factorObs(std::move(s2), o);
