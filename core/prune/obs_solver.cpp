@@ -120,8 +120,9 @@ void sweepCpu(float* W1, const bool* K1, float* E, float* P, const float* U1, co
 // Products with a triangular factor that skip its zero half: the factor is cut into blocks of kTri
 // rows (or columns), and each block meets only the part of the other operand its non-zeros reach
 // (a block's GEMM still multiplies the few zeros inside its own diagonal square). m^2 p flops for a
-// triangular [m, m] times [m, p] instead of a full GEMM's 2 m^2 p. Up to kTri the whole product is
-// one GEMM, as before (so small sites, the tiny model's among them, compute exactly what they did).
+// triangular [m, m] times [m, p] instead of a full GEMM's 2 m^2 p. A factor of at most kTri rows
+// is one GEMM, as before; beyond that the sums add up in another order (results differ in the last
+// bits).
 constexpr int64_t kTri = 256;
 
 // out [m, p] = T X for a triangular T [m, m] (upper or lower) and X [m, p], by row blocks of T.
@@ -247,7 +248,6 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
       Qup.narrow(0, 0, c1).narrow(1, c0, t).copy_(
           torch::mm(M.narrow(0, 0, c1).narrow(1, c0, k - c0), f.U.narrow(0, c0, t).narrow(1, c0, k - c0).t()));
     }
-    M = torch::Tensor();
     Qup.triu_(0);  // the blocks also filled entries left of the diagonal: drop them
     f.c = Qup.diagonal() / d;
     Qup.triu_(1);
