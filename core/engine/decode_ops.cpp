@@ -9,7 +9,7 @@
 #include <limits>
 #include <vector>
 
-#include "core/engine/clones.h"
+#include "core/common/clones.h"
 
 namespace duo::perf {
 

@@ -11,6 +11,7 @@
 
 #include "core/common/error.h"
 #include "core/dist/collective.h"
+#include "core/prune/topk_rows.h"
 
 namespace duo {
 
@@ -24,61 +25,18 @@ torch::Tensor sparsifyTopK(const torch::Tensor& x, double p) {
   const int64_t nZero = topkZeroCount(x.size(-1), p);
   if (nZero == 0) return x.clone();
   if (x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.is_contiguous() && x.numel() > 0) {
-    // Per token: the nZero-th smallest magnitude (|x| as unsigned bits orders like |x|, NaN above
-    // everything, as topk has it) by a radix select: a histogram of the top 10 bits (the exponent
-    // and two mantissa bits) finds the bucket that holds it, nth_element finds it among that
-    // bucket's few entries. Then the entries below it and, of those equal to it, the first ones in
-    // index order are zeroed (exact count).
+    // Per token (topkZeroRow): the nZero-th smallest magnitude by bisection over vectorised counting
+    // passes, then the entries below it and, of those equal to it, the first ones in index order
+    // are zeroed (exact count).
     const int64_t k = x.size(-1), rows = x.numel() / k;
     auto out = torch::empty_like(x);
     const float* in = x.data_ptr<float>();
     float* o = out.data_ptr<float>();
-    constexpr int kShift = 21, kBuckets = 1 << (31 - kShift);
     at::parallel_for(0, rows, 16, [&](int64_t r0, int64_t r1) {
-      std::vector<uint32_t> mag(static_cast<size_t>(k)), cand(static_cast<size_t>(k));
-      std::vector<int32_t> hist(kBuckets, 0);
+      std::vector<uint32_t> keys(static_cast<size_t>(k));
       for (int64_t r = r0; r < r1; ++r) {
-        const float* xr = in + r * k;
-        float* orow = o + r * k;
-        uint32_t lo = kBuckets, hi = 0;
-        for (int64_t j = 0; j < k; ++j) {
-          uint32_t u;
-          std::memcpy(&u, xr + j, sizeof u);
-          u &= 0x7fffffffu;
-          mag[static_cast<size_t>(j)] = u;
-          const uint32_t bkt = u >> kShift;
-          ++hist[bkt];
-          lo = std::min(lo, bkt);
-          hi = std::max(hi, bkt);
-        }
-        // The bucket of the nZero-th smallest, and how many lie in the buckets below it.
-        int64_t below = 0;
-        uint32_t cutBucket = lo;
-        for (uint32_t bkt = lo; bkt <= hi; ++bkt) {
-          if (below + hist[bkt] >= nZero) {
-            cutBucket = bkt;
-            break;
-          }
-          below += hist[bkt];
-        }
-        for (uint32_t bkt = lo; bkt <= hi; ++bkt) hist[bkt] = 0;
-        size_t nc = 0;
-        for (int64_t j = 0; j < k; ++j)
-          if ((mag[static_cast<size_t>(j)] >> kShift) == cutBucket) cand[nc++] = mag[static_cast<size_t>(j)];
-        const auto nth = cand.begin() + (nZero - 1 - below);
-        std::nth_element(cand.begin(), nth, cand.begin() + static_cast<int64_t>(nc));
-        const uint32_t cut = *nth;
-        int64_t ties = nZero - below;  // the entries equal to the cut that are zeroed
-        for (size_t c = 0; c < nc; ++c) ties -= cand[c] < cut ? 1 : 0;
-        for (int64_t j = 0; j < k; ++j) {
-          const uint32_t m = mag[static_cast<size_t>(j)];
-          bool zero = m < cut;
-          if (m == cut && ties > 0) {
-            zero = true;
-            --ties;
-          }
-          orow[j] = zero ? 0.0f : xr[j];
-        }
+        if (nZero >= k) std::fill(o + r * k, o + (r + 1) * k, 0.0f);
+        else topkZeroRow(in + r * k, o + r * k, k, nZero, keys.data());
       }
     });
     return out;

@@ -67,7 +67,7 @@ void TestActSparsity::topkExactPerToken() {
   QVERIFY(zeroedMax.le(keptMin).all().item<bool>());
 }
 
-// The CPU f32 path (a radix select per token) zeroes exactly the entries LibTorch's topk picks when
+// The CPU f32 path (topkZeroRow: the cut by bisection per token) zeroes exactly the entries LibTorch's topk picks when
 // there are no ties, with several threads, and like topk puts NaN above every magnitude.
 void TestActSparsity::topkCpuPathMatchesTopk() {
   torch::manual_seed(5);
