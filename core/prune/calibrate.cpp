@@ -62,8 +62,14 @@ class Stopwatch {
 bool sparseStream(Method m) { return m == Method::DuoGpt || m == Method::SparseGptSparseIn || m == Method::Teal; }
 bool isObs(Method m) { return m == Method::DuoGpt || m == Method::SparseGpt || m == Method::SparseGptSparseIn; }
 
-// Tokens (whole windows, at least one) on which a record's mask-only error is measured.
-constexpr int64_t kMaskOnlyTokens = 2048;
+// About how many calibration tokens a record's mask-only error is measured on (all of them in
+// smaller runs): every stride-th position of each window, the offset turning from window to window.
+constexpr int64_t kMaskOnlyTokens = 1024;
+
+// Rows `idx` of x [b, T, w] taken as b * T tokens: [len(idx), w].
+torch::Tensor tokenRows(const torch::Tensor& x, const torch::Tensor& idx) {
+  return x.reshape({-1, x.size(-1)}).index_select(0, idx);
+}
 
 // ||a - b||^2 (||a||^2 when b is undefined) in f64, one pass over the operands: on the CPU in f32
 // without temporaries (the output errors run over every calibration token of every projection).
@@ -409,13 +415,14 @@ class Calibrator : WindowChunks {
 
     // Every stream moves on to the next site through the group's projections (the Down group ends
     // the layer). The output errors come from these very outputs: ||W' S(Xe) - W Xd||^2 against
-    // ||W Xd||^2 over all calibration tokens; the mask-only error from W o keep on a sample of the
-    // windows (kMaskOnlyTokens tokens, at least one window, evenly strided over all ranks' windows
-    // so that every rank measures its part): one more product, on the sample.
-    std::vector<double> num(np, 0.0), ref(np, 0.0), numMask(np, 0.0), refMask(np, 0.0);
+    // ||W Xd||^2 over all calibration tokens. The mask-only error needs one more product, with
+    // W o keep, so it is taken on a sample of about kMaskOnlyTokens tokens spread over all ranks'
+    // windows, as a ratio to the update's error on the same tokens: relError x numMask / numSample.
+    // The two errors rise and fall together from token to token (a few tokens carry most of both),
+    // so their ratio varies far less over samples than the mask-only error itself.
+    std::vector<double> num(np, 0.0), ref(np, 0.0), numMask(np, 0.0), numSample(np, 0.0), refMask(np, 0.0);
     const int64_t T = m_hD.size(1);
-    const int64_t maskWindows = std::max<int64_t>(1, (kMaskOnlyTokens + T - 1) / T);
-    const int64_t maskStride = std::max<int64_t>(1, m_allWindows / maskWindows);
+    const int64_t maskStride = std::max<int64_t>(1, m_allWindows * T / kMaskOnlyTokens);
     std::vector<torch::Tensor> next(streams.size());
     const bool keep = m_opts.keepSiteInputs;
     for (size_t s = 0; keep && s < streams.size(); ++s) {
@@ -429,12 +436,13 @@ class Calibrator : WindowChunks {
     }
     forChunks([&](int64_t i0, int64_t b) {
       report(where(l, "forward"));
-      // Windows of this chunk in the mask-only sample: global index g with g % stride == 0, the first
-      // maskWindows of those.
+      // Tokens of this chunk in the mask-only sample ([b * T] order): position p of global window gw
+      // when (gw + p) % stride == 0. Every position is sampled in the same share of the windows, so
+      // positions that weigh more in the sums (the first token's large activations) keep their share.
       std::vector<int64_t> sample;
       for (int64_t j = 0; j < b; ++j) {
         const int64_t gw = m_winOffset + i0 + j;
-        if (gw % maskStride == 0 && gw / maskStride < maskWindows) sample.push_back(j);
+        for (int64_t p = (maskStride - gw % maskStride) % maskStride; p < T; p += maskStride) sample.push_back(j * T + p);
       }
       const bool mb = !sample.empty();
       const torch::Tensor sampleIdx =
@@ -458,12 +466,14 @@ class Calibrator : WindowChunks {
           if (s == 0) {
             yd[i] = wx;
             ref[i] += squaredDistance(yd[i]);
-            if (mb) refMask[i] += squaredDistance(yd[i].index_select(0, sampleIdx));
+            if (mb) refMask[i] += squaredDistance(tokenRows(yd[i], sampleIdx));
           } else {
             num[i] += squaredDistance(wx, yd[i]);
-            if (mb && masked[i].defined())
-              numMask[i] += squaredDistance(torch::linear(xin.index_select(0, sampleIdx), masked[i]),
-                                            yd[i].index_select(0, sampleIdx));
+            if (mb && masked[i].defined()) {
+              const torch::Tensor ydS = tokenRows(yd[i], sampleIdx);
+              numMask[i] += squaredDistance(torch::linear(tokenRows(xin, sampleIdx), masked[i]), ydS);
+              numSample[i] += squaredDistance(tokenRows(wx, sampleIdx), ydS);
+            }
           }
         }
         if (!keep) {
@@ -508,11 +518,11 @@ class Calibrator : WindowChunks {
     }
     if (m_dist.size() > 1) {  // the errors' sums over every rank's windows
       std::vector<double> sums;
-      for (const auto* v : {&num, &ref, &numMask, &refMask}) sums.insert(sums.end(), v->begin(), v->end());
+      for (const auto* v : {&num, &ref, &numMask, &numSample, &refMask}) sums.insert(sums.end(), v->begin(), v->end());
       auto t = torch::tensor(sums, torch::kFloat64);
       m_dist.allReduceSum(t);
       const double* d = t.data_ptr<double>();
-      for (auto* v : {&num, &ref, &numMask, &refMask})
+      for (auto* v : {&num, &ref, &numMask, &numSample, &refMask})
         for (double& x : *v) x = *d++;
     }
     lap(m_res.secondsForward);
@@ -525,7 +535,9 @@ class Calibrator : WindowChunks {
       try {
         DUO_CHECK(ref[i] > 0.0, "the dense output is zero on the calibration data");
         rec.relError = num[i] / ref[i];
-        rec.relErrorMaskOnly = masked[i].defined() ? numMask[i] / refMask[i] : rec.relError;
+        if (!masked[i].defined()) rec.relErrorMaskOnly = rec.relError;
+        else if (numSample[i] > 0.0) rec.relErrorMaskOnly = rec.relError * (numMask[i] / numSample[i]);
+        else rec.relErrorMaskOnly = numMask[i] / refMask[i];  // the update is exact on the sample
       } catch (...) {
         rethrowWithContext(where(l, projName(p)));
       }
