@@ -45,6 +45,21 @@ torch::Tensor sparsifyTopK(const torch::Tensor& x, double p) {
   return x.scatter(-1, idx, 0.0);
 }
 
+int64_t zeroCount(const torch::Tensor& x) {
+  if (!(x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && x.is_contiguous()))
+    return x.numel() - torch::count_nonzero(x).item<int64_t>();
+  const float* p = x.data_ptr<float>();
+  constexpr int64_t kGrain = 1 << 16;
+  const int64_t n = x.numel(), parts = (n + kGrain - 1) / kGrain;
+  std::vector<int64_t> counts(static_cast<size_t>(parts), 0);
+  at::parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t i = p0; i < p1; ++i) counts[static_cast<size_t>(i)] = countZeros(p + i * kGrain, std::min(kGrain, n - i * kGrain));
+  });
+  int64_t total = 0;
+  for (const int64_t c : counts) total += c;
+  return total;
+}
+
 torch::Tensor sparsifyThreshold(const torch::Tensor& x, float t) {
   DUO_CHECK(std::isfinite(t) && t >= 0.0f, "threshold activation sparsity: expected t >= 0, got ", t);
   if (t == 0.0f) return x.clone();

@@ -20,6 +20,9 @@ int64_t topkZeroCount(int64_t k, double p);
 // every row (token). Exact count per token, ties included. Returns a new tensor.
 torch::Tensor sparsifyTopK(const torch::Tensor& x, double p);
 
+// Entries of x that are exactly zero: a vectorised pass over f32 on the CPU, count_nonzero elsewhere.
+int64_t zeroCount(const torch::Tensor& x);
+
 // x [..., k]: zeroes the entries with |x| < t. Returns a new tensor.
 torch::Tensor sparsifyThreshold(const torch::Tensor& x, float t);
 

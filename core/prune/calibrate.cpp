@@ -332,7 +332,7 @@ class Calibrator : WindowChunks {
       if (method == Method::DuoGpt) stats.addBatch(xs, siteInput(dense, l, g.site, i0, b));
       else if (method == Method::SparseGptSparseIn) stats.addBatch(xs);
       else if (wantStats) stats.addBatch(&pruned == &exp ? xe : siteInput(pruned, l, g.site, i0, b));
-      zeros += xs.numel() - torch::count_nonzero(xs).item<int64_t>();  // one pass, no mask tensor
+      zeros += zeroCount(xs);  // one vectorised pass, no mask tensor
       entries += xs.numel();
       if (sparsifyOnce) exp.x.narrow(0, i0, b).copy_(xs);
     });

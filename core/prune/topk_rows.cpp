@@ -64,4 +64,16 @@ DUO_CLONES void topkZeroRow(const float* in, float* out, std::int64_t k, std::in
     }
 }
 
+DUO_CLONES std::int64_t countZeros(const float* x, std::int64_t n) {
+  std::int64_t total = 0;
+  constexpr std::int64_t kBlock = 1 << 20;  // 32-bit lane counts cannot overflow within a block
+  for (std::int64_t b0 = 0; b0 < n; b0 += kBlock) {
+    const std::int64_t b1 = b0 + kBlock < n ? b0 + kBlock : n;
+    std::int32_t c = 0;
+    for (std::int64_t i = b0; i < b1; ++i) c += x[i] == 0.0f;
+    total += c;
+  }
+  return total;
+}
+
 }  // namespace duo

@@ -11,4 +11,7 @@ namespace duo {
 // earlier index goes first, so exactly nZero entries are zeroed. keys [k] is scratch.
 void topkZeroRow(const float* in, float* out, std::int64_t k, std::int64_t nZero, std::uint32_t* keys);
 
+// How many of x [n] are zero (+0 or -0): one vectorised pass (the achieved activation sparsity).
+std::int64_t countZeros(const float* x, std::int64_t n);
+
 }  // namespace duo

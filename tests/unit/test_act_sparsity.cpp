@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // core/prune activation sparsity: topk zeroes the exact per-token count of smallest |x|; the
 // threshold rule's calibrated magnitude hits its target fraction on held-out inputs (tolerance
-// 0.005 absolute); thresholds survive a JSON round trip and reject malformed files.
+// 0.005 absolute); thresholds survive a JSON round trip and reject malformed files; zeroCount
+// agrees with count_nonzero.
 #include <QtTest>
+
+#include <limits>
 
 #include "core/common/error.h"
 #include "core/prune/act_sparsity.h"
@@ -24,6 +27,7 @@ class TestActSparsity : public QObject {
   void topkExactPerToken_data();
   void topkExactPerToken();
   void topkCpuPathMatchesTopk();
+  void zeroCountMatchesCountNonzero();
   void thresholdHitsHeldOut_data();
   void thresholdHitsHeldOut();
   void thresholdCountsExactZeros();
@@ -82,6 +86,26 @@ void TestActSparsity::topkCpuPathMatchesTopk() {
   QVERIFY(torch::equal(got.isnan(), expected.isnan()));
   QVERIFY(torch::equal(got.nan_to_num(0.0), expected.nan_to_num(0.0)));
   QVERIFY(std::isnan(got[2][5][100].item<float>()));  // the NaN is kept, never zeroed first
+}
+
+// zeroCount (the achieved sparsity's numerator) on the raw path (f32, contiguous, more than one
+// parallel part and a ragged tail) and the fallback (a strided view, f64): +0 and -0 count, NaN,
+// infinities and denormals do not.
+void TestActSparsity::zeroCountMatchesCountNonzero() {
+  torch::manual_seed(9);
+  auto x = torch::randn({3 * 65536 + 1234});
+  x.masked_fill_(torch::rand(x.sizes()).lt(0.3), 0.0);
+  x[5] = -0.0f;
+  x[6] = std::numeric_limits<float>::quiet_NaN();
+  x[7] = std::numeric_limits<float>::infinity();
+  x[8] = std::numeric_limits<float>::denorm_min();
+  const auto expect = [](const torch::Tensor& t) { return t.numel() - torch::count_nonzero(t).item<int64_t>(); };
+  QCOMPARE(duo::zeroCount(x), expect(x));
+  QVERIFY(expect(x) > 50000);
+  const auto strided = x.narrow(0, 0, 2 * 65536).view({2, 65536}).t();
+  QCOMPARE(duo::zeroCount(strided), expect(strided));
+  QCOMPARE(duo::zeroCount(x.to(torch::kFloat64)), expect(x));
+  QCOMPARE(duo::zeroCount(torch::empty({0})), int64_t(0));
 }
 
 void TestActSparsity::thresholdHitsHeldOut_data() {
