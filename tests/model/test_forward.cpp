@@ -18,6 +18,7 @@ class TestForward : public QObject {
  private Q_SLOTS:
   void initTestCase();
   void kvCachedDecodeMatchesFullForward();
+  void longPromptInPiecesMatchesFullForward();
   void batchedEqualsSingle();
 
  private:
@@ -44,6 +45,26 @@ void TestForward::kvCachedDecodeMatchesFullForward() {
     QVERIFY2(diff < 1e-3, qPrintable(QString("position %1: max diff %2").arg(t).arg(diff)));
   }
   QCOMPARE(cache.length, tokens.size(1));
+}
+
+// 300 tokens: the prompt's attention goes in blocks of 128 query positions (each block against the
+// keys up to its last position). The full forward, a prefill of 130 then of 150 more (at position
+// 130, against cached keys) and 20 single steps give the same logits.
+void TestForward::longPromptInPiecesMatchesFullForward() {
+  torch::NoGradGuard ng;
+  torch::manual_seed(3);
+  const auto tokens = torch::randint(0, 49152, {1, 300}, torch::kInt64);
+  const auto full = m_model.model->forward(tokens)[0];  // [300, V]
+  auto cache = m_model.model->newCache(1, 300);
+  const auto close = [&](const torch::Tensor& got, int64_t t0) {
+    const double diff = (got - full.narrow(0, t0, got.size(0))).abs().max().item<double>();
+    QVERIFY2(diff < 1e-3, qPrintable(QString("positions from %1: max diff %2").arg(t0).arg(diff)));
+  };
+  close(m_model.model->forward(tokens.narrow(1, 0, 130))[0], 0);  // a prompt of two blocks, no cache
+  m_model.model->decodeStep(cache, tokens.narrow(1, 0, 130));
+  close(m_model.model->decodeStep(cache, tokens.narrow(1, 130, 150))[0].unsqueeze(0), 279);  // the last position
+  for (int64_t t = 280; t < 300; ++t) close(m_model.model->decodeStep(cache, tokens.narrow(1, t, 1))[0].unsqueeze(0), t);
+  QCOMPARE(cache.length, int64_t(300));
 }
 
 void TestForward::batchedEqualsSingle() {
