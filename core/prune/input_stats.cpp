@@ -11,7 +11,10 @@ namespace duo {
 
 namespace {
 
-constexpr int64_t kPanel = 512;
+// Row panels of the sums' upper parts: 256 rows skip more of the lower triangle at SmolLM2's widths
+// than 512 did (bench solver, statistics: k = 576 38-41 -> 33-35 ms, k = 1536 168-171 -> 153-157 ms)
+// and are level at k = 11008 (13.4-14.0 s).
+constexpr int64_t kPanel = 256;
 // bf16 products: tokens per partial sum. Each partial sum is rounded to bf16 (8 bits of mantissa);
 // over n slices the relative error of the total falls as 1 / sqrt(n).
 constexpr int64_t kBf16SliceTokens = 1024;
