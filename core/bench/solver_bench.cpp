@@ -61,9 +61,8 @@ SolverBenchResult runSolverBench(const SolverBenchConfig& c) {
     if (duo) stats.addBatch(xs.narrow(0, i0, b), xd.narrow(0, i0, b));
     else stats.addBatch(xs.narrow(0, i0, b));
   }
-  // H, and DuoGPT's M: row panels of 512 from the diagonal (InputStats' upper-triangle updates).
-  double hFlops = 0;
-  for (int64_t j0 = 0; j0 < c.k; j0 += 512) hFlops += 2 * T * double(std::min<int64_t>(512, c.k - j0)) * double(c.k - j0);
+  // H, and DuoGPT's M: row panels from the diagonal (InputStats' upper-triangle updates).
+  const double hFlops = upperPanelFlops(c.k, c.tokens);
   r.phases.push_back({"stats", now() - t0, hFlops * (duo ? 2 : 1)});
 
   ObsProfile prof;

@@ -11,10 +11,10 @@ namespace duo {
 
 namespace {
 
-// Row panels of the sums' upper parts: 256 rows skip more of the lower triangle at SmolLM2's widths
-// than 512 did (bench solver, statistics: k = 576 38-41 -> 33-35 ms, k = 1536 168-171 -> 153-157 ms)
-// and are level at k = 11008 (13.4-14.0 s).
-constexpr int64_t kPanel = 256;
+// 256 rows skip more of the lower triangle at SmolLM2's widths than 512 did (bench solver,
+// statistics: k = 576 38-41 -> 33-35 ms, k = 1536 168-171 -> 153-157 ms) and are level at
+// k = 11008 (13.4-14.0 s).
+constexpr int64_t kPanel = kStatsPanelRows;
 // bf16 products: tokens per partial sum. Each partial sum is rounded to bf16 (8 bits of mantissa);
 // over n slices the relative error of the total falls as 1 / sqrt(n).
 constexpr int64_t kBf16SliceTokens = 1024;
@@ -57,6 +57,12 @@ void mirrorUpper(torch::Tensor& H) {
 }
 
 }  // namespace
+
+double upperPanelFlops(int64_t k, int64_t tokens) {
+  double f = 0;
+  for (int64_t j0 = 0; j0 < k; j0 += kPanel) f += 2.0 * double(tokens) * double(std::min(kPanel, k - j0)) * double(k - j0);
+  return f;
+}
 
 bool bf16ProductsEmulated(const torch::Device& device) {
   static const bool fallback = bf16Products(false).fallback;  // the CPU does not change

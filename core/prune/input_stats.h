@@ -41,6 +41,11 @@ bool bf16ProductsEmulated(const torch::Device& device);
 // x rounded to bf16: a bf16 tensor, or, emulated, the rounded values in f32.
 torch::Tensor bf16Operand(const torch::Tensor& x, bool emulated);
 
+// Row panels in which the sums' upper parts (H, and M with upperM) are accumulated, and the flops
+// one such product of two [tokens, k] operands takes with them (benchmarks count with it).
+constexpr int64_t kStatsPanelRows = 256;
+double upperPanelFlops(int64_t k, int64_t tokens);
+
 struct StatsOptions {
   torch::Device device = torch::kCPU;
   torch::ScalarType dtype = torch::kFloat32;  // f64 for tests that check identities to 1e-10

@@ -6,11 +6,14 @@ scaling, and the forward and statistics rates against this machine's plain matmu
 The rates count the multiply-adds the calibration does (2 flops each), from the model's shapes:
 - forward: every stream through every projection over every calibration token (SparseGPT at A0 and
   DuoGPT keep two streams, dense and pruned; a baseline with activation sparsity keeps a third),
-  attention (QK^T and AV over each window, causal rows computed in full), and the mask-only error's
-  product on a sample of min(2048, tokens) tokens per projection;
-- statistics: H over each site's inputs as computed (row panels of 512 from the diagonal), and for
-  DuoGPT M = dX Xs^T's upper triangle the same way (a_j is a vector; before 2026-12-05, M was
-  computed and counted in full).
+  attention (QK^T and AV over each window; since 2026-12-05 in blocks of 128 query positions, each
+  against the keys up to its last position, before that the causal rows in full), and the mask-only
+  error's product on its sample (since 2026-12-05 about 1024 tokens: tokens / (tokens // 1024);
+  before, min(2048, tokens));
+- statistics: H over each site's inputs as computed (row panels from the diagonal: 256 rows since
+  2026-12-05, InputStats' kStatsPanelRows, 512 before), and for DuoGPT M = dX Xs^T's upper triangle
+  the same way (a_j is a vector; before 2026-12-05, M was computed and counted in full).
+Runs from before 2026-12-05 are counted as today's code computes (their rates read a little low).
 """
 import argparse
 import glob
@@ -44,8 +47,18 @@ def requestedAct(j):
     return max(p["act"] for layer in j["sparsity"]["layers"] for p in layer.values())
 
 
+PANEL = 256  # core/prune/input_stats.h kStatsPanelRows
+QUERY_BLOCK = 128  # core/model/llama_model.cpp kQueryBlock
+MASK_ONLY_TOKENS = 1024  # core/prune/calibrate.cpp kMaskOnlyTokens
+
+
 def panelFlops(k, tokens):
-    return sum(2 * tokens * min(512, k - j0) * (k - j0) for j0 in range(0, k, 512))
+    return sum(2 * tokens * min(PANEL, k - j0) * (k - j0) for j0 in range(0, k, PANEL))
+
+
+def attentionPairs(seqlen):
+    """(query, key) pairs whose scores one window's blocked causal attention forms."""
+    return sum((min(seqlen, t0 + QUERY_BLOCK) - t0) * min(seqlen, t0 + QUERY_BLOCK) for t0 in range(0, seqlen, QUERY_BLOCK))
 
 
 def flops(info, method, aSparsity, windows, seqlen):
@@ -56,8 +69,8 @@ def flops(info, method, aSparsity, windows, seqlen):
     tokens = windows * seqlen
     method = method.split("_")[0]  # duogpt_bf16: DuoGPT with bf16 products
     streams = 3 if method != "duogpt" and aSparsity > 0 else 2
-    attention = windows * 2 * (2 * seqlen * seqlen * qd)
-    sample = min(2048, tokens)
+    attention = windows * 2 * (2 * attentionPairs(seqlen) * qd)
+    sample = tokens / max(1, tokens // MASK_ONLY_TOKENS)
     forward = L * (streams * (2 * tokens * params + attention) + 2 * sample * params)
     sites = [d, qd, d, ff]  # inputs of qkv, o, gate/up, down
     stats = L * sum(panelFlops(k, tokens) * (2 if method == "duogpt" else 1) for k in sites)
