@@ -537,7 +537,8 @@ class Calibrator : WindowChunks {
         rec.relError = num[i] / ref[i];
         if (!masked[i].defined()) rec.relErrorMaskOnly = rec.relError;
         else if (numSample[i] > 0.0) rec.relErrorMaskOnly = rec.relError * (numMask[i] / numSample[i]);
-        else rec.relErrorMaskOnly = numMask[i] / refMask[i];  // the update is exact on the sample
+        else if (refMask[i] > 0.0) rec.relErrorMaskOnly = numMask[i] / refMask[i];  // the update is exact on the sample
+        else rec.relErrorMaskOnly = rec.relError;  // the dense output is zero on the sample
       } catch (...) {
         rethrowWithContext(where(l, projName(p)));
       }

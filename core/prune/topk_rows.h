@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // The topk activation rule on one raw f32 row (torch-free), shared by calibration's sparsifyTopK
-// (core/prune/act_sparsity.h) and the decode engine (core/engine/sparsify_rows.h).
+// (core/prune/act_sparsity.h) and the decode engine (core/engine/sparsify_rows.h), and the count of
+// zeros calibration reports as the achieved sparsity.
 #pragma once
 #include <cstdint>
 
