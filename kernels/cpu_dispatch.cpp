@@ -248,20 +248,20 @@ void denseQ8Product(const DenseView& w, const float* x, float* y, int batch) {
   }
 }
 
-// Int8 inputs, column-major (dense or column-packed W): one input vector x [cols] rounded in
-// blocks, its non-zero int8 inputs grouped in quads per block (a zero rounded input skips its
-// column, whatever the product) into s.quadIndex/quadQ/quadAbs, and, for dense W (kDense: values
-// and ld are W's), each slot's column start into s.quadCol. Returns the blocks with an active column.
+// Int8 inputs, column-major (dense or column-packed W): input blocks [blk0, blk1) of one input
+// vector x [cols] rounded (block by block, so any range rounds as the whole vector does), its
+// non-zero int8 inputs grouped in quads per block (a zero rounded input skips its column, whatever
+// the product) into s.quadIndex/quadQ/quadAbs, and, for dense W (kDense: values and ld are W's),
+// each slot's column start into s.quadCol. Returns the blocks with an active column, described in
+// s.q8Blocks.
 template <bool kDense>
-std::int64_t q8Quads(const detail::IsaKernels& k, const float* x, std::int64_t cols, const std::int8_t* values,
-                     std::int64_t ld, Scratch& s) {
-  const std::int64_t blocks = inputBlocks(cols);
+std::int64_t q8Quads(const detail::IsaKernels& k, const float* x, std::int64_t cols, std::int64_t blk0,
+                     std::int64_t blk1, const std::int8_t* values, std::int64_t ld, Scratch& s) {
+  const std::int64_t blocks = blk1 - blk0, j0 = blk0 * kInputBlock;
   s.q8.resize(static_cast<std::size_t>(blocks * kInputBlock));
   s.q8Scale.resize(static_cast<std::size_t>(blocks));
-  k.quantizeInputs(x, cols, s.q8.data(), s.q8Scale.data());
-  // Branch-free compaction (which inputs are zero is random): every column is written, the cursor
-  // advances past the non-zero ones.
-  const std::size_t slots = static_cast<std::size_t>(cols + 3 * blocks);
+  k.quantizeInputs(x + j0, std::min(cols, blk1 * kInputBlock) - j0, s.q8.data(), s.q8Scale.data());
+  const std::size_t slots = static_cast<std::size_t>(blocks * kInputBlock + 3 * blocks);
   s.quadCol.resize(kDense ? slots : 0);
   const std::int8_t** col = s.quadCol.data();
   s.quadIndex.resize(slots);
@@ -272,24 +272,27 @@ std::int64_t q8Quads(const detail::IsaKernels& k, const float* x, std::int64_t c
   std::int8_t* qv = s.quadQ.data();
   std::int8_t* qa = s.quadAbs.data();
   std::int64_t n = 0, used = 0;
-  for (std::int64_t blk = 0; blk < blocks; ++blk) {
-    const std::int64_t begin = n, j1 = std::min<std::int64_t>((blk + 1) * kInputBlock, cols);
-    for (std::int64_t j = blk * kInputBlock; j < j1; ++j) {
-      const std::int8_t q = s.q8[static_cast<std::size_t>(j)];
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    const std::int8_t* qb = s.q8.data() + b * kInputBlock;
+    std::uint32_t active = 0;  // bit i: input i of the block rounds to a non-zero (a loop the compiler vectorises)
+    for (int i = 0; i < kInputBlock; ++i) active |= static_cast<std::uint32_t>(qb[i] != 0) << i;
+    if (active == 0) continue;  // nothing active here
+    const std::int64_t begin = n;
+    for (; active != 0; active &= active - 1, ++n) {  // the active inputs only, in ascending order
+      const int i = __builtin_ctz(active);
+      const std::int64_t j = j0 + b * kInputBlock + i;
       index[n] = static_cast<std::int32_t>(j);
       if constexpr (kDense) col[n] = values + j * ld;
-      qv[n] = q;
-      qa[n] = static_cast<std::int8_t>(q < 0 ? -q : q);
-      n += q != 0;
+      qv[n] = qb[i];
+      qa[n] = static_cast<std::int8_t>(qb[i] < 0 ? -qb[i] : qb[i]);
     }
-    if (n == begin) continue;  // nothing active here
     for (; n % 4 != 0; ++n) {  // pad with the last column (in cache), input 0
       index[n] = index[n - 1];
       if constexpr (kDense) col[n] = col[n - 1];
       qv[n] = qa[n] = 0;
     }
     s.q8Blocks[static_cast<std::size_t>(used++)] = detail::Q8Block{
-        static_cast<std::int32_t>(begin / 4), static_cast<std::int32_t>(n / 4), s.q8Scale[static_cast<std::size_t>(blk)]};
+        static_cast<std::int32_t>(begin / 4), static_cast<std::int32_t>(n / 4), s.q8Scale[static_cast<std::size_t>(b)]};
   }
   s.quadSlots = n;
   return used;
@@ -307,22 +310,27 @@ detail::Q8Columns q8Columns(const Scratch& s, std::int64_t b0, std::int64_t b1) 
   return c;
 }
 
-// Int8 inputs, dense column-major W: the blocks split over the threads like colMajorProduct's
-// columns.
+// Int8 inputs, dense column-major W: chunks of input blocks over the threads, each chunk rounded,
+// gathered into quads and multiplied by the thread that takes it (nothing serial before the
+// threads start; a chunk's columns are one forward stretch of W).
 void colMajorQ8Product(const DenseView& w, const float* x, float* y, int batch) {
   const detail::IsaKernels& k = kernels();
-  Scratch& s = scratch();
   const std::int64_t stride = (w.rows + 15) / 16 * 16;
+  const std::int64_t blocks = inputBlocks(w.cols);
+  const auto* values = static_cast<const std::int8_t*>(w.values);
   for (int b = 0; b < batch; ++b) {
-    const auto* values = static_cast<const std::int8_t*>(w.values);
-    const std::int64_t nBlocks = q8Quads<true>(k, x + b * w.cols, w.cols, values, w.ld, s);
+    const float* xb = x + b * w.cols;
+    std::int64_t nonZero = 0;  // the threads' estimate: the columns a zero input does not skip
+    for (std::int64_t j = 0; j < w.cols; ++j) nonZero += xb[j] != 0.0f;
     float* yb = y + b * w.rows;
-    const int nt = threadsFor(w.rows * s.quadSlots, nBlocks);
-    const std::int64_t size = chunkSize(nBlocks, nt, 1, 1);
-    const std::int64_t chunks = (nBlocks + size - 1) / size;
+    const int nt = threadsFor(w.rows * nonZero, blocks);
+    const std::int64_t size = chunkSize(blocks, nt, 1, 1);
+    const std::int64_t chunks = (blocks + size - 1) / size;
     reduceOverChunks(nt, chunks, w.rows, stride, 1, yb, [&](std::int64_t c, float* part) {
-      const std::int64_t b0 = c * size, b1 = std::min(b0 + size, nBlocks);
-      k.colMajorAddQ8(w, q8Columns(s, b0, b1), part, 0, w.rows);
+      Scratch& s = scratch();  // this thread's
+      const std::int64_t b0 = c * size, b1 = std::min(b0 + size, blocks);
+      const std::int64_t used = q8Quads<true>(k, xb, w.cols, b0, b1, values, w.ld, s);
+      k.colMajorAddQ8(w, q8Columns(s, 0, used), part, 0, w.rows);
     });
     applyRowScales(w.rowScale, yb, w.rows, 1, 0, w.rows);
   }
@@ -335,7 +343,7 @@ void sparseColumnsQ8Product(const SparseColumnsView& w, const float* x, float* y
   Scratch& s = scratch();
   const std::int64_t stride = static_cast<std::int64_t>(w.strips) * w.stripRows;
   for (int b = 0; b < batch; ++b) {
-    const std::int64_t nBlocks = q8Quads<false>(k, x + b * w.cols, w.cols, nullptr, 0, s);
+    const std::int64_t nBlocks = q8Quads<false>(k, x + b * w.cols, w.cols, 0, inputBlocks(w.cols), nullptr, 0, s);
     float* yb = y + b * w.rows;
     const std::int64_t units = static_cast<std::int64_t>(w.strips) * nBlocks;
     const double visited = static_cast<double>(s.quadSlots) / static_cast<double>(w.cols);
