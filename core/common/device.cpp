@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -29,7 +30,17 @@ namespace {
 class HugePageCpuAllocator final : public c10::Allocator {
  public:
   explicit HugePageCpuAllocator(c10::Allocator* base) : m_base(base) {}
-  c10::DataPtr allocate(size_t n) const override {
+  // LibTorch 1.13 declares allocate() const; 2.x declares it non-const and adds copy_data(): each
+  // build overrides the one its c10::Allocator has (hence no `override` on these three).
+  c10::DataPtr allocate(size_t n) const { return allocateImpl(n); }
+  c10::DataPtr allocate(size_t n) { return allocateImpl(n); }
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
+  // The large buffers carry their own deleter, so the raw interface (one deleter for every buffer)
+  // is not offered, as c10::Allocator's default says.
+  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+
+ private:
+  c10::DataPtr allocateImpl(size_t n) const {
     if (n < kLarge) return m_base->allocate(n);
     const size_t bytes = (n + kHugePage - 1) / kHugePage * kHugePage;
     void* p = std::aligned_alloc(kHugePage, bytes);
@@ -37,11 +48,6 @@ class HugePageCpuAllocator final : public c10::Allocator {
     madvise(p, bytes, MADV_HUGEPAGE);
     return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
   }
-  // Both kinds of buffer are freed by free(); LibTorch's raw interface is kept only where its own
-  // allocator offers it with that very deleter.
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
-
- private:
   static constexpr size_t kLarge = size_t(32) << 20;  // glibc's mmap threshold as tuneProcess sets it
   static constexpr size_t kHugePage = size_t(2) << 20;
   static void release(void* p) { std::free(p); }
