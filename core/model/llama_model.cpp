@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/model/llama_model.h"
 
+#include <ATen/Parallel.h>
+#include <ATen/ThreadLocalState.h>
+
 #include <cmath>
 
 #include "core/common/error.h"
@@ -222,14 +225,28 @@ torch::Tensor LlamaModel::attendImpl(int index, torch::Tensor q, torch::Tensor k
   auto mask = kpos.unsqueeze(0) > qpos.unsqueeze(1);  // [T*g, S] bool
   if (window > 0 && pos0 + T > window) mask = mask | (kpos.unsqueeze(0) <= qpos.unsqueeze(1) - window);
   out = torch::empty({B, Hkv, T * g, hd}, qg.options());
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t t0 = 0; t0 < T; t0 += kQueryBlock) {
-      const int64_t t1 = std::min(T, t0 + kQueryBlock), keys = pos0 + t1;
-      const int64_t r0 = t0 * g, rows = (t1 - t0) * g;
-      auto scores = torch::matmul(qg[b].narrow(1, r0, rows), k[b].narrow(1, 0, keys).transpose(-2, -1));  // [Hkv, rows, keys]
-      scores.masked_fill_(mask.narrow(0, r0, rows).narrow(1, 0, keys), -std::numeric_limits<float>::infinity());
-      out[b].narrow(1, r0, rows).copy_(torch::matmul(torch::softmax(scores, -1), v[b].narrow(1, 0, keys)));
-    }
+  // On the CPU the (sequence, query block) units go to the threads whole, each computed single-
+  // threaded (OpenBLAS and LibTorch run one thread inside a parallel region), instead of each of
+  // their small products being split over the threads: SparseGPT on SmolLM2 at 64 x 256 windows
+  // spent 8.2 s in attention against 6.8 s this way. Each row's values come from the same
+  // operations either way.
+  const int64_t blocks = (T + kQueryBlock - 1) / kQueryBlock;
+  auto attendBlock = [&](int64_t unit) {
+    const int64_t b = unit / blocks, t0 = (unit % blocks) * kQueryBlock;
+    const int64_t t1 = std::min(T, t0 + kQueryBlock), keys = pos0 + t1;
+    const int64_t r0 = t0 * g, rows = (t1 - t0) * g;
+    auto scores = torch::matmul(qg[b].narrow(1, r0, rows), k[b].narrow(1, 0, keys).transpose(-2, -1));  // [Hkv, rows, keys]
+    scores.masked_fill_(mask.narrow(0, r0, rows).narrow(1, 0, keys), -std::numeric_limits<float>::infinity());
+    out[b].narrow(1, r0, rows).copy_(torch::matmul(torch::softmax(scores, -1), v[b].narrow(1, 0, keys)));
+  };
+  if (m_device.is_cpu() && B * blocks > 1) {
+    const at::ThreadLocalState caller;  // grad and inference modes hold on the other threads too
+    at::parallel_for(0, B * blocks, 1, [&](int64_t u0, int64_t u1) {
+      const at::ThreadLocalStateGuard same(caller);
+      for (int64_t u = u0; u < u1; ++u) attendBlock(u);
+    });
+  } else {
+    for (int64_t u = 0; u < B * blocks; ++u) attendBlock(u);
   }
   return out.view({B, Hkv, T, g, hd}).permute({0, 2, 1, 3, 4}).reshape({B, T, H * hd});  // [B, T, qDim]
 }
