@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -103,6 +104,42 @@ double squaredDistance(const torch::Tensor& a, const torch::Tensor& b = {}) {
   double sum = 0.0;
   for (const double v : partial) sum += v;  // fixed order: the result does not depend on the threads
   return sum;
+}
+
+// {||b||^2, ||a - b||^2} in f64 from one pass over a and b (as two squaredDistance calls would give
+// them, up to the order of the additions): the records' reference and error read the dense output
+// once instead of twice.
+std::pair<double, double> squaredNormAndDistance(const torch::Tensor& a, const torch::Tensor& b) {
+  const bool raw = a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == torch::kFloat32 &&
+                   b.scalar_type() == torch::kFloat32 && a.is_contiguous() && b.is_contiguous() &&
+                   a.sizes() == b.sizes();
+  if (!raw) return {squaredDistance(b), squaredDistance(a, b)};
+  const float* x = a.data_ptr<float>();
+  const float* y = b.data_ptr<float>();
+  constexpr int64_t kGrain = 1 << 16;
+  const int64_t n = a.numel(), parts = (n + kGrain - 1) / kGrain;
+  std::vector<double> norms(static_cast<size_t>(parts), 0.0), dists(static_cast<size_t>(parts), 0.0);
+  at::parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t i0 = p * kGrain, i1 = std::min(n, i0 + kGrain);
+      double norm = 0.0, dist = 0.0;
+#pragma omp simd reduction(+ : norm, dist)
+      for (int64_t i = i0; i < i1; ++i) {
+        const double yi = double(y[i]);
+        const double d = double(x[i]) - yi;
+        norm += yi * yi;
+        dist += d * d;
+      }
+      norms[static_cast<size_t>(p)] = norm;
+      dists[static_cast<size_t>(p)] = dist;
+    }
+  });
+  double norm = 0.0, dist = 0.0;
+  for (int64_t p = 0; p < parts; ++p) {  // fixed order: the result does not depend on the threads
+    norm += norms[static_cast<size_t>(p)];
+    dist += dists[static_cast<size_t>(p)];
+  }
+  return {norm, dist};
 }
 
 std::string where(int layer, const std::string& what) { return "layer " + std::to_string(layer) + " " + what; }
@@ -464,11 +501,12 @@ class Calibrator : WindowChunks {
           const torch::Tensor bias = st.w->bias(p);
           const torch::Tensor wx = bias.defined() ? y[i] - bias : y[i];  // W x without the bias
           if (s == 0) {
-            yd[i] = wx;
-            ref[i] += squaredDistance(yd[i]);
+            yd[i] = wx;  // its square sum enters ref[i] with the exported stream's error below
             if (mb) refMask[i] += squaredDistance(tokenRows(yd[i], sampleIdx));
           } else {
-            num[i] += squaredDistance(wx, yd[i]);
+            const auto [norm, dist] = squaredNormAndDistance(wx, yd[i]);
+            ref[i] += norm;
+            num[i] += dist;
             if (mb && masked[i].defined()) {
               const torch::Tensor ydS = tokenRows(yd[i], sampleIdx);
               numMask[i] += squaredDistance(torch::linear(tokenRows(xin, sampleIdx), masked[i]), ydS);
