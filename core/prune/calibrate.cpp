@@ -2,6 +2,7 @@
 #include "core/prune/calibrate.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -72,74 +73,70 @@ torch::Tensor tokenRows(const torch::Tensor& x, const torch::Tensor& idx) {
   return x.reshape({-1, x.size(-1)}).index_select(0, idx);
 }
 
-// ||a - b||^2 (||a||^2 when b is undefined) in f64, one pass over the operands: on the CPU in f32
-// without temporaries (the output errors run over every calibration token of every projection).
-double squaredDistance(const torch::Tensor& a, const torch::Tensor& b = {}) {
-  const bool raw = a.device().is_cpu() && a.scalar_type() == torch::kFloat32 && a.is_contiguous() &&
-                   (!b.defined() || (b.device().is_cpu() && b.scalar_type() == torch::kFloat32 &&
-                                     b.is_contiguous() && b.sizes() == a.sizes()));
-  if (!raw) return (b.defined() ? a - b : a).square().sum(torch::kFloat64).item<double>();
-  const float* x = a.data_ptr<float>();
-  const float* y = b.defined() ? b.data_ptr<float>() : nullptr;
+// K sums over n elements in f64: part(i0, i1) gives the K sums of elements [i0, i1), parts of 64K
+// elements run on the threads, and the parts' sums are added in part order (the result does not
+// depend on the threads).
+template <size_t K, typename Part>
+std::array<double, K> sumOverParts(int64_t n, const Part& part) {
   constexpr int64_t kGrain = 1 << 16;
-  const int64_t n = a.numel(), parts = (n + kGrain - 1) / kGrain;
-  std::vector<double> partial(static_cast<size_t>(parts), 0.0);
+  const int64_t parts = (n + kGrain - 1) / kGrain;
+  std::vector<std::array<double, K>> partial(static_cast<size_t>(parts));
   at::parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) {
-      const int64_t i0 = p * kGrain, i1 = std::min(n, i0 + kGrain);
-      double acc = 0.0;
-      if (y) {
-#pragma omp simd reduction(+ : acc)
-        for (int64_t i = i0; i < i1; ++i) {
-          const double d = double(x[i]) - double(y[i]);
-          acc += d * d;
-        }
-      } else {
-#pragma omp simd reduction(+ : acc)
-        for (int64_t i = i0; i < i1; ++i) acc += double(x[i]) * double(x[i]);
-      }
-      partial[static_cast<size_t>(p)] = acc;
-    }
+    for (int64_t p = p0; p < p1; ++p) partial[static_cast<size_t>(p)] = part(p * kGrain, std::min(n, (p + 1) * kGrain));
   });
-  double sum = 0.0;
-  for (const double v : partial) sum += v;  // fixed order: the result does not depend on the threads
+  std::array<double, K> sum{};
+  for (const auto& s : partial)
+    for (size_t k = 0; k < K; ++k) sum[k] += s[k];
   return sum;
 }
 
+// The CPU f32 contiguous case, where the sums run over raw floats without temporaries.
+bool rawF32(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.device().is_cpu() && a.scalar_type() == torch::kFloat32 && a.is_contiguous() &&
+         (!b.defined() || (b.device().is_cpu() && b.scalar_type() == torch::kFloat32 && b.is_contiguous() &&
+                           b.sizes() == a.sizes()));
+}
+
+// ||a - b||^2 (||a||^2 when b is undefined) in f64, one pass over the operands: on the CPU in f32
+// without temporaries (the output errors run over every calibration token of every projection).
+double squaredDistance(const torch::Tensor& a, const torch::Tensor& b = {}) {
+  if (!rawF32(a, b)) return (b.defined() ? a - b : a).square().sum(torch::kFloat64).item<double>();
+  const float* x = a.data_ptr<float>();
+  const float* y = b.defined() ? b.data_ptr<float>() : nullptr;
+  return sumOverParts<1>(a.numel(), [&](int64_t i0, int64_t i1) {
+    double acc = 0.0;
+    if (y) {
+#pragma omp simd reduction(+ : acc)
+      for (int64_t i = i0; i < i1; ++i) {
+        const double d = double(x[i]) - double(y[i]);
+        acc += d * d;
+      }
+    } else {
+#pragma omp simd reduction(+ : acc)
+      for (int64_t i = i0; i < i1; ++i) acc += double(x[i]) * double(x[i]);
+    }
+    return std::array<double, 1>{acc};
+  })[0];
+}
+
 // {||b||^2, ||a - b||^2} in f64 from one pass over a and b (as two squaredDistance calls would give
-// them, up to the order of the additions): the records' reference and error read the dense output
-// once instead of twice.
+// them): the records' reference and error read the dense output once instead of twice.
 std::pair<double, double> squaredNormAndDistance(const torch::Tensor& a, const torch::Tensor& b) {
-  const bool raw = a.device().is_cpu() && b.device().is_cpu() && a.scalar_type() == torch::kFloat32 &&
-                   b.scalar_type() == torch::kFloat32 && a.is_contiguous() && b.is_contiguous() &&
-                   a.sizes() == b.sizes();
-  if (!raw) return {squaredDistance(b), squaredDistance(a, b)};
+  if (!rawF32(a, b)) return {squaredDistance(b), squaredDistance(a, b)};
   const float* x = a.data_ptr<float>();
   const float* y = b.data_ptr<float>();
-  constexpr int64_t kGrain = 1 << 16;
-  const int64_t n = a.numel(), parts = (n + kGrain - 1) / kGrain;
-  std::vector<double> norms(static_cast<size_t>(parts), 0.0), dists(static_cast<size_t>(parts), 0.0);
-  at::parallel_for(0, parts, 1, [&](int64_t p0, int64_t p1) {
-    for (int64_t p = p0; p < p1; ++p) {
-      const int64_t i0 = p * kGrain, i1 = std::min(n, i0 + kGrain);
-      double norm = 0.0, dist = 0.0;
+  const auto sums = sumOverParts<2>(a.numel(), [&](int64_t i0, int64_t i1) {
+    double norm = 0.0, dist = 0.0;
 #pragma omp simd reduction(+ : norm, dist)
-      for (int64_t i = i0; i < i1; ++i) {
-        const double yi = double(y[i]);
-        const double d = double(x[i]) - yi;
-        norm += yi * yi;
-        dist += d * d;
-      }
-      norms[static_cast<size_t>(p)] = norm;
-      dists[static_cast<size_t>(p)] = dist;
+    for (int64_t i = i0; i < i1; ++i) {
+      const double yi = double(y[i]);
+      const double d = double(x[i]) - yi;
+      norm += yi * yi;
+      dist += d * d;
     }
+    return std::array<double, 2>{norm, dist};
   });
-  double norm = 0.0, dist = 0.0;
-  for (int64_t p = 0; p < parts; ++p) {  // fixed order: the result does not depend on the threads
-    norm += norms[static_cast<size_t>(p)];
-    dist += dists[static_cast<size_t>(p)];
-  }
-  return {norm, dist};
+  return {sums[0], sums[1]};
 }
 
 std::string where(int layer, const std::string& what) { return "layer " + std::to_string(layer) + " " + what; }
