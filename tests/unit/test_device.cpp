@@ -12,8 +12,9 @@
 
 namespace {
 
-// The AnonHugePages of the mapping that holds address p, kB (/proc/self/smaps); -1 if not found.
-long long anonHugeKbAt(const void* p) {
+// A field of the mapping that holds address p in /proc/self/smaps ("AnonHugePages:", "VmFlags:"):
+// the rest of its line, empty if not found.
+std::string smapsField(const void* p, const std::string& field) {
   std::ifstream in("/proc/self/smaps");
   std::string line;
   const auto a = reinterpret_cast<std::uintptr_t>(p);
@@ -26,9 +27,9 @@ long long anonHugeKbAt(const void* p) {
       inside = a >= lo && a < hi;
       continue;
     }
-    if (inside && line.rfind("AnonHugePages:", 0) == 0) return std::stoll(line.substr(14));
+    if (inside && line.rfind(field, 0) == 0) return line.substr(field.size());
   }
-  return -1;
+  return {};
 }
 
 std::string thpMode() {
@@ -47,7 +48,7 @@ class TestDevice : public QObject {
 };
 
 // After useHugePagesForLargeTensors: a 64 MB tensor starts on a 2 MB boundary and, where the
-// kernel offers transparent huge pages on request, is backed by them once written; small tensors
+// kernel offers transparent huge pages on request, its mapping asks for them; small tensors
 // keep LibTorch's own 64-byte alignment; values, resizing and freeing behave as before.
 void TestDevice::largeTensorsStartOnHugePages() {
   duo::useHugePagesForLargeTensors();
@@ -58,10 +59,13 @@ void TestDevice::largeTensorsStartOnHugePages() {
     big.fill_(1.5f);
     QCOMPARE(big.sum(torch::kFloat64).item<double>(), 1.5 * double(16 << 20));
     const std::string mode = thpMode();
-    if (mode.find("[never]") == std::string::npos) {
-      const long long kb = anonHugeKbAt(big.data_ptr());
-      qInfo("THP %s: %lld kB of the 64 MB tensor's mapping on huge pages", mode.c_str(), kb);
-      QVERIFY2(kb >= 32 * 1024, "fewer than half of the tensor's pages are huge pages");
+    if (!mode.empty() && mode.find("[never]") == std::string::npos) {
+      // The request itself is ours to check (madvise marks the mapping "hg"); whether the kernel
+      // finds free huge pages to back it is the machine's, so that is reported, not asserted.
+      const std::string flags = smapsField(big.data_ptr(), "VmFlags:");
+      QVERIFY2(flags.find(" hg") != std::string::npos, ("mapping flags without hg:" + flags).c_str());
+      qInfo("THP %s: AnonHugePages%s of the 64 MB tensor's mapping", mode.c_str(),
+            smapsField(big.data_ptr(), "AnonHugePages:").c_str());
     }
   }
   torch::Tensor small = torch::arange(1000, torch::kFloat32);
