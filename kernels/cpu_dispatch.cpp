@@ -16,6 +16,8 @@ namespace duo::kernels::cpu {
 
 namespace {
 
+constexpr Isa kAllIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512, Isa::Avx512Vnni};
+
 bool cpuHas(Isa isa) {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_cpu_init();
@@ -27,6 +29,7 @@ bool cpuHas(Isa isa) {
     case Isa::Avx512:
       return cpuHas(Isa::Avx2) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    case Isa::Avx512Vnni: return cpuHas(Isa::Avx512) && detail::cpuHasVnni();
   }
   return false;
 #else
@@ -36,9 +39,10 @@ bool cpuHas(Isa isa) {
 
 Isa bestIsa() {
   if (const char* env = std::getenv("DUO_KERNEL_ISA")) {
-    for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+    for (Isa isa : kAllIsas)
       if (std::strcmp(env, isaName(isa)) == 0 && cpuHas(isa)) return isa;
   }
+  if (cpuHas(Isa::Avx512Vnni)) return Isa::Avx512Vnni;
   if (cpuHas(Isa::Avx512)) return Isa::Avx512;
   if (cpuHas(Isa::Avx2)) return Isa::Avx2;
   return Isa::Scalar;
@@ -51,6 +55,7 @@ std::atomic<Isa>& currentIsa() {
 
 const detail::IsaKernels& kernelsFor(Isa isa) {
   switch (isa) {
+    case Isa::Avx512Vnni: return detail::avx512VnniKernels();
     case Isa::Avx512: return detail::avx512Kernels();
     case Isa::Avx2: return detail::avx2Kernels();
     case Isa::Scalar: break;
@@ -336,28 +341,29 @@ void colMajorQ8Product(const DenseView& w, const float* x, float* y, int batch) 
   }
 }
 
-// Int8 inputs, column-packed int8 W: the work is the list of (strip, active block) pairs, strip-
-// major like the records; a chunk is a contiguous stretch of it.
+// Int8 inputs, column-packed int8 W: chunks of input blocks over the threads, as for dense
+// column-major W; each thread rounds and groups its chunk's inputs, then adds the chunk's columns
+// of every strip (each strip's records for a column range are one forward stretch of memory).
 void sparseColumnsQ8Product(const SparseColumnsView& w, const float* x, float* y, int batch) {
   const detail::IsaKernels& k = kernels();
-  Scratch& s = scratch();
   const std::int64_t stride = static_cast<std::int64_t>(w.strips) * w.stripRows;
+  const std::int64_t blocks = inputBlocks(w.cols);
   for (int b = 0; b < batch; ++b) {
-    const std::int64_t nBlocks = q8Quads<false>(k, x + b * w.cols, w.cols, 0, inputBlocks(w.cols), nullptr, 0, s);
+    const float* xb = x + b * w.cols;
+    std::int64_t nonZero = 0;  // the threads' estimate: the columns a zero input does not skip
+    for (std::int64_t j = 0; j < w.cols; ++j) nonZero += xb[j] != 0.0f;
     float* yb = y + b * w.rows;
-    const std::int64_t units = static_cast<std::int64_t>(w.strips) * nBlocks;
-    const double visited = static_cast<double>(s.quadSlots) / static_cast<double>(w.cols);
-    const int nt = threadsFor(static_cast<std::int64_t>(static_cast<double>(w.nnz) * visited), units);
-    const std::int64_t size = chunkSize(units, nt, 1, 1);
-    const std::int64_t chunks = units > 0 ? (units + size - 1) / size : 0;
+    const double visited = static_cast<double>(nonZero) / static_cast<double>(w.cols > 0 ? w.cols : 1);
+    const int nt = threadsFor(static_cast<std::int64_t>(static_cast<double>(w.nnz) * visited), blocks);
+    const std::int64_t size = chunkSize(blocks, nt, 1, 1);
+    const std::int64_t chunks = (blocks + size - 1) / size;
     reduceOverChunks(nt, chunks, w.rows, stride, 1, yb, [&](std::int64_t c, float* part) {
-      const std::int64_t u0 = c * size, u1 = std::min(u0 + size, units);
-      for (std::int64_t u = u0; u < u1;) {
-        const auto st = static_cast<std::int32_t>(u / nBlocks);
-        const std::int64_t b0 = u % nBlocks, b1 = std::min(nBlocks, b0 + (u1 - u));
-        k.sparseStripAddQ8(w, st, q8Columns(s, b0, b1), part + static_cast<std::int64_t>(st) * w.stripRows);
-        u += b1 - b0;
-      }
+      Scratch& s = scratch();  // this thread's
+      const std::int64_t b0 = c * size, b1 = std::min(b0 + size, blocks);
+      const std::int64_t used = q8Quads<false>(k, xb, w.cols, b0, b1, nullptr, 0, s);
+      if (used == 0) return;
+      for (std::int32_t st = 0; st < w.strips; ++st)
+        k.sparseStripAddQ8(w, st, q8Columns(s, 0, used), part + static_cast<std::int64_t>(st) * w.stripRows);
     });
     applyRowScales(w.rowScale, yb, w.rows, 1, 0, w.rows);
   }
@@ -379,24 +385,27 @@ const char* isaName(Isa isa) {
     case Isa::Scalar: return "scalar";
     case Isa::Avx2: return "avx2";
     case Isa::Avx512: return "avx512";
+    case Isa::Avx512Vnni: return "avx512-vnni";
   }
   return "?";
 }
 
 Isa parseIsa(const std::string& name) {
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+  for (Isa isa : kAllIsas)
     if (name == isaName(isa)) return isa;
-  fail("CPU instruction set: expected scalar, avx2 or avx512, got '", name, "'");
+  fail("CPU instruction set: expected scalar, avx2, avx512 or avx512-vnni, got '", name, "'");
 }
 
 std::vector<Isa> supportedIsas() {
   std::vector<Isa> out;
-  for (Isa isa : {Isa::Scalar, Isa::Avx2, Isa::Avx512})
+  for (Isa isa : kAllIsas)
     if (cpuHas(isa)) out.push_back(isa);
   return out;
 }
 
 Isa activeIsa() { return currentIsa().load(); }
+
+bool packedInt8InputsAtSpeed() { return activeIsa() == Isa::Avx512Vnni; }
 
 void setIsa(Isa isa) {
   DUO_CHECK(cpuHas(isa), "cpu::setIsa: this CPU cannot run the ", isaName(isa), " kernels");

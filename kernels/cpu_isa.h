@@ -61,5 +61,8 @@ struct IsaKernels {
 const IsaKernels& scalarKernels();
 const IsaKernels& avx2Kernels();
 const IsaKernels& avx512Kernels();
+// The AVX-512 table with the int8-input kernels on VNNI (vpdpbusd) and VBMI2 (vpexpandb).
+const IsaKernels& avx512VnniKernels();
+bool cpuHasVnni();  // AVX-512 VNNI and VBMI2
 
 }  // namespace duo::kernels::cpu::detail

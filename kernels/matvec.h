@@ -40,9 +40,10 @@ namespace cpu {
 #include "kernels/matvec_products.inc"
 
 // Instruction sets the CPU kernels are compiled for; the best one the CPU supports is chosen at
-// run time (override with the environment variable DUO_KERNEL_ISA=scalar|avx2|avx512).
-enum class Isa { Scalar, Avx2, Avx512 };
-const char* isaName(Isa isa);                 // "scalar", "avx2", "avx512"
+// run time (override with the environment variable DUO_KERNEL_ISA=scalar|avx2|avx512|avx512-vnni).
+// Avx512Vnni is Avx512 with the int8-input products on VNNI and VBMI2 (the same results).
+enum class Isa { Scalar, Avx2, Avx512, Avx512Vnni };
+const char* isaName(Isa isa);                 // "scalar", "avx2", "avx512", "avx512-vnni"
 Isa parseIsa(const std::string& name);        // throws duo::Error
 std::vector<Isa> supportedIsas();             // those this CPU can run, Scalar first
 Isa activeIsa();
@@ -52,6 +53,11 @@ void quantizeInputs(const float* x, std::int64_t n, std::int8_t* q, float* scale
 // Selects the ISA for all later calls in this process (tests and benchmarks compare them).
 // Throws duo::Error when this CPU lacks it.
 void setIsa(Isa isa);
+// Whether the active ISA runs the column-packed int8-input products (SparseColumnsView::int8Inputs)
+// at memory speed: avx512-vnni expands 64 bitmap rows per step (vpexpandb) and multiplies with
+// vpdpbusd. Elsewhere they are bound by the bitmap expansion (1.5-1.8x slower than act-sparse on
+// AVX2 even at W70), which a bytes model cannot see.
+bool packedInt8InputsAtSpeed();
 }  // namespace cpu
 
 }  // namespace duo::kernels

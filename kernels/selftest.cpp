@@ -71,6 +71,13 @@ std::vector<Case> standardCases() {
   out.push_back(make(1024, 600, 0.5, 0.5, ValueType::F16, 4));
   out.push_back(make(1024, 600, 0.5, 0.5, ValueType::I8, 3));
   out.push_back(make(333, 129, 0.5, 0.5, ValueType::I8, 8));
+  // Int8: an odd number of whole input blocks (the VNNI row kernel takes blocks in pairs), heights
+  // that are not multiples of 64 (its column steps), a width of whole blocks only.
+  for (double pw : {0.0, 0.5})
+    for (double pa : {0.0, 0.5}) {
+      out.push_back(make(200, 97, pw, pa, ValueType::I8));
+      out.push_back(make(130, 160, pw, pa, ValueType::I8));
+    }
   // Many short strips, and one strip taller than the matrix.
   for (double pw : {0.5, 0.9}) {
     out.push_back(make(333, 129, pw, 0.5, ValueType::F32, 1, 16));
@@ -78,6 +85,7 @@ std::vector<Case> standardCases() {
     out.push_back(make(37, 65, pw, 0.5, ValueType::F16, 1, 512));
     out.push_back(make(333, 129, pw, 0.5, ValueType::I8, 2, 16));
     out.push_back(make(100, 257, pw, 0.5, ValueType::I8, 1, 48));  // strips of 32 rows + 16 (int8 inputs)
+    out.push_back(make(300, 160, pw, 0.5, ValueType::I8, 1, 144));  // 64-row steps + 16 (VNNI)
   }
   // N:M patterns (groups along each row's columns).
   const int nm[][2] = {{2, 4}, {1, 4}, {4, 8}, {1, 2}, {8, 16}, {4, 4}};

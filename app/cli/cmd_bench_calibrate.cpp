@@ -39,8 +39,7 @@ Registrar reg_bench_calibrate("bench-calibrate", [](CLI::App& app) {
   cmd->add_option("--values", a->values, "Weight value storage to time: f32 | f16 | bf16 | int8 (use what decoding will use)")
       ->capture_default_str();
   cmd->add_flag("--int8-inputs", a->int8Inputs,
-                "With --values int8: time the int8-input products (dense and act_sparse only), for decoding with "
-                "--int8-inputs");
+                "With --values int8: time the int8-input products, for decoding with --int8-inputs");
   cmd->add_flag("--json", a->json, "Print the profile with every timed point as JSON");
   cmd->callback([a] {
     perf::CalibrateConfig c;

@@ -68,7 +68,7 @@ Registrar reg_bench_kernels("bench-kernels", [](CLI::App& app) {
                 "With --dtype int8 on the CPU: the dense and act-sparse kernels round x to int8 in blocks of 32 and "
                 "multiply in integers (llama.cpp's Q8_0 arithmetic)");
   cmd->add_option("--device", a->device, "cpu | cuda")->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--isa", a->isa, "CPU kernels' instruction set: scalar | avx2 | avx512 (default: best available)");
+  cmd->add_option("--isa", a->isa, "CPU kernels' instruction set: scalar | avx2 | avx512 | avx512-vnni (default: best available)");
   cmd->add_option("--repeats", a->repeats, "Timed calls per kernel")->capture_default_str()->check(CLI::Range(1, 100000));
   cmd->add_option("--warmup", a->warmup, "Untimed calls per kernel first")->capture_default_str()->check(CLI::Range(0, 1000));
   cmd->add_option("--threads", a->threads, "CPU threads for our kernels and BLAS (default: OpenMP's)")->check(CLI::Range(1, 1024));

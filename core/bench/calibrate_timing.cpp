@@ -176,7 +176,6 @@ CalibrationResult calibrateTiming(const CalibrateConfig& config, const ProgressF
     applyMagnitudeMask(model, pt.pW);
     const SparsityConfig act = SparsityConfig::uniform(L, pt.pW, pt.pA);
     for (Kernel k : {Kernel::ActSparse, Kernel::WeightSparse, Kernel::DualSparse}) {
-      if (config.int8Inputs && k != Kernel::ActSparse) continue;  // never chosen (MatVec::int8Inputs)
       PackedDecoderOptions opt;
       opt.int8Inputs = config.int8Inputs;
       opt.force = k;

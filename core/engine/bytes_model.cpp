@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/common/error.h"
+#include "kernels/matvec.h"
 
 namespace duo::perf {
 
@@ -69,7 +70,7 @@ Kernel cheapestKernel(const MatVec& m) {
   Kernel best = Kernel::Dense;
   double bestBytes = kernelBytes(Kernel::Dense, m).total();
   for (Kernel k : {Kernel::ActSparse, Kernel::WeightSparse, Kernel::DualSparse}) {
-    if (m.int8Inputs && k != Kernel::ActSparse) continue;  // see MatVec::int8Inputs
+    if (m.int8Inputs && k != Kernel::ActSparse && !kernels::cpu::packedInt8InputsAtSpeed()) continue;  // MatVec::int8Inputs
     const double bytes = kernelBytes(k, m).total();
     if (bytes < bestBytes) {
       best = k;
@@ -113,7 +114,6 @@ Kernel fastestKernel(const MatVec& m, const TimingProfile* timing) {
     if (k == Kernel::ActSparse && m.pA <= 0) continue;  // nothing to skip: never faster than dense
     if ((k == Kernel::WeightSparse || k == Kernel::DualSparse) && m.pW <= 0) continue;
     if (k == Kernel::DualSparse && m.pA <= 0) continue;
-    if (m.int8Inputs && k != Kernel::ActSparse) continue;  // see MatVec::int8Inputs
     if (timing->shape(m.rows, m.cols).at(k).empty()) continue;  // not timed: never chosen
     const double s = kernelSeconds(k, m, 1.0, timing);
     if (s < bestSeconds) {

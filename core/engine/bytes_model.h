@@ -39,10 +39,11 @@ struct MatVec {
   double pA = 0.0;  // fraction of inputs that are zero
   kernels::ValueType type = kernels::ValueType::F32;  // weight storage
   int stripRows = 0;  // packed formats' strip height; 0: what the packer picks (autoStripRows)
-  // The products round x to int8 (kernels::DenseView::int8Inputs): the choice is between the
-  // dense and act-sparse kernels. The packed formats' int8-input kernels (SparseColumnsView::
-  // int8Inputs) are left out: bound by their bitmap expansion, not bytes, they measured 1.5-1.8x
-  // slower than act-sparse on AVX2 even at W70 (docs/kernels.md), which a bytes model cannot see.
+  // The products round x to int8 (kernels::DenseView::int8Inputs, SparseColumnsView::int8Inputs).
+  // The bytes model then leaves the packed formats out unless this CPU runs their int8-input
+  // kernels at memory speed (kernels::cpu::packedInt8InputsAtSpeed: AVX-512 VNNI + VBMI2); on AVX2
+  // they are bound by their bitmap expansion, 1.5-1.8x slower than act-sparse even at W70
+  // (docs/kernels.md). A timing profile decides by its measured lines, whatever the CPU.
   bool int8Inputs = false;
 };
 
@@ -69,7 +70,7 @@ struct TimingProfile {
   std::string device;          // "cpu: avx512, 2 threads"
   int threads = 0;
   kernels::ValueType values = kernels::ValueType::F32;  // weight storage the kernels were timed with
-  bool int8Inputs = false;     // timed with int8 inputs (PackedDecoderOptions::int8Inputs): dense and act_sparse only
+  bool int8Inputs = false;     // timed with int8 inputs (PackedDecoderOptions::int8Inputs)
   double readBandwidthGbs = 0; // measured; the parts the profile has no line for (attention, norms) use it
   std::vector<ShapeTiming> shapes;
   std::vector<std::pair<std::int64_t, double>> topkUs;  // input width -> one topk sparsification, batch 1

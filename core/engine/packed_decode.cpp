@@ -91,8 +91,6 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
   const ModelConfig& c = model.config();
   DUO_CHECK(!options.int8Inputs || options.values == k::ValueType::I8,
             "packed decode: int8 inputs need int8 values, got ", k::valueTypeName(options.values));
-  DUO_CHECK(!options.int8Inputs || !options.forceSparse,
-            "packed decode: int8 inputs run on the dense and act-sparse kernels only, not forced sparse ones");
   DUO_CHECK(model.device().is_cpu(), "packed decode: the model must be on the CPU, it is on ", model.device().str());
   const int layers = static_cast<int>(c.numLayers);
   DUO_CHECK(act.numLayers() == 0 || act.numLayers() == layers, "packed decode: the activation rule has ",
@@ -126,12 +124,11 @@ PackedDecoder::PackedDecoder(const LlamaModel& model, const SparsityConfig& act,
                   : options.force ? *options.force
                                   : chooseKernel(pp.rows, pp.cols, pp.weightSparsity, pp.actSparsity, options.forceSparse,
                                                  profiled ? &options.timing : nullptr, m_values, options.int8Inputs);
-      DUO_CHECK(!options.int8Inputs || pp.kernel == Kernel::Dense || pp.kernel == Kernel::ActSparse,
-                "packed decode: int8 inputs run on the dense and act-sparse kernels only, not ", kernelKey(pp.kernel));
       pp.int8Inputs = options.int8Inputs;
       // N:M rows only help with dense inputs; the masks' N counts pruned weights per group.
       const int keep = act.nm.m - act.nm.n;
       if ((pp.kernel == Kernel::WeightSparse || pp.kernel == Kernel::DualSparse) && nmMask && options.allowNm &&
+          !options.int8Inputs &&
           pp.actSparsity <= 0 && pp.cols % act.nm.m == 0 && k::isNmSparse(wp, pp.rows, pp.cols, keep, act.nm.m)) {
         pp.useNm = true;
         pp.nm = k::NmMatrix::pack(wp, pp.rows, pp.cols, keep, act.nm.m, m_values);
@@ -283,10 +280,20 @@ void runProjection(const PackedProjection& pp, const float* x, float* y, std::in
         break;
       }
       case Kernel::WeightSparse:
-        if (pp.useNm) k::cpu::weightSparseSpmv(pp.nm.view(), xb, yb, n);
-        else k::cpu::weightSparseSpmv(pp.packed.view(), xb, yb, n);
+        if (pp.useNm) {
+          k::cpu::weightSparseSpmv(pp.nm.view(), xb, yb, n);
+        } else {
+          k::SparseColumnsView v = pp.packed.view();
+          v.int8Inputs = pp.int8Inputs;
+          k::cpu::weightSparseSpmv(v, xb, yb, n);
+        }
         break;
-      case Kernel::DualSparse: k::cpu::dualSparseSpmspv(pp.packed.view(), xb, yb, n); break;
+      case Kernel::DualSparse: {
+        k::SparseColumnsView v = pp.packed.view();
+        v.int8Inputs = pp.int8Inputs;
+        k::cpu::dualSparseSpmspv(v, xb, yb, n);
+        break;
+      }
     }
   });
   if (pp.bias.defined()) {

@@ -71,9 +71,10 @@ struct PackedDecoderOptions {
   kernels::ValueType values = kernels::ValueType::F32;
   // With int8 values: every product rounds its input to int8 in blocks of 32 and multiplies in
   // integers (kernels::DenseView::int8Inputs, llama.cpp's Q8_0 arithmetic), the lm_head too. Each
-  // projection runs on dense or act-sparse, whichever the bytes model (act_sparse wherever inputs
-  // are skipped) or an int8-input timing profile finds faster (the packed formats' int8-input
-  // kernels are slower: MatVec::int8Inputs); pruned weights then save no bytes.
+  // projection runs on the kernel an int8-input timing profile finds fastest, or else the bytes
+  // model's cheapest, which takes the packed formats only where the CPU runs their int8-input
+  // kernels at memory speed (MatVec::int8Inputs: AVX-512 VNNI); elsewhere dense or act-sparse, and
+  // pruned weights then save no bytes. N:M rows keep f32 inputs' kernels, so they are not used.
   bool int8Inputs = false;
   // q/k/v and gate/up, which read the same input, run as one product each (their rows stacked in
   // one packed matrix) when they got the same kernel and none is N:M: 4 calls a layer instead of 7,

@@ -14,6 +14,7 @@
 #include "core/prune/act_hook.h"
 #include "core/prune/act_sparsity.h"
 #include "core/prune/masks.h"
+#include "kernels/matvec.h"
 
 using duo::perf::Kernel;
 using duo::perf::PackedDecoder;
@@ -348,9 +349,10 @@ void TestPackedDecode::kernelChoiceFollowsSparsity() {
   }
 }
 
-// Int8 inputs: sparse sites on act_sparse, dense ones on dense, the lm_head too; the logits move by
-// the inputs' rounding only (a few per mille of their range, not zero); only with int8 values, and
-// never on the packed formats.
+// Int8 inputs: where the packed int8-input kernels run at memory speed (AVX-512 VNNI) the pruned
+// sites go to the packed formats (dual-sparse, weight-sparse for the dense-input site), elsewhere
+// to act_sparse and dense; the lm_head too. On either ISA the logits move by the inputs' rounding
+// only (a few per mille of their range, not zero); only with int8 values.
 void TestPackedDecode::int8InputsRunOnTheirKernels() {
   c10::InferenceMode inference;
   duo::LoadedModel m = load();
@@ -362,53 +364,61 @@ void TestPackedDecode::int8InputsRunOnTheirKernels() {
   duo::perf::PackedDecoderOptions q8;
   q8.values = duo::kernels::ValueType::I8;
   q8.int8Inputs = true;
-  const PackedDecoder packed(model, act, {}, q8);
-  for (int l = 0; l < layers; ++l)
-    for (int p = 0; p < duo::kNumProj; ++p) {
-      const auto proj = static_cast<duo::Proj>(p);
-      const Kernel want = proj == duo::Proj::Down ? Kernel::Dense : Kernel::ActSparse;
-      QVERIFY2(packed.projection(l, proj).kernel == want, duo::projName(proj));
-      QVERIFY(packed.projection(l, proj).int8Inputs);
+  // The active ISA, and AVX2 where it is another (the other choice of kernels).
+  std::vector<duo::kernels::cpu::Isa> isas{duo::kernels::cpu::activeIsa()};
+  for (duo::kernels::cpu::Isa isa : duo::kernels::cpu::supportedIsas())
+    if (isa == duo::kernels::cpu::Isa::Avx2 && isa != isas[0]) isas.push_back(isa);
+  const duo::kernels::cpu::Isa initial = isas[0];
+  for (duo::kernels::cpu::Isa isa : isas) {
+    duo::kernels::cpu::setIsa(isa);
+    const bool atSpeed = duo::kernels::cpu::packedInt8InputsAtSpeed();
+    const PackedDecoder packed(model, act, {}, q8);
+    for (int l = 0; l < layers; ++l)
+      for (int p = 0; p < duo::kNumProj; ++p) {
+        const auto proj = static_cast<duo::Proj>(p);
+        const Kernel want = proj == duo::Proj::Down ? (atSpeed ? Kernel::WeightSparse : Kernel::Dense)
+                                                    : (atSpeed ? Kernel::DualSparse : Kernel::ActSparse);
+        QVERIFY2(packed.projection(l, proj).kernel == want, duo::projName(proj));
+        QVERIFY(packed.projection(l, proj).int8Inputs);
+      }
+    // Torch on the int8-rounded weights with the engine's activation rule, every projection's input
+    // then rounded to int8 blocks: the engine's arithmetic except the lm_head's input, which the hook
+    // cannot reach (its rounding moves the logits by about 1%). Without the inputs' rounding the
+    // logits differ more: topk at 50% amplifies any perturbation through the layers.
+    const auto rule = packed.hook();
+    const duo::InputHook rounded = [&](int l, duo::Site s, const torch::Tensor& x) { return roundInputs(rule ? rule(l, s, x) : x); };
+    const int steps = 4, context = 8, batch = 2;
+    const auto prompt = torch::randint(5, 900, {batch, context}, torch::kLong);  // [B, T] i64
+    auto decode = [&](const duo::InputHook& hook, bool viaPacked) {
+      if (viaPacked) packed.install(model);
+      duo::KvCache cache = model.newCache(batch, context + steps);
+      model.decodeStep(cache, prompt, hook);
+      std::vector<torch::Tensor> out;
+      for (int s = 0; s < steps; ++s) out.push_back(model.decodeStep(cache, tokenAt(s, batch), hook));
+      PackedDecoder::uninstall(model);
+      return out;
+    };
+    // The prompt's prefill runs through torch in both (the engine decodes single tokens), with the
+    // rounded weights and inputs.
+    quantiseWeights(model);  // (idempotent: a second pass rounds to the same integers)
+    const std::vector<torch::Tensor> got = decode(rounded, true);
+    const std::vector<torch::Tensor> want = decode(rounded, false), unrounded = decode(rule, false);
+    double maxDiff = 0, unroundedDiff = 0, scale = 0;
+    for (int s = 0; s < steps; ++s) {
+      const auto i = static_cast<size_t>(s);
+      maxDiff = std::max(maxDiff, (got[i] - want[i]).abs().max().item<double>());
+      unroundedDiff = std::max(unroundedDiff, (got[i] - unrounded[i]).abs().max().item<double>());
+      scale = std::max(scale, want[i].abs().max().item<double>());
     }
-  // Torch on the int8-rounded weights with the engine's activation rule, every projection's input
-  // then rounded to int8 blocks: the engine's arithmetic except the lm_head's input, which the hook
-  // cannot reach (its rounding moves the logits by about 1%). Without the inputs' rounding the
-  // logits differ more: topk at 50% amplifies any perturbation through the layers.
-  const auto rule = packed.hook();
-  const duo::InputHook rounded = [&](int l, duo::Site s, const torch::Tensor& x) { return roundInputs(rule ? rule(l, s, x) : x); };
-  const int steps = 4, context = 8, batch = 2;
-  const auto prompt = torch::randint(5, 900, {batch, context}, torch::kLong);  // [B, T] i64
-  auto decode = [&](const duo::InputHook& hook, bool viaPacked) {
-    if (viaPacked) packed.install(model);
-    duo::KvCache cache = model.newCache(batch, context + steps);
-    model.decodeStep(cache, prompt, hook);
-    std::vector<torch::Tensor> out;
-    for (int s = 0; s < steps; ++s) out.push_back(model.decodeStep(cache, tokenAt(s, batch), hook));
-    PackedDecoder::uninstall(model);
-    return out;
-  };
-  // The prompt's prefill runs through torch in both (the engine decodes single tokens), with the
-  // rounded weights and inputs.
-  quantiseWeights(model);
-  const std::vector<torch::Tensor> got = decode(rounded, true);
-  const std::vector<torch::Tensor> want = decode(rounded, false), unrounded = decode(rule, false);
-  double maxDiff = 0, unroundedDiff = 0, scale = 0;
-  for (int s = 0; s < steps; ++s) {
-    const auto i = static_cast<size_t>(s);
-    maxDiff = std::max(maxDiff, (got[i] - want[i]).abs().max().item<double>());
-    unroundedDiff = std::max(unroundedDiff, (got[i] - unrounded[i]).abs().max().item<double>());
-    scale = std::max(scale, want[i].abs().max().item<double>());
+    qInfo("int8 inputs, %s kernels, %s: max |logit diff| %.2e against torch with rounded inputs, %.2e without (max |logit| %.1f)",
+          duo::kernels::cpu::isaName(isa), packed.kernelSummary().c_str(), maxDiff, unroundedDiff, scale);
+    QVERIFY(scale > 1.0);
+    QVERIFY2(maxDiff < 0.02 * scale, qPrintable(QString("max diff %1").arg(maxDiff)));
+    QVERIFY2(unroundedDiff > 3 * maxDiff, "rounding the inputs changed nothing: were they rounded?");
   }
-  qInfo("int8 inputs %s: max |logit diff| %.2e against torch with rounded inputs, %.2e without (max |logit| %.1f)",
-        packed.kernelSummary().c_str(), maxDiff, unroundedDiff, scale);
-  QVERIFY(scale > 1.0);
-  QVERIFY2(maxDiff < 0.02 * scale, qPrintable(QString("max diff %1").arg(maxDiff)));
-  QVERIFY2(unroundedDiff > 3 * maxDiff, "rounding the inputs changed nothing: were they rounded?");
+  duo::kernels::cpu::setIsa(initial);
   duo::perf::PackedDecoderOptions bad = q8;
   bad.values = duo::kernels::ValueType::F32;
-  QVERIFY_EXCEPTION_THROWN((void)PackedDecoder(model, act, {}, bad), duo::Error);
-  bad = q8;
-  bad.force = Kernel::DualSparse;
   QVERIFY_EXCEPTION_THROWN((void)PackedDecoder(model, act, {}, bad), duo::Error);
 }
 
