@@ -10,9 +10,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_set>
 
 #include "core/common/version.h"
 
@@ -29,15 +31,16 @@ namespace {
 // allocator (glibc's heap keeps and reuses them). Where THP is off, madvise changes nothing.
 class HugePageCpuAllocator final : public c10::Allocator {
  public:
-  explicit HugePageCpuAllocator(c10::Allocator* base) : m_base(base) {}
+  explicit HugePageCpuAllocator(c10::Allocator* base) : m_base(base) { baseRawDeleter() = base->raw_deleter(); }
   // LibTorch 1.13 declares allocate() const; 2.x declares it non-const and adds copy_data(): each
   // build overrides the one its c10::Allocator has (hence no `override` on these three).
   c10::DataPtr allocate(size_t n) const { return allocateImpl(n); }
   c10::DataPtr allocate(size_t n) { return allocateImpl(n); }
   void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
-  // The large buffers carry their own deleter, so the raw interface (one deleter for every buffer)
-  // is not offered, as c10::Allocator's default says.
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  // The raw interface (raw_allocate / raw_deallocate: one deleter for every buffer, used by oneDNN's
+  // bf16 products among others) gets a deleter that frees the large buffers itself and hands the
+  // others to the base allocator's: a large buffer's address is remembered while it lives.
+  c10::DeleterFnPtr raw_deleter() const override { return &rawRelease; }
 
  private:
   c10::DataPtr allocateImpl(size_t n) const {
@@ -46,11 +49,44 @@ class HugePageCpuAllocator final : public c10::Allocator {
     void* p = std::aligned_alloc(kHugePage, bytes);
     TORCH_CHECK(p != nullptr, "out of memory: could not allocate ", n, " bytes on the CPU");
     madvise(p, bytes, MADV_HUGEPAGE);
+    {
+      const std::lock_guard<std::mutex> lock(largeMutex());
+      large().insert(p);
+    }
     return {p, p, &release, c10::Device(c10::DeviceType::CPU)};
   }
   static constexpr size_t kLarge = size_t(32) << 20;  // glibc's mmap threshold as tuneProcess sets it
   static constexpr size_t kHugePage = size_t(2) << 20;
-  static void release(void* p) { std::free(p); }
+  static std::mutex& largeMutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::unordered_set<void*>& large() {  // the large buffers alive
+    static std::unordered_set<void*> s;
+    return s;
+  }
+  static c10::DeleterFnPtr& baseRawDeleter() {
+    static c10::DeleterFnPtr d = nullptr;
+    return d;
+  }
+  static void release(void* p) {
+    {
+      const std::lock_guard<std::mutex> lock(largeMutex());
+      large().erase(p);
+    }
+    std::free(p);
+  }
+  static void rawRelease(void* p) {
+    bool mine = false;
+    {
+      const std::lock_guard<std::mutex> lock(largeMutex());
+      mine = large().erase(p) > 0;
+    }
+    if (mine || baseRawDeleter() == nullptr)
+      std::free(p);  // (a base without a raw deleter never hands out raw buffers: raw_allocate asserts)
+    else
+      baseRawDeleter()(p);
+  }
   c10::Allocator* m_base;
 };
 

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // core/common/device: the CPU allocator that puts large tensors on huge pages.
 #include <QtTest/QtTest>
+#include <c10/core/Allocator.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -45,6 +48,7 @@ class TestDevice : public QObject {
   Q_OBJECT
  private Q_SLOTS:
   void largeTensorsStartOnHugePages();
+  void rawInterfaceFreesBothKinds();
 };
 
 // After useHugePagesForLargeTensors: a 64 MB tensor starts on a 2 MB boundary and, where the
@@ -73,6 +77,28 @@ void TestDevice::largeTensorsStartOnHugePages() {
   small.resize_({20 << 20});  // grows past the threshold: reallocated by the large path, values kept
   QCOMPARE(small[999].item<float>(), 999.0f);
   QCOMPARE(reinterpret_cast<std::uintptr_t>(small.data_ptr()) % (std::uintptr_t(2) << 20), std::uintptr_t(0));
+}
+
+// The raw interface (raw_allocate / raw_deallocate, one deleter for every buffer: oneDNN's bf16
+// products use it) frees large and small buffers alike, many times over; the bf16 product that
+// first tripped LibTorch's assertion ("raw_deallocate": no raw deleter) runs.
+void TestDevice::rawInterfaceFreesBothKinds() {
+  duo::useHugePagesForLargeTensors();
+  c10::Allocator* a = c10::GetAllocator(c10::DeviceType::CPU);
+  QVERIFY(a->raw_deleter() != nullptr);
+  for (int round = 0; round < 4; ++round)
+    for (size_t n : {size_t(100), size_t(1) << 20, size_t(40) << 20}) {
+      void* p = a->raw_allocate(n);
+      QVERIFY(p != nullptr);
+      std::memset(p, round, n);
+      if (n >= (size_t(32) << 20)) QCOMPARE(reinterpret_cast<std::uintptr_t>(p) % (std::uintptr_t(2) << 20), std::uintptr_t(0));
+      a->raw_deallocate(p);
+    }
+  const torch::Tensor x = torch::randn({2048, 4096}).to(torch::kBFloat16);  // 16 MB, and a 64 MB f32 source
+  const torch::Tensor w = torch::randn({4096, 1024}).to(torch::kBFloat16);
+  const torch::Tensor y = torch::matmul(x, w);
+  QCOMPARE(y.size(0), int64_t(2048));
+  QVERIFY(std::isfinite(y.to(torch::kFloat32).abs().sum().item<double>()));
 }
 
 QTEST_GUILESS_MAIN(TestDevice)
