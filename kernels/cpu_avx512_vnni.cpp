@@ -101,6 +101,14 @@ DUO_VNNI inline void quadStep(const __m512i (&wv)[4], __m512i xa, __mmask64 neg,
   acc[3] = _mm512_dpbusd_epi32(acc[3], xa, signTo(_mm512_unpackhi_epi16(hi01, hi23), neg));
 }
 
+// One 64-row step of a quad added into its sums (four vectors at sp; set instead where `first`).
+DUO_VNNI inline void addQuadStep(const __m512i (&wv)[4], __m512i xa, __mmask64 neg, std::int32_t* sp, bool first) {
+  __m512i acc[4];
+  for (int i = 0; i < 4; ++i) acc[i] = first ? _mm512_setzero_si512() : _mm512_loadu_si512(sp + 16 * i);
+  quadStep(wv, xa, neg, acc);
+  for (int i = 0; i < 4; ++i) _mm512_storeu_si512(sp + 16 * i, acc[i]);
+}
+
 // ys[r] += scale * (row r's sum), for the `n` rows (<= 64) of a step whose sums quadStep left in acc.
 DUO_VNNI inline void addStepSums(const __m512i (&acc)[4], float scale, float* ys, std::int64_t n) {
   // acc[k]'s 128-bit lane j holds rows 16 j + 4 k .. +3: gather lane j of the four into rows 16j..16j+15.
@@ -114,6 +122,16 @@ DUO_VNNI inline void addStepSums(const __m512i (&acc)[4], float scale, float* ys
     const __mmask16 k = left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << left) - 1u);
     float* yp = ys + 16 * i;
     _mm512_mask_storeu_ps(yp, k, _mm512_fmadd_ps(_mm512_cvtepi32_ps(rows[i]), sc, _mm512_maskz_loadu_ps(k, yp)));
+  }
+}
+
+// A block's sums (the steps addQuadStep left, 64 ints each) scaled into ys[0, n).
+DUO_VNNI inline void addBlockSums(const std::int32_t* sums, float scale, float* ys, std::int64_t n) {
+  for (std::int64_t g = 0; 64 * g < n; ++g) {
+    const std::int32_t* sp = sums + 64 * g;
+    const __m512i acc[4] = {_mm512_loadu_si512(sp), _mm512_loadu_si512(sp + 16), _mm512_loadu_si512(sp + 32),
+                            _mm512_loadu_si512(sp + 48)};
+    addStepSums(acc, scale, ys + 64 * g, std::min<std::int64_t>(64, n - 64 * g));
   }
 }
 
@@ -157,19 +175,10 @@ DUO_VNNI void colMajorAddQ8Vnni(const DenseView&, const Q8Columns& a, float* ys,
         } else {
           for (int i = 0; i < 4; ++i) wv[i] = _mm512_maskz_loadu_epi8(tail, c[i] + r);
         }
-        __m512i acc[4];
-        std::int32_t* sp = sums.data() + 64 * g;
-        for (int i = 0; i < 4; ++i) acc[i] = qd == q0 ? _mm512_setzero_si512() : _mm512_loadu_si512(sp + 16 * i);
-        quadStep(wv, xa, neg, acc);
-        for (int i = 0; i < 4; ++i) _mm512_storeu_si512(sp + 16 * i, acc[i]);
+        addQuadStep(wv, xa, neg, sums.data() + 64 * g, qd == q0);
       }
     }
-    for (std::int64_t g = 0; g < steps; ++g) {
-      const std::int32_t* sp = sums.data() + 64 * g;
-      const __m512i acc[4] = {_mm512_loadu_si512(sp), _mm512_loadu_si512(sp + 16), _mm512_loadu_si512(sp + 32),
-                              _mm512_loadu_si512(sp + 48)};
-      addStepSums(acc, blk.scale, ys + r0 + 64 * g, std::min<std::int64_t>(64, n - 64 * g));
-    }
+    addBlockSums(sums.data(), blk.scale, ys + r0, n);
   }
 }
 
@@ -184,32 +193,17 @@ DUO_VNNI void sparseStripAddQ8Vnni(const SparseColumnsView& w, std::int32_t s, c
   const std::int64_t rows = w.stripEnd(s) - w.stripBegin(s), steps = (rows + 63) / 64;
   thread_local std::vector<std::int32_t> sums;  // [steps * 64]: per step the four vectors quadStep leaves
   if (static_cast<std::int64_t>(sums.size()) < steps * 64) sums.resize(static_cast<std::size_t>(steps * 64));
-  const auto* values = static_cast<const std::int8_t*>(w.values);
-  const std::uint8_t* const bitmap = w.bitmap;
-  const std::uint32_t* const colStart = w.colStart;
-  const std::int64_t bitmapBytes = w.bitmapBytes, base = w.record(s, 0);
-  const std::int64_t lastQuad = a.count > 0 ? a.blocks[a.count - 1].quadEnd : 0;
+  const std::int64_t base = w.record(s, 0);
   for (std::int64_t bi = 0; bi < a.count; ++bi) {
     const Q8Block& blk = a.blocks[bi];
     const std::int64_t q0 = blk.quadBegin, q1 = blk.quadEnd;
     for (std::int64_t qd = q0; qd < q1; ++qd) {
-      const std::uint8_t* bm[4];
-      const std::int8_t* v[4];
-      for (int i = 0; i < 4; ++i) {
-        const std::int64_t rec = base + a.index[4 * qd + i];
-        bm[i] = bitmap + rec * bitmapBytes;
-        v[i] = values + colStart[rec];
-      }
-      const char* next[4] = {};
-      std::int64_t nextLines[4] = {};
-      if (qd + 1 < lastQuad)
-        for (int i = 0; i < 4; ++i) {
-          const std::int64_t rec = base + a.index[4 * (qd + 1) + i];
-          next[i] = reinterpret_cast<const char*>(values + colStart[rec]);
-          nextLines[i] = (colStart[rec + 1] - colStart[rec] + 63) / 64;
-          const char* nb = reinterpret_cast<const char*>(bitmap + rec * bitmapBytes);
-          for (std::int64_t line = 0; line < bitmapBytes; line += 64) _mm_prefetch(nb + line, _MM_HINT_T1);
-        }
+      const QuadRecords rec = quadRecords(w, a, base, qd);
+      const std::uint8_t* const* bm = rec.bitmap;
+      const std::int8_t* v[4] = {rec.values[0], rec.values[1], rec.values[2], rec.values[3]};
+      const char* next[4];
+      std::int64_t nextLines[4];
+      nextQuadRecords(w, a, base, qd, next, nextLines, [](const char* p) { _mm_prefetch(p, _MM_HINT_T1); });
       __m512i xa;
       __mmask64 neg;
       quadInputs(a, qd, xa, neg);
@@ -223,19 +217,10 @@ DUO_VNNI void sparseStripAddQ8Vnni(const SparseColumnsView& w, std::int32_t s, c
           wv[i] = _mm512_maskz_expand_epi8(m, _mm512_loadu_si512(v[i]));
           v[i] += __builtin_popcountll(m);
         }
-        __m512i acc[4];
-        std::int32_t* sp = sums.data() + 64 * g;
-        for (int i = 0; i < 4; ++i) acc[i] = qd == q0 ? _mm512_setzero_si512() : _mm512_loadu_si512(sp + 16 * i);
-        quadStep(wv, xa, neg, acc);
-        for (int i = 0; i < 4; ++i) _mm512_storeu_si512(sp + 16 * i, acc[i]);
+        addQuadStep(wv, xa, neg, sums.data() + 64 * g, qd == q0);
       }
     }
-    for (std::int64_t g = 0; g < steps; ++g) {
-      const std::int32_t* sp = sums.data() + 64 * g;
-      const __m512i acc[4] = {_mm512_loadu_si512(sp), _mm512_loadu_si512(sp + 16), _mm512_loadu_si512(sp + 32),
-                              _mm512_loadu_si512(sp + 48)};
-      addStepSums(acc, blk.scale, ys + 64 * g, std::min<std::int64_t>(64, rows - 64 * g));
-    }
+    addBlockSums(sums.data(), blk.scale, ys, rows);
   }
 }
 

@@ -382,32 +382,17 @@ DUO_ISA_TARGET inline void sparseStripAddQ8T(const SparseColumnsView& w, std::in
   const std::int64_t rows = w.stripEnd(s) - w.stripBegin(s), rFull = rows / 32 * 32;
   thread_local std::vector<std::int32_t> sums;  // [rows] the 32 rows of a step as the quads leave them
   if (static_cast<std::int64_t>(sums.size()) < rows) sums.resize(static_cast<std::size_t>(rows));
-  const auto* values = static_cast<const std::int8_t*>(w.values);
-  const std::uint8_t* const bitmap = w.bitmap;
-  const std::uint32_t* const colStart = w.colStart;
-  const std::int64_t bitmapBytes = w.bitmapBytes, base = w.record(s, 0);
-  const std::int64_t lastQuad = a.count > 0 ? a.blocks[a.count - 1].quadEnd : 0;
+  const std::int64_t base = w.record(s, 0);
   for (std::int64_t bi = 0; bi < a.count; ++bi) {
     const Q8Block& blk = a.blocks[bi];
     const std::int64_t q0 = blk.quadBegin, q1 = blk.quadEnd;
     for (std::int64_t qd = q0; qd < q1; ++qd) {
-      const std::uint8_t* bm[4];
-      const std::int8_t* v[4];
-      for (int i = 0; i < 4; ++i) {
-        const std::int64_t rec = base + a.index[4 * qd + i];
-        bm[i] = bitmap + rec * bitmapBytes;
-        v[i] = values + colStart[rec];
-      }
-      const char* next[4] = {};
-      std::int64_t nextLines[4] = {};
-      if (qd + 1 < lastQuad)
-        for (int i = 0; i < 4; ++i) {
-          const std::int64_t rec = base + a.index[4 * (qd + 1) + i];
-          next[i] = reinterpret_cast<const char*>(values + colStart[rec]);
-          nextLines[i] = (colStart[rec + 1] - colStart[rec] + 63) / 64;
-          const char* nb = reinterpret_cast<const char*>(bitmap + rec * bitmapBytes);
-          for (std::int64_t line = 0; line < bitmapBytes; line += 64) _mm_prefetch(nb + line, _MM_HINT_T0);
-        }
+      const QuadRecords rec = quadRecords(w, a, base, qd);
+      const std::uint8_t* const* bm = rec.bitmap;
+      const std::int8_t* v[4] = {rec.values[0], rec.values[1], rec.values[2], rec.values[3]};
+      const char* next[4];
+      std::int64_t nextLines[4];
+      nextQuadRecords(w, a, base, qd, next, nextLines, [](const char* p) { _mm_prefetch(p, _MM_HINT_T0); });
       std::int32_t packed, packedAbs;
       std::memcpy(&packed, a.q + 4 * qd, sizeof packed);
       std::memcpy(&packedAbs, a.qAbs + 4 * qd, sizeof packedAbs);

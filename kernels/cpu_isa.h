@@ -33,6 +33,43 @@ struct Q8Columns {
   std::int64_t count = 0;
 };
 
+// Quad qd of `a` in a column-packed W with bitmap records, strip s (record base = w.record(s, 0)):
+// where its four columns' bitmaps and values start.
+struct QuadRecords {
+  const std::uint8_t* bitmap[4];
+  const std::int8_t* values[4];
+};
+inline QuadRecords quadRecords(const SparseColumnsView& w, const Q8Columns& a, std::int64_t base, std::int64_t qd) {
+  QuadRecords r;
+  for (int i = 0; i < 4; ++i) {
+    const std::int64_t rec = base + a.index[4 * qd + i];
+    r.bitmap[i] = w.bitmap + rec * w.bitmapBytes;
+    r.values[i] = static_cast<const std::int8_t*>(w.values) + w.colStart[rec];
+  }
+  return r;
+}
+// The same for the quad after it, to fetch while quad qd streams: each column's values and their
+// lines (`lines`), the bitmaps handed whole to prefetchLine (one call per 64 bytes). Quads past
+// the last get no lines.
+template <class PrefetchLine>
+inline void nextQuadRecords(const SparseColumnsView& w, const Q8Columns& a, std::int64_t base, std::int64_t qd,
+                            const char* (&values)[4], std::int64_t (&lines)[4], PrefetchLine prefetchLine) {
+  const std::int64_t lastQuad = a.count > 0 ? a.blocks[a.count - 1].quadEnd : 0;
+  for (int i = 0; i < 4; ++i) {
+    values[i] = nullptr;
+    lines[i] = 0;
+  }
+  if (qd + 1 >= lastQuad) return;
+  const QuadRecords r = quadRecords(w, a, base, qd + 1);
+  for (int i = 0; i < 4; ++i) {
+    const std::int64_t rec = base + a.index[4 * (qd + 1) + i];
+    values[i] = reinterpret_cast<const char*>(r.values[i]);
+    lines[i] = (w.colStart[rec + 1] - w.colStart[rec] + 63) / 64;
+    for (std::int64_t line = 0; line < w.bitmapBytes; line += 64)
+      prefetchLine(reinterpret_cast<const char*>(r.bitmap[i]) + line);
+  }
+}
+
 struct IsaKernels {
   // Row-major dense W: y[b * rows + r] for r in [r0, r1).
   void (*denseRows)(const DenseView& w, const float* x, float* y, int batch, std::int64_t r0, std::int64_t r1);
