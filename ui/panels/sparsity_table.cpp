@@ -130,8 +130,9 @@ SparsityTable::SparsityTable(QWidget* parent) : QWidget(parent), m_model(new Spa
   m_values->setToolTip("Value format of the decode the speed is predicted and measured for: the kept weights (and "
                        "the lm_head and embedding rows) stored as f32, bf16, f16 or int8 with one scale per output "
                        "row; \"int8 + int8 inputs\" also rounds every product's input to int8 and multiplies in "
-                       "integers, as llama.cpp does (CPU; the sparse projections then run on act-sparse, so pruned "
-                       "weights save no bytes). The checkpoint's own dtype is set where it is exported.");
+                       "integers, as llama.cpp does (CPU; with AVX-512 VNNI the pruned projections run dual-sparse, "
+                       "elsewhere act-sparse, where pruned weights save no bytes). The checkpoint's own dtype is set "
+                       "where it is exported.");
   connect(m_values, &QComboBox::currentIndexChanged, this, [this](int i) {
     const QString v = m_values->itemData(i).toString();
     if (v == kInt8InputsItem) m_model->setDecodeValues(kernels::ValueType::I8, true);
