@@ -92,7 +92,6 @@ struct Scratch {
   std::vector<float> q8Scale;       // [blocks] its block scales
   std::vector<const std::int8_t*> quadCol;  // [4 * quads] int8 inputs' active columns, in quads (dense W)
   std::vector<std::int32_t> quadIndex;        // [4 * quads] their column indices
-  std::int64_t quadSlots = 0;                 // 4 * quads in use
   std::vector<std::int8_t> quadQ, quadAbs;   // [4 * quads] their inputs and |inputs|
   std::vector<detail::Q8Block> q8Blocks;
 };
@@ -299,7 +298,6 @@ std::int64_t q8Quads(const detail::IsaKernels& k, const float* x, std::int64_t c
     s.q8Blocks[static_cast<std::size_t>(used++)] = detail::Q8Block{
         static_cast<std::int32_t>(begin / 4), static_cast<std::int32_t>(n / 4), s.q8Scale[static_cast<std::size_t>(b)]};
   }
-  s.quadSlots = n;
   return used;
 }
 
