@@ -16,7 +16,7 @@ cache="${DUO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/duoscope}"
 packages=(
   build-essential cmake ninja-build ccache pkg-config git python3 python3-pip python3-venv
   qt6-base-dev qt6-base-dev-tools libgl1-mesa-dev libxkbcommon-dev libqcustomplot-dev
-  libtorch-dev libopenblas0-pthread libopenblas0-openmp libgloo-dev
+  libtorch-dev libopenblas0-pthread libopenblas0-openmp libgloo-dev libdnnl-dev
   nlohmann-json3-dev libcli11-dev libpcre2-dev libyaml-cpp-dev
   bible-kjv xvfb xauth imagemagick fonts-dejavu-core unzip
   dict-gcide manpages debian-reference-en fortunes-min fortunes jargon-text groff-base

@@ -2,10 +2,15 @@
 #include "core/prune/input_stats.h"
 
 #include <algorithm>
+#include <vector>
+
+#include <ATen/Parallel.h>
 
 #include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/dist/collective.h"
+#include "core/common/bf16_gemm.h"
+#include "core/prune/stats_rows.h"
 
 namespace duo {
 
@@ -15,8 +20,10 @@ namespace {
 // statistics: k = 576 38-41 -> 33-35 ms, k = 1536 168-171 -> 153-157 ms) and are level at
 // k = 11008 (13.4-14.0 s).
 constexpr int64_t kPanel = kStatsPanelRows;
-// bf16 products: tokens per partial sum. Each partial sum is rounded to bf16 (8 bits of mantissa);
-// over n slices the relative error of the total falls as 1 / sqrt(n).
+// bf16 products whose results come back rounded to bf16 (LibTorch's own CPU or CUDA bf16 mm):
+// tokens per partial sum. Each partial sum is rounded to bf16 (8 bits of mantissa); over n slices
+// the relative error of the total falls as 1 / sqrt(n). Unrounded (f32) results take every token of
+// a batch in one product, as f32 products do.
 constexpr int64_t kBf16SliceTokens = 1024;
 
 // sum += A^T B on and above the diagonal, for sum [k, k] f64 and A, B [m, k]: row panels from the
@@ -27,7 +34,7 @@ void upperAccumulate(torch::Tensor& sum, const torch::Tensor& A, const torch::Te
   const int64_t k = sum.size(0);
   for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
     const int64_t r = std::min(kPanel, k - j0);
-    sum.narrow(0, j0, r).narrow(1, j0, k - j0).add_(torch::mm(A.narrow(1, j0, r).t(), B.narrow(1, j0, k - j0)));
+    sum.narrow(0, j0, r).narrow(1, j0, k - j0).add_(mmF32(A.narrow(1, j0, r).t(), B.narrow(1, j0, k - j0)));
   }
 }
 
@@ -40,7 +47,7 @@ void accumulate(torch::Tensor& sum, const torch::Tensor& A, const torch::Tensor&
   const int64_t k = sum.size(0);
   for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
     const int64_t r = std::min(kPanel, k - j0);
-    sum.narrow(0, j0, r).add_(torch::mm(A.narrow(1, j0, r).t(), B));
+    sum.narrow(0, j0, r).add_(mmF32(A.narrow(1, j0, r).t(), B));
   }
 }
 
@@ -116,17 +123,62 @@ void InputStats::addBatch(const torch::Tensor& xs, const torch::Tensor& xd) {
     if (m_opts.trackError) m_sA = torch::zeros({m_k, m_k}, acc);
   }
   const bool bf16 = m_opts.gemmDtype == torch::kBFloat16;
-  const torch::Tensor dx = xd.defined() ? xd.detach().reshape({-1, m_k}).to(opt) - s : torch::Tensor();  // [m, k] dX^T
-  if (dx.defined() && m_opts.trackResidual) m_sa.add_(dx.square().sum(0));  // a_j = ||dX_j||^2
   const bool emulated = bf16 && bf16ProductsEmulated(s.device());
-  const torch::Tensor s16 = bf16 ? bf16Operand(s, emulated) : s;
-  const torch::Tensor dx16 = bf16 && dx.defined() ? bf16Operand(dx, emulated) : dx;
-  const int64_t slice = bf16 ? kBf16SliceTokens : m;
+  torch::Tensor dx, s16, dx16;  // [m, k] dX^T; the products' operands
+  const torch::Tensor d = xd.defined() ? xd.detach().reshape({-1, m_k}).to(opt) : torch::Tensor();
+  if (d.defined() && s.device().is_cpu() && s.scalar_type() == torch::kFloat32 && s.is_contiguous() && d.is_contiguous()) {
+    // One pass (stats_rows.h): dX, a_j = ||dX_j||^2 and, with unemulated bf16 products, both operands
+    // in bf16. a_j's partial sums per block of rows are added in block order (no dependence on the
+    // threads).
+    constexpr int64_t kRows = 128;
+    const int64_t blocks = (m + kRows - 1) / kRows;
+    std::vector<double> part(static_cast<size_t>(blocks * m_k), 0.0);
+    const bool toBf16 = bf16 && !emulated;
+    if (toBf16) {
+      s16 = torch::empty({m, m_k}, s.options().dtype(torch::kBFloat16));
+      dx16 = torch::empty({m, m_k}, s.options().dtype(torch::kBFloat16));
+    } else {
+      dx = torch::empty({m, m_k}, s.options());
+    }
+    const float* ps = s.data_ptr<float>();
+    const float* pd = d.data_ptr<float>();
+    at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t r0 = blk * kRows, rows = std::min(kRows, m - r0);
+        double* colSq = part.data() + blk * m_k;
+        if (toBf16)
+          residualRowsBf16(ps + r0 * m_k, pd + r0 * m_k, rows, m_k, colSq,
+                           reinterpret_cast<std::uint16_t*>(s16.data_ptr<at::BFloat16>()) + r0 * m_k,
+                           reinterpret_cast<std::uint16_t*>(dx16.data_ptr<at::BFloat16>()) + r0 * m_k);
+        else
+          residualRows(ps + r0 * m_k, pd + r0 * m_k, rows, m_k, colSq, dx.data_ptr<float>() + r0 * m_k);
+      }
+    });
+    auto a = torch::zeros({m_k}, torch::kFloat64);
+    double* pa = a.data_ptr<double>();
+    for (int64_t blk = 0; blk < blocks; ++blk)
+      for (int64_t j = 0; j < m_k; ++j) pa[j] += part[static_cast<size_t>(blk * m_k + j)];
+    m_sa.add_(a.to(m_sa.device()));
+    if (!toBf16 && bf16) {
+      s16 = bf16Operand(s, emulated);
+      dx16 = bf16Operand(dx, emulated);
+    } else if (!bf16) {
+      s16 = s;
+      dx16 = dx;
+    }
+  } else {
+    if (d.defined()) dx = d - s;
+    if (dx.defined()) m_sa.add_(dx.square().sum(0));  // a_j = ||dX_j||^2
+    s16 = bf16 ? bf16Operand(s, emulated) : s;
+    dx16 = bf16 && dx.defined() ? bf16Operand(dx, emulated) : dx;
+  }
+  const bool rounded = bf16 && !emulated && !bf16ProductsUnrounded(s.device());  // results in bf16
+  const int64_t slice = rounded ? kBf16SliceTokens : m;
   for (int64_t t0 = 0; t0 < m; t0 += slice) {
     const int64_t n = std::min(slice, m - t0);
     const torch::Tensor S = s16.narrow(0, t0, n);
     symmetricAccumulate(m_sH, S);  // H = Xs Xs^T
-    if (!dx.defined()) continue;   // dX = 0 adds nothing to M, a and A
+    if (!dx16.defined()) continue;  // dX = 0 adds nothing to M, a and A
     const torch::Tensor D = dx16.narrow(0, t0, n);
     if (m_opts.trackResidual && m_opts.upperM) upperAccumulate(m_sM, D, S);  // M = dX Xs^T, upper part
     else if (m_opts.trackResidual) accumulate(m_sM, D, S);                  // M = dX Xs^T

@@ -57,9 +57,10 @@ struct StatsOptions {
   bool upperM = false;        // M on and above its diagonal only (M() upper triangular, half the
                               // product's flops): all the OBS solver reads of M. Not with trackError
                               // (relativeOutputError needs all of M).
-  // The Gram products' dtype: f32 (or `dtype`), or bf16 (f32 accumulation inside each product, its
-  // bf16 result added to the f64 sums a slice of 1024 tokens at a time, so that the
-  // rounding of each partial sum is averaged over the slices).
+  // The Gram products' dtype: f32 (or `dtype`), or bf16 (f32 accumulation inside each product; its
+  // result added to the f64 sums unrounded where bf16ProductsUnrounded (bf16_gemm.h), else rounded
+  // to bf16 and added a slice of 1024 tokens at a time, so that the rounding of each partial sum
+  // is averaged over the slices).
   torch::ScalarType gemmDtype = torch::kFloat32;
 };
 
