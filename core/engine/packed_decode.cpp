@@ -14,7 +14,7 @@
 #include <sstream>
 
 #include "core/common/error.h"
-#include "core/engine/decode_ops.h"
+#include "core/model/row_ops.h"
 #include "core/prune/act_sparsity.h"
 #include "core/prune/masks.h"
 #include "kernels/matvec.h"

@@ -6,8 +6,10 @@
 
 #include <cmath>
 
+#include "core/common/bf16_gemm.h"
 #include "core/common/error.h"
 #include "core/model/rope.h"
+#include "core/model/row_ops.h"
 
 namespace duo {
 
@@ -17,6 +19,15 @@ torch::Tensor rotateHalf(const torch::Tensor& x) {
   auto halves = x.chunk(2, -1);
   return torch::cat({-halves[1], halves[0]}, -1);
 }
+
+// The CPU f32 contiguous case, where element-wise work runs on raw rows (row_ops.h) on the threads:
+// not where autograd records (sensitivity's loss gradients flow through the forward).
+bool rawCpuF32(const torch::Tensor& t) {
+  return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous() && t.numel() > 0 &&
+         !(torch::GradMode::is_enabled() && t.requires_grad());
+}
+// Elements per parallel part of an element-wise pass.
+constexpr int64_t kElementGrain = 1 << 15;
 }  // namespace
 
 LlamaWeights configOnly(const ModelConfig& config) {
@@ -27,6 +38,18 @@ LlamaWeights configOnly(const ModelConfig& config) {
 }
 
 torch::Tensor rmsNorm(const torch::Tensor& x, const torch::Tensor& weight, double eps) {
+  if (rawCpuF32(x) && rawCpuF32(weight) && weight.dim() == 1 && x.size(-1) == weight.size(0)) {
+    // One pass per row (its sum of squares in f64) instead of five over the whole tensor.
+    const int64_t d = x.size(-1), rows = x.numel() / d;
+    auto out = torch::empty_like(x);
+    const float* xp = x.data_ptr<float>();
+    const float* wp = weight.data_ptr<float>();
+    float* op = out.data_ptr<float>();
+    at::parallel_for(0, rows, std::max<int64_t>(1, kElementGrain / d), [&](int64_t r0, int64_t r1) {
+      perf::rmsNormRows(xp + r0 * d, wp, op + r0 * d, r1 - r0, d, eps);
+    });
+    return out;
+  }
   auto var = x.pow(2).mean(-1, /*keepdim=*/true);
   return x * torch::rsqrt(var + eps) * weight;
 }
@@ -162,13 +185,13 @@ torch::Tensor LlamaModel::attention(int index, const LayerWeights& lw, const tor
   return project(index, lw, Proj::O, oin, decode);  // [B, T, d]
 }
 
-torch::Tensor LlamaModel::attend(int index, const torch::Tensor& q, const torch::Tensor& k,
-                                 const torch::Tensor& v) const {
-  return attendImpl(index, q, k, v, 0, nullptr);
+torch::Tensor LlamaModel::attend(int index, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                 bool bf16Products) const {
+  return attendImpl(index, q, k, v, 0, nullptr, bf16Products);
 }
 
 torch::Tensor LlamaModel::attendImpl(int index, torch::Tensor q, torch::Tensor k, torch::Tensor v, int64_t pos0,
-                                     KvCache* cache) const {
+                                     KvCache* cache, bool bf16Products) const {
   const auto& c = m_w.config;
   const int64_t B = q.size(0), T = q.size(1), H = c.numHeads, Hkv = c.numKvHeads, hd = c.headDim;
   q = q.view({B, T, H, hd}).transpose(1, 2);    // [B, H, T, hd]
@@ -231,13 +254,33 @@ torch::Tensor LlamaModel::attendImpl(int index, torch::Tensor q, torch::Tensor k
   // spent 8.2 s in attention against 6.8 s this way. Each row's values come from the same
   // operations either way.
   const int64_t blocks = (T + kQueryBlock - 1) / kQueryBlock;
+  // bf16 products (f32 results, f32 softmax): q, k and v rounded once; each block's products on
+  // oneDNN, the weighted sum written straight into `out`.
+  const bool bf16 = bf16Products && qg.scalar_type() == torch::kFloat32 && bf16ProductsUnrounded(m_device);
+  const torch::Tensor qg16 = bf16 ? qg.to(torch::kBFloat16) : torch::Tensor();
+  const torch::Tensor k16 = bf16 ? k.to(torch::kBFloat16) : torch::Tensor();
+  const torch::Tensor v16 = bf16 ? v.to(torch::kBFloat16) : torch::Tensor();
+  // Without a sliding window only the block's own keys [pos0 + t0, pos0 + t1) can be masked: the
+  // mask is applied to those columns alone.
+  const bool diagonalMask = !(window > 0 && pos0 + T > window);
   auto attendBlock = [&](int64_t unit) {
     const int64_t b = unit / blocks, t0 = (unit % blocks) * kQueryBlock;
     const int64_t t1 = std::min(T, t0 + kQueryBlock), keys = pos0 + t1;
     const int64_t r0 = t0 * g, rows = (t1 - t0) * g;
-    auto scores = torch::matmul(qg[b].narrow(1, r0, rows), k[b].narrow(1, 0, keys).transpose(-2, -1));  // [Hkv, rows, keys]
-    scores.masked_fill_(mask.narrow(0, r0, rows).narrow(1, 0, keys), -std::numeric_limits<float>::infinity());
-    out[b].narrow(1, r0, rows).copy_(torch::matmul(torch::softmax(scores, -1), v[b].narrow(1, 0, keys)));
+    const int64_t m0 = diagonalMask ? pos0 + t0 : 0;  // the first key column that can be masked
+    torch::Tensor scores;                             // [Hkv, rows, keys]
+    if (bf16) {
+      scores = torch::empty({Hkv, rows, keys}, qg.options());
+      bmmF32Into(qg16[b].narrow(1, r0, rows), k16[b].narrow(1, 0, keys).transpose(-2, -1), scores);
+    } else {
+      scores = torch::matmul(qg[b].narrow(1, r0, rows), k[b].narrow(1, 0, keys).transpose(-2, -1));
+    }
+    scores.narrow(2, m0, keys - m0)
+        .masked_fill_(mask.narrow(0, r0, rows).narrow(1, m0, keys - m0), -std::numeric_limits<float>::infinity());
+    if (bf16)
+      bmmF32Into(torch::softmax(scores, -1).to(torch::kBFloat16), v16[b].narrow(1, 0, keys), out[b].narrow(1, r0, rows));
+    else
+      out[b].narrow(1, r0, rows).copy_(torch::matmul(torch::softmax(scores, -1), v[b].narrow(1, 0, keys)));
   };
   if (m_device.is_cpu() && B * blocks > 1) {
     const at::ThreadLocalState caller;  // grad and inference modes hold on the other threads too
@@ -252,6 +295,10 @@ torch::Tensor LlamaModel::attendImpl(int index, torch::Tensor q, torch::Tensor k
 }
 
 torch::Tensor LlamaModel::swiglu(const torch::Tensor& gate, const torch::Tensor& up) { return torch::silu(gate) * up; }
+
+void LlamaModel::swigluOut(torch::Tensor out, const torch::Tensor& gate, const torch::Tensor& up) {
+  torch::silu_out(out, gate).mul_(up);  // no autograd through out= functions: for no-grad callers
+}
 
 torch::Tensor LlamaModel::attnInput(const LayerWeights& lw, const torch::Tensor& h) const {
   return rmsNorm(h, lw.attnNorm, m_w.config.rmsNormEps);

@@ -68,9 +68,15 @@ class LlamaModel {
   torch::Tensor attnInput(const LayerWeights& lw, const torch::Tensor& h) const;   // Qkv site input [B, T, d]
   torch::Tensor projection(int index, const LayerWeights& lw, Proj p, const torch::Tensor& x) const;  // with bias
   // O site input [B, T, qDim] from the q, k, v projection outputs [B, T, qDim|kvDim].
-  torch::Tensor attend(int index, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) const;
+  // bf16Products: the scores' and the weighted sum's products take bf16 operands with f32 results
+  // where bf16ProductsUnrounded (common/bf16_gemm.h) holds (calibration's --compute-dtype bf16);
+  // elsewhere the flag changes nothing.
+  torch::Tensor attend(int index, const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                       bool bf16Products = false) const;
   torch::Tensor mlpInput(const LayerWeights& lw, const torch::Tensor& h1) const;  // GateUp site input [B, T, d]
   static torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up);  // Down site input [B, T, ffn]
+  // The same into `out` (no autograd: calibration's streams write their kept inputs with it).
+  static void swigluOut(torch::Tensor out, const torch::Tensor& gate, const torch::Tensor& up);
 
   // KV-cached decoding: tokens [B, 1] i64 at position cache.length -> logits [B, vocab].
   KvCache newCache(int64_t batch, int64_t maxLen) const;
@@ -105,7 +111,7 @@ class LlamaModel {
                           KvCache* cache, const InputHook& hook, bool decode) const;
   torch::Tensor project(int index, const LayerWeights& lw, Proj p, const torch::Tensor& x, bool decode) const;
   torch::Tensor attendImpl(int index, torch::Tensor q, torch::Tensor k, torch::Tensor v, int64_t pos0,
-                           KvCache* cache) const;
+                           KvCache* cache, bool bf16Products = false) const;
   const RopeTables& rope(int64_t needLen) const;
 
   LlamaWeights m_w;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The decode engine's element-wise work (core/engine/decode_ops.h). Inner loops are `omp simd` so
+// Element-wise work on raw rows (core/model/row_ops.h). Inner loops are `omp simd` so
 // they vectorise without -ffast-math; DUO_CLONES builds a function for AVX2 beside the baseline.
-#include "core/engine/decode_ops.h"
+#include "core/model/row_ops.h"
 
 #include <algorithm>
 #include <cmath>

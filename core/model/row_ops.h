@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The decode engine's element-wise work on raw f32 rows (torch-free): RMSNorm, RoPE, one query's
-// attention, SwiGLU. Each is built twice, for AVX2 and for the baseline x86-64, and the loader
+// Element-wise work on raw f32 rows (torch-free): RMSNorm, RoPE, one query's attention, SwiGLU,
+// for the decode engine's step and the model's CPU forward (llama_model.h: prompts, evaluation,
+// calibration's streams). Each is built twice, for AVX2 and for the baseline x86-64, and the loader
 // picks by the CPU (GCC's target_clones), so the portable build still runs them 8 lanes wide.
 #pragma once
 #include <cstdint>
