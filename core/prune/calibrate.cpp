@@ -17,6 +17,7 @@
 #include "core/model/llama_model.h"
 #include "core/prune/act_hook.h"
 #include "core/prune/act_sparsity.h"
+#include "core/common/bf16_gemm.h"
 #include "core/prune/input_stats.h"
 #include "core/prune/int8_grid.h"
 #include "core/prune/magnitude.h"
@@ -198,6 +199,19 @@ class Calibrator : WindowChunks {
 
   bool bf16() const { return m_opts.computeDtype == torch::kBFloat16; }
 
+  // The kept tensors of keepSiteInputs mode, [N, T, width] f32 on the stream device, in buffers that
+  // live for the whole run: allocated fresh per group and layer they were faulted in (and zeroed by
+  // the kernel) every time, 11% of the CPU time of a DuoGPT run on SmolLM2 at 64 x 256 windows.
+  enum class Kept { Site0, Site1, Residual };
+  torch::Tensor keptBuffer(size_t stream, Kept which, int64_t width) {
+    if (m_kept.size() <= stream) m_kept.resize(stream + 1);
+    torch::Tensor& flat = m_kept[stream][static_cast<size_t>(which)];
+    const int64_t numel = m_hD.size(0) * m_hD.size(1) * width;
+    if (!flat.defined() || flat.numel() < numel)
+      flat = torch::empty({numel}, torch::TensorOptions().device(m_streamDevice).dtype(torch::kFloat32));
+    return flat.narrow(0, 0, numel).view({m_hD.size(0), m_hD.size(1), width});
+  }
+
   // The projections of `lw` in bf16 (the rest of the layer is not used through this copy).
   static LayerWeights projectionsBf16(const LayerWeights& lw) {
     LayerWeights out;
@@ -211,7 +225,7 @@ class Calibrator : WindowChunks {
   // in bf16 (converted once for the projections that share it).
   torch::Tensor project(const LayerStream& st, int l, Proj p, const torch::Tensor& x, const torch::Tensor& x16) const {
     if (!st.w16) return m_runner.projection(l, *st.w, p, x);
-    torch::Tensor y = torch::linear(x16, st.w16->w(p)).to(torch::kFloat32);
+    torch::Tensor y = linearF32(x16, st.w16->w(p));
     const torch::Tensor bias = st.w->bias(p);
     return bias.defined() ? y.add_(bias) : y;
   }
@@ -299,11 +313,11 @@ class Calibrator : WindowChunks {
     LayerWeights* p16 = bf16() ? &Lp16 : nullptr;
     std::vector<LayerStream> streams{{&m_hD, &Ld, false, {}, {}, d16}, {&m_hP, &Lp, sparseStream(m_opts.method), {}, {}, p16}};
     if (m_hE.defined()) streams.push_back({&m_hE, &Lp, true, {}, {}, p16});
-    const auto keep = torch::TensorOptions().device(m_streamDevice).dtype(torch::kFloat32);
     report(where(l, "forward"));
     if (m_opts.keepSiteInputs) {
-      for (LayerStream& st : streams) {
-        st.x = torch::empty({m_hD.size(0), m_hD.size(1), m_hD.size(2)}, keep);
+      for (size_t s = 0; s < streams.size(); ++s) {
+        LayerStream& st = streams[s];
+        st.x = keptBuffer(s, Kept::Site0, m_hD.size(2));
         forChunks([&](int64_t i0, int64_t b) {
           st.x.narrow(0, i0, b).copy_(m_runner.attnInput(*st.w, chunk(*st.h, i0, b)));
         });
@@ -396,7 +410,8 @@ class Calibrator : WindowChunks {
       }
     }
     const size_t np = g.projs.size();
-    std::vector<torch::Tensor> masked(np);  // OBS methods: W o keep, for the mask-only error
+    std::vector<torch::Tensor> masked(np);    // OBS methods: W o keep, for the mask-only error
+    std::vector<torch::Tensor> masked16(np);  // the same in bf16 (bf16 products)
     std::vector<double> solveSeconds(np, 0.0);
     lap(m_res.secondsSolve);
     // Each rank solves its projections of the group first (in parallel with the others), then the
@@ -437,6 +452,7 @@ class Calibrator : WindowChunks {
         r.keep = ts[1].to(torch::kBool);
       }
       if (isObs(method)) masked[i] = W * r.keep;
+      if (isObs(method) && Lp16) masked16[i] = bf16Operand(masked[i], bf16ProductsEmulated(W.device()));
       if (roundAfter) r.weight = roundToInt8Grid(r.weight);
       Lp.w(p) = r.weight.contiguous();
       if (Lp16) Lp16->w(p) = bf16Operand(Lp.w(p), bf16ProductsEmulated(Lp.w(p).device()));
@@ -463,10 +479,10 @@ class Calibrator : WindowChunks {
       const int64_t width = g.site == Site::Qkv   ? m_source.config().qDim()
                             : g.site == Site::GateUp ? m_source.config().intermediateSize
                                                      : m_source.config().hiddenSize;
-      if (g.site != Site::Down)
-        next[s] = torch::empty({m_hD.size(0), m_hD.size(1), width}, torch::TensorOptions().device(m_streamDevice));
-      if (g.site == Site::O) streams[s].h1 = torch::empty({m_hD.size(0), m_hD.size(1), m_hD.size(2)},
-                                                           torch::TensorOptions().device(m_streamDevice));
+      // Groups alternate between a stream's two site buffers (Qkv and O sites in 0, O's input and
+      // Down's in 1: the input read and the next one written are never the same buffer).
+      if (g.site != Site::Down) next[s] = keptBuffer(s, g.site == Site::O ? Kept::Site0 : Kept::Site1, width);
+      if (g.site == Site::O) streams[s].h1 = keptBuffer(s, Kept::Residual, m_hD.size(2));
     }
     forChunks([&](int64_t i0, int64_t b) {
       report(where(l, "forward"));
@@ -506,7 +522,10 @@ class Calibrator : WindowChunks {
             num[i] += dist;
             if (mb && masked[i].defined()) {
               const torch::Tensor ydS = tokenRows(yd[i], sampleIdx);
-              numMask[i] += squaredDistance(torch::linear(tokenRows(xin, sampleIdx), masked[i]), ydS);
+              // In the stream's compute dtype, as its outputs were.
+              const torch::Tensor maskedY = st.w16 ? linearF32(tokenRows(xin16, sampleIdx), masked16[i])
+                                                   : torch::linear(tokenRows(xin, sampleIdx), masked[i]);
+              numMask[i] += squaredDistance(maskedY, ydS);
               numSample[i] += squaredDistance(tokenRows(wx, sampleIdx), ydS);
             }
           }
@@ -525,7 +544,7 @@ class Calibrator : WindowChunks {
         const bool direct = m_streamDevice == m_opts.device;
         torch::Tensor out;  // the next site's input, or the layer's output
         switch (g.site) {
-          case Site::Qkv: out = m_runner.attend(l, y[0], y[1], y[2]); break;
+          case Site::Qkv: out = m_runner.attend(l, y[0], y[1], y[2], st.w16 != nullptr); break;
           case Site::O: {
             torch::Tensor h1 = st.h1.narrow(0, i0, b);
             if (direct) torch::add_out(h1, chunk(*st.h, i0, b), y[0]);
@@ -536,7 +555,7 @@ class Calibrator : WindowChunks {
           case Site::GateUp:
             if (direct) {
               torch::Tensor dst = next[s].narrow(0, i0, b);
-              torch::silu_out(dst, y[0]).mul_(y[1]);  // LlamaModel::swiglu, in place
+              LlamaModel::swigluOut(dst, y[0], y[1]);
               continue;
             }
             out = LlamaModel::swiglu(y[0], y[1]);
@@ -601,6 +620,7 @@ class Calibrator : WindowChunks {
   torch::Tensor m_hD;    // [N, T, d] stream dtype, dense stream
   torch::Tensor m_hP;    // [N, T, d] stream dtype, pruned stream (the method's calibration inputs)
   torch::Tensor m_hE;    // [N, T, d] stream dtype, baselines only: pruned weights with the activation rule on
+  std::vector<std::array<torch::Tensor, 3>> m_kept;  // per stream: keptBuffer's flat buffers (Kept order)
   int64_t m_done = 0, m_total = 0;
 };
 
