@@ -11,6 +11,7 @@
 #include "core/bench/calibrate_timing.h"
 #include "core/engine/packed_decode.h"
 #include "core/engine/timing_profile.h"
+#include "core/model/row_ops.h"
 #include "core/prune/act_hook.h"
 #include "core/prune/act_sparsity.h"
 #include "core/prune/masks.h"
@@ -78,6 +79,7 @@ class TestPackedDecode : public QObject {
   void topkRuleMatchesTorch();
   void thresholdRuleMatchesTorch();
   void topkTiesGoInIndexOrder();
+  void swigluMatchesSilu();
   void decodeMatchesTorch_data();
   void decodeMatchesTorch();
   void kernelChoiceFollowsSparsity();
@@ -137,6 +139,23 @@ void TestPackedDecode::topkTiesGoInIndexOrder() {
   duo::perf::sparsifyTopKRows(x, 1, 8, 0.375);                      // 3 go: 0.1 and the first two 0.2s
   const float want[8] = {0.5f, 0.0f, 0.0f, 0.9f, 0.2f, -0.5f, 0.0f, 0.7f};
   for (int i = 0; i < 8; ++i) QCOMPARE(x[i], want[i]);
+}
+
+// The step's SwiGLU (row_ops.h) against silu(gate) * up in f64, over ordinary inputs and the tails
+// (|g| up to 200, where e^-|g| underflows, and subnormal-sized g).
+void TestPackedDecode::swigluMatchesSilu() {
+  torch::manual_seed(11);
+  auto gate = torch::cat({torch::randn({4093}) * 4.0,
+                          torch::tensor({-200.f, -90.f, -80.f, -30.f, -1e-30f, 0.f, 1e-30f, 30.f, 90.f, 200.f})});
+  const auto up = torch::randn({gate.numel()});
+  const auto g64 = gate.to(torch::kFloat64);
+  const auto ref = g64 * torch::sigmoid(g64) * up.to(torch::kFloat64);
+  duo::perf::swigluRows(gate.data_ptr<float>(), up.data_ptr<float>(), gate.numel());
+  const double err = ((gate.to(torch::kFloat64) - ref).abs() / (ref.abs() + 1e-30)).max().item<double>();
+  const double absErr = (gate.to(torch::kFloat64) - ref).abs().max().item<double>();
+  qInfo("swigluRows: max relative error %.2e, max absolute %.2e", err, absErr);
+  QVERIFY(absErr < 1e-5 * ref.abs().max().item<double>());
+  QVERIFY(torch::isfinite(gate).all().item<bool>());
 }
 
 void TestPackedDecode::decodeMatchesTorch_data() {
