@@ -296,10 +296,6 @@ torch::Tensor LlamaModel::attendImpl(int index, torch::Tensor q, torch::Tensor k
 
 torch::Tensor LlamaModel::swiglu(const torch::Tensor& gate, const torch::Tensor& up) { return torch::silu(gate) * up; }
 
-void LlamaModel::swigluOut(torch::Tensor out, const torch::Tensor& gate, const torch::Tensor& up) {
-  torch::silu_out(out, gate).mul_(up);  // no autograd through out= functions: for no-grad callers
-}
-
 torch::Tensor LlamaModel::attnInput(const LayerWeights& lw, const torch::Tensor& h) const {
   return rmsNorm(h, lw.attnNorm, m_w.config.rmsNormEps);
 }

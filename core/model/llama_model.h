@@ -75,8 +75,6 @@ class LlamaModel {
                        bool bf16Products = false) const;
   torch::Tensor mlpInput(const LayerWeights& lw, const torch::Tensor& h1) const;  // GateUp site input [B, T, d]
   static torch::Tensor swiglu(const torch::Tensor& gate, const torch::Tensor& up);  // Down site input [B, T, ffn]
-  // The same into `out` (no autograd: calibration's streams write their kept inputs with it).
-  static void swigluOut(torch::Tensor out, const torch::Tensor& gate, const torch::Tensor& up);
 
   // KV-cached decoding: tokens [B, 1] i64 at position cache.length -> logits [B, vocab].
   KvCache newCache(int64_t batch, int64_t maxLen) const;

@@ -12,12 +12,12 @@
 
 #include <ATen/Parallel.h>
 
+#include "core/common/bf16_gemm.h"
 #include "core/common/error.h"
 #include "core/model/layerwise.h"
 #include "core/model/llama_model.h"
 #include "core/prune/act_hook.h"
 #include "core/prune/act_sparsity.h"
-#include "core/common/bf16_gemm.h"
 #include "core/prune/input_stats.h"
 #include "core/prune/int8_grid.h"
 #include "core/prune/magnitude.h"
@@ -555,7 +555,7 @@ class Calibrator : WindowChunks {
           case Site::GateUp:
             if (direct) {
               torch::Tensor dst = next[s].narrow(0, i0, b);
-              LlamaModel::swigluOut(dst, y[0], y[1]);
+              torch::silu_out(dst, y[0]).mul_(y[1]);  // LlamaModel::swiglu, in place
               continue;
             }
             out = LlamaModel::swiglu(y[0], y[1]);

@@ -6,10 +6,10 @@
 
 #include <ATen/Parallel.h>
 
+#include "core/common/bf16_gemm.h"
 #include "core/common/device.h"
 #include "core/common/error.h"
 #include "core/dist/collective.h"
-#include "core/common/bf16_gemm.h"
 #include "core/prune/stats_rows.h"
 
 namespace duo {
