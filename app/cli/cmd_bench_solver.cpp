@@ -22,6 +22,8 @@ Registrar reg_bench_solver("bench-solver", [](CLI::App& app) {
   cmd->add_option("--method", c->method, "duogpt | sparsegpt")->capture_default_str();
   cmd->add_option("--block-size", c->blockSize, "OBS block size")->capture_default_str()->check(CLI::Range(1, 4096));
   cmd->add_option("--threads", c->threads, "CPU threads (default: OpenMP's)")->check(CLI::Range(1, 1024));
+  cmd->add_option("--repeat", c->repeat, "Solves of the same statistics; the fastest one's phases are shown")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
   cmd->add_flag("--json", *json, "Print the result as JSON");
   cmd->callback([c, json] {
     const perf::SolverBenchResult r = perf::runSolverBench(*c);
@@ -32,7 +34,8 @@ Registrar reg_bench_solver("bench-solver", [](CLI::App& app) {
                       {"of_peak", r.peakGflops > 0 ? p.gflops() / r.peakGflops : 0}});
       printJson({{"k", r.config.k}, {"n", r.config.n}, {"tokens", r.config.tokens}, {"method", r.config.method},
                  {"block_size", r.config.blockSize}, {"threads", r.threads}, {"peak_gflops", r.peakGflops},
-                 {"phases", ph}, {"load_before", r.loadBefore}, {"load_after", r.loadAfter}});
+                 {"repeat", r.config.repeat}, {"solve_runs", r.solveRuns}, {"phases", ph},
+                 {"load_before", r.loadBefore}, {"load_after", r.loadAfter}});
       return;
     }
     std::printf("%s, k %lld, n %lld, %lld tokens, %d threads; plain matmul %.1f GFLOP/s (load %.2f -> %.2f)\n",
@@ -40,8 +43,13 @@ Registrar reg_bench_solver("bench-solver", [](CLI::App& app) {
                 static_cast<long long>(r.config.tokens), r.threads, r.peakGflops, r.loadBefore, r.loadAfter);
     std::printf("%-9s %9s %10s %9s %8s\n", "phase", "seconds", "GFLOP", "GFLOP/s", "of peak");
     for (const auto& p : r.phases)
-      std::printf("%-9s %9.2f %10.1f %9.1f %7.0f%%\n", p.name.c_str(), p.seconds, p.flops * 1e-9, p.gflops(),
+      std::printf("%-9s %9.4f %10.2f %9.1f %7.0f%%\n", p.name.c_str(), p.seconds, p.flops * 1e-9, p.gflops(),
                   r.peakGflops > 0 ? 100 * p.gflops() / r.peakGflops : 0.0);
+    if (r.solveRuns.size() > 1) {
+      std::printf("solve runs (s):");
+      for (const double s : r.solveRuns) std::printf(" %.4f", s);
+      std::printf("  (phases from the fastest)\n");
+    }
     if (r.loadBefore > 0.5 * r.threads)
       std::printf("note: the machine was busy (load %.2f): these times are not to be trusted\n", r.loadBefore);
   });

@@ -25,6 +25,7 @@ SolverBenchResult runSolverBench(const SolverBenchConfig& c) {
   DUO_CHECK(c.k >= 8 && c.n >= 1 && c.tokens >= 1, "bench solver: expected k >= 8, n >= 1, tokens >= 1");
   DUO_CHECK(c.method == "duogpt" || c.method == "sparsegpt", "bench solver: --method '", c.method,
             "' is not duogpt or sparsegpt");
+  DUO_CHECK(c.repeat >= 1, "bench solver: --repeat expected >= 1, got ", c.repeat);
   torch::NoGradGuard noGrad;
   applyThreads(c.threads);
   SolverBenchResult r;
@@ -65,16 +66,27 @@ SolverBenchResult runSolverBench(const SolverBenchConfig& c) {
   const double hFlops = upperPanelFlops(c.k, c.tokens);
   r.phases.push_back({"stats", now() - t0, hFlops * (duo ? 2 : 1)});
 
+  // The same solve `repeat` times: the first one also pays for first-touch memory and the threads'
+  // first use of these shapes, which a calibration pays once per run, not once per site.
   ObsProfile prof;
-  ObsOptions o;
-  o.useResidual = duo;
-  o.blockSize = c.blockSize;
-  o.profile = &prof;
-  t0 = now();
-  const ObsFactor f = factorObs(stats, o);
-  const PrunedWeight p = pruneObs(W, f, o, MaskSpec{0.5, {}});
-  const double total = now() - t0;
-  DUO_CHECK(p.weight.isfinite().all().item<bool>(), "bench solver: the solve produced non-finite weights");
+  double total = 0;
+  for (int rep = 0; rep < c.repeat; ++rep) {
+    ObsProfile run;
+    ObsOptions o;
+    o.useResidual = duo;
+    o.blockSize = c.blockSize;
+    o.profile = &run;
+    t0 = now();
+    const ObsFactor f = factorObs(stats, o);
+    const PrunedWeight p = pruneObs(W, f, o, MaskSpec{0.5, {}});
+    const double seconds = now() - t0;
+    DUO_CHECK(p.weight.isfinite().all().item<bool>(), "bench solver: the solve produced non-finite weights");
+    r.solveRuns.push_back(seconds);
+    if (rep == 0 || seconds < total) {
+      total = seconds;
+      prof = run;
+    }
+  }
   const double B = std::min<double>(c.blockSize, k);
   const double sweepCols = std::min<double>(32, B);
   const double mats = duo ? 2 : 1;

@@ -18,6 +18,7 @@ struct SolverBenchConfig {
   std::string method = "duogpt";  // duogpt | sparsegpt
   int blockSize = 128;
   int threads = 0;         // 0: OpenMP's default
+  int repeat = 3;          // solves of the same statistics; the fastest one's phases are reported
   uint64_t seed = 0;
 };
 
@@ -32,7 +33,8 @@ struct SolverBenchResult {
   SolverBenchConfig config;
   int threads = 1;
   double peakGflops = 0;   // plain f32 matmul [k, tokens] x [tokens, k], best of 3
-  std::vector<SolverPhase> phases;
+  std::vector<SolverPhase> phases;  // the solve's phases from its fastest repeat
+  std::vector<double> solveRuns;    // every repeat's solve seconds, in run order (the first pays the warm-up)
   double loadBefore = 0, loadAfter = 0;  // 1-minute load average around the run
 };
 

@@ -5,7 +5,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
+
+#include <ATen/Parallel.h>
 
 #include "core/common/error.h"
 
@@ -27,34 +30,72 @@ inline uint32_t orderedKey(float v) {
 // CPU f32: the lowest nPrune of n scores by a radix select (a histogram of the keys' top 12 bits
 // picks the bucket that holds the cut, nth_element inside that bucket finds it), then one pass
 // marks the entries below the cut and, of those equal to it, the first ones in index order.
-// Three passes over the scores instead of a partial sort of all of them.
+// Three passes over the scores instead of a partial sort of all of them; each pass is split into
+// contiguous chunks across the threads (a chunk's histogram and candidates are its own, the ties
+// each chunk may prune follow from the chunks before it), the result independent of the threads.
 void pruneLowestF32(const float* s, int64_t n, int64_t nPrune, bool* keep) {
   constexpr int kShift = 20;
-  std::vector<int64_t> hist(size_t(1) << (32 - kShift), 0);
-  for (int64_t i = 0; i < n; ++i) ++hist[orderedKey(s[i]) >> kShift];
+  constexpr size_t kBuckets = size_t(1) << (32 - kShift);
+  constexpr int64_t kMinChunk = 32768;  // fewer entries per thread gain less than the fork costs
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n / kMinChunk));
+  const auto chunkStart = [&](int64_t c) { return n * c / chunks; };
+  std::vector<std::vector<int64_t>> hists(static_cast<size_t>(chunks));
+  at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      std::vector<int64_t>& h = hists[static_cast<size_t>(c)];
+      h.assign(kBuckets, 0);
+      int64_t* hp = h.data();
+      const int64_t e = chunkStart(c + 1);  // (bounds in locals: the counts could alias them)
+      for (int64_t i = chunkStart(c); i < e; ++i) ++hp[orderedKey(s[i]) >> kShift];
+    }
+  });
+  std::vector<int64_t>& hist = hists[0];
+  for (int64_t c = 1; c < chunks; ++c)
+    for (size_t b = 0; b < kBuckets; ++b) hist[b] += hists[static_cast<size_t>(c)][b];
   uint32_t bucket = 0;
   int64_t below = 0;
   while (below + hist[bucket] < nPrune) below += hist[bucket++];
+  std::vector<std::vector<uint32_t>> cands(static_cast<size_t>(chunks));  // each chunk's keys in the bucket
+  at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      std::vector<uint32_t>& cc = cands[static_cast<size_t>(c)];
+      const int64_t e = chunkStart(c + 1);
+      for (int64_t i = chunkStart(c); i < e; ++i) {
+        const uint32_t key = orderedKey(s[i]);
+        if ((key >> kShift) == bucket) cc.push_back(key);
+      }
+    }
+  });
   std::vector<uint32_t> cand;
   cand.reserve(static_cast<size_t>(hist[bucket]));
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t key = orderedKey(s[i]);
-    if ((key >> kShift) == bucket) cand.push_back(key);
-  }
+  for (const auto& cc : cands) cand.insert(cand.end(), cc.begin(), cc.end());
   const int64_t need = nPrune - below;  // 1..hist[bucket] of the bucket's entries are pruned
   std::nth_element(cand.begin(), cand.begin() + (need - 1), cand.end());
   const uint32_t cut = cand[static_cast<size_t>(need - 1)];
-  int64_t ties = need;  // entries equal to the cut that are pruned: need minus the bucket's entries below it
+  // Entries equal to the cut that are pruned: need minus the bucket's entries below it, the first
+  // ones in index order, so chunk c prunes what is left after the chunks before it.
+  int64_t ties = need;
   for (const uint32_t key : cand) ties -= key < cut ? 1 : 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const uint32_t key = orderedKey(s[i]);
-    bool prune = key < cut;
-    if (key == cut && ties > 0) {
-      prune = true;
-      --ties;
-    }
-    keep[i] = !prune;
+  std::vector<int64_t> tiesFrom(static_cast<size_t>(chunks));
+  for (int64_t c = 0; c < chunks; ++c) {
+    tiesFrom[static_cast<size_t>(c)] = ties;
+    for (const uint32_t key : cands[static_cast<size_t>(c)]) ties -= key == cut ? 1 : 0;
   }
+  at::parallel_for(0, chunks, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      int64_t left = tiesFrom[static_cast<size_t>(c)];
+      const int64_t e = chunkStart(c + 1);
+      for (int64_t i = chunkStart(c); i < e; ++i) {
+        const uint32_t key = orderedKey(s[i]);
+        bool prune = key < cut;
+        if (key == cut && left > 0) {
+          prune = true;
+          --left;
+        }
+        keep[i] = !prune;
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -71,6 +112,30 @@ torch::Tensor keepAllButLowest(const torch::Tensor& scores, double sparsity) {
   const auto idx = std::get<1>(scores.reshape({-1}).topk(nPrune, 0, /*largest=*/false, /*sorted=*/false));
   keep.view({-1}).index_fill_(0, idx, false);
   return keep;
+}
+
+void keepAllButLowestWeightedF32(const float* W, int64_t ldw, const float* f, const bool* pin, int64_t rows,
+                                 int64_t cols, double sparsity, bool* keep) {
+  const int64_t n = rows * cols;
+  const int64_t nPrune = std::min(prunedCount(n, sparsity), n);
+  if (nPrune <= 0) {
+    std::fill(keep, keep + n, true);
+    return;
+  }
+  std::vector<float> scores(static_cast<size_t>(n));  // [rows, cols]
+  at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* w = W + r * ldw;
+      const float fr = f[r];
+      float* out = scores.data() + r * cols;
+#pragma omp simd
+      for (int64_t c = 0; c < cols; ++c) out[c] = (w[c] * w[c]) * fr;  // W.square().mul_(f)'s roundings
+      if (pin)
+        for (int64_t c = 0; c < cols; ++c)
+          if (pin[r * cols + c]) out[c] = std::numeric_limits<float>::infinity();
+    }
+  });
+  pruneLowestF32(scores.data(), n, nPrune, keep);
 }
 
 torch::Tensor keepAllButLowestPerRow(const torch::Tensor& scores, double sparsity) {

@@ -26,6 +26,13 @@ int64_t prunedCount(int64_t count, double sparsity);
 // same shape.
 torch::Tensor keepAllButLowest(const torch::Tensor& scores, double sparsity);
 
+// CPU f32, into `keep` [rows, cols] (contiguous): all but the prunedCount(rows * cols, sparsity)
+// lowest of the scores W_ij^2 f_i, +infinity where pin_ij (pin [rows, cols] contiguous, or null),
+// for W [rows, cols] with row stride ldw and f [rows]. The mask keepAllButLowest gives on
+// W.square() * f.unsqueeze(1) (the same float roundings and tie order), on the threads.
+void keepAllButLowestWeightedF32(const float* W, int64_t ldw, const float* f, const bool* pin, int64_t rows,
+                                 int64_t cols, double sparsity, bool* keep);
+
 // The same per row of a 2-D `scores` [rows, cols]: prunedCount(cols, sparsity) per row.
 torch::Tensor keepAllButLowestPerRow(const torch::Tensor& scores, double sparsity);
 

@@ -15,6 +15,10 @@ namespace duo {
 
 namespace {
 
+double wallSeconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 // Adds the time since the last lap to a phase of the profile (nothing when there is none).
 class PhaseClock {
  public:
@@ -27,11 +31,20 @@ class PhaseClock {
     m_p->*phase += t - m_t;
     m_t = t;
   }
+  // The time since the last lap shared between two phases in the ratio a : b (work of both that ran
+  // interleaved on several threads, a and b as one thread timed them).
+  void lapSplit(double ObsProfile::*pa, double ObsProfile::*pb, double a, double b) {
+    if (!m_p) return;
+    const double t = now(), share = a + b > 0 ? a / (a + b) : 1.0;
+    m_p->*pa += (t - m_t) * share;
+    m_p->*pb += (t - m_t) * (1.0 - share);
+    m_t = t;
+  }
 
  private:
   double now() const {
     if (m_cuda) torch::cuda::synchronize();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    return wallSeconds();
   }
   ObsProfile* m_p;
   bool m_cuda;
@@ -41,17 +54,13 @@ class PhaseClock {
 // Columns swept one at a time between lazy updates inside a mask block: the per-column rank-1
 // updates touch only this many rows of the transposed block, the rest is a GEMM.
 constexpr int64_t kSweepColumns = 32;
+// The least rows of W a thread of the raw sweep takes (fewer threads below twice this many rows).
+constexpr int64_t kMinSliceRows = 128;
 
-// The sweep of columns [s1, s2) of a mask block on the CPU in f32, without a tensor operation per
-// column. Rows of W are independent in the sweep (each row's errors only update that row's later
-// columns), so slices of the n rows go to the threads and every inner loop runs along contiguous
-// memory of the transposed block. The arithmetic is the tensor path's, term by term.
-//   W1 [w, n] the transposed block (row stride n), K1 [w, n] its mask, E and P [w, n] outputs (P
-//   only with the residual), U1 and D1 the block's [w, w] corners of U and D (row stride ldu).
-// With int8 values (ObsOptions::int8Values), `grid` holds each row's scale and pinned magnitude
-// [n], the block's [w, n] marks of the pinned entries (row stride n), whether the pinned entries
-// take that magnitude (the second pass) or are rounded like the others (the first), and where each
-// row's pinned entry's value before rounding is written [n].
+// The int8 grid of the sweep (ObsOptions::int8Values): each row's scale and pinned magnitude [n],
+// the block's [w, n] marks of the pinned entries (row stride n), whether the pinned entries take
+// that magnitude (the second pass) or are rounded like the others (the first), and where each row's
+// pinned entry's value before rounding is written [n].
 struct Int8Grid {
   const float* scale = nullptr;
   const float* top = nullptr;
@@ -66,55 +75,60 @@ inline float gridValue(float w, float scale) {
   return k * scale;
 }
 
+// The sweep of columns [s1, s2) of a mask block on the CPU in f32 for the rows [c0, c1) of W (the
+// columns of the transposed block), without a tensor operation per column, on the calling thread.
+// Rows of W are independent in the sweep (each row's errors only update that row's later columns),
+// and every inner loop runs along contiguous memory of the transposed block, kSlice rows of W at a
+// time. The arithmetic is the tensor path's, term by term.
+//   W1 [w, n] the transposed block (row stride n), K1 [w, n] its mask, E and P [w, n] outputs (P
+//   only with the residual), U1 and D1 the block's [w, w] corners of U and D (row stride ldu).
 template <bool kInt8>
-void sweepCpu(float* W1, const bool* K1, float* E, float* P, const float* U1, const float* D1, int64_t ldu,
-              int64_t n, int64_t s1, int64_t s2, const Int8Grid& grid) {
-  constexpr int64_t kSlice = 256;  // rows of W per task: s2 - s1 rows of this many floats stay in L1/L2
-  at::parallel_for(0, (n + kSlice - 1) / kSlice, 1, [&](int64_t t0, int64_t t1) {
-    for (int64_t t = t0; t < t1; ++t) {
-      const int64_t r0 = t * kSlice, len = std::min(kSlice, n - r0);
-      for (int64_t i = s1; i < s2; ++i) {
-        float* row = W1 + i * n + r0;
-        const bool* keep = K1 + i * n + r0;
-        float* e = E + i * n + r0;
-        float* p = P ? P + i * n + r0 : nullptr;
-        const float uii = U1[i * ldu + i];
-        if constexpr (kInt8) {
-          const float* sc = grid.scale + r0;
-          const float* top = grid.top + r0;
-          const bool* pin = grid.pin + i * n + r0;
-          for (int64_t r = 0; r < len; ++r) {
-            const float w = row[r];
-            if (pin[r]) grid.seen[r0 + r] = w;
-            const float q = !keep[r] ? 0.0f : pin[r] && grid.forcePin ? std::copysign(top[r], w) : gridValue(w, sc[r]);
-            e[r] = (w - q) / uii;
-            if (p) p[r] = w;
-            row[r] = q;
-          }
-        } else {
-#pragma omp simd
-          for (int64_t r = 0; r < len; ++r) {
-            const float w = row[r];
-            const float q = keep[r] ? w : 0.0f;
-            e[r] = (w - q) / uii;
-            if (p) p[r] = w;
-            row[r] = q;
-          }
+void sweepRows(float* W1, const bool* K1, float* E, float* P, const float* U1, const float* D1, int64_t ldu,
+               int64_t n, int64_t c0, int64_t c1, int64_t s1, int64_t s2, const Int8Grid& grid) {
+  constexpr int64_t kSlice = 256;  // rows of W at a time: s2 - s1 rows of this many floats stay in L1/L2
+  for (int64_t r0 = c0; r0 < c1; r0 += kSlice) {
+    const int64_t len = std::min(kSlice, c1 - r0);
+    for (int64_t i = s1; i < s2; ++i) {
+      float* row = W1 + i * n + r0;
+      const bool* keep = K1 + i * n + r0;
+      float* e = E + i * n + r0;
+      float* p = P ? P + i * n + r0 : nullptr;
+      const float uii = U1[i * ldu + i];
+      if constexpr (kInt8) {
+        const float* sc = grid.scale + r0;
+        const float* top = grid.top + r0;
+        const bool* pin = grid.pin + i * n + r0;
+        for (int64_t r = 0; r < len; ++r) {
+          const float w = row[r];
+          if (pin[r]) grid.seen[r0 + r] = w;
+          const float q = !keep[r] ? 0.0f : pin[r] && grid.forcePin ? std::copysign(top[r], w) : gridValue(w, sc[r]);
+          e[r] = (w - q) / uii;
+          if (p) p[r] = w;
+          row[r] = q;
         }
-        for (int64_t j = i + 1; j < s2; ++j) {
-          float* later = W1 + j * n + r0;
-          const float u = U1[i * ldu + j];
+      } else {
 #pragma omp simd
-          for (int64_t r = 0; r < len; ++r) later[r] -= u * e[r];
-          if (p) {
-            const float dd = D1[i * ldu + j];
+        for (int64_t r = 0; r < len; ++r) {
+          const float w = row[r];
+          const float q = keep[r] ? w : 0.0f;
+          e[r] = (w - q) / uii;
+          if (p) p[r] = w;
+          row[r] = q;
+        }
+      }
+      for (int64_t j = i + 1; j < s2; ++j) {
+        float* later = W1 + j * n + r0;
+        const float u = U1[i * ldu + j];
 #pragma omp simd
-            for (int64_t r = 0; r < len; ++r) later[r] += dd * p[r];
-          }
+        for (int64_t r = 0; r < len; ++r) later[r] -= u * e[r];
+        if (p) {
+          const float dd = D1[i * ldu + j];
+#pragma omp simd
+          for (int64_t r = 0; r < len; ++r) later[r] += dd * p[r];
         }
       }
     }
-  });
+  }
 }
 
 // Products with a triangular factor that skip its zero half: the factor is cut into blocks of kTri
@@ -330,6 +344,10 @@ PrunedWeight solveObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
   const bool rawSweep = !nm && Wt.device().is_cpu() && Wt.scalar_type() == torch::kFloat32;
   const torch::Tensor Ur = rawSweep ? f.U.contiguous() : f.U;
   const torch::Tensor Dr = rawSweep && f.residual ? f.D.contiguous() : f.D;
+  // The raw sweep's slices of W's rows: one per thread, at least kMinSliceRows rows each, starting
+  // on 16-float boundaries of the transposed block's rows.
+  const int64_t slices = rawSweep ? std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), n / kMinSliceRows)) : 1;
+  const auto sliceStart = [&](int64_t t) { return t >= slices ? n : n * t / slices / 16 * 16; };
   for (int64_t i1 = 0; i1 < k; i1 += B) {
     const int64_t i2 = std::min(i1 + B, k);
     const int64_t w = i2 - i1;
@@ -341,7 +359,11 @@ PrunedWeight solveObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
     // Masks are chosen on the whole [w, n] block (which entries tie at the cut follows this
     // orientation's index order).
     if (fkT.defined()) K1.copy_(fkT.narrow(0, i1, w));
-    else if (!nm) {
+    else if (rawSweep) {  // the same scores and mask without tensors, on the threads
+      keepAllButLowestWeightedF32(W1.data_ptr<float>(), n, f1.data_ptr<float>(),
+                                  pinT.defined() ? pinT.narrow(0, i1, w).data_ptr<bool>() : nullptr, w, n,
+                                  spec.sparsity, K1.data_ptr<bool>());
+    } else if (!nm) {
       auto scores = W1.square().mul_(f1.unsqueeze(1));  // [w, n]
       if (pinT.defined()) scores.masked_fill_(pinT.narrow(0, i1, w), kInf);
       K1.copy_(keepAllButLowest(scores, spec.sparsity));
@@ -350,23 +372,61 @@ PrunedWeight solveObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
     const auto D1 = f.residual ? Dr.narrow(0, i1, w).narrow(1, i1, w) : torch::Tensor();  // [w, w]
     clock.lap(&ObsProfile::masks);
 
+    if (rawSweep) {
+      // Rows of W in slices, one per thread, each swept and updated on its own thread (BLAS runs
+      // single-threaded inside the parallel region): at SmolLM2's sizes the per-step products are
+      // too small for a multi-threaded GEMM to gain anything over its fork and join.
+      const Int8Grid grid = q ? Int8Grid{q->scale.data_ptr<float>(), q->top.data_ptr<float>(),
+                                         pinT.narrow(0, i1, w).data_ptr<bool>(), q->forcePin, q->seen.data_ptr<float>()}
+                              : Int8Grid{};
+      double sliceSweep = 0, sliceUpdate = 0;  // the first slice's split, for the profile
+      at::parallel_for(0, slices, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          const int64_t c0 = sliceStart(t), c1 = sliceStart(t + 1), len = c1 - c0;
+          const bool timed = opts.profile != nullptr && t == 0;
+          double mark = timed ? wallSeconds() : 0;
+          const auto lapSlice = [&](double& phase) {
+            if (!timed) return;
+            const double now = wallSeconds();
+            phase += now - mark;
+            mark = now;
+          };
+          for (int64_t s1 = 0; s1 < w; s1 += kSweepColumns) {
+            const int64_t s2 = std::min(s1 + kSweepColumns, w);
+            const int64_t ldu = Ur.size(1);
+            float* pp = P.defined() ? P.data_ptr<float>() : nullptr;
+            const float* dp = D1.defined() ? D1.data_ptr<float>() : nullptr;
+            if (q)
+              sweepRows<true>(W1.data_ptr<float>(), K1.data_ptr<bool>(), E.data_ptr<float>(), pp, U1.data_ptr<float>(),
+                              dp, ldu, n, c0, c1, s1, s2, grid);
+            else
+              sweepRows<false>(W1.data_ptr<float>(), K1.data_ptr<bool>(), E.data_ptr<float>(), pp, U1.data_ptr<float>(),
+                               dp, ldu, n, c0, c1, s1, s2, grid);
+            lapSlice(sliceSweep);
+            if (s2 < w) {  // the block's later columns, as below
+              auto later = W1.narrow(0, s2, w - s2).narrow(1, c0, len);
+              later.addmm_(U1.narrow(0, s1, s2 - s1).narrow(1, s2, w - s2).t(),
+                           E.narrow(0, s1, s2 - s1).narrow(1, c0, len), 1.0, -1.0);
+              if (f.residual)
+                later.addmm_(D1.narrow(0, s1, s2 - s1).narrow(1, s2, w - s2).t(),
+                             P.narrow(0, s1, s2 - s1).narrow(1, c0, len));
+              lapSlice(sliceUpdate);
+            }
+          }
+          if (i2 < k) {  // the lazy batch update, as below
+            auto tail = Wt.narrow(0, i2, k - i2).narrow(1, c0, len);
+            tail.addmm_(f.U.narrow(0, i1, w).narrow(1, i2, k - i2).t(), E.narrow(1, c0, len), 1.0, -1.0);
+            if (f.residual) tail.addmm_(f.D.narrow(0, i1, w).narrow(1, i2, k - i2).t(), P.narrow(1, c0, len));
+            lapSlice(sliceUpdate);
+          }
+        }
+      });
+      clock.lapSplit(&ObsProfile::sweep, &ObsProfile::update, sliceSweep, sliceUpdate);
+      continue;
+    }
     for (int64_t s1 = 0; s1 < w; s1 += kSweepColumns) {
       const int64_t s2 = std::min(s1 + kSweepColumns, w);
-      if (rawSweep) {
-        const int64_t ldu = Ur.size(1);
-        float* pp = P.defined() ? P.data_ptr<float>() : nullptr;
-        const float* dp = D1.defined() ? D1.data_ptr<float>() : nullptr;
-        if (q) {
-          const Int8Grid grid{q->scale.data_ptr<float>(), q->top.data_ptr<float>(), pinT.narrow(0, i1, w).data_ptr<bool>(),
-                              q->forcePin, q->seen.data_ptr<float>()};
-          sweepCpu<true>(W1.data_ptr<float>(), K1.data_ptr<bool>(), E.data_ptr<float>(), pp, U1.data_ptr<float>(), dp,
-                         ldu, n, s1, s2, grid);
-        } else {
-          sweepCpu<false>(W1.data_ptr<float>(), K1.data_ptr<bool>(), E.data_ptr<float>(), pp, U1.data_ptr<float>(), dp,
-                          ldu, n, s1, s2, Int8Grid{});
-        }
-      }
-      for (int64_t i = s1; !rawSweep && i < s2; ++i) {
+      for (int64_t i = s1; i < s2; ++i) {
         if (nm && i % spec.nm.m == 0) {
           const auto g = W1.narrow(0, i, spec.nm.m).t();           // [n, M] current weights of the group
           auto scores = g.square() * f1.narrow(0, i, spec.nm.m);    // [n, M]

@@ -37,6 +37,8 @@ class TestMasks : public QObject {
   void magnitudeAndWanda_data();
   void magnitudeAndWanda();
   void rejectsBadSpecs();
+  void threadsGiveTheSameMask();
+  void weightedScoresMask();
 };
 
 void TestMasks::prunedCountRounds() {
@@ -155,6 +157,57 @@ void TestMasks::rejectsBadSpecs() {
   } catch (const duo::Error& e) {
     QVERIFY2(QString(e.what()).contains("layer 3 q_proj") && QString(e.what()).contains("2:4"), e.what());
   }
+}
+
+void TestMasks::threadsGiveTheSameMask() {
+  // Above 64K entries the selection's passes are split into chunks across the threads: the mask
+  // must be the one-thread mask, and of the entries equal to the cut the first in index order go.
+  torch::manual_seed(13);
+  for (const bool ties : {true, false}) {
+    const auto s = ties ? tiedScores(512, 960) : torch::randn({512, 960});
+    const double p = 0.55;
+    at::set_num_threads(1);
+    const auto one = duo::keepAllButLowest(s, p);
+    for (const int threads : {2, 3}) {
+      at::set_num_threads(threads);
+      QVERIFY2(duo::keepAllButLowest(s, p).equal(one), qPrintable(QString("%1 threads").arg(threads)));
+    }
+    at::set_num_threads(1);
+    QCOMPARE(one.logical_not().sum().item<int64_t>(), duo::prunedCount(s.numel(), p));
+    if (ties) {
+      const auto flat = s.reshape({-1});
+      const auto keepFlat = one.reshape({-1});
+      const float cut = flat.masked_select(keepFlat.logical_not()).max().item<float>();
+      const auto atCut = flat.eq(cut).nonzero().squeeze(1);  // indices of the tied entries, in order
+      const auto prunedAtCut = keepFlat.index_select(0, atCut).logical_not().to(torch::kInt64);
+      const int64_t np = prunedAtCut.sum().item<int64_t>();
+      QVERIFY(np > 0 && np < atCut.numel());  // the cut falls inside the ties
+      QCOMPARE(prunedAtCut.narrow(0, 0, np).sum().item<int64_t>(), np);  // the first np of them
+    }
+  }
+}
+
+void TestMasks::weightedScoresMask() {
+  // The solver's mask from W's values (W^2 f per row, +inf where pinned) on a strided W, against
+  // keepAllButLowest on the same scores built as tensors, at one and two threads.
+  torch::manual_seed(14);
+  const int64_t rows = 128, cols = 700, ld = 760;
+  const auto storage = torch::randn({rows, ld});
+  const auto W = storage.narrow(1, 0, cols);  // [rows, cols], row stride ld
+  const auto f = torch::rand({rows}) + 0.1;
+  const auto pin = torch::rand({rows, cols}) < 0.01;
+  auto scores = W.square().mul_(f.unsqueeze(1));
+  scores.masked_fill_(pin, std::numeric_limits<double>::infinity());
+  const auto want = duo::keepAllButLowest(scores.contiguous(), 0.6);
+  for (const int threads : {1, 2}) {
+    at::set_num_threads(threads);
+    auto keep = torch::empty({rows, cols}, torch::kBool);
+    duo::keepAllButLowestWeightedF32(W.data_ptr<float>(), ld, f.data_ptr<float>(), pin.data_ptr<bool>(), rows, cols, 0.6,
+                                     keep.data_ptr<bool>());
+    QVERIFY(keep.equal(want));
+    QVERIFY(keep.masked_select(pin).all().item<bool>());
+  }
+  at::set_num_threads(1);
 }
 
 QTEST_APPLESS_MAIN(TestMasks)

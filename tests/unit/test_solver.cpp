@@ -38,6 +38,7 @@ class TestSolver : public QObject {
   void float32MatchesFloat64();
   void widePanelsMatchFullProducts();
   void bf16ProductsNearF32();
+  void threadsGiveTheSameSolve();
 };
 
 // Running mean over uneven batches equals (2/m) times the full products.
@@ -342,6 +343,32 @@ void TestSolver::bf16ProductsNearF32() {
   const double agree = r16.keep.eq(r32.keep).to(torch::kFloat64).mean().item<double>();
   qInfo("bf16 against f32 statistics: masks agree on %.4f of the weights", agree);
   QVERIFY(agree > 0.97);
+}
+
+// The f32 CPU sweep splits W's rows into one slice per thread (at least 128 rows each, on 16-row
+// boundaries), each with its own single-threaded products: one thread and three give the same
+// weights and masks, for both methods, with and without int8 values.
+void TestSolver::threadsGiveTheSameSolve() {
+  const LayerProblem p = makeProblem(21, 700, 320, 900, 0.5, 0.2, torch::kFloat32);  // 3 slices of 700 rows
+  const auto s = statsOf(p.Xs, p.Xd, 2, torch::kFloat32);
+  const duo::MaskSpec spec{0.5, {}};
+  for (const bool residual : {true, false})
+    for (const bool int8 : {false, true}) {
+      duo::ObsOptions o;
+      o.useResidual = residual;
+      o.int8Values = int8;
+      at::set_num_threads(1);
+      const auto f = duo::factorObs(s, o);
+      const auto one = duo::pruneObs(p.W, f, o, spec);
+      at::set_num_threads(3);
+      const auto three = duo::pruneObs(p.W, f, o, spec);
+      at::set_num_threads(1);
+      const QString what = QString("residual %1, int8 %2").arg(residual).arg(int8);
+      QVERIFY2(torch::equal(three.keep, one.keep), qPrintable(what));
+      QVERIFY2(maxRelDiff(three.weight, one.weight) < 1e-6,
+               qPrintable(what + QString(": %1").arg(maxRelDiff(three.weight, one.weight))));
+      QCOMPARE(one.keep.logical_not().sum().item<int64_t>(), duo::prunedCount(p.W.numel(), 0.5));
+    }
 }
 
 QTEST_APPLESS_MAIN(TestSolver)
