@@ -325,6 +325,11 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
   res.secondsForward = cal.secondsForward;
   res.secondsStats = cal.secondsStats;
   res.secondsSolve = cal.secondsSolve;
+  if (req.method == Method::DuoGpt || req.method == Method::SparseGpt || req.method == Method::SparseGptSparseIn) {
+    const ObsProfile& p = cal.solvePhases;
+    res.solvePhases = {{"cholesky", p.cholesky}, {"inverse", p.inverse}, {"residual", p.residual},
+                       {"masks", p.masks},       {"sweep", p.sweep},     {"update", p.update}};
+  }
 
   // The head: the checkpoint's last tensors, and the evaluation's logits.
   if (writer) {
@@ -445,6 +450,8 @@ nlohmann::json PruneResult::toJson() const {
     recs.push_back({{"layer", r.layer}, {"proj", projName(r.proj)}, {"weight_sparsity", r.weightSparsity},
                     {"act_sparsity", r.actSparsity}, {"rel_error", r.relError},
                     {"rel_error_mask_only", r.relErrorMaskOnly}, {"seconds", r.seconds}});
+  nlohmann::json phases = nlohmann::json::object();
+  for (const auto& [name, seconds] : solvePhases) phases[name] = seconds;
   nlohmann::json j = {
       {"schema", "duoscope.run/1"},
       {"method", methodName(request.method)},
@@ -461,6 +468,7 @@ nlohmann::json PruneResult::toJson() const {
       {"records", recs},
       {"timings", {{"total", secondsTotal}, {"forward", secondsForward}, {"stats", secondsStats},
                    {"solve", secondsSolve}, {"eval", secondsEval}}},
+      {"solve_phases", phases},
       {"peak_rss_bytes", peakRssBytes},
       {"memory_plan", memoryPlan.toJson()},
       {"device", device},

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -94,6 +95,9 @@ struct PruneResult {
   double actSparsity = 0;            // achieved, mean over sites on calibration data
   double predictedSpeedup = 0;       // end-to-end decode, bytes model
   double secondsTotal = 0, secondsForward = 0, secondsStats = 0, secondsSolve = 0, secondsEval = 0;
+  // The OBS methods' solve phase by phase (cholesky, inverse, residual, masks, sweep, update), part
+  // of secondsSolve; empty for the other methods.
+  std::vector<std::pair<std::string, double>> solvePhases;
   long long peakRssBytes = 0;
   MemoryPlan memoryPlan;             // what the plan said before the run (total_bytes beside peak_rss_bytes)
   std::string outDtype;              // the checkpoint's stored dtype ("BF16", ...; "I8": int8 projections), "" when none

@@ -73,6 +73,7 @@ struct CalibrationResult {
   double secondsForward = 0;         // capture passes and the streams' pushes through each layer
   double secondsStats = 0;           // activation sparsification, statistics, threshold histograms
   double secondsSolve = 0;           // factorisation, masks, sweeps, output errors
+  ObsProfile solvePhases;            // the OBS methods' solves phase by phase (part of secondsSolve)
 };
 
 using RecordFn = std::function<void(const ProjRecord&)>;

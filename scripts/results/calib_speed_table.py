@@ -118,8 +118,8 @@ def main():
             print(f"| {n} x {a.seqlen} | {d[0]:.1f} | {s[0]:.1f} | **{d[0] / s[0]:.2f}x** |")
 
     print("\nThreads (ours, seconds)")
-    print("| method | windows | 1 thread | 2 threads | scaling |")
-    print("|---|---|---|---|---|")
+    print("| method | windows | 1 thread | 2 threads | scaling | forward / statistics / solve scaling |")
+    print("|---|---|---|---|---|---|")
     for (kind, method, n, t1), js in sorted(runs.items()):
         if kind != "ours" or not t1:
             continue
@@ -127,7 +127,9 @@ def main():
         if two:
             o1 = med([seconds("ours", j) for j in js])
             o2 = med([seconds("ours", j) for j in two])
-            print(f"| {method} | {n} x {a.seqlen} | {o1[0]:.1f} | {o2[0]:.1f} | **{o1[0] / o2[0]:.2f}x** |")
+            parts = " / ".join(f"{med([j['timings'][p] for j in js])[0] / med([j['timings'][p] for j in two])[0]:.2f}x"
+                               for p in ("forward", "stats", "solve"))
+            print(f"| {method} | {n} x {a.seqlen} | {o1[0]:.1f} | {o2[0]:.1f} | **{o1[0] / o2[0]:.2f}x** | {parts} |")
 
     print(f"\nRates against this machine's plain matmul ({peak:.0f} GFLOP/s in f32, bench solver, best of {len(peaks)}), 2 threads, median run"
           " (the _bf16 runs' products are bf16: their peak is several times the f32 one)")
@@ -142,6 +144,19 @@ def main():
         fr, sr = fwd / t["forward"] * 1e-9, st / t["stats"] * 1e-9
         print(f"| {method} | {n} x {a.seqlen} | {t['forward']:.1f} | {fr:.0f} | {fr / peak:.0%} | {t['stats']:.1f} | "
               f"{sr:.0f} | {sr / peak:.0%} | {t['solve']:.1f} |")
+
+    print("\nThe solve by phase (seconds, median run; `other`: the solve's time outside the solver's phases,"
+          " mostly the weights' transposes and the masked copies for the errors)")
+    names = ("cholesky", "inverse", "residual", "masks", "sweep", "update")
+    print("| run | threads | windows | " + " | ".join(names) + " | other | solve |")
+    print("|---|---|---|" + "---|" * (len(names) + 2))
+    for (kind, method, n, t1), js in sorted(runs.items()):
+        if kind != "ours" or any(not j.get("solve_phases") for j in js):
+            continue  # runs from before the phases were recorded
+        j = sorted(js, key=lambda x: x["timings"]["total"])[len(js) // 2]
+        ph, solve = j["solve_phases"], j["timings"]["solve"]
+        print(f"| {method} | {1 if t1 else 2} | {n} x {a.seqlen} | " + " | ".join(f"{ph[x]:.2f}" for x in names)
+              + f" | {solve - sum(ph[x] for x in names):.2f} | {solve:.2f} |")
 
     print("\nThe products' floor: forward and statistics FLOPs at the plain matmul rate, plus the measured"
           " solves, against the reference (f32 runs)")

@@ -18,7 +18,7 @@ import json, sys
 path, sha = sys.argv[1], sys.argv[2]
 d = json.load(open(path))
 d["golden_model_sha256"] = sha
-for k in ("timings", "peak_rss_bytes", "out"):
+for k in ("timings", "solve_phases", "peak_rss_bytes", "out"):
     d.pop(k, None)
 for r in d["records"]:
     r.pop("seconds", None)
