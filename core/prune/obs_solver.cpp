@@ -81,6 +81,18 @@ inline float keptOrZero(float w, uint8_t keep) {
   return q;
 }
 
+// a where the byte is 1, b where it is 0, without a branch.
+inline float pick(uint8_t first, float a, float b) {
+  uint32_t ua, ub;
+  std::memcpy(&ua, &a, sizeof ua);
+  std::memcpy(&ub, &b, sizeof ub);
+  const uint32_t m = 0u - static_cast<uint32_t>(first);
+  const uint32_t u = (ua & m) | (ub & ~m);
+  float q;
+  std::memcpy(&q, &u, sizeof q);
+  return q;
+}
+
 // The int8 grid point of w (clamped to +-127 steps).
 inline float gridValue(float w, float scale) {
   const float k = std::min(127.0f, std::max(-127.0f, std::nearbyint(w / scale)));
@@ -113,12 +125,22 @@ inline void sweepRowsImpl(float* W1, const bool* K1, float* E, float* P, const f
         const float* sc = grid.scale + r0;
         const float* top = grid.top + r0;
         const bool* pin = grid.pin + i * n + r0;
+        for (int64_t r = 0; r < len; ++r)  // the pinned entries' values as the sweep meets them (one per row of W)
+          if (pin[r]) grid.seen[r0 + r] = row[r];
+        // Without branches, so that it vectorises: the grid point, or the pinned magnitude with w's
+        // sign where the entry is pinned and this pass pins, then zero where the mask prunes.
+        const auto* keep8 = reinterpret_cast<const uint8_t*>(keep);
+        const auto* pin8 = reinterpret_cast<const uint8_t*>(pin);
+        const uint8_t force = grid.forcePin ? 1 : 0;
+        float* pp = p ? p : e;  // without the residual the pre-prune value is not kept: written, then overwritten
+#pragma omp simd
         for (int64_t r = 0; r < len; ++r) {
           const float w = row[r];
-          if (pin[r]) grid.seen[r0 + r] = w;
-          const float q = !keep[r] ? 0.0f : pin[r] && grid.forcePin ? std::copysign(top[r], w) : gridValue(w, sc[r]);
+          const float pinned = std::copysign(top[r], w);
+          const float g = gridValue(w, sc[r]);
+          const float q = keptOrZero(pick(pin8[r] & force, pinned, g), keep8[r]);
+          pp[r] = w;
           e[r] = (w - q) / uii;
-          if (p) p[r] = w;
           row[r] = q;
         }
       } else if (p) {  // (a store under a condition, or a branch on the mask, keeps GCC from vectorising)
