@@ -71,17 +71,8 @@ struct Int8Grid {
   float* seen = nullptr;
 };
 
-// w where the mask byte is 1, +0 where it is 0, without a branch (a bool is 0 or 1).
-inline float keptOrZero(float w, uint8_t keep) {
-  uint32_t bits;
-  std::memcpy(&bits, &w, sizeof bits);
-  bits &= 0u - static_cast<uint32_t>(keep);
-  float q;
-  std::memcpy(&q, &bits, sizeof q);
-  return q;
-}
-
-// a where the byte is 1, b where it is 0, without a branch.
+// a where the byte is 1, b where it is 0, without a branch (a bool is 0 or 1): GCC vectorises it
+// where a branch on the byte would keep the loop scalar.
 inline float pick(uint8_t first, float a, float b) {
   uint32_t ua, ub;
   std::memcpy(&ua, &a, sizeof ua);
@@ -92,6 +83,9 @@ inline float pick(uint8_t first, float a, float b) {
   std::memcpy(&q, &u, sizeof q);
   return q;
 }
+
+// w where the mask byte is 1, +0 where it is 0.
+inline float keptOrZero(float w, uint8_t keep) { return pick(keep, w, 0.0f); }
 
 // The int8 grid point of w (clamped to +-127 steps).
 inline float gridValue(float w, float scale) {
