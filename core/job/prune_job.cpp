@@ -325,8 +325,8 @@ PruneResult runPrune(const PruneRequest& reqIn, const ModelRef& model, const Pro
   res.secondsForward = cal.secondsForward;
   res.secondsStats = cal.secondsStats;
   res.secondsSolve = cal.secondsSolve;
-  if (req.method == Method::DuoGpt || req.method == Method::SparseGpt || req.method == Method::SparseGptSparseIn) {
-    const ObsProfile& p = cal.solvePhases;
+  if (cal.solvePhases) {
+    const ObsProfile& p = *cal.solvePhases;
     res.solvePhases = {{"cholesky", p.cholesky}, {"inverse", p.inverse}, {"residual", p.residual},
                        {"masks", p.masks},       {"sweep", p.sweep},     {"update", p.update}};
   }

@@ -96,7 +96,7 @@ struct PruneResult {
   double predictedSpeedup = 0;       // end-to-end decode, bytes model
   double secondsTotal = 0, secondsForward = 0, secondsStats = 0, secondsSolve = 0, secondsEval = 0;
   // The OBS methods' solve phase by phase (cholesky, inverse, residual, masks, sweep, update), part
-  // of secondsSolve; empty for the other methods.
+  // of secondsSolve; empty for the other methods and on CUDA.
   std::vector<std::pair<std::string, double>> solvePhases;
   long long peakRssBytes = 0;
   MemoryPlan memoryPlan;             // what the plan said before the run (total_bytes beside peak_rss_bytes)

@@ -397,7 +397,10 @@ class Calibrator : WindowChunks {
     bool mine = false;
     for (const int o : owner) mine = mine || o == me;
     ObsOptions obs = m_opts.obs;
-    obs.profile = &m_res.solvePhases;
+    if (isObs(method) && !m_opts.device.is_cuda()) {
+      if (!m_res.solvePhases) m_res.solvePhases.emplace();
+      obs.profile = &*m_res.solvePhases;
+    }
     obs.useResidual = method == Method::DuoGpt;
     using Int8Values = CalibrateOptions::Int8Values;
     obs.int8Values = m_opts.int8Values == Int8Values::Solve && isObs(method);

@@ -73,7 +73,9 @@ struct CalibrationResult {
   double secondsForward = 0;         // capture passes and the streams' pushes through each layer
   double secondsStats = 0;           // activation sparsification, statistics, threshold histograms
   double secondsSolve = 0;           // factorisation, masks, sweeps, output errors
-  ObsProfile solvePhases;            // the OBS methods' solves phase by phase (part of secondsSolve)
+  // The OBS methods' solves phase by phase (part of secondsSolve), timed on the CPU only: on CUDA
+  // each phase's clock would synchronise the device at every sweep step.
+  std::optional<ObsProfile> solvePhases;
 };
 
 using RecordFn = std::function<void(const ProjRecord&)>;

@@ -145,7 +145,8 @@ void TestSolverCalibrate::recordsAndSparsity() {
   QCOMPARE(res.thresholds.numLayers(), 0);
   QVERIFY(res.secondsForward > 0 && res.secondsStats > 0 && res.secondsSolve > 0);
   // The solver's phases are part of the solve's time.
-  const duo::ObsProfile& ph = res.solvePhases;
+  QVERIFY(res.solvePhases.has_value());
+  const duo::ObsProfile& ph = *res.solvePhases;
   QVERIFY(ph.cholesky > 0 && ph.inverse > 0 && ph.residual > 0 && ph.masks > 0 && ph.sweep > 0 && ph.update > 0);
   QVERIFY(ph.cholesky + ph.inverse + ph.residual + ph.masks + ph.sweep + ph.update <= res.secondsSolve);
 }
