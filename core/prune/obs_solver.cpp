@@ -137,22 +137,14 @@ inline void sweepRowsImpl(float* W1, const bool* K1, float* E, float* P, const f
           e[r] = (w - q) / uii;
           row[r] = q;
         }
-      } else if (p) {  // (a store under a condition, or a branch on the mask, keeps GCC from vectorising)
+      } else {  // (a store under a condition, or a branch on the mask, would keep GCC from vectorising)
         const auto* keep8 = reinterpret_cast<const uint8_t*>(keep);
+        float* pp = p ? p : e;  // as above
 #pragma omp simd
         for (int64_t r = 0; r < len; ++r) {
           const float w = row[r];
           const float q = keptOrZero(w, keep8[r]);
-          e[r] = (w - q) / uii;
-          p[r] = w;
-          row[r] = q;
-        }
-      } else {
-        const auto* keep8 = reinterpret_cast<const uint8_t*>(keep);
-#pragma omp simd
-        for (int64_t r = 0; r < len; ++r) {
-          const float w = row[r];
-          const float q = keptOrZero(w, keep8[r]);
+          pp[r] = w;
           e[r] = (w - q) / uii;
           row[r] = q;
         }
@@ -436,6 +428,9 @@ PrunedWeight solveObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
       const Int8Grid grid = q ? Int8Grid{q->scale.data_ptr<float>(), q->top.data_ptr<float>(),
                                          pinT.narrow(0, i1, w).data_ptr<bool>(), q->forcePin, q->seen.data_ptr<float>()}
                               : Int8Grid{};
+      const int64_t ldu = Ur.size(1);
+      float* pp = P.defined() ? P.data_ptr<float>() : nullptr;
+      const float* dp = D1.defined() ? D1.data_ptr<float>() : nullptr;
       double sliceSweep = 0, sliceUpdate = 0;  // the first slice's split, for the profile
       at::parallel_for(0, slices, 1, [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1; ++t) {
@@ -450,9 +445,6 @@ PrunedWeight solveObs(const torch::Tensor& W, const ObsFactor& f, const ObsOptio
           };
           for (int64_t s1 = 0; s1 < w; s1 += kSweepColumns) {
             const int64_t s2 = std::min(s1 + kSweepColumns, w);
-            const int64_t ldu = Ur.size(1);
-            float* pp = P.defined() ? P.data_ptr<float>() : nullptr;
-            const float* dp = D1.defined() ? D1.data_ptr<float>() : nullptr;
             if (q)
               sweepRowsInt8(W1.data_ptr<float>(), K1.data_ptr<bool>(), E.data_ptr<float>(), pp, U1.data_ptr<float>(),
                             dp, ldu, n, c0, c1, s1, s2, grid);
