@@ -62,8 +62,8 @@ SolverBenchResult runSolverBench(const SolverBenchConfig& c) {
     if (duo) stats.addBatch(xs.narrow(0, i0, b), xd.narrow(0, i0, b));
     else stats.addBatch(xs.narrow(0, i0, b));
   }
-  // H, and DuoGPT's M: row panels from the diagonal (InputStats' upper-triangle updates).
-  const double hFlops = upperPanelFlops(c.k, c.tokens);
+  // H, and DuoGPT's M: their upper triangles' own flops (InputStats' upper-triangle updates).
+  const double hFlops = upperSumFlops(c.k, c.tokens);
   r.phases.push_back({"stats", now() - t0, hFlops * (duo ? 2 : 1)});
 
   // The same solve `repeat` times: the first one also pays for first-touch memory and the threads'

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/common/bf16_gemm.h"
 
+#include <dlfcn.h>
+
 #include <atomic>
+#include <limits>
 
 #include "core/common/device.h"
 #include "core/common/error.h"
@@ -99,6 +102,26 @@ void bmmF32Into(const torch::Tensor& a, const torch::Tensor& b, torch::Tensor ou
     return;
 #endif
   out.copy_(torch::bmm(a, b));
+}
+
+torch::Tensor gramUpperF32(const torch::Tensor& s) {
+  // The Fortran BLAS entry point (32-bit integers, as Debian's libblas.so.3 alternatives and
+  // LP64 MKL have it), looked up once in what the process has loaded.
+  using Ssyrk = void (*)(const char* uplo, const char* trans, const int* n, const int* k, const float* alpha,
+                         const float* a, const int* lda, const float* beta, float* c, const int* ldc);
+  static const auto syrk = reinterpret_cast<Ssyrk>(dlsym(RTLD_DEFAULT, "ssyrk_"));
+  if (!syrk || !s.device().is_cpu() || s.scalar_type() != torch::kFloat32 || s.dim() != 2) return {};
+  const int64_t m = s.size(0), k = s.size(1);
+  if (m == 0 || k == 0 || k > kGramMaxWidth || s.stride(1) != 1 || s.stride(0) < k ||
+      s.stride(0) > std::numeric_limits<int>::max() || m > std::numeric_limits<int>::max())
+    return {};
+  torch::Tensor c = torch::zeros({k, k}, s.options());
+  // Row-major s with row stride ld is the column-major k x m matrix A = s^T (leading dimension ld),
+  // so A A^T = s^T s; its column-major lower triangle is the row-major upper one.
+  const int n = static_cast<int>(k), depth = static_cast<int>(m), lda = static_cast<int>(s.stride(0)), ldc = n;
+  const float one = 1.0f, zero = 0.0f;
+  syrk("L", "N", &n, &depth, &one, s.data_ptr<float>(), &lda, &zero, c.data_ptr<float>(), &ldc);
+  return c;
 }
 
 torch::Tensor linearF32(const torch::Tensor& x, const torch::Tensor& w) {

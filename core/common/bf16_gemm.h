@@ -30,4 +30,15 @@ void bmmF32Into(const torch::Tensor& a, const torch::Tensor& b, torch::Tensor ou
 // x [..., k] times w [n, k] transposed, [..., n] (torch::linear without a bias), in f32 as mmF32.
 torch::Tensor linearF32(const torch::Tensor& x, const torch::Tensor& w);
 
+// The Gram matrix s^T s of f32 rows s [m, k] on the CPU (unit column stride), on and above its
+// diagonal as [k, k] f32 with zeros below, from the BLAS's ssyrk where the BLAS LibTorch loaded
+// exports it: half of a GEMM's flops, none spent below the diagonal (a product by row panels
+// computes the lower half of each diagonal square too: at k = 576 and 256-row panels, 40% more
+// than the upper triangle). Each entry is the same f32 dot product over the rows as a GEMM's.
+// Undefined where there is no ssyrk, for other devices, dtypes or strides, and beyond
+// kGramMaxWidth columns (the [k, k] result is a buffer of its own; at larger k the panels' waste
+// is a few percent).
+constexpr int64_t kGramMaxWidth = 2048;
+torch::Tensor gramUpperF32(const torch::Tensor& s);
+
 }  // namespace duo

@@ -39,8 +39,18 @@ void upperAccumulate(torch::Tensor& sum, const torch::Tensor& A, const torch::Te
 }
 
 // sum += S^T S for a symmetric sum: its upper part (mirrorUpper fills in the lower triangle when
-// the sums are read).
-void symmetricAccumulate(torch::Tensor& sum, const torch::Tensor& S) { upperAccumulate(sum, S, S); }
+// the sums are read). f32 operands on the CPU take the BLAS's ssyrk (gramUpperF32: the same
+// entries without the panels' wasted lower halves of their diagonal squares), added by the same
+// panels.
+void symmetricAccumulate(torch::Tensor& sum, const torch::Tensor& S) {
+  const torch::Tensor g = gramUpperF32(S);
+  if (!g.defined()) return upperAccumulate(sum, S, S);
+  const int64_t k = sum.size(0);
+  for (int64_t j0 = 0; j0 < k; j0 += kPanel) {
+    const int64_t r = std::min(kPanel, k - j0);
+    sum.narrow(0, j0, r).narrow(1, j0, k - j0).add_(g.narrow(0, j0, r).narrow(1, j0, k - j0));
+  }
+}
 
 // sum += A^T B for sum [k, k] f64 and A, B [m, k], a row panel at a time.
 void accumulate(torch::Tensor& sum, const torch::Tensor& A, const torch::Tensor& B) {
@@ -65,11 +75,7 @@ void mirrorUpper(torch::Tensor& H) {
 
 }  // namespace
 
-double upperPanelFlops(int64_t k, int64_t tokens) {
-  double f = 0;
-  for (int64_t j0 = 0; j0 < k; j0 += kPanel) f += 2.0 * double(tokens) * double(std::min(kPanel, k - j0)) * double(k - j0);
-  return f;
-}
+double upperSumFlops(int64_t k, int64_t tokens) { return double(tokens) * double(k) * double(k + 1); }
 
 bool bf16ProductsEmulated(const torch::Device& device) {
   static const bool fallback = bf16Products(false).fallback;  // the CPU does not change

@@ -41,10 +41,14 @@ bool bf16ProductsEmulated(const torch::Device& device);
 // x rounded to bf16: a bf16 tensor, or, emulated, the rounded values in f32.
 torch::Tensor bf16Operand(const torch::Tensor& x, bool emulated);
 
-// Row panels in which the sums' upper parts (H, and M with upperM) are accumulated, and the flops
-// one such product of two [tokens, k] operands takes with them (benchmarks count with it).
-constexpr int64_t kStatsPanelRows = 256;
-double upperPanelFlops(int64_t k, int64_t tokens);
+// Row panels in which the sums' upper parts (H, and M with upperM) are accumulated where they are
+// products by panels (H on the CPU in f32 is one ssyrk: gramUpperF32), and the flops of one such
+// upper triangle from two [tokens, k] operands, 2 tokens k (k + 1) / 2, without what the panels
+// repeat on their diagonal squares (benchmarks count with it: that work shows as a lower rate).
+// 128 rows: at k = 576, 21% of the triangle's flops repeated instead of 256 rows' 40%, at the same
+// rate per flop (2 threads, 2048 tokens: M's upper part 5.8 ms against 6.5 ms).
+constexpr int64_t kStatsPanelRows = 128;
+double upperSumFlops(int64_t k, int64_t tokens);
 
 struct StatsOptions {
   torch::Device device = torch::kCPU;

@@ -304,24 +304,33 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
   if (f.residual) {
     torch::Tensor M = stats.M();  // [k, k]
     if (f.dead.any().item<bool>()) M = M.masked_fill(f.dead.unsqueeze(0), 0.0);
-    // Column blocks of 256: at k = 1536 they skip more of the lower triangle than 512 did (bench solver
-    // --k 1536 --n 576: residual 35 -> 27 ms); at k = 11008 the two are level (6.6-7.1 s).
-    constexpr int64_t kPanel = 256;
+    // Blocks of 128 columns (and, for D, of 128 rows): the products' only waste is the lower half
+    // of the diagonal blocks, so smaller blocks skip more of it while the products stay large enough
+    // for the BLAS. `bench solver --k 1536|576 --n 64 --tokens 2048 --threads 2 --repeat 7`, fastest
+    // of six runs alternating with blocks of 256 columns (D by 256-row blocks of triu(Q, 1)):
+    // residual 23.6 -> 21.5 ms at k = 1536, 2.2 -> 1.7 ms at k = 576.
+    constexpr int64_t kPanel = 128;
     auto Qup = torch::zeros({k, k}, opt);  // [k, k] Q on and above the diagonal
     for (int64_t c0 = 0; c0 < k; c0 += kPanel) {
       const int64_t t = std::min(kPanel, k - c0), c1 = c0 + t;
-      Qup.narrow(0, 0, c1).narrow(1, c0, t).copy_(
-          torch::mm(M.narrow(0, 0, c1).narrow(1, c0, k - c0), f.U.narrow(0, c0, t).narrow(1, c0, k - c0).t()));
+      auto block = Qup.narrow(0, 0, c1).narrow(1, c0, t);
+      at::mm_out(block, M.narrow(0, 0, c1).narrow(1, c0, k - c0), f.U.narrow(0, c0, t).narrow(1, c0, k - c0).t());
     }
     Qup.triu_(0);  // the blocks also filled entries left of the diagonal: drop them
     f.c = Qup.diagonal() / d;
     Qup.triu_(1);
     f.b = Qup.square().sum(1);
+    // D[R, C] for a row block R = [r0, r1) at or above the column block C = [c0, c1): triu(Q, 1)'s
+    // rows R are zero left of r0, U's rows are zero below c1 in the columns C, so the sum runs over
+    // r0..c1 only. Blocks below the diagonal block are zero.
     f.D = torch::zeros({k, k}, opt);
     for (int64_t c0 = 0; c0 < k; c0 += kPanel) {
       const int64_t t = std::min(kPanel, k - c0), c1 = c0 + t;
-      triTimesInto(Qup.narrow(0, 0, c1).narrow(1, 0, c1), /*upper=*/true, f.U.narrow(0, 0, c1).narrow(1, c0, t),
-                   f.D.narrow(0, 0, c1).narrow(1, c0, t));
+      for (int64_t r0 = 0; r0 < c1; r0 += kPanel) {
+        const int64_t rows = std::min(kPanel, c1 - r0);
+        auto block = f.D.narrow(0, r0, rows).narrow(1, c0, t);
+        at::mm_out(block, Qup.narrow(0, r0, rows).narrow(1, r0, c1 - r0), f.U.narrow(0, r0, c1 - r0).narrow(1, c0, t));
+      }
     }
     f.D.mul_(opts.alpha);
     f.a = stats.a().clone();

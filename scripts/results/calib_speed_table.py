@@ -10,9 +10,11 @@ The rates count the multiply-adds the calibration does (2 flops each), from the 
   against the keys up to its last position, before that the causal rows in full), and the mask-only
   error's product on its sample (since 2026-12-05 about 1024 tokens: tokens / (tokens // 1024);
   before, min(2048, tokens));
-- statistics: H over each site's inputs as computed (row panels from the diagonal: 256 rows since
-  2026-12-05, InputStats' kStatsPanelRows, 512 before), and for DuoGPT M = dX Xs^T's upper triangle
-  the same way (a_j is a vector; before 2026-12-05, M was computed and counted in full).
+- statistics: the upper triangles of H over each site's inputs and, for DuoGPT, of M = dX Xs^T,
+  2 tokens k (k + 1) / 2 flops each (a_j is a vector), InputStats' upperSumFlops. What the row
+  panels repeat on their diagonal squares is not counted: it shows as a lower rate. (Until
+  2026-12-06 the panels' work was counted as computed: those runs' statistics rates read 17-40%
+  higher per site than this count gives; before 2026-12-05, M was computed and counted in full.)
 Runs from before 2026-12-05 are counted as today's code computes (their rates read a little low).
 """
 import argparse
@@ -47,13 +49,13 @@ def requestedAct(j):
     return max(p["act"] for layer in j["sparsity"]["layers"] for p in layer.values())
 
 
-PANEL = 256  # core/prune/input_stats.h kStatsPanelRows
 QUERY_BLOCK = 128  # core/model/llama_model.cpp kQueryBlock
 MASK_ONLY_TOKENS = 1024  # core/prune/calibrate.cpp kMaskOnlyTokens
 
 
-def panelFlops(k, tokens):
-    return sum(2 * tokens * min(PANEL, k - j0) * (k - j0) for j0 in range(0, k, PANEL))
+def upperSumFlops(k, tokens):
+    """core/prune/input_stats.h upperSumFlops: one [k, k] upper triangle from [tokens, k] operands."""
+    return tokens * k * (k + 1)
 
 
 def attentionPairs(seqlen):
@@ -73,7 +75,7 @@ def flops(info, method, aSparsity, windows, seqlen):
     sample = tokens / max(1, tokens // MASK_ONLY_TOKENS)
     forward = L * (streams * (2 * tokens * params + attention) + 2 * sample * params)
     sites = [d, qd, d, ff]  # inputs of qkv, o, gate/up, down
-    stats = L * sum(panelFlops(k, tokens) * (2 if method == "duogpt" else 1) for k in sites)
+    stats = L * sum(upperSumFlops(k, tokens) * (2 if method == "duogpt" else 1) for k in sites)
     return forward, stats
 
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Calibration's bf16 products (core/common/bf16_gemm.h): f32 results of bf16 operands, on oneDNN where
-// the CPU has BF16 instructions and the build found oneDNN, LibTorch's otherwise; the attention's
+// the CPU has BF16 instructions and the build found oneDNN, LibTorch's otherwise; the f32 Gram
+// matrix's upper triangle from the BLAS's ssyrk and the f32 statistics built on it; the attention's
 // bf16 products and its mask on the diagonal blocks (core/model/llama_model.h), and the raw-row
 // RMSNorm against its formula.
 #include <QtTest/QtTest>
@@ -9,6 +10,7 @@
 #include "core/common/bf16_gemm.h"
 #include "core/common/device.h"
 #include "core/model/llama_model.h"
+#include "core/prune/input_stats.h"
 
 namespace {
 
@@ -38,6 +40,7 @@ class TestBf16Products : public QObject {
   void productsOfRoundedOperands();
   void batchedIntoStridedOut();
   void otherDtypesUnchanged();
+  void gramUpperMatchesProduct();
   void attentionBf16NearF32();
   void attentionIsCausalOnEveryBlock();
   void rmsNormMatchesFormula();
@@ -97,6 +100,45 @@ void TestBf16Products::otherDtypesUnchanged() {
 
 // The attention with bf16 products stays within bf16's rounding of the f32 one (300 positions:
 // three query blocks, the last one partial).
+// gramUpperF32: s^T s on and above the diagonal, zeros below, each entry within f32 accumulation of
+// the f64 product, for a contiguous operand and for a column slice of a wider one (row stride
+// larger than its width, as a site's input read from a wider buffer would be); undefined where it
+// does not apply. Then the f32 statistics that use it for H: H within f32 accumulation of the f64
+// sums at a k with a partial last panel, and exactly symmetric; the same where k is beyond
+// kGramMaxWidth (panels).
+void TestBf16Products::gramUpperMatchesProduct() {
+  torch::manual_seed(11);
+  const auto wide = torch::randn({700, 300});
+  for (const torch::Tensor& s : {wide.narrow(1, 0, 200).contiguous(), wide.narrow(1, 50, 200)}) {
+    const torch::Tensor g = duo::gramUpperF32(s);
+    // Debian's LibTorch loads libblas.so.3 (OpenBLAS here, by scripts/setup.sh), which exports ssyrk_.
+    QVERIFY2(g.defined(), "the loaded BLAS exports no ssyrk_");
+    QCOMPARE(g.sizes(), torch::IntArrayRef({200, 200}));
+    QCOMPARE(g.scalar_type(), torch::kFloat32);
+    QVERIFY(torch::equal(g.tril(-1), torch::zeros_like(g)));
+    const auto s64 = s.to(torch::kFloat64);
+    const auto ref = torch::mm(s64.t(), s64);
+    QVERIFY2(relMax(g, ref.triu()) < 1e-5, qPrintable(QString::number(relMax(g, ref.triu()))));
+  }
+  QVERIFY(!duo::gramUpperF32(wide.to(torch::kFloat64)).defined());
+  QVERIFY(!duo::gramUpperF32(wide.t()).defined());  // columns not contiguous
+  QVERIFY(!duo::gramUpperF32(torch::zeros({0, 8})).defined());
+  QVERIFY(!duo::gramUpperF32(torch::zeros({2, duo::kGramMaxWidth + 1})).defined());
+
+  for (const int64_t k : {int64_t(300), duo::kGramMaxWidth + 40}) {
+    const auto xs = torch::randn({3, 100, k});
+    duo::StatsOptions o;
+    o.trackResidual = false;  // f32 sums, f32 products
+    duo::InputStats stats(k, o);
+    stats.addBatch(xs.narrow(0, 0, 2));
+    stats.addBatch(xs.narrow(0, 2, 1));
+    const auto x64 = xs.reshape({-1, k}).to(torch::kFloat64);
+    const auto ref = torch::mm(x64.t(), x64) * (2.0 / 300.0);
+    QVERIFY2(relMax(stats.H(), ref) < 1e-5, qPrintable(QString("k %1: %2").arg(k).arg(relMax(stats.H(), ref))));
+    QVERIFY(torch::equal(stats.H(), stats.H().t()));
+  }
+}
+
 void TestBf16Products::attentionBf16NearF32() {
   torch::NoGradGuard noGrad;
   torch::manual_seed(5);

@@ -254,7 +254,7 @@ void TestSolver::float32MatchesFloat64() {
 // factor's triangular panel products equal the full products; the factor that takes H equals the
 // one that copies it.
 void TestSolver::widePanelsMatchFullProducts() {
-  const int64_t k = 1100;  // three panels of 512, five blocks of 256: the last ones partial
+  const int64_t k = 1100;  // statistics' panels of 128 rows, products' blocks of 128 and 256: the last ones partial
   const LayerProblem p = makeProblem(7, 8, k, 1300, 0.5);
   const auto s = statsOf(p.Xs, p.Xd, 3);
   const double c = 2.0 / 1300.0;
