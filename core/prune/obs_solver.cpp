@@ -304,12 +304,13 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
   if (f.residual) {
     torch::Tensor M = stats.M();  // [k, k]
     if (f.dead.any().item<bool>()) M = M.masked_fill(f.dead.unsqueeze(0), 0.0);
-    // Blocks of 128 columns (and, for D, of 128 rows): the products' only waste is the lower half
-    // of the diagonal blocks, so smaller blocks skip more of it while the products stay large enough
-    // for the BLAS. `bench solver --k 1536|576 --n 64 --tokens 2048 --threads 2 --repeat 7`, fastest
-    // of six runs alternating with blocks of 256 columns (D by 256-row blocks of triu(Q, 1)):
-    // residual 23.6 -> 21.5 ms at k = 1536, 2.2 -> 1.7 ms at k = 576.
-    constexpr int64_t kPanel = 128;
+    // Square blocks (columns of Q and D, rows of D): the products' only waste is the lower half of
+    // the diagonal blocks. Up to k = 2048, blocks of 128 skip more of it while the products stay
+    // large enough for the BLAS: `bench solver --k 1536|576 --n 64 --tokens 2048 --threads 2
+    // --repeat 7`, fastest of six runs alternating with blocks of 256: residual 23.6 -> 21.5 ms at
+    // k = 1536, 2.2 -> 1.7 ms at k = 576. Beyond, the [128, 128] blocks of D against depths of
+    // thousands are too small for two threads (k = 4096: 0.33 -> 0.55 s): blocks of 256.
+    const int64_t kPanel = k <= 2048 ? 128 : 256;
     auto Qup = torch::zeros({k, k}, opt);  // [k, k] Q on and above the diagonal
     for (int64_t c0 = 0; c0 < k; c0 += kPanel) {
       const int64_t t = std::min(kPanel, k - c0), c1 = c0 + t;
