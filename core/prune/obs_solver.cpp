@@ -310,10 +310,10 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
     // --repeat 7`, fastest of six runs alternating with blocks of 256: residual 23.6 -> 21.5 ms at
     // k = 1536, 2.2 -> 1.7 ms at k = 576. Beyond, the [128, 128] blocks of D against depths of
     // thousands are too small for two threads (k = 4096: 0.33 -> 0.55 s): blocks of 256.
-    const int64_t kPanel = k <= 2048 ? 128 : 256;
+    const int64_t panel = k <= 2048 ? 128 : 256;
     auto Qup = torch::zeros({k, k}, opt);  // [k, k] Q on and above the diagonal
-    for (int64_t c0 = 0; c0 < k; c0 += kPanel) {
-      const int64_t t = std::min(kPanel, k - c0), c1 = c0 + t;
+    for (int64_t c0 = 0; c0 < k; c0 += panel) {
+      const int64_t t = std::min(panel, k - c0), c1 = c0 + t;
       auto block = Qup.narrow(0, 0, c1).narrow(1, c0, t);
       at::mm_out(block, M.narrow(0, 0, c1).narrow(1, c0, k - c0), f.U.narrow(0, c0, t).narrow(1, c0, k - c0).t());
     }
@@ -325,10 +325,10 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
     // rows R are zero left of r0, U's rows are zero below c1 in the columns C, so the sum runs over
     // r0..c1 only. Blocks below the diagonal block are zero.
     f.D = torch::zeros({k, k}, opt);
-    for (int64_t c0 = 0; c0 < k; c0 += kPanel) {
-      const int64_t t = std::min(kPanel, k - c0), c1 = c0 + t;
-      for (int64_t r0 = 0; r0 < c1; r0 += kPanel) {
-        const int64_t rows = std::min(kPanel, c1 - r0);
+    for (int64_t c0 = 0; c0 < k; c0 += panel) {
+      const int64_t t = std::min(panel, k - c0), c1 = c0 + t;
+      for (int64_t r0 = 0; r0 < c1; r0 += panel) {
+        const int64_t rows = std::min(panel, c1 - r0);
         auto block = f.D.narrow(0, r0, rows).narrow(1, c0, t);
         at::mm_out(block, Qup.narrow(0, r0, rows).narrow(1, r0, c1 - r0), f.U.narrow(0, r0, c1 - r0).narrow(1, c0, t));
       }
