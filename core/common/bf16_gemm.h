@@ -6,7 +6,8 @@
 // (Debian: libdnnl-dev, the library LibTorch itself links), the products run on oneDNN's matmul
 // with an f32 destination instead: the same f32 accumulation inside the product, nothing rounded
 // after it. Elsewhere (CUDA, CPUs without BF16 instructions, builds without oneDNN) they are
-// LibTorch's own. Internal header (torch).
+// LibTorch's own. Also the statistics' f32 Gram matrix from the BLAS's ssyrk (gramUpperF32).
+// Internal header (torch).
 #pragma once
 
 #include <torch/torch.h>

@@ -188,13 +188,15 @@ DUO_CLONES void sweepRowsInt8(float* W1, const bool* K1, float* E, float* P, con
 // bits).
 constexpr int64_t kTri = 256;
 
-// out [m, p] = T X for a triangular T [m, m] (upper or lower) and X [m, p], by row blocks of T.
-void triTimesInto(const torch::Tensor& T, bool upper, const torch::Tensor& X, torch::Tensor out) {
+// out [m, p] = T X for a triangular T [m, m] (upper or lower) and X [m, p], by row blocks of T of
+// `block` rows, each product written straight into its rows of `out`.
+void triTimesInto(const torch::Tensor& T, bool upper, const torch::Tensor& X, torch::Tensor out, int64_t block = kTri) {
   const int64_t m = T.size(0);
-  for (int64_t r0 = 0; r0 < m; r0 += kTri) {
-    const int64_t t = std::min(kTri, m - r0);
+  for (int64_t r0 = 0; r0 < m; r0 += block) {
+    const int64_t t = std::min(block, m - r0);
     const int64_t from = upper ? r0 : 0, to = upper ? m : r0 + t;  // the row block's non-zero columns
-    out.narrow(0, r0, t).copy_(torch::mm(T.narrow(0, r0, t).narrow(1, from, to - from), X.narrow(0, from, to - from)));
+    auto rows = out.narrow(0, r0, t);
+    at::mm_out(rows, T.narrow(0, r0, t).narrow(1, from, to - from), X.narrow(0, from, to - from));
   }
 }
 
@@ -203,7 +205,8 @@ void timesLowerInto(const torch::Tensor& X, const torch::Tensor& L, torch::Tenso
   const int64_t m = L.size(0);
   for (int64_t c0 = 0; c0 < m; c0 += kTri) {
     const int64_t t = std::min(kTri, m - c0);  // column block [c0, c0 + t): non-zero in rows c0..m
-    out.narrow(1, c0, t).copy_(torch::mm(X.narrow(1, c0, m - c0), L.narrow(0, c0, m - c0).narrow(1, c0, t)));
+    auto cols = out.narrow(1, c0, t);
+    at::mm_out(cols, X.narrow(1, c0, m - c0), L.narrow(0, c0, m - c0).narrow(1, c0, t));
   }
 }
 
@@ -321,17 +324,13 @@ ObsFactor factorImpl(torch::Tensor H, const InputStats& stats, const ObsOptions&
     f.c = Qup.diagonal() / d;
     Qup.triu_(1);
     f.b = Qup.square().sum(1);
-    // D[R, C] for a row block R = [r0, r1) at or above the column block C = [c0, c1): triu(Q, 1)'s
-    // rows R are zero left of r0, U's rows are zero below c1 in the columns C, so the sum runs over
-    // r0..c1 only. Blocks below the diagonal block are zero.
+    // D's column block C = [c0, c1) needs U's rows 0..c1 only (zero below c1 in these columns),
+    // times the upper-triangular triu(Q, 1)[:c1, :c1] by row blocks as wide as C.
     f.D = torch::zeros({k, k}, opt);
     for (int64_t c0 = 0; c0 < k; c0 += panel) {
       const int64_t t = std::min(panel, k - c0), c1 = c0 + t;
-      for (int64_t r0 = 0; r0 < c1; r0 += panel) {
-        const int64_t rows = std::min(panel, c1 - r0);
-        auto block = f.D.narrow(0, r0, rows).narrow(1, c0, t);
-        at::mm_out(block, Qup.narrow(0, r0, rows).narrow(1, r0, c1 - r0), f.U.narrow(0, r0, c1 - r0).narrow(1, c0, t));
-      }
+      triTimesInto(Qup.narrow(0, 0, c1).narrow(1, 0, c1), /*upper=*/true, f.U.narrow(0, 0, c1).narrow(1, c0, t),
+                   f.D.narrow(0, 0, c1).narrow(1, c0, t), panel);
     }
     f.D.mul_(opts.alpha);
     f.a = stats.a().clone();
