@@ -32,7 +32,7 @@ struct SolverPhase {
 struct SolverBenchResult {
   SolverBenchConfig config;
   int threads = 1;
-  double peakGflops = 0;   // plain f32 matmul [k, tokens] x [tokens, k], best of 3
+  double peakGflops = 0;   // plain f32 matmul [k, tokens] x [tokens, k], after a warm-up, best of 5 (2 if slow)
   std::vector<SolverPhase> phases;  // the solve's phases from its fastest repeat
   std::vector<double> solveRuns;    // every repeat's solve seconds, in run order (the first pays the warm-up)
   double loadBefore = 0, loadAfter = 0;  // 1-minute load average around the run

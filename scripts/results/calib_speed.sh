@@ -65,8 +65,11 @@ for r in $(seq 1 "$rounds"); do
     ours "ours-sparsegpt-n$smallest-t1-r$r" sparsegpt 0 "$smallest" 1
     ours "ours-duogpt-n$smallest-t1-r$r" duogpt 0.5 "$smallest" 1
   fi
+  # The matmul rate after each round too: the table takes the best reading and flags their spread.
+  [ "$r" = "$rounds" ] || [ -s "$out/peak-r$r.json" ] || "${hold[@]}" "$cli" bench solver --k 576 --n 3072 \
+    --tokens $((16 * seqlen)) --method sparsegpt --threads "$threads" --json > "$out/peak-r$r.json"
 done
-# The matmul rate again after the runs: the table takes the best of the two (a busy moment reads low).
+# The matmul rate again after the runs: the table takes the best reading (a busy moment reads low).
 [ -s "$out/peak-end.json" ] || "${hold[@]}" "$cli" bench solver --k 576 --n 3072 --tokens $((16 * seqlen)) --method sparsegpt \
   --threads "$threads" --json > "$out/peak-end.json"
 python3 "$here/calib_speed_table.py" "$out" --seqlen "$seqlen"

@@ -85,12 +85,15 @@ def main():
     ap.add_argument("--seqlen", type=int, default=256)
     ap.add_argument("--cli", default="build/app/duoscope-cli")
     ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--peak", type=float, action="append", default=[],
+                    help="another reading of the plain f32 matmul's GFLOP/s (bench solver's peak_gflops), taken apart")
     a = ap.parse_args()
     runs = load(a.out)
     # The best of the plain-matmul measurements taken before and after the runs (one taken on a busy
     # machine reads low; the rates' "of peak" must not flatter).
     peaks = [json.load(open(os.path.join(a.out, f)))["peak_gflops"]
              for f in sorted(os.listdir(a.out)) if f.startswith("peak") and f.endswith(".json")]
+    peaks += a.peak
     peak = max(peaks)
     info = json.loads(subprocess.run([a.cli, "info", "--model", a.model, "--json"], capture_output=True,
                                      text=True, check=True).stdout)
@@ -137,6 +140,7 @@ def main():
           " (the _bf16 runs' products are bf16: their peak is several times the f32 one)")
     print("| method | windows | forward s | forward GFLOP/s | of peak | statistics s | statistics GFLOP/s | of peak | solve s |")
     print("|---|---|---|---|---|---|---|---|---|")
+    f32best = 0.0
     for (kind, method, n, t1), js in sorted(runs.items()):
         if kind != "ours" or t1:
             continue
@@ -146,6 +150,18 @@ def main():
         fr, sr = fwd / t["forward"] * 1e-9, st / t["stats"] * 1e-9
         print(f"| {method} | {n} x {a.seqlen} | {t['forward']:.1f} | {fr:.0f} | {fr / peak:.0%} | {t['stats']:.1f} | "
               f"{sr:.0f} | {sr / peak:.0%} | {t['solve']:.1f} |")
+        if "bf16" not in method:
+            f32best = max(f32best, fr, sr)
+    # The peak is only as good as its best reading: say so where the readings disagree, or where an
+    # f32 rate comes near it (the calibration's products cannot beat a plain matmul of its shapes).
+    spread = max(peaks) / min(peaks)
+    if spread > 1.15:
+        print(f"\nFlag: the peak readings were {', '.join(f'{p:.0f}' for p in peaks)} GFLOP/s, {spread - 1:.0%} apart: the"
+              " machine's rate moved while they were taken; the fractions above are against the best.")
+    if f32best > 0.9 * peak:
+        print(f"\nFlag: an f32 rate reached {f32best / peak:.0%} of the peak: the best reading itself may have been taken"
+              " on a busy machine, so take the fractions above as upper bounds (pass a quiet machine's reading"
+              " with --peak).")
 
     print("\nThe solve by phase (seconds, median run; `other`: the solve's time outside the solver's phases,"
           " mostly the weights' transposes and the masked copies for the errors)")
