@@ -6,8 +6,6 @@
 // with seeds, spreads and kinds of text held out of calibration). It asserts what the runs are,
 // not how good: the defaults are the mix, the two methods saw the same evaluation windows (equal
 // dense perplexities), both damaged the model, and each corpus has the domain its name says.
-#include <QProcess>
-#include <QProcessEnvironment>
 #include <QtTest>
 
 #include <cmath>
@@ -15,6 +13,8 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+
+#include "cli_run.h"
 
 class TestBenchDefaults : public QObject {
   Q_OBJECT
@@ -24,28 +24,7 @@ class TestBenchDefaults : public QObject {
 
 namespace {
 
-struct Run {
-  int code = -1;
-  QByteArray out, err;
-};
-
-Run runCli(const QStringList& args) {
-  QProcess p;
-  p.setProgram(qEnvironmentVariable("DUO_CLI"));
-  p.setArguments(args);
-  p.start();
-  Run r;
-  if (!p.waitForFinished(1800000)) {
-    p.kill();
-    p.waitForFinished();
-    r.err = "timed out";
-    return r;
-  }
-  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-  r.out = p.readAllStandardOutput();
-  r.err = p.readAllStandardError();
-  return r;
-}
+duo::test::CliRun runCli(const QStringList& args) { return duo::test::runCli(args, 1800000); }
 
 struct Eval {
   double ppl = 0, dense = 0;
@@ -76,7 +55,7 @@ void TestBenchDefaults::duogptAgainstSparsegptAtDefaults() {
   std::map<std::string, std::map<std::string, Eval>> byMethod;
   std::map<std::string, nlohmann::json> runs;
   for (const char* method : {"duogpt", "sparsegpt"}) {
-    const Run r = runCli(common + QStringList{"--method", method});
+    const auto r = runCli(common + QStringList{"--method", method});
     QVERIFY2(r.code == 0, r.err.constData());
     runs[method] = nlohmann::json::parse(r.out.toStdString());
     byMethod[method] = evals(runs[method]);

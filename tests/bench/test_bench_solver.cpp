@@ -5,7 +5,6 @@
 // docs/results.md's rates and floors rest on: the phases and their order per method, each phase's
 // nominal FLOP count from k, n and the tokens, the solve as the fastest of the repeats with its
 // phases summed, GFLOP/s and of_peak consistent with the seconds, and the refusals of bad flags.
-#include <QProcess>
 #include <QtTest>
 
 #include <algorithm>
@@ -14,6 +13,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "cli_run.h"
 
 class TestBenchSolver : public QObject {
   Q_OBJECT
@@ -26,26 +27,7 @@ class TestBenchSolver : public QObject {
 
 namespace {
 
-struct Run {
-  int code = -1;
-  QByteArray out, err;
-};
-
-Run runCli(const QStringList& args) {
-  QProcess p;
-  p.start(qEnvironmentVariable("DUO_CLI"), args);
-  Run r;
-  if (!p.waitForFinished(600000)) {
-    p.kill();
-    p.waitForFinished();
-    r.err = "timed out";
-    return r;
-  }
-  r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-  r.out = p.readAllStandardOutput();
-  r.err = p.readAllStandardError();
-  return r;
-}
+using duo::test::runCli;
 
 bool near(double a, double b, double rel = 1e-9) { return std::abs(a - b) <= rel * std::max(std::abs(a), std::abs(b)); }
 
@@ -62,7 +44,7 @@ void TestBenchSolver::phasesAndCounts() {
   if (qEnvironmentVariableIsEmpty("DUO_CLI")) QSKIP("DUO_CLI is not set (run under CTest)");
   const double k = 576, n = 192, tokens = 1024, block = 128;
   const int repeat = 3;
-  const Run r = runCli({"bench", "solver", "--method", method, "--k", "576", "--n", "192", "--tokens", "1024",
+  const auto r = runCli({"bench", "solver", "--method", method, "--k", "576", "--n", "192", "--tokens", "1024",
                         "--repeat", QString::number(repeat), "--threads", "2", "--json"});
   QVERIFY2(r.code == 0, r.err.constData());
   const auto j = nlohmann::json::parse(r.out.toStdString());
@@ -138,7 +120,7 @@ void TestBenchSolver::refusesBadFlags() {
   QFETCH(QStringList, args);
   QFETCH(QString, message);
   if (qEnvironmentVariableIsEmpty("DUO_CLI")) QSKIP("DUO_CLI is not set (run under CTest)");
-  const Run r = runCli(QStringList{"bench", "solver", "--n", "8", "--tokens", "64"} + args);
+  const auto r = runCli(QStringList{"bench", "solver", "--n", "8", "--tokens", "64"} + args);
   QVERIFY(r.code != 0);
   QVERIFY2(r.err.contains(message.toUtf8()), r.err.constData());
 }

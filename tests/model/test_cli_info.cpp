@@ -2,7 +2,6 @@
 // `duoscope-cli info` validates what it reads as `eval` does: a config.json that disagrees with the
 // tensor shapes, a missing tensor and a tokenizer.json of the wrong JSON shape are refused by both
 // with the same message naming the file and the fault; a good model passes.
-#include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
@@ -11,25 +10,16 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_run.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
 std::string tinyDir() { return std::string(std::getenv("DUO_RESOURCES_DIR")) + "/models/duo-tiny-kjv"; }
 
-struct Run {
-  int code = -1;
-  QString err;
-};
-
-Run runCli(const QStringList& args) {
-  QProcess p;
-  p.start(QString::fromLocal8Bit(std::getenv("DUO_CLI")), args);
-  Run r;
-  if (p.waitForFinished(300000)) r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-  r.err = QString::fromUtf8(p.readAllStandardError()).trimmed();
-  return r;
-}
+// stderr as text, trimmed: the CLI's message, compared between two verbs.
+QString errOf(const duo::test::CliRun& r) { return QString::fromUtf8(r.err).trimmed(); }
 
 // A copy of the bundled model with `edit` applied to its config.json.
 QString copyWith(const QTemporaryDir& tmp, const QString& name, const std::function<void(nlohmann::json&)>& edit) {
@@ -74,18 +64,18 @@ void TestCliInfo::refusesWhatEvalRefuses_data() {
 void TestCliInfo::refusesWhatEvalRefuses() {
   QFETCH(QString, model);
   QFETCH(QString, expect);
-  const Run info = runCli({"info", "--model", model, "--json"});
-  const Run eval = runCli({"eval", "--model", model, "--max-windows", "1", "--seqlen", "16"});
+  const auto info = duo::test::runCli({"info", "--model", model, "--json"});
+  const auto eval = duo::test::runCli({"eval", "--model", model, "--max-windows", "1", "--seqlen", "16"});
   QCOMPARE(info.code, 1);
   QCOMPARE(eval.code, 1);
-  QVERIFY2(info.err.contains(expect), qPrintable(info.err));
-  QVERIFY2(info.err.contains(model), qPrintable(info.err));  // names the file
-  QCOMPARE(info.err, eval.err);                              // exactly as eval says it
+  QVERIFY2(errOf(info).contains(expect), qPrintable(errOf(info)));
+  QVERIFY2(errOf(info).contains(model), qPrintable(errOf(info)));  // names the file
+  QCOMPARE(errOf(info), errOf(eval));                              // exactly as eval says it
 }
 
 void TestCliInfo::goodModelPasses() {
-  const Run r = runCli({"info", "--model", QString::fromStdString(tinyDir()), "--json"});
-  QVERIFY2(r.code == 0, qPrintable(r.err));
+  const auto r = duo::test::runCli({"info", "--model", QString::fromStdString(tinyDir()), "--json"});
+  QVERIFY2(r.code == 0, r.err.constData());
 }
 
 QTEST_GUILESS_MAIN(TestCliInfo)

@@ -21,6 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli_run.h"
 #include "core/dist/collective.h"
 #include "core/dist/dist_settings.h"
 #include "core/model/model_loader.h"
@@ -33,33 +34,10 @@ namespace {
 std::string tinyDir() { return std::string(std::getenv("DUO_RESOURCES_DIR")) + "/models/duo-tiny-kjv"; }
 QString cli() { return QString::fromLocal8Bit(std::getenv("DUO_CLI")); }
 
-struct Run {
-  int code = -1;
-  QByteArray out, err;
-  double seconds = 0;
-};
-
 // Runs the CLI with extra environment variables (VAR=value); one thread per process so that one
 // process and two see the same arithmetic.
-Run runCli(const QStringList& args, const QStringList& env = {}, int timeoutMs = 900000) {
-  QProcess p;
-  QProcessEnvironment e = QProcessEnvironment::systemEnvironment();
-  e.insert("OMP_NUM_THREADS", "1");
-  for (const QString& kv : env) e.insert(kv.section('=', 0, 0), kv.section('=', 1));
-  p.setProcessEnvironment(e);
-  const auto t0 = std::chrono::steady_clock::now();
-  p.start(cli(), args);
-  Run r;
-  if (!p.waitForFinished(timeoutMs)) {
-    p.kill();
-    p.waitForFinished();
-  } else {
-    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-  }
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  r.out = p.readAllStandardOutput();
-  r.err = p.readAllStandardError();
-  return r;
+duo::test::CliRun runCli(const QStringList& args, const QStringList& env = {}, int timeoutMs = 900000) {
+  return duo::test::runCli(args, timeoutMs, QStringList{"OMP_NUM_THREADS=1"} + env);
 }
 
 double relDiff(double a, double b) { return std::abs(a - b) / std::max(std::abs(b), 1e-300); }
@@ -179,9 +157,9 @@ void TestDistributed::twoRanksMatchOne() {
     args << "--config" << QString::fromStdString(path);
   }
   const QString one = m_tmp.filePath(tag + "-1"), two = m_tmp.filePath(tag + "-2");
-  const Run r1 = runCli(args + QStringList{"--out", one});
+  const auto r1 = runCli(args + QStringList{"--out", one});
   QVERIFY2(r1.code == 0, r1.err.constData());
-  const Run r2 = runCli(args + QStringList{"--out", two, "--nproc", "2"});
+  const auto r2 = runCli(args + QStringList{"--out", two, "--nproc", "2"});
   QVERIFY2(r2.code == 0, r2.err.constData());
   const auto j1 = nlohmann::json::parse(r1.out.toStdString());
   const auto j2 = nlohmann::json::parse(r2.out.toStdString());  // rank 0 alone prints
@@ -213,7 +191,7 @@ void TestDistributed::torchrunStyleEval() {
   // Two workers started as torchrun starts them (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT).
   const QStringList args = {"eval", "--model", QString::fromStdString(tinyDir()), "--seqlen", "64", "--max-windows",
                             "13", "--json"};
-  const Run single = runCli(args);
+  const auto single = runCli(args);
   QVERIFY2(single.code == 0, single.err.constData());
   const QString port = QString::number(freePort());
   QProcess ranks[2];
@@ -234,9 +212,9 @@ void TestDistributed::sensitivityTwoRanksMatchOne() {
   const QStringList args = {"sensitivity", "--model", QString::fromStdString(tinyDir()), "--nsamples", "11",
                             "--seqlen", "64", "--grid-w", "0,0.3,0.6", "--grid-a", "0,0.5", "--act-tokens", "300",
                             "--json"};
-  const Run r1 = runCli(args);
+  const auto r1 = runCli(args);
   QVERIFY2(r1.code == 0, r1.err.constData());
-  const Run r2 = runCli(args + QStringList{"--nproc", "2"});
+  const auto r2 = runCli(args + QStringList{"--nproc", "2"});
   QVERIFY2(r2.code == 0, r2.err.constData());
   const auto t1 = nlohmann::json::parse(r1.out.toStdString());
   const auto t2 = nlohmann::json::parse(r2.out.toStdString());
@@ -341,7 +319,7 @@ void TestDistributed::launchErrors() {
       {{}, {"--nproc", "2", "--dist-backend", "nccl"}, "nccl"},
   };
   for (const Case& c : cases) {
-    const Run r = runCli(eval + c.extra, c.env, 120000);
+    const auto r = runCli(eval + c.extra, c.env, 120000);
     const QString what = c.env.join(' ') + " " + c.extra.join(' ');
     QVERIFY2(r.code != 0 && r.code != -1, qPrintable(what + ": exit " + QString::number(r.code)));
     QVERIFY2(r.seconds < 60, qPrintable(what + ": took " + QString::number(r.seconds) + " s"));
