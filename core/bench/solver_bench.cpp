@@ -42,9 +42,9 @@ SolverBenchResult runSolverBench(const SolverBenchConfig& c) {
   const auto W = torch::randn({c.n, c.k}) / std::sqrt(k);  // [n, k]
 
   // The machine's rate for the statistics' own shape, timed only after half a second of the same
-  // products: the first products on a machine that was idle ran at half its rate and less (a cold
-  // reading here flatters every phase's fraction of it). Then the best of five, or of two where
-  // the products take seconds (large k).
+  // products: the first ones after an idle spell have read at half the rate (96 against 200 GFLOP/s
+  // here), and a low reading flatters every phase's fraction of it. Then the best of five, or of
+  // two where the products take seconds (large k).
   double best = 1e30;
   const double warmUntil = now() + 0.5;
   double timedSeconds = 0;

@@ -89,8 +89,8 @@ def main():
                     help="another reading of the plain f32 matmul's GFLOP/s (bench solver's peak_gflops), taken apart")
     a = ap.parse_args()
     runs = load(a.out)
-    # The best of the plain-matmul measurements taken before and after the runs (one taken on a busy
-    # machine reads low; the rates' "of peak" must not flatter).
+    # The best of the plain-matmul readings taken before, between and after the rounds, and any given
+    # with --peak (one taken on a busy machine reads low; the rates' "of peak" must not flatter).
     peaks = [json.load(open(os.path.join(a.out, f)))["peak_gflops"]
              for f in sorted(os.listdir(a.out)) if f.startswith("peak") and f.endswith(".json")]
     peaks += a.peak
